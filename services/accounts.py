@@ -1,0 +1,98 @@
+"""Organizations and users: onboarding and sign-in."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+
+from db.pool import Caller, Conn
+from services.errors import InvalidArgument, NotFound
+
+_hasher = PasswordHasher()
+
+ROLES = ("admin", "member")
+
+
+async def create_organization(conn: Conn, *, name: str) -> UUID:
+    """Create an organization, or return the existing one of that name."""
+    name = name.strip()
+    if not name:
+        raise InvalidArgument("An organization needs a name.")
+    cur = await conn.execute(
+        "insert into organizations (name) values (%s) on conflict (name) do update set name = excluded.name"
+        " returning id",
+        (name,),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return UUID(str(row["id"]))
+
+
+async def find_organization(conn: Conn, *, name: str) -> UUID:
+    cur = await conn.execute("select id from organizations where lower(name) = lower(%s)", (name.strip(),))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"No organization named '{name}'. Create it with: viraltracker org create \"{name}\"")
+    return UUID(str(row["id"]))
+
+
+async def add_user(
+    conn: Conn, *, email: str, organization_id: UUID, role: str = "member", password: str | None = None
+) -> UUID:
+    """Create the user if new (or update their password) and add them to the organization."""
+    email = email.strip().lower()
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise InvalidArgument(f"'{email}' is not an email address.")
+    if role not in ROLES:
+        raise InvalidArgument(f"Role must be admin or member (got '{role}').")
+    cur = await conn.execute("select id from auth.users where lower(email) = %s", (email,))
+    row = await cur.fetchone()
+    if row is None:
+        cur = await conn.execute("insert into auth.users (email) values (%s) returning id", (email,))
+        row = await cur.fetchone()
+        assert row is not None
+    user_id = UUID(str(row["id"]))
+    if password is not None:
+        await conn.execute(
+            "insert into user_credentials (user_id, password_hash) values (%s, %s)"
+            " on conflict (user_id) do update set password_hash = excluded.password_hash, updated_at = now()",
+            (user_id, _hasher.hash(password)),
+        )
+    await conn.execute(
+        "insert into user_organizations (user_id, organization_id, role) values (%s, %s, %s)"
+        " on conflict (user_id, organization_id) do update set role = excluded.role",
+        (user_id, organization_id, role),
+    )
+    return user_id
+
+
+async def find_caller(conn: Conn, *, email: str) -> Caller:
+    """The user with this email, or a clear message."""
+    cur = await conn.execute(
+        "select id, email from auth.users where lower(email) = lower(%s)", (email.strip(),)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(
+            f"No user with email '{email}'. Add one with: viraltracker user add {email} --org NAME"
+        )
+    return Caller(user_id=UUID(str(row["id"])), email=str(row["email"]))
+
+
+async def verify_password(conn: Conn, *, email: str, password: str) -> Caller | None:
+    """The caller when the password matches, else None (same answer for unknown users)."""
+    cur = await conn.execute(
+        "select u.id, u.email, c.password_hash from auth.users u join user_credentials c on c.user_id = u.id"
+        " where lower(u.email) = lower(%s)",
+        (email.strip(),),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    try:
+        _hasher.verify(row["password_hash"], password)
+    except VerificationError:
+        return None
+    return Caller(user_id=UUID(str(row["id"])), email=str(row["email"]))

@@ -1,0 +1,38 @@
+"""Errors a marketer reads. Each message says what went wrong and what to do instead."""
+
+from __future__ import annotations
+
+
+class UserFacingError(Exception):
+    """Base: the message is shown to the person as is (never a traceback)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(UserFacingError):
+    """The thing named does not exist for this caller (or belongs to someone else)."""
+
+
+class Ambiguous(UserFacingError):
+    """The name matches more than one thing; the message lists them."""
+
+
+class InvalidArgument(UserFacingError):
+    """An argument is missing, malformed or out of range."""
+
+
+class NoData(UserFacingError):
+    """The query is fine but there is nothing to compute over (e.g. no spend in the window)."""
+
+
+class NeedsModelKey(UserFacingError):
+    """This needs a model API key; the message says which variable to set."""
+
+
+class ExternalServiceError(UserFacingError):
+    """An outside service (Meta, a model provider) failed; the message says which and why."""

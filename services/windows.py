@@ -1,0 +1,52 @@
+"""Reporting windows: `days:N` = the N full days before today; `since`/`until` inclusive."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from pydantic import BaseModel
+
+from services.errors import InvalidArgument
+
+MAX_DAYS = 730
+
+
+class Window(BaseModel):
+    """An inclusive date range, and how it was asked for."""
+
+    since: date
+    until: date
+    label: str
+
+    @property
+    def days(self) -> int:
+        return (self.until - self.since).days + 1
+
+
+def resolve_window(
+    *,
+    today: date,
+    days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    default_days: int = 30,
+) -> Window:
+    """Turn the arguments a person gave into one inclusive range, or say what is wrong."""
+    if days is not None and (since is not None or until is not None):
+        raise InvalidArgument("Give either days or since/until, not both.")
+    if since is None and until is None:
+        n = default_days if days is None else days
+        if not 1 <= n <= MAX_DAYS:
+            raise InvalidArgument(f"days must be between 1 and {MAX_DAYS} (got {n}).")
+        end = today - timedelta(days=1)
+        return Window(since=end - timedelta(days=n - 1), until=end, label=f"last {n} days")
+    if since is None:
+        raise InvalidArgument("until needs a since date too (since:YYYY-MM-DD until:YYYY-MM-DD).")
+    until = until or today
+    if since > until:
+        raise InvalidArgument(f"since ({since}) is after until ({until}).")
+    if until > today:
+        raise InvalidArgument(f"until ({until}) is in the future; today is {today}.")
+    if (until - since).days + 1 > MAX_DAYS:
+        raise InvalidArgument(f"A date range can span at most {MAX_DAYS} days.")
+    return Window(since=since, until=until, label=f"{since} to {until}")

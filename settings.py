@@ -1,0 +1,39 @@
+"""The one place configuration is read from the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the app reads from the environment (or a `.env` file)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    viraltracker_home: Path = Field(
+        default=Path.home() / ".viraltracker", validation_alias="VIRALTRACKER_HOME"
+    )
+    viraltracker_model: str | None = Field(default=None, validation_alias="VIRALTRACKER_MODEL")
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    gemini_api_key: SecretStr | None = Field(default=None, validation_alias="GEMINI_API_KEY")
+    google_api_key: SecretStr | None = Field(default=None, validation_alias="GOOGLE_API_KEY")
+    secret_key: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_SECRET_KEY")
+    pool_max_size: int = Field(default=10, validation_alias="VIRALTRACKER_POOL_MAX_SIZE")
+
+    @property
+    def pgdata(self) -> Path:
+        return self.viraltracker_home / "pgdata"
+
+    @property
+    def log_file(self) -> Path:
+        return self.viraltracker_home / "viraltracker.log"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,60 @@
+"""One real Postgres per test session (embedded `pgserver`, or a fresh database on `DATABASE_URL`)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from pydantic_ai import models
+
+from db.migrate import migrate
+from db.pool import Database
+
+models.ALLOW_MODEL_REQUESTS = False
+
+
+def _with_dbname(url: str, dbname: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh, migrated database for this session; dropped at the end."""
+    if os.environ.get("DATABASE_URL"):
+        base = os.environ["DATABASE_URL"]
+        server = None
+    else:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+
+            server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="vt-test-")), cleanup_mode="delete")
+        base = server.get_uri()
+    name = f"vt_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        yield _with_dbname(base, name)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+        if server is not None:
+            server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url, max_size=4)
+    await database.open()
+    await migrate(database)
+    yield database
+    await database.close()
