@@ -124,7 +124,7 @@ def _num(value: Any) -> float:
 
 
 def compute_ratio(metric: str, sums: Mapping[str, Any], *, is_video: bool = True) -> float | None:
-    """One ratio from summed counts; None ("n/a") for a zero denominator or a video metric on a non-video ad."""
+    """One ratio from summed counts; None ("n/a") for a zero denominator or a video metric on non-video."""
     r = RATIOS[metric]
     if r.video_only and not is_video:
         return None
