@@ -7,13 +7,14 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from pydantic_ai import models
 
 from db.migrate import migrate
-from db.pool import Database
+from db.pool import Caller, Database
 
 models.ALLOW_MODEL_REQUESTS = False
 
@@ -58,3 +59,30 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await migrate(database)
     yield database
     await database.close()
+
+
+@pytest.fixture(scope="session")
+async def demo(db: Database) -> Any:
+    """The demo data, seeded once for the session (tests only read it)."""
+    from services.demo import seed_demo
+
+    return await seed_demo(db, seed=7)
+
+
+@pytest.fixture(scope="session")
+async def maya(db: Database, demo: Any) -> Caller:
+    """Admin of Northwind Growth (Acme Pets, Bloom Botanicals)."""
+    return await _caller(db, "maya@northwind.example")
+
+
+@pytest.fixture(scope="session")
+async def leo(db: Database, demo: Any) -> Caller:
+    """Admin of Summit DTC (Peak Fuel, Lumen Sleep)."""
+    return await _caller(db, "leo@summit.example")
+
+
+async def _caller(db: Database, email: str) -> Caller:
+    from services.accounts import find_caller
+
+    async with db.as_owner() as conn:
+        return await find_caller(conn, email=email)

@@ -1,0 +1,57 @@
+"""The Pydantic-AI agent, declared once, and the choice of model."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic_ai import Agent, RunContext
+from pydantic_ai.models import Model
+
+from prompts import load_prompt
+from services.brands import visible_brands
+from settings import Settings
+from tools.deps import Deps
+from tools.registry import agent_tools
+
+DEFAULT_ANTHROPIC_MODEL = "anthropic:claude-sonnet-4-5"
+DEFAULT_GEMINI_MODEL = "google-gla:gemini-2.5-flash"
+
+
+def configured_model(settings: Settings) -> str | None:
+    """`VIRALTRACKER_MODEL`, else Anthropic if its key is set, else Gemini, else None (offline)."""
+    name = (settings.viraltracker_model or "").strip()
+    if name:
+        return None if name == "offline" else name
+    if settings.anthropic_api_key:
+        return DEFAULT_ANTHROPIC_MODEL
+    if settings.gemini_api_key or settings.google_api_key:
+        return DEFAULT_GEMINI_MODEL
+    return None
+
+
+def model_label(model: Model | str | None) -> str:
+    if model is None:
+        return "offline (slash commands and simple questions)"
+    return model if isinstance(model, str) else model.model_name
+
+
+@cache
+def build_agent() -> Agent[Deps, str]:
+    agent: Agent[Deps, str] = Agent(
+        deps_type=Deps,
+        output_type=str,
+        tools=agent_tools(),
+        instructions=load_prompt("system").text,
+        name="viraltracker",
+    )
+
+    @agent.instructions
+    async def caller_context(ctx: RunContext[Deps]) -> str:
+        async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+            names = [b.name for b in await visible_brands(conn)]
+        return (
+            f"Today is {ctx.deps.today.isoformat()} ({ctx.deps.today:%A}). "
+            f"The person is {ctx.deps.caller.email}; their brands: {', '.join(names) or 'none yet'}."
+        )
+
+    return agent

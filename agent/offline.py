@@ -1,0 +1,205 @@
+"""The offline model: a deterministic router standing in for an LLM when no key is set.
+
+Slash commands run exactly; plain English is routed by intent keywords, fuzzy brand names
+and date phrases. It says plainly what it can't understand and how to get full conversation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    RetryPromptPart,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from rapidfuzz import fuzz
+
+from agent.slash import help_text, is_slash, parse_slash
+from agent.windows import window_args
+from services.errors import UserFacingError
+
+CANNOT_UNDERSTAND = (
+    "I'm the offline assistant, so I understand slash commands (type /help) and simple questions like "
+    '"top hooks for {brand} last 30 days", "worst ads for {brand} this week" or '
+    '"congruence summary for {brand}". For full conversation, set ANTHROPIC_API_KEY '
+    "(or GEMINI_API_KEY) and start again."
+)
+
+_AD_ID = re.compile(r"\b(\d{6,20})\b")
+
+# (pattern, metric) in priority order; the first match names the metric.
+_METRIC_WORDS: list[tuple[str, str]] = [
+    (r"\bhold rate\b|\bheld\b|\bhold\b|\bkept watching\b|\bretention\b", "hold_rate"),
+    (r"thruplay|watch(ed)? through|completion", "thruplay_rate"),
+    (r"\bhook rate\b|thumb.?stop|stop(ped)? the scroll|\battention\b", "hook_rate"),
+    (r"\bctr\b|click.?through|\bclicks?\b", "ctr"),
+    (r"\broas\b|return on ad spend|\breturn\b", "roas"),
+    (r"\bcpa\b|cost per (purchase|acquisition|conversion)", "cpa"),
+    (r"\bcpc\b|cost per click", "cpc"),
+    (r"\bcpm\b", "cpm"),
+    (r"\bspend\b|\bspent\b|\bspending\b", "spend"),
+]
+_HOOK_METRICS = {"hook_rate", "hold_rate", "thruplay_rate", "ctr", "cpa", "roas"}
+
+
+@dataclass(frozen=True)
+class RouterContext:
+    """What the router knows besides the conversation: the caller's brands and today's date."""
+
+    brand_names: list[str]
+    today: date
+
+
+def _metric(text: str) -> str | None:
+    for pattern, metric in _METRIC_WORDS:
+        if re.search(pattern, text):
+            return metric
+    return None
+
+
+def _brand(text: str, names: list[str]) -> str | None:
+    t = text.casefold()
+    for name in sorted(names, key=len, reverse=True):
+        if name.casefold() in t:
+            return name
+    best: tuple[float, str | None] = (0.0, None)
+    for name in names:
+        score = fuzz.partial_ratio(name.casefold(), t)
+        if score > best[0]:
+            best = (score, name)
+    return best[1] if best[0] >= 85 else None
+
+
+def _intent(text: str) -> str | None:
+    t = text.lower()
+    if re.search(
+        r"\bcongruen|message match|(landing page|lp).{0,30}(match|align)|(match|align).{0,30}(landing page|lp)",
+        t,
+    ):
+        if _AD_ID.search(t) or re.search(r"\bcheck\b|per ad|which ads|each ad", t):
+            return "congruence_check"
+        return "congruence_summary"
+    if re.search(r"\bdeep\b|\bbreak ?down\b|tell me (about|everything)|analy[sz]e (this |the )?ad", t) and (
+        _AD_ID.search(t) or "ad" in t
+    ):
+        return "deep_analysis"
+    if re.search(r"\bhooks?\b", t) and re.search(
+        r"categor|kinds? of|types? of|hook types|which type|style", t
+    ):
+        return "hook_analysis"
+    if re.search(r"\bhooks?\b|thumb.?stop|\bopening|\bscroll", t):
+        return "top_hooks"
+    if re.search(r"\b(my|our|which|what|list( my)?) brands\b|what data", t):
+        return "brands"
+    if re.search(
+        r"perform|winner|loser|\bbest\b|\bworst\b|\btop\b|\bbottom\b|\broas\b|\bcpa\b|\bctr\b|\bcpc\b|\bcpm\b"
+        r"|\bspend\b|\bads?\b.*(doing|working)",
+        t,
+    ):
+        return "ad_performance"
+    return None
+
+
+def _last_tool_call(messages: list[ModelMessage]) -> ToolCallPart | None:
+    for message in reversed(messages[:-1]):
+        if isinstance(message, ModelResponse):
+            for part in message.parts:
+                if isinstance(part, ToolCallPart):
+                    return part
+    return None
+
+
+def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> ModelResponse:
+    """One plain-English message → a tool call, or a plain answer saying what is missing."""
+    t = text.lower()
+    if re.fullmatch(r"\s*(help|what can you do\??|\?)\s*", t):
+        return ModelResponse(parts=[TextPart(help_text())])
+    tool = _intent(t)
+    previous = _last_tool_call(history)
+    args: dict[str, Any] = {}
+    if tool is None and previous is not None:
+        # A follow-up ("and for the last 90 days?", "what about Bloom?") reuses the last question.
+        changes = window_args(t, today=context.today) or _brand(t, context.brand_names) or _metric(t)
+        if changes:
+            tool = previous.tool_name
+            args = {k: v for k, v in previous.args_as_dict().items() if k not in ("days", "since", "until")}
+            if not window_args(t, today=context.today):
+                args.update(
+                    {k: v for k, v in previous.args_as_dict().items() if k in ("days", "since", "until")}
+                )
+    example_brand = context.brand_names[0] if context.brand_names else "Acme Pets"
+    if tool is None:
+        return ModelResponse(parts=[TextPart(CANNOT_UNDERSTAND.format(brand=example_brand))])
+    if tool != "brands":
+        brand = _brand(t, context.brand_names) or args.get("brand")
+        if brand is None and previous is not None:
+            brand = previous.args_as_dict().get("brand")
+        if brand is None and len(context.brand_names) == 1:
+            brand = context.brand_names[0]
+        if brand is None:
+            names = ", ".join(context.brand_names) or "none yet"
+            return ModelResponse(parts=[TextPart(f"Which brand? Your brands: {names}.")])
+        args["brand"] = brand
+        args.update(window_args(t, today=context.today))
+    metric = _metric(t)
+    if tool == "top_hooks" and metric in _HOOK_METRICS:
+        args["metric"] = metric
+    if tool == "ad_performance":
+        if metric:
+            args["sort"] = metric
+        if re.search(r"\bworst\b|\bloser|\bbottom\b|underperform|\bwasting\b|\bpoor", t):
+            args["order"] = "bottom"
+    if tool in ("deep_analysis", "congruence_check"):
+        ad = _AD_ID.search(t)
+        if ad:
+            args["ad"] = ad.group(1)
+        elif tool == "deep_analysis":
+            return ModelResponse(
+                parts=[TextPart("Which ad? Give its Meta ad ID, e.g. deep analysis of ad 1202...")]
+            )
+    return ModelResponse(parts=[ToolCallPart(tool_name=tool, args=args)])
+
+
+def _result_text(part: ToolReturnPart | RetryPromptPart) -> str:
+    content: Any = part.content
+    if isinstance(part, RetryPromptPart):
+        return content if isinstance(content, str) else "; ".join(str(e.get("msg")) for e in content)
+    if hasattr(content, "summary"):
+        return str(content.summary)
+    if isinstance(content, dict) and "summary" in content:
+        return str(content["summary"])
+    return str(content)
+
+
+def offline_model(context: RouterContext) -> FunctionModel:
+    """A FunctionModel that routes like the product's offline assistant."""
+
+    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        last = messages[-1]
+        assert isinstance(last, ModelRequest)
+        results = [p for p in last.parts if isinstance(p, ToolReturnPart | RetryPromptPart)]
+        if results:
+            return ModelResponse(parts=[TextPart("\n\n".join(_result_text(p) for p in results))])
+        prompts = [p for p in last.parts if isinstance(p, UserPromptPart)]
+        text = str(prompts[-1].content) if prompts else ""
+        if is_slash(text):
+            try:
+                command = parse_slash(text)
+            except UserFacingError as error:
+                return ModelResponse(parts=[TextPart(error.message)])
+            if command.tool == "help":
+                return ModelResponse(parts=[TextPart(help_text(command.args.get("tool")))])
+            return ModelResponse(parts=[ToolCallPart(tool_name=command.tool, args=command.args)])
+        return route(text, context=context, history=messages)
+
+    return FunctionModel(respond, model_name="offline")

@@ -1,0 +1,163 @@
+"""Turn tool results into tables a person reads (CLI now; the chat UI reuses the same tables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from services.brands import BrandsResult
+from services.congruence import CongruenceCheckResult, CongruenceSummaryResult
+from services.deep_analysis import DeepAnalysisResult
+from services.hooks import HookAnalysisResult, TopHooksResult
+from services.metrics import RATIOS, format_metric
+from services.performance import AdPerformanceResult
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+def _fmt(name: str, value: Any) -> str:
+    if name in RATIOS or name in ("spend", "purchase_value", "spend_last_30_days"):
+        return format_metric(name, value)
+    if name in ("aligned_pct",):
+        return "n/a" if value is None else f"{value * 100:.0f}%"
+    if name == "vs_baseline":
+        return "n/a" if value is None else f"{value:.2f}x"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def _rows(items: list[Any], fields: list[str]) -> list[list[str]]:
+    return [[_fmt(f, getattr(item, f)) for f in fields] for item in items]
+
+
+def tables_for(result: BaseModel) -> list[Table]:
+    """The tables that show this result in full."""
+    if isinstance(result, BrandsResult):
+        fields = [
+            "name",
+            "ads",
+            "video_ads",
+            "classified_ads",
+            "products",
+            "landing_pages",
+            "reviews",
+            "first_day",
+            "last_day",
+            "spend_last_30_days",
+        ]
+        return [Table("Brands", fields, _rows(result.brands, fields))]
+    if isinstance(result, AdPerformanceResult):
+        metric = [result.sort] if result.sort not in ("spend", "roas", "cpa", "ctr") else []
+        fields = [
+            "ad_name",
+            "meta_ad_id",
+            "format",
+            "spend",
+            *metric,
+            "vs_baseline",
+            "roas",
+            "cpa",
+            "ctr",
+            "hook_rate",
+            "purchases",
+        ]
+        base_fields = ["format", "ads", "spend", "roas", "cpa", "ctr", "hook_rate", "hold_rate"]
+        return [
+            Table(
+                f"{result.order.title()} ads by {result.sort} — {result.brand}, {result.window.label}",
+                fields,
+                _rows(result.rows, fields),
+            ),
+            Table("Brand baseline per format", base_fields, _rows(result.baselines, base_fields)),
+        ]
+    if isinstance(result, TopHooksResult):
+        extra = [m for m in ("hook_rate", "hold_rate", "ctr", "roas") if m != result.metric]
+        fields = ["hook_text", "hook_category", "hook_type", "ad_name", "spend", result.metric, *extra]
+        return [
+            Table(
+                f"Top hooks by {result.metric} — {result.brand}, {result.window.label}",
+                fields,
+                _rows(result.rows, fields),
+            )
+        ]
+    if isinstance(result, HookAnalysisResult):
+        fields = ["category", "ads", "video_ads", "spend", "hook_rate", "hold_rate", "ctr", "cpa", "roas"]
+        return [
+            Table(
+                f"Hook categories — {result.brand}, {result.window.label}", fields, _rows(result.rows, fields)
+            )
+        ]
+    if isinstance(result, CongruenceSummaryResult):
+        fields = ["dimension", "aligned", "weak", "missing", "aligned_pct"]
+        return [
+            Table(
+                f"Congruence by dimension — {result.brand}, {result.window.label}",
+                fields,
+                _rows(result.dimensions, fields),
+            )
+        ]
+    if isinstance(result, CongruenceCheckResult):
+        dims = [d.dimension for d in result.ads[0].dimensions] if result.ads else []
+        rows = [
+            [a.ad_name, a.meta_ad_id, _fmt("spend", a.spend), _fmt("score", a.congruence_score)]
+            + [d.status for d in a.dimensions]
+            for a in result.ads
+        ]
+        tables = [
+            Table(
+                f"Congruence per ad — {result.brand}",
+                ["ad_name", "meta_ad_id", "spend", "score", *dims],
+                rows,
+            )
+        ]
+        if len(result.ads) == 1:
+            fields = ["dimension", "status", "ad", "landing_page", "note"]
+            tables.append(Table("Per dimension", fields, _rows(result.ads[0].dimensions, fields)))
+        return tables
+    if isinstance(result, DeepAnalysisResult):
+        tables = []
+        if result.performance is not None:
+            p = result.performance
+            metrics = [
+                "spend",
+                "impressions",
+                "link_clicks",
+                "purchases",
+                "purchase_value",
+                "ctr",
+                "cpc",
+                "cpm",
+                "cpa",
+                "roas",
+                "hook_rate",
+                "hold_rate",
+                "thruplay_rate",
+            ]
+            tables.append(
+                Table(
+                    f"Performance — {result.window.label}",
+                    ["metric", "value"],
+                    [[m, _fmt(m, getattr(p, m))] for m in metrics],
+                )
+            )
+        if result.hooks:
+            tables.append(
+                Table(
+                    "Hooks", ["type", "category", "text"], _rows(result.hooks, ["type", "category", "text"])
+                )
+            )
+        if result.congruence:
+            fields = ["dimension", "status", "note"]
+            tables.append(Table("Congruence", fields, _rows(result.congruence, fields)))
+        return tables
+    return []

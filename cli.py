@@ -1,0 +1,277 @@
+"""`viraltracker`: set up the database, seed demo data, onboard people, import, and chat from a shell."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table as RichTable
+
+from services.errors import UserFacingError
+from settings import get_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="ViralTracker Agent: ask questions about your Meta ads.", no_args_is_help=True, add_completion=False
+)
+db_app = typer.Typer(help="Database: start the embedded server and apply migrations.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(import_app, name="import")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _setup_logging() -> None:
+    settings = get_settings()
+    settings.viraltracker_home.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        filename=settings.log_file,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _run(work: Callable[[Any], Awaitable[T]], *, migrate_first: bool = True) -> T:
+    """Open the database (embedded unless DATABASE_URL), optionally migrate, run `work(db)`."""
+    from db.migrate import migrate
+    from db.pool import Database
+
+    async def main() -> T:
+        async with Database.from_settings() as db:
+            if migrate_first:
+                await migrate(db)
+            return await work(db)
+
+    _setup_logging()
+    try:
+        return asyncio.run(main())
+    except UserFacingError as error:
+        err.print(f"[red]{error.message}[/red]")
+        raise typer.Exit(2) from None
+
+
+@db_app.command("up")
+def db_up() -> None:
+    """Start the embedded Postgres if DATABASE_URL is not set, and apply pending migrations."""
+    from db.migrate import migrate
+
+    applied = _run(migrate, migrate_first=False)
+    console.print(f"Migrations applied: {', '.join(applied) if applied else 'none (already up to date)'}")
+
+
+@demo_app.command("seed")
+def demo_seed(
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 7,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing if there is already data.")
+    ] = False,
+) -> None:
+    """Load realistic demo data: 2 organizations, 4 brands, 300+ ads with 90 days of performance."""
+    from services.demo import seed_demo
+
+    with console.status("Seeding demo data…") as status:
+        summary = _run(
+            lambda db: seed_demo(
+                db, seed=seed, if_empty=if_empty, progress=lambda step: status.update(f"Seeding {step}…")
+            )
+        )
+    if summary.skipped:
+        console.print("Demo data already present; nothing changed.")
+    else:
+        console.print(
+            f"Seeded {summary.organizations} organizations, {len(summary.brands)} brands ({', '.join(summary.brands)}), "
+            f"{summary.ads} ads ({summary.classified_ads} classified), {summary.performance_rows:,} daily rows."
+        )
+    table = RichTable(title="Demo logins")
+    for column in ("email", "password", "organization", "role"):
+        table.add_column(column)
+    for user in summary.users:
+        table.add_row(user.email, user.password, user.organization, user.role)
+    console.print(table)
+
+
+@org_app.command("create")
+def org_create(name: Annotated[str, typer.Argument(help="The organization's name.")]) -> None:
+    """Create an organization (or confirm it exists)."""
+    from services.accounts import create_organization
+
+    async def work(db: Any) -> Any:
+        async with db.as_owner() as conn:
+            return await create_organization(conn, name=name)
+
+    org_id = _run(work)
+    console.print(f"Organization '{name}' ready ({org_id}).")
+
+
+@user_app.command("add")
+def user_add(
+    email: Annotated[str, typer.Argument(help="The person's email (their login).")],
+    org: Annotated[str, typer.Option("--org", help="The organization they belong to.")],
+    role: Annotated[str, typer.Option(help="admin or member.")] = "member",
+    password: Annotated[
+        str | None, typer.Option(help="Their password; one is generated and printed if omitted.")
+    ] = None,
+) -> None:
+    """Add a user to an organization (creating the user if new)."""
+    from services.accounts import add_user, find_organization
+
+    chosen = password or secrets.token_urlsafe(12)
+
+    async def work(db: Any) -> Any:
+        async with db.as_owner() as conn:
+            org_id = await find_organization(conn, name=org)
+            return await add_user(conn, email=email, organization_id=org_id, role=role, password=chosen)
+
+    _run(work)
+    console.print(f"{email} is a {role} of '{org}'.")
+    if password is None:
+        console.print(f"Generated password: {chosen}")
+
+
+@import_app.command("meta-csv")
+def import_meta_csv(
+    file: Annotated[Path, typer.Argument(help="An Ads Manager export: daily breakdown, ad level, CSV.")],
+    brand: Annotated[
+        str, typer.Option("--brand", help="The brand these ads belong to (created if missing).")
+    ],
+    org: Annotated[
+        str | None, typer.Option("--org", help="The brand's organization (needed when there are several).")
+    ] = None,
+) -> None:
+    """Import an Ads Manager export (re-importing the same file changes nothing)."""
+    from services.meta_csv import import_meta_csv as run_import
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Importing", total=None)
+
+        def step(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        summary = _run(lambda db: run_import(db, path=file, brand_name=brand, org_name=org, progress=step))
+    created = " (new brand)" if summary.brand_created else ""
+    console.print(
+        f"Imported {summary.rows_read:,} rows into {summary.brand}{created} / {summary.organization}: "
+        f"{summary.ads_created} new ads, {summary.ads_updated} updated; {summary.days_inserted:,} new ad-days, "
+        f"{summary.days_updated:,} updated; {summary.since} to {summary.until}."
+    )
+
+
+def _print_turn(turn: Any) -> None:
+    from agent.render import tables_for
+
+    console.print(turn.text, markup=False, highlight=False)
+    for result in turn.results:
+        for table in tables_for(result):
+            rich_table = RichTable(title=table.title, show_lines=False)
+            for column in table.columns:
+                rich_table.add_column(column, overflow="fold")
+            for row in table.rows:
+                rich_table.add_row(*row)
+            console.print(rich_table)
+
+
+async def _caller(db: Any, email: str) -> Any:
+    from services.accounts import find_caller
+
+    async with db.as_owner() as conn:
+        return await find_caller(conn, email=email)
+
+
+@app.command()
+def ask(
+    message: Annotated[
+        str,
+        typer.Argument(help="A question or a slash command, e.g. '/top_hooks brand:\"Acme Pets\" days:30'."),
+    ],
+    user: Annotated[str, typer.Option("--user", help="Who is asking (their email).")],
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"text", "tool_calls"} as JSON.')] = False,
+) -> None:
+    """Answer one message through the same pipeline as the chat (exit 2 when a command is refused)."""
+    from agent.build import configured_model
+    from agent.runner import run_turn
+
+    async def work(db: Any) -> Any:
+        caller = await _caller(db, user)
+        return await run_turn(db=db, caller=caller, message=message, model=configured_model(get_settings()))
+
+    turn = _run(work)
+    if as_json:
+        sys.stdout.write(json.dumps(turn.model_dump(mode="json", include={"text", "tool_calls"})) + "\n")
+    else:
+        _print_turn(turn)
+    if turn.refused:
+        raise typer.Exit(2)
+
+
+@app.command()
+def shell(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Who is chatting (email); defaults to the first demo user.")
+    ] = None,
+) -> None:
+    """Chat in the terminal (history and line editing; Ctrl-D or /quit to leave)."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    from agent.build import configured_model, model_label
+    from agent.runner import run_turn
+    from services.demo import DEMO_USERS
+
+    settings = get_settings()
+    email = user or DEMO_USERS[0].email
+    model = configured_model(settings)
+
+    async def work(db: Any) -> None:
+        caller = await _caller(db, email)
+        console.print(
+            f"Signed in as {caller.email}. Model: {model_label(model)}. Type /help, or /quit to leave."
+        )
+        if model is None:
+            console.print(
+                "Offline mode understands slash commands and simple questions; set ANTHROPIC_API_KEY or GEMINI_API_KEY for full conversation."
+            )
+        session: PromptSession[str] = PromptSession(
+            history=FileHistory(str(settings.viraltracker_home / "shell_history"))
+        )
+        history: list[Any] = []
+        while True:
+            try:
+                text = await session.prompt_async("you> ")
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not text.strip():
+                continue
+            if text.strip() in ("/quit", "/exit"):
+                break
+            with console.status("Thinking…"):
+                turn = await run_turn(db=db, caller=caller, message=text, history=history, model=model)
+            history = turn.messages
+            _print_turn(turn)
+
+    _run(work)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

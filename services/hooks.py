@@ -1,0 +1,305 @@
+"""Hooks: which openings held attention, ranked per ad and grouped by hook category."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from db.pool import Conn
+from services.errors import NoData
+from services.metrics import RATIOS, compute_ratio, format_metric, formula, is_higher_better, ratio_sql
+from services.models import LATEST_CLASSIFICATION_SQL, AdMetrics, BrandRef, WindowInfo, per_ad_sums_sql
+from services.windows import Window
+
+HookType = Literal["any", "spoken", "overlay", "visual"]
+HOOK_CATEGORIES = (
+    "question",
+    "bold_claim",
+    "problem_callout",
+    "social_proof",
+    "curiosity",
+    "demonstration",
+    "testimonial",
+    "offer",
+    "before_after",
+    "us_vs_them",
+)
+
+
+def _hook_sql(hook_type: str) -> str:
+    """The jsonb hook object of this type (for 'any': spoken, else overlay, else visual)."""
+    if hook_type == "any":
+        return (
+            "coalesce(nullif(cls.hooks->'spoken', 'null'), nullif(cls.hooks->'overlay', 'null'),"
+            " nullif(cls.hooks->'visual', 'null'))"
+        )
+    return f"nullif(cls.hooks->'{hook_type}', 'null')"
+
+
+def _hook_kind_sql(hook_type: str) -> str:
+    if hook_type != "any":
+        return f"'{hook_type}'"
+    return (
+        "case when nullif(cls.hooks->'spoken', 'null') is not null then 'spoken'"
+        " when nullif(cls.hooks->'overlay', 'null') is not null then 'overlay'"
+        " when nullif(cls.hooks->'visual', 'null') is not null then 'visual' end"
+    )
+
+
+def _joined_sql(hook_type: str, video_only: bool) -> str:
+    return f"""
+    with per_ad as materialized ({per_ad_sums_sql()}),
+    cls as ({LATEST_CLASSIFICATION_SQL}),
+    j as materialized (
+      select pa.*, a.name as ad_name, a.format, (cls.meta_ad_id is not null) as classified,
+             {_hook_sql(hook_type)} as hook, {_hook_kind_sql(hook_type)} as hook_kind
+      from per_ad pa join meta_ads a on a.meta_ad_id = pa.meta_ad_id
+      left join cls on cls.meta_ad_id = pa.meta_ad_id
+      {"where a.format = 'video'" if video_only else ""}
+    ),
+    counts as (
+      select count(*) as ads_with_spend,
+             count(*) filter (where spend < %(min_spend)s) as below_min_spend,
+             count(*) filter (where spend >= %(min_spend)s and not classified) as unclassified,
+             count(*) filter (where spend >= %(min_spend)s and classified and hook is null) as without_hook,
+             coalesce(sum(spend) filter (where spend >= %(min_spend)s and not classified), 0)
+               as unclassified_spend
+      from j
+    )
+    """
+
+
+class GateCounts(BaseModel):
+    """What the ranking left out, and why, so nothing is dropped silently."""
+
+    ads_with_spend: int
+    excluded_below_min_spend: int
+    unclassified: int
+    unclassified_spend: float
+    without_hook_of_type: int
+
+
+def _gate(counts: dict[str, Any]) -> GateCounts:
+    return GateCounts(
+        ads_with_spend=int(counts["ads_with_spend"]),
+        excluded_below_min_spend=int(counts["below_min_spend"]),
+        unclassified=int(counts["unclassified"]),
+        unclassified_spend=round(float(counts["unclassified_spend"]), 2),
+        without_hook_of_type=int(counts["without_hook"]),
+    )
+
+
+def _gate_text(gate: GateCounts, min_spend: float, hook_type: str) -> str:
+    parts = [f"{gate.excluded_below_min_spend} under ${min_spend:,.0f} spend"]
+    if gate.unclassified:
+        parts.append(
+            f"{gate.unclassified} not yet classified (${gate.unclassified_spend:,.2f} spend, no hook data)"
+        )
+    if gate.without_hook_of_type:
+        parts.append(f"{gate.without_hook_of_type} without a {hook_type} hook")
+    return "Left out: " + ", ".join(parts) + "."
+
+
+class HookRow(AdMetrics):
+    hook_type: str
+    hook_text: str
+    hook_category: str | None
+
+
+class TopHooksResult(BaseModel):
+    brand: str
+    window: WindowInfo
+    metric: str
+    formula: str
+    hook_type: HookType
+    min_spend: float
+    gate: GateCounts
+    rows: list[HookRow]
+    summary: str
+
+
+async def top_hooks(
+    conn: Conn,
+    *,
+    brand: BrandRef,
+    window: Window,
+    metric: str = "hook_rate",
+    hook_type: HookType = "any",
+    min_spend: float = 50.0,
+    limit: int = 10,
+) -> TopHooksResult:
+    """The ads whose hooks did best by `metric`, with each ad's hook text and category."""
+    video_only = metric in RATIOS and RATIOS[metric].video_only
+    direction = "desc" if is_higher_better(metric) else "asc"
+    sql = (
+        _joined_sql(hook_type, video_only)
+        + f"""
+    , ranked as (
+      select j.* from j
+      where j.spend >= %(min_spend)s and j.classified and j.hook is not null
+      order by {ratio_sql(metric, alias="j")} {direction} nulls last, j.spend desc, j.meta_ad_id
+      limit %(limit)s
+    )
+    select (select row_to_json(counts) from counts) as counts,
+           (select coalesce(json_agg(ranked), '[]') from ranked) as rows
+    """
+    )
+    params = {
+        "brand_id": brand.id,
+        "since": window.since,
+        "until": window.until,
+        "min_spend": min_spend,
+        "limit": limit,
+    }
+    cur = await conn.execute(sql, params)
+    result = await cur.fetchone()
+    assert result is not None
+    gate = _gate(result["counts"])
+    scope = "video ads" if video_only else "ads"
+    if gate.ads_with_spend == 0:
+        raise NoData(
+            f"No {scope} with spend for {brand.name} in {window.label} ({window.since} to {window.until})."
+        )
+    rows = [
+        HookRow(
+            **AdMetrics.from_sums(raw).model_dump(),
+            hook_type=str(raw["hook_kind"]),
+            hook_text=str((raw["hook"] or {}).get("text") or ""),
+            hook_category=(raw["hook"] or {}).get("category"),
+        )
+        for raw in result["rows"]
+    ]
+    gate_text = _gate_text(gate, min_spend, hook_type)
+    if rows:
+        best = rows[0]
+        summary = (
+            f"Top {len(rows)} hooks for {brand.name} by {metric} in {window.label} "
+            f"({window.since} to {window.until}), {scope} with at least ${min_spend:,.0f} spend. "
+            f'Best: "{best.hook_text}" ({best.hook_category or "uncategorised"}, {best.hook_type}) on '
+            f"'{best.ad_name}' at {format_metric(metric, getattr(best, metric))} on ${best.spend:,.2f} spend. "
+            f"{gate_text} Formula: {formula(metric)}."
+        )
+    else:
+        summary = f"No classified {scope} for {brand.name} reached ${min_spend:,.0f} spend in {window.label}. {gate_text}"
+    return TopHooksResult(
+        brand=brand.name,
+        window=WindowInfo.of(window),
+        metric=metric,
+        formula=formula(metric),
+        hook_type=hook_type,
+        min_spend=min_spend,
+        gate=gate,
+        rows=rows,
+        summary=summary,
+    )
+
+
+class HookCategoryRow(BaseModel):
+    """One hook category: counts summed over its ads, ratios of those sums (video ratios over video ads)."""
+
+    category: str
+    ads: int
+    video_ads: int
+    spend: float
+    impressions: int
+    link_clicks: int
+    purchases: int
+    purchase_value: float
+    hook_rate: float | None
+    hold_rate: float | None
+    thruplay_rate: float | None
+    ctr: float | None
+    cpa: float | None
+    roas: float | None
+
+
+class HookAnalysisResult(BaseModel):
+    brand: str
+    window: WindowInfo
+    hook_type: HookType
+    min_spend: float
+    formulas: list[str]
+    gate: GateCounts
+    rows: list[HookCategoryRow]
+    summary: str
+
+
+async def hook_analysis(
+    conn: Conn, *, brand: BrandRef, window: Window, hook_type: HookType = "any", min_spend: float = 50.0
+) -> HookAnalysisResult:
+    """Hook categories against performance: which kinds of opening work for this brand."""
+    sql = (
+        _joined_sql(hook_type, video_only=False)
+        + """
+    , cats as (
+      select coalesce(j.hook->>'category', 'uncategorised') as category,
+             count(*) as ads, count(*) filter (where j.format = 'video') as video_ads,
+             sum(j.spend) as spend, sum(j.impressions) as impressions, sum(j.link_clicks) as link_clicks,
+             sum(j.purchases) as purchases, sum(j.purchase_value) as purchase_value,
+             coalesce(sum(j.impressions) filter (where j.format = 'video'), 0) as video_impressions,
+             coalesce(sum(j.video_3s_views) filter (where j.format = 'video'), 0) as video_3s_views,
+             coalesce(sum(j.video_thruplays) filter (where j.format = 'video'), 0) as video_thruplays
+      from j
+      where j.spend >= %(min_spend)s and j.classified and j.hook is not null
+      group by 1
+    )
+    select (select row_to_json(counts) from counts) as counts,
+           (select coalesce(json_agg(cats), '[]') from cats) as rows
+    """
+    )
+    params = {"brand_id": brand.id, "since": window.since, "until": window.until, "min_spend": min_spend}
+    cur = await conn.execute(sql, params)
+    result = await cur.fetchone()
+    assert result is not None
+    gate = _gate(result["counts"])
+    if gate.ads_with_spend == 0:
+        raise NoData(
+            f"No ads with spend for {brand.name} in {window.label} ({window.since} to {window.until})."
+        )
+    rows: list[HookCategoryRow] = []
+    for raw in result["rows"]:
+        video = {**raw, "impressions": raw["video_impressions"]}
+        rows.append(
+            HookCategoryRow(
+                category=raw["category"],
+                ads=int(raw["ads"]),
+                video_ads=int(raw["video_ads"]),
+                spend=round(float(raw["spend"]), 2),
+                impressions=int(raw["impressions"]),
+                link_clicks=int(raw["link_clicks"]),
+                purchases=int(raw["purchases"]),
+                purchase_value=round(float(raw["purchase_value"]), 2),
+                hook_rate=compute_ratio("hook_rate", video),
+                hold_rate=compute_ratio("hold_rate", video),
+                thruplay_rate=compute_ratio("thruplay_rate", video),
+                ctr=compute_ratio("ctr", raw),
+                cpa=compute_ratio("cpa", raw),
+                roas=compute_ratio("roas", raw),
+            )
+        )
+    rows.sort(key=lambda r: -r.spend)
+    gate_text = _gate_text(gate, min_spend, hook_type)
+    ranked = sorted((r for r in rows if r.hook_rate is not None), key=lambda r: -(r.hook_rate or 0))
+    if ranked:
+        top = ranked[0]
+        summary = (
+            f"{len(rows)} hook categories for {brand.name} in {window.label} ({window.since} to {window.until}). "
+            f"'{top.category}' hooks held attention best: hook rate {format_metric('hook_rate', top.hook_rate)} "
+            f"across {top.video_ads} video ads (${top.spend:,.2f} spend), ROAS {format_metric('roas', top.roas)}. "
+            f"{gate_text} Ratios are of summed counts per category; video ratios over video ads only."
+        )
+    elif rows:
+        summary = f"{len(rows)} hook categories for {brand.name} in {window.label}; none has video delivery. {gate_text}"
+    else:
+        summary = f"No classified ads for {brand.name} reached ${min_spend:,.0f} spend in {window.label}. {gate_text}"
+    return HookAnalysisResult(
+        brand=brand.name,
+        window=WindowInfo.of(window),
+        hook_type=hook_type,
+        min_spend=min_spend,
+        formulas=[formula(m) for m in ("hook_rate", "hold_rate", "thruplay_rate", "ctr", "cpa", "roas")],
+        gate=gate,
+        rows=rows,
+        summary=summary,
+    )

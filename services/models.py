@@ -1,0 +1,91 @@
+"""Result models shared by several services."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from services.metrics import all_ratios
+from services.windows import Window
+
+
+class BrandRef(BaseModel):
+    id: UUID
+    name: str
+    organization_id: UUID
+
+
+class WindowInfo(BaseModel):
+    since: date
+    until: date
+    days: int
+    label: str
+
+    @classmethod
+    def of(cls, window: Window) -> WindowInfo:
+        return cls(since=window.since, until=window.until, days=window.days, label=window.label)
+
+
+class AdMetrics(BaseModel):
+    """One ad's figures over the window: summed raw counts and the ratios built from them."""
+
+    meta_ad_id: str
+    ad_name: str
+    format: str
+    spend: float
+    impressions: int
+    link_clicks: int
+    purchases: int
+    purchase_value: float
+    video_3s_views: int
+    video_thruplays: int
+    ctr: float | None
+    cpc: float | None
+    cpm: float | None
+    cpa: float | None
+    roas: float | None
+    hook_rate: float | None
+    hold_rate: float | None
+    thruplay_rate: float | None
+
+    @classmethod
+    def from_sums(cls, row: dict[str, Any]) -> AdMetrics:
+        """Build from a row of summed counts (SQL `sum` results, possibly via JSON)."""
+        return cls(
+            meta_ad_id=str(row["meta_ad_id"]),
+            ad_name=str(row.get("ad_name") or row.get("name") or ""),
+            format=str(row.get("format") or "image"),
+            spend=round(float(row["spend"] or 0), 2),
+            impressions=int(row["impressions"] or 0),
+            link_clicks=int(row["link_clicks"] or 0),
+            purchases=int(row["purchases"] or 0),
+            purchase_value=round(float(row["purchase_value"] or 0), 2),
+            video_3s_views=int(row["video_3s_views"] or 0),
+            video_thruplays=int(row["video_thruplays"] or 0),
+            **all_ratios(row, is_video=row.get("format") == "video"),
+        )
+
+
+def per_ad_sums_sql(*, brand_param: str = "brand_id") -> str:
+    """A CTE body: raw counts summed per ad over [since, until] for one brand."""
+    return f"""
+      select p.meta_ad_id,
+             sum(p.spend) as spend, sum(p.impressions) as impressions,
+             sum(p.link_clicks) as link_clicks, sum(p.purchases) as purchases,
+             sum(p.purchase_value) as purchase_value, sum(p.video_3s_views) as video_3s_views,
+             sum(p.video_thruplays) as video_thruplays
+      from meta_ads_performance p
+      where p.brand_id = %({brand_param})s and p.date between %(since)s and %(until)s
+      group by p.meta_ad_id
+    """
+
+
+LATEST_CLASSIFICATION_SQL = """
+      select distinct on (c.meta_ad_id) c.*
+      from ad_creative_classifications c
+      where c.brand_id = %(brand_id)s
+      order by c.meta_ad_id, c.classified_at desc
+"""

@@ -1,0 +1,169 @@
+"""Tools over creative intelligence: hooks, hook categories, congruence, one ad in depth."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic_ai import RunContext
+
+from services import congruence as congruence_service
+from services import deep_analysis as deep_service
+from services import hooks as hooks_service
+from services.brands import resolve_brand
+from tools.common import check_limit, check_min_spend, window_of
+from tools.deps import Deps
+from tools.registry import tool
+
+HookMetric = Literal["hook_rate", "hold_rate", "thruplay_rate", "ctr", "cpa", "roas"]
+
+
+@tool(example='/top_hooks brand:"Acme Pets" days:30 metric:hook_rate')
+async def top_hooks(
+    ctx: RunContext[Deps],
+    brand: str,
+    days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    metric: HookMetric = "hook_rate",
+    hook_type: hooks_service.HookType = "any",
+    min_spend: float = 50.0,
+    limit: int = 10,
+) -> hooks_service.TopHooksResult:
+    """Rank a brand's ad hooks (the opening line, overlay or visual) by how well they performed.
+
+    hook_rate = 3-second video plays / impressions; hold_rate = ThruPlays / 3-second video plays;
+    both from raw counts summed per ad. Unclassified ads and ads under `min_spend` are counted, not ranked.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        days: The last N full days before today (1-730); default 30. Not with since/until.
+        since: First day of an explicit range (YYYY-MM-DD), inclusive.
+        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+        metric: hook_rate, hold_rate, thruplay_rate, ctr, cpa or roas.
+        hook_type: spoken, overlay, visual, or any (spoken first, then overlay, then visual).
+        min_spend: Minimum spend in the window for an ad to be ranked (default $50).
+        limit: How many hooks to return (1-100).
+    """
+    check_limit(limit)
+    check_min_spend(min_spend)
+    window = window_of(ctx, days, since, until)
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        brand_ref = await resolve_brand(conn, name=brand)
+        return await hooks_service.top_hooks(
+            conn,
+            brand=brand_ref,
+            window=window,
+            metric=metric,
+            hook_type=hook_type,
+            min_spend=min_spend,
+            limit=limit,
+        )
+
+
+@tool(example='/hook_analysis brand:"Acme Pets" days:90')
+async def hook_analysis(
+    ctx: RunContext[Deps],
+    brand: str,
+    days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    hook_type: hooks_service.HookType = "any",
+    min_spend: float = 50.0,
+) -> hooks_service.HookAnalysisResult:
+    """Compare hook categories (question, problem callout, testimonial, ...) by hook rate, hold rate, CTR, CPA, ROAS.
+
+    Each category's ratios are of the counts summed over its ads; video ratios use video ads only.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        days: The last N full days before today (1-730); default 30. Not with since/until.
+        since: First day of an explicit range (YYYY-MM-DD), inclusive.
+        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+        hook_type: spoken, overlay, visual, or any.
+        min_spend: Minimum spend in the window for an ad to count (default $50).
+    """
+    check_min_spend(min_spend)
+    window = window_of(ctx, days, since, until)
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        brand_ref = await resolve_brand(conn, name=brand)
+        return await hooks_service.hook_analysis(
+            conn, brand=brand_ref, window=window, hook_type=hook_type, min_spend=min_spend
+        )
+
+
+@tool(example='/congruence_check brand:"Acme Pets" ad:120210000000000001')
+async def congruence_check(
+    ctx: RunContext[Deps],
+    brand: str,
+    ad: str | None = None,
+    days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: int = 10,
+) -> congruence_service.CongruenceCheckResult:
+    """Check how well ads match their landing pages, per dimension (product, offer, angle, benefits, claims, audience, voice/tone).
+
+    With `ad`, that one ad; without, the brand's top spenders in the window.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        ad: A Meta ad ID or exact ad name (optional).
+        days: The last N full days before today (1-730); default 30. Not with since/until.
+        since: First day of an explicit range (YYYY-MM-DD), inclusive.
+        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+        limit: How many top-spending ads to check when no ad is given (1-50).
+    """
+    check_limit(limit, most=50)
+    window = window_of(ctx, days, since, until)
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        brand_ref = await resolve_brand(conn, name=brand)
+        return await congruence_service.congruence_check(
+            conn, brand=brand_ref, window=window, ad=ad, limit=limit
+        )
+
+
+@tool(example='/congruence_summary brand:"Acme Pets"')
+async def congruence_summary(
+    ctx: RunContext[Deps],
+    brand: str,
+    days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> congruence_service.CongruenceSummaryResult:
+    """Count aligned / weak / missing per congruence dimension across a brand's ads with spend in the window.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        days: The last N full days before today (1-730); default 30. Not with since/until.
+        since: First day of an explicit range (YYYY-MM-DD), inclusive.
+        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+    """
+    window = window_of(ctx, days, since, until)
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        brand_ref = await resolve_brand(conn, name=brand)
+        return await congruence_service.congruence_summary(conn, brand=brand_ref, window=window)
+
+
+@tool(example='/deep_analysis brand:"Acme Pets" ad:120210000000000001')
+async def deep_analysis(
+    ctx: RunContext[Deps],
+    brand: str,
+    ad: str,
+    days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> deep_service.DeepAnalysisResult:
+    """Everything about one ad: classification, hooks, transcript, storyboard, claims, congruence and performance.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        ad: The Meta ad ID, or its name (exact or a unique part of it).
+        days: The last N full days before today (1-730); default 30. Not with since/until.
+        since: First day of an explicit range (YYYY-MM-DD), inclusive.
+        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+    """
+    window = window_of(ctx, days, since, until)
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        brand_ref = await resolve_brand(conn, name=brand)
+        return await deep_service.deep_analysis(conn, brand=brand_ref, window=window, ad=ad)

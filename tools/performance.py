@@ -1,0 +1,63 @@
+"""Tools over ad performance: the caller's brands, top and bottom performers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic_ai import RunContext
+
+from services import brands as brand_service
+from services import performance as performance_service
+from services.metrics import MetricName
+from tools.common import check_limit, check_min_spend, window_of
+from tools.deps import Deps
+from tools.registry import tool
+
+
+@tool(example="/brands")
+async def brands(ctx: RunContext[Deps]) -> brand_service.BrandsResult:
+    """List your brands and what data each has (ads, classified ads, landing pages, reviews, dates).
+
+    Says for each analysis tool whether the brand has the data it needs.
+    """
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        until = ctx.deps.today - timedelta(days=1)
+        return await brand_service.brand_overview(conn, since=until - timedelta(days=29), until=until)
+
+
+@tool(example='/ad_performance brand:"Acme Pets" days:30 sort:roas order:top')
+async def ad_performance(
+    ctx: RunContext[Deps],
+    brand: str,
+    days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    sort: MetricName = "roas",
+    order: Literal["top", "bottom"] = "top",
+    min_spend: float = 50.0,
+    limit: int = 10,
+) -> performance_service.AdPerformanceResult:
+    """Rank a brand's ads (top or bottom performers) by a metric, against the brand's baseline per format.
+
+    Metrics are computed from raw counts summed per ad over the window. Ads under `min_spend`
+    are left out of the ranking (the answer says how many).
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        days: The last N full days before today (1-730); default 30. Not with since/until.
+        since: First day of an explicit range (YYYY-MM-DD), inclusive.
+        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+        sort: The metric to rank by: roas, cpa, ctr, cpc, cpm, hook_rate, hold_rate, thruplay_rate, spend, ...
+        order: "top" for best performers, "bottom" for worst (for cost metrics, best = lowest).
+        min_spend: Minimum spend in the window for an ad to be ranked (default $50).
+        limit: How many ads to return (1-100).
+    """
+    check_limit(limit)
+    check_min_spend(min_spend)
+    window = window_of(ctx, days, since, until)
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        brand_ref = await brand_service.resolve_brand(conn, name=brand)
+        return await performance_service.ad_performance(
+            conn, brand=brand_ref, window=window, sort=sort, order=order, min_spend=min_spend, limit=limit
+        )

@@ -1,0 +1,99 @@
+"""One registry of tools feeding the agent, slash commands, the CLI `ask` and (later) MCP."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, create_model
+from pydantic_ai import ModelRetry, RunContext, Tool
+
+from services.errors import UserFacingError
+from tools.deps import Deps
+
+ToolFunction = Callable[..., Awaitable[BaseModel]]
+F = TypeVar("F", bound=ToolFunction)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as every surface sees it: name, description, arguments, an example, a step title."""
+
+    name: str
+    function: ToolFunction
+    example: str
+    args_model: type[BaseModel]
+
+    @property
+    def description(self) -> str:
+        return inspect.getdoc(self.function) or ""
+
+    @property
+    def short_description(self) -> str:
+        return self.description.split("\n\n")[0].replace("\n", " ")
+
+    @property
+    def arguments(self) -> list[str]:
+        return list(self.args_model.model_fields)
+
+    @property
+    def required(self) -> list[str]:
+        return [n for n, f in self.args_model.model_fields.items() if f.is_required()]
+
+
+REGISTRY: dict[str, ToolSpec] = {}
+
+
+def _args_model(name: str, function: ToolFunction) -> type[BaseModel]:
+    """A strict pydantic model of the tool's arguments (all but the run context)."""
+    fields: dict[str, Any] = {}
+    hints = inspect.get_annotations(function, eval_str=True)
+    for pname, param in list(inspect.signature(function).parameters.items())[1:]:
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[pname] = (hints[pname], default)
+    model: type[BaseModel] = create_model(f"{name}_args", __config__=ConfigDict(extra="forbid"), **fields)
+    return model
+
+
+def tool(*, example: str) -> Callable[[F], F]:
+    """Register a tool. Errors a person (or the model) can fix become `ModelRetry` with their message."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        async def wrapper(ctx: RunContext[Deps], *args: Any, **kwargs: Any) -> BaseModel:
+            try:
+                return await function(ctx, *args, **kwargs)
+            except UserFacingError as error:
+                raise ModelRetry(error.message) from error
+
+        name = function.__name__
+        REGISTRY[name] = ToolSpec(
+            name=name, function=wrapper, example=example, args_model=_args_model(name, function)
+        )
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def agent_tools() -> list[Tool[Deps]]:
+    """The registry as Pydantic-AI tools (docstring = what the model reads)."""
+    _load_all()
+    return [Tool(spec.function, name=spec.name, takes_ctx=True, max_retries=2) for spec in REGISTRY.values()]
+
+
+def get_spec(name: str) -> ToolSpec | None:
+    _load_all()
+    return REGISTRY.get(name)
+
+
+def all_specs() -> list[ToolSpec]:
+    _load_all()
+    return list(REGISTRY.values())
+
+
+def _load_all() -> None:
+    # Importing the tool modules registers their tools.
+    from tools import creative, performance  # noqa: F401
