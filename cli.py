@@ -169,8 +169,8 @@ def import_meta_csv(
     created = " (new brand)" if summary.brand_created else ""
     console.print(
         f"Imported {summary.rows_read:,} rows into {summary.brand}{created} / {summary.organization}: "
-        f"{summary.ads_created} new ads, {summary.ads_updated} updated; {summary.days_inserted:,} new ad-days, "
-        f"{summary.days_updated:,} updated; {summary.since} to {summary.until}."
+        f"{summary.ads_created} new ads, {summary.ads_updated} already known; {summary.days_inserted:,} new ad-days, "
+        f"{summary.days_updated:,} already present (refreshed); {summary.since} to {summary.until}."
     )
 
 
