@@ -113,7 +113,10 @@ def test_help_is_readable(database_url: str, tmp_path: Path) -> None:
 
 
 def test_import_then_ask_about_the_imported_brand(database_url: str, tmp_path: Path, demo: object) -> None:
-    fixture = Path(__file__).parent / "fixtures" / "meta_ads_export.csv"
+    source = Path(__file__).parent / "fixtures" / "meta_ads_export.csv"
+    # Same export, other ad ids: the CSV import tests own the fixture's ids.
+    fixture = tmp_path / "export.csv"
+    fixture.write_bytes(source.read_bytes().replace(b"1202100", b"1202177"))
     assert run_cli(database_url, tmp_path, "org", "create", "Cli Import Org").returncode == 0
     assert (
         run_cli(
@@ -155,7 +158,7 @@ def test_import_then_ask_about_the_imported_brand(database_url: str, tmp_path: P
         tmp_path,
         "import",
         "meta-csv",
-        str(fixture.parent / "not_an_ads_export.csv"),
+        str(source.parent / "not_an_ads_export.csv"),
         "--brand",
         "Other",
         "--org",
