@@ -35,7 +35,8 @@ app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(import_app, name="import")
 
-console = Console()
+# Piped output (not a terminal) gets wide lines instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 
@@ -182,7 +183,8 @@ def _print_turn(turn: Any) -> None:
         for table in tables_for(result):
             rich_table = RichTable(title=table.title, show_lines=False)
             for column in table.columns:
-                rich_table.add_column(column, overflow="fold")
+                wide = column in ("hook_text", "ad_name", "ad", "landing_page", "note", "text")
+                rich_table.add_column(column, overflow="fold", max_width=48 if wide else None)
             for row in table.rows:
                 rich_table.add_row(*row)
             console.print(rich_table)
