@@ -6,7 +6,9 @@ and date phrases. It says plainly what it can't understand and how to get full c
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,7 +23,7 @@ from pydantic_ai.messages import (
     ToolReturnPart,
     UserPromptPart,
 )
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 from rapidfuzz import fuzz
 
 from agent.slash import help_text, is_slash, parse_slash
@@ -202,4 +204,16 @@ def offline_model(context: RouterContext) -> FunctionModel:
             return ModelResponse(parts=[ToolCallPart(tool_name=command.tool, args=command.args)])
         return route(text, context=context, history=messages)
 
-    return FunctionModel(respond, model_name="offline")
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
+        # The same answer, streamed as a model would: text a few words at a time, tool calls whole.
+        response = respond(messages, info)
+        for index, part in enumerate(response.parts):
+            if isinstance(part, ToolCallPart):
+                yield {index: DeltaToolCall(name=part.tool_name, json_args=json.dumps(part.args_as_dict()))}
+            elif isinstance(part, TextPart):
+                words = part.content.split(" ")
+                for start in range(0, len(words), 4):
+                    chunk = " ".join(words[start : start + 4])
+                    yield chunk if start == 0 else " " + chunk
+
+    return FunctionModel(respond, stream_function=stream, model_name="offline")

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterable
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
-from pydantic_ai import UsageLimits
+from pydantic_ai import RunContext, UsageLimits
 from pydantic_ai.exceptions import AgentRunError, UsageLimitExceeded
-from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, ToolReturnPart
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    FunctionToolCallEvent,
+    FunctionToolResultEvent,
+    ModelMessage,
+    ModelResponse,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ToolCallPart,
+    ToolReturnPart,
+)
 from pydantic_ai.models import Model
 
 from agent.build import build_agent
@@ -41,6 +54,41 @@ class TurnResult(BaseModel):
     # Kept for the next turn; not part of the JSON the CLI prints.
     messages: list[ModelMessage] = Field(default_factory=list, exclude=True)
     results: list[BaseModel] = Field(default_factory=list, exclude=True)
+
+
+class TurnListener(Protocol):
+    """What a surface (chat UI, Slack) hears while a turn runs."""
+
+    async def on_text(self, delta: str) -> None: ...
+
+    async def on_tool_start(self, call_id: str, tool: str, args: dict[str, Any]) -> None: ...
+
+    async def on_tool_end(
+        self, call_id: str, tool: str, result: BaseModel | None, error: str | None
+    ) -> None: ...
+
+
+def _event_handler(listener: TurnListener) -> Any:
+    async def handle(ctx: RunContext[Deps], events: AsyncIterable[AgentStreamEvent]) -> None:
+        async for event in events:
+            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart) and event.part.content:
+                await listener.on_text(event.part.content)
+            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                await listener.on_text(event.delta.content_delta)
+            elif isinstance(event, FunctionToolCallEvent):
+                await listener.on_tool_start(
+                    event.part.tool_call_id, event.part.tool_name, event.part.args_as_dict()
+                )
+            elif isinstance(event, FunctionToolResultEvent):
+                content = event.part.content
+                if event.part.outcome == "success" and isinstance(content, BaseModel):
+                    await listener.on_tool_end(event.part.tool_call_id, event.part.tool_name, content, None)
+                else:
+                    await listener.on_tool_end(
+                        event.part.tool_call_id, event.part.tool_name, None, str(content)
+                    )
+
+    return handle
 
 
 def _records(messages: list[ModelMessage]) -> tuple[list[ToolCallRecord], list[BaseModel]]:
@@ -78,8 +126,32 @@ async def run_turn(
     history: list[ModelMessage] | None = None,
     model: Model | str | None = None,
     today: date | None = None,
+    listener: TurnListener | None = None,
 ) -> TurnResult:
-    """Answer one message. Slash commands always run exactly (through the offline router)."""
+    """Answer one message. Slash commands always run exactly (through the offline router).
+
+    With a `listener`, text streams to it as it is produced and each tool call is reported as it
+    starts and ends; the returned result is the same either way.
+    """
+    turn = await _run_turn(
+        db=db, caller=caller, message=message, history=history, model=model, today=today, listener=listener
+    )
+    if listener is not None and not turn.messages[len(history or []) :]:
+        # Answered without a model run (/help, a refused command): the surface still hears the text.
+        await listener.on_text(turn.text)
+    return turn
+
+
+async def _run_turn(
+    *,
+    db: Database,
+    caller: Caller,
+    message: str,
+    history: list[ModelMessage] | None,
+    model: Model | str | None,
+    today: date | None,
+    listener: TurnListener | None,
+) -> TurnResult:
     today = today or date.today()
     history = list(history or [])
     slash = is_slash(message)
@@ -97,7 +169,12 @@ async def run_turn(
     deps = Deps(db=db, caller=caller, today=today)
     try:
         result = await build_agent().run(
-            message, deps=deps, model=model, message_history=history, usage_limits=USAGE_LIMITS
+            message,
+            deps=deps,
+            model=model,
+            message_history=history,
+            usage_limits=USAGE_LIMITS,
+            event_stream_handler=_event_handler(listener) if listener is not None else None,
         )
     except UsageLimitExceeded:
         log.warning("usage limit hit for %s", caller.email)
