@@ -32,6 +32,7 @@ from db.pool import Caller, Database
 from services.brands import visible_brands
 from services.errors import UserFacingError
 from tools.deps import Deps
+from tools.registry import result_of
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,10 @@ def _event_handler(listener: TurnListener) -> Any:
                     event.part.tool_call_id, event.part.tool_name, event.part.args_as_dict()
                 )
             elif isinstance(event, FunctionToolResultEvent):
-                content = event.part.content
-                if event.part.outcome == "success" and isinstance(content, BaseModel):
-                    await listener.on_tool_end(event.part.tool_call_id, event.part.tool_name, content, None)
-                else:
-                    await listener.on_tool_end(
-                        event.part.tool_call_id, event.part.tool_name, None, str(content)
-                    )
+                part = event.part
+                result = result_of(part.content, part.metadata) if part.outcome == "success" else None
+                error = None if result is not None else str(part.content)
+                await listener.on_tool_end(part.tool_call_id, part.tool_name, result, error)
 
     return handle
 
@@ -109,11 +107,11 @@ def _records(messages: list[ModelMessage]) -> tuple[list[ToolCallRecord], list[B
         record = ToolCallRecord(tool=call.tool_name, args=call.args_as_dict())
         if ret is None:
             record.error = "The tool did not run."
-        elif ret.outcome != "success" or not isinstance(ret.content, BaseModel):
+        elif ret.outcome != "success" or (full := result_of(ret.content, ret.metadata)) is None:
             record.error = str(ret.content)
         else:
-            record.result = ret.content.model_dump(mode="json")
-            results.append(ret.content)
+            record.result = full.model_dump(mode="json")
+            results.append(full)
         records.append(record)
     return records, results
 

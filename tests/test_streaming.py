@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
-from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from agent.runner import run_turn
 from db.pool import Caller, Database
@@ -41,7 +41,7 @@ async def scripted(messages: list[ModelMessage], info: AgentInfo) -> Any:
         yield {0: DeltaToolCall(name="top_hooks", json_args='{"brand": "Acme Pets", "days": 30, "limit": 3}')}
     else:
         yield "The best hook is "
-        yield f'"{returns[0].content.rows[0].hook_text}".'
+        yield f'"{returns[0].content["rows"][0]["hook_text"]}".'
 
 
 async def test_streamed_text_and_tool_call_turn(db: Database, maya: Caller) -> None:
@@ -81,3 +81,33 @@ async def test_refused_command_and_help_reach_the_listener(db: Database, maya: C
     recorder = Recorder()
     turn = await run_turn(db=db, caller=maya, message="/help", listener=recorder)
     assert recorder.text == turn.text and turn.text.startswith("Commands")
+
+
+async def test_the_model_reads_top_rows_and_the_person_gets_all(db: Database, maya: Caller) -> None:
+    seen: dict[str, Any] = {}
+
+    async def model_fn(messages: list[ModelMessage], info: AgentInfo) -> Any:
+        last = messages[-1]
+        assert isinstance(last, ModelRequest)
+        returns = [p for p in last.parts if isinstance(p, ToolReturnPart)]
+        if not returns:
+            yield {
+                0: DeltaToolCall(
+                    name="top_hooks", json_args='{"brand": "Acme Pets", "days": 90, "limit": 25}'
+                )
+            }
+        else:
+            seen.update(returns[0].content)
+            yield "ok"
+
+    turn = await run_turn(
+        db=db,
+        caller=maya,
+        message="hooks?",
+        model=FunctionModel(stream_function=model_fn),
+        listener=Recorder(),
+    )
+    assert len(turn.tool_calls[0].result["rows"]) == 25  # type: ignore[index]
+    assert len(seen["rows"]) == 10
+    assert seen["rows_note"] == "showing the top 10 of 25; the person sees them all"
+    assert seen["summary"] == turn.tool_calls[0].result["summary"]  # type: ignore[index]

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, create_model
-from pydantic_ai import ModelRetry, RunContext, Tool
+from pydantic_ai import ModelRetry, RunContext, Tool, ToolReturn
 
 from services.errors import UserFacingError
 from tools.deps import Deps
 
-ToolFunction = Callable[..., Awaitable[BaseModel]]
+ToolFunction = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=ToolFunction)
 
 
@@ -63,11 +63,13 @@ def tool(*, example: str) -> Callable[[F], F]:
 
     def decorate(function: F) -> F:
         @functools.wraps(function)
-        async def wrapper(ctx: RunContext[Deps], *args: Any, **kwargs: Any) -> BaseModel:
+        async def wrapper(ctx: RunContext[Deps], *args: Any, **kwargs: Any) -> ToolReturn:
             try:
-                return await function(ctx, *args, **kwargs)
+                result = await function(ctx, *args, **kwargs)
             except UserFacingError as error:
                 raise ModelRetry(error.message) from error
+            # The model reads the summary and the top rows; the person gets the full result.
+            return ToolReturn(return_value=for_model(result), metadata=result)
 
         name = function.__name__
         REGISTRY[name] = ToolSpec(
@@ -76,6 +78,26 @@ def tool(*, example: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+MODEL_ROWS = 10
+
+
+def for_model(result: BaseModel) -> dict[str, Any]:
+    """The result as the model sees it: every field, with long lists cut to the top rows (and said so)."""
+    data = result.model_dump(mode="json")
+    for key, value in list(data.items()):
+        if isinstance(value, list) and len(value) > MODEL_ROWS:
+            data[key] = value[:MODEL_ROWS]
+            data[f"{key}_note"] = f"showing the top {MODEL_ROWS} of {len(value)}; the person sees them all"
+    return data
+
+
+def result_of(part_content: Any, metadata: Any) -> BaseModel | None:
+    """The full result model behind a tool return (None for an error)."""
+    if isinstance(metadata, BaseModel):
+        return metadata
+    return part_content if isinstance(part_content, BaseModel) else None
 
 
 def agent_tools() -> list[Tool[Deps]]:
