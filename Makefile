@@ -16,7 +16,7 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/viraltracker db up
 	$(BIN)/viraltracker demo seed --if-empty
-	$(BIN)/viraltracker shell
+	$(BIN)/viraltracker chat
 
 lint: install
 	$(BIN)/ruff check .

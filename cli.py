@@ -271,6 +271,38 @@ def shell(
     _run(work)
 
 
+@app.command()
+def chat(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Start the chat app (Chainlit) on the same database: log in with a demo user and chat."""
+    import os
+    import subprocess
+
+    from db.migrate import migrate
+
+    settings = get_settings()
+    _run(migrate, migrate_first=False)
+    console.print(f"ViralTracker chat on http://{host}:{port}  (Ctrl-C to stop)")
+    console.print("Demo logins: maya@northwind.example / northwind-demo, leo@summit.example / summit-demo")
+    env = {**os.environ, "CHAINLIT_AUTH_SECRET": settings.auth_secret()}
+    root = Path(__file__).resolve().parent
+    command = [
+        sys.executable,
+        "-m",
+        "chainlit",
+        "run",
+        str(root / "app.py"),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--headless",
+    ]
+    raise typer.Exit(subprocess.call(command, env=env, cwd=root))
+
+
 def main() -> None:
     app()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +25,18 @@ class Settings(BaseSettings):
     google_api_key: SecretStr | None = Field(default=None, validation_alias="GOOGLE_API_KEY")
     secret_key: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_SECRET_KEY")
     pool_max_size: int = Field(default=10, validation_alias="VIRALTRACKER_POOL_MAX_SIZE")
+    chainlit_auth_secret: SecretStr | None = Field(default=None, validation_alias="CHAINLIT_AUTH_SECRET")
+
+    def auth_secret(self) -> str:
+        """`CHAINLIT_AUTH_SECRET`, else one generated once and kept (owner-only) in `$VIRALTRACKER_HOME`."""
+        if self.chainlit_auth_secret:
+            return self.chainlit_auth_secret.get_secret_value()
+        path = self.viraltracker_home / "chainlit_auth_secret"
+        if not path.exists():
+            self.viraltracker_home.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()
 
     @property
     def pgdata(self) -> Path:

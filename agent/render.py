@@ -17,9 +17,37 @@ from services.performance import AdPerformanceResult
 
 @dataclass
 class Table:
+    """Rows of raw values; `formatted()` for people reading text, `sortable()` for a table widget."""
+
     title: str
     columns: list[str]
-    rows: list[list[str]]
+    values: list[list[Any]]
+
+    @property
+    def rows(self) -> list[list[str]]:
+        return [[_fmt(c, v) for c, v in zip(self.columns, row, strict=True)] for row in self.values]
+
+    def sortable(self) -> tuple[list[str], list[list[Any]]]:
+        """Numbers stay numbers (percentages ×100, money rounded) so a table widget sorts them right."""
+        headers = [f"{c} (%)" if _is_pct(c) else c for c in self.columns]
+        out = []
+        for row in self.values:
+            out.append([_sortable(c, v) for c, v in zip(self.columns, row, strict=True)])
+        return headers, out
+
+
+def _is_pct(name: str) -> bool:
+    return (name in RATIOS and RATIOS[name].unit == "pct") or name == "aligned_pct"
+
+
+def _sortable(name: str, value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return round(value * 100, 2) if _is_pct(name) else round(value, 2)
+    if isinstance(value, int | str):
+        return value
+    return str(value)
 
 
 def _fmt(name: str, value: Any) -> str:
@@ -36,8 +64,8 @@ def _fmt(name: str, value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _rows(items: list[Any], fields: list[str]) -> list[list[str]]:
-    return [[_fmt(f, getattr(item, f)) for f in fields] for item in items]
+def _rows(items: list[Any], fields: list[str]) -> list[list[Any]]:
+    return [[getattr(item, f) for f in fields] for item in items]
 
 
 def tables_for(result: BaseModel) -> list[Table]:
@@ -109,8 +137,7 @@ def tables_for(result: BaseModel) -> list[Table]:
     if isinstance(result, CongruenceCheckResult):
         dims = [d.dimension for d in result.ads[0].dimensions] if result.ads else []
         rows = [
-            [a.ad_name, a.meta_ad_id, _fmt("spend", a.spend), _fmt("score", a.congruence_score)]
-            + [d.status for d in a.dimensions]
+            [a.ad_name, a.meta_ad_id, a.spend, a.congruence_score] + [d.status for d in a.dimensions]
             for a in result.ads
         ]
         tables = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterable
+from dataclasses import replace
 from datetime import date
 from typing import Any, Protocol
 
@@ -15,6 +16,8 @@ from pydantic_ai.messages import (
     FunctionToolCallEvent,
     FunctionToolResultEvent,
     ModelMessage,
+    ModelMessagesTypeAdapter,
+    ModelRequest,
     ModelResponse,
     PartDeltaEvent,
     PartStartEvent,
@@ -22,6 +25,7 @@ from pydantic_ai.messages import (
     TextPartDelta,
     ToolCallPart,
     ToolReturnPart,
+    UserPromptPart,
 )
 from pydantic_ai.models import Model
 
@@ -87,6 +91,26 @@ def _event_handler(listener: TurnListener) -> Any:
                 await listener.on_tool_end(part.tool_call_id, part.tool_name, result, error)
 
     return handle
+
+
+MAX_STORED_TURNS = 20
+
+
+def storable_history(messages: list[ModelMessage]) -> str:
+    """The conversation as JSON for storage: the last turns, cut at a user message, without full results."""
+    starts = [
+        i
+        for i, m in enumerate(messages)
+        if isinstance(m, ModelRequest) and any(isinstance(p, UserPromptPart) for p in m.parts)
+    ]
+    kept = messages[starts[-MAX_STORED_TURNS] :] if len(starts) > MAX_STORED_TURNS else messages
+    slim: list[ModelMessage] = []
+    for message in kept:
+        if isinstance(message, ModelRequest):
+            parts = [replace(p, metadata=None) if isinstance(p, ToolReturnPart) else p for p in message.parts]
+            message = replace(message, parts=parts)
+        slim.append(message)
+    return ModelMessagesTypeAdapter.dump_json(slim).decode()
 
 
 def _records(messages: list[ModelMessage]) -> tuple[list[ToolCallRecord], list[BaseModel]]:

@@ -18,7 +18,10 @@ from tools.registry import tool
 HookMetric = Literal["hook_rate", "hold_rate", "thruplay_rate", "ctr", "cpa", "roas"]
 
 
-@tool(example='/top_hooks brand:"Acme Pets" days:30 metric:hook_rate')
+@tool(
+    example='/top_hooks brand:"Acme Pets" days:30 metric:hook_rate',
+    step="Ranking hooks by {metric} for {brand}, {window}",
+)
 async def top_hooks(
     ctx: RunContext[Deps],
     brand: str,
@@ -61,7 +64,10 @@ async def top_hooks(
         )
 
 
-@tool(example='/hook_analysis brand:"Acme Pets" days:90')
+@tool(
+    example='/hook_analysis brand:"Acme Pets" days:90',
+    step="Comparing hook categories for {brand}, {window}",
+)
 async def hook_analysis(
     ctx: RunContext[Deps],
     brand: str,
@@ -92,7 +98,10 @@ async def hook_analysis(
         )
 
 
-@tool(example='/congruence_check brand:"Acme Pets" ad:120210000000000001')
+@tool(
+    example='/congruence_check brand:"Acme Pets" ad:120210000000000001',
+    step="Checking ad ↔ landing page congruence for {brand}, {window}",
+)
 async def congruence_check(
     ctx: RunContext[Deps],
     brand: str,
@@ -123,7 +132,10 @@ async def congruence_check(
         )
 
 
-@tool(example='/congruence_summary brand:"Acme Pets"')
+@tool(
+    example='/congruence_summary brand:"Acme Pets"',
+    step="Summarising congruence for {brand}, {window}",
+)
 async def congruence_summary(
     ctx: RunContext[Deps],
     brand: str,
@@ -145,7 +157,10 @@ async def congruence_summary(
         return await congruence_service.congruence_summary(conn, brand=brand_ref, window=window)
 
 
-@tool(example='/deep_analysis brand:"Acme Pets" ad:120210000000000001')
+@tool(
+    example='/deep_analysis brand:"Acme Pets" ad:120210000000000001',
+    step="Analysing ad {ad} of {brand}, {window}",
+)
 async def deep_analysis(
     ctx: RunContext[Deps],
     brand: str,

@@ -15,7 +15,10 @@ from tools.deps import Deps
 from tools.registry import tool
 
 
-@tool(example="/brands")
+@tool(
+    example="/brands",
+    step="Listing your brands and their data",
+)
 async def brands(ctx: RunContext[Deps]) -> brand_service.BrandsResult:
     """List your brands and what data each has (ads, classified ads, landing pages, reviews, dates).
 
@@ -26,7 +29,10 @@ async def brands(ctx: RunContext[Deps]) -> brand_service.BrandsResult:
         return await brand_service.brand_overview(conn, since=until - timedelta(days=29), until=until)
 
 
-@tool(example='/ad_performance brand:"Acme Pets" days:30 sort:roas order:top')
+@tool(
+    example='/ad_performance brand:"Acme Pets" days:30 sort:roas order:top',
+    step="Ranking {order} ads by {sort} for {brand}, {window}",
+)
 async def ad_performance(
     ctx: RunContext[Deps],
     brand: str,

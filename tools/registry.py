@@ -26,6 +26,18 @@ class ToolSpec:
     function: ToolFunction
     example: str
     args_model: type[BaseModel]
+    step: str
+    """What the step is called while it runs, e.g. 'Ranking hooks for {brand}, {window}'."""
+
+    def step_title(self, args: dict[str, Any]) -> str:
+        """The step's name for these arguments: 'Ranking hooks for Acme Pets, last 30 days'."""
+        values = {name: field.default for name, field in self.args_model.model_fields.items()}
+        values.update({k: v for k, v in args.items() if v is not None})
+        values["window"] = window_phrase(values)
+        try:
+            return self.step.format(**values)
+        except (KeyError, IndexError, ValueError):
+            return self.name.replace("_", " ").capitalize()
 
     @property
     def description(self) -> str:
@@ -58,7 +70,13 @@ def _args_model(name: str, function: ToolFunction) -> type[BaseModel]:
     return model
 
 
-def tool(*, example: str) -> Callable[[F], F]:
+def window_phrase(args: dict[str, Any]) -> str:
+    if args.get("since"):
+        return f"{args['since']} to {args.get('until') or 'today'}"
+    return f"last {args.get('days') or 30} days"
+
+
+def tool(*, example: str, step: str) -> Callable[[F], F]:
     """Register a tool. Errors a person (or the model) can fix become `ModelRetry` with their message."""
 
     def decorate(function: F) -> F:
@@ -73,7 +91,7 @@ def tool(*, example: str) -> Callable[[F], F]:
 
         name = function.__name__
         REGISTRY[name] = ToolSpec(
-            name=name, function=wrapper, example=example, args_model=_args_model(name, function)
+            name=name, function=wrapper, example=example, args_model=_args_model(name, function), step=step
         )
         return wrapper  # type: ignore[return-value]
 

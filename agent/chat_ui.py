@@ -1,0 +1,105 @@
+"""The chat UI's side of a turn: streamed text, one step per tool call, tables and charts as elements."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import chainlit as cl
+import pandas as pd
+from pydantic import BaseModel
+
+from agent.charts import charts_for
+from agent.render import tables_for
+from agent.runner import TurnResult
+from services.deep_analysis import DeepAnalysisResult
+from tools.registry import get_spec
+
+FLUSH_SECONDS = 0.04  # batch tokens: thousands of tiny socket messages slow the browser
+
+
+class ChainlitListener:
+    """Hears a running turn and shows it: tokens into the answer, tool calls as named steps."""
+
+    def __init__(self) -> None:
+        self.answer: cl.Message | None = None
+        self.steps: dict[str, cl.Step] = {}
+        self._buffer = ""
+        self._last_flush = 0.0
+
+    async def on_text(self, delta: str) -> None:
+        self._buffer += delta
+        if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._buffer:
+            return
+        if self.answer is None:
+            self.answer = cl.Message(content="")
+        await self.answer.stream_token(self._buffer)
+        self._buffer = ""
+        self._last_flush = time.monotonic()
+
+    async def on_tool_start(self, call_id: str, tool: str, args: dict[str, Any]) -> None:
+        await self.flush()
+        spec = get_spec(tool)
+        step = cl.Step(name=spec.step_title(args) if spec else tool, type="tool", show_input="json")
+        step.input = args
+        await step.send()
+        self.steps[call_id] = step
+
+    async def on_tool_end(self, call_id: str, tool: str, result: BaseModel | None, error: str | None) -> None:
+        step = self.steps.get(call_id)
+        if step is None:
+            return
+        if result is not None:
+            step.output = str(getattr(result, "summary", "")) or "Done."
+        else:
+            step.output = error or "Failed."
+            step.is_error = True
+        await step.update()
+
+    async def finish(self, turn: TurnResult) -> cl.Message:
+        """End the stream and attach the full tables and charts to the answer."""
+        await self.flush()
+        if self.answer is None:
+            self.answer = cl.Message(content=turn.text)
+        elements, content_suffix = elements_for(turn.results)
+        if content_suffix:
+            self.answer.content += content_suffix
+        self.answer.elements = elements
+        await self.answer.send()
+        return self.answer
+
+
+def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
+    """Tables (sortable), charts, and for one ad its transcript and storyboard in side panels."""
+    elements: list[Any] = []
+    suffix = ""
+    for result in results:
+        for table in tables_for(result):
+            headers, rows = table.sortable()
+            elements.append(
+                cl.Dataframe(name=table.title, data=pd.DataFrame(rows, columns=headers), display="inline")
+            )
+        for figure in charts_for(result):
+            elements.append(
+                cl.Plotly(name=str(figure.layout.title.text or "chart"), figure=figure, display="inline")
+            )
+        if isinstance(result, DeepAnalysisResult):
+            side = []
+            if result.transcript:
+                elements.append(cl.Text(name="Transcript", content=result.transcript, display="side"))
+                side.append("Transcript")
+            if result.storyboard:
+                beats = "\n".join(
+                    f"- {beat.get('t', '?')}s — {beat.get('scene', '')}"
+                    + (f" (overlay: {beat['text_overlay']})" if beat.get("text_overlay") else "")
+                    for beat in result.storyboard
+                )
+                elements.append(cl.Text(name="Storyboard", content=beats, display="side"))
+                side.append("Storyboard")
+            if side:
+                suffix = "\n\nOpen: " + " · ".join(side)
+    return elements, suffix

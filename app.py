@@ -1,0 +1,159 @@
+"""Chainlit entry: sign-in, chat start, messages → the agent. A thin adapter over `agent/`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from uuid import UUID
+
+import chainlit as cl
+from chainlit.data import get_data_layer
+from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.types import ThreadDict
+from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+from agent.build import configured_model
+from agent.chat_ui import ChainlitListener
+from agent.history import make_data_layer
+from agent.offline import CANNOT_UNDERSTAND
+from agent.runner import run_turn, storable_history
+from agent.slash import ordered_specs
+from db.pool import Caller, Database, resolve_database_url
+from services.accounts import verify_password
+from services.brands import visible_brands
+from settings import get_settings
+
+log = logging.getLogger(__name__)
+
+HISTORY_KEY = "vt_history"
+_db: Database | None = None
+_db_lock = asyncio.Lock()
+
+
+async def database() -> Database:
+    """The app's one pool, opened on first use (never at import)."""
+    global _db
+    async with _db_lock:
+        if _db is None:
+            pool = Database.from_settings()
+            await pool.open()
+            _db = pool
+    return _db
+
+
+@cl.data_layer
+def data_layer() -> SQLAlchemyDataLayer:
+    return make_data_layer(resolve_database_url(get_settings()))
+
+
+@cl.password_auth_callback
+async def password_auth(username: str, password: str) -> cl.User | None:
+    db = await database()
+    async with db.as_owner() as conn:
+        caller = await verify_password(conn, email=username, password=password)
+    if caller is None:
+        return None
+    return cl.User(
+        identifier=caller.email, metadata={"user_id": str(caller.user_id), "provider": "credentials"}
+    )
+
+
+def current_caller() -> Caller:
+    user = cl.user_session.get("user")
+    assert user is not None, "chat without a signed-in user"
+    return Caller(user_id=UUID(user.metadata["user_id"]), email=user.identifier)
+
+
+@cl.set_starters
+async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
+    if user is None:
+        return []
+    db = await database()
+    async with db.as_user(Caller(user_id=UUID(user.metadata["user_id"]), email=user.identifier)) as conn:
+        names = [b.name for b in await visible_brands(conn)]
+    if not names:
+        return [cl.Starter(label="What can you do?", message="/help")]
+    first = names[0]
+    return [
+        cl.Starter(
+            label=f"Best hooks for {first}",
+            message=f"which hooks worked best for {first} in the last 30 days?",
+        ),
+        cl.Starter(label=f"Hook categories for {first}", message=f'/hook_analysis brand:"{first}" days:90'),
+        cl.Starter(
+            label=f"Worst ads by CPA for {first}", message=f"worst ads by cpa for {first} last 14 days"
+        ),
+        cl.Starter(
+            label=f"Landing page congruence for {first}", message=f'/congruence_summary brand:"{first}"'
+        ),
+    ]
+
+
+@cl.on_chat_start
+async def on_chat_start() -> None:
+    cl.user_session.set(HISTORY_KEY, [])
+    await send_commands()
+    if configured_model(get_settings()) is None:
+        first = await first_brand()
+        await cl.Message(content="Running offline. " + CANNOT_UNDERSTAND.format(brand=first)).send()
+
+
+async def first_brand() -> str:
+    db = await database()
+    async with db.as_user(current_caller()) as conn:
+        names = [b.name for b in await visible_brands(conn)]
+    return names[0] if names else "Acme Pets"
+
+
+async def send_commands() -> None:
+    commands: list[Any] = [
+        {"id": spec.name, "icon": "chart-bar", "description": spec.short_description, "button": False}
+        for spec in ordered_specs()
+    ]
+    commands.append(
+        {"id": "help", "icon": "circle-help", "description": "List the commands, or one command's arguments"}
+    )
+    await cl.context.emitter.set_commands(commands)
+
+
+@cl.on_chat_resume
+async def on_chat_resume(thread: ThreadDict) -> None:
+    """Restore the conversation context, so a follow-up in a resumed thread knows what came before."""
+    stored = (thread.get("metadata") or {}).get(HISTORY_KEY)
+    history = ModelMessagesTypeAdapter.validate_json(stored) if isinstance(stored, str) and stored else []
+    cl.user_session.set(HISTORY_KEY, history)
+    await send_commands()
+
+
+@cl.on_message
+async def on_message(message: cl.Message) -> None:
+    text = f"/{message.command} {message.content}".strip() if message.command else message.content
+    db = await database()
+    listener = ChainlitListener()
+    turn = await run_turn(
+        db=db,
+        caller=current_caller(),
+        message=text,
+        history=cl.user_session.get(HISTORY_KEY) or [],
+        model=configured_model(get_settings()),
+        listener=listener,
+    )
+    await listener.finish(turn)
+    cl.user_session.set(HISTORY_KEY, turn.messages)
+    await save_history(turn.messages)
+
+
+async def save_history(messages: list[Any]) -> None:
+    """Keep the model's view of the conversation with the thread, for on_chat_resume."""
+    layer = get_data_layer()
+    if layer is None:
+        return
+    await layer.update_thread(
+        thread_id=cl.context.session.thread_id, metadata={HISTORY_KEY: storable_history(messages)}
+    )
+
+
+@cl.on_stop
+async def on_stop() -> None:
+    log.info("run stopped by %s", current_caller().email)
