@@ -1,0 +1,173 @@
+"""Chainlit handlers (app.py) with a real Chainlit context and a recording emitter: what the UI is sent."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import chainlit as cl
+import chainlit.data
+import pytest
+from chainlit.context import ChainlitContext, context_var
+from chainlit.emitter import BaseChainlitEmitter
+from chainlit.session import HTTPSession
+from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
+
+import app
+from agent.history import make_data_layer
+from db.pool import Caller, Database
+from tools.registry import all_specs
+
+
+class RecordingEmitter(BaseChainlitEmitter):
+    """Records what the server would send to the browser."""
+
+    def __init__(self, session: HTTPSession) -> None:
+        super().__init__(session)
+        self.sent: list[tuple[str, Any]] = []
+
+    async def send_step(self, step_dict: Any) -> None:
+        self.sent.append(("send_step", dict(step_dict)))
+
+    async def update_step(self, step_dict: Any) -> None:
+        self.sent.append(("update_step", dict(step_dict)))
+
+    async def stream_start(self, step_dict: Any) -> None:
+        self.sent.append(("stream_start", dict(step_dict)))
+
+    async def send_token(
+        self, id: str, token: str, is_sequence: bool = False, is_input: bool = False
+    ) -> None:
+        self.sent.append(("token", token))
+
+    async def set_commands(self, commands: Any) -> None:
+        self.sent.append(("set_commands", commands))
+
+    async def send_element(self, element_dict: Any) -> None:
+        self.sent.append(("element", dict(element_dict)))
+
+    def of(self, kind: str) -> list[Any]:
+        return [payload for k, payload in self.sent if k == kind]
+
+    def tool_steps(self) -> list[dict[str, Any]]:
+        return [s for s in self.of("update_step") if s.get("type") == "tool"]
+
+    def answer(self) -> str:
+        messages = [
+            s for s in self.of("send_step") + self.of("update_step") if s.get("type") == "assistant_message"
+        ]
+        return str(messages[-1]["output"]) if messages else ""
+
+
+@pytest.fixture
+async def chat(
+    db: Database, database_url: str, maya: Caller, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[RecordingEmitter]:
+    monkeypatch.setattr(app, "_db", db)
+    # Chat history goes to the test database, through Chainlit's own data layer.
+    layer = make_data_layer(database_url)
+    monkeypatch.setattr(chainlit.data, "_data_layer", layer)
+    monkeypatch.setattr(chainlit.data, "_data_layer_initialized", True)
+    user = cl.User(identifier=maya.email, metadata={"user_id": str(maya.user_id), "provider": "credentials"})
+    session = HTTPSession(id=str(uuid.uuid4()), client_type="webapp", thread_id=str(uuid.uuid4()), user=user)
+    emitter = RecordingEmitter(session)
+    token = context_var.set(ChainlitContext(session, emitter))
+    yield emitter
+    # Let Chainlit's fire-and-forget persistence tasks finish before the context goes.
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and "data_layer" in repr(t)]
+    await asyncio.gather(*pending, return_exceptions=True)
+    await asyncio.sleep(0.05)
+    context_var.reset(token)
+    await layer.close()
+
+
+async def test_chat_start_lists_commands_and_says_it_is_offline(chat: RecordingEmitter) -> None:
+    await app.on_chat_start()
+    [commands] = chat.of("set_commands")
+    assert [c["id"] for c in commands] == [*(s.name for s in app.ordered_specs()), "help"]
+    assert {c["id"] for c in commands} >= {s.name for s in all_specs()}
+    assert all(c["description"] for c in commands)
+    assert chat.answer().startswith("Running offline. I'm the offline assistant")
+    assert "ANTHROPIC_API_KEY" in chat.answer()
+
+
+async def test_starters_use_the_users_own_brands(chat: RecordingEmitter, maya: Caller) -> None:
+    user = cl.User(identifier=maya.email, metadata={"user_id": str(maya.user_id)})
+    starters = await app.starters(user)
+    assert any("Acme Pets" in s.label for s in starters)
+    assert not any("Peak Fuel" in s.message for s in starters)
+
+
+async def test_command_runs_with_a_named_step_streamed_answer_table_and_chart(chat: RecordingEmitter) -> None:
+    message = cl.Message(content='brand:"Acme Pets" days:30 limit:5', command="top_hooks")
+    await app.on_message(message)
+    [step] = chat.tool_steps()
+    assert step["name"] == "Ranking hooks by hook_rate for Acme Pets, last 30 days"
+    assert step["output"].startswith("Top 5 hooks for Acme Pets by hook_rate")
+    assert not step.get("isError")
+    assert len(chat.of("stream_start")) == 1 and chat.of("token")  # streamed, not sent whole
+    assert chat.answer().startswith("Top 5 hooks for Acme Pets by hook_rate")
+    kinds = sorted(e["type"] for e in chat.of("element"))
+    assert kinds == ["dataframe", "plotly"]
+    history = cl.user_session.get(app.HISTORY_KEY)
+    assert history and len(history) == 4  # request, tool call, tool return, answer
+
+
+async def test_the_conversation_is_kept_with_the_thread(chat: RecordingEmitter, db: Database) -> None:
+    await app.on_message(cl.Message(content='/top_hooks brand:"Acme Pets" days:30'))
+    async with db.as_owner() as conn:
+        cur = await conn.execute(
+            "select metadata from threads where id = %s", (cl.context.session.thread_id,)
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    stored = row["metadata"][app.HISTORY_KEY]
+    assert '"tool_name":"top_hooks"' in stored and "Acme Pets" in stored
+
+
+async def test_a_failure_is_a_plain_message_on_an_error_step(chat: RecordingEmitter) -> None:
+    await app.on_message(cl.Message(content='/hook_analysis brand:"Acme Pet"'))
+    [step] = chat.tool_steps()
+    assert step["isError"] is True
+    assert chat.answer() == "No brand named 'Acme Pet'. Did you mean 'Acme Pets'?"
+    assert "Traceback" not in str(chat.sent)
+
+
+async def test_streamed_text_and_tool_call_turn_from_a_model(
+    chat: RecordingEmitter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scripted(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[Any]:
+        last = messages[-1]
+        assert isinstance(last, ModelRequest)
+        returns = [p for p in last.parts if isinstance(p, ToolReturnPart)]
+        if not returns:
+            yield "Checking congruence. "
+            yield {0: DeltaToolCall(name="congruence_summary", json_args='{"brand": "Acme Pets"}')}
+        else:
+            weakest = min(returns[0].content["dimensions"], key=lambda d: d["aligned"])
+            yield "Weakest dimension: "
+            yield weakest["dimension"]
+
+    monkeypatch.setattr(app, "configured_model", lambda settings: FunctionModel(stream_function=scripted))
+    await app.on_message(cl.Message(content="how congruent are my Acme Pets ads?"))
+    [step] = chat.tool_steps()
+    assert step["name"] == "Summarising congruence for Acme Pets, last 30 days"
+    tokens = "".join(chat.of("token"))
+    assert "Checking congruence." in chat.answer() or "Checking congruence." in tokens
+    assert chat.answer().endswith(
+        tuple(("product", "offer", "angle", "benefits", "claims", "audience", "voice_tone"))
+    )
+    assert sorted(e["type"] for e in chat.of("element")) == ["dataframe", "plotly"]
+
+
+async def test_resume_restores_the_conversation(chat: RecordingEmitter) -> None:
+    await app.on_message(cl.Message(content='/top_hooks brand:"Acme Pets" days:30'))
+    stored = app.storable_history(cl.user_session.get(app.HISTORY_KEY))
+    cl.user_session.set(app.HISTORY_KEY, [])
+    await app.on_chat_resume({"id": "t", "metadata": {app.HISTORY_KEY: stored}})  # type: ignore[typeddict-item]
+    await app.on_message(cl.Message(content="and for the last 60 days?"))
+    assert "last 60 days" in chat.answer()
+    assert chat.tool_steps()[-1]["name"] == "Ranking hooks by hook_rate for Acme Pets, last 60 days"
