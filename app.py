@@ -12,6 +12,7 @@ from chainlit.data import get_data_layer
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.types import ThreadDict
 from pydantic_ai.messages import ModelMessagesTypeAdapter
+from starlette.datastructures import Headers
 
 from agent.build import configured_model
 from agent.chat_ui import ChainlitListener
@@ -20,8 +21,9 @@ from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
 from db.pool import Caller, Database, resolve_database_url
-from services.accounts import verify_password
+from services.accounts import find_caller, verify_password
 from services.brands import visible_brands
+from services.errors import NotFound
 from settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -47,16 +49,54 @@ def data_layer() -> SQLAlchemyDataLayer:
     return make_data_layer(resolve_database_url(get_settings()))
 
 
-@cl.password_auth_callback
+def chat_user(caller: Caller, provider: str) -> cl.User:
+    return cl.User(identifier=caller.email, metadata={"user_id": str(caller.user_id), "provider": provider})
+
+
+async def known_user(email: str | None, provider: str) -> cl.User | None:
+    """Our user with this email, or None: signing in elsewhere never creates an account here."""
+    if not email:
+        return None
+    db = await database()
+    async with db.as_owner() as conn:
+        try:
+            caller = await find_caller(conn, email=email)
+        except NotFound:
+            log.info("sign-in refused for an unknown %s user", provider)
+            return None
+    return chat_user(caller, provider)
+
+
 async def password_auth(username: str, password: str) -> cl.User | None:
     db = await database()
     async with db.as_owner() as conn:
         caller = await verify_password(conn, email=username, password=password)
-    if caller is None:
-        return None
-    return cl.User(
-        identifier=caller.email, metadata={"user_id": str(caller.user_id), "provider": "credentials"}
-    )
+    return None if caller is None else chat_user(caller, "credentials")
+
+
+async def header_auth(headers: Headers) -> cl.User | None:
+    """Behind a trusted proxy that authenticates people and forwards their email in a header."""
+    return await known_user(headers.get(get_settings().auth_header), "header")
+
+
+async def oauth_auth(
+    provider_id: str,
+    token: str,
+    raw_user_data: dict[str, str],
+    default_user: cl.User,
+    id_token: str | None = None,
+) -> cl.User | None:
+    return await known_user(raw_user_data.get("email") or default_user.identifier, provider_id)
+
+
+# One way to sign in, chosen by configuration (VIRALTRACKER_AUTH).
+match get_settings().auth_mode:
+    case "header":
+        cl.header_auth_callback(header_auth)
+    case "oauth":
+        cl.oauth_callback(oauth_auth)
+    case _:
+        cl.password_auth_callback(password_auth)
 
 
 def current_caller() -> Caller:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,11 @@ class Settings(BaseSettings):
     google_api_key: SecretStr | None = Field(default=None, validation_alias="GOOGLE_API_KEY")
     secret_key: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_SECRET_KEY")
     pool_max_size: int = Field(default=10, validation_alias="VIRALTRACKER_POOL_MAX_SIZE")
+    auth_mode: Literal["password", "header", "oauth"] = Field(
+        default="password", validation_alias="VIRALTRACKER_AUTH"
+    )
+    """password: our users table (argon2); header: a trusted proxy's header; oauth: Chainlit's OAuth providers."""
+    auth_header: str = Field(default="X-Forwarded-Email", validation_alias="VIRALTRACKER_AUTH_HEADER")
     chainlit_auth_secret: SecretStr | None = Field(default=None, validation_alias="CHAINLIT_AUTH_SECRET")
 
     def auth_secret(self) -> str:

@@ -171,3 +171,25 @@ async def test_resume_restores_the_conversation(chat: RecordingEmitter) -> None:
     await app.on_message(cl.Message(content="and for the last 60 days?"))
     assert "last 60 days" in chat.answer()
     assert chat.tool_steps()[-1]["name"] == "Ranking hooks by hook_rate for Acme Pets, last 60 days"
+
+
+async def test_sign_in_by_password_header_or_oauth_maps_to_our_users(
+    chat: RecordingEmitter, maya: Caller
+) -> None:
+    from starlette.datastructures import Headers
+
+    signed_in = await app.password_auth("maya@northwind.example", "northwind-demo")
+    assert signed_in is not None and signed_in.metadata["user_id"] == str(maya.user_id)
+    assert await app.password_auth("maya@northwind.example", "wrong") is None
+    assert await app.password_auth("nobody@example.com", "northwind-demo") is None
+    by_header = await app.header_auth(Headers({"X-Forwarded-Email": "MAYA@northwind.example"}))
+    assert by_header is not None and by_header.metadata == {
+        "user_id": str(maya.user_id),
+        "provider": "header",
+    }
+    assert await app.header_auth(Headers({"X-Forwarded-Email": "stranger@example.com"})) is None
+    assert await app.header_auth(Headers({})) is None
+    google = cl.User(identifier="maya@northwind.example")
+    by_oauth = await app.oauth_auth("google", "token", {"email": "maya@northwind.example"}, google)
+    assert by_oauth is not None and by_oauth.metadata["provider"] == "google"
+    assert await app.oauth_auth("google", "t", {"email": "x@y.z"}, cl.User(identifier="x@y.z")) is None
