@@ -17,6 +17,7 @@ from starlette.datastructures import Headers
 from agent.build import configured_model
 from agent.chat_ui import ChainlitListener
 from agent.history import make_data_layer
+from agent.observability import configure_tracing
 from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
@@ -42,6 +43,12 @@ async def database() -> Database:
             await pool.open()
             _db = pool
     return _db
+
+
+@cl.on_app_startup
+def startup() -> None:
+    # Before the pool opens, so its connections are traced too.
+    configure_tracing(get_settings())
 
 
 @cl.data_layer

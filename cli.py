@@ -52,8 +52,11 @@ def _setup_logging() -> None:
 
 def _run(work: Callable[[Any], Awaitable[T]], *, migrate_first: bool = True) -> T:
     """Open the database (embedded unless DATABASE_URL), optionally migrate, run `work(db)`."""
+    from agent.observability import configure_tracing
     from db.migrate import migrate
     from db.pool import Database
+
+    configure_tracing(get_settings())
 
     async def main() -> T:
         async with Database.from_settings() as db:

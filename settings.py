@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     google_api_key: SecretStr | None = Field(default=None, validation_alias="GOOGLE_API_KEY")
     secret_key: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_SECRET_KEY")
     pool_max_size: int = Field(default=10, validation_alias="VIRALTRACKER_POOL_MAX_SIZE")
+    logfire_token: SecretStr | None = Field(default=None, validation_alias="LOGFIRE_TOKEN")
     auth_mode: Literal["password", "header", "oauth"] = Field(
         default="password", validation_alias="VIRALTRACKER_AUTH"
     )
