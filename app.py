@@ -24,7 +24,8 @@ from agent.slash import ordered_specs
 from db.pool import Caller, Database, resolve_database_url
 from services.accounts import find_caller, verify_password
 from services.brands import visible_brands
-from services.errors import NotFound
+from services.errors import ExternalServiceError, NotFound
+from services.supabase_auth import verify_supabase_password
 from settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,20 @@ async def known_user(email: str | None, provider: str) -> cl.User | None:
 
 
 async def password_auth(username: str, password: str) -> cl.User | None:
+    settings = get_settings()
+    if settings.supabase_url and settings.supabase_key:
+        # Supabase Auth checks the password; our users table still decides who may sign in.
+        try:
+            email = await verify_supabase_password(
+                url=settings.supabase_url,
+                key=settings.supabase_key.get_secret_value(),
+                email=username,
+                password=password,
+            )
+        except ExternalServiceError as error:
+            log.error("sign-in refused: %s", error)
+            return None
+        return await known_user(email, "supabase")
     db = await database()
     async with db.as_owner() as conn:
         caller = await verify_password(conn, email=username, password=password)

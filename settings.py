@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     """password: our users table (argon2); header: a trusted proxy's header; oauth: Chainlit's OAuth providers."""
     auth_header: str = Field(default="X-Forwarded-Email", validation_alias="VIRALTRACKER_AUTH_HEADER")
     chainlit_auth_secret: SecretStr | None = Field(default=None, validation_alias="CHAINLIT_AUTH_SECRET")
+    supabase_url: str | None = Field(default=None, validation_alias="SUPABASE_URL")
+    supabase_key: SecretStr | None = Field(default=None, validation_alias="SUPABASE_KEY")
 
     def auth_secret(self) -> str:
         """`CHAINLIT_AUTH_SECRET`, else one generated once and kept (owner-only) in `$VIRALTRACKER_HOME`."""

@@ -193,3 +193,27 @@ async def test_sign_in_by_password_header_or_oauth_maps_to_our_users(
     by_oauth = await app.oauth_auth("google", "token", {"email": "maya@northwind.example"}, google)
     assert by_oauth is not None and by_oauth.metadata["provider"] == "google"
     assert await app.oauth_auth("google", "t", {"email": "x@y.z"}, cl.User(identifier="x@y.z")) is None
+
+
+async def test_with_supabase_configured_the_password_is_checked_there(
+    chat: RecordingEmitter, maya: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from settings import Settings
+    from tests.fakes.supabase_auth import FakeSupabaseAuth
+
+    users = {"maya@northwind.example": "supabase-pw", "outsider@example.com": "pw"}
+    with FakeSupabaseAuth(api_key="sb-key", users=users) as fake:
+        settings = Settings(SUPABASE_URL=fake.url, SUPABASE_KEY="sb-key")  # type: ignore[call-arg]
+        monkeypatch.setattr(app, "get_settings", lambda: settings)
+        signed_in = await app.password_auth("maya@northwind.example", "supabase-pw")
+        assert signed_in is not None and signed_in.metadata == {
+            "user_id": str(maya.user_id),
+            "provider": "supabase",
+        }
+        assert (
+            await app.password_auth("maya@northwind.example", "northwind-demo") is None
+        )  # the local hash is not used
+        assert await app.password_auth("outsider@example.com", "pw") is None  # Supabase knows them; we don't
+    assert (
+        await app.password_auth("maya@northwind.example", "supabase-pw") is None
+    )  # Supabase down: refused, logged
