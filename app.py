@@ -11,7 +11,7 @@ import chainlit as cl
 from chainlit.data import get_data_layer
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.types import ThreadDict
-from pydantic_ai.messages import ModelMessagesTypeAdapter
+from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 from starlette.datastructures import Headers
 
 from agent.build import configured_model
@@ -154,11 +154,14 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 
 @cl.on_chat_start
 async def on_chat_start() -> None:
-    cl.user_session.set(HISTORY_KEY, [])
+    cl.user_session.set(HISTORY_KEY, "")
     await send_commands()
     if configured_model(get_settings()) is None:
+        # A toast, not a message: a message would hide the welcome screen and its starters.
         first = await first_brand()
-        await cl.Message(content="Running offline. " + CANNOT_UNDERSTAND.format(brand=first)).send()
+        await cl.context.emitter.send_toast(
+            "Running offline. " + CANNOT_UNDERSTAND.format(brand=first), "info"
+        )
 
 
 async def first_brand() -> str:
@@ -183,9 +186,15 @@ async def send_commands() -> None:
 async def on_chat_resume(thread: ThreadDict) -> None:
     """Restore the conversation context, so a follow-up in a resumed thread knows what came before."""
     stored = (thread.get("metadata") or {}).get(HISTORY_KEY)
-    history = ModelMessagesTypeAdapter.validate_json(stored) if isinstance(stored, str) and stored else []
-    cl.user_session.set(HISTORY_KEY, history)
+    cl.user_session.set(HISTORY_KEY, stored if isinstance(stored, str) else "")
     await send_commands()
+
+
+def session_history() -> list[ModelMessage]:
+    # The session holds the stored JSON, never live objects: Chainlit persists the session into the
+    # thread's metadata on disconnect, and objects that are not JSON would overwrite it with nulls.
+    stored = cl.user_session.get(HISTORY_KEY)
+    return ModelMessagesTypeAdapter.validate_json(stored) if isinstance(stored, str) and stored else []
 
 
 @cl.on_message
@@ -197,23 +206,20 @@ async def on_message(message: cl.Message) -> None:
         db=db,
         caller=current_caller(),
         message=text,
-        history=cl.user_session.get(HISTORY_KEY) or [],
+        history=session_history(),
         model=configured_model(get_settings()),
         listener=listener,
     )
     await listener.finish(turn)
-    cl.user_session.set(HISTORY_KEY, turn.messages)
-    await save_history(turn.messages)
+    await save_history(storable_history(turn.messages))
 
 
-async def save_history(messages: list[Any]) -> None:
-    """Keep the model's view of the conversation with the thread, for on_chat_resume."""
+async def save_history(stored: str) -> None:
+    """Keep the model's view of the conversation in the session and with the thread (for on_chat_resume)."""
+    cl.user_session.set(HISTORY_KEY, stored)
     layer = get_data_layer()
-    if layer is None:
-        return
-    await layer.update_thread(
-        thread_id=cl.context.session.thread_id, metadata={HISTORY_KEY: storable_history(messages)}
-    )
+    if layer is not None:
+        await layer.update_thread(thread_id=cl.context.session.thread_id, metadata={HISTORY_KEY: stored})
 
 
 @cl.on_stop
