@@ -201,6 +201,7 @@ def session_history() -> list[ModelMessage]:
 async def on_message(message: cl.Message) -> None:
     text = f"/{message.command} {message.content}".strip() if message.command else message.content
     db = await database()
+    first_message = not session_history()
     listener = ChainlitListener()
     turn = await run_turn(
         db=db,
@@ -211,15 +212,20 @@ async def on_message(message: cl.Message) -> None:
         listener=listener,
     )
     await listener.finish(turn)
-    await save_history(storable_history(turn.messages))
+    await save_history(storable_history(turn.messages), name=text[:80] if first_message else None)
 
 
-async def save_history(stored: str) -> None:
-    """Keep the model's view of the conversation in the session and with the thread (for on_chat_resume)."""
+async def save_history(stored: str, *, name: str | None = None) -> None:
+    """Keep the model's view of the conversation in the session and with the thread (for on_chat_resume).
+
+    A thread is named after its first message as typed, command included ("/top_hooks brand:…").
+    """
     cl.user_session.set(HISTORY_KEY, stored)
     layer = get_data_layer()
     if layer is not None:
-        await layer.update_thread(thread_id=cl.context.session.thread_id, metadata={HISTORY_KEY: stored})
+        await layer.update_thread(
+            thread_id=cl.context.session.thread_id, name=name, metadata={HISTORY_KEY: stored}
+        )
 
 
 @cl.on_stop
