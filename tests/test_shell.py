@@ -1,0 +1,52 @@
+"""`viraltracker shell`: a terminal chat a person types into (a real pseudo-terminal)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from db.pool import Caller
+
+CLI = str(Path(sys.executable).parent / "viraltracker")
+
+
+def read_until(fd: int, needle: str, seconds: float = 60) -> str:
+    seen = ""
+    deadline = time.monotonic() + seconds
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                seen += os.read(fd, 65536).decode(errors="replace")
+            except OSError:
+                break
+    assert needle in seen, seen[-2000:]
+    return seen
+
+
+def test_shell_answers_follow_ups_and_quits(database_url: str, tmp_path: Path, maya: Caller) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url, "VIRALTRACKER_HOME": str(tmp_path), "COLUMNS": "200"}
+    env.pop("ANTHROPIC_API_KEY", None)
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [CLI, "shell", "--user", maya.email], stdin=child, stdout=child, stderr=child, env=env
+    )
+    os.close(child)
+    try:
+        read_until(main, "you>")
+        os.write(main, b"top hooks for Acme Pets last 30 days\r")
+        read_until(main, "Top 10 hooks for Acme Pets by hook_rate in last 30 days")
+        os.write(main, b"and the last 7 days?\r")
+        read_until(main, "in last 7 days")
+        os.write(main, b"/quit\r")
+        assert process.wait(timeout=30) == 0
+        assert (tmp_path / "shell_history").read_text().count("Acme Pets") == 1  # line history kept on disk
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(main)
