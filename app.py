@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 
 from agent.build import configured_model
 from agent.chat_ui import ChainlitListener
-from agent.history import make_data_layer
+from agent.history import LocalChatStorage, make_data_layer
 from agent.observability import configure_tracing
 from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
@@ -54,7 +54,9 @@ def startup() -> None:
 
 @cl.data_layer
 def data_layer() -> SQLAlchemyDataLayer:
-    return make_data_layer(resolve_database_url(get_settings()))
+    settings = get_settings()
+    storage = LocalChatStorage(settings.viraltracker_home / "storage" / "chat")
+    return make_data_layer(resolve_database_url(settings), storage_provider=storage)
 
 
 def chat_user(caller: Caller, provider: str) -> cl.User:

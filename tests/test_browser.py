@@ -278,6 +278,10 @@ async def test_maya_runs_a_command_asks_in_english_and_finds_the_thread_again(
     await expect(page.locator(ANSWER).filter(has_text=expected_en.text)).to_have_count(1)
     await expect(page.locator(USER_MESSAGE).filter(has_text=TOP_HOOKS_ARGS)).to_have_count(1)
     await expect(page.locator(TOOL_STEP).filter(has_text=STEP_TITLE)).to_have_count(2)
+    # The reopened thread shows its tables and charts again (kept by the chat storage).
+    reopened = page.locator(ANSWER).filter(has_text=expected.text)
+    await expect(reopened.locator(".dataframe table tbody tr")).to_have_count(5)
+    await expect(page.locator(".js-plotly-plot")).to_have_count(2)
 
     shot = tmp_path / "chat.png"
     await page.screenshot(path=shot)
