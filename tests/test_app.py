@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import chainlit as cl
+import chainlit.config
 import chainlit.data
 import pytest
 from chainlit.context import ChainlitContext, context_var
@@ -67,9 +69,11 @@ class RecordingEmitter(BaseChainlitEmitter):
 
 @pytest.fixture
 async def chat(
-    db: Database, database_url: str, maya: Caller, monkeypatch: pytest.MonkeyPatch
+    db: Database, database_url: str, maya: Caller, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[RecordingEmitter]:
     monkeypatch.setattr(app, "_db", db)
+    # Session files in this test's folder: an app server elsewhere clears the shared `.files` one.
+    monkeypatch.setattr(chainlit.config, "FILES_DIRECTORY", tmp_path)
     # Chat history goes to the test database, through Chainlit's own data layer.
     layer = make_data_layer(database_url)
     monkeypatch.setattr(chainlit.data, "_data_layer", layer)
