@@ -8,7 +8,13 @@ from pydantic import BaseModel
 
 from db.pool import Conn
 from services.errors import NoData, NotFound
-from services.models import LATEST_CLASSIFICATION_SQL, BrandRef, WindowInfo, per_ad_sums_sql
+from services.models import (
+    BrandRef,
+    WindowInfo,
+    latest_classification_sql,
+    per_ad_sums_sql,
+    prepare_window_scan,
+)
 from services.windows import Window
 
 DIMENSIONS = ("product", "offer", "angle", "benefits", "claims", "audience", "voice_tone")
@@ -42,8 +48,8 @@ class CongruenceCheckResult(BaseModel):
 
 
 _ADS_SQL = f"""
-with per_ad as materialized ({per_ad_sums_sql()}),
-cls as ({LATEST_CLASSIFICATION_SQL})
+with per_ad as ({per_ad_sums_sql()}),
+cls as ({latest_classification_sql("c.meta_ad_id, c.congruence_score, c.congruence_components, c.landing_page_id")})
 select a.meta_ad_id, a.name as ad_name, a.format, coalesce(pa.spend, 0) as spend,
        cls.meta_ad_id is not null as classified, cls.congruence_score, cls.congruence_components,
        lp.url as landing_page_url
@@ -94,6 +100,7 @@ async def congruence_check(
 ) -> CongruenceCheckResult:
     """Per-dimension congruence for one ad, or for the brand's top spenders in the window."""
     params = {"brand_id": brand.id, "since": window.since, "until": window.until}
+    await prepare_window_scan(conn)
     if ad:
         cur = await conn.execute(
             _ADS_SQL + " and (a.meta_ad_id = %(ad)s or lower(a.name) = lower(%(ad)s))",
@@ -157,9 +164,9 @@ class CongruenceSummaryResult(BaseModel):
 async def congruence_summary(conn: Conn, *, brand: BrandRef, window: Window) -> CongruenceSummaryResult:
     """Aligned / weak / missing counts per dimension across the brand's ads with spend in the window."""
     sql = f"""
-    with per_ad as materialized ({per_ad_sums_sql()}),
-    cls as ({LATEST_CLASSIFICATION_SQL}),
-    live as (
+    with per_ad as ({per_ad_sums_sql()}),
+    cls as ({latest_classification_sql("c.meta_ad_id, c.congruence_components, c.congruence_score")}),
+    live as materialized (
       select pa.meta_ad_id, cls.congruence_components, cls.congruence_score, cls.meta_ad_id is not null as classified
       from per_ad pa left join cls on cls.meta_ad_id = pa.meta_ad_id
       where pa.spend > 0
@@ -168,13 +175,19 @@ async def congruence_summary(conn: Conn, *, brand: BrandRef, window: Window) -> 
       select c->>'dimension' as dimension, c->>'status' as status
       from live, jsonb_array_elements(live.congruence_components) c
       where live.classified
+    ),
+    totals as (
+      select count(*) filter (where classified) as classified_ads,
+             count(*) filter (where not classified) as unclassified_ads,
+             avg(congruence_score) filter (where classified) as average_score
+      from live
     )
-    select (select count(*) filter (where classified) from live) as classified_ads,
-           (select count(*) filter (where not classified) from live) as unclassified_ads,
-           (select avg(congruence_score) from live where classified) as average_score,
+    select totals.*,
            (select coalesce(json_agg(x), '[]') from (
               select dimension, status, count(*) as n from comps group by 1, 2) x) as counts
+    from totals
     """
+    await prepare_window_scan(conn)
     cur = await conn.execute(sql, {"brand_id": brand.id, "since": window.since, "until": window.until})
     row = await cur.fetchone()
     assert row is not None

@@ -9,7 +9,14 @@ from pydantic import BaseModel
 from db.pool import Conn
 from services.errors import NoData
 from services.metrics import RATIOS, compute_ratio, format_metric, formula, is_higher_better, ratio_sql
-from services.models import LATEST_CLASSIFICATION_SQL, AdMetrics, BrandRef, WindowInfo, per_ad_sums_sql
+from services.models import (
+    AdMetrics,
+    BrandRef,
+    WindowInfo,
+    latest_classification_sql,
+    per_ad_sums_sql,
+    prepare_window_scan,
+)
 from services.windows import Window
 
 HookType = Literal["any", "spoken", "overlay", "visual"]
@@ -49,22 +56,22 @@ def _hook_kind_sql(hook_type: str) -> str:
 
 def _joined_sql(hook_type: str, video_only: bool) -> str:
     return f"""
-    with per_ad as materialized ({per_ad_sums_sql()}),
-    cls as ({LATEST_CLASSIFICATION_SQL}),
+    with per_ad as ({per_ad_sums_sql()}),
+    cls as ({latest_classification_sql("c.meta_ad_id, c.hooks")}),
     j as materialized (
       select pa.*, a.name as ad_name, a.format, (cls.meta_ad_id is not null) as classified,
-             {_hook_sql(hook_type)} as hook, {_hook_kind_sql(hook_type)} as hook_kind
+             {_hook_sql(hook_type)} as hook, {_hook_kind_sql(hook_type)} as hook_kind,
+             pa.spend >= %(min_spend)s as eligible
       from per_ad pa join meta_ads a on a.meta_ad_id = pa.meta_ad_id
       left join cls on cls.meta_ad_id = pa.meta_ad_id
       {"where a.format = 'video'" if video_only else ""}
     ),
     counts as (
       select count(*) as ads_with_spend,
-             count(*) filter (where spend < %(min_spend)s) as below_min_spend,
-             count(*) filter (where spend >= %(min_spend)s and not classified) as unclassified,
-             count(*) filter (where spend >= %(min_spend)s and classified and hook is null) as without_hook,
-             coalesce(sum(spend) filter (where spend >= %(min_spend)s and not classified), 0)
-               as unclassified_spend
+             count(*) filter (where not eligible) as below_min_spend,
+             count(*) filter (where eligible and not classified) as unclassified,
+             count(*) filter (where eligible and classified and hook is null) as without_hook,
+             coalesce(sum(spend) filter (where eligible and not classified), 0) as unclassified_spend
       from j
     )
     """
@@ -137,7 +144,7 @@ async def top_hooks(
         + f"""
     , ranked as (
       select j.* from j
-      where j.spend >= %(min_spend)s and j.classified and j.hook is not null
+      where j.eligible and j.classified and j.hook is not null
       order by {ratio_sql(metric, alias="j")} {direction} nulls last, j.spend desc, j.meta_ad_id
       limit %(limit)s
     )
@@ -152,6 +159,7 @@ async def top_hooks(
         "min_spend": min_spend,
         "limit": limit,
     }
+    await prepare_window_scan(conn)
     cur = await conn.execute(sql, params)
     result = await cur.fetchone()
     assert result is not None
@@ -241,7 +249,7 @@ async def hook_analysis(
              coalesce(sum(j.video_3s_views) filter (where j.format = 'video'), 0) as video_3s_views,
              coalesce(sum(j.video_thruplays) filter (where j.format = 'video'), 0) as video_thruplays
       from j
-      where j.spend >= %(min_spend)s and j.classified and j.hook is not null
+      where j.eligible and j.classified and j.hook is not null
       group by 1
     )
     select (select row_to_json(counts) from counts) as counts,
@@ -249,6 +257,7 @@ async def hook_analysis(
     """
     )
     params = {"brand_id": brand.id, "since": window.since, "until": window.until, "min_spend": min_spend}
+    await prepare_window_scan(conn)
     cur = await conn.execute(sql, params)
     result = await cur.fetchone()
     assert result is not None

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from db.pool import Conn
 from services.errors import NoData
 from services.metrics import RATIOS, all_ratios, format_metric, formula, is_higher_better, ratio_sql
-from services.models import AdMetrics, BrandRef, WindowInfo, per_ad_sums_sql
+from services.models import AdMetrics, BrandRef, WindowInfo, per_ad_sums_sql, prepare_window_scan
 from services.windows import Window
 
 
@@ -69,9 +69,9 @@ async def ad_performance(
     """Rank the brand's ads by `sort` over the window, gated by a minimum spend."""
     video_only = sort in RATIOS and RATIOS[sort].video_only
     sql = f"""
-    with per_ad as materialized ({per_ad_sums_sql()}),
+    with per_ad as ({per_ad_sums_sql()}),
     j as materialized (
-      select pa.*, a.name as ad_name, a.format
+      select pa.*, a.name as ad_name, a.format, pa.spend >= %(min_spend)s as eligible
       from per_ad pa join meta_ads a on a.meta_ad_id = pa.meta_ad_id
     ),
     base as (
@@ -79,12 +79,12 @@ async def ad_performance(
              sum(j.link_clicks) as link_clicks, sum(j.purchases) as purchases,
              sum(j.purchase_value) as purchase_value, sum(j.video_3s_views) as video_3s_views,
              sum(j.video_thruplays) as video_thruplays,
-             count(*) filter (where j.spend < %(min_spend)s) as below_min
+             count(*) filter (where not j.eligible) as below_min
       from j group by j.format
     ),
     ranked as (
       select j.* from j
-      where j.spend >= %(min_spend)s {"and j.format = 'video'" if video_only else ""}
+      where j.eligible {"and j.format = 'video'" if video_only else ""}
       order by {_sort_sql(sort, order)}
       limit %(limit)s
     )
@@ -98,6 +98,7 @@ async def ad_performance(
         "min_spend": min_spend,
         "limit": limit,
     }
+    await prepare_window_scan(conn)
     cur = await conn.execute(sql, params)
     result = await cur.fetchone()
     assert result is not None
