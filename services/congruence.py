@@ -116,7 +116,7 @@ async def congruence_check(
         )
         rows = await cur.fetchall()
         if not rows:
-            raise NoData(f"No spend for {brand.name} in {window.label} ({window.since} to {window.until}).")
+            raise NoData(f"No spend for {brand.name} in {window.described}.")
     checked = [_ad(r) for r in rows if r["classified"]]
     unclassified = [f"{r['ad_name']} ({r['meta_ad_id']})" for r in rows if not r["classified"]]
     if ad and not checked:
@@ -193,7 +193,7 @@ async def congruence_summary(conn: Conn, *, brand: BrandRef, window: Window) -> 
     assert row is not None
     classified, unclassified = int(row["classified_ads"]), int(row["unclassified_ads"])
     if classified + unclassified == 0:
-        raise NoData(f"No spend for {brand.name} in {window.label} ({window.since} to {window.until}).")
+        raise NoData(f"No spend for {brand.name} in {window.described}.")
     counts: dict[tuple[str, str], int] = {(c["dimension"], c["status"]): int(c["n"]) for c in row["counts"]}
     dims = []
     for name in DIMENSIONS:
@@ -213,8 +213,8 @@ async def congruence_summary(conn: Conn, *, brand: BrandRef, window: Window) -> 
     worst = sorted(dims, key=lambda d: d.aligned_pct if d.aligned_pct is not None else 1.0)[:2]
     if classified:
         summary = (
-            f"Congruence for {brand.name} across {classified} classified ads with spend in {window.label} "
-            f"({window.since} to {window.until}): average score {'n/a' if avg is None else f'{avg:.2f}'} (aligned = 1, weak = 0.5, missing = 0, "
+            f"Congruence for {brand.name} across {classified} classified ads with spend in {window.described}"
+            f": average score {'n/a' if avg is None else f'{avg:.2f}'} (aligned = 1, weak = 0.5, missing = 0, "
             f"averaged over {len(DIMENSIONS)} dimensions). Weakest: "
             + ", ".join(
                 f"{d.dimension} ({d.aligned} aligned, {d.weak} weak, {d.missing} missing)" for d in worst

@@ -143,7 +143,7 @@ async def deep_analysis(conn: Conn, *, brand: BrandRef, window: Window, ad: str)
             + "."
         )
     else:
-        parts.append(f"No delivery in {window.label} ({window.since} to {window.until}).")
+        parts.append(f"No delivery in {window.described}.")
     if cls is None:
         parts.append("Not classified yet: no hooks, transcript or congruence data.")
     else:

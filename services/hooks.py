@@ -166,9 +166,7 @@ async def top_hooks(
     gate = _gate(result["counts"])
     scope = "video ads" if video_only else "ads"
     if gate.ads_with_spend == 0:
-        raise NoData(
-            f"No {scope} with spend for {brand.name} in {window.label} ({window.since} to {window.until})."
-        )
+        raise NoData(f"No {scope} with spend for {brand.name} in {window.described}.")
     rows = [
         HookRow(
             **AdMetrics.from_sums(raw).model_dump(),
@@ -182,8 +180,8 @@ async def top_hooks(
     if rows:
         best = rows[0]
         summary = (
-            f"Top {len(rows)} hooks for {brand.name} by {metric} in {window.label} "
-            f"({window.since} to {window.until}), {scope} with at least ${min_spend:,.0f} spend. "
+            f"Top {len(rows)} hooks for {brand.name} by {metric} in {window.described}"
+            f", {scope} with at least ${min_spend:,.0f} spend. "
             f'Best: "{best.hook_text}" ({best.hook_category or "uncategorised"}, {best.hook_type}) on '
             f"'{best.ad_name}' at {format_metric(metric, getattr(best, metric))} on ${best.spend:,.2f} spend. "
             f"{gate_text} Formula: {formula(metric)}."
@@ -263,9 +261,7 @@ async def hook_analysis(
     assert result is not None
     gate = _gate(result["counts"])
     if gate.ads_with_spend == 0:
-        raise NoData(
-            f"No ads with spend for {brand.name} in {window.label} ({window.since} to {window.until})."
-        )
+        raise NoData(f"No ads with spend for {brand.name} in {window.described}.")
     rows: list[HookCategoryRow] = []
     for raw in result["rows"]:
         video = {**raw, "impressions": raw["video_impressions"]}
@@ -293,7 +289,7 @@ async def hook_analysis(
     if ranked:
         top = ranked[0]
         summary = (
-            f"{len(rows)} hook categories for {brand.name} in {window.label} ({window.since} to {window.until}). "
+            f"{len(rows)} hook categories for {brand.name} in {window.described}. "
             f"'{top.category}' hooks held attention best: hook rate {format_metric('hook_rate', top.hook_rate)} "
             f"across {top.video_ads} video ads (${top.spend:,.2f} spend), ROAS {format_metric('roas', top.roas)}. "
             f"{gate_text} Ratios are of summed counts per category; video ratios over video ads only."

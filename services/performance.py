@@ -106,7 +106,7 @@ async def ad_performance(
     total_spend = round(sum(float(b["spend"] or 0) for b in base_rows), 2)
     ads_with_spend = sum(int(b["ads"]) for b in base_rows)
     if not base_rows or total_spend == 0:
-        raise NoData(f"No spend for {brand.name} in {window.label} ({window.since} to {window.until}).")
+        raise NoData(f"No spend for {brand.name} in {window.described}.")
     baselines = [
         FormatBaseline(
             format=b["format"],
@@ -168,7 +168,7 @@ def _summary(
         base_text = f" vs the brand's {best.format} baseline of {format_metric(sort, getattr(base, sort))}"
     word = "Top" if order == "top" else "Bottom"
     return (
-        f"{word} {len(rows)} {scope} for {brand.name} by {sort} in {window.label} "
-        f"({window.since} to {window.until}). #1 is '{best.ad_name}' at {format_metric(sort, value)}"
+        f"{word} {len(rows)} {scope} for {brand.name} by {sort} in {window.described}"
+        f". #1 is '{best.ad_name}' at {format_metric(sort, value)}"
         f"{base_text} on ${best.spend:,.2f} spend. {gate} Formula: {formula(sort)}."
     )

@@ -22,6 +22,12 @@ class Window(BaseModel):
     def days(self) -> int:
         return (self.until - self.since).days + 1
 
+    @property
+    def described(self) -> str:
+        """'last 30 days (2026-10-26 to 2026-11-24)', or just the range when it was given as one."""
+        range_text = f"{self.since} to {self.until}"
+        return range_text if self.label == range_text else f"{self.label} ({range_text})"
+
 
 def resolve_window(
     *,

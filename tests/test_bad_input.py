@@ -76,7 +76,7 @@ async def test_empty_window_says_no_spend(db: Database, maya: Caller) -> None:
         db=db, caller=maya, message=f'/ad_performance brand:"Acme Pets" since:{since} until:{until}'
     )
     assert turn.refused
-    assert turn.text == f"No spend for Acme Pets in {since} to {until} ({since} to {until})."
+    assert turn.text == f"No spend for Acme Pets in {since} to {until}."
 
 
 async def test_future_until_is_refused(db: Database, maya: Caller) -> None:
