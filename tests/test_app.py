@@ -224,3 +224,21 @@ async def test_with_supabase_configured_the_password_is_checked_there(
     assert (
         await app.password_auth("maya@northwind.example", "supabase-pw") is None
     )  # Supabase down: refused, logged
+
+
+async def test_stop_cancels_a_running_turn(chat: RecordingEmitter, monkeypatch: pytest.MonkeyPatch) -> None:
+    started = asyncio.Event()
+
+    async def slow(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[Any]:
+        started.set()
+        await asyncio.sleep(30)
+        yield "too late"
+
+    monkeypatch.setattr(app, "configured_model", lambda settings: FunctionModel(stream_function=slow))
+    run = asyncio.create_task(app.on_message(cl.Message(content="a long question")))
+    await asyncio.wait_for(started.wait(), timeout=10)
+    run.cancel()  # what Chainlit's stop button does to the message task
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert "too late" not in str(chat.sent)
+    assert app.session_history() == []  # a cancelled turn leaves no half-turn in the conversation
