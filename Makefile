@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint bench chromium
+.PHONY: run test install lint bench bench-chat chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,7 @@ test: lint chromium
 
 bench: install
 	$(BIN)/python -m bench.run_bench
+
+# N simulated people (1, 25, 100) over the chat's socket.io protocol, against its own app server.
+bench-chat: install
+	$(BIN)/python -m bench.chat_load
