@@ -22,7 +22,7 @@ from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
 from db.pool import Caller, Database, resolve_database_url
-from services.accounts import find_caller, verify_password
+from services.accounts import find_caller, password_hash_of, password_matches
 from services.brands import visible_brands
 from services.errors import ExternalServiceError, NotFound
 from services.supabase_auth import verify_supabase_password
@@ -94,8 +94,11 @@ async def password_auth(username: str, password: str) -> cl.User | None:
         return await known_user(email, "supabase")
     db = await database()
     async with db.as_owner() as conn:
-        caller = await verify_password(conn, email=username, password=password)
-    return None if caller is None else chat_user(caller, "credentials")
+        found = await password_hash_of(conn, email=username)
+    # The connection goes back to the pool before the (slow, threaded) hash check.
+    if found is None or not await password_matches(found[1], password):
+        return None
+    return chat_user(found[0], "credentials")
 
 
 async def header_auth(headers: Headers) -> cl.User | None:

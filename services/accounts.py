@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from uuid import UUID
 
 from argon2 import PasswordHasher
@@ -81,8 +82,13 @@ async def find_caller(conn: Conn, *, email: str) -> Caller:
     return Caller(user_id=UUID(str(row["id"])), email=str(row["email"]))
 
 
-async def verify_password(conn: Conn, *, email: str, password: str) -> Caller | None:
-    """The caller when the password matches, else None (same answer for unknown users)."""
+# argon2 is deliberately slow (~0.2 s, both cores): off the event loop, a couple at a time, so a
+# burst of sign-ins can't stall every chat on the server.
+_PASSWORD_CHECKS = asyncio.Semaphore(2)
+
+
+async def password_hash_of(conn: Conn, *, email: str) -> tuple[Caller, str] | None:
+    """The user with this email and their stored hash (None when there is no such user or no password)."""
     cur = await conn.execute(
         "select u.id, u.email, c.password_hash from auth.users u join user_credentials c on c.user_id = u.id"
         " where lower(u.email) = lower(%s)",
@@ -91,8 +97,24 @@ async def verify_password(conn: Conn, *, email: str, password: str) -> Caller | 
     row = await cur.fetchone()
     if row is None:
         return None
-    try:
-        _hasher.verify(row["password_hash"], password)
-    except VerificationError:
+    return Caller(user_id=UUID(str(row["id"])), email=str(row["email"])), str(row["password_hash"])
+
+
+async def password_matches(password_hash: str, password: str) -> bool:
+    def check() -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except VerificationError:
+            return False
+
+    async with _PASSWORD_CHECKS:
+        return await asyncio.to_thread(check)
+
+
+async def verify_password(conn: Conn, *, email: str, password: str) -> Caller | None:
+    """The caller when the password matches, else None (same answer for unknown users)."""
+    found = await password_hash_of(conn, email=email)
+    if found is None:
         return None
-    return Caller(user_id=UUID(str(row["id"])), email=str(row["email"]))
+    caller, password_hash = found
+    return caller if await password_matches(password_hash, password) else None
