@@ -61,7 +61,7 @@ def make_data_layer(
     Without a storage provider Chainlit persists users, threads, steps and feedback, and
     silently skips elements (`create_element` returns early, logging a warning).
     """
-    layer = SQLAlchemyDataLayer(
+    layer = HistoryDataLayer(
         conninfo=sqlalchemy_url(database_url),
         # Supabase's transaction pooler has no prepared statements (as in db/pool.py).
         connect_args={"prepare_threshold": None},
@@ -69,6 +69,37 @@ def make_data_layer(
     )
     event.listen(layer.engine.sync_engine, "connect", _adapt_dicts_as_jsonb)
     return layer
+
+
+class HistoryDataLayer(SQLAlchemyDataLayer):
+    """Chainlit's SQLAlchemy layer, minus a query per step: every step write first "touches" its
+    thread (a SELECT, then nothing when it exists); a thread known to exist is not looked up again."""
+
+    KNOWN_THREADS_MAX = 50_000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._known_threads: dict[str, None] = {}
+
+    async def update_thread(
+        self,
+        thread_id: str,
+        name: str | None = None,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
+        touch_only = name is None and user_id is None and metadata is None and tags is None
+        if touch_only and thread_id in self._known_threads:
+            return
+        await super().update_thread(thread_id, name=name, user_id=user_id, metadata=metadata, tags=tags)
+        if len(self._known_threads) >= self.KNOWN_THREADS_MAX:
+            self._known_threads.pop(next(iter(self._known_threads)))
+        self._known_threads[thread_id] = None
+
+    async def delete_thread(self, thread_id: str) -> None:
+        self._known_threads.pop(thread_id, None)
+        await super().delete_thread(thread_id)
 
 
 def _adapt_dicts_as_jsonb(dbapi_connection: Any, _record: Any) -> None:
