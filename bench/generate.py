@@ -3,8 +3,9 @@
 "Bench Brand" lives in its own organization ("Bench Org") with one user (bench@bench.example).
 Per-ad profiles come from `random()` after `setseed`; the daily rows come from hashes of
 (ad, day), so the data is the same on every run. Rows are inserted day by day (a date range is
-physically contiguous) and the tables are vacuumed afterwards (the visibility map is what lets
-window scans be index-only).
+physically contiguous), the per-ad running totals (meta_ads_cumulative) are built from them in one
+pass, and the tables are vacuumed afterwards (the visibility map is what lets window scans be
+index-only).
 
 By default this runs against its own embedded Postgres in `$VIRALTRACKER_HOME/bench-pgdata`
 (never the app's database), tuned by `SERVER_SETTINGS`; with `DATABASE_URL` set it uses that
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import time
 import warnings
@@ -354,6 +354,93 @@ async def _restore_pk(conn: AsyncConnection[Any]) -> None:
         await conn.execute(
             f"alter table meta_ads_performance add constraint {_PK} primary key (meta_ad_id, date)"
         )
+
+
+_VACUUMED = (
+    "meta_ads_performance",
+    "meta_ads_cumulative",
+    "meta_ads",
+    "ad_creative_classifications",
+    "brands",
+)
+
+
+async def _vacuum(conn: AsyncConnection[Any]) -> None:
+    """Statistics, and the visibility map that index-only scans need (cheap where already set)."""
+    for table in _VACUUMED:
+        await conn.execute(f"vacuum (analyze) {table}")
+
+
+# The statement triggers that keep meta_ads_cumulative (20261125000500_ad_cumulative_totals.sql).
+_CUMULATIVE_TRIGGERS = (
+    "meta_ads_cumulative_insert",
+    "meta_ads_cumulative_update",
+    "meta_ads_cumulative_delete",
+    "meta_ads_cumulative_truncate",
+)
+
+
+async def _set_cumulative_triggers(conn: AsyncConnection[Any], *, enabled: bool) -> None:
+    """Switch the rollup's triggers (dedicated server only: the switch is for every session)."""
+    action = "enable" if enabled else "disable"
+    for trigger in _CUMULATIVE_TRIGGERS:
+        await conn.execute(f"alter table meta_ads_performance {action} trigger {trigger}")
+
+
+async def _cumulative_rows(conn: AsyncConnection[Any], brand_id: UUID) -> int:
+    cur = await conn.execute("select count(*) as n from meta_ads_cumulative where brand_id = %s", (brand_id,))
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+async def _build_cumulative(conn: AsyncConnection[Any], brand_id: UUID, *, dedicated: bool) -> None:
+    """The brand's running totals in one pass, exactly as the triggers would keep them.
+
+    For a bulk load done without the triggers: each (ad, day) row holds the ad's totals from its
+    first day through that day. On the dedicated server the rollup's indexes are dropped first and
+    rebuilt after, from their own definitions (sorted builds), all in the one transaction.
+    """
+    async with conn.transaction():
+        await conn.execute("set local work_mem = '1GB'")  # the window's sort, in memory
+        rebuild: list[str] = []
+        if dedicated:  # nothing but bench data here
+            await conn.execute("truncate meta_ads_cumulative")
+            cur = await conn.execute(
+                "select coalesce(c.conname, i.indexrelid::regclass::text) as name, c.conname is not null"
+                " as is_constraint, case when c.conname is null then pg_get_indexdef(i.indexrelid) else"
+                " format('alter table meta_ads_cumulative add constraint %I %s', c.conname,"
+                " pg_get_constraintdef(c.oid)) end as ddl"
+                " from pg_index i left join pg_constraint c on c.conindid = i.indexrelid"
+                " and c.conrelid = i.indrelid where i.indrelid = 'public.meta_ads_cumulative'::regclass"
+            )
+            for index in await cur.fetchall():
+                if index["is_constraint"]:
+                    await conn.execute(f"alter table meta_ads_cumulative drop constraint {index['name']}")
+                else:
+                    await conn.execute(f"drop index {index['name']}")
+                rebuild.append(index["ddl"])
+        else:
+            await conn.execute("delete from meta_ads_cumulative where brand_id = %s", (brand_id,))
+        await conn.execute(
+            """
+            insert into meta_ads_cumulative (meta_ad_id, date, brand_id, organization_id, spend_cents,
+              impressions, link_clicks, purchases, purchase_value_cents, video_3s_views, video_thruplays)
+            select p.meta_ad_id, p.date, p.brand_id, p.organization_id,
+                   (sum(p.spend_cents) over w)::bigint, (sum(p.impressions) over w)::bigint,
+                   (sum(p.link_clicks) over w)::bigint, (sum(p.purchases) over w)::bigint,
+                   (sum(p.purchase_value_cents) over w)::bigint, (sum(p.video_3s_views) over w)::bigint,
+                   (sum(p.video_thruplays) over w)::bigint
+            from meta_ads_performance p
+            where p.brand_id = %s
+            window w as (partition by p.meta_ad_id order by p.date
+                         rows between unbounded preceding and current row)
+            order by p.meta_ad_id, p.date
+            """,
+            (brand_id,),
+        )
+        for ddl in rebuild:
+            await conn.execute(ddl)
 
 
 async def _setup(conn: AsyncConnection[Any], db: Database, first_day: date) -> tuple[UUID, UUID]:
@@ -761,15 +848,21 @@ async def ensure_bench_data(
 
     `dedicated`: the database is the bench's own (the embedded bench server), so earlier data is
     truncated and the primary key is dropped for the load and rebuilt after (a sorted build is
-    much cheaper than 7.3M scattered inserts into it). Elsewhere only the bench organization is
-    touched and every constraint stays in place.
+    much cheaper than 7.3M scattered inserts into it); the rollup's triggers are off meanwhile and
+    the rollup (meta_ads_cumulative) is built in one pass afterwards. Elsewhere only the bench
+    organization is touched and every constraint and trigger stays in place.
+
+    Already complete data is kept; its rollup is rebuilt if short, and after any migration the
+    tables are vacuumed again (index-only scans need the visibility map).
     """
     started = time.monotonic()
-    await migrate(db)
+    applied = await migrate(db)
     conn = await AsyncConnection.connect(url, autocommit=True, row_factory=dict_row)
     try:
         if dedicated:
-            await _restore_pk(conn)  # in case an earlier load was interrupted
+            # In case an earlier load was interrupted.
+            await _restore_pk(conn)
+            await _set_cumulative_triggers(conn, enabled=True)
         found = await _find_brand(conn)
         complete = False
         if found is not None:
@@ -783,23 +876,46 @@ async def ensure_bench_data(
             last_day = (today or date.today()) - timedelta(days=1)
             first_day = last_day - timedelta(days=N_DAYS - 1)
             progress(f"generating {N_ADS:,} ads × {N_DAYS} days ({first_day} to {last_day})")
-            # A bulk load of rows consistent by construction: skip the per-row FK triggers.
-            with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            # A bulk load of rows consistent by construction: skip the per-row FK triggers, and the
+            # rollup's triggers too (the rollup is built in one pass afterwards). Replica mode is
+            # this session's alone; on the dedicated server the triggers are also switched off.
+            bulk = dedicated
+            try:
                 await conn.execute("set session_replication_role = replica")
+                bulk = True
+            except psycopg.errors.InsufficientPrivilege:
+                pass  # the triggers keep the rollup as the days go in
             await conn.execute("set work_mem = '256MB'")
             async with conn.transaction():
                 brand_id, org_id = await _setup(conn, db, first_day)
             progress(f"  ads and classifications ({time.monotonic() - started:.0f}s)")
             if dedicated:
                 await conn.execute(f"alter table meta_ads_performance drop constraint {_PK}")
+                await _set_cumulative_triggers(conn, enabled=False)
             await _performance(conn, brand_id, org_id, first_day, progress)
-            await conn.execute("reset session_replication_role")
             if dedicated:
                 progress("  primary key")
                 await _restore_pk(conn)
+            if bulk:
+                progress(f"  cumulative totals ({time.monotonic() - started:.0f}s)")
+                await _build_cumulative(conn, brand_id, dedicated=dedicated)
+            if dedicated:
+                await _set_cumulative_triggers(conn, enabled=True)
+            await conn.execute("reset session_replication_role")
             progress(f"  vacuum analyze ({time.monotonic() - started:.0f}s)")
-            for table in ("meta_ads_performance", "meta_ads", "ad_creative_classifications", "brands"):
-                await conn.execute(f"vacuum (analyze) {table}")
+            await _vacuum(conn)
+        else:
+            assert found is not None
+            # Bench data from before the rollup: the migration has just filled it (if it is short,
+            # rebuild it). After any migration (new tables, indexes, rewritten rows), vacuum again:
+            # index-only scans need the visibility map.
+            rebuilt = await _cumulative_rows(conn, found[0]) != EXPECTED_ROWS
+            if rebuilt:
+                progress("  cumulative totals incomplete: rebuilding them")
+                await _build_cumulative(conn, found[0], dedicated=dedicated)
+            if rebuilt or applied:
+                progress(f"  vacuum analyze after {', '.join(applied) or 'the rebuild'}")
+                await _vacuum(conn)
         found = await _find_brand(conn)
         assert found is not None
         brand_id, org_id = found

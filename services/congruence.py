@@ -163,18 +163,23 @@ class CongruenceSummaryResult(BaseModel):
 
 async def congruence_summary(conn: Conn, *, brand: BrandRef, window: Window) -> CongruenceSummaryResult:
     """Aligned / weak / missing counts per dimension across the brand's ads with spend in the window."""
+    # congruence_pairs: each classification's components as [[dimension, status], ...] (generated;
+    # the brand index covers it). Ads sharing a pattern are counted once per pattern, then the
+    # patterns are taken apart: the same counts as taking every ad's components apart.
     sql = f"""
     with per_ad as ({per_ad_sums_sql()}),
-    cls as ({latest_classification_sql("c.meta_ad_id, c.congruence_components, c.congruence_score")}),
+    cls as ({latest_classification_sql("c.meta_ad_id, c.congruence_pairs, c.congruence_score")}),
     live as materialized (
-      select pa.meta_ad_id, cls.congruence_components, cls.congruence_score, cls.meta_ad_id is not null as classified
+      select pa.meta_ad_id, cls.congruence_pairs, cls.congruence_score, cls.meta_ad_id is not null as classified
       from per_ad pa left join cls on cls.meta_ad_id = pa.meta_ad_id
       where pa.spend > 0
     ),
+    patterns as (
+      select live.congruence_pairs, count(*) as ads from live where live.classified group by 1
+    ),
     comps as (
-      select c->>'dimension' as dimension, c->>'status' as status
-      from live, jsonb_array_elements(live.congruence_components) c
-      where live.classified
+      select c->>0 as dimension, c->>1 as status, patterns.ads
+      from patterns, jsonb_array_elements(patterns.congruence_pairs::jsonb) c
     ),
     totals as (
       select count(*) filter (where classified) as classified_ads,
@@ -184,7 +189,7 @@ async def congruence_summary(conn: Conn, *, brand: BrandRef, window: Window) -> 
     )
     select totals.*,
            (select coalesce(json_agg(x), '[]') from (
-              select dimension, status, count(*) as n from comps group by 1, 2) x) as counts
+              select dimension, status, sum(ads) as n from comps group by 1, 2) x) as counts
     from totals
     """
     await prepare_window_scan(conn)

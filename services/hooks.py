@@ -34,43 +34,58 @@ HOOK_CATEGORIES = (
 )
 
 
-def _hook_sql(hook_type: str) -> str:
+_HOOK_KINDS = ("spoken", "overlay", "visual")
+
+
+def _hook_sql(hook_type: str, alias: str = "cls") -> str:
     """The jsonb hook object of this type (for 'any': spoken, else overlay, else visual)."""
-    if hook_type == "any":
-        return (
-            "coalesce(nullif(cls.hooks->'spoken', 'null'), nullif(cls.hooks->'overlay', 'null'),"
-            " nullif(cls.hooks->'visual', 'null'))"
-        )
-    return f"nullif(cls.hooks->'{hook_type}', 'null')"
+    kinds = _HOOK_KINDS if hook_type == "any" else (hook_type,)
+    return "coalesce(" + ", ".join(f"nullif({alias}.hooks->'{kind}', 'null')" for kind in kinds) + ")"
+
+
+def _has_hook_sql(hook_type: str) -> str:
+    """Whether the classification has a hook of this type, from its generated has_*_hook columns
+    (each is `nullif(hooks->kind, 'null') is not null`: the test `_hook_sql` makes)."""
+    kinds = _HOOK_KINDS if hook_type == "any" else (hook_type,)
+    return "(" + " or ".join(f"cls.has_{kind}_hook" for kind in kinds) + ")"
 
 
 def _hook_kind_sql(hook_type: str) -> str:
     if hook_type != "any":
         return f"'{hook_type}'"
-    return (
-        "case when nullif(cls.hooks->'spoken', 'null') is not null then 'spoken'"
-        " when nullif(cls.hooks->'overlay', 'null') is not null then 'overlay'"
-        " when nullif(cls.hooks->'visual', 'null') is not null then 'visual' end"
-    )
+    return "case " + " ".join(f"when cls.has_{kind}_hook then '{kind}'" for kind in _HOOK_KINDS) + " end"
 
 
-def _joined_sql(hook_type: str, video_only: bool) -> str:
+def _joined_sql(hook_type: str, video_only: bool, *, hook_objects: bool) -> str:
+    """Per ad with spend in the window: its sums, its latest classification and its hook.
+
+    With `hook_objects`, each row carries the hook object itself (`hook`, from the hooks JSON);
+    without, only whether there is one (`has_hook`, `hook_kind`, from the generated flags, which
+    the brand index covers) and the classification's id, to fetch the objects of the few rows
+    shown. Either way `has_hook` says whether the ad has a hook of the type.
+    """
+    if hook_objects:
+        cls_columns = "c.meta_ad_id, c.hooks, c.has_spoken_hook, c.has_overlay_hook, c.has_visual_hook"
+        hook_columns = f"{_hook_sql(hook_type)} as hook,"
+    else:
+        cls_columns = "c.meta_ad_id, c.id, c.has_spoken_hook, c.has_overlay_hook, c.has_visual_hook"
+        hook_columns = "cls.id as classification_id,"
     return f"""
-    with per_ad as ({per_ad_sums_sql()}),
-    cls as ({latest_classification_sql("c.meta_ad_id, c.hooks")}),
+    with per_ad as ({per_ad_sums_sql(ad_columns=True)}),
+    cls as ({latest_classification_sql(cls_columns)}),
     j as materialized (
-      select pa.*, a.name as ad_name, a.format, (cls.meta_ad_id is not null) as classified,
-             {_hook_sql(hook_type)} as hook, {_hook_kind_sql(hook_type)} as hook_kind,
+      select pa.*, (cls.meta_ad_id is not null) as classified, {hook_columns}
+             {_has_hook_sql(hook_type)} as has_hook, {_hook_kind_sql(hook_type)} as hook_kind,
              pa.spend >= %(min_spend)s as eligible
-      from per_ad pa join meta_ads a on a.meta_ad_id = pa.meta_ad_id
+      from per_ad pa
       left join cls on cls.meta_ad_id = pa.meta_ad_id
-      {"where a.format = 'video'" if video_only else ""}
+      {"where pa.format = 'video'" if video_only else ""}
     ),
     counts as (
       select count(*) as ads_with_spend,
              count(*) filter (where not eligible) as below_min_spend,
              count(*) filter (where eligible and not classified) as unclassified,
-             count(*) filter (where eligible and classified and hook is null) as without_hook,
+             count(*) filter (where eligible and classified and not has_hook) as without_hook,
              coalesce(sum(spend) filter (where eligible and not classified), 0) as unclassified_spend
       from j
     )
@@ -139,17 +154,23 @@ async def top_hooks(
     """The ads whose hooks did best by `metric`, with each ad's hook text and category."""
     video_only = metric in RATIOS and RATIOS[metric].video_only
     direction = "desc" if is_higher_better(metric) else "asc"
+    # The hook objects themselves only for the rows shown (by the classification the flags came from).
     sql = (
-        _joined_sql(hook_type, video_only)
+        _joined_sql(hook_type, video_only, hook_objects=False)
         + f"""
     , ranked as (
       select j.* from j
-      where j.eligible and j.classified and j.hook is not null
+      where j.eligible and j.classified and j.has_hook
       order by {ratio_sql(metric, alias="j")} {direction} nulls last, j.spend desc, j.meta_ad_id
       limit %(limit)s
+    ),
+    shown as (
+      select ranked.*, {_hook_sql(hook_type, alias="c")} as hook
+      from ranked join ad_creative_classifications c on c.id = ranked.classification_id
     )
     select (select row_to_json(counts) from counts) as counts,
-           (select coalesce(json_agg(ranked), '[]') from ranked) as rows
+           (select coalesce(json_agg(shown order by {ratio_sql(metric, alias="shown")} {direction} nulls last,
+                                     shown.spend desc, shown.meta_ad_id), '[]') from shown) as rows
     """
     )
     params = {
@@ -236,7 +257,7 @@ async def hook_analysis(
 ) -> HookAnalysisResult:
     """Hook categories against performance: which kinds of opening work for this brand."""
     sql = (
-        _joined_sql(hook_type, video_only=False)
+        _joined_sql(hook_type, video_only=False, hook_objects=True)
         + """
     , cats as (
       select coalesce(j.hook->>'category', 'uncategorised') as category,
@@ -283,7 +304,7 @@ async def hook_analysis(
                 roas=compute_ratio("roas", raw),
             )
         )
-    rows.sort(key=lambda r: -r.spend)
+    rows.sort(key=lambda r: (-r.spend, r.category))
     gate_text = _gate_text(gate, min_spend, hook_type)
     ranked = sorted((r for r in rows if r.hook_rate is not None), key=lambda r: -(r.hook_rate or 0))
     if ranked:

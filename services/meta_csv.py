@@ -329,7 +329,14 @@ async def _upsert_days(
     days: list[tuple[object, ...]],
     progress: Callable[[int, int], None] | None,
 ) -> int:
-    """COPY into a temp table, then upsert by chunk; the number of (ad, day) rows that already existed."""
+    """COPY into a temp table, then upsert by chunk; the number of (ad, day) rows that already existed.
+
+    Sorted ad by ad, oldest day first, so that a chunk holds whole ads: each chunk's upsert makes
+    the rollup (meta_ads_cumulative) recompute its ads' running totals from their earliest day in
+    it, once per ad, where chunks cutting across ads would recompute the same histories again and
+    again.
+    """
+    days = sorted(days, key=lambda day: (str(day[0]), str(day[1])))  # ISO dates sort as dates
     metrics = ", ".join(_METRICS)
     await conn.execute(
         "create temp table meta_csv_rows (n int not null, meta_ad_id text not null, date date not null,"

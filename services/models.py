@@ -70,34 +70,77 @@ class AdMetrics(BaseModel):
         )
 
 
-# Memory for the per-ad HashAggregate of a window scan: one group of seven sums per ad, about
-# 1.3 kB with numeric states, so ~25 MB for a 20,000-ad brand. With less (the server default is
-# 4 MB) it spills to disk in batches and runs ~1.4x slower.
+# Memory for a transaction's per-ad work: the joins, rankings and roll-ups over one row per ad
+# (20,000 for a large brand) stay in memory rather than spilling to disk in batches.
 WINDOW_SCAN_WORK_MEM = "64MB"
 
 
 async def prepare_window_scan(conn: Conn) -> None:
-    """Give this transaction's per-ad aggregation room to stay in memory (`set local`)."""
+    """Give this transaction's per-ad work room to stay in memory (`set local`)."""
     await conn.execute(f"set local work_mem = '{WINDOW_SCAN_WORK_MEM}'")
 
 
-def per_ad_sums_sql(*, brand_param: str = "brand_id") -> str:
-    """A CTE body: raw counts summed per ad over [since, until] for one brand.
+_TOTALS = (
+    "spend_cents",
+    "impressions",
+    "link_clicks",
+    "purchases",
+    "purchase_value_cents",
+    "video_3s_views",
+    "video_thruplays",
+)
 
-    Reads only the covering index (brand_id, date) INCLUDE (...): an index-only scan once the
-    table is vacuumed. Money is summed in whole cents (generated columns): sum(cents) * 0.01 is
-    exactly sum(amount), scale 2 included, at a fraction of numeric aggregation's cost. Reference
-    it once and unmaterialized where possible, so its rows stream straight into the join.
+
+def _totals_at(alias: str, exact: str, bound: str) -> str:
+    """LATERAL: an ad's running totals at its last day `bound` (e.g. `<= until`), looked up only
+    when the row `exact` (the ad's row on the boundary day itself) is missing."""
+    return f"""left join lateral (
+        select c.date, {", ".join(f"c.{t}" for t in _TOTALS)}
+        from meta_ads_cumulative c
+        where {exact}.meta_ad_id is null and c.meta_ad_id = a.meta_ad_id and c.date {bound}
+        order by c.date desc
+        limit 1) {alias} on true"""
+
+
+def per_ad_sums_sql(*, brand_param: str = "brand_id", ad_columns: bool = False) -> str:
+    """A CTE body: raw counts summed per ad over [since, until] for one brand, one row per ad with
+    a daily row in the window: meta_ad_id, spend, impressions, link_clicks, purchases,
+    purchase_value, video_3s_views, video_thruplays (and, with `ad_columns`, the ad's `ad_name`
+    and `format`, from the meta_ads row it starts from: no second join for them).
+
+    From the running totals in `meta_ads_cumulative` (kept by triggers on meta_ads_performance):
+    an ad's sums are its totals at its last day <= until minus those at its last day < since (none:
+    zero), and it has delivery in the window iff that last day <= until is >= since. Most ads of a
+    live brand have rows on the boundary days themselves (`until`, `since - 1`): those come from
+    two range scans of the (brand_id, date) index; only the others need a lookup of their own
+    (primary key, backwards from the boundary). Either way the reads are index-only and do not
+    grow with the window. Money is in whole cents, so `cents * 0.01` is exactly the sum of the
+    amounts, scale 2 included (numeric); counts are bigint (a sum over the daily rows would be
+    numeric: the same integers, in JSON and in every ratio, which casts to float8).
     """
+    b = f"%({brand_param})s"
+
+    def diff(total: str) -> str:
+        return f"coalesce(he.{total}, hl.{total}) - coalesce(le.{total}, ll.{total}, 0)"
+
+    extra = ",\n             a.name as ad_name, a.format" if ad_columns else ""
     return f"""
-      select p.meta_ad_id,
-             sum(p.spend_cents) * 0.01 as spend, sum(p.impressions) as impressions,
-             sum(p.link_clicks) as link_clicks, sum(p.purchases) as purchases,
-             sum(p.purchase_value_cents) * 0.01 as purchase_value, sum(p.video_3s_views) as video_3s_views,
-             sum(p.video_thruplays) as video_thruplays
-      from meta_ads_performance p
-      where p.brand_id = %({brand_param})s and p.date between %(since)s and %(until)s
-      group by p.meta_ad_id
+      select a.meta_ad_id,
+             ({diff("spend_cents")}) * 0.01 as spend,
+             {diff("impressions")} as impressions,
+             {diff("link_clicks")} as link_clicks,
+             {diff("purchases")} as purchases,
+             ({diff("purchase_value_cents")}) * 0.01 as purchase_value,
+             {diff("video_3s_views")} as video_3s_views,
+             {diff("video_thruplays")} as video_thruplays{extra}
+      from meta_ads a
+      left join meta_ads_cumulative he
+        on he.brand_id = {b} and he.date = %(until)s and he.meta_ad_id = a.meta_ad_id
+      left join meta_ads_cumulative le
+        on le.brand_id = {b} and le.date = %(since)s::date - 1 and le.meta_ad_id = a.meta_ad_id
+      {_totals_at("hl", "he", "<= %(until)s")}
+      {_totals_at("ll", "le", "< %(since)s")}
+      where a.brand_id = {b} and coalesce(he.date, hl.date) >= %(since)s
     """
 
 

@@ -69,10 +69,10 @@ async def ad_performance(
     """Rank the brand's ads by `sort` over the window, gated by a minimum spend."""
     video_only = sort in RATIOS and RATIOS[sort].video_only
     sql = f"""
-    with per_ad as ({per_ad_sums_sql()}),
+    with per_ad as ({per_ad_sums_sql(ad_columns=True)}),
     j as materialized (
-      select pa.*, a.name as ad_name, a.format, pa.spend >= %(min_spend)s as eligible
-      from per_ad pa join meta_ads a on a.meta_ad_id = pa.meta_ad_id
+      select pa.*, pa.spend >= %(min_spend)s as eligible
+      from per_ad pa
     ),
     base as (
       select j.format, count(*) as ads, sum(j.spend) as spend, sum(j.impressions) as impressions,
@@ -114,7 +114,7 @@ async def ad_performance(
             spend=round(float(b["spend"]), 2),
             **all_ratios(b, is_video=b["format"] == "video"),
         )
-        for b in sorted(base_rows, key=lambda b: -float(b["spend"]))
+        for b in sorted(base_rows, key=lambda b: (-float(b["spend"]), b["format"]))
     ]
     by_format = {b.format: b for b in baselines}
     rows: list[PerformerRow] = []

@@ -28,7 +28,8 @@ async def test_turns_are_traced_with_secrets_scrubbed(database_url: str, maya: C
     assert any("agent run" in n or "invoke_agent" in n for n in names), names
     assert any("top_hooks" in n for n in names), names
     sql = [s for s in spans if s.attributes and "db.statement" in s.attributes]
-    assert any("meta_ads_performance" in str(s.attributes["db.statement"]) for s in sql)  # type: ignore[index]
+    # the tool's own query (window sums come from the per-ad running totals)
+    assert any("meta_ads_cumulative" in str(s.attributes["db.statement"]) for s in sql)  # type: ignore[index]
     dumped = json.dumps(
         [{"name": s.name, "attributes": dict(s.attributes or {})} for s in spans], default=str
     )
