@@ -9,20 +9,25 @@ from uuid import UUID
 
 import chainlit as cl
 from chainlit.data import get_data_layer
-from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.types import ThreadDict
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 from starlette.datastructures import Headers
 
 from agent.build import configured_model
 from agent.chat_ui import ChainlitListener
-from agent.history import LocalChatStorage, make_data_layer
+from agent.history import HistoryDataLayer, LocalChatStorage, make_data_layer
 from agent.observability import configure_tracing
 from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
 from db.pool import Caller, Database, resolve_database_url
-from services.accounts import find_caller, password_hash_of, password_matches
+from services.accounts import (
+    find_caller,
+    password_hash_of,
+    password_matches,
+    password_needs_rehash,
+    upgrade_password_hash,
+)
 from services.brands import visible_brands
 from services.errors import ExternalServiceError, NotFound
 from services.supabase_auth import verify_supabase_password
@@ -53,7 +58,7 @@ def startup() -> None:
 
 
 @cl.data_layer
-def data_layer() -> SQLAlchemyDataLayer:
+def data_layer() -> HistoryDataLayer:
     settings = get_settings()
     storage = LocalChatStorage(settings.viraltracker_home / "storage" / "chat")
     return make_data_layer(resolve_database_url(settings), storage_provider=storage)
@@ -98,7 +103,11 @@ async def password_auth(username: str, password: str) -> cl.User | None:
     # The connection goes back to the pool before the (slow, threaded) hash check.
     if found is None or not await password_matches(found[1], password):
         return None
-    return chat_user(found[0], "credentials")
+    caller, password_hash = found
+    if password_needs_rehash(password_hash):
+        async with db.as_owner() as conn:
+            await upgrade_password_hash(conn, caller=caller, password_hash=password_hash, password=password)
+    return chat_user(caller, "credentials")
 
 
 async def header_auth(headers: Headers) -> cl.User | None:

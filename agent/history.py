@@ -1,85 +1,133 @@
-"""Chat history: Chainlit's SQLAlchemy data layer on our Postgres (tables in the chat_history migration)."""
+"""Chat history: Chainlit's SQLAlchemy data layer's queries on our Postgres (tables in the
+chat_history migration), run through a plain psycopg pool.
+
+Chainlit's layer opens an SQLAlchemy session per statement (BEGIN, the statement, COMMIT: three
+round trips and an ORM session on the event loop). Its queries are single statements, so here
+each runs on a pooled autocommit connection: one round trip, a fraction of the CPU. Under load
+(bench/chat_load.py) that was the largest cost of a chat turn.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import logging
+import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.storage_clients.base import BaseStorageClient
+from chainlit.user import PersistedUser, User
+from psycopg.rows import dict_row
 from psycopg.types.json import JsonbDumper
-from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from psycopg_pool import AsyncConnectionPool
 
-DRIVER = "postgresql+psycopg"
+logger = logging.getLogger("chainlit")
 
-# libpq keywords that have a place of their own in a SQLAlchemy URL.
-_URL_FIELDS = {"user", "password", "host", "port", "dbname"}
+# `:name` bind parameters of SQLAlchemy's text(), not `::type` casts.
+_BIND = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def sqlalchemy_url(database_url: str) -> str:
-    """Our libpq connection string (URI or `key=value`) as a SQLAlchemy async URL for psycopg 3.
-
-    Every libpq parameter survives. A Unix-socket directory (`?host=/dir` or `host=/dir`) and
-    multi-host lists stay in the query string, which SQLAlchemy's psycopg dialect hands to
-    `psycopg.connect` as keywords, as it does for `sslmode` and the like.
-    """
-    if "://" in database_url.split("?", 1)[0]:
-        scheme = database_url.split("://", 1)[0]
-        if "+" in scheme:  # already a SQLAlchemy URL: only make sure the driver is psycopg 3
-            return make_url(database_url).set(drivername=DRIVER).render_as_string(hide_password=False)
-    params = {k: v for k, v in psycopg.conninfo.conninfo_to_dict(database_url).items() if v is not None}
-    host = str(params.get("host", ""))
-    tcp_host = host if host and not host.startswith("/") and "," not in host else None
-    query = {k: str(v) for k, v in params.items() if k not in _URL_FIELDS}
-    if host and tcp_host is None:
-        query["host"] = host
-    port = str(params.get("port", ""))
-    if port and ("," in port or tcp_host is None):
-        query["port"] = port
-        port = ""
-    url = URL.create(
-        DRIVER,
-        username=str(params["user"]) if "user" in params else None,
-        password=str(params["password"]) if params.get("password") else None,
-        host=tcp_host,
-        port=int(port) if port else None,
-        database=str(params["dbname"]) if "dbname" in params else None,
-        query=query,
-    )
-    return url.render_as_string(hide_password=False)
+@lru_cache(maxsize=512)
+def _psycopg_query(query: str, names: frozenset[str]) -> str:
+    """A text() query in psycopg's `%(name)s` style; only the given parameter names are replaced."""
+    escaped = query.replace("%", "%%")
+    return _BIND.sub(lambda m: f"%({m[1]})s" if m[1] in names else m[0], escaped)
 
 
 def make_data_layer(
-    database_url: str, *, storage_provider: BaseStorageClient | None = None
-) -> SQLAlchemyDataLayer:
-    """Chainlit's SQLAlchemy data layer on `database_url`, connecting as its owner (no RLS role).
+    database_url: str, *, storage_provider: BaseStorageClient | None = None, max_size: int = 10
+) -> HistoryDataLayer:
+    """The chat history layer on `database_url`, connecting as its owner (no RLS role).
 
     Without a storage provider Chainlit persists users, threads, steps and feedback, and
     silently skips elements (`create_element` returns early, logging a warning).
     """
-    layer = HistoryDataLayer(
-        conninfo=sqlalchemy_url(database_url),
-        # Supabase's transaction pooler has no prepared statements (as in db/pool.py).
-        connect_args={"prepare_threshold": None},
-        storage_provider=storage_provider,
-    )
-    event.listen(layer.engine.sync_engine, "connect", _adapt_dicts_as_jsonb)
-    return layer
+    return HistoryDataLayer(database_url, storage_provider=storage_provider, max_size=max_size)
 
 
 class HistoryDataLayer(SQLAlchemyDataLayer):
-    """Chainlit's SQLAlchemy layer, minus a query per step: every step write first "touches" its
-    thread (a SELECT, then nothing when it exists); a thread known to exist is not looked up again."""
+    """Chainlit's SQLAlchemy layer with its statements run by psycopg, minus a few round trips:
+
+    * every statement on a pooled autocommit connection (Chainlit's are all single statements);
+    * every step write first "touches" its thread (a SELECT, then nothing when it exists): a
+      thread known to exist is not looked up again;
+    * signing in is one upsert instead of a lookup, a write and a second lookup.
+    """
 
     KNOWN_THREADS_MAX = 50_000
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        storage_provider: BaseStorageClient | None = None,
+        max_size: int = 10,
+        user_thread_limit: int = 1000,
+    ) -> None:
+        # Not SQLAlchemyDataLayer.__init__: it builds an SQLAlchemy engine this class never uses.
+        self.user_thread_limit = user_thread_limit
+        self.show_logger = False
+        self.storage_provider = storage_provider
+        if storage_provider is None:
+            logger.warning("Chat history has no storage provider: elements will not be persisted")
+        # prepare_threshold=None: Supabase's transaction pooler has no prepared statements.
+        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, Any]]] = AsyncConnectionPool(
+            database_url,
+            open=False,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
+            configure=_adapt_dicts_as_jsonb,
+            connection_class=psycopg.AsyncConnection[dict[str, Any]],
+        )
+        self._opened: asyncio.Task[None] | None = None
         self._known_threads: dict[str, None] = {}
+
+    async def _open(self) -> None:
+        if self._opened is None:
+            self._opened = asyncio.ensure_future(self.pool.open(wait=True))
+        await asyncio.shield(self._opened)
+
+    async def execute_sql(self, query: str, parameters: dict[str, Any]) -> list[dict[str, Any]] | int | None:
+        """As Chainlit's: rows as dicts (UUIDs as text) or the row count; a failure is logged
+        as a warning and gives None (Chainlit's callers expect that, not an exception)."""
+        try:
+            await self._open()
+            sql = _psycopg_query(query, frozenset(parameters))
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(sql, parameters)
+                if cur.description is None:
+                    return cur.rowcount
+                rows = await cur.fetchall()
+        except Exception as error:
+            logger.warning("Chat history: %s: %s", type(error).__name__, error)
+            return None
+        cleaned: list[dict[str, Any]] = self.clean_result(rows)
+        return cleaned
+
+    async def create_user(self, user: User) -> PersistedUser | None:
+        rows = await self.execute_sql(
+            'insert into users ("id", "identifier", "createdAt", "metadata")'
+            " values (gen_random_uuid()::text, :identifier, :createdAt, :metadata)"
+            ' on conflict ("identifier") do update set "metadata" = excluded."metadata"'
+            ' returning "id", "identifier", "createdAt", "metadata"',
+            {
+                "identifier": str(user.identifier),
+                "createdAt": await self.get_current_timestamp(),
+                "metadata": json.dumps(user.metadata or {}),
+            },
+        )
+        if not isinstance(rows, list) or not rows:
+            return None
+        row = rows[0]
+        return PersistedUser(
+            id=row["id"], identifier=row["identifier"], createdAt=row["createdAt"], metadata=row["metadata"]
+        )
 
     async def update_thread(
         self,
@@ -101,11 +149,16 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         self._known_threads.pop(thread_id, None)
         await super().delete_thread(thread_id)
 
+    async def close(self) -> None:
+        if self.storage_provider:
+            await self.storage_provider.close()
+        await self.pool.close()
 
-def _adapt_dicts_as_jsonb(dbapi_connection: Any, _record: Any) -> None:
+
+async def _adapt_dicts_as_jsonb(conn: psycopg.AsyncConnection[Any]) -> None:
     """Chainlit passes some dict values unencoded (a message's `modes`, an element's
     `playerConfig`); psycopg cannot adapt a plain dict, so send dicts as JSONB."""
-    dbapi_connection.driver_connection.adapters.register_dumper(dict, JsonbDumper)
+    conn.adapters.register_dumper(dict, JsonbDumper)
 
 
 class LocalChatStorage(BaseStorageClient):

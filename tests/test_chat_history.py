@@ -1,4 +1,4 @@
-"""Chat history through Chainlit 2.12's real SQLAlchemyDataLayer on the test database.
+"""Chat history through Chainlit 2.12's HistoryDataLayer queries (run by our psycopg layer) on the test database.
 
 The data layer logs and swallows SQL errors, so every test reads the data back (and,
 where Chainlit does not read a column back, checks it with plain SQL), and fails on
@@ -16,7 +16,6 @@ from typing import Any
 import psycopg
 import pytest
 from chainlit.context import ChainlitContext, context_var
-from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.storage_clients.base import BaseStorageClient
 from chainlit.element import Audio, CustomElement, Text, Video
 from chainlit.message import Message
@@ -24,10 +23,8 @@ from chainlit.session import HTTPSession
 from chainlit.step import Step
 from chainlit.types import Feedback, Pagination, ThreadFilter
 from chainlit.user import PersistedUser, User
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.engine import make_url
 
-from agent.history import make_data_layer, sqlalchemy_url
+from agent.history import HistoryDataLayer, make_data_layer
 from db.pool import Caller, Database
 
 HISTORY_TABLES = ["users", "threads", "steps", "elements", "feedbacks"]
@@ -61,7 +58,7 @@ class MemoryStorage(BaseStorageClient):
 
 
 @pytest.fixture
-async def layer(db: Database, database_url: str) -> AsyncIterator[SQLAlchemyDataLayer]:
+async def layer(db: Database, database_url: str) -> AsyncIterator[HistoryDataLayer]:
     """The app's data layer (plus an in-memory storage provider, so elements persist too)."""
     data_layer = make_data_layer(database_url, storage_provider=MemoryStorage())
     yield data_layer
@@ -101,40 +98,27 @@ async def _rows(db: Database, sql: str, *params: object) -> list[dict[str, Any]]
         return await cur.fetchall()
 
 
-def test_sqlalchemy_url_keeps_every_libpq_parameter() -> None:
-    dialect = PGDialect_psycopg()
-    for dsn in [
-        "postgresql://postgres:@/vt_test_x?host=/tmp/pg%20dir",
-        "postgresql://postgres@/vt?host=%2Fvar%2Frun%2Fpostgresql&port=6543",
-        "postgres://app:p%40ss%2Fw%3Ard@db.example.com:6543/postgres?sslmode=require",
-        "postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write",
-        "host=/tmp/sock dbname=vt user=postgres application_name=viraltracker",
-        "postgresql+asyncpg://u:pw@localhost/db",
-    ]:
-        url = sqlalchemy_url(dsn)
-        assert url.startswith("postgresql+psycopg://"), url
-        _, params = dialect.create_connect_args(make_url(url))
-        params.pop("context", None)
-        got = {k: str(v) for k, v in params.items()}
-        if dsn.startswith("postgresql+"):
-            assert got == {"user": "u", "password": "pw", "host": "localhost", "dbname": "db"}
-        else:
-            want = {k: v for k, v in psycopg.conninfo.conninfo_to_dict(dsn).items() if v not in (None, "")}
-            assert got == want, dsn
-
-
-async def test_data_layer_connects_over_the_unix_socket(
-    layer: SQLAlchemyDataLayer, database_url: str
-) -> None:
+async def test_data_layer_connects_over_the_unix_socket(layer: HistoryDataLayer, database_url: str) -> None:
     assert "host=" in database_url  # the embedded server: a socket directory, no TCP
     assert await layer.execute_sql("select current_database() as db", {}) == [
         {"db": psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]}
     ]
 
 
-async def test_history_round_trip(
-    layer: SQLAlchemyDataLayer, db: Database, no_swallowed_errors: None
+async def test_data_layer_keeps_casts_and_percent_signs(
+    layer: HistoryDataLayer, no_swallowed_errors: None
 ) -> None:
+    """Chainlit writes SQLAlchemy `:name` parameters; `::type` casts, `%` and unknown `:words`
+    in the text stay as they are."""
+    rows = await layer.execute_sql(
+        "select :n::int + 1 as n, 'a :b %' like :pattern as matched, ':word' as literal, :n || 'x' as text",
+        {"n": "41", "pattern": "a :b %%"},
+    )
+    assert rows == [{"n": 42, "matched": True, "literal": ":word", "text": "41x"}]
+    assert await layer.execute_sql("update users set metadata = metadata where false", {}) == 0
+
+
+async def test_history_round_trip(layer: HistoryDataLayer, db: Database, no_swallowed_errors: None) -> None:
     identifier = f"maya-{uuid.uuid4().hex[:8]}@northwind.example"
     created = await layer.create_user(User(identifier=identifier, metadata={"role": "admin"}))
     assert created is not None and created.identifier == identifier

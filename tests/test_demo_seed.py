@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from db.pool import Database
-from services.accounts import verify_password
+from services.accounts import add_user, create_organization, verify_password
 from services.demo import (
     CONGRUENCE_DIMENSIONS,
     CONGRUENCE_STATUSES,
@@ -194,3 +194,30 @@ async def test_demo_users_can_sign_in(db: Database, seeded: DemoSummary, user: A
         )
         memberships = await cur.fetchall()
     assert memberships == [{"name": user.organization, "role": user.role}]
+
+
+async def test_older_password_hashes_still_sign_in_and_are_upgraded(db: Database) -> None:
+    """A hash made with argon2's heavier library defaults keeps working, and the first sign-in
+    stores it again with the current (cheaper, OWASP) parameters."""
+    from argon2 import PasswordHasher
+
+    email = "old-hash@upgrade.example"
+    async with db.as_owner() as conn:
+        org = await create_organization(conn, name="Upgrade Co")
+        user_id = await add_user(conn, email=email, organization_id=org, password="s3cret-pass")
+        old = PasswordHasher().hash("s3cret-pass")  # m=65536, t=3, p=4
+        await conn.execute(
+            "update user_credentials set password_hash = %s where user_id = %s", (old, user_id)
+        )
+    async with db.as_owner() as conn:
+        assert await verify_password(conn, email=email, password="wrong") is None
+        cur = await conn.execute("select password_hash from user_credentials where user_id = %s", (user_id,))
+        assert (await cur.fetchone()) == {"password_hash": old}  # a failed sign-in changes nothing
+        assert await verify_password(conn, email=email, password="s3cret-pass") is not None
+        cur = await conn.execute("select password_hash from user_credentials where user_id = %s", (user_id,))
+        row = await cur.fetchone()
+    assert row is not None and row["password_hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    async with db.as_owner() as conn:
+        assert await verify_password(conn, email=email, password="s3cret-pass") is not None
+        await conn.execute("delete from auth.users where id = %s", (user_id,))
+        await conn.execute("delete from organizations where id = %s", (org,))
