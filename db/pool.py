@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from uuid import UUID
 
-from psycopg import AsyncConnection
+import psycopg
+from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from settings import Settings, get_settings
 
 Conn = AsyncConnection[DictRow]
+
+# As PostgREST does it: the claims and the role, local to the transaction.
+_BEGIN_AS_USER = sql.SQL(
+    "begin; select set_config('request.jwt.claims', {}, true), set_config('role', 'authenticated', true)"
+)
+_BEGIN_AS_SERVICE = sql.SQL("begin; set local role service_role")
 
 
 @dataclass(frozen=True)
@@ -71,17 +78,30 @@ class Database:
     async def as_user(self, caller: Caller) -> AsyncIterator[Conn]:
         """A transaction as the caller: `authenticated` role plus JWT claims, both local."""
         claims = json.dumps({"sub": str(caller.user_id), "email": caller.email, "role": "authenticated"})
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
-            await conn.execute("set local role authenticated")
+        async with self._transaction(_BEGIN_AS_USER.format(sql.Literal(claims))) as conn:
             yield conn
 
     @asynccontextmanager
     async def as_service(self) -> AsyncIterator[Conn]:
         """A transaction as `service_role` (bypasses RLS): jobs, imports, seeding only."""
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("set local role service_role")
+        async with self._transaction(_BEGIN_AS_SERVICE) as conn:
             yield conn
+
+    @asynccontextmanager
+    async def _transaction(self, begin: sql.SQL | sql.Composed) -> AsyncIterator[Conn]:
+        """BEGIN and the role settings in one round trip (several statements, no parameters: the
+        simple query protocol), then COMMIT, or ROLLBACK when the body fails. Inside, psycopg sees
+        the open transaction: a nested `conn.transaction()` is a savepoint."""
+        async with self.pool.connection() as conn:
+            await conn.execute(begin)
+            try:
+                yield conn
+            except BaseException:
+                if not conn.closed:
+                    with suppress(psycopg.Error):
+                        await conn.execute("rollback")
+                raise
+            await conn.execute("commit")
 
     @asynccontextmanager
     async def as_owner(self) -> AsyncIterator[Conn]:

@@ -85,9 +85,9 @@ async def find_caller(conn: Conn, *, email: str) -> Caller:
     return Caller(user_id=UUID(str(row["id"])), email=str(row["email"]))
 
 
-# argon2 is deliberately slow: off the event loop, a couple at a time, so a burst of sign-ins
+# argon2 is deliberately slow: off the event loop, one at a time (one core), so a burst of sign-ins
 # can't stall every chat on the server.
-_PASSWORD_CHECKS = asyncio.Semaphore(2)
+_PASSWORD_CHECKS = asyncio.Semaphore(1)
 
 
 async def password_hash_of(conn: Conn, *, email: str) -> tuple[Caller, str] | None:

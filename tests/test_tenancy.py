@@ -104,3 +104,33 @@ async def test_identity_comes_from_deps_not_arguments(db: Database, leo: Caller)
     forbidden = {"user", "user_id", "organization", "organization_id", "org", "brand_id", "caller"}
     for spec in all_specs():
         assert not forbidden & set(spec.arguments), spec.name
+
+
+async def test_the_callers_role_and_claims_end_with_the_request(db: Database, leo: Caller) -> None:
+    """The role and claims are local to one transaction: a failed request rolls back what it wrote,
+    and the pooled connection goes back as its owner with no claims left on it."""
+    summit = await _org_id(db, "Summit DTC")
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        async with db.as_user(leo) as conn:
+            await conn.execute(
+                "insert into brands (organization_id, name) values (%s, 'Half Done')", (summit,)
+            )
+            await conn.execute("select 1 / 0")
+    async with db.as_user(leo) as conn:
+        async with conn.transaction():  # a savepoint inside the request's transaction
+            await conn.execute("insert into brands (organization_id, name) values (%s, 'Kept')", (summit,))
+        cur = await conn.execute(
+            "select current_user as who, auth.uid() as uid, (select count(*) from brands"
+            " where name in ('Half Done', 'Kept')) as n"
+        )
+        row = await cur.fetchone()
+    assert row == {"who": "authenticated", "uid": leo.user_id, "n": 1}
+    for _ in range(db.pool.max_size + 1):  # every pooled connection, whichever comes back
+        async with db.as_owner() as conn:
+            cur = await conn.execute(
+                "select current_user = session_user as owner,"
+                " coalesce(current_setting('request.jwt.claims', true), '') as claims"
+            )
+            assert await cur.fetchone() == {"owner": True, "claims": ""}
+    async with db.as_owner() as conn:
+        await conn.execute("delete from brands where name = 'Kept'")
