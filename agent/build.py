@@ -47,8 +47,10 @@ def build_agent() -> Agent[Deps, str]:
 
     @agent.instructions
     async def caller_context(ctx: RunContext[Deps]) -> str:
-        async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
-            names = [b.name for b in await visible_brands(conn)]
+        if ctx.deps.brand_names is None:
+            async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+                ctx.deps.brand_names = [b.name for b in await visible_brands(conn)]
+        names = ctx.deps.brand_names
         return (
             f"Today is {ctx.deps.today.isoformat()} ({ctx.deps.today:%A}). "
             f"The person is {ctx.deps.caller.email}; their brands: {', '.join(names) or 'none yet'}."

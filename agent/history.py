@@ -54,8 +54,8 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
     """Chainlit's SQLAlchemy layer with its statements run by psycopg, minus a few round trips:
 
     * every statement on a pooled autocommit connection (Chainlit's are all single statements);
-    * every step write first "touches" its thread (a SELECT, then nothing when it exists): a
-      thread known to exist is not looked up again;
+    * a thread update is one upsert, and every step write first "touches" its thread: a thread
+      known to exist is not touched again;
     * signing in is one upsert instead of a lookup, a write and a second lookup.
     """
 
@@ -137,10 +137,37 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         metadata: dict[str, Any] | None = None,
         tags: list[str] | None = None,
     ) -> None:
+        """Chainlit's semantics in one upsert (its version reads the thread first): None leaves a
+        column as it is; metadata merges key by key, a key set to None is removed; a thread with
+        no name takes its metadata's "name"; a new thread gets its creation time."""
         touch_only = name is None and user_id is None and metadata is None and tags is None
         if touch_only and thread_id in self._known_threads:
             return
-        await super().update_thread(thread_id, name=name, user_id=user_id, metadata=metadata, tags=tags)
+        metadata = metadata or {}
+        await self.execute_sql(
+            """
+            insert into threads ("id", "createdAt", "name", "userId", "userIdentifier", "tags", "metadata")
+            values (:id, :createdAt, coalesce(:name, (:incoming)::jsonb ->> 'name'), :userId,
+                    (select "identifier" from users where "id" = :userId), :tags, (:incoming)::jsonb)
+            on conflict ("id") do update set
+              "name" = coalesce(excluded."name",
+                                ((coalesce(threads."metadata", '{}') - (:dropped)::text[]) || excluded."metadata") ->> 'name',
+                                threads."name"),
+              "userId" = coalesce(excluded."userId", threads."userId"),
+              "userIdentifier" = coalesce(excluded."userIdentifier", threads."userIdentifier"),
+              "tags" = coalesce(excluded."tags", threads."tags"),
+              "metadata" = (coalesce(threads."metadata", '{}') - (:dropped)::text[]) || excluded."metadata"
+            """,
+            {
+                "id": thread_id,
+                "createdAt": await self.get_current_timestamp(),
+                "name": name,
+                "userId": user_id,
+                "tags": tags,
+                "incoming": json.dumps({k: v for k, v in metadata.items() if v is not None}),
+                "dropped": [k for k, v in metadata.items() if v is None],
+            },
+        )
         if len(self._known_threads) >= self.KNOWN_THREADS_MAX:
             self._known_threads.pop(next(iter(self._known_threads)))
         self._known_threads[thread_id] = None

@@ -118,6 +118,38 @@ async def test_data_layer_keeps_casts_and_percent_signs(
     assert await layer.execute_sql("update users set metadata = metadata where false", {}) == 0
 
 
+async def test_thread_updates_merge_as_chainlit_does(
+    layer: HistoryDataLayer, no_swallowed_errors: None
+) -> None:
+    user = await layer.create_user(User(identifier=f"sam-{uuid.uuid4().hex[:8]}@northwind.example"))
+    assert user is not None
+    thread_id = str(uuid.uuid4())
+    await layer.update_thread(thread_id)  # a bare touch creates the thread
+    thread = await layer.get_thread(thread_id)
+    assert thread is not None and thread["name"] is None and thread["createdAt"]
+    created = thread["createdAt"]
+    await layer.update_thread(
+        thread_id, name="Acme hooks", user_id=user.id, metadata={"brand": "Acme Pets", "days": 30}, tags=["a"]
+    )
+    # None leaves a column alone; metadata merges key by key and a None value removes the key.
+    await layer.update_thread(thread_id, metadata={"vt_history": "[]", "days": None})
+    thread = await layer.get_thread(thread_id)
+    assert thread is not None
+    assert (thread["name"], thread["userId"], thread["userIdentifier"], thread["tags"]) == (
+        "Acme hooks",
+        user.id,
+        user.identifier,
+        ["a"],
+    )
+    assert thread["metadata"] == {"brand": "Acme Pets", "vt_history": "[]"}
+    assert thread["createdAt"] == created
+    # Without a name, a "name" in the metadata names the thread.
+    await layer.update_thread(thread_id, metadata={"name": "Renamed"})
+    thread = await layer.get_thread(thread_id)
+    assert thread is not None and thread["name"] == "Renamed"
+    await layer.delete_thread(thread_id)
+
+
 async def test_history_round_trip(layer: HistoryDataLayer, db: Database, no_swallowed_errors: None) -> None:
     identifier = f"maya-{uuid.uuid4().hex[:8]}@northwind.example"
     created = await layer.create_user(User(identifier=identifier, metadata={"role": "admin"}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from db.pool import Caller, Database
@@ -13,3 +13,5 @@ class Deps:
     db: Database
     caller: Caller
     today: date
+    # The caller's brand names, looked up once per run (the instructions are rebuilt per model request).
+    brand_names: list[str] | None = field(default=None, repr=False)
