@@ -13,6 +13,7 @@ from chainlit.types import ThreadDict
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 from starlette.datastructures import Headers
 
+from agent import chainlit_tuning
 from agent.build import configured_model
 from agent.chat_ui import ChainlitListener
 from agent.history import HistoryDataLayer, LocalChatStorage, make_data_layer
@@ -32,6 +33,8 @@ from services.brands import visible_brands
 from services.errors import ExternalServiceError, NotFound
 from services.supabase_auth import verify_supabase_password
 from settings import get_settings
+
+chainlit_tuning.install()  # no sleeping on the event loop in Chainlit's Step/Message constructors
 
 log = logging.getLogger(__name__)
 

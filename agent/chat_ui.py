@@ -9,7 +9,7 @@ import chainlit as cl
 import pandas as pd
 from pydantic import BaseModel
 
-from agent.charts import charts_for
+from agent.charts import PlotlyChart, charts_for, title_of
 from agent.render import tables_for
 from agent.runner import TurnResult
 from services.deep_analysis import DeepAnalysisResult
@@ -84,9 +84,7 @@ def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
                 cl.Dataframe(name=table.title, data=pd.DataFrame(rows, columns=headers), display="inline")
             )
         for figure in charts_for(result):
-            elements.append(
-                cl.Plotly(name=str(figure.layout.title.text or "chart"), figure=figure, display="inline")
-            )
+            elements.append(PlotlyChart(name=title_of(figure), figure=figure, display="inline"))
         if isinstance(result, DeepAnalysisResult):
             side = []
             if result.transcript:

@@ -184,11 +184,12 @@ async def _run_turn(
                 return TurnResult(text=help_text(command.args.get("tool")), messages=history)
         except UserFacingError as error:
             return TurnResult(text=error.message, refused=True, messages=history)
+    names: list[str] | None = None
     if slash or model is None:
         async with db.as_user(caller) as conn:
             names = [b.name for b in await visible_brands(conn)]
         model = offline_model(RouterContext(brand_names=names, today=today))
-    deps = Deps(db=db, caller=caller, today=today)
+    deps = Deps(db=db, caller=caller, today=today, brand_names=names)
     try:
         result = await build_agent().run(
             message,

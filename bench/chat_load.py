@@ -32,8 +32,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -472,6 +474,7 @@ async def simulate(
     start: asyncio.Event,
     line: SendLine,
     transport: httpx.AsyncHTTPTransport,
+    transports: list[str],
 ) -> Outcome:
     out = Outcome(email=email)
     arrived = False
@@ -508,6 +511,7 @@ async def simulate(
                     "chatProfile": "",
                 },
                 socketio_path="/ws/socket.io",
+                transports=transports,
                 wait_timeout=STAGE_TIMEOUT,
             )
         except socketio.exceptions.ConnectionError as error:
@@ -596,6 +600,16 @@ class App:
     base: str
     server_pid: int
     db: psutil.Process | None  # the embedded postmaster; None on DATABASE_URL
+    transports: list[str]  # what the served page tells the browser's socket.io client to use
+
+
+def page_transports(base: str) -> list[str]:
+    """The socket.io transports the app's page sets (`window.transports`, from the `transports`
+    option of .chainlit/config.toml), else the client's default: long-polling, then an upgrade."""
+    with urllib.request.urlopen(base + "/", timeout=5) as response:
+        page = response.read().decode("utf-8", "replace")
+    found = re.search(r"window\.transports = (\[[^\]]*\]);", page)
+    return list(json.loads(found[1])) if found else ["polling", "websocket"]
 
 
 class LoopLag:
@@ -627,7 +641,14 @@ async def run_round(app: App, n: int, barrier: bool = False) -> Round:
     transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=None))
     tasks = [
         asyncio.create_task(
-            simulate(app.base, *USERS[i % len(USERS)], start=start, line=line, transport=transport)
+            simulate(
+                app.base,
+                *USERS[i % len(USERS)],
+                start=start,
+                line=line,
+                transport=transport,
+                transports=app.transports,
+            )
         )
         for i in range(n)
     ]
@@ -777,7 +798,8 @@ def main() -> None:
         process = start_server(env, port, home / "chat.log")
         base = f"http://127.0.0.1:{port}"
         print(f"  app on {base} (pid {process.pid}), RSS {tree_rss_mb(psutil.Process(process.pid)):,.0f} MB")
-        app = App(base, process.pid, postmaster(home / "pgdata") if embedded else None)
+        app = App(base, process.pid, postmaster(home / "pgdata") if embedded else None, page_transports(base))
+        print(f"  socket.io transports (as the page sets them): {', '.join(app.transports)}")
         notes: list[str] = []
         rounds = asyncio.run(measure(app, sizes, wait=not args.no_wait, barrier=args.barrier, notes=notes))
         print_table(rounds)

@@ -13,7 +13,7 @@ from services.models import (
     WindowInfo,
     latest_classification_sql,
     per_ad_sums_sql,
-    prepare_window_scan,
+    window_scan,
 )
 from services.windows import Window
 
@@ -100,9 +100,9 @@ async def congruence_check(
 ) -> CongruenceCheckResult:
     """Per-dimension congruence for one ad, or for the brand's top spenders in the window."""
     params = {"brand_id": brand.id, "since": window.since, "until": window.until}
-    await prepare_window_scan(conn)
     if ad:
-        cur = await conn.execute(
+        cur = await window_scan(
+            conn,
             _ADS_SQL + " and (a.meta_ad_id = %(ad)s or lower(a.name) = lower(%(ad)s))",
             {**params, "ad": ad.strip()},
         )
@@ -110,7 +110,8 @@ async def congruence_check(
         if not rows:
             raise NotFound(f"No ad '{ad}' for {brand.name}. Use the ad's Meta ID or its exact name.")
     else:
-        cur = await conn.execute(
+        cur = await window_scan(
+            conn,
             _ADS_SQL + " and pa.spend > 0 order by pa.spend desc, a.meta_ad_id limit %(limit)s",
             {**params, "limit": limit},
         )
@@ -192,8 +193,7 @@ async def congruence_summary(conn: Conn, *, brand: BrandRef, window: Window) -> 
               select dimension, status, sum(ads) as n from comps group by 1, 2) x) as counts
     from totals
     """
-    await prepare_window_scan(conn)
-    cur = await conn.execute(sql, {"brand_id": brand.id, "since": window.since, "until": window.until})
+    cur = await window_scan(conn, sql, {"brand_id": brand.id, "since": window.since, "until": window.until})
     row = await cur.fetchone()
     assert row is not None
     classified, unclassified = int(row["classified_ads"]), int(row["unclassified_ads"])

@@ -15,7 +15,7 @@ from services.models import (
     WindowInfo,
     latest_classification_sql,
     per_ad_sums_sql,
-    prepare_window_scan,
+    window_scan,
 )
 from services.windows import Window
 
@@ -180,8 +180,7 @@ async def top_hooks(
         "min_spend": min_spend,
         "limit": limit,
     }
-    await prepare_window_scan(conn)
-    cur = await conn.execute(sql, params)
+    cur = await window_scan(conn, sql, params)
     result = await cur.fetchone()
     assert result is not None
     gate = _gate(result["counts"])
@@ -276,8 +275,7 @@ async def hook_analysis(
     """
     )
     params = {"brand_id": brand.id, "since": window.since, "until": window.until, "min_spend": min_spend}
-    await prepare_window_scan(conn)
-    cur = await conn.execute(sql, params)
+    cur = await window_scan(conn, sql, params)
     result = await cur.fetchone()
     assert result is not None
     gate = _gate(result["counts"])

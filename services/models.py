@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 from uuid import UUID
 
+from psycopg import AsyncCursor
+from psycopg.rows import DictRow
 from pydantic import BaseModel
 
 from db.pool import Conn
@@ -75,9 +78,13 @@ class AdMetrics(BaseModel):
 WINDOW_SCAN_WORK_MEM = "64MB"
 
 
-async def prepare_window_scan(conn: Conn) -> None:
-    """Give this transaction's per-ad work room to stay in memory (`set local`)."""
-    await conn.execute(f"set local work_mem = '{WINDOW_SCAN_WORK_MEM}'")
+async def window_scan(conn: Conn, sql: str, params: Mapping[str, Any]) -> AsyncCursor[DictRow]:
+    """Run a window query with room for its per-ad work (`set local work_mem`): both statements in
+    one round trip (a pipeline), the cursor's rows ready to fetch."""
+    async with conn.pipeline():
+        await conn.execute(f"set local work_mem = '{WINDOW_SCAN_WORK_MEM}'")
+        cur = await conn.execute(sql, params)
+    return cur
 
 
 _TOTALS = (

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from db.pool import Conn
 from services.errors import NoData
 from services.metrics import RATIOS, all_ratios, format_metric, formula, is_higher_better, ratio_sql
-from services.models import AdMetrics, BrandRef, WindowInfo, per_ad_sums_sql, prepare_window_scan
+from services.models import AdMetrics, BrandRef, WindowInfo, per_ad_sums_sql, window_scan
 from services.windows import Window
 
 
@@ -98,8 +98,7 @@ async def ad_performance(
         "min_spend": min_spend,
         "limit": limit,
     }
-    await prepare_window_scan(conn)
-    cur = await conn.execute(sql, params)
+    cur = await window_scan(conn, sql, params)
     result = await cur.fetchone()
     assert result is not None
     base_rows: list[dict[str, Any]] = result["baselines"]

@@ -1,0 +1,45 @@
+"""Chainlit 2.12 sleeps on the event loop: `time.sleep(0.001)` in every `Step` and `Message`
+constructor, so that consecutive steps get different `created_at` stamps (history is ordered by
+that text). With a hundred people chatting that stalls every conversation on the server for
+several milliseconds per message (bench/chat_load.py).
+
+`install()` keeps the guarantee without the sleep: the stamps Chainlit's steps and messages take
+come from a clock that never repeats or goes back, always with microseconds (Chainlit's own drops
+them when they are zero, and "…:00Z" then sorts after "…:00.5Z").
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import chainlit.message
+import chainlit.step
+
+
+class _NoSleep:
+    @staticmethod
+    def sleep(_seconds: float) -> None:
+        return None
+
+
+_lock = threading.Lock()
+_last = datetime.min
+
+
+def strictly_increasing_utc_now() -> str:
+    """Now in UTC as Chainlit writes it (ISO, naive, "Z"), later than any stamp given before."""
+    global _last
+    with _lock:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        if now <= _last:
+            now = _last + timedelta(microseconds=1)
+        _last = now
+    return now.isoformat(timespec="microseconds") + "Z"
+
+
+def install() -> None:
+    for module in (chainlit.step, chainlit.message):
+        # Each module imports `time` only for that sleep, and `utc_now` for its stamps.
+        setattr(module, "time", _NoSleep)  # noqa: B010
+        setattr(module, "utc_now", strictly_increasing_utc_now)  # noqa: B010
