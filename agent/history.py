@@ -55,7 +55,8 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
 
     * every statement on a pooled autocommit connection (Chainlit's are all single statements);
     * a thread update is one upsert, and every step write first "touches" its thread: a thread
-      known to exist is not touched again;
+      known to exist is not touched again, and touches made while it is being written wait for
+      that write instead of making their own;
     * signing in is one upsert instead of a lookup, a write and a second lookup.
     """
 
@@ -86,7 +87,9 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
             connection_class=psycopg.AsyncConnection[dict[str, Any]],
         )
         self._opened: asyncio.Task[None] | None = None
-        self._known_threads: dict[str, None] = {}
+        # A thread known to exist (True), or being written right now (its outcome, to wait on):
+        # Chainlit fires several step writes at once, and each first touches the thread.
+        self._threads: dict[str, asyncio.Future[bool] | bool] = {}
 
     async def _open(self) -> None:
         if self._opened is None:
@@ -141,10 +144,38 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
         column as it is; metadata merges key by key, a key set to None is removed; a thread with
         no name takes its metadata's "name"; a new thread gets its creation time."""
         touch_only = name is None and user_id is None and metadata is None and tags is None
-        if touch_only and thread_id in self._known_threads:
+        state = self._threads.get(thread_id)
+        if touch_only and state is True:
             return
-        metadata = metadata or {}
-        await self.execute_sql(
+        if touch_only and isinstance(state, asyncio.Future) and await asyncio.shield(state):
+            return
+        writing: asyncio.Future[bool] | None = None
+        if state is not True:
+            writing = asyncio.get_running_loop().create_future()
+            self._threads[thread_id] = writing
+        written = False
+        try:
+            written = await self._upsert_thread(thread_id, name, user_id, metadata or {}, tags)
+        finally:
+            if writing is not None:
+                writing.set_result(written)
+                if self._threads.get(thread_id) is writing:
+                    del self._threads[thread_id]
+            if written:
+                self._threads.pop(thread_id, None)
+                if len(self._threads) >= self.KNOWN_THREADS_MAX:
+                    self._threads.pop(next(iter(self._threads)))
+                self._threads[thread_id] = True
+
+    async def _upsert_thread(
+        self,
+        thread_id: str,
+        name: str | None,
+        user_id: str | None,
+        metadata: dict[str, Any],
+        tags: list[str] | None,
+    ) -> bool:
+        written = await self.execute_sql(
             """
             insert into threads ("id", "createdAt", "name", "userId", "userIdentifier", "tags", "metadata")
             values (:id, :createdAt, coalesce(:name, (:incoming)::jsonb ->> 'name'), :userId,
@@ -168,12 +199,10 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
                 "dropped": [k for k, v in metadata.items() if v is None],
             },
         )
-        if len(self._known_threads) >= self.KNOWN_THREADS_MAX:
-            self._known_threads.pop(next(iter(self._known_threads)))
-        self._known_threads[thread_id] = None
+        return written is not None
 
     async def delete_thread(self, thread_id: str) -> None:
-        self._known_threads.pop(thread_id, None)
+        self._threads.pop(thread_id, None)
         await super().delete_thread(thread_id)
 
     async def close(self) -> None:

@@ -7,6 +7,7 @@ any warning Chainlit logs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -147,6 +148,27 @@ async def test_thread_updates_merge_as_chainlit_does(
     await layer.update_thread(thread_id, metadata={"name": "Renamed"})
     thread = await layer.get_thread(thread_id)
     assert thread is not None and thread["name"] == "Renamed"
+    await layer.delete_thread(thread_id)
+
+
+async def test_steps_written_at_once_into_a_new_thread_are_all_kept(
+    layer: HistoryDataLayer, db: Database, no_swallowed_errors: None
+) -> None:
+    """Chainlit fires a turn's step writes without waiting; the first ones of a new thread race
+    to create it. Every step must land (a step needs its thread to exist first)."""
+    user = await layer.create_user(User(identifier=f"leo-{uuid.uuid4().hex[:8]}@summit.example"))
+    assert user is not None
+    # Open the pool's connections first, so the writes really run side by side.
+    await asyncio.gather(*(layer.execute_sql("select pg_sleep(0.05)", {}) for _ in range(10)))
+    thread_id = str(uuid.uuid4())
+    with chainlit_context(thread_id, user):
+        steps = [Step(name=f"step {i}", type="tool") for i in range(20)]
+        await asyncio.gather(*(layer.create_step(step.to_dict()) for step in steps))
+        late = Step(name="late", type="tool")
+        await layer.create_step(late.to_dict())
+    rows = await _rows(db, 'select "name" from steps where "threadId" = %s order by "createdAt"', thread_id)
+    assert [r["name"] for r in rows] == [*(f"step {i}" for i in range(20)), "late"]
+    assert len(await _rows(db, "select 1 from threads where id = %s", thread_id)) == 1
     await layer.delete_thread(thread_id)
 
 
