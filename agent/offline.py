@@ -205,15 +205,26 @@ def offline_model(context: RouterContext) -> FunctionModel:
         return route(text, context=context, history=messages)
 
     async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
-        # The same answer, streamed as a model would: text a few words at a time, tool calls whole.
+        # The same answer, streamed: text a line at a time (long lines in pieces of a dozen words),
+        # tool calls whole. The text is ready at once; finer pieces would only cost the server.
         response = respond(messages, info)
         for index, part in enumerate(response.parts):
             if isinstance(part, ToolCallPart):
                 yield {index: DeltaToolCall(name=part.tool_name, json_args=json.dumps(part.args_as_dict()))}
             elif isinstance(part, TextPart):
-                words = part.content.split(" ")
-                for start in range(0, len(words), 4):
-                    chunk = " ".join(words[start : start + 4])
-                    yield chunk if start == 0 else " " + chunk
+                for piece in text_pieces(part.content):
+                    yield piece
 
     return FunctionModel(respond, stream_function=stream, model_name="offline")
+
+
+def text_pieces(text: str, words_per_piece: int = 12) -> list[str]:
+    """The text cut into lines (each with its newline), long lines into pieces of a dozen words;
+    joined they give the text back exactly."""
+    pieces: list[str] = []
+    for line in text.splitlines(keepends=True):
+        words = line.split(" ")
+        for start in range(0, len(words), words_per_piece):
+            piece = " ".join(words[start : start + words_per_piece])
+            pieces.append(piece if start == 0 else " " + piece)
+    return pieces
