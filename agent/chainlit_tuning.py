@@ -10,11 +10,9 @@ them when they are zero, and "…:00Z" then sorts after "…:00.5Z").
 
 from __future__ import annotations
 
+import importlib
 import threading
 from datetime import UTC, datetime, timedelta
-
-import chainlit.message
-import chainlit.step
 
 
 class _NoSleep:
@@ -39,7 +37,8 @@ def strictly_increasing_utc_now() -> str:
 
 
 def install() -> None:
-    for module in (chainlit.step, chainlit.message):
+    # By module name: the `chainlit` package's own `step` attribute is the @step decorator.
+    for module in map(importlib.import_module, ("chainlit.step", "chainlit.message")):
         # Each module imports `time` only for that sleep, and `utc_now` for its stamps.
         setattr(module, "time", _NoSleep)  # noqa: B010
         setattr(module, "utc_now", strictly_increasing_utc_now)  # noqa: B010
