@@ -78,6 +78,7 @@ HEAVY = "bench.run_bench|pytest"
 HEAVY_POLL = 15.0
 HEAVY_MAX_WAIT = 600.0
 
+FLOOR_RUNS = 10
 TARGET_N = 100
 TARGET_TTFT_P95 = 1.0
 TARGET_FINAL_P95 = 3.0
@@ -744,13 +745,50 @@ def print_targets(rounds: list[Round]) -> bool:
     return all(met for _, _, met in checks)
 
 
-async def measure(app: App, sizes: list[int], wait: bool, barrier: bool, notes: list[str]) -> list[Round]:
+@dataclass
+class Floor:
+    """One person alone, FLOOR_RUNS times in a row: what a turn costs with no load, on this machine
+    as it runs now (its speed drifts by a fifth from minute to minute)."""
+
+    ttft_s: float
+    final_s: float
+    runs: int
+
+
+async def measure_floor(app: App) -> Floor:
+    outcomes: list[Outcome] = []
+    for _ in range(FLOOR_RUNS):
+        outcomes.extend((await run_round(app, 1)).outcomes)
+    ok = [o for o in outcomes if not o.error and o.ttft_s is not None and o.final_s is not None]
+    return Floor(
+        ttft_s=percentile([o.ttft_s for o in ok if o.ttft_s is not None], 0.5),
+        final_s=percentile([o.final_s for o in ok if o.final_s is not None], 0.5),
+        runs=len(ok),
+    )
+
+
+def print_floor(floor: Floor, rounds: list[Round]) -> None:
+    print()
+    print(
+        f"Floor (one person alone, median of {floor.runs} turns in a row): "
+        f"TTFT {ms(floor.ttft_s)} ms, final {ms(floor.final_s)} ms"
+    )
+    for r in rounds:
+        ttft = percentile(r.values("ttft_s"), 0.95) / floor.ttft_s
+        final = percentile(r.values("final_s"), 0.95) / floor.final_s
+        print(f"  N={r.n}: p95 TTFT = {ttft:,.1f} × floor, p95 final = {final:,.1f} × floor")
+
+
+async def measure(
+    app: App, sizes: list[int], wait: bool, barrier: bool, notes: list[str]
+) -> tuple[Floor, list[Round]]:
     warm = await run_round(app, 1)
     print(
         f"  warm-up (not counted): {'ok' if not warm.errors else warm.errors[0].error}; "
         f"server RSS now {tree_rss_mb(psutil.Process(app.server_pid)):,.0f} MB",
         flush=True,
     )
+    floor = await measure_floor(app)
     budget = [HEAVY_MAX_WAIT]
     rounds: list[Round] = []
     for n in sizes:
@@ -763,7 +801,7 @@ async def measure(app: App, sizes: list[int], wait: bool, barrier: bool, notes: 
         if others:
             notes.append(f"other heavy processes were running at the end of N={n}: {others}")
         await asyncio.sleep(1.0)  # let the server finish persisting the round's threads
-    return rounds
+    return floor, rounds
 
 
 def main() -> None:
@@ -801,8 +839,11 @@ def main() -> None:
         app = App(base, process.pid, postmaster(home / "pgdata") if embedded else None, page_transports(base))
         print(f"  socket.io transports (as the page sets them): {', '.join(app.transports)}")
         notes: list[str] = []
-        rounds = asyncio.run(measure(app, sizes, wait=not args.no_wait, barrier=args.barrier, notes=notes))
+        floor, rounds = asyncio.run(
+            measure(app, sizes, wait=not args.no_wait, barrier=args.barrier, notes=notes)
+        )
         print_table(rounds)
+        print_floor(floor, rounds)
         ok = print_targets(rounds)
         print()
         if args.barrier:
