@@ -29,11 +29,15 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
+sync_app = typer.Typer(help="Sync live sources.", no_args_is_help=True)
+meta_app = typer.Typer(help="Meta ad accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(import_app, name="import")
+app.add_typer(sync_app, name="sync")
+app.add_typer(meta_app, name="meta")
 
 # Piped output (not a terminal) gets wide lines instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -176,6 +180,41 @@ def import_meta_csv(
         f"{summary.ads_created} new ads, {summary.ads_updated} already known; {summary.days_inserted:,} new ad-days, "
         f"{summary.days_updated:,} already present (refreshed); {summary.since} to {summary.until}."
     )
+
+
+@meta_app.command("link")
+def meta_link(
+    brand: Annotated[str, typer.Option("--brand", help="The brand the ad account belongs to.")],
+    account: Annotated[str, typer.Option("--account", help="The ad account ID, act_1234567890.")],
+) -> None:
+    """Link a brand to an ad account read with META_SYSTEM_USER_TOKEN (checked with Meta first)."""
+    from services.meta_sync import link_account
+
+    linked = _run(lambda db: link_account(db, None, brand_name=brand, account=account))
+    console.print(linked.summary)
+
+
+@sync_app.command("meta")
+def sync_meta(
+    brand: Annotated[str, typer.Option("--brand", help="The brand whose linked ad accounts to sync.")],
+    days: Annotated[
+        int | None,
+        typer.Option(help="Fetch this many days back instead of resuming from the last sync."),
+    ] = None,
+) -> None:
+    """Sync a brand's ads and daily ad-level insights from Meta (incremental; re-runs never duplicate)."""
+    from services.meta_sync import MetaSync
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Meta sync", total=1.0)
+
+        def step(what: str, done: float) -> None:
+            progress.update(task, description=what, completed=done)
+
+        result = _run(lambda db: MetaSync(db, None, progress=step).run(brand, days=days))
+    console.print(result.summary, markup=False, highlight=False)
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def _print_turn(turn: Any) -> None:

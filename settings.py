@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     chainlit_auth_secret: SecretStr | None = Field(default=None, validation_alias="CHAINLIT_AUTH_SECRET")
     supabase_url: str | None = Field(default=None, validation_alias="SUPABASE_URL")
     supabase_key: SecretStr | None = Field(default=None, validation_alias="SUPABASE_KEY")
+    meta_system_user_token: SecretStr | None = Field(default=None, validation_alias="META_SYSTEM_USER_TOKEN")
+    meta_app_id: str | None = Field(default=None, validation_alias="META_APP_ID")
+    meta_app_secret: SecretStr | None = Field(default=None, validation_alias="META_APP_SECRET")
+    meta_graph_url: str = Field(default="https://graph.facebook.com", validation_alias="META_GRAPH_URL")
+    """Where the Graph API is; tests point it at a local fake."""
+    meta_attribution_days: int = Field(default=7, validation_alias="META_ATTRIBUTION_DAYS")
+    """Every sync fetches these last days again: Meta keeps revising them as conversions attribute."""
 
     def auth_secret(self) -> str:
         """`CHAINLIT_AUTH_SECRET`, else one generated once and kept (owner-only) in `$VIRALTRACKER_HOME`."""

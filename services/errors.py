@@ -36,3 +36,15 @@ class NeedsModelKey(UserFacingError):
 
 class ExternalServiceError(UserFacingError):
     """An outside service (Meta, a model provider) failed; the message says which and why."""
+
+
+class ConfigurationError(UserFacingError):
+    """The deployment is missing or has a wrong setting; the message names the variable."""
+
+
+class MetaAuthError(ExternalServiceError):
+    """Meta refused the token (code 190: expired or revoked): the brand must reconnect."""
+
+
+class MetaThrottled(ExternalServiceError):
+    """Meta kept throttling one ad account; the run stopped and resumes from where it was."""

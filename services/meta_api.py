@@ -1,0 +1,200 @@
+"""The Graph API through the official SDK (facebook-business), with Meta's limits respected.
+
+Every call goes through `FacebookAdsApi.call`, so we see each response's usage headers and can page
+by `after` cursors ourselves: a failed page is retried from the same cursor, never re-read from the
+start. The SDK is synchronous: async code calls a `MetaClient` through `asyncio.to_thread`.
+
+Faults (PITFALLS, Meta Marketing API):
+* throttling — codes 4 (app), 17 (user), 613 (account), 80000–80014 (business use case): wait
+  (`estimated_time_to_regain_access` when Meta gives it, else a growing backoff) and resume; after
+  `breaker_after` throttles in a row on one account the run stops (`MetaThrottled`) and resumes later;
+* usage headers (`X-Business-Use-Case-Usage`, `x-app-usage`, `x-ad-account-usage`) above
+  `slow_down_at` percent: pause before the next call rather than be blocked;
+* 5xx, "transient" errors and dropped connections: exponential backoff with jitter;
+* 190: the token is dead (`MetaAuthError`), nothing to retry.
+
+The token never appears in a message we raise or log: the SDK puts it in the URL's query string,
+and `requests` errors quote that URL, so their text is scrubbed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from facebook_business.api import FacebookAdsApi, FacebookResponse
+from facebook_business.exceptions import FacebookRequestError
+from facebook_business.session import FacebookSession
+from pydantic import SecretStr
+
+from services.errors import ExternalServiceError, MetaAuthError, MetaThrottled
+
+API_VERSION = "v26.0"
+THROTTLE_CODES = frozenset({4, 17, 613, *range(80000, 80015)})
+PAGE_SIZE = 500  # Meta budgets calls per ad account: big pages, fewer calls
+
+
+@dataclass
+class Limits:
+    """How patient to be. Tests shrink the waits; production keeps these."""
+
+    max_attempts: int = 6  # per call, for 5xx / dropped connections
+    backoff_base: float = 1.0  # seconds, doubled each attempt, with full jitter
+    backoff_cap: float = 60.0
+    throttle_wait: float = 60.0  # when Meta gives no estimate
+    max_throttle_wait: float = 3600.0
+    breaker_after: int = 5  # throttles in a row on one account
+    slow_down_at: float = 75.0  # usage percent
+    timeout: float = 120.0  # one HTTP call
+
+
+@dataclass
+class Usage:
+    """The latest usage Meta reported (percent of the budget; the highest of its figures)."""
+
+    percent: float = 0.0
+    regain_minutes: float = 0.0
+
+
+@dataclass
+class MetaClient:
+    token: SecretStr
+    graph_url: str
+    limits: Limits = field(default_factory=Limits)
+    sleep: Callable[[float], None] = time.sleep
+    on_wait: Callable[[str, float], None] | None = None  # (why, seconds): progress shows it
+    calls: int = 0
+    throttles: int = 0
+
+    def __post_init__(self) -> None:
+        session = FacebookSession(access_token=self.token.get_secret_value(), timeout=self.limits.timeout)
+        session.GRAPH = self.graph_url.rstrip("/")
+        self._api = FacebookAdsApi(session, api_version=API_VERSION)
+        self.usage = Usage()
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def get(self, path: tuple[str, ...], params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.call("GET", path, params)
+
+    def call(
+        self, method: str, path: tuple[str, ...], params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One Graph call with Meta's limits respected; the JSON body."""
+        attempt = 0
+        throttled_in_a_row = 0
+        while True:
+            self._pace()
+            attempt += 1
+            self.calls += 1
+            try:
+                response: FacebookResponse = self._api.call(method, path, params=dict(params or {}))
+            except FacebookRequestError as error:
+                self._read_usage(error.http_headers() or {})
+                code = error.api_error_code()
+                if code == 190:
+                    raise MetaAuthError(
+                        "Meta no longer accepts this brand's token (expired or revoked)."
+                        " Reconnect it with /connect_meta."
+                    ) from None
+                if code in THROTTLE_CODES:
+                    throttled_in_a_row += 1
+                    self.throttles += 1
+                    if throttled_in_a_row >= self.limits.breaker_after:
+                        raise MetaThrottled(
+                            f"Meta kept throttling {path[0]} ({throttled_in_a_row} times in a row, code {code})."
+                            " Nothing was lost: the next sync resumes from here."
+                        ) from None
+                    self._wait("Meta asked us to slow down", self._throttle_wait(throttled_in_a_row))
+                    continue
+                transient = bool(error.api_transient_error()) or (error.http_status() or 0) >= 500
+                if transient and attempt < self.limits.max_attempts:
+                    self._wait("Meta had a temporary error", self._backoff(attempt))
+                    continue
+                raise ExternalServiceError(self._describe(error)) from None
+            except requests.exceptions.RequestException as error:
+                if attempt < self.limits.max_attempts:
+                    self._wait("the connection to Meta dropped", self._backoff(attempt))
+                    continue
+                raise ExternalServiceError(
+                    f"Meta could not be reached after {attempt} attempts: {self.scrub(str(error))}"
+                ) from None
+            self._read_usage(response.headers() or {})
+            body = response.json()
+            return body if isinstance(body, dict) else {"data": body}
+
+    def pages(self, path: tuple[str, ...], params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Every page of an edge, following `after` cursors (a failed page is retried from its cursor)."""
+        params = {"limit": PAGE_SIZE, **params}
+        while True:
+            body = self.get(path, params)
+            yield list(body.get("data") or [])
+            paging = body.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after:
+                return
+            params = {**params, "after": after}
+
+    # -- limits -----------------------------------------------------------------------------
+
+    def _read_usage(self, headers: Any) -> None:
+        percent, regain = 0.0, 0.0
+        for name in ("x-business-use-case-usage", "x-app-usage", "x-ad-account-usage"):
+            raw = headers.get(name) if hasattr(headers, "get") else None
+            if not raw:
+                continue
+            try:
+                data = json.loads(raw)
+            except (TypeError, ValueError):
+                continue
+            entries: list[dict[str, Any]] = []
+            if name == "x-business-use-case-usage" and isinstance(data, dict):
+                for value in data.values():
+                    if isinstance(value, list):
+                        entries.extend(v for v in value if isinstance(v, dict))
+            elif isinstance(data, dict):
+                entries.append(data)
+            for entry in entries:
+                for key in ("call_count", "total_cputime", "total_time", "acc_id_util_pct"):
+                    value = entry.get(key)
+                    if isinstance(value, int | float):
+                        percent = max(percent, float(value))
+                regain = max(regain, float(entry.get("estimated_time_to_regain_access") or 0))
+        self.usage = Usage(percent=percent, regain_minutes=regain)
+
+    def _pace(self) -> None:
+        """Slow down before Meta blocks: the closer to the budget, the longer the pause."""
+        over = self.usage.percent - self.limits.slow_down_at
+        if over > 0:
+            share = min(1.0, over / (100.0 - self.limits.slow_down_at))
+            self._wait("close to Meta's call budget", self.limits.throttle_wait * share)
+
+    def _throttle_wait(self, in_a_row: int) -> float:
+        if self.usage.regain_minutes > 0:
+            return min(self.usage.regain_minutes * 60.0, self.limits.max_throttle_wait)
+        return min(self.limits.throttle_wait * 2 ** (in_a_row - 1), self.limits.max_throttle_wait)
+
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.limits.backoff_cap, self.limits.backoff_base * 2 ** (attempt - 1)))
+
+    def _wait(self, why: str, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if self.on_wait is not None:
+            self.on_wait(why, seconds)
+        self.sleep(seconds)
+
+    def _describe(self, error: FacebookRequestError) -> str:
+        message = error.api_error_message() or "an error"
+        code, subcode = error.api_error_code(), error.api_error_subcode()
+        detail = f"code {code}" + (f", subcode {subcode}" if subcode else "")
+        return f"Meta refused the request: {self.scrub(str(message))} ({detail})."
+
+    def scrub(self, text: str) -> str:
+        secret = self.token.get_secret_value()
+        return text.replace(secret, "***") if secret else text

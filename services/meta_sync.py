@@ -1,0 +1,608 @@
+"""A brand's Meta ad account as a live source: link it, then sync ads and daily ad-level insights.
+
+Incremental: per account, `sync_state` keeps the last day fully synced (the high-water mark); each
+run starts `attribution_days` before it (Meta keeps revising recent days as conversions attribute)
+and upserts on (ad, day), so re-runs never duplicate and a row whose figures did not change is not
+written at all. Pages are written as they arrive (nothing is held); the high-water mark moves only
+when the whole range is in, so a run that dies mid-way is re-done from the same place next time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, SecretStr
+
+from db.pool import Caller, Conn, Database
+from services.brands import resolve_brand
+from services.errors import ConfigurationError, ExternalServiceError, InvalidArgument, MetaAuthError, NotFound
+from services.meta_api import MetaClient
+from services.models import BrandRef
+from services.token_vault import TokenVault
+from settings import Settings, get_settings
+
+INITIAL_DAYS = 90  # a first sync's history
+ACCOUNT_ID = re.compile(r"^(?:act_)?(\d{5,20})$")
+
+AD_FIELDS = (
+    "id,name,effective_status,created_time,campaign_id,adset_id,campaign{name},adset{name},"
+    "creative{id,body,title,thumbnail_url,video_id,object_type,link_url,object_story_spec,asset_feed_spec}"
+)
+INSIGHT_FIELDS = (
+    "ad_id,ad_name,adset_id,campaign_id,date_start,spend,impressions,reach,clicks,inline_link_clicks,"
+    "actions,action_values,video_thruplay_watched_actions,video_p25_watched_actions,"
+    "video_p50_watched_actions,video_p75_watched_actions,video_p100_watched_actions"
+)
+# Several action types count the same purchase (pixel, on-Meta, "omni" = all channels, deduplicated):
+# take the first present, never a sum.
+PURCHASE_TYPES = ("omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase")
+ADD_TO_CART_TYPES = ("omni_add_to_cart", "add_to_cart", "offsite_conversion.fb_pixel_add_to_cart")
+TRACKING_PARAMS = re.compile(r"^(utm_.*|fbclid|gclid|mc_[a-z]+|_hs[a-z]+|ref)$", re.IGNORECASE)
+
+PERFORMANCE_COLUMNS = (
+    "meta_ad_id",
+    "date",
+    "spend",
+    "impressions",
+    "reach",
+    "clicks",
+    "link_clicks",
+    "add_to_carts",
+    "purchases",
+    "purchase_value",
+    "video_3s_views",
+    "video_thruplays",
+    "video_p25",
+    "video_p50",
+    "video_p75",
+    "video_p100",
+)
+
+
+# -- identifiers and tokens ------------------------------------------------------------------
+
+
+def normalize_account_id(raw: str) -> str:
+    """`act_<digits>` from what a person typed ("act_123…", "123…"), or a clear message."""
+    found = ACCOUNT_ID.match(raw.strip())
+    if not found:
+        raise InvalidArgument(
+            f"'{raw.strip()}' is not a Meta ad account ID. It looks like act_1234567890"
+            " (Ads Manager → account dropdown, or Business Settings → Ad accounts)."
+        )
+    return f"act_{found[1]}"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One linked ad account and how to call Meta for it (the token is never printed)."""
+
+    brand: BrandRef
+    account_id: str
+    method: str  # system_user | oauth
+    token: SecretStr = field(repr=False)
+
+
+def system_token(settings: Settings) -> SecretStr | None:
+    return settings.meta_system_user_token
+
+
+async def connections_for(conn: Conn, brand: BrandRef, settings: Settings) -> list[Connection]:
+    """The brand's linked accounts with their tokens: its own (OAuth or per-brand) first, else the
+    system user's (`META_SYSTEM_USER_TOKEN`)."""
+    cur = await conn.execute(
+        "select meta_ad_account_id, auth_method, access_token_encrypted, status from brand_ad_accounts"
+        " where brand_id = %s and status <> 'disconnected' order by created_at",
+        (brand.id,),
+    )
+    rows = await cur.fetchall()
+    if not rows:
+        raise NotFound(
+            f"{brand.name} has no Meta ad account linked. Link one with"
+            f' /meta_account brand:"{brand.name}" account:act_1234567890'
+            " (or connect Facebook with /connect_meta)."
+        )
+    found: list[Connection] = []
+    vault: TokenVault | None = None
+    for row in rows:
+        if row["access_token_encrypted"]:
+            vault = vault or TokenVault.from_settings(settings)
+            token = vault.decrypt(row["access_token_encrypted"])
+        else:
+            fallback = system_token(settings)
+            if fallback is None:
+                raise ConfigurationError(
+                    f"{brand.name}'s account {row['meta_ad_account_id']} has no token of its own and"
+                    " META_SYSTEM_USER_TOKEN is not set. Connect it with /connect_meta or set the variable."
+                )
+            token = fallback
+        found.append(Connection(brand, row["meta_ad_account_id"], row["auth_method"], token))
+    return found
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(Decimal(str(value)))
+    except (InvalidOperation, ValueError, TypeError):
+        return 0
+
+
+def _money(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError, TypeError):
+        return Decimal("0.00")
+
+
+def _action(entries: Any, types: Sequence[str]) -> str | None:
+    if not isinstance(entries, list):
+        return None
+    by_type = {e.get("action_type"): e.get("value") for e in entries if isinstance(e, dict)}
+    for kind in types:
+        if kind in by_type:
+            return str(by_type[kind])
+    return None
+
+
+def performance_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    """One insights row as our columns. 3-second views are `actions` of type `video_view`
+    (`video_play_actions` counts any start)."""
+    actions = row.get("actions")
+    link_clicks = row.get("inline_link_clicks")
+    if link_clicks is None:
+        link_clicks = _action(actions, ("link_click",))
+    return (
+        str(row["ad_id"]),
+        date.fromisoformat(str(row["date_start"])),
+        _money(row.get("spend")),
+        _int(row.get("impressions")),
+        _int(row.get("reach")),
+        _int(row.get("clicks")),
+        _int(link_clicks),
+        _int(_action(actions, ADD_TO_CART_TYPES)),
+        _int(_action(actions, PURCHASE_TYPES)),
+        _money(_action(row.get("action_values"), PURCHASE_TYPES)),
+        _int(_action(actions, ("video_view",))),
+        _int(_action(row.get("video_thruplay_watched_actions"), ("video_view",))),
+        _int(_action(row.get("video_p25_watched_actions"), ("video_view",))),
+        _int(_action(row.get("video_p50_watched_actions"), ("video_view",))),
+        _int(_action(row.get("video_p75_watched_actions"), ("video_view",))),
+        _int(_action(row.get("video_p100_watched_actions"), ("video_view",))),
+    )
+
+
+def canonical_url(url: str) -> str:
+    """The page an ad sends people to, without what varies per ad: scheme and host in lower case,
+    no "www.", no tracking parameters (utm_*, fbclid, …), no fragment, no trailing slash."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query) if not TRACKING_PARAMS.match(k)))
+    path = parts.path.rstrip("/") or ""
+    return urlunsplit(("https", host, path, query, ""))
+
+
+def destination_urls(creative: dict[str, Any]) -> list[str]:
+    """Every landing page a creative links to (single link, carousel cards, dynamic creative)."""
+    urls: list[str] = []
+    story = creative.get("object_story_spec") or {}
+    link_data = story.get("link_data") or {}
+    video_data = story.get("video_data") or {}
+    candidates = [
+        creative.get("link_url"),
+        link_data.get("link"),
+        ((video_data.get("call_to_action") or {}).get("value") or {}).get("link"),
+        *(card.get("link") for card in link_data.get("child_attachments") or [] if isinstance(card, dict)),
+        *(
+            entry.get("website_url")
+            for entry in (creative.get("asset_feed_spec") or {}).get("link_urls") or []
+            if isinstance(entry, dict)
+        ),
+    ]
+    for url in candidates:
+        if isinstance(url, str) and url.startswith(("http://", "https://")) and url not in urls:
+            urls.append(url)
+    return urls
+
+
+def ad_row(ad: dict[str, Any]) -> dict[str, Any]:
+    creative = ad.get("creative") or {}
+    story = creative.get("object_story_spec") or {}
+    link_data = story.get("link_data") or {}
+    video_id = creative.get("video_id") or (story.get("video_data") or {}).get("video_id")
+    if link_data.get("child_attachments"):
+        ad_format = "carousel"
+    elif video_id or creative.get("object_type") == "VIDEO":
+        ad_format = "video"
+    else:
+        ad_format = "image"
+    created = ad.get("created_time")
+    return {
+        "meta_ad_id": str(ad["id"]),
+        "name": str(ad.get("name") or ad["id"]),
+        "campaign": (ad.get("campaign") or {}).get("name"),
+        "campaign_id": ad.get("campaign_id") or (ad.get("campaign") or {}).get("id"),
+        "adset": (ad.get("adset") or {}).get("name"),
+        "adset_id": ad.get("adset_id") or (ad.get("adset") or {}).get("id"),
+        "format": ad_format,
+        "ad_copy": creative.get("body") or link_data.get("message"),
+        "headline": creative.get("title") or link_data.get("name"),
+        "thumbnail_url": creative.get("thumbnail_url"),
+        "video_id": str(video_id) if video_id else None,
+        "status": str(ad.get("effective_status") or "unknown").lower(),
+        "created_time": datetime.strptime(created, "%Y-%m-%dT%H:%M:%S%z") if created else None,
+        "urls": destination_urls(creative),
+    }
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+_UPSERT_AD = """
+insert into meta_ads (meta_ad_id, brand_id, organization_id, meta_ad_account_id, name, campaign,
+  campaign_id, adset, adset_id, format, ad_copy, headline, thumbnail_url, video_id, status, created_time)
+values (%(meta_ad_id)s, %(brand_id)s, %(organization_id)s, %(account)s, %(name)s, %(campaign)s,
+  %(campaign_id)s, %(adset)s, %(adset_id)s, %(format)s, %(ad_copy)s, %(headline)s, %(thumbnail_url)s,
+  %(video_id)s, %(status)s, %(created_time)s)
+on conflict (meta_ad_id) do update set
+  meta_ad_account_id = excluded.meta_ad_account_id, name = excluded.name, campaign = excluded.campaign,
+  campaign_id = excluded.campaign_id, adset = excluded.adset, adset_id = excluded.adset_id,
+  format = excluded.format, ad_copy = excluded.ad_copy, headline = excluded.headline,
+  thumbnail_url = excluded.thumbnail_url, video_id = excluded.video_id, status = excluded.status,
+  created_time = excluded.created_time, updated_at = now()
+where (meta_ads.meta_ad_account_id, meta_ads.name, meta_ads.campaign, meta_ads.campaign_id, meta_ads.adset,
+       meta_ads.adset_id, meta_ads.format, meta_ads.ad_copy, meta_ads.headline, meta_ads.thumbnail_url,
+       meta_ads.video_id, meta_ads.status, meta_ads.created_time)
+  is distinct from
+      (excluded.meta_ad_account_id, excluded.name, excluded.campaign, excluded.campaign_id, excluded.adset,
+       excluded.adset_id, excluded.format, excluded.ad_copy, excluded.headline, excluded.thumbnail_url,
+       excluded.video_id, excluded.status, excluded.created_time)
+"""
+
+_UPSERT_PERFORMANCE = f"""
+with incoming as (
+  select distinct on (meta_ad_id, date) * from _insights order by meta_ad_id, date
+), stubs as (
+  -- An ad Meta no longer lists (deleted, archived) still has its days: keep them under its name.
+  insert into meta_ads (meta_ad_id, brand_id, organization_id, meta_ad_account_id, name)
+  select distinct i.meta_ad_id, %(brand_id)s::uuid, %(organization_id)s::uuid, %(account)s, i.ad_name
+  from _insights i
+  on conflict (meta_ad_id) do nothing
+)
+insert into meta_ads_performance (brand_id, organization_id, {", ".join(PERFORMANCE_COLUMNS)})
+select %(brand_id)s::uuid, %(organization_id)s::uuid, {", ".join(PERFORMANCE_COLUMNS)} from incoming
+on conflict (meta_ad_id, date) do update set
+  {", ".join(f"{c} = excluded.{c}" for c in PERFORMANCE_COLUMNS[2:])}, updated_at = now()
+where ({", ".join(f"meta_ads_performance.{c}" for c in PERFORMANCE_COLUMNS[2:])})
+  is distinct from ({", ".join(f"excluded.{c}" for c in PERFORMANCE_COLUMNS[2:])})
+"""
+
+
+async def _write_insights(conn: Conn, connection: Connection, rows: list[tuple[Any, ...]]) -> int:
+    """One batch of insight rows: COPY into a temporary table, then one upsert. The rows written
+    (a row whose figures did not change is not)."""
+    await conn.execute(
+        "create temporary table if not exists _insights (ad_name text, meta_ad_id text, date date,"
+        " spend numeric, impressions bigint, reach bigint, clicks bigint, link_clicks bigint,"
+        " add_to_carts bigint, purchases bigint, purchase_value numeric, video_3s_views bigint,"
+        " video_thruplays bigint, video_p25 bigint, video_p50 bigint, video_p75 bigint, video_p100 bigint)"
+        " on commit delete rows"
+    )
+    cur = conn.cursor()
+    async with cur.copy(f"copy _insights (ad_name, {', '.join(PERFORMANCE_COLUMNS)}) from stdin") as copy:
+        for row in rows:
+            await copy.write_row(row)
+    cur = await conn.execute(
+        _UPSERT_PERFORMANCE,
+        {
+            "brand_id": connection.brand.id,
+            "organization_id": connection.brand.organization_id,
+            "account": connection.account_id,
+        },
+    )
+    return max(cur.rowcount, 0)
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+class AccountSync(BaseModel):
+    account_id: str
+    since: date
+    until: date
+    ads: int = 0
+    ads_written: int = 0
+    rows: int = 0
+    rows_written: int = 0
+    calls: int = 0
+    throttled: int = 0
+    error: str | None = None
+
+
+class SyncResult(BaseModel):
+    brand: str
+    accounts: list[AccountSync]
+
+    @property
+    def ok(self) -> bool:
+        return all(a.error is None for a in self.accounts)
+
+    @property
+    def summary(self) -> str:
+        parts = []
+        for a in self.accounts:
+            head = f"{a.account_id}: {a.since:%b %-d}–{a.until:%b %-d}"
+            if a.error:
+                parts.append(f"{head} stopped: {a.error} ({a.rows:,} daily rows were saved before that)")
+            else:
+                parts.append(
+                    f"{head}: {a.ads:,} ads, {a.rows:,} daily rows fetched, {a.rows_written:,} new or changed"
+                )
+        return f"Meta sync for {self.brand} — " + "; ".join(parts)
+
+
+Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
+
+
+@dataclass
+class MetaSync:
+    """Syncs one brand. `client_factory` builds a `MetaClient` for a token (tests shrink its waits)."""
+
+    db: Database
+    caller: Caller | None  # None: the service role (jobs); else under the caller's RLS
+    settings: Settings = field(default_factory=get_settings)
+    client_factory: Callable[[SecretStr], MetaClient] | None = None
+    progress: Progress | None = None
+    batch_rows: int = 5_000
+
+    def _session(self) -> AbstractAsyncContextManager[Conn]:
+        return _as(self.db, self.caller)
+
+    def _client(self, token: SecretStr) -> MetaClient:
+        if self.client_factory is not None:
+            return self.client_factory(token)
+        return MetaClient(token=token, graph_url=self.settings.meta_graph_url)
+
+    def _say(self, what: str, done: float) -> None:
+        if self.progress is not None:
+            self.progress(what, max(0.0, min(1.0, done)))
+
+    async def run(self, brand_name: str, *, today: date | None = None, days: int | None = None) -> SyncResult:
+        today = today or datetime.now(UTC).date()
+        async with self._session() as conn:
+            brand = await resolve_brand(conn, name=brand_name)
+            connections = await connections_for(conn, brand, self.settings)
+        result = SyncResult(brand=brand.name, accounts=[])
+        for connection in connections:
+            result.accounts.append(await self._account(connection, today=today, days=days))
+        return result
+
+    async def _account(self, connection: Connection, *, today: date, days: int | None) -> AccountSync:
+        async with self._session() as conn:
+            mark = await _high_water_mark(conn, connection.account_id)
+            await _set_state(conn, connection, "running", None, None)
+        if days is not None:
+            since = today - timedelta(days=days - 1)
+        elif mark is not None:
+            since = min(mark, today) - timedelta(days=self.settings.meta_attribution_days - 1)
+        else:
+            since = today - timedelta(days=INITIAL_DAYS - 1)
+        state = AccountSync(account_id=connection.account_id, since=since, until=today)
+        client = self._client(connection.token)
+        try:
+            await self._sync_ads(client, connection, state)
+            await self._sync_insights(client, connection, state)
+        except MetaAuthError as error:
+            state.error = error.message
+            async with self._session() as conn:
+                await conn.execute(
+                    "update brand_ad_accounts set status = 'expired', last_error = %s"
+                    " where brand_id = %s and meta_ad_account_id = %s",
+                    (error.message, connection.brand.id, connection.account_id),
+                )
+        except ExternalServiceError as error:
+            state.error = error.message
+        finally:
+            state.calls, state.throttled = client.calls, client.throttles
+        async with self._session() as conn:
+            if state.error is None:
+                await _set_state(conn, connection, "ok", None, max(mark or today, today))
+                await conn.execute(
+                    "update brand_ad_accounts set last_synced_at = now(), status = 'active', last_error = null"
+                    " where brand_id = %s and meta_ad_account_id = %s",
+                    (connection.brand.id, connection.account_id),
+                )
+            else:
+                await _set_state(conn, connection, "failed", state.error, None)
+        return state
+
+    async def _sync_ads(self, client: MetaClient, connection: Connection, state: AccountSync) -> None:
+        self._say(f"{connection.account_id}: ads", 0.0)
+        pages = client.pages((connection.account_id, "ads"), {"fields": AD_FIELDS})
+        async for page in _pages_in_thread(pages):
+            ads = [ad_row(ad) for ad in page if ad.get("id")]
+            async with self._session() as conn:
+                for ad in ads:
+                    params = {
+                        **ad,
+                        "brand_id": connection.brand.id,
+                        "organization_id": connection.brand.organization_id,
+                        "account": connection.account_id,
+                    }
+                    cur = await conn.execute(_UPSERT_AD, params)
+                    state.ads_written += max(cur.rowcount, 0)
+                    for url in ad["urls"]:
+                        await conn.execute(
+                            "insert into meta_ad_destinations (meta_ad_id, organization_id, url, canonical_url)"
+                            " values (%s, %s, %s, %s) on conflict (meta_ad_id, canonical_url) do nothing",
+                            (ad["meta_ad_id"], connection.brand.organization_id, url, canonical_url(url)),
+                        )
+            state.ads += len(ads)
+            self._say(f"{connection.account_id}: {state.ads:,} ads", 0.0)
+
+    async def _sync_insights(self, client: MetaClient, connection: Connection, state: AccountSync) -> None:
+        params = {
+            "level": "ad",
+            "time_increment": 1,
+            "time_range": {"since": state.since.isoformat(), "until": state.until.isoformat()},
+            "fields": INSIGHT_FIELDS,
+        }
+        span = (state.until - state.since).days + 1
+        batch: list[tuple[Any, ...]] = []
+
+        async def flush() -> None:
+            if not batch:
+                return
+            async with self._session() as conn:
+                state.rows_written += await _write_insights(conn, connection, batch)
+            batch.clear()
+
+        pages = client.pages((connection.account_id, "insights"), params)
+        last_day = state.since
+        async for page in _pages_in_thread(pages):
+            for row in page:
+                if not row.get("ad_id") or not row.get("date_start"):
+                    continue
+                parsed = performance_row(row)
+                batch.append((row.get("ad_name") or str(row["ad_id"]), *parsed))
+                last_day = max(last_day, parsed[1])
+            state.rows += len(page)
+            if len(batch) >= self.batch_rows:
+                await flush()
+            done = ((last_day - state.since).days + 1) / span
+            self._say(f"{connection.account_id}: {state.rows:,} daily rows", done)
+        await flush()
+        self._say(f"{connection.account_id}: {state.rows:,} daily rows", 1.0)
+
+
+async def _pages_in_thread(pages: Iterator[list[dict[str, Any]]]) -> Any:
+    """The pages of a (synchronous) SDK iterator, each fetched in a worker thread while the previous
+    one is written."""
+    done = object()
+
+    def step() -> Any:
+        return next(pages, done)
+
+    pending = asyncio.ensure_future(asyncio.to_thread(step))
+    try:
+        while True:
+            page = await pending
+            if page is done:
+                return
+            pending = asyncio.ensure_future(asyncio.to_thread(step))
+            yield page
+    finally:
+        if not pending.done():
+            pending.cancel()
+
+
+async def _high_water_mark(conn: Conn, account_id: str) -> date | None:
+    cur = await conn.execute(
+        "select high_water_mark from sync_state where meta_ad_account_id = %s and stream = 'insights'",
+        (account_id,),
+    )
+    row = await cur.fetchone()
+    return row["high_water_mark"] if row else None
+
+
+async def _set_state(
+    conn: Conn, connection: Connection, status: str, error: str | None, mark: date | None
+) -> None:
+    await conn.execute(
+        "insert into sync_state (brand_id, organization_id, meta_ad_account_id, stream, high_water_mark,"
+        " last_run_at, last_status, last_error) values (%s, %s, %s, 'insights', %s, now(), %s, %s)"
+        " on conflict (meta_ad_account_id, stream) do update set last_run_at = now(),"
+        " last_status = excluded.last_status, last_error = excluded.last_error,"
+        " high_water_mark = coalesce(excluded.high_water_mark, sync_state.high_water_mark)",
+        (connection.brand.id, connection.brand.organization_id, connection.account_id, mark, status, error),
+    )
+
+
+def _as(db: Database, caller: Caller | None) -> AbstractAsyncContextManager[Conn]:
+    return db.as_user(caller) if caller is not None else db.as_service()
+
+
+# -- linking an account ----------------------------------------------------------------------
+
+
+class LinkResult(BaseModel):
+    brand: str
+    account_id: str
+    account_name: str
+    currency: str | None = None
+    method: str
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"Linked {self.account_id} ({self.account_name}, {self.currency or 'currency unknown'}) to"
+            f' {self.brand}. Sync it with /sync_meta brand:"{self.brand}".'
+        )
+
+
+async def link_account(
+    db: Database,
+    caller: Caller | None,
+    *,
+    brand_name: str,
+    account: str,
+    settings: Settings | None = None,
+    client_factory: Callable[[SecretStr], MetaClient] | None = None,
+) -> LinkResult:
+    """Link an ad account to a brand with the system user's token, after checking Meta lets it read it.
+    `caller` None: as the service role (the CLI, run by whoever operates the deployment)."""
+    settings = settings or get_settings()
+    account_id = normalize_account_id(account)
+    token = system_token(settings)
+    if token is None:
+        raise ConfigurationError(
+            "Linking an account by ID uses META_SYSTEM_USER_TOKEN, which is not set."
+            " Set it, or connect Facebook with /connect_meta."
+        )
+    async with _as(db, caller) as conn:
+        brand = await resolve_brand(conn, name=brand_name)
+    client = (
+        client_factory(token)
+        if client_factory
+        else MetaClient(token=token, graph_url=settings.meta_graph_url)
+    )
+    try:
+        info = await asyncio.to_thread(
+            client.get, (account_id,), {"fields": "id,name,account_status,currency,timezone_name"}
+        )
+    except ExternalServiceError as error:
+        if "code 100" in error.message:
+            raise NotFound(
+                f"Meta has no ad account {account_id} that this token can read. Check the ID, and that the"
+                " system user was given access to the account in Business Settings."
+            ) from None
+        raise
+    if info.get("account_status") not in (1, None):
+        raise InvalidArgument(
+            f"{account_id} ({info.get('name')}) is not active in Meta (status {info.get('account_status')})."
+        )
+    async with _as(db, caller) as conn:
+        await conn.execute(
+            "insert into brand_ad_accounts (brand_id, organization_id, meta_ad_account_id, auth_method, status)"
+            " values (%s, %s, %s, 'system_user', 'active') on conflict (brand_id, meta_ad_account_id)"
+            " do update set status = 'active', last_error = null",
+            (brand.id, brand.organization_id, account_id),
+        )
+    return LinkResult(
+        brand=brand.name,
+        account_id=account_id,
+        account_name=str(info.get("name") or account_id),
+        currency=info.get("currency"),
+        method="system_user",
+    )
