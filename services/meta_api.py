@@ -13,14 +13,18 @@ Faults (PITFALLS, Meta Marketing API):
 * 5xx, "transient" errors and dropped connections: exponential backoff with jitter;
 * 190: the token is dead (`MetaAuthError`), nothing to retry.
 
-The token never appears in a message we raise or log: the SDK puts it in the URL's query string,
-and `requests` errors quote that URL, so their text is scrubbed.
+The token never appears in a URL, a message we raise or a log line: it travels in the
+`Authorization` header (the SDK would put it in every URL's query string, which urllib3 logs and
+`requests` errors quote), error text is scrubbed, and `redact_secrets_in_logs` masks secret query
+parameters in the HTTP libraries' log records whatever sends them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +39,31 @@ from pydantic import SecretStr
 from services.errors import ExternalServiceError, MetaAuthError, MetaThrottled
 
 API_VERSION = "v26.0"
+SECRET_PARAMS = re.compile(
+    r"((?<![A-Za-z_])(?:access_token|client_secret|fb_exchange_token|code|appsecret_proof|input_token)=)[^&\s\"']+"
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Masks secret query parameters (tokens, the app secret, OAuth codes) in a log record's text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        masked = SECRET_PARAMS.sub(r"\1***", text)
+        if masked != text:
+            record.msg, record.args = masked, None
+        return True
+
+
+def redact_secrets_in_logs() -> None:
+    """Attach the filter to the loggers of the HTTP stack the SDK uses (idempotent)."""
+    for name in ("urllib3.connectionpool", "urllib3", "requests", "facebook_business"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
+
+
+redact_secrets_in_logs()
 THROTTLE_CODES = frozenset({4, 17, 613, *range(80000, 80015)})
 PAGE_SIZE = 500  # Meta budgets calls per ad account: big pages, fewer calls
 
@@ -63,17 +92,22 @@ class Usage:
 
 @dataclass
 class MetaClient:
-    token: SecretStr
+    token: SecretStr = field(repr=False)
     graph_url: str
     limits: Limits = field(default_factory=Limits)
     sleep: Callable[[float], None] = time.sleep
     on_wait: Callable[[str, float], None] | None = None  # (why, seconds): progress shows it
+    page_size: int = PAGE_SIZE
     calls: int = 0
     throttles: int = 0
 
     def __post_init__(self) -> None:
         session = FacebookSession(access_token=self.token.get_secret_value(), timeout=self.limits.timeout)
         session.GRAPH = self.graph_url.rstrip("/")
+        # The SDK sends the token as a query parameter, so it is in every URL (urllib3 logs URLs,
+        # error messages quote them). Graph accepts it as a header instead: send it there.
+        session.requests.params.pop("access_token", None)
+        session.requests.headers["Authorization"] = f"OAuth {self.token.get_secret_value()}"
         self._api = FacebookAdsApi(session, api_version=API_VERSION)
         self.usage = Usage()
 
@@ -130,7 +164,7 @@ class MetaClient:
 
     def pages(self, path: tuple[str, ...], params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """Every page of an edge, following `after` cursors (a failed page is retried from its cursor)."""
-        params = {"limit": PAGE_SIZE, **params}
+        params = {"limit": self.page_size, **params}
         while True:
             body = self.get(path, params)
             yield list(body.get("data") or [])

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from db.pool import Caller, Database
+from tests.cli_helpers import run_cli
 from tests.oracle import last_days, metric, primary_hook, raw_ads
-
-CLI = str(Path(sys.executable).parent / "viraltracker")
-
-
-def run_cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "VIRALTRACKER_HOME": str(tmp_path)}
-    env.pop("ANTHROPIC_API_KEY", None)
-    env.pop("GEMINI_API_KEY", None)
-    return subprocess.run(
-        [CLI, *args], capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL
-    )
 
 
 async def test_ask_json_prints_text_and_tool_calls(

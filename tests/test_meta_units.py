@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import stat
 from datetime import date
 from decimal import Decimal
@@ -153,3 +154,19 @@ def test_a_token_never_shows_in_a_client_message() -> None:
         "GET /act_1/insights?access_token=***&limit=500"
     )
     assert "EAAB" not in repr(client)
+
+
+def test_secret_query_parameters_are_masked_in_http_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    import services.meta_api  # noqa: F401  (installs the filter)
+
+    with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+        logging.getLogger("urllib3.connectionpool").debug(
+            '%s "%s %s" %s',
+            "https://graph.example:443",
+            "GET",
+            "/v26.0/oauth/access_token?client_id=1&client_secret=s3cr3t&code=AQD-code&error_code=7",
+            200,
+        )
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "s3cr3t" not in line and "AQD-code" not in line
+    assert "client_secret=***&code=***&error_code=7" in line

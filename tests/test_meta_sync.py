@@ -1,0 +1,299 @@
+"""Meta as a live source, end to end: the real facebook-business SDK against the local fake Graph API
+(tests/fakes/meta_graph.py), into the test database. Every total is checked against the fake's own
+rows, summed here independently."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from db.pool import Caller, Database
+from services.accounts import add_user, create_organization
+from services.errors import ConfigurationError, InvalidArgument, NotFound
+from services.meta_api import Limits, MetaClient
+from services.meta_sync import MetaSync, link_account
+from settings import Settings
+from tests.cli_helpers import run_cli
+from tests.fakes.meta_graph import FakeGraph
+
+TOKEN = "EAAB-system-user-token-" + uuid.uuid4().hex
+TODAY = date.today()
+DAYS = 21
+
+
+@dataclass
+class World:
+    fake: FakeGraph
+    db: Database
+    caller: Caller
+    brand: str
+    account: str
+    settings: Settings
+    waits: list[tuple[str, float]] = field(default_factory=list)
+
+    def client(self, token: SecretStr) -> MetaClient:
+        return MetaClient(
+            token=token,
+            graph_url=self.fake.url,
+            limits=Limits(backoff_base=0.001, backoff_cap=0.002, throttle_wait=0.5, breaker_after=5),
+            sleep=lambda _seconds: None,  # waits are recorded, not slept
+            on_wait=lambda why, seconds: self.waits.append((why, seconds)),
+            page_size=40,
+        )
+
+    def sync(self) -> MetaSync:
+        return MetaSync(self.db, self.caller, settings=self.settings, client_factory=self.client)
+
+    async def link(self) -> None:
+        await link_account(
+            self.db,
+            self.caller,
+            brand_name=self.brand,
+            account=self.account,
+            settings=self.settings,
+            client_factory=self.client,
+        )
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGraph]:
+    with FakeGraph() as graph:
+        yield graph
+
+
+@pytest.fixture
+async def world(db: Database, fake: FakeGraph, tmp_path: Path) -> AsyncIterator[World]:
+    """A fresh organization, user and brand whose only source is one Meta ad account."""
+    tag = uuid.uuid4().hex[:8]
+    account = f"act_{int(tag, 16) % 10**9 + 10**9}"
+    async with db.as_owner() as conn:
+        org = await create_organization(conn, name=f"Meta Source {tag}")
+        user_id = await add_user(conn, email=f"ops-{tag}@metasource.example", organization_id=org)
+        await conn.execute(
+            "insert into brands (organization_id, name) values (%s, %s)", (org, f"Sync Pets {tag}")
+        )
+    fake.add_account(account, name=f"Sync Pets {tag} US", tokens={TOKEN})
+    fake.generate(
+        account, n_ads=12, since=TODAY - timedelta(days=DAYS - 1), days=DAYS, seed=int(tag, 16) % 1000
+    )
+    settings = Settings(  # type: ignore[call-arg]
+        META_SYSTEM_USER_TOKEN=TOKEN, META_GRAPH_URL=fake.url, VIRALTRACKER_HOME=tmp_path
+    )
+    yield World(
+        fake, db, Caller(user_id, f"ops-{tag}@metasource.example"), f"Sync Pets {tag}", account, settings
+    )
+    async with db.as_owner() as conn:
+        await conn.execute("delete from organizations where id = %s", (org,))
+        await conn.execute("delete from auth.users where id = %s", (user_id,))
+
+
+def expected(fake: FakeGraph, account: str, since: date, until: date) -> dict[str, Any]:
+    """Totals straight from the fake's rows, read the way Meta documents them."""
+
+    def action(row: dict[str, Any], key: str, kind: str) -> int:
+        return sum(int(a["value"]) for a in row.get(key) or [] if a["action_type"] == kind)
+
+    rows = list(fake.rows_between(account, since, until))
+    return {
+        "rows": len(rows),
+        "spend": sum((Decimal(r["spend"]) for r in rows), Decimal("0")),
+        "impressions": sum(int(r["impressions"]) for r in rows),
+        "link_clicks": sum(int(r["inline_link_clicks"]) for r in rows),
+        "purchases": sum(action(r, "actions", "omni_purchase") for r in rows),
+        "video_3s_views": sum(action(r, "actions", "video_view") for r in rows),
+        "video_thruplays": sum(action(r, "video_thruplay_watched_actions", "video_view") for r in rows),
+    }
+
+
+async def stored(db: Database, account: str, since: date, until: date) -> dict[str, Any]:
+    async with db.as_owner() as conn:
+        cur = await conn.execute(
+            "select count(*) as rows, coalesce(sum(p.spend), 0) as spend,"
+            " coalesce(sum(p.impressions), 0) as impressions, coalesce(sum(p.link_clicks), 0) as link_clicks,"
+            " coalesce(sum(p.purchases), 0) as purchases, coalesce(sum(p.video_3s_views), 0) as video_3s_views,"
+            " coalesce(sum(p.video_thruplays), 0) as video_thruplays"
+            " from meta_ads_performance p join meta_ads a using (meta_ad_id)"
+            " where a.meta_ad_account_id = %s and p.date between %s and %s",
+            (account, since, until),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return {k: (Decimal(v) if k == "spend" else int(v)) for k, v in row.items()}
+
+
+async def test_linking_checks_the_account_with_meta(world: World) -> None:
+    with pytest.raises(InvalidArgument, match="not a Meta ad account ID"):
+        await link_account(
+            world.db, world.caller, brand_name=world.brand, account="acme-pets", settings=world.settings
+        )
+    with pytest.raises(NotFound, match="Meta has no ad account act_999000111 that this token can read"):
+        await link_account(
+            world.db,
+            world.caller,
+            brand_name=world.brand,
+            account="999000111",
+            settings=world.settings,
+            client_factory=world.client,
+        )
+    no_token = world.settings.model_copy(update={"meta_system_user_token": None})
+    with pytest.raises(ConfigurationError, match="META_SYSTEM_USER_TOKEN"):
+        await link_account(
+            world.db, world.caller, brand_name=world.brand, account=world.account, settings=no_token
+        )
+    linked = await link_account(
+        world.db,
+        world.caller,
+        brand_name=world.brand.lower(),
+        account=world.account.removeprefix("act_"),
+        settings=world.settings,
+        client_factory=world.client,
+    )
+    assert linked.account_id == world.account and linked.brand == world.brand
+    assert linked.summary.startswith(f"Linked {world.account} ({world.brand} US, USD) to {world.brand}.")
+    async with world.db.as_user(world.caller) as conn:
+        cur = await conn.execute("select meta_ad_account_id, auth_method, status from brand_ad_accounts")
+        assert await cur.fetchall() == [
+            {"meta_ad_account_id": world.account, "auth_method": "system_user", "status": "active"}
+        ]
+
+
+async def test_sync_is_exact_incremental_and_writes_nothing_when_nothing_changed(world: World) -> None:
+    await world.link()
+    since = TODAY - timedelta(days=DAYS - 1)
+    first = await world.sync().run(world.brand, days=DAYS, today=TODAY)
+    assert first.ok, first.summary
+    [run] = first.accounts
+    want = expected(world.fake, world.account, since, TODAY)
+    assert await stored(world.db, world.account, since, TODAY) == want
+    assert run.rows == want["rows"] == run.rows_written and run.ads == 12
+    assert world.fake.calls("/insights") > 1  # pages of 40 rows
+
+    # The ads, with their landing pages canonicalised (no tracking parameters).
+    async with world.db.as_user(world.caller) as conn:
+        cur = await conn.execute(
+            "select count(*) as ads, count(*) filter (where format = 'video') as videos from meta_ads"
+            " where meta_ad_account_id = %s",
+            (world.account,),
+        )
+        assert (await cur.fetchone()) == {
+            "ads": 12,
+            "videos": sum(
+                1
+                for ad_id in world.fake.ad_ids(world.account)
+                if world.fake.ad(ad_id)["creative"].get("video_id")
+            ),
+        }
+        cur = await conn.execute("select url, canonical_url from meta_ad_destinations")
+        destinations = await cur.fetchall()
+    assert destinations and all("utm_" not in d["canonical_url"] for d in destinations)
+    assert any("utm_" in d["url"] for d in destinations)
+
+    # Again: only the attribution window (7 days) is fetched, and nothing is written.
+    again = await world.sync().run(world.brand, today=TODAY)
+    [rerun] = again.accounts
+    assert rerun.since == TODAY - timedelta(days=6) and rerun.rows_written == 0
+    assert rerun.rows == expected(world.fake, world.account, rerun.since, TODAY)["rows"]
+
+    # Meta revises the last 3 days: exactly those rows are rewritten and the totals follow.
+    world.fake.bump(world.account, TODAY - timedelta(days=2), TODAY, 1.5)
+    revised = await world.sync().run(world.brand, today=TODAY)
+    [third] = revised.accounts
+    assert third.rows_written == expected(world.fake, world.account, TODAY - timedelta(days=2), TODAY)["rows"]
+    assert await stored(world.db, world.account, since, TODAY) == expected(
+        world.fake, world.account, since, TODAY
+    )
+    assert "new or changed" in revised.summary
+
+
+async def test_throttling_errors_and_dropped_connections_mid_pagination_lose_nothing(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    await world.link()
+    world.fake.fail("/insights", code=17, after_calls=1)
+    world.fake.fail("/insights", code=80004, after_calls=2, regain_minutes=2)
+    world.fake.fail("/insights", code=2, status=503, times=2, after_calls=3)
+    world.fake.drop("/insights", after_calls=4)
+    world.fake.drop("/ads")
+    with caplog.at_level(logging.DEBUG):
+        result = await world.sync().run(world.brand, days=DAYS, today=TODAY)
+    assert result.ok, result.summary
+    since = TODAY - timedelta(days=DAYS - 1)
+    assert await stored(world.db, world.account, since, TODAY) == expected(
+        world.fake, world.account, since, TODAY
+    )
+    [run] = result.accounts
+    assert run.throttled == 2
+    reasons = [why for why, _ in world.waits]
+    assert "Meta asked us to slow down" in reasons and "the connection to Meta dropped" in reasons
+    assert "Meta had a temporary error" in reasons
+    assert ("Meta asked us to slow down", 120.0) in world.waits  # Meta's estimated_time_to_regain_access
+    # The token is in every request the SDK makes, and in the URL a dropped connection's error
+    # quotes; it must not reach a log line or a result.
+    assert any(r.params.get("access_token") == TOKEN for r in world.fake.requests)
+    assert all(TOKEN not in record.getMessage() for record in caplog.records)
+    assert TOKEN not in result.model_dump_json() and TOKEN not in result.summary
+
+
+async def test_an_expired_token_marks_the_connection_and_keeps_the_mark(world: World) -> None:
+    await world.link()
+    assert (await world.sync().run(world.brand, days=DAYS, today=TODAY)).ok
+    world.fake.expire_token(TOKEN)
+    result = await world.sync().run(world.brand, today=TODAY + timedelta(days=1))
+    assert not result.ok
+    assert "no longer accepts this brand's token" in result.summary and "/connect_meta" in result.summary
+    async with world.db.as_user(world.caller) as conn:
+        cur = await conn.execute("select status from brand_ad_accounts")
+        assert await cur.fetchall() == [{"status": "expired"}]
+        cur = await conn.execute("select high_water_mark, last_status from sync_state")
+        assert await cur.fetchall() == [{"high_water_mark": TODAY, "last_status": "failed"}]
+
+
+async def test_repeated_throttling_stops_the_run_and_the_next_one_resumes(world: World) -> None:
+    await world.link()
+    world.fake.fail("/insights", code=613, times=5, after_calls=2)
+    stopped = await world.sync().run(world.brand, days=DAYS, today=TODAY)
+    assert not stopped.ok
+    assert "kept throttling" in stopped.summary and "the next sync resumes from here" in stopped.summary
+    async with world.db.as_user(world.caller) as conn:
+        cur = await conn.execute("select high_water_mark, last_status from sync_state")
+        assert await cur.fetchall() == [{"high_water_mark": None, "last_status": "failed"}]
+    resumed = await world.sync().run(world.brand, days=DAYS, today=TODAY)
+    assert resumed.ok
+    since = TODAY - timedelta(days=DAYS - 1)
+    assert await stored(world.db, world.account, since, TODAY) == expected(
+        world.fake, world.account, since, TODAY
+    )
+
+
+async def test_a_brand_with_no_account_is_told_how_to_link_one(world: World) -> None:
+    with pytest.raises(NotFound, match=f"{world.brand} has no Meta ad account linked"):
+        await world.sync().run(world.brand, today=TODAY)
+
+
+async def test_the_cli_syncs_with_a_progress_bar_and_says_what_it_did(
+    world: World, database_url: str, tmp_path: Path
+) -> None:
+    env = {"META_SYSTEM_USER_TOKEN": TOKEN, "META_GRAPH_URL": world.fake.url}
+    linked = run_cli(
+        database_url, tmp_path, "meta", "link", "--brand", world.brand, "--account", world.account, env=env
+    )
+    assert linked.returncode == 0, linked.stderr
+    assert f"Linked {world.account}" in linked.stdout
+    synced = run_cli(database_url, tmp_path, "sync", "meta", "--brand", world.brand, "--days", "5", env=env)
+    assert synced.returncode == 0, synced.stderr
+    want = expected(world.fake, world.account, TODAY - timedelta(days=4), TODAY)
+    assert f"12 ads, {want['rows']:,} daily rows fetched, {want['rows']:,} new or changed" in synced.stdout
+    assert TOKEN not in synced.stdout + synced.stderr + linked.stdout + linked.stderr
+    refused = run_cli(
+        database_url, tmp_path, "meta", "link", "--brand", world.brand, "--account", "nope", env=env
+    )
+    assert refused.returncode == 2 and "not a Meta ad account ID" in refused.stderr
