@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -11,6 +12,7 @@ from services.brands import BrandsResult
 from services.congruence import CongruenceCheckResult, CongruenceSummaryResult
 from services.deep_analysis import DeepAnalysisResult
 from services.hooks import HookAnalysisResult, TopHooksResult
+from services.meta_sync import MetaStatusResult, SyncResult
 from services.metrics import RATIOS, format_metric
 from services.performance import AdPerformanceResult
 
@@ -61,6 +63,8 @@ def _fmt(name: str, value: Any) -> str:
         return f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M} UTC"
     return "" if value is None else str(value)
 
 
@@ -70,6 +74,22 @@ def _rows(items: list[Any], fields: list[str]) -> list[list[Any]]:
 
 def tables_for(result: BaseModel) -> list[Table]:
     """The tables that show this result in full."""
+    if isinstance(result, MetaStatusResult):
+        fields = ["brand", "account_id", "method", "status", "token_expires_at", "last_synced_at", "health"]
+        return [Table("Meta connections", fields, _rows(result.connections, fields))]
+    if isinstance(result, SyncResult):
+        fields = [
+            "account_id",
+            "since",
+            "until",
+            "ads",
+            "rows",
+            "rows_written",
+            "calls",
+            "throttled",
+            "error",
+        ]
+        return [Table("Meta sync", fields, _rows(result.accounts, fields))]
     if isinstance(result, BrandsResult):
         fields = [
             "name",

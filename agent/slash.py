@@ -112,6 +112,9 @@ CATALOGUE = (
     "congruence_check",
     "congruence_summary",
     "deep_analysis",
+    "meta_status",
+    "meta_account",
+    "sync_meta",
 )
 
 

@@ -64,6 +64,26 @@ def redact_secrets_in_logs() -> None:
 
 
 redact_secrets_in_logs()
+
+
+def _parse_body_once() -> None:
+    """The SDK's `FacebookResponse.json()` parses the body on every call, and `FacebookAdsApi.call`
+    calls it to check for an error before we read it: a 500-row insights page (~400 kB) was parsed
+    twice. Keep the first parse on the response."""
+    original = FacebookResponse.json
+    if getattr(original, "parses_once", False):
+        return
+
+    def json_once(self: FacebookResponse) -> Any:
+        if "_parsed" not in self.__dict__:
+            self.__dict__["_parsed"] = original(self)
+        return self.__dict__["_parsed"]
+
+    json_once.parses_once = True  # type: ignore[attr-defined]
+    FacebookResponse.json = json_once
+
+
+_parse_body_once()
 THROTTLE_CODES = frozenset({4, 17, 613, *range(80000, 80015)})
 PAGE_SIZE = 500  # Meta budgets calls per ad account: big pages, fewer calls
 

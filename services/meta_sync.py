@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, computed_field
 
 from db.pool import Caller, Conn, Database
 from services.brands import resolve_brand
@@ -30,6 +30,8 @@ from services.token_vault import TokenVault
 from settings import Settings, get_settings
 
 INITIAL_DAYS = 90  # a first sync's history
+CENT = Decimal("0.01")
+ZERO_MONEY = Decimal("0.00")
 ACCOUNT_ID = re.compile(r"^(?:act_)?(\d{5,20})$")
 
 AD_FIELDS = (
@@ -132,6 +134,12 @@ async def connections_for(conn: Conn, brand: BrandRef, settings: Settings) -> li
 
 
 def _int(value: Any) -> int:
+    if value is None:
+        return 0
+    try:
+        return int(value)  # Meta's counts: strings of digits
+    except (ValueError, TypeError):
+        pass
     try:
         return int(Decimal(str(value)))
     except (InvalidOperation, ValueError, TypeError):
@@ -139,29 +147,42 @@ def _int(value: Any) -> int:
 
 
 def _money(value: Any) -> Decimal:
+    if value is None:
+        return ZERO_MONEY
     try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
+        return Decimal(str(value)).quantize(CENT)
     except (InvalidOperation, ValueError, TypeError):
-        return Decimal("0.00")
+        return ZERO_MONEY
 
 
-def _action(entries: Any, types: Sequence[str]) -> str | None:
+def _by_type(entries: Any) -> dict[Any, Any]:
     if not isinstance(entries, list):
-        return None
-    by_type = {e.get("action_type"): e.get("value") for e in entries if isinstance(e, dict)}
+        return {}
+    return {e.get("action_type"): e.get("value") for e in entries if isinstance(e, dict)}
+
+
+def _first(by_type: dict[Any, Any], types: Sequence[str]) -> Any:
     for kind in types:
         if kind in by_type:
-            return str(by_type[kind])
+            return by_type[kind]
+    return None
+
+
+def _video_views(entries: Any) -> Any:
+    if isinstance(entries, list):
+        for entry in entries:
+            if isinstance(entry, dict) and entry.get("action_type") == "video_view":
+                return entry.get("value")
     return None
 
 
 def performance_row(row: dict[str, Any]) -> tuple[Any, ...]:
     """One insights row as our columns. 3-second views are `actions` of type `video_view`
     (`video_play_actions` counts any start)."""
-    actions = row.get("actions")
+    actions = _by_type(row.get("actions"))
     link_clicks = row.get("inline_link_clicks")
     if link_clicks is None:
-        link_clicks = _action(actions, ("link_click",))
+        link_clicks = actions.get("link_click")
     return (
         str(row["ad_id"]),
         date.fromisoformat(str(row["date_start"])),
@@ -170,15 +191,15 @@ def performance_row(row: dict[str, Any]) -> tuple[Any, ...]:
         _int(row.get("reach")),
         _int(row.get("clicks")),
         _int(link_clicks),
-        _int(_action(actions, ADD_TO_CART_TYPES)),
-        _int(_action(actions, PURCHASE_TYPES)),
-        _money(_action(row.get("action_values"), PURCHASE_TYPES)),
-        _int(_action(actions, ("video_view",))),
-        _int(_action(row.get("video_thruplay_watched_actions"), ("video_view",))),
-        _int(_action(row.get("video_p25_watched_actions"), ("video_view",))),
-        _int(_action(row.get("video_p50_watched_actions"), ("video_view",))),
-        _int(_action(row.get("video_p75_watched_actions"), ("video_view",))),
-        _int(_action(row.get("video_p100_watched_actions"), ("video_view",))),
+        _int(_first(actions, ADD_TO_CART_TYPES)),
+        _int(_first(actions, PURCHASE_TYPES)),
+        _money(_first(_by_type(row.get("action_values")), PURCHASE_TYPES)),
+        _int(actions.get("video_view")),
+        _int(_video_views(row.get("video_thruplay_watched_actions"))),
+        _int(_video_views(row.get("video_p25_watched_actions"))),
+        _int(_video_views(row.get("video_p50_watched_actions"))),
+        _int(_video_views(row.get("video_p75_watched_actions"))),
+        _int(_video_views(row.get("video_p100_watched_actions"))),
     )
 
 
@@ -338,6 +359,7 @@ class SyncResult(BaseModel):
     def ok(self) -> bool:
         return all(a.error is None for a in self.accounts)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> str:
         parts = []
@@ -543,6 +565,7 @@ class LinkResult(BaseModel):
     currency: str | None = None
     method: str
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> str:
         return (
@@ -564,14 +587,14 @@ async def link_account(
     `caller` None: as the service role (the CLI, run by whoever operates the deployment)."""
     settings = settings or get_settings()
     account_id = normalize_account_id(account)
+    async with _as(db, caller) as conn:
+        brand = await resolve_brand(conn, name=brand_name)
     token = system_token(settings)
     if token is None:
         raise ConfigurationError(
             "Linking an account by ID uses META_SYSTEM_USER_TOKEN, which is not set."
             " Set it, or connect Facebook with /connect_meta."
         )
-    async with _as(db, caller) as conn:
-        brand = await resolve_brand(conn, name=brand_name)
     client = (
         client_factory(token)
         if client_factory
@@ -605,4 +628,79 @@ async def link_account(
         account_name=str(info.get("name") or account_id),
         currency=info.get("currency"),
         method="system_user",
+    )
+
+
+# -- status ----------------------------------------------------------------------------------
+
+EXPIRY_WARNING_DAYS = 7
+
+
+class ConnectionStatus(BaseModel):
+    brand: str
+    account_id: str
+    method: str
+    status: str
+    token_expires_at: datetime | None
+    last_synced_at: datetime | None
+    last_sync: str | None
+    health: str
+
+
+class MetaStatusResult(BaseModel):
+    connections: list[ConnectionStatus]
+    summary: str
+
+
+async def meta_status(conn: Conn, *, brand: BrandRef | None, now: datetime | None = None) -> MetaStatusResult:
+    """Each linked ad account: how it is connected, until when, when it last synced, and what to do."""
+    now = now or datetime.now(UTC)
+    cur = await conn.execute(
+        "select b.name as brand, a.meta_ad_account_id, a.auth_method, a.status, a.token_expires_at,"
+        " a.last_synced_at, a.last_error, s.last_status, s.last_error as sync_error"
+        " from brand_ad_accounts a join brands b on b.id = a.brand_id"
+        " left join sync_state s on s.meta_ad_account_id = a.meta_ad_account_id and s.stream = 'insights'"
+        " where (%(brand)s::uuid is null or a.brand_id = %(brand)s) order by b.name, a.created_at",
+        {"brand": brand.id if brand else None},
+    )
+    rows = await cur.fetchall()
+    found = [_status_of(row, now) for row in rows]
+    scope = brand.name if brand else "your brands"
+    if not found:
+        summary = (
+            f'No Meta ad account is linked to {scope}. Link one with /meta_account brand:"NAME"'
+            " account:act_1234567890, or connect Facebook with /connect_meta."
+        )
+    else:
+        attention = [c for c in found if not c.health.startswith("Healthy")]
+        summary = f"{len(found)} Meta ad account(s) linked to {scope}; " + (
+            f"{len(attention)} need attention." if attention else "all healthy."
+        )
+    return MetaStatusResult(connections=found, summary=summary)
+
+
+def _status_of(row: dict[str, Any], now: datetime) -> ConnectionStatus:
+    expires: datetime | None = row["token_expires_at"]
+    reconnect = f'Reconnect with /connect_meta brand:"{row["brand"]}".'
+    if row["status"] == "expired":
+        health = f"Token expired or revoked. {reconnect}"
+    elif expires is not None and expires <= now:
+        health = f"Token expired on {expires:%b %-d}. {reconnect}"
+    elif expires is not None and expires - now <= timedelta(days=EXPIRY_WARNING_DAYS):
+        health = f"Token expires on {expires:%b %-d}. {reconnect}"
+    elif row["last_status"] == "failed":
+        health = f"Last sync failed: {row['sync_error'] or row['last_error'] or 'unknown error'}"
+    elif row["last_synced_at"] is None:
+        health = f'Never synced. Run /sync_meta brand:"{row["brand"]}".'
+    else:
+        health = "Healthy."
+    return ConnectionStatus(
+        brand=row["brand"],
+        account_id=row["meta_ad_account_id"],
+        method=row["auth_method"],
+        status=row["status"],
+        token_expires_at=expires,
+        last_synced_at=row["last_synced_at"],
+        last_sync=row["last_status"],
+        health=health,
     )

@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from agent.runner import run_turn
 from db.pool import Caller, Database
 from services.accounts import add_user, create_organization
 from services.errors import ConfigurationError, InvalidArgument, NotFound
 from services.meta_api import Limits, MetaClient
 from services.meta_sync import MetaSync, link_account
-from settings import Settings
+from settings import Settings, get_settings
 from tests.cli_helpers import run_cli
 from tests.fakes.meta_graph import FakeGraph
 
@@ -297,3 +298,42 @@ async def test_the_cli_syncs_with_a_progress_bar_and_says_what_it_did(
         database_url, tmp_path, "meta", "link", "--brand", world.brand, "--account", "nope", env=env
     )
     assert refused.returncode == 2 and "not a Meta ad account ID" in refused.stderr
+
+
+async def test_chat_commands_link_sync_and_report_each_connections_health(
+    world: World, leo: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("META_SYSTEM_USER_TOKEN", TOKEN)
+    monkeypatch.setenv("META_GRAPH_URL", world.fake.url)
+    get_settings.cache_clear()
+    try:
+        ask = lambda message: run_turn(db=world.db, caller=world.caller, message=message)  # noqa: E731
+        status = await ask(f'/meta_status brand:"{world.brand}"')
+        assert status.text.startswith(f"No Meta ad account is linked to {world.brand}.")
+        linked = await ask(f'/meta_account brand:"{world.brand}" account:{world.account}')
+        assert linked.text.startswith(f"Linked {world.account}"), linked.text
+        status = await ask("/meta_status")
+        [connection] = status.tool_calls[0].result["connections"]
+        assert connection["health"] == f'Never synced. Run /sync_meta brand:"{world.brand}".'
+        synced = await ask(f'/sync_meta brand:"{world.brand}" days:3')
+        want = expected(world.fake, world.account, TODAY - timedelta(days=2), TODAY)
+        assert f"{want['rows']:,} daily rows fetched" in synced.text, synced.text
+        status = await ask("/meta_status")
+        [connection] = status.tool_calls[0].result["connections"]
+        assert connection["health"] == "Healthy." and connection["last_synced_at"]
+        assert status.text.endswith("all healthy.")
+        refused = await ask(f'/sync_meta brand:"{world.brand}" days:0')
+        assert refused.refused and "days must be between 1 and 730" in refused.text
+        # Another organization sees none of it.
+        theirs = await run_turn(db=world.db, caller=leo, message="/meta_status")
+        assert theirs.text.startswith("No Meta ad account is linked to your brands.")
+        world.fake.expire_token(TOKEN)
+        await ask(f'/sync_meta brand:"{world.brand}"')
+        status = await ask("/meta_status")
+        [connection] = status.tool_calls[0].result["connections"]
+        assert (
+            connection["health"]
+            == f'Token expired or revoked. Reconnect with /connect_meta brand:"{world.brand}".'
+        )
+    finally:
+        get_settings.cache_clear()

@@ -1,0 +1,59 @@
+"""Tools for Meta as a live source: link an ad account, sync it, see how the connections are doing."""
+
+from __future__ import annotations
+
+from pydantic_ai import RunContext
+
+from services import brands as brand_service
+from services import meta_sync
+from services.errors import InvalidArgument
+from tools.deps import Deps
+from tools.registry import tool
+
+
+@tool(
+    example='/meta_account brand:"Acme Pets" account:act_1234567890',
+    step="Linking {account} to {brand}",
+)
+async def meta_account(ctx: RunContext[Deps], brand: str, account: str) -> meta_sync.LinkResult:
+    """Link a brand to a Meta ad account by its ID (read with the system user's token), after checking
+    with Meta that the account exists and can be read.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        account: The ad account ID, act_1234567890 (the digits alone work too).
+    """
+    return await meta_sync.link_account(ctx.deps.db, ctx.deps.caller, brand_name=brand, account=account)
+
+
+@tool(
+    example='/sync_meta brand:"Acme Pets"',
+    step="Syncing {brand} from Meta",
+)
+async def sync_meta(ctx: RunContext[Deps], brand: str, days: int | None = None) -> meta_sync.SyncResult:
+    """Fetch a brand's ads and daily ad-level results from Meta now (incremental: from the last sync,
+    re-reading the last 7 days that Meta still revises; re-runs never duplicate).
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        days: Re-read this many days back instead of resuming from the last sync (1-730).
+    """
+    if days is not None and not 1 <= days <= 730:
+        raise InvalidArgument(f"days must be between 1 and 730 (got {days}).")
+    return await meta_sync.MetaSync(ctx.deps.db, ctx.deps.caller).run(brand, today=ctx.deps.today, days=days)
+
+
+@tool(
+    example='/meta_status brand:"Acme Pets"',
+    step="Checking Meta connections",
+)
+async def meta_status(ctx: RunContext[Deps], brand: str | None = None) -> meta_sync.MetaStatusResult:
+    """Each linked Meta ad account: how it is connected, when its token expires, when it last synced,
+    and what to do when it needs attention (reconnect when expired or expiring within 7 days).
+
+    Args:
+        brand: One brand (fuzzy matched); all of your brands when omitted.
+    """
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        brand_ref = await brand_service.resolve_brand(conn, name=brand) if brand else None
+        return await meta_sync.meta_status(conn, brand=brand_ref)
