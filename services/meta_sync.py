@@ -454,22 +454,25 @@ class MetaSync:
         pages = client.pages((connection.account_id, "ads"), {"fields": AD_FIELDS})
         async for page in _pages_in_thread(pages):
             ads = [ad_row(ad) for ad in page if ad.get("id")]
-            async with self._session() as conn:
-                for ad in ads:
-                    params = {
-                        **ad,
-                        "brand_id": connection.brand.id,
-                        "organization_id": connection.brand.organization_id,
-                        "account": connection.account_id,
-                    }
-                    cur = await conn.execute(_UPSERT_AD, params)
-                    state.ads_written += max(cur.rowcount, 0)
-                    for url in ad["urls"]:
-                        await conn.execute(
-                            "insert into meta_ad_destinations (meta_ad_id, organization_id, url, canonical_url)"
-                            " values (%s, %s, %s, %s) on conflict (meta_ad_id, canonical_url) do nothing",
-                            (ad["meta_ad_id"], connection.brand.organization_id, url, canonical_url(url)),
-                        )
+            owner = {
+                "brand_id": connection.brand.id,
+                "organization_id": connection.brand.organization_id,
+                "account": connection.account_id,
+            }
+            destinations = [
+                (ad["meta_ad_id"], connection.brand.organization_id, url, canonical_url(url))
+                for ad in ads
+                for url in ad["urls"]
+            ]
+            # One round trip per page (executemany pipelines), not per ad.
+            async with self._session() as conn, conn.cursor() as cur:
+                await cur.executemany(_UPSERT_AD, [{**ad, **owner} for ad in ads])
+                state.ads_written += max(cur.rowcount, 0)
+                await cur.executemany(
+                    "insert into meta_ad_destinations (meta_ad_id, organization_id, url, canonical_url)"
+                    " values (%s, %s, %s, %s) on conflict (meta_ad_id, canonical_url) do nothing",
+                    destinations,
+                )
             state.ads += len(ads)
             self._say(f"{connection.account_id}: {state.ads:,} ads", 0.0)
 
