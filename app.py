@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import html
 import logging
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 import chainlit as cl
+import chainlit.server as chainlit_server
 from chainlit.data import get_data_layer
 from chainlit.types import ThreadDict
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from agent import chainlit_tuning
 from agent.build import configured_model
@@ -23,6 +28,7 @@ from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
 from db.pool import Caller, Database, resolve_database_url
+from services import meta_oauth
 from services.accounts import (
     find_caller,
     password_hash_of,
@@ -31,7 +37,8 @@ from services.accounts import (
     upgrade_password_hash,
 )
 from services.brands import visible_brands
-from services.errors import ExternalServiceError, NotFound
+from services.errors import ExternalServiceError, NotFound, UserFacingError
+from services.meta_oauth import OAuthOutcome
 from services.supabase_auth import verify_supabase_password
 from settings import get_settings
 
@@ -262,3 +269,70 @@ async def save_history(stored: str, *, name: str | None = None) -> None:
 @cl.on_stop
 async def on_stop() -> None:
     log.info("run stopped by %s", current_caller().email)
+
+
+# -- Connect Facebook: Meta's OAuth dialog sends the browser back here ---------------------------
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><html><head><meta charset='utf-8'><title>"
+        f"{html.escape(title)}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;"
+        "margin:4rem auto;padding:0 1rem;line-height:1.5}a{display:block;margin:.5rem 0}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>",
+        status_code=status,
+    )
+
+
+def _outcome_page(outcome: OAuthOutcome) -> HTMLResponse:
+    if outcome.status == "choose" and outcome.state:
+        links = "".join(
+            f"<a href='{meta_oauth.CHOOSE_PATH}?{urlencode({'state': outcome.state, 'account': a.id})}'>"
+            f"{html.escape(a.name)} ({html.escape(a.id)}{', ' + html.escape(a.currency) if a.currency else ''})</a>"
+            for a in outcome.accounts
+        )
+        return _page("Choose the ad account", f"<p>{html.escape(outcome.message)}</p>{links}")
+    if outcome.status == "linked":
+        return _page("Facebook connected", f"<p>{html.escape(outcome.message)}</p>")
+    return _page("Facebook not connected", f"<p>{html.escape(outcome.message)}</p>", status=400)
+
+
+async def meta_oauth_callback(request: Request) -> HTMLResponse:
+    params = request.query_params
+    if params.get("error"):
+        reason = params.get("error_description") or params.get("error_reason") or params["error"]
+        return _page("Facebook not connected", f"<p>{html.escape(reason)}. {meta_oauth.AGAIN}</p>", 400)
+    try:
+        outcome = await meta_oauth.complete_connect(
+            await database(), state=params.get("state", ""), code=params.get("code", "")
+        )
+    except UserFacingError as error:
+        outcome = OAuthOutcome(status="refused", message=error.message)
+    return _outcome_page(outcome)
+
+
+async def meta_oauth_choose(request: Request) -> HTMLResponse:
+    params = request.query_params
+    try:
+        outcome = await meta_oauth.choose_account(
+            await database(), state=params.get("state", ""), account=params.get("account", "")
+        )
+    except UserFacingError as error:
+        outcome = OAuthOutcome(status="refused", message=error.message)
+    return _outcome_page(outcome)
+
+
+def mount_meta_oauth_routes() -> None:
+    """Chainlit's server answers every unknown GET with its page (a catch-all route registered at
+    import), so our routes go in front of it."""
+    router = chainlit_server.app.router
+    if any(getattr(r, "path", None) == meta_oauth.CALLBACK_PATH for r in router.routes):
+        return
+    router.add_api_route(meta_oauth.CALLBACK_PATH, meta_oauth_callback, methods=["GET"])
+    router.add_api_route(meta_oauth.CHOOSE_PATH, meta_oauth_choose, methods=["GET"])
+    ours = router.routes[-2:]
+    del router.routes[-2:]
+    router.routes[0:0] = ours
+
+
+mount_meta_oauth_routes()

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     meta_app_secret: SecretStr | None = Field(default=None, validation_alias="META_APP_SECRET")
     meta_graph_url: str = Field(default="https://graph.facebook.com", validation_alias="META_GRAPH_URL")
     """Where the Graph API is; tests point it at a local fake."""
+    meta_dialog_url: str = Field(default="https://www.facebook.com", validation_alias="META_DIALOG_URL")
+    """Where people are sent to grant access (the OAuth dialog)."""
+    public_url: str = Field(default="http://127.0.0.1:8000", validation_alias="VIRALTRACKER_PUBLIC_URL")
+    """The app's address as people's browsers reach it: Meta redirects back to it after the dialog."""
     meta_attribution_days: int = Field(default=7, validation_alias="META_ATTRIBUTION_DAYS")
     """Every sync fetches these last days again: Meta keeps revising them as conversions attribute."""
 

@@ -114,6 +114,7 @@ CATALOGUE = (
     "deep_analysis",
     "meta_status",
     "meta_account",
+    "connect_meta",
     "sync_meta",
 )
 

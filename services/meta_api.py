@@ -112,7 +112,7 @@ class Usage:
 
 @dataclass
 class MetaClient:
-    token: SecretStr = field(repr=False)
+    token: SecretStr | None = field(repr=False)  # None: app-level calls (the OAuth code exchange)
     graph_url: str
     limits: Limits = field(default_factory=Limits)
     sleep: Callable[[float], None] = time.sleep
@@ -122,12 +122,13 @@ class MetaClient:
     throttles: int = 0
 
     def __post_init__(self) -> None:
-        session = FacebookSession(access_token=self.token.get_secret_value(), timeout=self.limits.timeout)
+        session = FacebookSession(timeout=self.limits.timeout)
         session.GRAPH = self.graph_url.rstrip("/")
         # The SDK sends the token as a query parameter, so it is in every URL (urllib3 logs URLs,
         # error messages quote them). Graph accepts it as a header instead: send it there.
         session.requests.params.pop("access_token", None)
-        session.requests.headers["Authorization"] = f"OAuth {self.token.get_secret_value()}"
+        if self.token is not None:
+            session.requests.headers["Authorization"] = f"OAuth {self.token.get_secret_value()}"
         self._api = FacebookAdsApi(session, api_version=API_VERSION)
         self.usage = Usage()
 
@@ -250,5 +251,6 @@ class MetaClient:
         return f"Meta refused the request: {self.scrub(str(message))} ({detail})."
 
     def scrub(self, text: str) -> str:
-        secret = self.token.get_secret_value()
-        return text.replace(secret, "***") if secret else text
+        secret = self.token.get_secret_value() if self.token is not None else ""
+        text = text.replace(secret, "***") if secret else text
+        return SECRET_PARAMS.sub(r"\1***", text)

@@ -57,8 +57,20 @@ async def test_rls_alone_hides_every_tenant_table(db: Database, leo: Caller) -> 
         )
         row = await cur.fetchone()
         assert row is not None and row["n"] > 0  # the rows exist...
+    async with db.as_owner() as conn:
+        cur = await conn.execute(
+            "select t from unnest(%s::text[]) t where not has_table_privilege('authenticated', t, 'select')",
+            (tables,),
+        )
+        service_only = [r["t"] for r in await cur.fetchall()]
+    # Tables only the app's service side touches: a signed-in person can't even ask.
+    assert service_only == ["meta_oauth_states"]
+    for table in service_only:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            async with db.as_user(leo) as conn:
+                await conn.execute(f"select count(*) from {table}")
     async with db.as_user(leo) as conn:
-        for table in tables:
+        for table in (t for t in tables if t not in service_only):
             cur = await conn.execute(
                 f"select count(*) as n from {table} where organization_id = %s", (northwind,)
             )

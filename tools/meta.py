@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic_ai import RunContext
 
 from services import brands as brand_service
-from services import meta_sync
+from services import meta_oauth, meta_sync
 from services.errors import InvalidArgument
 from tools.deps import Deps
 from tools.registry import tool
@@ -57,3 +57,18 @@ async def meta_status(ctx: RunContext[Deps], brand: str | None = None) -> meta_s
     async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand) if brand else None
         return await meta_sync.meta_status(conn, brand=brand_ref)
+
+
+@tool(
+    example='/connect_meta brand:"Acme Pets"',
+    step="Preparing a Facebook sign-in for {brand}",
+)
+async def connect_meta(ctx: RunContext[Deps], brand: str) -> meta_oauth.ConnectLink:
+    """Give the person a "Connect Facebook" link: they sign in with Facebook, and the brand then reads
+    its ad account with their access (a long-lived token, stored encrypted). The link works once,
+    for 15 minutes.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+    """
+    return await meta_oauth.start_connect(ctx.deps.db, ctx.deps.caller, brand_name=brand)
