@@ -48,3 +48,7 @@ class MetaAuthError(ExternalServiceError):
 
 class MetaThrottled(ExternalServiceError):
     """Meta kept throttling one ad account; the run stopped and resumes from where it was."""
+
+
+class MetaTooMuchData(ExternalServiceError):
+    """Meta refused a synchronous insights request as too large (code 100, subcode 1487534)."""

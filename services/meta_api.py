@@ -28,6 +28,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import requests
@@ -36,7 +37,7 @@ from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 from pydantic import SecretStr
 
-from services.errors import ExternalServiceError, MetaAuthError, MetaThrottled
+from services.errors import ExternalServiceError, MetaAuthError, MetaThrottled, MetaTooMuchData
 
 API_VERSION = "v26.0"
 SECRET_PARAMS = re.compile(
@@ -100,6 +101,10 @@ class Limits:
     breaker_after: int = 5  # throttles in a row on one account
     slow_down_at: float = 75.0  # usage percent
     timeout: float = 120.0  # one HTTP call
+    async_after_days: int = 31  # longer insight ranges go through async report runs
+    report_poll: float = 2.0  # seconds between polls of a report run (growing by half each time)
+    report_poll_cap: float = 30.0
+    report_max_wait: float = 600.0  # then the range is split in two
 
 
 @dataclass
@@ -167,6 +172,8 @@ class MetaClient:
                         ) from None
                     self._wait("Meta asked us to slow down", self._throttle_wait(throttled_in_a_row))
                     continue
+                if code == 100 and error.api_error_subcode() == 1487534:
+                    raise MetaTooMuchData(self._describe(error)) from None
                 transient = bool(error.api_transient_error()) or (error.http_status() or 0) >= 500
                 if transient and attempt < self.limits.max_attempts:
                     self._wait("Meta had a temporary error", self._backoff(attempt))
@@ -194,6 +201,43 @@ class MetaClient:
             if not paging.get("next") or not after:
                 return
             params = {**params, "after": after}
+
+    def report_pages(
+        self, account: str, since: date, until: date, params: dict[str, Any]
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Insights for [since, until] through async report runs (`is_async`: POST, poll
+        `async_status`, then page the report). A run that fails or outlasts `report_max_wait` is
+        split in two halves, down to single days."""
+        ranges = [(since, until)]
+        while ranges:
+            first, last = ranges.pop(0)
+            body = {**params, "time_range": {"since": first.isoformat(), "until": last.isoformat()}}
+            run_id = str(self.call("POST", (account, "insights"), body).get("report_run_id") or "")
+            status = self._wait_for_report(run_id) if run_id else "no report run id"
+            if status != "Job Completed":
+                if first == last:
+                    raise ExternalServiceError(
+                        f"Meta could not build the report for {first:%b %-d} ({status})."
+                    )
+                middle = first + timedelta(days=(last - first).days // 2)
+                ranges[0:0] = [(first, middle), (middle + timedelta(days=1), last)]
+                continue
+            yield from self.pages((run_id, "insights"), {})
+
+    def _wait_for_report(self, run_id: str) -> str:
+        """Poll until done. Meta's percent can read 100 while the job still runs: only the status counts."""
+        waited, pause = 0.0, self.limits.report_poll
+        while True:
+            status = str(
+                self.get((run_id,), {"fields": "async_status,async_percent_completion"}).get("async_status")
+            )
+            if status in ("Job Completed", "Job Failed", "Job Skipped"):
+                return status
+            if waited >= self.limits.report_max_wait:
+                return f"still '{status}' after {waited:.0f} s"
+            self._wait("Meta is preparing the report", pause)
+            waited += pause
+            pause = min(pause * 1.5, self.limits.report_poll_cap)
 
     # -- limits -----------------------------------------------------------------------------
 

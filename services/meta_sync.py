@@ -23,7 +23,14 @@ from pydantic import BaseModel, SecretStr, computed_field
 
 from db.pool import Caller, Conn, Database
 from services.brands import resolve_brand
-from services.errors import ConfigurationError, ExternalServiceError, InvalidArgument, MetaAuthError, NotFound
+from services.errors import (
+    ConfigurationError,
+    ExternalServiceError,
+    InvalidArgument,
+    MetaAuthError,
+    MetaTooMuchData,
+    NotFound,
+)
 from services.meta_api import MetaClient
 from services.models import BrandRef
 from services.token_vault import TokenVault
@@ -493,8 +500,11 @@ class MetaSync:
                 state.rows_written += await _write_insights(conn, connection, batch)
             batch.clear()
 
-        pages = client.pages((connection.account_id, "insights"), params)
         last_day = state.since
+        if span > client.limits.async_after_days:
+            pages = client.report_pages(connection.account_id, state.since, state.until, params)
+        else:
+            pages = _sync_then_async(client, connection.account_id, state, params)
         async for page in _pages_in_thread(pages):
             for row in page:
                 if not row.get("ad_id") or not row.get("date_start"):
@@ -509,6 +519,16 @@ class MetaSync:
             self._say(f"{connection.account_id}: {state.rows:,} daily rows", done)
         await flush()
         self._say(f"{connection.account_id}: {state.rows:,} daily rows", 1.0)
+
+
+def _sync_then_async(
+    client: MetaClient, account: str, state: AccountSync, params: dict[str, Any]
+) -> Iterator[list[dict[str, Any]]]:
+    """A plain request; when Meta finds it too large (100 / 1487534), async report runs instead."""
+    try:
+        yield from client.pages((account, "insights"), params)
+    except MetaTooMuchData:
+        yield from client.report_pages(account, state.since, state.until, params)
 
 
 async def _pages_in_thread(pages: Iterator[list[dict[str, Any]]]) -> Any:

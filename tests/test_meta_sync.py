@@ -40,12 +40,19 @@ class World:
     account: str
     settings: Settings
     waits: list[tuple[str, float]] = field(default_factory=list)
+    async_after_days: int = 31
 
     def client(self, token: SecretStr) -> MetaClient:
         return MetaClient(
             token=token,
             graph_url=self.fake.url,
-            limits=Limits(backoff_base=0.001, backoff_cap=0.002, throttle_wait=0.5, breaker_after=5),
+            limits=Limits(
+                backoff_base=0.001,
+                backoff_cap=0.002,
+                throttle_wait=0.5,
+                breaker_after=5,
+                async_after_days=self.async_after_days,
+            ),
             sleep=lambda _seconds: None,  # waits are recorded, not slept
             on_wait=lambda why, seconds: self.waits.append((why, seconds)),
             page_size=40,
@@ -337,3 +344,31 @@ async def test_chat_commands_link_sync_and_report_each_connections_health(
         )
     finally:
         get_settings.cache_clear()
+
+
+async def test_long_ranges_use_async_report_runs_split_when_one_fails(world: World) -> None:
+    await world.link()
+    world.async_after_days = 7
+    world.fake.async_polls_needed = 4  # "Job Running" (and 100% once) before "Job Completed"
+    world.fake.fail_async_reports = 1  # the first run fails: its range is split in two
+    result = await world.sync().run(world.brand, days=DAYS, today=TODAY)
+    assert result.ok, result.summary
+    since = TODAY - timedelta(days=DAYS - 1)
+    assert await stored(world.db, world.account, since, TODAY) == expected(
+        world.fake, world.account, since, TODAY
+    )
+    posts = [r for r in world.fake.requests if r.method == "POST" and r.path.endswith("/insights")]
+    assert len(posts) == 3  # the failed run, then its two halves
+    assert sum(1 for why, _ in world.waits if why == "Meta is preparing the report") >= 6
+
+
+async def test_a_request_meta_finds_too_large_is_retried_as_a_report(world: World) -> None:
+    await world.link()
+    world.fake.max_sync_rows = 30  # ads × days above this: error 100 / 1487534
+    result = await world.sync().run(world.brand, days=5, today=TODAY)
+    assert result.ok, result.summary
+    since = TODAY - timedelta(days=4)
+    assert await stored(world.db, world.account, since, TODAY) == expected(
+        world.fake, world.account, since, TODAY
+    )
+    assert any(r.method == "POST" for r in world.fake.requests)
