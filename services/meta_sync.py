@@ -491,33 +491,49 @@ class MetaSync:
             "fields": INSIGHT_FIELDS,
         }
         span = (state.until - state.since).days + 1
+        # Writing runs beside fetching: pages keep coming while the database takes a batch.
+        writes: asyncio.Queue[list[tuple[Any, ...]] | None] = asyncio.Queue(maxsize=2)
+
+        async def writer() -> None:
+            while (rows := await writes.get()) is not None:
+                async with self._session() as conn:
+                    state.rows_written += await _write_insights(conn, connection, rows)
+
+        async def put(rows: list[tuple[Any, ...]] | None) -> None:
+            putting = asyncio.ensure_future(writes.put(rows))
+            await asyncio.wait({putting, writing}, return_when=asyncio.FIRST_COMPLETED)
+            if not putting.done():
+                putting.cancel()
+                writing.result()  # the writer failed: raise its error here
+
+        writing = asyncio.ensure_future(writer())
         batch: list[tuple[Any, ...]] = []
-
-        async def flush() -> None:
-            if not batch:
-                return
-            async with self._session() as conn:
-                state.rows_written += await _write_insights(conn, connection, batch)
-            batch.clear()
-
         last_day = state.since
         if span > client.limits.async_after_days:
             pages = client.report_pages(connection.account_id, state.since, state.until, params)
         else:
             pages = _sync_then_async(client, connection.account_id, state, params)
-        async for page in _pages_in_thread(pages):
-            for row in page:
-                if not row.get("ad_id") or not row.get("date_start"):
-                    continue
-                parsed = performance_row(row)
-                batch.append((row.get("ad_name") or str(row["ad_id"]), *parsed))
-                last_day = max(last_day, parsed[1])
-            state.rows += len(page)
-            if len(batch) >= self.batch_rows:
-                await flush()
-            done = ((last_day - state.since).days + 1) / span
-            self._say(f"{connection.account_id}: {state.rows:,} daily rows", done)
-        await flush()
+        try:
+            async for page in _pages_in_thread(pages):
+                for row in page:
+                    if not row.get("ad_id") or not row.get("date_start"):
+                        continue
+                    parsed = performance_row(row)
+                    batch.append((row.get("ad_name") or str(row["ad_id"]), *parsed))
+                    last_day = max(last_day, parsed[1])
+                state.rows += len(page)
+                if len(batch) >= self.batch_rows:
+                    await put(batch)
+                    batch = []
+                done = ((last_day - state.since).days + 1) / span
+                self._say(f"{connection.account_id}: {state.rows:,} daily rows", done)
+        finally:
+            # Whatever was fetched is written, also when fetching stopped with an error.
+            if not writing.done():
+                if batch:
+                    await put(batch)
+                await put(None)
+            await writing
         self._say(f"{connection.account_id}: {state.rows:,} daily rows", 1.0)
 
 
