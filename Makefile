@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint bench bench-chat chromium
+.PHONY: run test install lint bench bench-chat bench-meta chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,7 @@ bench: install
 # N simulated people (1, 25, 100) over the chat's socket.io protocol, against its own app server.
 bench-chat: install
 	$(BIN)/python -m bench.chat_load
+
+# 1,000,000 daily insight rows from the fake Graph API into a fresh embedded database.
+bench-meta: install
+	$(BIN)/python -m bench.meta_sync
