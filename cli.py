@@ -201,6 +201,9 @@ def sync_meta(
         int | None,
         typer.Option(help="Fetch this many days back instead of resuming from the last sync."),
     ] = None,
+    ads_only: Annotated[
+        bool, typer.Option("--ads-only", help="Only the ads and their landing pages, no daily results.")
+    ] = False,
 ) -> None:
     """Sync a brand's ads and daily ad-level insights from Meta (incremental; re-runs never duplicate)."""
     from services.meta_sync import MetaSync
@@ -211,7 +214,7 @@ def sync_meta(
         def step(what: str, done: float) -> None:
             progress.update(task, description=what, completed=done)
 
-        result = _run(lambda db: MetaSync(db, None, progress=step).run(brand, days=days))
+        result = _run(lambda db: MetaSync(db, None, progress=step).run(brand, days=days, ads_only=ads_only))
     console.print(result.summary, markup=False, highlight=False)
     if not result.ok:
         raise typer.Exit(1)

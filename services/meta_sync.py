@@ -356,6 +356,10 @@ class AccountSync(BaseModel):
     calls: int = 0
     throttled: int = 0
     error: str | None = None
+    ads_only: bool = False
+    ads_with_destination: int = 0
+    ads_matched_to_products: int = 0
+    top_unmatched_pages: list[str] = []
 
 
 class SyncResult(BaseModel):
@@ -374,9 +378,18 @@ class SyncResult(BaseModel):
             head = f"{a.account_id}: {a.since:%b %-d}–{a.until:%b %-d}"
             if a.error:
                 parts.append(f"{head} stopped: {a.error} ({a.rows:,} daily rows were saved before that)")
+            elif a.ads_only:
+                parts.append(
+                    f"{a.account_id}: {a.ads:,} ads and their landing pages (no daily results fetched)"
+                )
             else:
                 parts.append(
                     f"{head}: {a.ads:,} ads, {a.rows:,} daily rows fetched, {a.rows_written:,} new or changed"
+                )
+            if not a.error and a.ads_with_destination:
+                parts[-1] += (
+                    f"; {a.ads_matched_to_products:,} of {a.ads_with_destination:,} ads with a landing page"
+                    " link to a known product page"
                 )
         return f"Meta sync for {self.brand} — " + "; ".join(parts)
 
@@ -407,17 +420,23 @@ class MetaSync:
         if self.progress is not None:
             self.progress(what, max(0.0, min(1.0, done)))
 
-    async def run(self, brand_name: str, *, today: date | None = None, days: int | None = None) -> SyncResult:
+    async def run(
+        self, brand_name: str, *, today: date | None = None, days: int | None = None, ads_only: bool = False
+    ) -> SyncResult:
+        """Sync the brand's linked accounts. `ads_only`: just the ads and their landing pages (quick,
+        e.g. for a brand never synced whose destinations are wanted), no daily results."""
         today = today or datetime.now(UTC).date()
         async with self._session() as conn:
             brand = await resolve_brand(conn, name=brand_name)
             connections = await connections_for(conn, brand, self.settings)
         result = SyncResult(brand=brand.name, accounts=[])
         for connection in connections:
-            result.accounts.append(await self._account(connection, today=today, days=days))
+            result.accounts.append(await self._account(connection, today=today, days=days, ads_only=ads_only))
         return result
 
-    async def _account(self, connection: Connection, *, today: date, days: int | None) -> AccountSync:
+    async def _account(
+        self, connection: Connection, *, today: date, days: int | None, ads_only: bool
+    ) -> AccountSync:
         async with self._session() as conn:
             mark = await _high_water_mark(conn, connection.account_id)
             await _set_state(conn, connection, "running", None, None)
@@ -427,11 +446,14 @@ class MetaSync:
             since = min(mark, today) - timedelta(days=self.settings.meta_attribution_days - 1)
         else:
             since = today - timedelta(days=INITIAL_DAYS - 1)
-        state = AccountSync(account_id=connection.account_id, since=since, until=today)
+        state = AccountSync(account_id=connection.account_id, since=since, until=today, ads_only=ads_only)
         client = self._client(connection.token)
         try:
             await self._sync_ads(client, connection, state)
-            await self._sync_insights(client, connection, state)
+            async with self._session() as conn:
+                await _match_products(conn, connection.brand, state)
+            if not ads_only:
+                await self._sync_insights(client, connection, state)
         except MetaAuthError as error:
             state.error = error.message
             async with self._session() as conn:
@@ -445,7 +467,9 @@ class MetaSync:
         finally:
             state.calls, state.throttled = client.calls, client.throttles
         async with self._session() as conn:
-            if state.error is None:
+            if state.error is None and ads_only:
+                await _set_state(conn, connection, "ok", None, None)
+            elif state.error is None:
                 await _set_state(conn, connection, "ok", None, max(mark or today, today))
                 await conn.execute(
                     "update brand_ad_accounts set last_synced_at = now(), status = 'active', last_error = null"
@@ -566,6 +590,49 @@ async def _pages_in_thread(pages: Iterator[list[dict[str, Any]]]) -> Any:
     finally:
         if not pending.done():
             pending.cancel()
+
+
+_MATCH_PRODUCTS = """
+with product as (
+  select p.id, p.organization_id, c.canonical
+  from products p join unnest(%(ids)s::uuid[], %(pages)s::text[]) as c(id, canonical) on c.id = p.id
+), inserted as (
+  insert into meta_ad_product_matches (meta_ad_id, product_id, organization_id, match_method, confidence)
+  select distinct d.meta_ad_id, pr.id, pr.organization_id, 'url', 1.0
+  from meta_ad_destinations d join meta_ads a on a.meta_ad_id = d.meta_ad_id
+  join product pr on pr.canonical = d.canonical_url
+  where a.brand_id = %(brand)s
+  on conflict (meta_ad_id, product_id) do nothing
+)
+select count(distinct d.meta_ad_id) as with_destination,
+       count(distinct d.meta_ad_id) filter (where pr.id is not null) as matched
+from meta_ad_destinations d join meta_ads a on a.meta_ad_id = d.meta_ad_id
+left join product pr on pr.canonical = d.canonical_url
+where a.brand_id = %(brand)s
+"""
+
+_TOP_UNMATCHED = """
+select d.canonical_url, count(distinct d.meta_ad_id) as ads
+from meta_ad_destinations d join meta_ads a on a.meta_ad_id = d.meta_ad_id
+where a.brand_id = %(brand)s and d.canonical_url <> all(%(pages)s::text[])
+group by d.canonical_url order by ads desc, d.canonical_url limit 3
+"""
+
+
+async def _match_products(conn: Conn, brand: BrandRef, state: AccountSync) -> None:
+    """Ads whose landing page is one of the brand's product pages (canonical URLs equal), matched in
+    SQL over the stored destinations; the counts and the most used unmatched pages for the answer."""
+    cur = await conn.execute(
+        "select id, product_url from products where brand_id = %s and product_url is not null", (brand.id,)
+    )
+    products = [(row["id"], canonical_url(row["product_url"])) for row in await cur.fetchall()]
+    params = {"brand": brand.id, "ids": [p[0] for p in products], "pages": [p[1] for p in products]}
+    cur = await conn.execute(_MATCH_PRODUCTS, params)
+    stats = await cur.fetchone()
+    state.ads_with_destination = int(stats["with_destination"]) if stats else 0
+    state.ads_matched_to_products = int(stats["matched"]) if stats else 0
+    cur = await conn.execute(_TOP_UNMATCHED, params)
+    state.top_unmatched_pages = [row["canonical_url"] for row in await cur.fetchall()]
 
 
 async def _high_water_mark(conn: Conn, account_id: str) -> date | None:

@@ -372,3 +372,51 @@ async def test_a_request_meta_finds_too_large_is_retried_as_a_report(world: Worl
         world.fake, world.account, since, TODAY
     )
     assert any(r.method == "POST" for r in world.fake.requests)
+
+
+async def test_landing_pages_alone_and_their_match_to_product_pages(world: World) -> None:
+    """A brand never synced can get just its ads' landing pages; ads whose page is one of the
+    brand's product pages (tracking parameters aside) are matched to that product."""
+    await world.link()
+    first = await world.sync().run(world.brand, today=TODAY, ads_only=True)
+    assert first.ok and first.summary.endswith("ads with a landing page link to a known product page")
+    [run] = first.accounts
+    assert run.ads == 12 and run.rows == 0 and run.ads_matched_to_products == 0
+    assert "(no daily results fetched)" in first.summary
+    async with world.db.as_owner() as conn:
+        cur = await conn.execute(
+            "select count(*) as n from meta_ads_performance p join meta_ads a using (meta_ad_id)"
+            " where a.meta_ad_account_id = %s",
+            (world.account,),
+        )
+        assert await cur.fetchone() == {"n": 0}
+        cur = await conn.execute(
+            "select high_water_mark from sync_state where meta_ad_account_id = %s", (world.account,)
+        )
+        assert await cur.fetchone() == {"high_water_mark": None}  # the daily results still start from scratch
+        # The most used landing page becomes a product (written as a marketer would paste it).
+        cur = await conn.execute(
+            "select d.canonical_url, count(distinct d.meta_ad_id) as ads from meta_ad_destinations d"
+            " join meta_ads a using (meta_ad_id) where a.meta_ad_account_id = %s"
+            " group by 1 order by 2 desc, 1 limit 1",
+            (world.account,),
+        )
+        top = await cur.fetchone()
+        assert top is not None
+        assert top["canonical_url"] in run.top_unmatched_pages
+        cur = await conn.execute("select id, organization_id from brands where name = %s", (world.brand,))
+        brand = await cur.fetchone()
+        assert brand is not None
+        pasted = top["canonical_url"].replace("https://", "https://www.") + "/?utm_source=newsletter"
+        await conn.execute(
+            "insert into products (brand_id, organization_id, name, product_url) values (%s, %s, 'Hero', %s)",
+            (brand["id"], brand["organization_id"], pasted),
+        )
+    again = await world.sync().run(world.brand, today=TODAY, ads_only=True)
+    [rerun] = again.accounts
+    assert (
+        rerun.ads_matched_to_products == top["ads"] and top["canonical_url"] not in rerun.top_unmatched_pages
+    )
+    async with world.db.as_user(world.caller) as conn:
+        cur = await conn.execute("select count(*) as n from meta_ad_product_matches")
+        assert await cur.fetchone() == {"n": top["ads"]}

@@ -30,17 +30,23 @@ async def meta_account(ctx: RunContext[Deps], brand: str, account: str) -> meta_
     example='/sync_meta brand:"Acme Pets"',
     step="Syncing {brand} from Meta",
 )
-async def sync_meta(ctx: RunContext[Deps], brand: str, days: int | None = None) -> meta_sync.SyncResult:
+async def sync_meta(
+    ctx: RunContext[Deps], brand: str, days: int | None = None, ads_only: bool = False
+) -> meta_sync.SyncResult:
     """Fetch a brand's ads and daily ad-level results from Meta now (incremental: from the last sync,
-    re-reading the last 7 days that Meta still revises; re-runs never duplicate).
+    re-reading the last 7 days that Meta still revises; re-runs never duplicate). Also matches the
+    ads' landing pages to the brand's product pages.
 
     Args:
         brand: The brand's name as the person wrote it (fuzzy matched).
         days: Re-read this many days back instead of resuming from the last sync (1-730).
+        ads_only: Only the ads and their landing pages (quick; no daily results).
     """
     if days is not None and not 1 <= days <= 730:
         raise InvalidArgument(f"days must be between 1 and 730 (got {days}).")
-    return await meta_sync.MetaSync(ctx.deps.db, ctx.deps.caller).run(brand, today=ctx.deps.today, days=days)
+    return await meta_sync.MetaSync(ctx.deps.db, ctx.deps.caller).run(
+        brand, today=ctx.deps.today, days=days, ads_only=ads_only
+    )
 
 
 @tool(
