@@ -425,6 +425,8 @@ class MetaSync:
     ) -> SyncResult:
         """Sync the brand's linked accounts. `ads_only`: just the ads and their landing pages (quick,
         e.g. for a brand never synced whose destinations are wanted), no daily results."""
+        if days is not None and not 1 <= days <= 730:
+            raise InvalidArgument(f"days must be between 1 and 730 (got {days}).")
         today = today or datetime.now(UTC).date()
         async with self._session() as conn:
             brand = await resolve_brand(conn, name=brand_name)

@@ -301,6 +301,8 @@ async def test_the_cli_syncs_with_a_progress_bar_and_says_what_it_did(
     want = expected(world.fake, world.account, TODAY - timedelta(days=4), TODAY)
     assert f"12 ads, {want['rows']:,} daily rows fetched, {want['rows']:,} new or changed" in synced.stdout
     assert TOKEN not in synced.stdout + synced.stderr + linked.stdout + linked.stderr
+    bad_days = run_cli(database_url, tmp_path, "sync", "meta", "--brand", world.brand, "--days", "0", env=env)
+    assert bad_days.returncode == 2 and "days must be between 1 and 730 (got 0)" in bad_days.stderr
     refused = run_cli(
         database_url, tmp_path, "meta", "link", "--brand", world.brand, "--account", "nope", env=env
     )

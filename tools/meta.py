@@ -6,7 +6,6 @@ from pydantic_ai import RunContext
 
 from services import brands as brand_service
 from services import meta_oauth, meta_sync
-from services.errors import InvalidArgument
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -42,8 +41,6 @@ async def sync_meta(
         days: Re-read this many days back instead of resuming from the last sync (1-730).
         ads_only: Only the ads and their landing pages (quick; no daily results).
     """
-    if days is not None and not 1 <= days <= 730:
-        raise InvalidArgument(f"days must be between 1 and 730 (got {days}).")
     return await meta_sync.MetaSync(ctx.deps.db, ctx.deps.caller).run(
         brand, today=ctx.deps.today, days=days, ads_only=ads_only
     )
