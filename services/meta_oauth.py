@@ -26,7 +26,7 @@ from db.pool import Caller, Database
 from services.brands import resolve_brand
 from services.errors import ConfigurationError, ExternalServiceError, InvalidArgument
 from services.meta_api import API_VERSION, MetaClient
-from services.meta_sync import normalize_account_id
+from services.meta_sync import ensure_account_is_free, normalize_account_id
 from services.token_vault import TokenVault
 from settings import Settings, get_settings
 
@@ -305,6 +305,10 @@ async def _link(
     token: SecretStr,
     token_expires: datetime | None,
 ) -> OAuthOutcome:
+    try:
+        await ensure_account_is_free(db, account_id=account.id, organization_id=row["organization_id"])
+    except InvalidArgument as error:
+        return _refused(error.message)
     vault = TokenVault.from_settings(settings)
     async with db.as_service() as conn:
         await conn.execute(

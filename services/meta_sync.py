@@ -10,6 +10,7 @@ when the whole range is in, so a run that dies mid-way is re-done from the same 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -30,11 +31,14 @@ from services.errors import (
     MetaAuthError,
     MetaTooMuchData,
     NotFound,
+    UserFacingError,
 )
 from services.meta_api import MetaClient
 from services.models import BrandRef
 from services.token_vault import TokenVault
 from settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 INITIAL_DAYS = 90  # a first sync's history
 CENT = Decimal("0.01")
@@ -464,8 +468,13 @@ class MetaSync:
                     " where brand_id = %s and meta_ad_account_id = %s",
                     (error.message, connection.brand.id, connection.account_id),
                 )
-        except ExternalServiceError as error:
+        except UserFacingError as error:
             state.error = error.message
+        except Exception:
+            log.exception("Meta sync of %s failed", connection.account_id)
+            state.error = (
+                "an unexpected error on our side (logged); the next sync re-reads from the last complete one"
+            )
         finally:
             state.calls, state.throttled = client.calls, client.throttles
         async with self._session() as conn:
@@ -659,6 +668,23 @@ async def _set_state(
     )
 
 
+async def ensure_account_is_free(db: Database, *, account_id: str, organization_id: Any) -> None:
+    """An ad account's ads belong to one organization (ad IDs are unique across the database): refuse
+    to link an account another organization already reads, rather than fail at its first sync."""
+    async with db.as_service() as conn:
+        cur = await conn.execute(
+            "select 1 from brand_ad_accounts where meta_ad_account_id = %s and organization_id <> %s"
+            " union all select 1 from meta_ads where meta_ad_account_id = %s and organization_id <> %s limit 1",
+            (account_id, organization_id, account_id, organization_id),
+        )
+        taken = await cur.fetchone() is not None
+    if taken:
+        raise InvalidArgument(
+            f"{account_id} is already linked by another organization here; an ad account's data can"
+            " belong to only one. Ask whoever runs ViralTracker to move it."
+        )
+
+
 def _as(db: Database, caller: Caller | None) -> AbstractAsyncContextManager[Conn]:
     return db.as_user(caller) if caller is not None else db.as_service()
 
@@ -723,6 +749,7 @@ async def link_account(
         raise InvalidArgument(
             f"{account_id} ({info.get('name')}) is not active in Meta (status {info.get('account_status')})."
         )
+    await ensure_account_is_free(db, account_id=account_id, organization_id=brand.organization_id)
     async with _as(db, caller) as conn:
         await conn.execute(
             "insert into brand_ad_accounts (brand_id, organization_id, meta_ad_account_id, auth_method, status)"

@@ -174,6 +174,34 @@ async def test_linking_checks_the_account_with_meta(world: World) -> None:
         ]
 
 
+async def test_an_account_read_by_one_organization_cannot_be_linked_by_another(world: World) -> None:
+    await world.link()
+    other = f"Rival Pets {uuid.uuid4().hex[:8]}"
+    async with world.db.as_owner() as conn:
+        org = await create_organization(conn, name=f"Rival {other}")
+        await conn.execute("insert into brands (organization_id, name) values (%s, %s)", (org, other))
+    try:
+        with pytest.raises(
+            InvalidArgument, match=f"{world.account} is already linked by another organization"
+        ):
+            await link_account(
+                world.db,
+                None,
+                brand_name=other,
+                account=world.account,
+                settings=world.settings,
+                client_factory=world.client,
+            )
+        async with world.db.as_owner() as conn:
+            cur = await conn.execute(
+                "select count(*) as n from brand_ad_accounts where meta_ad_account_id = %s", (world.account,)
+            )
+            assert await cur.fetchone() == {"n": 1}
+    finally:
+        async with world.db.as_owner() as conn:
+            await conn.execute("delete from organizations where id = %s", (org,))
+
+
 async def test_sync_is_exact_incremental_and_writes_nothing_when_nothing_changed(world: World) -> None:
     await world.link()
     since = TODAY - timedelta(days=DAYS - 1)
