@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint bench bench-chat bench-meta chromium
+.PHONY: run test install lint bench bench-chat bench-meta bench-jobs chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,7 @@ bench-chat: install
 # 1,000,000 daily insight rows from the fake Graph API into a fresh embedded database.
 bench-meta: install
 	$(BIN)/python -m bench.meta_sync
+
+# 10,000 no-op and 1,000 50 ms jobs through 1 and 4 worker processes, in a fresh embedded database.
+bench-jobs: install
+	$(BIN)/python -m bench.jobs

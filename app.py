@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import html
 import logging
 from typing import Any
@@ -13,7 +12,10 @@ from uuid import UUID
 import chainlit as cl
 import chainlit.server as chainlit_server
 from chainlit.data import get_data_layer
+from chainlit.emitter import ChainlitEmitter
+from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
+from pydantic import ValidationError
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -21,14 +23,16 @@ from starlette.responses import HTMLResponse
 
 from agent import chainlit_tuning
 from agent.build import configured_model
-from agent.chat_ui import ChainlitListener
+from agent.chat_ui import ACTION, ChainlitListener, forget_once
 from agent.history import HistoryDataLayer, LocalChatStorage, make_data_layer
+from agent.live import NotificationFeed, toast_text
 from agent.observability import configure_tracing
 from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
 from db.pool import Caller, Database, resolve_database_url
-from services import meta_oauth
+from jobs import worker as jobs_worker
+from services import meta_oauth, notifications
 from services.accounts import (
     find_caller,
     password_hash_of,
@@ -39,8 +43,11 @@ from services.accounts import (
 from services.brands import visible_brands
 from services.errors import ExternalServiceError, NotFound, UserFacingError
 from services.meta_oauth import OAuthOutcome
+from services.notifications import Notification
+from services.process import calm_garbage_collector
 from services.supabase_auth import verify_supabase_password
 from settings import get_settings
+from tools.actions import ActionButton
 
 chainlit_tuning.install()  # no sleeping on the event loop in Chainlit's Step/Message constructors
 
@@ -49,6 +56,7 @@ log = logging.getLogger(__name__)
 HISTORY_KEY = "vt_history"
 _db: Database | None = None
 _db_lock = asyncio.Lock()
+_feed: NotificationFeed | None = None
 
 
 async def database() -> Database:
@@ -62,23 +70,41 @@ async def database() -> Database:
     return _db
 
 
+async def notification_feed() -> NotificationFeed:
+    """The process's one listener for new notifications (started with the first chat)."""
+    global _feed
+    if _feed is None:
+        # LISTEN needs a direct or session-mode connection: the jobs' URL where one is set.
+        _feed = NotificationFeed(
+            await database(), deliver=toast_to_session, url=get_settings().jobs_database_url
+        )
+    return _feed
+
+
+async def toast_to_session(session_id: str, notification: Notification) -> bool:
+    """A new notification as a toast in one open chat (False when that chat has gone)."""
+    session = WebsocketSession.get_by_id(session_id)
+    if session is None:
+        return False
+    await ChainlitEmitter(session).send_toast(toast_text(notification), "info")
+    return True
+
+
 @cl.on_app_startup
-def startup() -> None:
+async def startup() -> None:
     # Before the pool opens, so its connections are traced too.
     configure_tracing(get_settings())
     calm_garbage_collector()
+    settings = get_settings()
+    if jobs_worker.wanted_in_app(settings):
+        # The embedded default runs a light job worker in this event loop; production runs
+        # `viraltracker worker` processes instead (DATABASE_URL set, or VIRALTRACKER_EMBEDDED_WORKER=0).
+        jobs_worker.start_embedded(await database(), settings)
 
 
-def calm_garbage_collector() -> None:
-    """Collect young objects in larger batches: with Python's default (every 700 allocations) a
-    chat turn triggers dozens of collections, and every ~10th young collection escalates until
-    a full one walks the ~1M objects of the loaded app, stopping every chat on the server
-    (0.3 s under bench/chat_load.py's 100 people). Startup's garbage goes first."""
-    gc.collect()
-    gc.set_threshold(GC_THRESHOLD_YOUNG, *gc.get_threshold()[1:])
-
-
-GC_THRESHOLD_YOUNG = 10_000
+@cl.on_app_shutdown
+async def shutdown() -> None:
+    await jobs_worker.stop_embedded()
 
 
 @cl.data_layer
@@ -194,19 +220,37 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 async def on_chat_start() -> None:
     cl.user_session.set(HISTORY_KEY, "")
     await send_commands()
-    if configured_model(get_settings()) is None:
-        # A toast, not a message: a message would hide the welcome screen and its starters.
-        first = await first_brand()
+    caller = current_caller()
+    offline = configured_model(get_settings()) is None
+    db = await database()
+    # One transaction: the unread count (one indexed query), and offline the brand for the example.
+    async with db.as_user(caller) as conn:
+        unread = await notifications.unread_count(conn, user_id=caller.user_id)
+        names = [b.name for b in await visible_brands(conn)] if offline else []
+    # Toasts, not messages: a message would hide the welcome screen and its starters.
+    if offline:
+        first = names[0] if names else "Acme Pets"
         await cl.context.emitter.send_toast(
             "Running offline. " + CANNOT_UNDERSTAND.format(brand=first), "info"
         )
+    if unread:
+        await cl.context.emitter.send_toast(unread_notice(unread), "info")
+    await listen_for_notifications(caller)
 
 
-async def first_brand() -> str:
-    db = await database()
-    async with db.as_user(current_caller()) as conn:
-        names = [b.name for b in await visible_brands(conn)]
-    return names[0] if names else "Acme Pets"
+def unread_notice(unread: int) -> str:
+    return f"You have {unread} unread notification{'' if unread == 1 else 's'} — /notifications"
+
+
+async def listen_for_notifications(caller: Caller) -> None:
+    """New notifications for this person show up in this chat while it is open."""
+    (await notification_feed()).register(caller.user_id, cl.context.session.id)
+
+
+@cl.on_chat_end
+async def on_chat_end() -> None:
+    if _feed is not None:
+        _feed.unregister(cl.context.session.id)
 
 
 async def send_commands() -> None:
@@ -226,6 +270,7 @@ async def on_chat_resume(thread: ThreadDict) -> None:
     stored = (thread.get("metadata") or {}).get(HISTORY_KEY)
     cl.user_session.set(HISTORY_KEY, stored if isinstance(stored, str) else "")
     await send_commands()
+    await listen_for_notifications(current_caller())
 
 
 def session_history() -> list[ModelMessage]:
@@ -238,6 +283,29 @@ def session_history() -> list[ModelMessage]:
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     text = f"/{message.command} {message.content}".strip() if message.command else message.content
+    await chat_turn(text)
+
+
+@cl.action_callback(ACTION)
+async def on_action(action: cl.Action) -> None:
+    """A button under an answer: the command it names runs as the person signed in to this chat
+    (never as anyone the payload names); the tool checks what they may do. A write's button runs
+    its preview, whose Confirm runs it."""
+    try:
+        button = ActionButton.model_validate(action.payload)
+    except ValidationError:
+        await cl.Message(content="That button is out of date; nothing was changed.").send()
+        return
+    if button.once:
+        await forget_once(action.forId)
+    if button.command is None:
+        await cl.Message(content="Cancelled: nothing was changed.").send()
+        return
+    await chat_turn(button.command)
+
+
+async def chat_turn(text: str) -> None:
+    """One turn of the conversation, typed or clicked."""
     db = await database()
     first_message = not session_history()
     listener = ChainlitListener()

@@ -38,6 +38,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(import_app, name="import")
 app.add_typer(sync_app, name="sync")
 app.add_typer(meta_app, name="meta")
+jobs_app = typer.Typer(help="Background jobs: health, schedules, runs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 # Piped output (not a terminal) gets wide lines instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -207,7 +209,9 @@ def sync_meta(
 ) -> None:
     """Sync a brand's ads and daily ad-level insights from Meta (incremental; re-runs never duplicate)."""
     from services.meta_sync import MetaSync
+    from services.process import calm_garbage_collector
 
+    calm_garbage_collector()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Meta sync", total=1.0)
 
@@ -220,19 +224,25 @@ def sync_meta(
         raise typer.Exit(1)
 
 
+_WIDE_COLUMNS = ("hook_text", "ad_name", "ad", "landing_page", "note", "text", "title", "message", "error")
+
+
 def _print_turn(turn: Any) -> None:
-    from agent.render import tables_for
+    from agent.render import actions_of, tables_for
 
     console.print(turn.text, markup=False, highlight=False)
     for result in turn.results:
         for table in tables_for(result):
             rich_table = RichTable(title=table.title, show_lines=False)
             for column in table.columns:
-                wide = column in ("hook_text", "ad_name", "ad", "landing_page", "note", "text")
+                wide = column in _WIDE_COLUMNS
                 rich_table.add_column(column, overflow="fold", max_width=48 if wide else None)
             for row in table.rows:
                 rich_table.add_row(*row)
             console.print(rich_table)
+        hints = [a.hint for a in actions_of(result) if a.hint]
+        if hints:
+            console.print("\n".join(hints), markup=False, highlight=False)
 
 
 async def _caller(db: Any, email: str) -> Any:
@@ -346,6 +356,59 @@ def chat(
         "--headless",
     ]
     raise typer.Exit(subprocess.call(command, env=env, cwd=root))
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs this worker runs at once.")] = 4,
+    queues: Annotated[
+        str | None, typer.Option(help="Comma-separated queues to take jobs from (default: all).")
+    ] = None,
+    import_modules: Annotated[
+        list[str] | None,
+        typer.Option("--import", help="A module that registers more job types (plugins); repeatable."),
+    ] = None,
+) -> None:
+    """Run a background job worker until Ctrl-C / SIGTERM (start any number, anywhere, same database).
+
+    It needs a session-mode or direct connection (LISTEN/NOTIFY): JOBS_DATABASE_URL if DATABASE_URL
+    is a transaction pooler."""
+    import importlib
+
+    from jobs.worker import run_worker
+
+    for module in import_modules or []:
+        importlib.import_module(module)
+    # job_runs records every run; procrastinate's two log lines per job would cost more than a no-op job.
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
+    console.print(f"Job worker: {concurrency} at a time, queues {', '.join(names) if names else 'all'}")
+    _run(lambda db: run_worker(db, get_settings(), concurrency=concurrency, queues=names))
+
+
+@jobs_app.command("status")
+def jobs_status() -> None:
+    """Queue health: jobs waiting (and the oldest), running, stalled, failures in the last 24 h."""
+    from jobs.api import health
+
+    report = _run(lambda db: health(db, stalled_after=get_settings().jobs_stalled_seconds))
+    table = RichTable(show_header=False)
+    table.add_column()
+    table.add_column(justify="right")
+    table.add_row("Waiting", f"{report.waiting:,}")
+    oldest = report.oldest_waiting_seconds
+    table.add_row("Oldest waiting", f"{oldest:,.0f} s" if oldest is not None else "-")
+    table.add_row("Waiting to retry", f"{report.retry_waiting:,}")
+    table.add_row("Running", f"{report.running:,}")
+    table.add_row("Stalled", f"{report.stalled:,}")
+    table.add_row("Live workers", f"{report.workers:,}")
+    table.add_row("Succeeded (24 h)", f"{report.succeeded_24h:,}")
+    table.add_row("Failed (24 h)", f"{report.failed_24h:,}")
+    table.add_row("Schedules on", f"{report.schedules_enabled:,}")
+    upcoming = report.next_schedule_at
+    table.add_row("Next scheduled run", f"{upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else "-")
+    console.print(table)
+    console.print(report.summary, markup=False, highlight=False)
 
 
 def main() -> None:

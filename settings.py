@@ -46,6 +46,20 @@ class Settings(BaseSettings):
     """The app's address as people's browsers reach it: Meta redirects back to it after the dialog."""
     meta_attribution_days: int = Field(default=7, validation_alias="META_ATTRIBUTION_DAYS")
     """Every sync fetches these last days again: Meta keeps revising them as conversions attribute."""
+    jobs_database_url: str | None = Field(default=None, validation_alias="JOBS_DATABASE_URL")
+    """Where job workers connect (they LISTEN: a direct or session-mode URL, not a transaction pooler);
+    default: the app's database."""
+    embedded_worker: bool = Field(default=True, validation_alias="VIRALTRACKER_EMBEDDED_WORKER")
+    """With no DATABASE_URL, the chat app runs a light job worker itself (0 turns it off)."""
+    jobs_heartbeat_seconds: float = Field(
+        default=10.0, validation_alias="VIRALTRACKER_JOBS_HEARTBEAT_SECONDS"
+    )
+    jobs_stalled_seconds: float = Field(default=60.0, validation_alias="VIRALTRACKER_JOBS_STALLED_SECONDS")
+    """A worker silent this long is dead: its running jobs are queued again."""
+    jobs_tick_seconds: float = Field(default=20.0, validation_alias="VIRALTRACKER_JOBS_TICK_SECONDS")
+    """How often each worker enqueues due schedules and looks for stalled jobs."""
+    jobs_poll_seconds: float = Field(default=1.0, validation_alias="VIRALTRACKER_JOBS_POLL_SECONDS")
+    """Longest wait before a worker looks for work without a notification (retries after backoff)."""
 
     def auth_secret(self) -> str:
         """`CHAINLIT_AUTH_SECRET`, else one generated once and kept (owner-only) in `$VIRALTRACKER_HOME`."""

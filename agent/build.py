@@ -9,24 +9,9 @@ from pydantic_ai.models import Model
 
 from prompts import load_prompt
 from services.brands import visible_brands
-from settings import Settings
+from services.model_choice import configured_model as configured_model  # re-exported: app.py, cli.py
 from tools.deps import Deps
 from tools.registry import agent_tools
-
-DEFAULT_ANTHROPIC_MODEL = "anthropic:claude-sonnet-4-5"
-DEFAULT_GEMINI_MODEL = "google-gla:gemini-2.5-flash"
-
-
-def configured_model(settings: Settings) -> str | None:
-    """`VIRALTRACKER_MODEL`, else Anthropic if its key is set, else Gemini, else None (offline)."""
-    name = (settings.viraltracker_model or "").strip()
-    if name:
-        return None if name == "offline" else name
-    if settings.anthropic_api_key:
-        return DEFAULT_ANTHROPIC_MODEL
-    if settings.gemini_api_key or settings.google_api_key:
-        return DEFAULT_GEMINI_MODEL
-    return None
 
 
 def model_label(model: Model | str | None) -> str:

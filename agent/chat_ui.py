@@ -10,12 +10,17 @@ import pandas as pd
 from pydantic import BaseModel
 
 from agent.charts import PlotlyChart, charts_for, title_of
-from agent.render import tables_for
+from agent.render import actions_of, tables_for
 from agent.runner import TurnResult
 from services.deep_analysis import DeepAnalysisResult
+from tools.actions import ActionButton
 from tools.registry import get_spec
 
 FLUSH_SECONDS = 0.04  # batch tokens: thousands of tiny socket messages slow the browser
+ACTION = "vt_action"
+"""The one Chainlit action name: every button carries an `ActionButton` (a command) as its payload."""
+ONCE_KEY = "vt_once_actions"
+ONCE_KEPT = 20
 
 
 class ChainlitListener:
@@ -69,7 +74,9 @@ class ChainlitListener:
         if content_suffix:
             self.answer.content += content_suffix
         self.answer.elements = elements
+        self.answer.actions = chat_actions(turn.results)
         await self.answer.send()
+        remember_once(self.answer)
         return self.answer
 
 
@@ -101,3 +108,30 @@ def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
             if side:
                 suffix = "\n\nOpen: " + " · ".join(side)
     return elements, suffix
+
+
+def chat_actions(results: list[BaseModel]) -> list[cl.Action]:
+    """The results' follow-ups as buttons under the answer."""
+    return [
+        cl.Action(name=ACTION, payload=button.model_dump(mode="json"), label=button.label)
+        for result in results
+        for button in actions_of(result)
+    ]
+
+
+def remember_once(message: cl.Message) -> None:
+    """Keep a message's one-click buttons (a confirmation's pair) so a click can remove them all."""
+    once = [a.to_dict() for a in message.actions if ActionButton.model_validate(a.payload).once]
+    if not once:
+        return
+    kept = dict(cl.user_session.get(ONCE_KEY) or {})
+    kept[message.id] = once
+    cl.user_session.set(ONCE_KEY, dict(list(kept.items())[-ONCE_KEPT:]))
+
+
+async def forget_once(message_id: str | None) -> None:
+    """Remove a message's one-click buttons from the chat (after one of them was clicked)."""
+    kept = dict(cl.user_session.get(ONCE_KEY) or {})
+    for action in kept.pop(message_id or "", []):
+        await cl.Action(**action).remove()
+    cl.user_session.set(ONCE_KEY, kept)

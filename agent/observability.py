@@ -43,3 +43,8 @@ def configure_tracing(settings: Settings, *, span_processors: Sequence[Any] = ()
     logfire.instrument_httpx()
     _configured = True
     return True
+
+
+def is_configured() -> bool:
+    """Whether tracing is on in this process (background jobs open a span per attempt only then)."""
+    return _configured

@@ -15,6 +15,9 @@ from services.hooks import HookAnalysisResult, TopHooksResult
 from services.meta_sync import MetaStatusResult, SyncResult
 from services.metrics import RATIOS, format_metric
 from services.performance import AdPerformanceResult
+from tools.actions import ActionButton
+from tools.jobs import JobsResult, short
+from tools.notifications import NotificationsResult
 
 
 @dataclass
@@ -59,6 +62,8 @@ def _fmt(name: str, value: Any) -> str:
         return "n/a" if value is None else f"{value * 100:.0f}%"
     if name == "vs_baseline":
         return "n/a" if value is None else f"{value:.2f}x"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:,.2f}"
     if isinstance(value, int):
@@ -74,6 +79,25 @@ def _rows(items: list[Any], fields: list[str]) -> list[list[Any]]:
 
 def tables_for(result: BaseModel) -> list[Table]:
     """The tables that show this result in full."""
+    if isinstance(result, JobsResult):
+        tables = []
+        if result.schedules:
+            fields = ["job_type", "scope", "cron", "enabled", "next_run_at", "last_run_status"]
+            rows = [[short(s.id), *(getattr(s, f) for f in fields)] for s in result.schedules]
+            tables.append(Table("Schedules", ["id", *fields], rows))
+        if result.runs:
+            fields = ["job_type", "scope", "status", "attempts", "created_at", "duration_seconds", "error"]
+            rows = [[short(r.id), *(getattr(r, f) for f in fields)] for r in result.runs]
+            title = "Failed runs" if result.view == "failed" else "Recent runs"
+            tables.append(Table(title, ["id", *fields], rows))
+        return tables
+    if isinstance(result, NotificationsResult):
+        rows = [
+            ["unread" if n.read_at is None else "read", n.created_at, n.title, n.message,
+             "you" if n.personal else n.organization, n.category or n.type]
+            for n in result.notifications
+        ]  # fmt: skip
+        return [Table("Notifications", ["status", "when", "title", "message", "for", "category"], rows)]
     if isinstance(result, MetaStatusResult):
         fields = ["brand", "account_id", "method", "status", "token_expires_at", "last_synced_at", "health"]
         return [Table("Meta connections", fields, _rows(result.connections, fields))]
@@ -208,3 +232,9 @@ def tables_for(result: BaseModel) -> list[Table]:
             tables.append(Table("Congruence", fields, _rows(result.congruence, fields)))
         return tables
     return []
+
+
+def actions_of(result: BaseModel) -> list[ActionButton]:
+    """The follow-ups a result offers: buttons in the chat, hints ("Retry: /jobs retry:…") in a shell."""
+    actions = getattr(result, "actions", None)
+    return [a for a in actions if isinstance(a, ActionButton)] if isinstance(actions, list) else []

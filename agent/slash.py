@@ -86,9 +86,11 @@ def parse_slash(text: str) -> SlashCommand:
     for i, token in enumerate(rest):
         cut = min((p for p in (token.find(":"), token.find("=")) if p > 0), default=-1)
         if cut < 0:
-            # A bare first word is the first required argument: /top_hooks "Acme Pets".
-            if i == 0 and spec.required and spec.required[0] not in given:
-                given[spec.required[0]] = token
+            # A bare first word is the first required argument, else the first one: /top_hooks "Acme Pets",
+            # /jobs failed.
+            first = spec.required[0] if spec.required else next(iter(spec.arguments), None)
+            if i == 0 and first is not None:
+                given[first] = token
                 continue
             raise InvalidArgument(f"Couldn't read '{token}': write key:value, e.g. {spec.example}")
         key, value = token[:cut].strip().lower(), token[cut + 1 :].strip()
@@ -116,6 +118,8 @@ CATALOGUE = (
     "meta_account",
     "connect_meta",
     "sync_meta",
+    "jobs",
+    "notifications",
 )
 
 

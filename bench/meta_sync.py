@@ -8,8 +8,8 @@ and 2% of days have no delivery, so a little under). The run:
    today - DAYS to yesterday; the sync's "today" is that last day, so the range is exactly the
    generated days;
 3. organization "Bench Co", brand "Bench Brand", the account linked with the system user's token;
-4. the floor: every insights page of the same range through a plain `MetaClient.pages(...)`, each
-   row parsed with `performance_row`, nothing written;
+4. the floor: the sync's reading without its writing: the same async report run over the same days,
+   each row read and made into its COPY line as the sync does (`copy_line`), nothing written;
 5. the full sync (`MetaSync(...).run(brand, days=DAYS)`, as the service role, in this process):
    wall time, rows fetched per second, the peak RSS of this process (sampled every 100 ms on a
    thread; the fake's is reported apart), and the CPU used by this process, the fake and the
@@ -67,8 +67,16 @@ from bench.chat_load import (
 from db.embedded import start_embedded
 from db.pool import Database
 from services.accounts import create_organization
-from services.meta_api import Limits, MetaClient
-from services.meta_sync import INSIGHT_FIELDS, AccountSync, MetaSync, link_account, performance_row
+from services.meta_api import Limits, MetaClient, RangeDone
+from services.meta_sync import (
+    INSIGHT_FIELDS,
+    INSIGHT_ROWS,
+    AccountSync,
+    MetaSync,
+    copy_line,
+    link_account,
+)
+from services.process import calm_garbage_collector
 from settings import Settings
 from tests.fakes.meta_graph import FakeGraph
 
@@ -224,30 +232,34 @@ def insight_params(since: date, until: date) -> dict[str, Any]:
     }
 
 
+def make_client(graph_url: str, token: SecretStr) -> MetaClient:
+    """The sync's client. The fake builds a report at once; Meta's own seconds of preparation are not
+    ours to measure, so poll it briskly (production waits 2 s, growing)."""
+    return MetaClient(token=token, graph_url=graph_url, limits=Limits(report_poll=0.02, report_poll_cap=0.05))
+
+
 def fetch_and_parse(token: str, graph_url: str, since: date, until: date, budget: float) -> tuple[int, int]:
-    """The floor: every insights page of the range, each row parsed as the sync parses it, nothing
-    written. Returns (rows fetched, calls)."""
-    client = MetaClient(token=SecretStr(token), graph_url=graph_url)
-    span = (until - since).days + 1
+    """The floor: the sync's reading without its writing. The same async report run over the same
+    days, read the same way (`INSIGHT_ROWS`), each row made into the line the sync sends
+    (`copy_line`), nothing written. Returns (rows fetched, calls)."""
+    client = make_client(graph_url, SecretStr(token))
     started = time.perf_counter()
     deadline = started + budget
-    rows, next_tenth = 0, 0.1
-    for page in client.pages((ACCOUNT, "insights"), insight_params(since, until)):
-        last = since
+    rows, next_print = 0, started + 5.0
+    for page in client.report_pages(ACCOUNT, since, until, insight_params(since, until), INSIGHT_ROWS):
+        if isinstance(page, RangeDone):
+            continue
         for row in page:
-            if row.get("ad_id") and row.get("date_start"):
-                parsed = performance_row(row)
-                last = parsed[1]
+            copy_line(row)
         rows += len(page)
-        done = ((last - since).days + 1) / span if page else 1.0
-        if done + 1e-9 >= next_tenth:
-            now = time.perf_counter() - started
+        now = time.perf_counter()
+        if now >= next_print:
             print(
-                f"  floor: {done:>4.0%} of the days, {rows:,} rows, {now:.1f} s ({rows / now:,.0f} rows/s)",
+                f"  floor: {rows:,} rows, {now - started:.1f} s ({rows / (now - started):,.0f} rows/s)",
                 flush=True,
             )
-            next_tenth = (int(done * 10 + 1e-9) + 1) / 10
-        if time.perf_counter() > deadline:
+            next_print = now + 5.0
+        if now > deadline:
             raise SystemExit(f"the floor took more than {budget:.0f} s (--timeout); {rows:,} rows so far")
     return rows, client.calls
 
@@ -450,15 +462,14 @@ async def measure(
         floor = measured("fetch-and-parse floor", sampler, wall, rows, calls)
         others("floor")
 
-        def make_client(token: SecretStr) -> MetaClient:
-            # The fake builds a report at once; Meta's own seconds of preparation are not ours to
-            # measure, so poll it briskly (production waits 2 s, growing).
-            return MetaClient(
-                token=token, graph_url=graph_url, limits=Limits(report_poll=0.02, report_poll_cap=0.05)
-            )
-
         def make_sync(progress: Progress) -> MetaSync:
-            return MetaSync(db, None, settings=settings, progress=progress, client_factory=make_client)
+            return MetaSync(
+                db,
+                None,
+                settings=settings,
+                progress=progress,
+                client_factory=lambda token: make_client(graph_url, token),
+            )
 
         # 5. The full sync.
         await asyncio.to_thread(quiet)
@@ -670,6 +681,7 @@ def main() -> None:
             f"  fake Graph API on {graph_url} (pid {fake.pid}): {ACCOUNT}, rows {first_day} to {last_day}",
             flush=True,
         )
+        calm_garbage_collector()  # as `viraltracker sync meta` and the workers do
         outcome = asyncio.run(measure(args, home, graph_url, token, fake.pid, first_day, last_day))
         ok = report(outcome, args)
     finally:

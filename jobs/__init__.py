@@ -1,0 +1,1 @@
+"""Background jobs: procrastinate workers on our Postgres, job_runs, schedules (see jobs/api.py)."""

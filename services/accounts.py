@@ -7,6 +7,7 @@ from uuid import UUID
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
+from pydantic import BaseModel
 
 from db.pool import Caller, Conn
 from services.errors import InvalidArgument, NotFound
@@ -70,6 +71,22 @@ async def add_user(
         (user_id, organization_id, role),
     )
     return user_id
+
+
+class Membership(BaseModel):
+    organization_id: UUID
+    organization: str
+    role: str
+
+
+async def memberships(conn: Conn, *, user_id: UUID) -> dict[UUID, Membership]:
+    """The person's organizations and their role in each (admin or member)."""
+    cur = await conn.execute(
+        "select m.organization_id, o.name as organization, m.role from user_organizations m"
+        " join organizations o on o.id = m.organization_id where m.user_id = %s",
+        (user_id,),
+    )
+    return {row["organization_id"]: Membership(**row) for row in await cur.fetchall()}
 
 
 async def find_caller(conn: Conn, *, email: str) -> Caller:

@@ -26,6 +26,10 @@ class InvalidArgument(UserFacingError):
     """An argument is missing, malformed or out of range."""
 
 
+class NotAllowed(UserFacingError):
+    """The caller may see this but not change it (e.g. job changes are for admins); nothing changed."""
+
+
 class NoData(UserFacingError):
     """The query is fine but there is nothing to compute over (e.g. no spend in the window)."""
 

@@ -29,8 +29,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import msgspec
 import requests
 from facebook_business.api import FacebookAdsApi, FacebookResponse
 from facebook_business.exceptions import FacebookRequestError
@@ -68,25 +69,104 @@ redact_secrets_in_logs()
 
 
 def _parse_body_once() -> None:
-    """The SDK's `FacebookResponse.json()` parses the body on every call, and `FacebookAdsApi.call`
-    calls it to check for an error before we read it: a 500-row insights page (~400 kB) was parsed
-    twice. Keep the first parse on the response."""
+    """The SDK's `FacebookResponse.json()` parses the body with `json.loads` on every call, and
+    `FacebookAdsApi.call` calls it to check for an error before we read it: a 500-row insights page
+    (~400 kB) was parsed twice. Parse it once, with msgspec (the same values, about twice as fast),
+    and keep the result on the response. A body that is not JSON stays text, as the SDK returns it."""
     original = FacebookResponse.json
     if getattr(original, "parses_once", False):
         return
 
     def json_once(self: FacebookResponse) -> Any:
         if "_parsed" not in self.__dict__:
-            self.__dict__["_parsed"] = original(self)
+            body = self.body()
+            try:
+                parsed = msgspec.json.decode(body) if isinstance(body, str | bytes) else original(self)
+            except msgspec.DecodeError:
+                parsed = body
+            self.__dict__["_parsed"] = parsed
         return self.__dict__["_parsed"]
 
     json_once.parses_once = True  # type: ignore[attr-defined]
     FacebookResponse.json = json_once
 
+    original_success = FacebookResponse.is_success
+
+    def is_success(self: FacebookResponse) -> bool:
+        # A 200 whose body opens a page of results is one (Graph reports errors as {"error": …} with
+        # a 4xx/5xx status): no need to parse a 400 kB page just to look for an "error" key.
+        body = self.body()
+        if self.status() == 200 and isinstance(body, str) and body.startswith('{"data":'):
+            return True
+        return bool(original_success(self))
+
+    FacebookResponse.is_success = is_success
+
 
 _parse_body_once()
+R = TypeVar("R")
 THROTTLE_CODES = frozenset({4, 17, 613, *range(80000, 80015)})
 PAGE_SIZE = 500  # Meta budgets calls per ad account: big pages, fewer calls
+
+
+class Cursors(msgspec.Struct, gc=False):
+    after: str | None = None
+
+
+class _Paging(msgspec.Struct, gc=False):
+    cursors: Cursors | None = None
+    next: str | None = None
+
+
+class _Page(msgspec.Struct, Generic[R], gc=False):
+    data: list[R] = []
+    paging: _Paging | None = None
+
+
+@dataclass(frozen=True)
+class Paging:
+    after: str | None
+    next: str | None
+
+    @classmethod
+    def of(cls, paging: Any) -> Paging:
+        if isinstance(paging, _Paging):
+            return cls(paging.cursors.after if paging.cursors else None, paging.next)
+        if not isinstance(paging, dict):
+            return cls(None, None)
+        cursors = paging.get("cursors")
+        return cls(cursors.get("after") if isinstance(cursors, dict) else None, paging.get("next"))
+
+
+class RowReader(Generic[R]):
+    """Reads a page's rows as `row_type` (a msgspec Struct) straight from the body: no dict per row,
+    nothing for the garbage collector to track. A page whose shape is not the expected one is read
+    as plain JSON and each row handed to `lenient` instead (so one odd field never fails a sync)."""
+
+    def __init__(self, row_type: type[R], lenient: Callable[[Any], R]) -> None:
+        self._decoder = msgspec.json.Decoder(_Page[row_type])  # type: ignore[valid-type]
+        self._lenient = lenient
+
+    def read(self, body: Any) -> tuple[list[R], Paging]:
+        try:
+            page = self._decoder.decode(body)
+        except msgspec.ValidationError:
+            plain = msgspec.json.decode(body)
+            if not isinstance(plain, dict):
+                return [], Paging(None, None)
+            data = plain.get("data")
+            return [self._lenient(row) for row in data if isinstance(row, dict)] if isinstance(
+                data, list
+            ) else [], Paging.of(plain.get("paging"))
+        return page.data, Paging.of(page.paging)
+
+
+@dataclass(frozen=True)
+class RangeDone:
+    """Between pages: every row from the first day asked for through `last` has been yielded."""
+
+    first: date
+    last: date
 
 
 @dataclass
@@ -102,6 +182,7 @@ class Limits:
     slow_down_at: float = 75.0  # usage percent
     timeout: float = 120.0  # one HTTP call
     async_after_days: int = 31  # longer insight ranges go through async report runs
+    report_days: int = 31  # days per report run: a sync that stops resumes after its last whole run
     report_poll: float = 2.0  # seconds between polls of a report run (growing by half each time)
     report_poll_cap: float = 30.0
     report_max_wait: float = 600.0  # then the range is split in two
@@ -146,6 +227,13 @@ class MetaClient:
         self, method: str, path: tuple[str, ...], params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """One Graph call with Meta's limits respected; the JSON body."""
+        body = self._send(method, path, params).json()
+        return body if isinstance(body, dict) else {"data": body}
+
+    def _send(
+        self, method: str, path: tuple[str, ...], params: dict[str, Any] | None = None
+    ) -> FacebookResponse:
+        """One Graph call with Meta's limits respected: waits, retries, the breaker; the response."""
         attempt = 0
         throttled_in_a_row = 0
         while True:
@@ -187,28 +275,37 @@ class MetaClient:
                     f"Meta could not be reached after {attempt} attempts: {self.scrub(str(error))}"
                 ) from None
             self._read_usage(response.headers() or {})
-            body = response.json()
-            return body if isinstance(body, dict) else {"data": body}
+            return response
 
-    def pages(self, path: tuple[str, ...], params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-        """Every page of an edge, following `after` cursors (a failed page is retried from its cursor)."""
+    def pages(
+        self, path: tuple[str, ...], params: dict[str, Any], rows: RowReader | None = None
+    ) -> Iterator[list[Any]]:
+        """Every page of an edge, following `after` cursors (a failed page is retried from its cursor).
+        Rows are dicts, or what `rows` reads them as (typed, straight from the body's bytes)."""
         params = {"limit": self.page_size, **params}
         while True:
-            body = self.get(path, params)
-            yield list(body.get("data") or [])
-            paging = body.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
-            if not paging.get("next") or not after:
+            if rows is None:
+                body = self.get(path, params)
+                data, paging = list(body.get("data") or []), Paging.of(body.get("paging"))
+            else:
+                data, paging = rows.read(self._send("GET", path, params).body())
+            yield data
+            if not paging.next or not paging.after:
                 return
-            params = {**params, "after": after}
+            params = {**params, "after": paging.after}
 
     def report_pages(
-        self, account: str, since: date, until: date, params: dict[str, Any]
-    ) -> Iterator[list[dict[str, Any]]]:
+        self, account: str, since: date, until: date, params: dict[str, Any], rows: RowReader | None = None
+    ) -> Iterator[list[Any] | RangeDone]:
         """Insights for [since, until] through async report runs (`is_async`: POST, poll
         `async_status`, then page the report). A run that fails or outlasts `report_max_wait` is
-        split in two halves, down to single days."""
-        ranges = [(since, until)]
+        split in two halves, down to single days. The range is read `report_days` at a time, in
+        order; after each run's pages comes a `RangeDone`: every day up to its `last` is in."""
+        ranges, first = [], since
+        while first <= until:
+            last = min(until, first + timedelta(days=self.limits.report_days - 1))
+            ranges.append((first, last))
+            first = last + timedelta(days=1)
         while ranges:
             first, last = ranges.pop(0)
             body = {**params, "time_range": {"since": first.isoformat(), "until": last.isoformat()}}
@@ -222,7 +319,8 @@ class MetaClient:
                 middle = first + timedelta(days=(last - first).days // 2)
                 ranges[0:0] = [(first, middle), (middle + timedelta(days=1), last)]
                 continue
-            yield from self.pages((run_id, "insights"), {})
+            yield from self.pages((run_id, "insights"), {}, rows)
+            yield RangeDone(first, last)
 
     def _wait_for_report(self, run_id: str) -> str:
         """Poll until done. Meta's percent can read 100 while the job still runs: only the status counts."""

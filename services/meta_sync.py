@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import msgspec
 from pydantic import BaseModel, SecretStr, computed_field
 
 from db.pool import Caller, Conn, Database
@@ -33,7 +34,7 @@ from services.errors import (
     NotFound,
     UserFacingError,
 )
-from services.meta_api import MetaClient
+from services.meta_api import MetaClient, RangeDone, RowReader
 from services.models import BrandRef
 from services.token_vault import TokenVault
 from settings import Settings, get_settings
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 INITIAL_DAYS = 90  # a first sync's history
 CENT = Decimal("0.01")
 ZERO_MONEY = Decimal("0.00")
+COPY_CHUNK_LINES = 2_000  # about 200 kB of COPY text per write
 ACCOUNT_ID = re.compile(r"^(?:act_)?(\d{5,20})$")
 
 AD_FIELDS = (
@@ -166,10 +168,56 @@ def _money(value: Any) -> Decimal:
         return ZERO_MONEY
 
 
-def _by_type(entries: Any) -> dict[Any, Any]:
-    if not isinstance(entries, list):
-        return {}
-    return {e.get("action_type"): e.get("value") for e in entries if isinstance(e, dict)}
+class Action(msgspec.Struct, gc=False):
+    """One entry of an insights action list (`actions`, `action_values`, the video lists)."""
+
+    action_type: Any = None
+    value: Any = None
+
+
+class InsightRow(msgspec.Struct, gc=False):
+    """The fields of a daily ad-level insights row that we keep (INSIGHT_FIELDS), as Meta sends them."""
+
+    ad_id: Any = None
+    ad_name: Any = None
+    date_start: Any = None
+    spend: Any = None
+    impressions: Any = None
+    reach: Any = None
+    clicks: Any = None
+    inline_link_clicks: Any = None
+    actions: list[Action] = []
+    action_values: list[Action] = []
+    video_thruplay_watched_actions: list[Action] = []
+    video_p25_watched_actions: list[Action] = []
+    video_p50_watched_actions: list[Action] = []
+    video_p75_watched_actions: list[Action] = []
+    video_p100_watched_actions: list[Action] = []
+
+
+_ROW_FIELDS = tuple((f.name, f.type == list[Action]) for f in msgspec.structs.fields(InsightRow))
+
+
+def insight_row(row: dict[str, Any]) -> InsightRow:
+    """A row read as plain JSON, as an `InsightRow`; a field of another shape than Meta's reads as absent."""
+    fields: dict[str, Any] = {}
+    for name, is_list in _ROW_FIELDS:
+        value = row.get(name)
+        if is_list:
+            value = (
+                [Action(e.get("action_type"), e.get("value")) for e in value if isinstance(e, dict)]
+                if isinstance(value, list)
+                else []
+            )
+        fields[name] = value
+    return InsightRow(**fields)
+
+
+INSIGHT_ROWS = RowReader(InsightRow, insight_row)
+
+
+def _by_type(entries: list[Action]) -> dict[Any, Any]:
+    return {e.action_type: e.value for e in entries}
 
 
 def _first(by_type: dict[Any, Any], types: Sequence[str]) -> Any:
@@ -179,39 +227,85 @@ def _first(by_type: dict[Any, Any], types: Sequence[str]) -> Any:
     return None
 
 
-def _video_views(entries: Any) -> Any:
-    if isinstance(entries, list):
-        for entry in entries:
-            if isinstance(entry, dict) and entry.get("action_type") == "video_view":
-                return entry.get("value")
+def _video_views(entries: list[Action]) -> Any:
+    for entry in entries:
+        if entry.action_type == "video_view":
+            return entry.value
     return None
 
 
-def performance_row(row: dict[str, Any]) -> tuple[Any, ...]:
-    """One insights row as our columns. 3-second views are `actions` of type `video_view`
-    (`video_play_actions` counts any start)."""
-    actions = _by_type(row.get("actions"))
-    link_clicks = row.get("inline_link_clicks")
+_MONEY_TEXT = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
+_DAY_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _count_text(value: Any) -> str:
+    """A count as Postgres reads it. Meta sends strings of digits: those pass as they are."""
+    if value.__class__ is str and value.isascii() and value.isdigit() and len(value) < 19:
+        return value
+    return str(_int(value))
+
+
+def _money_text(value: Any) -> str:
+    if value.__class__ is str and _MONEY_TEXT.fullmatch(value):
+        return value
+    return str(_money(value))
+
+
+def insight_fields(row: InsightRow | dict[str, Any]) -> tuple[str, ...] | None:
+    """One insights row as the text of our columns (PERFORMANCE_COLUMNS), or None when it names no
+    ad or no valid day. 3-second views are `actions` of type `video_view` (`video_play_actions`
+    counts any start). Kept as text: the sync streams it to Postgres as it came."""
+    if isinstance(row, dict):
+        row = insight_row(row)
+    ad_id, day = row.ad_id, row.date_start
+    if not ad_id or day.__class__ is not str or not _DAY_TEXT.fullmatch(day):
+        return None
+    actions = _by_type(row.actions) if row.actions else {}
+    link_clicks = row.inline_link_clicks
     if link_clicks is None:
         link_clicks = actions.get("link_click")
     return (
-        str(row["ad_id"]),
-        date.fromisoformat(str(row["date_start"])),
-        _money(row.get("spend")),
-        _int(row.get("impressions")),
-        _int(row.get("reach")),
-        _int(row.get("clicks")),
-        _int(link_clicks),
-        _int(_first(actions, ADD_TO_CART_TYPES)),
-        _int(_first(actions, PURCHASE_TYPES)),
-        _money(_first(_by_type(row.get("action_values")), PURCHASE_TYPES)),
-        _int(actions.get("video_view")),
-        _int(_video_views(row.get("video_thruplay_watched_actions"))),
-        _int(_video_views(row.get("video_p25_watched_actions"))),
-        _int(_video_views(row.get("video_p50_watched_actions"))),
-        _int(_video_views(row.get("video_p75_watched_actions"))),
-        _int(_video_views(row.get("video_p100_watched_actions"))),
+        str(ad_id),
+        day,
+        _money_text(row.spend),
+        _count_text(row.impressions),
+        _count_text(row.reach),
+        _count_text(row.clicks),
+        _count_text(link_clicks),
+        _count_text(_first(actions, ADD_TO_CART_TYPES)),
+        _count_text(_first(actions, PURCHASE_TYPES)),
+        _money_text(_first(_by_type(row.action_values), PURCHASE_TYPES)),
+        _count_text(actions.get("video_view")),
+        _count_text(_video_views(row.video_thruplay_watched_actions)),
+        _count_text(_video_views(row.video_p25_watched_actions)),
+        _count_text(_video_views(row.video_p50_watched_actions)),
+        _count_text(_video_views(row.video_p75_watched_actions)),
+        _count_text(_video_views(row.video_p100_watched_actions)),
     )
+
+
+def copy_line(row: InsightRow | dict[str, Any]) -> tuple[str, str, str] | None:
+    """(ad, day, the row as a line of COPY text: the ad's name, then PERFORMANCE_COLUMNS), or None."""
+    if isinstance(row, dict):
+        row = insight_row(row)
+    fields = insight_fields(row)
+    if fields is None:
+        return None
+    name = str(row.ad_name or fields[0]).translate(_COPY_ESCAPES)
+    return fields[0], fields[1], "\t".join((name, *fields)) + "\n"
+
+
+def performance_row(row: InsightRow | dict[str, Any]) -> tuple[Any, ...]:
+    """One insights row as typed values of our columns (what `copy_line` sends, as Postgres reads it)."""
+    fields = insight_fields(row)
+    if fields is None:
+        raise ValueError("an insights row without an ad or a valid day")
+    ad_id, day, spend, *counts = fields
+    value = counts.pop(6)  # purchase_value, between purchases and the video counts
+    ints = [int(c) for c in counts]
+    money = Decimal(spend).quantize(CENT), Decimal(value).quantize(CENT)
+    return (ad_id, date.fromisoformat(day), money[0], *ints[:6], money[1], *ints[6:])
 
 
 def canonical_url(url: str) -> str:
@@ -303,17 +397,16 @@ where (meta_ads.meta_ad_account_id, meta_ads.name, meta_ads.campaign, meta_ads.c
 """
 
 _UPSERT_PERFORMANCE = f"""
-with incoming as (
-  select distinct on (meta_ad_id, date) * from _insights order by meta_ad_id, date
-), stubs as (
+with stubs as (
   -- An ad Meta no longer lists (deleted, archived) still has its days: keep them under its name.
   insert into meta_ads (meta_ad_id, brand_id, organization_id, meta_ad_account_id, name)
-  select distinct i.meta_ad_id, %(brand_id)s::uuid, %(organization_id)s::uuid, %(account)s, i.ad_name
-  from _insights i
+  select n.meta_ad_id, %(brand_id)s::uuid, %(organization_id)s::uuid, %(account)s, n.ad_name
+  from (select i.meta_ad_id, min(i.ad_name) as ad_name from _insights i group by i.meta_ad_id) n
+  where not exists (select 1 from meta_ads a where a.meta_ad_id = n.meta_ad_id)
   on conflict (meta_ad_id) do nothing
 )
 insert into meta_ads_performance (brand_id, organization_id, {", ".join(PERFORMANCE_COLUMNS)})
-select %(brand_id)s::uuid, %(organization_id)s::uuid, {", ".join(PERFORMANCE_COLUMNS)} from incoming
+select %(brand_id)s::uuid, %(organization_id)s::uuid, {", ".join(PERFORMANCE_COLUMNS)} from _insights
 on conflict (meta_ad_id, date) do update set
   {", ".join(f"{c} = excluded.{c}" for c in PERFORMANCE_COLUMNS[2:])}, updated_at = now()
 where ({", ".join(f"meta_ads_performance.{c}" for c in PERFORMANCE_COLUMNS[2:])})
@@ -321,20 +414,28 @@ where ({", ".join(f"meta_ads_performance.{c}" for c in PERFORMANCE_COLUMNS[2:])}
 """
 
 
-async def _write_insights(conn: Conn, connection: Connection, rows: list[tuple[Any, ...]]) -> int:
-    """One batch of insight rows: COPY into a temporary table, then one upsert. The rows written
-    (a row whose figures did not change is not)."""
+async def _write_insights(conn: Conn, connection: Connection, lines: Iterable[str]) -> int:
+    """One batch of insight rows (`copy_line`s, one per ad and day): COPY into a temporary table, then
+    one upsert. The rows written (a row whose figures did not change is not)."""
     await conn.execute(
-        "create temporary table if not exists _insights (ad_name text, meta_ad_id text, date date,"
+        # Dropped at commit: a pooled connection serves several roles, and a temporary table kept
+        # from one (say the service role's) is another's (a person's) to be refused.
+        "create temporary table _insights (ad_name text, meta_ad_id text, date date,"
         " spend numeric, impressions bigint, reach bigint, clicks bigint, link_clicks bigint,"
         " add_to_carts bigint, purchases bigint, purchase_value numeric, video_3s_views bigint,"
         " video_thruplays bigint, video_p25 bigint, video_p50 bigint, video_p75 bigint, video_p100 bigint)"
-        " on commit delete rows"
+        " on commit drop"
     )
     cur = conn.cursor()
     async with cur.copy(f"copy _insights (ad_name, {', '.join(PERFORMANCE_COLUMNS)}) from stdin") as copy:
-        for row in rows:
-            await copy.write_row(row)
+        chunk: list[str] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) == COPY_CHUNK_LINES:
+                await copy.write("".join(chunk))
+                chunk.clear()
+        if chunk:
+            await copy.write("".join(chunk))
     cur = await conn.execute(
         _UPSERT_PERFORMANCE,
         {
@@ -361,6 +462,8 @@ class AccountSync(BaseModel):
     throttled: int = 0
     error: str | None = None
     ads_only: bool = False
+    resumed: bool = False  # started where an unfinished run stopped
+    saved_through: date | None = None  # every day up to this one is in (when the run stops early)
     ads_with_destination: int = 0
     ads_matched_to_products: int = 0
     top_unmatched_pages: list[str] = []
@@ -380,8 +483,14 @@ class SyncResult(BaseModel):
         parts = []
         for a in self.accounts:
             head = f"{a.account_id}: {a.since:%b %-d}–{a.until:%b %-d}"
+            if a.resumed:
+                head += " (resumed where the last sync stopped)"
             if a.error:
                 parts.append(f"{head} stopped: {a.error} ({a.rows:,} daily rows were saved before that)")
+                if a.saved_through is not None:
+                    parts[-1] += (
+                        f"; every day through {a.saved_through:%b %-d} is in, and the next sync goes on from there"
+                    )
             elif a.ads_only:
                 parts.append(
                     f"{a.account_id}: {a.ads:,} ads and their landing pages (no daily results fetched)"
@@ -410,7 +519,7 @@ class MetaSync:
     settings: Settings = field(default_factory=get_settings)
     client_factory: Callable[[SecretStr], MetaClient] | None = None
     progress: Progress | None = None
-    batch_rows: int = 5_000
+    batch_rows: int = 20_000
 
     def _session(self) -> AbstractAsyncContextManager[Conn]:
         return _as(self.db, self.caller)
@@ -444,15 +553,27 @@ class MetaSync:
         self, connection: Connection, *, today: date, days: int | None, ads_only: bool
     ) -> AccountSync:
         async with self._session() as conn:
-            mark = await _high_water_mark(conn, connection.account_id)
+            mark, resume_from = await _high_water_mark(conn, connection.account_id)
             await _set_state(conn, connection, "running", None, None)
+        revised = today - timedelta(days=self.settings.meta_attribution_days - 1)  # Meta still revises these
+        resumed = None
         if days is not None:
             since = today - timedelta(days=days - 1)
         elif mark is not None:
             since = min(mark, today) - timedelta(days=self.settings.meta_attribution_days - 1)
         else:
             since = today - timedelta(days=INITIAL_DAYS - 1)
-        state = AccountSync(account_id=connection.account_id, since=since, until=today, ads_only=ads_only)
+        if days is None and not ads_only and resume_from is not None and since < resume_from:
+            # The last run stopped mid-way: every day before `resume_from` is in; the revised days
+            # are read again whatever happened.
+            since = resumed = min(resume_from, revised)
+        state = AccountSync(
+            account_id=connection.account_id,
+            since=since,
+            until=today,
+            ads_only=ads_only,
+            resumed=resumed is not None,
+        )
         client = self._client(connection.token)
         try:
             await self._sync_ads(client, connection, state)
@@ -526,41 +647,61 @@ class MetaSync:
             "fields": INSIGHT_FIELDS,
         }
         span = (state.until - state.since).days + 1
-        # Writing runs beside fetching: pages keep coming while the database takes a batch.
-        writes: asyncio.Queue[list[tuple[Any, ...]] | None] = asyncio.Queue(maxsize=2)
+        # Writing runs beside fetching: pages keep coming while the database takes a batch. A batch
+        # holds one line per (ad, day): a row Meta repeats across pages is written once, as last sent.
+        # A `date` in the queue is a checkpoint: every day before it is in (the rows queued before it
+        # are committed), so a run that stops after it resumes from it.
+        writes: asyncio.Queue[dict[tuple[str, str], str] | date | None] = asyncio.Queue(maxsize=1)
 
         async def writer() -> None:
-            while (rows := await writes.get()) is not None:
+            while (lines := await writes.get()) is not None:
                 async with self._session() as conn:
-                    state.rows_written += await _write_insights(conn, connection, rows)
+                    if isinstance(lines, date):
+                        await conn.execute(
+                            "update sync_state set resume_from = %s where meta_ad_account_id = %s"
+                            " and stream = 'insights'",
+                            (lines, connection.account_id),
+                        )
+                    else:
+                        state.rows_written += await _write_insights(conn, connection, lines.values())
+                if isinstance(lines, date):  # committed
+                    state.saved_through = lines - timedelta(days=1)
 
-        async def put(rows: list[tuple[Any, ...]] | None) -> None:
-            putting = asyncio.ensure_future(writes.put(rows))
+        async def put(lines: dict[tuple[str, str], str] | date | None) -> None:
+            putting = asyncio.ensure_future(writes.put(lines))
             await asyncio.wait({putting, writing}, return_when=asyncio.FIRST_COMPLETED)
             if not putting.done():
                 putting.cancel()
                 writing.result()  # the writer failed: raise its error here
 
         writing = asyncio.ensure_future(writer())
-        batch: list[tuple[Any, ...]] = []
-        last_day = state.since
+        batch: dict[tuple[str, str], str] = {}
+        last_day = state.since.isoformat()  # ISO days compare as text
         if span > client.limits.async_after_days:
-            pages = client.report_pages(connection.account_id, state.since, state.until, params)
+            pages = client.report_pages(connection.account_id, state.since, state.until, params, INSIGHT_ROWS)
         else:
             pages = _sync_then_async(client, connection.account_id, state, params)
         try:
             async for page in _pages_in_thread(pages):
+                if isinstance(page, RangeDone):
+                    if page.last < state.until:
+                        if batch:
+                            await put(batch)
+                            batch = {}
+                        await put(page.last + timedelta(days=1))
+                    continue
                 for row in page:
-                    if not row.get("ad_id") or not row.get("date_start"):
-                        continue
-                    parsed = performance_row(row)
-                    batch.append((row.get("ad_name") or str(row["ad_id"]), *parsed))
-                    last_day = max(last_day, parsed[1])
+                    parsed = copy_line(row)
+                    if parsed is not None:
+                        ad_id, day, line = parsed
+                        batch[ad_id, day] = line
+                        if day > last_day:
+                            last_day = day
                 state.rows += len(page)
                 if len(batch) >= self.batch_rows:
                     await put(batch)
-                    batch = []
-                done = ((last_day - state.since).days + 1) / span
+                    batch = {}
+                done = ((date.fromisoformat(last_day) - state.since).days + 1) / span
                 self._say(f"{connection.account_id}: {state.rows:,} daily rows", done)
         finally:
             # Whatever was fetched is written, also when fetching stopped with an error.
@@ -574,15 +715,15 @@ class MetaSync:
 
 def _sync_then_async(
     client: MetaClient, account: str, state: AccountSync, params: dict[str, Any]
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[list[Any] | RangeDone]:
     """A plain request; when Meta finds it too large (100 / 1487534), async report runs instead."""
     try:
-        yield from client.pages((account, "insights"), params)
+        yield from client.pages((account, "insights"), params, INSIGHT_ROWS)
     except MetaTooMuchData:
-        yield from client.report_pages(account, state.since, state.until, params)
+        yield from client.report_pages(account, state.since, state.until, params, INSIGHT_ROWS)
 
 
-async def _pages_in_thread(pages: Iterator[list[dict[str, Any]]]) -> Any:
+async def _pages_in_thread(pages: Iterator[list[Any] | RangeDone]) -> Any:
     """The pages of a (synchronous) SDK iterator, each fetched in a worker thread while the previous
     one is written."""
     done = object()
@@ -646,13 +787,14 @@ async def _match_products(conn: Conn, brand: BrandRef, state: AccountSync) -> No
     state.top_unmatched_pages = [row["canonical_url"] for row in await cur.fetchall()]
 
 
-async def _high_water_mark(conn: Conn, account_id: str) -> date | None:
+async def _high_water_mark(conn: Conn, account_id: str) -> tuple[date | None, date | None]:
+    """(the last day fully synced, the day an unfinished run got to) for the account."""
     cur = await conn.execute(
-        "select high_water_mark from sync_state where meta_ad_account_id = %s and stream = 'insights'",
+        "select high_water_mark, resume_from from sync_state where meta_ad_account_id = %s and stream = 'insights'",
         (account_id,),
     )
     row = await cur.fetchone()
-    return row["high_water_mark"] if row else None
+    return (row["high_water_mark"], row["resume_from"]) if row else (None, None)
 
 
 async def _set_state(
@@ -663,7 +805,9 @@ async def _set_state(
         " last_run_at, last_status, last_error) values (%s, %s, %s, 'insights', %s, now(), %s, %s)"
         " on conflict (meta_ad_account_id, stream) do update set last_run_at = now(),"
         " last_status = excluded.last_status, last_error = excluded.last_error,"
-        " high_water_mark = coalesce(excluded.high_water_mark, sync_state.high_water_mark)",
+        " high_water_mark = coalesce(excluded.high_water_mark, sync_state.high_water_mark),"
+        # A run that got the whole range in leaves nothing to resume.
+        " resume_from = case when excluded.high_water_mark is null then sync_state.resume_from end",
         (connection.brand.id, connection.brand.organization_id, connection.account_id, mark, status, error),
     )
 
@@ -780,6 +924,7 @@ class ConnectionStatus(BaseModel):
     last_synced_at: datetime | None
     last_sync: str | None
     health: str
+    needs_reconnect: bool = False  # expired, revoked, or expiring within EXPIRY_WARNING_DAYS
 
 
 class MetaStatusResult(BaseModel):
@@ -817,6 +962,9 @@ async def meta_status(conn: Conn, *, brand: BrandRef | None, now: datetime | Non
 def _status_of(row: dict[str, Any], now: datetime) -> ConnectionStatus:
     expires: datetime | None = row["token_expires_at"]
     reconnect = f'Reconnect with /connect_meta brand:"{row["brand"]}".'
+    needs_reconnect = row["status"] == "expired" or (
+        expires is not None and expires - now <= timedelta(days=EXPIRY_WARNING_DAYS)
+    )
     if row["status"] == "expired":
         health = f"Token expired or revoked. {reconnect}"
     elif expires is not None and expires <= now:
@@ -838,4 +986,5 @@ def _status_of(row: dict[str, Any], now: datetime) -> ConnectionStatus:
         last_synced_at=row["last_synced_at"],
         last_sync=row["last_status"],
         health=health,
+        needs_reconnect=needs_reconnect,
     )

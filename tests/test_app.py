@@ -72,6 +72,7 @@ async def chat(
     db: Database, database_url: str, maya: Caller, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[RecordingEmitter]:
     monkeypatch.setattr(app, "_db", db)
+    monkeypatch.setattr(app, "_feed", None)  # this test's own notification feed, stopped below
     # Session files in this test's folder: an app server elsewhere clears the shared `.files` one.
     monkeypatch.setattr(chainlit.config, "FILES_DIRECTORY", tmp_path)
     # Chat history goes to the test database, through Chainlit's own data layer.
@@ -89,6 +90,8 @@ async def chat(
     await asyncio.sleep(0.05)
     context_var.reset(token)
     await layer.close()
+    if app._feed is not None:
+        await app._feed.stop()
 
 
 async def test_steps_are_stamped_in_order_without_stalling_the_server(chat: RecordingEmitter) -> None:
@@ -113,8 +116,10 @@ async def test_chat_start_lists_commands_and_says_it_is_offline(chat: RecordingE
     assert [c["id"] for c in commands] == [*(s.name for s in app.ordered_specs()), "help"]
     assert {c["id"] for c in commands} >= {s.name for s in all_specs()}
     assert all(c["description"] for c in commands)
-    [note] = chat.of("toast")
+    note, *others = chat.of("toast")
     assert note.startswith("Running offline. I'm the offline assistant") and "ANTHROPIC_API_KEY" in note
+    # Then her unread notifications (the demo's welcome, at least), also a toast.
+    assert len(others) == 1 and others[0].startswith("You have ") and others[0].endswith("— /notifications")
     assert chat.answer() == ""  # no message: the welcome screen and its starters stay
 
 

@@ -369,3 +369,46 @@ async def test_a_new_chat_shows_starters_for_the_persons_brands(context: Browser
     starters = page.locator("#starters")
     assert await starters.is_visible()
     await expect(starters).to_contain_text("Acme Pets", timeout=2000)
+
+
+async def test_notifications_pop_up_live_and_mark_all_read_is_a_button(
+    context: BrowserContext, db: Database
+) -> None:
+    import uuid
+
+    from services import notifications
+    from services.accounts import add_user, create_organization
+
+    tag = uuid.uuid4().hex[:8]
+    email, password = f"nia.{tag}@example.com", f"pw-{tag}"
+    async with db.as_owner() as conn:
+        org = await create_organization(conn, name=f"Live Co {tag}")
+        await add_user(conn, email=email, organization_id=org, role="admin", password=password)
+
+    async def notify(title: str, message: str) -> None:
+        async with db.as_service() as conn:
+            await notifications.create(
+                conn, organization_id=org, type="sync_finished", category="meta", title=title, message=message
+            )
+
+    await notify("Welcome aboard", "Your workspace is ready.")
+    page = await sign_in(context, email, password)
+    await chat_ready(page)
+    await expect(page.get_by_text("You have 1 unread notification — /notifications")).to_be_visible()
+    await page.wait_for_timeout(500)  # the chat start has registered this chat for live notifications
+    await notify("Meta sync finished for Fern & Co", "12 new ads")
+    await expect(
+        page.get_by_text("🔔 Meta sync finished for Fern & Co: 12 new ads — /notifications")
+    ).to_be_visible()
+    composer = page.locator("#chat-input")  # /notifications through the command menu
+    await composer.click()
+    await composer.press_sequentially("/")
+    await page.get_by_role("option", name="notifications").click()
+    await composer.click()
+    await composer.press_sequentially("limit:10")
+    await composer.press("Enter")
+    await expect(
+        page.locator(ANSWER).filter(has_text="Your 2 latest notifications (2 unread)")
+    ).to_have_count(1)
+    await page.get_by_role("button", name="Mark all read").click()
+    await expect(page.locator(ANSWER).filter(has_text="Marked 2 notifications read.")).to_have_count(1)

@@ -4,6 +4,7 @@ rows, summed here independently."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from agent.render import actions_of
 from agent.runner import run_turn
 from db.pool import Caller, Database
 from services.accounts import add_user, create_organization
@@ -41,6 +43,7 @@ class World:
     settings: Settings
     waits: list[tuple[str, float]] = field(default_factory=list)
     async_after_days: int = 31
+    report_days: int = 31
 
     def client(self, token: SecretStr) -> MetaClient:
         return MetaClient(
@@ -52,6 +55,7 @@ class World:
                 throttle_wait=0.5,
                 breaker_after=5,
                 async_after_days=self.async_after_days,
+                report_days=self.report_days,
             ),
             sleep=lambda _seconds: None,  # waits are recorded, not slept
             on_wait=lambda why, seconds: self.waits.append((why, seconds)),
@@ -359,6 +363,7 @@ async def test_chat_commands_link_sync_and_report_each_connections_health(
         [connection] = status.tool_calls[0].result["connections"]
         assert connection["health"] == "Healthy." and connection["last_synced_at"]
         assert status.text.endswith("all healthy.")
+        assert actions_of(status.results[0]) == []
         refused = await ask(f'/sync_meta brand:"{world.brand}" days:0')
         assert refused.refused and "days must be between 1 and 730" in refused.text
         # Another organization sees none of it.
@@ -372,6 +377,10 @@ async def test_chat_commands_link_sync_and_report_each_connections_health(
             connection["health"]
             == f'Token expired or revoked. Reconnect with /connect_meta brand:"{world.brand}".'
         )
+        # A Reconnect button under the answer (a hint in a shell): it asks for a new Facebook sign-in.
+        [button] = actions_of(status.results[0])
+        assert button.label == f"Reconnect {world.brand}"
+        assert button.command == f'/connect_meta brand:"{world.brand}"'
     finally:
         get_settings.cache_clear()
 
@@ -390,6 +399,44 @@ async def test_long_ranges_use_async_report_runs_split_when_one_fails(world: Wor
     posts = [r for r in world.fake.requests if r.method == "POST" and r.path.endswith("/insights")]
     assert len(posts) == 3  # the failed run, then its two halves
     assert sum(1 for why, _ in world.waits if why == "Meta is preparing the report") >= 6
+
+
+async def test_a_sync_that_stops_midway_goes_on_from_its_last_whole_report(world: World) -> None:
+    await world.link()
+    world.async_after_days, world.report_days = 7, 7  # 21 days: three report runs of 7 days, in order
+    since = TODAY - timedelta(days=DAYS - 1)
+    # Meta refuses the third report run (a non-retryable error): two weeks are in.
+    world.fake.fail(f"{world.account}/insights", code=100, after_calls=2, message="(#100) Report refused")
+    first = await world.sync().run(world.brand, days=DAYS, today=TODAY)
+    assert not first.ok
+    two_weeks = since + timedelta(days=13)
+    assert (
+        f"every day through {two_weeks:%b %-d} is in, and the next sync goes on from there" in first.summary
+    )
+    assert await stored(world.db, world.account, since, two_weeks) == expected(
+        world.fake, world.account, since, two_weeks
+    )
+    # The next run starts with the third week (not the default first sync's 90 days), then the
+    # account is whole; the one after that is an ordinary incremental sync.
+    before = len(world.fake.requests)
+    second = await world.sync().run(world.brand, today=TODAY)
+    assert second.ok and "(resumed where the last sync stopped)" in second.summary, second.summary
+    [account] = second.accounts
+    assert account.since == two_weeks + timedelta(days=1)
+    asked = {
+        r.params["time_range"]
+        for r in world.fake.requests[before:]
+        if r.path.endswith(f"{world.account}/insights")
+    }
+    assert [json.loads(t) for t in asked] == [
+        {"since": (two_weeks + timedelta(days=1)).isoformat(), "until": TODAY.isoformat()}
+    ]
+    assert await stored(world.db, world.account, since, TODAY) == expected(
+        world.fake, world.account, since, TODAY
+    )
+    third = await world.sync().run(world.brand, today=TODAY)
+    assert third.ok and "resumed" not in third.summary
+    assert third.accounts[0].since == TODAY - timedelta(days=world.settings.meta_attribution_days - 1)
 
 
 async def test_a_request_meta_finds_too_large_is_retried_as_a_report(world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import stat
 from datetime import date
@@ -13,7 +14,15 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from services.errors import ConfigurationError, InvalidArgument
-from services.meta_sync import ad_row, canonical_url, destination_urls, normalize_account_id, performance_row
+from services.meta_sync import (
+    INSIGHT_ROWS,
+    ad_row,
+    canonical_url,
+    copy_line,
+    destination_urls,
+    normalize_account_id,
+    performance_row,
+)
 from services.token_vault import TokenVault
 from settings import Settings
 
@@ -118,6 +127,33 @@ def test_an_insights_row_is_read_as_meta_means_it() -> None:
     )
     image = performance_row({"ad_id": "9", "date_start": "2026-11-20", "spend": "1", "impressions": "5"})
     assert image[6:] == (0, 0, 0, Decimal("0.00"), 0, 0, 0, 0, 0, 0)
+    # A page is read as typed rows straight from its bytes; the same row reads the same.
+    rows, paging = INSIGHT_ROWS.read(
+        json.dumps({"data": [row], "paging": {"cursors": {"after": "c2"}, "next": "u"}})
+    )
+    assert [performance_row(r) for r in rows] == [performance_row(row)]
+    assert (paging.after, paging.next) == ("c2", "u")
+
+
+def test_an_odd_field_or_row_never_fails_a_page() -> None:
+    good = {
+        "ad_id": "7",
+        "ad_name": "Tab\there",
+        "date_start": "2026-11-20",
+        "spend": "2.50",
+        "impressions": "40",
+        "actions": [{"action_type": "video_view", "value": "12"}],
+    }
+    odd = {**good, "ad_id": "8", "actions": "not a list", "impressions": "12.0", "spend": "1.005"}
+    page = json.dumps({"data": [good, odd, {"ad_id": "9"}, {"date_start": "2026-11-20"}, "junk"]})
+    rows, paging = INSIGHT_ROWS.read(page)
+    lines = [line for line in map(copy_line, rows) if line is not None]
+    assert lines == [
+        ("7", "2026-11-20", "Tab\\there\t7\t2026-11-20\t2.50\t40\t0\t0\t0\t0\t0\t0.00\t12\t0\t0\t0\t0\t0\n"),
+        # a list that is not one reads as absent; 12.0 impressions are 12; money is kept to the cent
+        ("8", "2026-11-20", "Tab\\there\t8\t2026-11-20\t1.00\t12\t0\t0\t0\t0\t0\t0.00\t0\t0\t0\t0\t0\t0\n"),
+    ]
+    assert paging.next is None
 
 
 def test_destinations_are_found_in_every_creative_shape_and_canonicalised() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_ai import RunContext
 
 from services import brands as brand_service
 from services import meta_oauth, meta_sync
+from tools.actions import ActionButton
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -46,11 +48,17 @@ async def sync_meta(
     )
 
 
+class MetaStatusAnswer(meta_sync.MetaStatusResult):
+    """The status, with a Reconnect button (a Facebook sign-in link) per brand whose token needs it."""
+
+    actions: list[ActionButton] = Field(default_factory=list)
+
+
 @tool(
     example='/meta_status brand:"Acme Pets"',
     step="Checking Meta connections",
 )
-async def meta_status(ctx: RunContext[Deps], brand: str | None = None) -> meta_sync.MetaStatusResult:
+async def meta_status(ctx: RunContext[Deps], brand: str | None = None) -> MetaStatusAnswer:
     """Each linked Meta ad account: how it is connected, when its token expires, when it last synced,
     and what to do when it needs attention (reconnect when expired or expiring within 7 days).
 
@@ -59,7 +67,15 @@ async def meta_status(ctx: RunContext[Deps], brand: str | None = None) -> meta_s
     """
     async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand) if brand else None
-        return await meta_sync.meta_status(conn, brand=brand_ref)
+        status = await meta_sync.meta_status(conn, brand=brand_ref)
+    brands = dict.fromkeys(c.brand for c in status.connections if c.needs_reconnect)
+    return MetaStatusAnswer(
+        **status.model_dump(),
+        actions=[
+            ActionButton(label=f"Reconnect {name}", tool="connect_meta", args={"brand": name})
+            for name in brands
+        ],
+    )
 
 
 @tool(

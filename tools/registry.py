@@ -136,4 +136,4 @@ def all_specs() -> list[ToolSpec]:
 
 def _load_all() -> None:
     # Importing the tool modules registers their tools.
-    from tools import creative, meta, performance  # noqa: F401
+    from tools import creative, jobs, meta, notifications, performance  # noqa: F401

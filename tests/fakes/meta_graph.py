@@ -48,6 +48,7 @@ _VERSION = re.compile(r"^/(v\d+\.\d+)(/.*)?$")
 _U16 = struct.Struct("<16H")
 _U = 1 / 65536
 
+VIDEO_FIELDS = frozenset({"id", "source"})
 ACCOUNT_FIELDS = frozenset(
     {"id", "account_id", "name", "account_status", "currency", "timezone_name", "disable_reason"}
 )
@@ -578,6 +579,8 @@ class FakeGraph:
         self._prefixes: dict[str, FakeAccount] = {}
         self._templates: dict[tuple[frozenset[str], tuple[bool, ...]], _RowTemplate] = {}
         self._server: ThreadingHTTPServer | None = None
+        self.video_sources: dict[str, str] = {}
+        """Video id → the URL `GET /{video_id}?fields=source` answers (any valid token may read it)."""
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -934,6 +937,9 @@ class FakeGraph:
                     )
                 params = report.params | params
                 return self._insights_page(report.account, report.since, report.until, params, path, version)
+        if method == "GET" and edge == "" and node in self.video_sources:
+            video = {"id": node, "source": self.video_sources[node]}
+            return self._select(video, params, VIDEO_FIELDS, "AdVideo", frozenset({"id"}))
         if method == "GET" and edge == "" and node.isdigit():
             try:
                 account, index = self._locate(node)

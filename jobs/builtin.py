@@ -1,0 +1,232 @@
+"""The built-in job types. Each wraps a plain service function (also what "run now" runs)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobs.registry import JobType, Notice, PermanentJobError, RetryableJobError, RunContext, register
+from services.errors import NotFound
+
+# -- meta_sync -----------------------------------------------------------------------------------
+
+
+class MetaSyncParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    brand_id: UUID
+    days: int | None = Field(default=None, ge=1, le=730)
+    """Fetch this many days back instead of resuming from the last sync."""
+    ads_only: bool = False
+    auto_classify: bool = False
+    """Then classify new or changed ads (a chained ad_classification run), when that is available."""
+
+
+class MetaSyncJobResult(BaseModel):
+    brand: str
+    accounts: int
+    ads: int
+    ads_written: int
+    rows: int
+    rows_written: int
+    summary: str
+    classification_run_id: UUID | None = None
+
+
+async def _brand_name(context: RunContext, brand_id: UUID) -> str:
+    async with context.db.as_service() as conn:
+        cur = await conn.execute("select name from brands where id = %s", (brand_id,))
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"The brand {brand_id} no longer exists.")
+    return str(row["name"])
+
+
+async def run_meta_sync(context: RunContext, params: MetaSyncParams) -> MetaSyncJobResult:
+    """`services.meta_sync.MetaSync(...).run(...)` as the service role, then the optional classification."""
+    from services.meta_sync import MetaSync
+
+    name = await _brand_name(context, params.brand_id)
+    sync = MetaSync(context.db, None, settings=context.settings, client_factory=context.meta_client_factory)
+    result = await sync.run(name, days=params.days, ads_only=params.ads_only)
+    if not result.ok:
+        async with context.db.as_service() as conn:
+            cur = await conn.execute(
+                "select count(*) as n from brand_ad_accounts where brand_id = %s and status = 'expired'",
+                (params.brand_id,),
+            )
+            row = await cur.fetchone()
+        if row is not None and row["n"]:
+            raise PermanentJobError(result.summary)  # a refused token: only reconnecting helps
+        raise RetryableJobError(result.summary)
+    outcome = MetaSyncJobResult(
+        brand=result.brand,
+        accounts=len(result.accounts),
+        ads=sum(a.ads for a in result.accounts),
+        ads_written=sum(a.ads_written for a in result.accounts),
+        rows=sum(a.rows for a in result.accounts),
+        rows_written=sum(a.rows_written for a in result.accounts),
+        summary=result.summary,
+    )
+    if params.auto_classify:
+        outcome.classification_run_id = await _chain_classification(context, params.brand_id)
+    return outcome
+
+
+async def _chain_classification(context: RunContext, brand_id: UUID) -> UUID | None:
+    """Queue an ad_classification run for the brand; when classification isn't in this deployment, a
+    note (the sync itself succeeded)."""
+    from jobs.runs import enqueue, validated_params
+
+    if _service("services.classification", "classify_brand_ads") is None:
+        context.notes.append("Classification not available: new ads were not classified.")
+        return None
+    job_type = AD_CLASSIFICATION
+    params = validated_params(job_type, {}, organization_id=context.organization_id, brand_id=brand_id)
+    async with context.db.as_service() as conn:
+        return await enqueue(
+            conn, job_type, params, organization_id=context.organization_id, brand_id=brand_id
+        )
+
+
+def _meta_sync_notice(context: RunContext, params: Any, outcome: BaseModel) -> Notice:
+    assert isinstance(outcome, MetaSyncJobResult)
+    return Notice(
+        type="sync_finished",
+        category="meta",
+        title=f"Meta sync finished for {outcome.brand}",
+        message=outcome.summary,
+    )
+
+
+META_SYNC = register(
+    JobType(
+        name="meta_sync",
+        params=MetaSyncParams,
+        run=run_meta_sync,
+        description="Sync a brand's Meta ads and daily insights (optionally classify new ads after).",
+        needs_brand=True,
+        max_attempts=4,
+        backoff_base=60.0,
+        serialize_per_brand=True,
+        on_success=_meta_sync_notice,
+    )
+)
+
+
+# -- token_expiry_check --------------------------------------------------------------------------
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+async def run_token_expiry_check(context: RunContext, params: NoParams) -> BaseModel:
+    from services.meta_tokens import check_tokens
+
+    return await check_tokens(
+        context.db, settings=context.settings, client_factory=context.meta_client_factory
+    )
+
+
+TOKEN_EXPIRY_CHECK = register(
+    JobType(
+        name="token_expiry_check",
+        params=NoParams,
+        run=run_token_expiry_check,
+        description="Warn about Meta tokens expiring within 7 days; mark refused ones expired (daily, platform-wide).",
+        platform_only=True,
+        max_attempts=3,
+        backoff_base=300.0,
+    )
+)
+
+
+# -- services written elsewhere: classification and assets ---------------------------------------
+
+
+def _service(module: str, function: str) -> Any | None:
+    """`module.function` when this deployment has it, else None (a module of its own that fails to
+    import is a bug and raises)."""
+    try:
+        found = importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name == module:
+            return None
+        raise
+    return getattr(found, function, None)
+
+
+class BrandJobParams(BaseModel):
+    """A brand; subclasses add the service's own keyword arguments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    brand_id: UUID
+
+
+class ClassificationParams(BrandJobParams):
+    only_new: bool = True
+    """False: classify every ad again (stored results for unchanged inputs are still reused)."""
+    limit: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class AssetDownloadParams(BrandJobParams):
+    max_videos: int | None = Field(default=None, ge=0, le=10_000)
+    max_images: int | None = Field(default=None, ge=0, le=100_000)
+
+
+def _brand_service(module: str, function: str, what: str) -> Any:
+    async def run(context: RunContext, params: BrandJobParams) -> BaseModel:
+        service = _service(module, function)
+        if service is None:
+            raise PermanentJobError(f"{what} is not available in this deployment yet ({module}.{function}).")
+        extra = params.model_dump(exclude={"brand_id"}, exclude_none=True)
+        result: BaseModel = await service(
+            context.db, brand_id=params.brand_id, settings=context.settings, **extra
+        )
+        return result
+
+    return run
+
+
+def _counts_notice(kind: str, title: str) -> Any:
+    def notice(context: RunContext, params: Any, outcome: BaseModel) -> Notice:
+        counts = {
+            k: v for k, v in outcome.model_dump().items() if isinstance(v, int) and not isinstance(v, bool)
+        }
+        described = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items()) or "done"
+        return Notice(type=kind, category="jobs", title=title, message=described)
+
+    return notice
+
+
+AD_CLASSIFICATION = register(
+    JobType(
+        name="ad_classification",
+        params=ClassificationParams,
+        run=_brand_service("services.classification", "classify_brand_ads", "Ad classification"),
+        description="Classify a brand's new or changed ads (cached results reused).",
+        needs_brand=True,
+        max_attempts=3,
+        backoff_base=60.0,
+        serialize_per_brand=True,
+        on_success=_counts_notice("classification_finished", "Ad classification finished"),
+    )
+)
+
+ASSET_DOWNLOAD = register(
+    JobType(
+        name="asset_download",
+        params=AssetDownloadParams,
+        run=_brand_service("services.assets", "download_brand_assets", "Asset download"),
+        description="Download a brand's ad thumbnails and videos into storage.",
+        needs_brand=True,
+        max_attempts=3,
+        backoff_base=60.0,
+        serialize_per_brand=True,
+    )
+)

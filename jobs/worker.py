@@ -1,0 +1,134 @@
+"""A worker: procrastinate's job loop plus our maintenance pass (schedules due, stalled jobs retried).
+
+`viraltracker worker` runs one in the foreground (any number, on any machine, same database); the
+chat app runs a light one inside its own event loop in the embedded default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from procrastinate.app import WorkerOptions
+from pydantic import SecretStr
+
+from db.pool import Database
+from jobs.app import Runtime, build_app, jobs_database_url
+from jobs.schedules import tick
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_CONCURRENCY = 2
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+async def run_worker(
+    db: Database,
+    settings: Settings,
+    *,
+    concurrency: int = 4,
+    queues: Iterable[str] | None = None,
+    url: str | None = None,
+    name: str = "worker",
+    install_signal_handlers: bool = True,
+    meta_client_factory: Callable[[SecretStr], Any] | None = None,
+) -> None:
+    """Work until cancelled (or SIGINT/SIGTERM with signal handlers): running jobs get
+    `SHUTDOWN_GRACE_SECONDS` to finish, then they are interrupted and queued again."""
+    app = build_app(url or jobs_database_url(settings), pool_size=concurrency + 3)
+    runtime = Runtime(db=db, settings=settings, meta_client_factory=meta_client_factory)
+    async with app.open_async():
+        maintenance = asyncio.create_task(maintain(app, db, settings), name="jobs maintenance")
+        try:
+            options: WorkerOptions = {
+                "name": name,
+                "concurrency": concurrency,
+                "additional_context": {"runtime": runtime},
+                "install_signal_handlers": install_signal_handlers,
+                "update_heartbeat_interval": settings.jobs_heartbeat_seconds,
+                "stalled_worker_timeout": settings.jobs_stalled_seconds,
+                "fetch_job_polling_interval": settings.jobs_poll_seconds,
+                "shutdown_graceful_timeout": SHUTDOWN_GRACE_SECONDS,
+                "delete_jobs": "successful",  # job_runs keeps the record; the queue stays small
+            }
+            if queues:
+                options["queues"] = list(queues)
+            await app.run_worker_async(**options)
+        finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+
+
+async def maintain(app: Any, db: Database, settings: Settings) -> None:
+    """Every `jobs_tick_seconds` (with a little jitter): enqueue due schedules, retry stalled jobs.
+    Safe with many workers doing it at once; a failed pass is logged and the next one tries again."""
+    while True:
+        try:
+            await tick(db)
+            await retry_stalled(app, stalled_after=settings.jobs_stalled_seconds)
+        except Exception:
+            log.exception("jobs maintenance pass failed")
+        await asyncio.sleep(settings.jobs_tick_seconds * random.uniform(0.9, 1.1))
+
+
+async def retry_stalled(app: Any, *, stalled_after: float) -> int:
+    """Queue again the jobs running on workers whose heartbeat stopped (killed, frozen, cut off);
+    returns how many. Another worker may get to one first: that's fine."""
+    retried = 0
+    for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
+        try:
+            await app.job_manager.retry_job(job)
+        except Exception as error:  # already retried or finished by someone else
+            log.info("stalled job %s not retried here: %s", job.id, error)
+            continue
+        log.warning("job %s was stalled (its worker stopped sending heartbeats): queued again", job.id)
+        retried += 1
+    return retried
+
+
+# -- inside the chat app (embedded default) ------------------------------------------------------
+
+_embedded: asyncio.Task[None] | None = None
+
+
+def wanted_in_app(settings: Settings) -> bool:
+    """The chat app runs its own worker only in the embedded default (no DATABASE_URL) and unless
+    `VIRALTRACKER_EMBEDDED_WORKER=0`."""
+    return settings.database_url is None and settings.embedded_worker
+
+
+def start_embedded(db: Database, settings: Settings) -> bool:
+    """Start a light worker in the running event loop (see `wanted_in_app`). Returns whether it started."""
+    global _embedded
+    if not wanted_in_app(settings) or _embedded is not None:
+        return False
+    _embedded = asyncio.create_task(
+        run_worker(
+            db, settings, concurrency=EMBEDDED_CONCURRENCY, name="embedded", install_signal_handlers=False
+        ),
+        name="embedded jobs worker",
+    )
+    _embedded.add_done_callback(_report_end)
+    return True
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the embedded jobs worker stopped", exc_info=task.exception())
+
+
+async def stop_embedded() -> None:
+    """Stop the app's worker (running jobs get their grace period, then run again elsewhere/later)."""
+    global _embedded
+    task, _embedded = _embedded, None
+    if task is None or task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

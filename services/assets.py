@@ -1,0 +1,318 @@
+"""Ad media (thumbnails and videos) kept in storage, for the brand's biggest spenders first.
+
+Streamed to a staging file (never a whole video in memory) with a size cap, a timeout and a
+sha256, then handed to the storage; `ad_assets` records what is stored. Idempotent: media already
+stored (same media, file present) is counted, not fetched again. A video's file comes from Meta
+(`GET /{video_id}?fields=source`) with the brand's own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import httpx
+from pydantic import BaseModel, Field, computed_field
+
+from db.pool import Database
+from services.classifier import url_identity
+from services.errors import NotFound, UserFacingError
+from services.meta_api import MetaClient
+from services.meta_sync import connections_for
+from services.models import BrandRef
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+Kind = Literal["image", "video"]
+IMAGE_MAX_BYTES = 20 * 1024 * 1024
+VIDEO_MAX_BYTES = 512 * 1024 * 1024
+CHUNK_BYTES = 256 * 1024
+CONCURRENCY = 4  # files at a time
+FILE_DEADLINE = 600.0  # seconds for one file, however slowly it trickles in
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+MAX_ERROR_SAMPLES = 5
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
+               "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm"}  # fmt: skip
+
+_ADS_SQL = """
+select a.meta_ad_id, a.name, a.format, a.thumbnail_url, a.video_id, a.video_url,
+       img.media_key as image_key, img.path as image_path, vid.media_key as video_key, vid.path as video_path
+from meta_ads a
+left join ad_assets img on img.meta_ad_id = a.meta_ad_id and img.kind = 'image'
+left join ad_assets vid on vid.meta_ad_id = a.meta_ad_id and vid.kind = 'video'
+left join lateral (select s.spend_cents from meta_ads_cumulative s where s.meta_ad_id = a.meta_ad_id
+                   order by s.date desc limit 1) spend on true
+where a.brand_id = %s
+order by coalesce(spend.spend_cents, 0) desc, a.meta_ad_id
+"""
+_UPSERT = """
+insert into ad_assets (meta_ad_id, brand_id, organization_id, kind, media_key, source_url, path, content_type,
+  bytes, sha256)
+values (%(meta_ad_id)s, %(brand_id)s, %(organization_id)s, %(kind)s, %(media_key)s, %(source_url)s, %(path)s,
+  %(content_type)s, %(bytes)s, %(sha256)s)
+on conflict (meta_ad_id, kind) do update set media_key = excluded.media_key, source_url = excluded.source_url,
+  path = excluded.path, content_type = excluded.content_type, bytes = excluded.bytes, sha256 = excluded.sha256,
+  fetched_at = now()
+"""
+
+
+class Storage(Protocol):
+    """Where files live. Local folder in the embedded default; Supabase Storage is the production seam."""
+
+    @property
+    def staging(self) -> Path:
+        """A folder for downloads in progress (handed to `put` when complete)."""
+        ...
+
+    async def has(self, path: str) -> bool: ...
+
+    async def put(self, path: str, staged: Path, content_type: str | None) -> None:
+        """Store the staged file at `path` (the staged file is consumed)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalStorage:
+    root: Path
+
+    @property
+    def staging(self) -> Path:
+        folder = self.root / ".staging"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    async def has(self, path: str) -> bool:
+        return await asyncio.to_thread((self.root / path).is_file)
+
+    async def put(self, path: str, staged: Path, content_type: str | None) -> None:
+        target = self.root / path
+
+        def move() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)  # same filesystem: atomic, never a half-written file
+
+        await asyncio.to_thread(move)
+
+
+def storage_for(settings: Settings) -> Storage:
+    """`$VIRALTRACKER_HOME/assets`. (Supabase Storage, for several machines, plugs in here: not built yet.)"""
+    return LocalStorage(settings.viraltracker_home / "assets")
+
+
+class AssetResult(BaseModel):
+    brand: str
+    downloaded: int = 0
+    already_had: int = 0
+    failed: int = 0
+    skipped_over_limit: int = 0
+    skipped: int = 0
+    bytes: int = 0
+    """Bytes downloaded by this run."""
+    skip_reasons: dict[str, int] = Field(default_factory=dict)
+    error_samples: list[str] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> str:
+        text = (
+            f"Downloaded {self.downloaded} files for {self.brand} ({self.bytes / 1_048_576:,.1f} MB);"
+            f" {self.already_had} already stored"
+        )
+        if self.skipped_over_limit:
+            text += f"; {self.skipped_over_limit} over this run's limits (smaller spenders)"
+        if self.skipped:
+            text += "; " + ", ".join(f"{n} skipped: {why}" for why, n in sorted(self.skip_reasons.items()))
+        text += "."
+        if self.failed:
+            text += f" {self.failed} failed: " + "; ".join(self.error_samples) + "."
+        return text
+
+
+@dataclass
+class _Wanted:
+    meta_ad_id: str
+    name: str
+    kind: Kind
+    media_key: str
+    url: str | None  # None: a video whose source Meta gives
+    video_id: str | None = None
+
+
+class _Failed(Exception):
+    """One file could not be stored; the message says why."""
+
+
+def _placeholder(url: str) -> bool:
+    return (urlsplit(url).hostname or "").endswith(".invalid")  # RFC 2606: never resolves (demo data)
+
+
+async def download_brand_assets(
+    db: Database,
+    *,
+    brand_id: UUID,
+    settings: Settings,
+    progress: Progress | None = None,
+    max_videos: int = 20,
+    max_images: int = 200,
+    image_max_bytes: int = IMAGE_MAX_BYTES,
+    video_max_bytes: int = VIDEO_MAX_BYTES,
+    storage: Storage | None = None,
+) -> AssetResult:
+    """Store the thumbnails of the brand's top `max_images` ads and the videos of its top `max_videos`
+    video ads (by spend); count what was already stored, what failed and what was over the limits."""
+    storage = storage or storage_for(settings)
+    async with db.as_service() as conn:
+        cur = await conn.execute("select id, name, organization_id from brands where id = %s", (brand_id,))
+        row = await cur.fetchone()
+        if row is None:
+            raise NotFound(f"No brand with id {brand_id}.")
+        brand = BrandRef(**row)
+        cur = await conn.execute(_ADS_SQL, (brand_id,))
+        ads = await cur.fetchall()
+    result = AssetResult(brand=brand.name)
+    skips: Counter[str] = Counter()
+    wanted: list[_Wanted] = []
+    counts = {"image": 0, "video": 0}
+    for ad in ads:
+        media: list[tuple[Kind, str | None, str | None]] = [
+            ("image", ad["thumbnail_url"], None),
+            ("video", ad["video_url"], ad["video_id"]),
+        ]
+        for kind, url, video_id in media:
+            if not (url or video_id) or (kind == "video" and ad["format"] != "video"):
+                continue
+            if url and _placeholder(url):
+                skips["placeholder URL (demo data)"] += 1
+                continue
+            if counts[kind] >= (max_images if kind == "image" else max_videos):
+                result.skipped_over_limit += 1
+                continue
+            counts[kind] += 1
+            key = f"video:{video_id}" if video_id else url_identity(url or "")
+            path = ad[f"{kind}_path"]
+            if ad[f"{kind}_key"] == key and path and await storage.has(path):
+                result.already_had += 1
+                continue
+            wanted.append(
+                _Wanted(ad["meta_ad_id"], ad["name"], kind, key, None if video_id else url, video_id)
+            )
+    if any(w.url is None for w in wanted):
+        wanted = await _video_sources(db, brand, settings, wanted, skips)
+    result.skipped, result.skip_reasons = sum(skips.values()), dict(skips)
+    await _download_all(db, brand, storage, wanted, result, progress, image_max_bytes, video_max_bytes)
+    return result
+
+
+async def _video_sources(
+    db: Database, brand: BrandRef, settings: Settings, wanted: list[_Wanted], skips: Counter[str]
+) -> list[_Wanted]:
+    """Each video's file URL from Meta (the brand's first connection); without one, videos are skipped."""
+    try:
+        async with db.as_service() as conn:
+            connection = (await connections_for(conn, brand, settings))[0]
+    except UserFacingError:
+        videos = [w for w in wanted if w.url is None]
+        skips["videos need a Meta connection to fetch"] += len(videos)
+        return [w for w in wanted if w.url is not None]
+    client = MetaClient(token=connection.token, graph_url=settings.meta_graph_url)
+    for item in wanted:
+        if item.url is None and item.video_id:
+            try:
+                body = await asyncio.to_thread(client.get, (item.video_id,), {"fields": "source"})
+            except UserFacingError as error:
+                item.url = f"error:{error.message}"
+                continue
+            source = body.get("source")
+            item.url = source if isinstance(source, str) else "error:Meta gave no file for this video"
+    return wanted
+
+
+async def _download_all(
+    db: Database,
+    brand: BrandRef,
+    storage: Storage,
+    wanted: list[_Wanted],
+    result: AssetResult,
+    progress: Progress | None,
+    image_max_bytes: int,
+    video_max_bytes: int,
+) -> None:
+    gate = asyncio.Semaphore(CONCURRENCY)
+    done = 0
+    async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True) as http:
+
+        async def one(item: _Wanted) -> None:
+            nonlocal done
+            cap = image_max_bytes if item.kind == "image" else video_max_bytes
+            async with gate:
+                try:
+                    async with asyncio.timeout(FILE_DEADLINE):
+                        record = await _fetch(http, storage, brand, item, cap)
+                    async with db.as_service() as conn:
+                        await conn.execute(_UPSERT, record)
+                    result.downloaded += 1
+                    result.bytes += int(record["bytes"])
+                except (_Failed, TimeoutError, httpx.HTTPError) as error:
+                    result.failed += 1
+                    why = str(error) or type(error).__name__
+                    if len(result.error_samples) < MAX_ERROR_SAMPLES:
+                        result.error_samples.append(f"{item.kind} of {item.name} ({item.meta_ad_id}): {why}")
+            done += 1
+            if progress is not None:
+                progress(f"Stored {done} of {len(wanted)} files for {brand.name}", done / len(wanted))
+
+        await asyncio.gather(*(one(item) for item in wanted))
+
+
+async def _fetch(
+    http: httpx.AsyncClient, storage: Storage, brand: BrandRef, item: _Wanted, cap: int
+) -> dict[str, Any]:
+    url = item.url or ""
+    if url.startswith("error:"):
+        raise _Failed(url.removeprefix("error:"))
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise _Failed(f"not a web address: {url[:80]}")
+    handle, name = tempfile.mkstemp(dir=storage.staging, suffix=".part")
+    os.close(handle)
+    staged = Path(name)
+    try:
+        digest, size = hashlib.sha256(), 0
+        async with http.stream("GET", url) as response:
+            if response.status_code != 200:
+                raise _Failed(f"HTTP {response.status_code}")
+            declared = int(response.headers.get("content-length") or 0)
+            if declared > cap:
+                raise _Failed(f"{declared:,} bytes, over the {cap:,}-byte cap")
+            content_type = (response.headers.get("content-type") or "").split(";")[0].strip() or None
+            out = await asyncio.to_thread(staged.open, "wb")
+            try:
+                async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                    size += len(chunk)
+                    if size > cap:
+                        raise _Failed(f"over the {cap:,}-byte cap")
+                    digest.update(chunk)
+                    await asyncio.to_thread(out.write, chunk)
+            finally:
+                await asyncio.to_thread(out.close)
+        suffix = _EXTENSIONS.get(content_type or "") or Path(urlsplit(url).path).suffix[:6] or ".bin"
+        path = f"{brand.organization_id}/{brand.id}/{item.meta_ad_id}/{item.kind}{suffix}"
+        await storage.put(path, staged, content_type)
+    finally:
+        staged.unlink(missing_ok=True)
+    return {
+        "meta_ad_id": item.meta_ad_id, "brand_id": brand.id, "organization_id": brand.organization_id,
+        "kind": item.kind, "media_key": item.media_key, "source_url": url, "path": path,
+        "content_type": content_type, "bytes": size, "sha256": digest.hexdigest(),
+    }  # fmt: skip
