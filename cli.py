@@ -40,6 +40,8 @@ app.add_typer(sync_app, name="sync")
 app.add_typer(meta_app, name="meta")
 jobs_app = typer.Typer(help="Background jobs: health, schedules, runs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+templates_app = typer.Typer(help="The template library: import, list, reviewers.", no_args_is_help=True)
+app.add_typer(templates_app, name="templates")
 
 # Piped output (not a terminal) gets wide lines instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -409,6 +411,89 @@ def jobs_status() -> None:
     table.add_row("Next scheduled run", f"{upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else "-")
     console.print(table)
     console.print(report.summary, markup=False, highlight=False)
+
+
+@templates_app.command("import")
+def templates_import(
+    sources: Annotated[
+        list[str], typer.Argument(help="Image files, folders of images, or http(s) addresses of images.")
+    ],
+    category: Annotated[str | None, typer.Option(help="e.g. ugc, testimonial, before_after, offer.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="static, carousel, story or video.")] = None,
+    tags: Annotated[str | None, typer.Option(help="Comma-separated tags.")] = None,
+    source: Annotated[str | None, typer.Option(help="Where they come from, e.g. 'Meta Ad Library'.")] = None,
+    description: Annotated[str | None, typer.Option(help="A description for every template.")] = None,
+) -> None:
+    """Import template images into the pending review queue (a folder's templates.json or
+    templates.csv gives per-file metadata; re-importing the same image changes nothing)."""
+    from services.templates import TemplateMeta, import_templates
+
+    given = {"category": category, "format": fmt, "source": source, "description": description}
+    meta = TemplateMeta(**{k: v for k, v in given.items() if v}, tags=(tags or "").split(","))
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Importing templates", total=1.0)
+
+        def step(what: str, done: float) -> None:
+            progress.update(task, description=what, completed=done)
+
+        result = _run(
+            lambda db: import_templates(db, refs=sources, settings=get_settings(), meta=meta, progress=step)
+        )
+    for item in result.items:
+        mark = {"imported": "+", "already_had": "=", "refused": "x"}[item.outcome]
+        console.print(f"{mark} {item.message}", markup=False, highlight=False)
+    console.print(result.summary, markup=False, highlight=False)
+    if result.refused:
+        raise typer.Exit(1)
+
+
+@templates_app.command("list")
+def templates_list(
+    status: Annotated[str | None, typer.Option(help="pending, approved or rejected (default: all).")] = None,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
+) -> None:
+    """The template library as the operator sees it (every status), newest first, with image files."""
+    from services.templates import list_templates, template_file
+
+    if status not in (None, "pending", "approved", "rejected"):
+        err.print(f"[red]--status must be pending, approved or rejected (got '{status}').[/red]")
+        raise typer.Exit(2)
+
+    async def work(db: Any) -> Any:
+        async with db.as_service() as conn:
+            return await list_templates(conn, status=status, category=category, limit=limit)
+
+    found = _run(work)
+    table = RichTable(title=f"{len(found)} template(s)")
+    for column in ("id", "name", "status", "category, format", "tags", "size", "image"):
+        table.add_column(column, overflow="fold")
+    settings = get_settings()
+    for t in found:
+        size = f"{t.width}×{t.height}" if t.width and t.height else ""
+        kind = ", ".join(x for x in (t.category, t.format) if x)
+        image = template_file(settings, t.image_path) or ""
+        table.add_row(str(t.id)[:8], t.name or "", t.status, kind, ", ".join(t.tags), size, image)
+    console.print(table)
+
+
+@templates_app.command("reviewer")
+def templates_reviewer(
+    email: Annotated[str, typer.Argument(help="The person's email (an existing user).")],
+    remove: Annotated[bool, typer.Option("--remove", help="Take the role back.")] = False,
+) -> None:
+    """Let someone review the template library (approve or reject pending templates), or stop them."""
+    from services.templates import set_reviewer
+
+    async def work(db: Any) -> bool:
+        async with db.as_owner() as conn:
+            return await set_reviewer(conn, email=email, remove=remove)
+
+    changed = _run(work)
+    if remove:
+        console.print(f"{email} {'no longer reviews' if changed else 'was not a reviewer of'} templates.")
+    else:
+        console.print(f"{email} {'now reviews' if changed else 'already reviews'} templates.")
 
 
 def main() -> None:

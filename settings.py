@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     )
     viraltracker_model: str | None = Field(default=None, validation_alias="VIRALTRACKER_MODEL")
     anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+    """Where the Anthropic Messages API is (default: Anthropic's own); tests point it at a local fake."""
     gemini_api_key: SecretStr | None = Field(default=None, validation_alias="GEMINI_API_KEY")
     google_api_key: SecretStr | None = Field(default=None, validation_alias="GOOGLE_API_KEY")
     secret_key: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_SECRET_KEY")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from typing import Any
 
@@ -10,13 +12,14 @@ import pandas as pd
 from pydantic import BaseModel
 
 from agent.charts import PlotlyChart, charts_for, title_of
-from agent.render import actions_of, tables_for
+from agent.render import actions_of, images_of, tables_for
 from agent.runner import TurnResult
 from services.deep_analysis import DeepAnalysisResult
 from tools.actions import ActionButton
 from tools.registry import get_spec
 
 FLUSH_SECONDS = 0.04  # batch tokens: thousands of tiny socket messages slow the browser
+PROGRESS_SECONDS = 0.25  # a long tool's progress on its step, at most this often
 ACTION = "vt_action"
 """The one Chainlit action name: every button carries an `ActionButton` (a command) as its payload."""
 ONCE_KEY = "vt_once_actions"
@@ -31,6 +34,8 @@ class ChainlitListener:
         self.steps: dict[str, cl.Step] = {}
         self._buffer = ""
         self._last_flush = 0.0
+        self._last_progress = 0.0
+        self._updates: set[asyncio.Task[Any]] = set()
 
     async def on_text(self, delta: str) -> None:
         self._buffer += delta
@@ -53,6 +58,19 @@ class ChainlitListener:
         step.input = args
         await step.send()
         self.steps[call_id] = step
+
+    def on_progress(self, call_id: str | None, message: str) -> None:
+        """A running tool's progress ("Scored 40 of 100 templates") on its step, a few times a second."""
+        step = self.steps.get(call_id or "")
+        if step is None:
+            return
+        step.output = message
+        if time.monotonic() - self._last_progress < PROGRESS_SECONDS:
+            return
+        self._last_progress = time.monotonic()
+        update = asyncio.get_running_loop().create_task(step.update())
+        self._updates.add(update)  # kept until done: the loop holds tasks weakly
+        update.add_done_callback(self._updates.discard)
 
     async def on_tool_end(self, call_id: str, tool: str, result: BaseModel | None, error: str | None) -> None:
         step = self.steps.get(call_id)
@@ -92,6 +110,11 @@ def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
             )
         for figure in charts_for(result):
             elements.append(PlotlyChart(name=title_of(figure), figure=figure, display="inline"))
+        for name, where in images_of(result):  # a grid of thumbnails (template images)
+            if where.startswith(("http://", "https://")):
+                elements.append(cl.Image(name=name, url=where, display="inline", size="small"))
+            elif os.path.isfile(where):  # a file gone from storage is left out, not an error
+                elements.append(cl.Image(name=name, path=where, display="inline", size="small"))
         if isinstance(result, DeepAnalysisResult):
             side = []
             if result.transcript:

@@ -15,9 +15,13 @@ from services.hooks import HookAnalysisResult, TopHooksResult
 from services.meta_sync import MetaStatusResult, SyncResult
 from services.metrics import RATIOS, format_metric
 from services.performance import AdPerformanceResult
+from services.template_recommendations import RecommendationResult, TemplatePick
 from tools.actions import ActionButton
+from tools.ad_creation import CreateAdsResult
 from tools.jobs import JobsResult, short
 from tools.notifications import NotificationsResult
+from tools.templates import ReviewAnswer, TemplatesResult
+from tools.templates_auto import TemplateAutoResult
 
 
 @dataclass
@@ -91,6 +95,9 @@ def tables_for(result: BaseModel) -> list[Table]:
             title = "Failed runs" if result.view == "failed" else "Recent runs"
             tables.append(Table(title, ["id", *fields], rows))
         return tables
+    if isinstance(result, TemplatesResult | ReviewAnswer):
+        fields = ["id", "name", "status", "category", "format", "tags", "source", "size", "image_file"]
+        return [Table("Templates", fields, _rows(result.templates, fields))] if result.templates else []
     if isinstance(result, NotificationsResult):
         rows = [
             ["unread" if n.read_at is None else "read", n.created_at, n.title, n.message,
@@ -231,7 +238,57 @@ def tables_for(result: BaseModel) -> list[Table]:
             fields = ["dimension", "status", "note"]
             tables.append(Table("Congruence", fields, _rows(result.congruence, fields)))
         return tables
+    if isinstance(result, CreateAdsResult):
+        if result.ads:
+            fields = ["position", "reference", "headline", "status", "image_path"]
+            return [Table(f"Ads made — {result.product}", fields, _rows(result.ads, fields))]
+        fields = ["position", "reference", "score"]
+        return (
+            [Table(f"Planned — {result.product}", fields, _rows(result.planned, fields))]
+            if result.planned
+            else []
+        )
+    if isinstance(result, TemplateAutoResult):
+        fields = ["product", "brand", "enabled", "threshold"]
+        return [Table("Template auto-recommendations", fields, _rows(result.products, fields))]
+    if isinstance(result, RecommendationResult):
+        return [_recommendation_table(result)] if result.rows else []
     return []
+
+
+def _recommendation_table(result: RecommendationResult) -> Table:
+    title = f"Templates for {result.product} — {result.methodology.replace('_', ' ')}"
+    if result.methodology == "performance":
+        fields = ["name", "category", "score", "ads", "spend", "roas", "cpa", "ctr", "used", "reason"]
+        table = Table(title, fields, _rows(result.rows, fields))
+        table.columns[2] = "smoothed_roas"
+        return table
+    fields = ["name", "category", "format", "score", "used", "reason"]
+    rows = [
+        [*row, str(pick.template_id)[:8]]
+        for row, pick in zip(_rows(result.rows, fields), result.rows, strict=True)
+    ]
+    return Table(title, [*fields, "id"], rows)
+
+
+def images_of(result: BaseModel) -> list[tuple[str, str]]:
+    """(name, file or URL) of the pictures a result shows as a grid: template thumbnails."""
+    if isinstance(result, TemplatesResult | ReviewAnswer):
+        return [(f"{t.name} · {t.id}", t.image_file) for t in result.templates if t.image_file]
+    if isinstance(result, CreateAdsResult):
+        return [(f"Ad {a.position + 1} · {a.reference}", a.image_file) for a in result.ads if a.image_file]
+    if isinstance(result, RecommendationResult):
+        return [(_grid_caption(result, p), p.image_file) for p in result.rows if p.image_file]
+    return []
+
+
+def _grid_caption(result: RecommendationResult, pick: TemplatePick) -> str:
+    score = (
+        "n/a"
+        if pick.score is None
+        else (f"{pick.score:.2f}x" if result.methodology == "performance" else f"{pick.score:.0f}/100")
+    )
+    return f"{pick.name or 'Untitled'} · {score} · {pick.reason[:120]}"
 
 
 def actions_of(result: BaseModel) -> list[ActionButton]:

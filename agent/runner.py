@@ -189,7 +189,9 @@ async def _run_turn(
         async with db.as_user(caller) as conn:
             names = [b.name for b in await visible_brands(conn)]
         model = offline_model(RouterContext(brand_names=names, today=today))
-    deps = Deps(db=db, caller=caller, today=today, brand_names=names)
+    # A surface that shows progress (the chat UI) hears long tools as they go.
+    progress = getattr(listener, "on_progress", None)
+    deps = Deps(db=db, caller=caller, today=today, brand_names=names, progress=progress)
     try:
         result = await build_agent().run(
             message,

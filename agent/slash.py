@@ -94,6 +94,7 @@ def parse_slash(text: str) -> SlashCommand:
                 continue
             raise InvalidArgument(f"Couldn't read '{token}': write key:value, e.g. {spec.example}")
         key, value = token[:cut].strip().lower(), token[cut + 1 :].strip()
+        key = dict(spec.aliases).get(key, key)
         if not value:
             raise InvalidArgument(f"{key} has no value: write {key}:VALUE.")
         if key in given:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.registry import JobType, Notice, PermanentJobError, RetryableJobError, RunContext, register
-from services.errors import NotFound
 
 # -- meta_sync -----------------------------------------------------------------------------------
 
@@ -36,22 +35,12 @@ class MetaSyncJobResult(BaseModel):
     classification_run_id: UUID | None = None
 
 
-async def _brand_name(context: RunContext, brand_id: UUID) -> str:
-    async with context.db.as_service() as conn:
-        cur = await conn.execute("select name from brands where id = %s", (brand_id,))
-        row = await cur.fetchone()
-    if row is None:
-        raise NotFound(f"The brand {brand_id} no longer exists.")
-    return str(row["name"])
-
-
 async def run_meta_sync(context: RunContext, params: MetaSyncParams) -> MetaSyncJobResult:
     """`services.meta_sync.MetaSync(...).run(...)` as the service role, then the optional classification."""
     from services.meta_sync import MetaSync
 
-    name = await _brand_name(context, params.brand_id)
     sync = MetaSync(context.db, None, settings=context.settings, client_factory=context.meta_client_factory)
-    result = await sync.run(name, days=params.days, ads_only=params.ads_only)
+    result = await sync.run(params.brand_id, days=params.days, ads_only=params.ads_only)
     if not result.ok:
         async with context.db.as_service() as conn:
             cur = await conn.execute(
@@ -170,7 +159,7 @@ class BrandJobParams(BaseModel):
 
 class ClassificationParams(BrandJobParams):
     only_new: bool = True
-    """False: classify every ad again (stored results for unchanged inputs are still reused)."""
+    """False: classify every ad again, changed or not (a new prompt or model to try)."""
     limit: int | None = Field(default=None, ge=1, le=100_000)
 
 
@@ -199,7 +188,13 @@ def _counts_notice(kind: str, title: str) -> Any:
             k: v for k, v in outcome.model_dump().items() if isinstance(v, int) and not isinstance(v, bool)
         }
         described = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items()) or "done"
-        return Notice(type=kind, category="jobs", title=title, message=described)
+        summary = getattr(outcome, "summary", None)  # the service's own sentence reads better
+        return Notice(
+            type=kind,
+            category="jobs",
+            title=title,
+            message=summary if isinstance(summary, str) else described,
+        )
 
     return notice
 
@@ -228,5 +223,127 @@ ASSET_DOWNLOAD = register(
         max_attempts=3,
         backoff_base=60.0,
         serialize_per_brand=True,
+    )
+)
+
+
+# -- template_scoring (platform) and ad_creation (per brand) -------------------------------------
+
+
+class TemplateScoringParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template_ids: list[UUID] | None = Field(default=None, max_length=10_000)
+    """The templates just approved; None: every approved template not yet scored for a product."""
+    product_ids: list[UUID] | None = Field(default=None, max_length=10_000)
+    """Only these products (those of them with auto-recommendations on); None: every opted-in product."""
+
+
+class TemplateScoringJobResult(BaseModel):
+    """Counts only: a platform run is readable by everyone signed in, so it names no product or brand
+    (each organization hears about its own products in its notifications)."""
+
+    products: int
+    scored: int
+    recommended: int
+    notified: int
+    failed_products: int
+    summary: str
+
+
+async def run_template_scoring(
+    context: RunContext, params: TemplateScoringParams
+) -> TemplateScoringJobResult:
+    """`services.template_auto.auto_recommend`: score, recommend above each product's threshold, notify."""
+    if _service("services.template_scoring", "score_templates") is None:
+        raise PermanentJobError("Template scoring is not available in this deployment yet.")
+    from services.template_auto import auto_recommend
+
+    outcome = await auto_recommend(
+        context.db,
+        template_ids=params.template_ids,
+        product_ids=params.product_ids,
+        settings=context.settings,
+        run_id=context.run_id,
+    )
+    counts = TemplateScoringJobResult(
+        products=outcome.products,
+        scored=outcome.scored,
+        recommended=outcome.recommended,
+        notified=outcome.notified,
+        failed_products=outcome.failed_products,
+        summary=(
+            f"Scored {outcome.scored} template(s) for {outcome.products} opted-in product(s):"
+            f" {outcome.recommended} newly recommended, {outcome.notified} notification(s);"
+            f" {outcome.failed_products} product(s) with failures."
+        ),
+    )
+    if outcome.products and outcome.failed_products == outcome.products and not outcome.scored:
+        raise RetryableJobError(counts.summary)  # nothing got through: worth another attempt
+    return counts
+
+
+TEMPLATE_SCORING = register(
+    JobType(
+        name="template_scoring",
+        params=TemplateScoringParams,
+        run=run_template_scoring,
+        description="Score approved templates for the products with auto-recommendations on; recommend"
+        " those above each product's threshold and notify its organization.",
+        platform_only=True,
+        max_attempts=3,
+        backoff_base=120.0,
+    )
+)
+
+
+class AdCreationParams(BrandJobParams):
+    product: str = Field(min_length=1, max_length=200)
+    """The product's name within the brand (or its id)."""
+    count: int = Field(default=3, ge=1, le=20)
+    template_source: Literal["library", "uploaded"] = "library"
+    """library: templates of the scraped library; uploaded: the brand's own stored ad images."""
+    filter: Literal["recommended", "unused_recommended", "all"] = "recommended"
+
+
+async def run_ad_creation(context: RunContext, params: AdCreationParams) -> BaseModel:
+    """`services.ad_creation.create_ads` for the run (a re-run fills only the slots still missing)."""
+    from services.ad_creation import create_ads, product_in_brand
+
+    async with context.db.as_service() as conn:
+        product = await product_in_brand(conn, brand_id=params.brand_id, product=params.product)
+    outcome = await create_ads(
+        context.db,
+        product_id=product.id,
+        count=params.count,
+        template_source=params.template_source,
+        filter=params.filter,
+        settings=context.settings,
+        run_id=context.run_id,
+    )
+    if outcome.failed and not outcome.ads:
+        raise PermanentJobError(outcome.summary)  # every reference failed: trying again won't help
+    return outcome
+
+
+def _ad_creation_notice(context: RunContext, params: Any, outcome: BaseModel) -> Notice:
+    summary = str(getattr(outcome, "summary", "")) or "Ad creation finished."
+    return Notice(
+        type="ads_created", category="ads", title=summary.split(". ")[0].rstrip("."), message=summary
+    )
+
+
+AD_CREATION = register(
+    JobType(
+        name="ad_creation",
+        params=AdCreationParams,
+        run=run_ad_creation,
+        description="Make ads for a product from library templates (recommended first) or the brand's"
+        " own ads; offline, labelled previews.",
+        needs_brand=True,
+        max_attempts=3,
+        backoff_base=60.0,
+        serialize_per_brand=True,
+        on_success=_ad_creation_notice,
     )
 )

@@ -82,6 +82,14 @@ class Storage(Protocol):
         """Store the staged file at `path` (the staged file is consumed)."""
         ...
 
+    async def read(self, path: str) -> bytes:
+        """The stored file's bytes (`FileNotFoundError` when there is none)."""
+        ...
+
+    def locate(self, path: str) -> str:
+        """Where the stored file can be opened: a local file path here; a URL for remote storage."""
+        ...
+
 
 @dataclass(frozen=True)
 class LocalStorage:
@@ -104,6 +112,12 @@ class LocalStorage:
             os.replace(staged, target)  # same filesystem: atomic, never a half-written file
 
         await asyncio.to_thread(move)
+
+    async def read(self, path: str) -> bytes:
+        return await asyncio.to_thread((self.root / path).read_bytes)
+
+    def locate(self, path: str) -> str:
+        return str(self.root / path)
 
 
 def storage_for(settings: Settings) -> Storage:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from uuid import UUID
 
 from pydantic import BaseModel
 from rapidfuzz import fuzz, process
@@ -16,6 +17,15 @@ async def visible_brands(conn: Conn) -> list[BrandRef]:
     """Every brand the caller's organizations own (RLS decides), by name."""
     cur = await conn.execute("select id, name, organization_id from brands order by name")
     return [BrandRef(**row) for row in await cur.fetchall()]
+
+
+async def brand_by_id(conn: Conn, brand_id: UUID) -> BrandRef:
+    """A brand by its id (jobs name brands by id: names repeat across organizations)."""
+    cur = await conn.execute("select id, name, organization_id from brands where id = %s", (brand_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"The brand {brand_id} no longer exists.")
+    return BrandRef(**row)
 
 
 def _quote_list(names: list[str]) -> str:

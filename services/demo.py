@@ -47,6 +47,11 @@ from services.demo_catalogue import (
     _Brand,
     _Product,
 )
+from services.templates import set_reviewer, store_demo_images
+from settings import Settings, get_settings
+
+TEMPLATE_REVIEWERS = ("maya@northwind.example",)
+"""Demo users who review the template library (a platform role)."""
 
 
 class DemoSummary(BaseModel):
@@ -398,6 +403,7 @@ async def seed_demo(
     today: date | None = None,
     if_empty: bool = False,
     progress: Callable[[str], None] | None = None,
+    settings: Settings | None = None,
 ) -> DemoSummary:
     """Replace the demo organizations with fresh, deterministic data: 90 days of ads ending yesterday.
 
@@ -427,6 +433,8 @@ async def seed_demo(
         for u in DEMO_USERS:
             org_id = org_ids[u.organization]
             await add_user(conn, email=u.email, organization_id=org_id, role=u.role, password=u.password)
+        for email in TEMPLATE_REVIEWERS:
+            await set_reviewer(conn, email=email)
         plans: list[_AdPlan] = []
         taken: set[str] = set()
         for brand in BRANDS:
@@ -434,10 +442,20 @@ async def seed_demo(
             org_id = org_ids[brand.organization]
             brand_id, listings = await _seed_brand(conn, rng, brand, org_id, today, rows)
             plans += _plan_ads(rng, brand, brand_id, org_id, listings, start, end, rows, taken)
+        step("template images")
+        catalogue = [(slug, name, category, fmt) for slug, name, category, fmt, _ in _TEMPLATES]
+        images = await store_demo_images(settings or get_settings(), catalogue)
+        cur = await conn.execute(  # the same image imported by someone else stays theirs
+            "select sha256 from scraped_templates where sha256 = any(%s)",
+            ([i.sha256 for i in images.values()],),
+        )
+        imported = {row["sha256"] for row in await cur.fetchall()}
         rows["scraped_templates"] = [
             (status, name, category, fmt, Jsonb([category, fmt]), "demo", f"https://demo.invalid/templates/{slug}",
-             f"{name}: a proven {category} layout for DTC {fmt} ads.", f"demo/templates/{slug}.png")
+             f"{name}: a proven {category} layout for DTC {fmt} ads.", image.path, image.path, image.sha256,
+             image.content_type, image.bytes, image.width, image.height)
             for slug, name, category, fmt, status in _TEMPLATES
+            if (image := images[slug]).sha256 not in imported
         ]  # fmt: skip
         rows["notifications"] = [
             (org_id, "welcome", "system", "Welcome to ViralTracker",

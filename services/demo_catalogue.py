@@ -275,7 +275,8 @@ _COLUMNS = {
                     "desires", "objections", "language", "awareness_level", "source_breakdown"),
     "angles": ("brand_id", "organization_id", "name", "description"),
     "scraped_templates": ("status", "name", "category", "format", "tags", "source", "source_url",
-                          "description", "image_path"),
+                          "description", "image_path", "thumbnail_path", "sha256", "content_type", "bytes",
+                          "width", "height"),
     "notifications": ("organization_id", "type", "category", "title", "message", "metadata"),
 }
 # fmt: on

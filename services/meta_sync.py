@@ -12,19 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from uuid import UUID
 
 import msgspec
 from pydantic import BaseModel, SecretStr, computed_field
 
 from db.pool import Caller, Conn, Database
-from services.brands import resolve_brand
+from services.brands import brand_by_id, resolve_brand
 from services.errors import (
     ConfigurationError,
     ExternalServiceError,
@@ -414,9 +415,30 @@ where ({", ".join(f"meta_ads_performance.{c}" for c in PERFORMANCE_COLUMNS[2:])}
 """
 
 
-async def _write_insights(conn: Conn, connection: Connection, lines: Iterable[str]) -> int:
-    """One batch of insight rows (`copy_line`s, one per ad and day): COPY into a temporary table, then
-    one upsert. The rows written (a row whose figures did not change is not)."""
+# The same without the conflict handling, for days the brand has no rows for yet.
+_INSERT_PERFORMANCE = _UPSERT_PERFORMANCE[: _UPSERT_PERFORMANCE.index("on conflict (meta_ad_id, date)")]
+
+_NEW_DAYS_ONLY = """
+select not exists (
+  select 1 from meta_ads_performance where brand_id = %(brand_id)s and date >= %(first_day)s
+) as new_days_only, pg_advisory_xact_lock(hashtextextended(%(account)s, 0)) is not null as locked
+"""
+
+
+async def _write_insights(conn: Conn, connection: Connection, batch: dict[tuple[str, str], str]) -> int:
+    """One batch of insight rows (`copy_line`s by ad and day): COPY into a temporary table, then one
+    statement. The rows written (a row whose figures did not change is not).
+
+    Days the brand has no rows for yet (a first sync, or the days after the last one) are a plain
+    insert; otherwise an upsert that skips unchanged rows. Writers of one ad account take turns (a
+    transaction lock), so the check holds until the rows are in."""
+    owner = {
+        "brand_id": connection.brand.id,
+        "organization_id": connection.brand.organization_id,
+        "account": connection.account_id,
+    }
+    cur = await conn.execute(_NEW_DAYS_ONLY, {**owner, "first_day": min(day for _, day in batch)})
+    check = await cur.fetchone()
     await conn.execute(
         # Dropped at commit: a pooled connection serves several roles, and a temporary table kept
         # from one (say the service role's) is another's (a person's) to be refused.
@@ -429,21 +451,15 @@ async def _write_insights(conn: Conn, connection: Connection, lines: Iterable[st
     cur = conn.cursor()
     async with cur.copy(f"copy _insights (ad_name, {', '.join(PERFORMANCE_COLUMNS)}) from stdin") as copy:
         chunk: list[str] = []
-        for line in lines:
+        for line in batch.values():
             chunk.append(line)
             if len(chunk) == COPY_CHUNK_LINES:
                 await copy.write("".join(chunk))
                 chunk.clear()
         if chunk:
             await copy.write("".join(chunk))
-    cur = await conn.execute(
-        _UPSERT_PERFORMANCE,
-        {
-            "brand_id": connection.brand.id,
-            "organization_id": connection.brand.organization_id,
-            "account": connection.account_id,
-        },
-    )
+    new_only = check is not None and check["new_days_only"]
+    cur = await conn.execute(_INSERT_PERFORMANCE if new_only else _UPSERT_PERFORMANCE, owner)
     return max(cur.rowcount, 0)
 
 
@@ -534,15 +550,24 @@ class MetaSync:
             self.progress(what, max(0.0, min(1.0, done)))
 
     async def run(
-        self, brand_name: str, *, today: date | None = None, days: int | None = None, ads_only: bool = False
+        self,
+        brand_name: str | UUID,
+        *,
+        today: date | None = None,
+        days: int | None = None,
+        ads_only: bool = False,
     ) -> SyncResult:
-        """Sync the brand's linked accounts. `ads_only`: just the ads and their landing pages (quick,
-        e.g. for a brand never synced whose destinations are wanted), no daily results."""
+        """Sync the brand's linked accounts (the brand by name as a person wrote it, or by id as jobs
+        do). `ads_only`: just the ads and their landing pages (quick, e.g. for a brand never synced
+        whose destinations are wanted), no daily results."""
         if days is not None and not 1 <= days <= 730:
             raise InvalidArgument(f"days must be between 1 and 730 (got {days}).")
         today = today or datetime.now(UTC).date()
         async with self._session() as conn:
-            brand = await resolve_brand(conn, name=brand_name)
+            if isinstance(brand_name, UUID):
+                brand = await brand_by_id(conn, brand_name)
+            else:
+                brand = await resolve_brand(conn, name=brand_name)
             connections = await connections_for(conn, brand, self.settings)
         result = SyncResult(brand=brand.name, accounts=[])
         for connection in connections:
@@ -663,7 +688,7 @@ class MetaSync:
                             (lines, connection.account_id),
                         )
                     else:
-                        state.rows_written += await _write_insights(conn, connection, lines.values())
+                        state.rows_written += await _write_insights(conn, connection, lines)
                 if isinstance(lines, date):  # committed
                     state.saved_through = lines - timedelta(days=1)
 

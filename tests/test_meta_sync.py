@@ -21,7 +21,7 @@ from agent.render import actions_of
 from agent.runner import run_turn
 from db.pool import Caller, Database
 from services.accounts import add_user, create_organization
-from services.errors import ConfigurationError, InvalidArgument, NotFound
+from services.errors import Ambiguous, ConfigurationError, InvalidArgument, NotFound
 from services.meta_api import Limits, MetaClient
 from services.meta_sync import MetaSync, link_account
 from settings import Settings, get_settings
@@ -437,6 +437,63 @@ async def test_a_sync_that_stops_midway_goes_on_from_its_last_whole_report(world
     third = await world.sync().run(world.brand, today=TODAY)
     assert third.ok and "resumed" not in third.summary
     assert third.accounts[0].since == TODAY - timedelta(days=world.settings.meta_attribution_days - 1)
+
+
+async def test_jobs_sync_a_brand_by_id_when_another_organization_uses_its_name(world: World) -> None:
+    await world.link()
+    async with world.db.as_owner() as conn:
+        other = await create_organization(conn, name=f"Namesake {uuid.uuid4().hex[:8]}")
+        await conn.execute("insert into brands (organization_id, name) values (%s, %s)", (other, world.brand))
+        cur = await conn.execute(
+            "select id from brands where name = %s and organization_id <> %s", (world.brand, other)
+        )
+        row = await cur.fetchone()
+    try:
+        as_service = MetaSync(world.db, None, settings=world.settings, client_factory=world.client)
+        with pytest.raises(Ambiguous, match="several of your organizations"):
+            await as_service.run(world.brand, days=3, today=TODAY)
+        assert row is not None
+        result = await as_service.run(row["id"], days=3, today=TODAY)
+        assert result.ok, result.summary
+        since = TODAY - timedelta(days=2)
+        assert await stored(world.db, world.account, since, TODAY) == expected(
+            world.fake, world.account, since, TODAY
+        )
+    finally:
+        async with world.db.as_owner() as conn:
+            await conn.execute("delete from organizations where id = %s", (other,))
+
+
+async def test_a_first_sync_by_the_service_role_keeps_unlisted_ads_under_their_own_names(
+    world: World,
+) -> None:
+    """Jobs and the CLI write days the brand has no rows for straight into the table (COPY): the same
+    rows, and an ad Meta no longer lists still has its days under its name, whatever it contains."""
+    await world.link()
+    gone = f"{world.fake.accounts[world.account].ad_prefix()}000003"
+    odd_name = 'Tab\tthere \\ back\nslash, "quoted"'
+    world.fake.unlist(gone, name=odd_name)
+    as_service = MetaSync(world.db, None, settings=world.settings, client_factory=world.client)
+    since = TODAY - timedelta(days=DAYS - 1)
+    first = await as_service.run(world.brand, days=DAYS, today=TODAY)
+    assert first.ok, first.summary
+    assert first.accounts[0].rows_written == first.accounts[0].rows > 0
+    assert await stored(world.db, world.account, since, TODAY) == expected(
+        world.fake, world.account, since, TODAY
+    )
+    async with world.db.as_owner() as conn:
+        cur = await conn.execute(
+            "select a.name, count(p.date) as days from meta_ads a left join meta_ads_performance p using (meta_ad_id)"
+            " where a.meta_ad_id = %s group by a.name",
+            (gone,),
+        )
+        row = await cur.fetchone()
+    assert row is not None and row["name"] == odd_name and row["days"] > 0
+    assert row["days"] == sum(
+        1 for r in world.fake.rows_between(world.account, since, TODAY) if r["ad_id"] == gone
+    )
+    again = await as_service.run(world.brand, days=DAYS, today=TODAY)  # rows exist now: the upsert
+    assert again.ok and again.accounts[0].rows_written == 0, again.summary
 
 
 async def test_a_request_meta_finds_too_large_is_retried_as_a_report(world: World) -> None:

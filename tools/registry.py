@@ -28,6 +28,8 @@ class ToolSpec:
     args_model: type[BaseModel]
     step: str
     """What the step is called while it runs, e.g. 'Ranking hooks for {brand}, {window}'."""
+    aliases: tuple[tuple[str, str], ...] = ()
+    """Other names a slash command may use for an argument, e.g. ("from", "source") (a Python keyword)."""
 
     def step_title(self, args: dict[str, Any]) -> str:
         """The step's name for these arguments: 'Ranking hooks for Acme Pets, last 30 days'."""
@@ -76,7 +78,7 @@ def window_phrase(args: dict[str, Any]) -> str:
     return f"last {args.get('days') or 30} days"
 
 
-def tool(*, example: str, step: str) -> Callable[[F], F]:
+def tool(*, example: str, step: str, aliases: dict[str, str] | None = None) -> Callable[[F], F]:
     """Register a tool. Errors a person (or the model) can fix become `ModelRetry` with their message."""
 
     def decorate(function: F) -> F:
@@ -91,7 +93,12 @@ def tool(*, example: str, step: str) -> Callable[[F], F]:
 
         name = function.__name__
         REGISTRY[name] = ToolSpec(
-            name=name, function=wrapper, example=example, args_model=_args_model(name, function), step=step
+            name=name,
+            function=wrapper,
+            example=example,
+            args_model=_args_model(name, function),
+            step=step,
+            aliases=tuple((aliases or {}).items()),
         )
         return wrapper  # type: ignore[return-value]
 
@@ -136,4 +143,14 @@ def all_specs() -> list[ToolSpec]:
 
 def _load_all() -> None:
     # Importing the tool modules registers their tools.
-    from tools import creative, jobs, meta, notifications, performance  # noqa: F401
+    from tools import (  # noqa: F401
+        ad_creation,
+        creative,
+        jobs,
+        meta,
+        notifications,
+        performance,
+        template_recommendations,
+        templates,
+        templates_auto,
+    )

@@ -31,7 +31,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -567,6 +567,8 @@ class FakeGraph:
         self.app_secret: str | None = None
         """When set, the OAuth endpoints check `client_id` / `client_secret` against them."""
         self.requests: list[FakeRequest] = []
+        self.unlisted: set[str] = set()
+        """Ads /ads no longer lists (`unlist`)."""
         self.internal_errors: list[Exception] = []
         """Exceptions raised by the fake itself (answered with a 500 of type FakeGraphBug)."""
         self._lock = threading.Lock()
@@ -776,6 +778,16 @@ class FakeGraph:
                     message=message,
                 )
             )
+
+    def unlist(self, ad_id: str, *, name: str | None = None) -> None:
+        """Meta stops listing the ad under /ads (deleted or archived) while its days stay in the
+        insights; `name` renames it first (the name its insight rows carry)."""
+        account, index = self._locate(ad_id)
+        with self._lock:
+            if name is not None:
+                profile = self._profile(account, index)
+                account.profiles[index] = replace(profile, name=name, name_json=json.dumps(name))
+            self.unlisted.add(ad_id)
 
     def drop(
         self,
@@ -1140,7 +1152,11 @@ class FakeGraph:
         fields = self._fields(params, AD_FIELDS, "Ad", frozenset({"id"}))
         start, limit = self._start(params), self._limit(params)
         stop = min(start + limit, account.n_ads)
-        data = [_pick(self._ad_node(account, self._profile(account, i)), fields) for i in range(start, stop)]
+        data = [
+            _pick(self._ad_node(account, profile), fields)
+            for profile in (self._profile(account, i) for i in range(start, stop))
+            if profile.ad_id not in self.unlisted
+        ]
         body = self._paged(data, start, stop, stop < account.n_ads, params, path, version)
         if params.get("summary") in ("true", "1", "total_count"):
             body["summary"] = {"total_count": account.n_ads}

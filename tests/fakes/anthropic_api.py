@@ -1,0 +1,395 @@
+"""A fake Anthropic Messages API on a free 127.0.0.1 port, for the real `anthropic` client.
+
+`POST /v1/messages` answers in the API's wire format: a `message` JSON object, or, when the request
+says `"stream": true`, the SSE events the client parses (`message_start`, `content_block_start`,
+`content_block_delta` with `text_delta` / `input_json_delta`, `content_block_stop`,
+`message_delta`, `message_stop`). Errors carry the API's body (`{"type": "error", "error": {...}}`)
+and headers (`retry-after` on 429, `request-id` on every answer).
+
+What each call answers is scripted by a `responder(request) -> Reply` callback (tool use of the
+request's output tool, text, or an error), with a latency per call. The fake counts requests in
+flight and records the most seen at once, and the time and status of every answer, so tests can
+check a client's concurrency bound and its Retry-After handling.
+
+    with FakeAnthropic(responder=lambda req: Reply.tool({"score": 80, "reason": "fits"})) as fake:
+        settings = Settings(ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=fake.url)
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+API_KEY = "sk-ant-test-fake"
+MAX_BODY_BYTES = 32 * 1024 * 1024
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+@dataclass
+class FakeRequest:
+    """One call as the fake received it."""
+
+    index: int
+    """0-based, in arrival order."""
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [str(t.get("name")) for t in self.body.get("tools") or [] if isinstance(t, dict)]
+
+    def _message_texts(self, role: str | None = None) -> list[str]:
+        parts: list[str] = []
+        for message in self.body.get("messages") or []:
+            if role is not None and message.get("role") != role:
+                continue
+            content = message.get("content")
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                parts += [str(b.get("text", "")) for b in content if b.get("type") == "text"]
+        return parts
+
+    @property
+    def text(self) -> str:
+        """Every text block of the request's messages (and the system prompt), joined."""
+        system = self.body.get("system")
+        parts = [system] if isinstance(system, str) else []
+        if isinstance(system, list):
+            parts += [str(b.get("text", "")) for b in system if isinstance(b, dict)]
+        return "\n".join(parts + self._message_texts())
+
+    @property
+    def user_text(self) -> str:
+        """The text blocks of the user messages only (what the caller sent, not the instructions)."""
+        return "\n".join(self._message_texts("user"))
+
+    @property
+    def image_blocks(self) -> list[dict[str, Any]]:
+        return [
+            b
+            for message in self.body.get("messages") or []
+            if isinstance(message.get("content"), list)
+            for b in message["content"]
+            if b.get("type") == "image"
+        ]
+
+
+@dataclass
+class Reply:
+    """What one call answers: a tool call, text, or an API error; after `latency` seconds."""
+
+    status: int = 200
+    text: str | None = None
+    tool_input: dict[str, Any] | None = None
+    tool_name: str | None = None
+    """Default: the request's first tool (Pydantic-AI's output tool when there is one)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    error_message: str = ""
+    latency: float | None = None
+    """Seconds before answering; None: the fake's default latency."""
+
+    @classmethod
+    def tool(
+        cls, tool_input: dict[str, Any], *, name: str | None = None, latency: float | None = None
+    ) -> Reply:
+        return cls(tool_input=tool_input, tool_name=name, latency=latency)
+
+    @classmethod
+    def say(cls, text: str, *, latency: float | None = None) -> Reply:
+        return cls(text=text, latency=latency)
+
+    @classmethod
+    def rate_limited(cls, retry_after: float = 1.0, *, latency: float | None = None) -> Reply:
+        return cls(
+            status=429,
+            headers={"retry-after": f"{retry_after:g}"},
+            error_message="Number of request tokens has exceeded your per-minute rate limit.",
+            latency=latency,
+        )
+
+    @classmethod
+    def error(cls, status: int, message: str = "", *, latency: float | None = None) -> Reply:
+        return cls(status=status, error_message=message or ERROR_TYPES.get(status, "error"), latency=latency)
+
+
+Responder = Callable[[FakeRequest], Reply]
+
+
+@dataclass
+class Answered:
+    """What the fake did with one call, for tests to check (timing in `time.monotonic()` seconds)."""
+
+    index: int
+    status: int
+    started: float
+    finished: float
+    request: FakeRequest
+
+
+def default_responder(request: FakeRequest) -> Reply:
+    if request.tool_names:
+        return Reply.tool({})
+    return Reply.say("Hello from the fake Anthropic API.")
+
+
+def _usage(request: FakeRequest, output_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": max(1, len(request.text) // 4),
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
+
+
+def _blocks(request: FakeRequest, reply: Reply) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if reply.text is not None:
+        blocks.append({"type": "text", "text": reply.text})
+    if reply.tool_input is not None:
+        name = reply.tool_name or (request.tool_names[0] if request.tool_names else "final_result")
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": f"toolu_{secrets.token_hex(12)}",
+                "name": name,
+                "input": reply.tool_input,
+            }
+        )
+    return blocks
+
+
+def message_json(request: FakeRequest, reply: Reply) -> dict[str, Any]:
+    """A non-streamed answer: the `message` object."""
+    blocks = _blocks(request, reply)
+    return {
+        "id": f"msg_{secrets.token_hex(12)}",
+        "type": "message",
+        "role": "assistant",
+        "model": request.body.get("model", "claude-fake"),
+        "content": blocks,
+        "stop_reason": "tool_use" if reply.tool_input is not None else "end_turn",
+        "stop_sequence": None,
+        "usage": _usage(request, 1 + sum(len(json.dumps(b)) for b in blocks) // 4),
+    }
+
+
+def sse_events(request: FakeRequest, reply: Reply) -> list[tuple[str, dict[str, Any]]]:
+    """A streamed answer: the events, in order, as (event name, data)."""
+    message = message_json(request, reply)
+    start = {**message, "content": [], "stop_reason": None, "usage": _usage(request, 1)}
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": start})
+    ]
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            events.append(("content_block_start", {"type": "content_block_start", "index": index,
+                                                   "content_block": {"type": "text", "text": ""}}))  # fmt: skip
+            text = block["text"]
+            for cut in range(0, max(len(text), 1), 16):
+                delta = {"type": "text_delta", "text": text[cut : cut + 16]}
+                events.append(
+                    ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                )
+        else:
+            opening = {**block, "input": {}}
+            events.append(("content_block_start", {"type": "content_block_start", "index": index,
+                                                   "content_block": opening}))  # fmt: skip
+            raw = json.dumps(block["input"])
+            for cut in range(0, len(raw), 24):
+                delta = {"type": "input_json_delta", "partial_json": raw[cut : cut + 24]}
+                events.append(
+                    ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                )
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    events.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": message["usage"]["output_tokens"]},
+            },
+        )
+    )
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events
+
+
+class FakeAnthropic:
+    """The fake server. `start()` (or `with`) binds 127.0.0.1 on a free port; `url` is the base URL."""
+
+    def __init__(
+        self, responder: Responder | None = None, *, latency: float = 0.0, api_key: str = API_KEY
+    ) -> None:
+        self.responder = responder or default_responder
+        self.latency = latency
+        self.api_key = api_key
+        self.requests: list[FakeRequest] = []
+        self.answered: list[Answered] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start the fake first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self, port: int = 0) -> FakeAnthropic:
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-anthropic", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeAnthropic:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.answered.clear()
+            self.max_in_flight = self.in_flight
+
+    def statuses(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for a in self.answered:
+            counts[a.status] = counts.get(a.status, 0) + 1
+        return counts
+
+    # -- called from the handler threads --------------------------------------------------------
+
+    def _enter(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> FakeRequest:
+        with self._lock:
+            request = FakeRequest(index=len(self.requests), path=path, headers=headers, body=body)
+            self.requests.append(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        return request
+
+    def _leave(self, request: FakeRequest, status: int, started: float) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.answered.append(Answered(request.index, status, started, time.monotonic(), request))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FakeAnthropic
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("request-id", f"req_{secrets.token_hex(12)}")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        kind = ERROR_TYPES.get(status, "api_error")
+        body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": None}
+        self._send_json(status, body, headers)
+
+    def do_GET(self) -> None:
+        self._send_error(404, f"Not found: {self.path}")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._send_error(413, "Request exceeds the maximum allowed number of bytes.")
+            return
+        raw = self.rfile.read(length)
+        path = self.path.split("?", 1)[0]
+        if path != "/v1/messages":
+            self._send_error(404, f"Not found: {path}")
+            return
+        # The client sends its key as `x-api-key` or (anthropic 2.x) `Authorization: Bearer`.
+        bearer = (self.headers.get("authorization") or "").removeprefix("Bearer ")
+        if self.owner.api_key not in (self.headers.get("x-api-key"), bearer):
+            self._send_error(401, "invalid x-api-key")
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send_error(400, "The request body is not valid JSON.")
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request = self.owner._enter(path, headers, body)
+        started = time.monotonic()
+        status = 500
+        try:
+            reply = self.owner.responder(request)
+            delay = self.owner.latency if reply.latency is None else reply.latency
+            if delay > 0:
+                time.sleep(delay)
+            status = reply.status
+            if status != 200:
+                self._send_error(status, reply.error_message, reply.headers)
+            elif request.stream:
+                self._send_stream(request, reply)
+            else:
+                self._send_json(200, message_json(request, reply), reply.headers)
+        finally:
+            self.owner._leave(request, status, started)
+
+    def _send_stream(self, request: FakeRequest, reply: Reply) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("request-id", f"req_{secrets.token_hex(12)}")
+        self.send_header("connection", "close")
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        for name, data in sse_events(request, reply):
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+        self.wfile.flush()
+        self.close_connection = True

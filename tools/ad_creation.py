@@ -1,0 +1,149 @@
+"""Ad creation in chat: make ads for a product from library templates (or the brand's own ads) now, or
+schedule a recurring run; each previewed first and done only on confirmation."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+from pydantic_ai import RunContext
+
+from jobs import api as jobs_api
+from jobs.schedules import check_cron
+from services import ad_creation as service
+from services.accounts import memberships
+from services.assets import storage_for
+from services.errors import NoData, NotAllowed
+from services.products import resolve_product
+from settings import get_settings
+from tools.actions import ActionButton, confirmation
+from tools.deps import Deps
+from tools.registry import tool
+
+
+class PlannedAd(BaseModel):
+    position: int
+    reference: str
+    score: float | None
+    """The template's ai_match score for the product (library templates)."""
+
+
+class CreatedAd(BaseModel):
+    position: int
+    reference: str
+    source_template_id: UUID | None
+    headline: str
+    status: str
+    image_path: str
+    image_file: str | None = None
+    """Where the image can be opened (a local file in the embedded default)."""
+
+
+class CreateAdsResult(BaseModel):
+    summary: str
+    product: str
+    brand: str
+    planned: list[PlannedAd] = Field(default_factory=list)
+    ads: list[CreatedAd] = Field(default_factory=list)
+    schedule_id: UUID | None = None
+    actions: list[ActionButton] = Field(default_factory=list)
+
+
+@tool(
+    example='/create_ads product:"Joint Chews" count:3 from:library',
+    step="Creating {count} ads for {product}",
+    aliases={"from": "source"},
+)
+async def create_ads(
+    ctx: RunContext[Deps],
+    product: str,
+    count: int = 3,
+    source: service.TemplateSource = "library",
+    filter: service.TemplateFilter = "recommended",
+    schedule: str | None = None,
+    confirm: bool = False,
+) -> CreateAdsResult:
+    """Make ad images for a product, each from a reference: a template of the scraped library (its
+    recommended templates first) or one of the brand's own stored ads. Every ad records the template it
+    came from. Without an image model they are labelled previews (the template with the product name
+    and a headline). With schedule, sets up a recurring run instead (admins). Without confirm:true
+    this only previews what would be made; ask the person before confirming.
+
+    Args:
+        product: The product's name.
+        count: How many ads to make (1-20).
+        source: "library" (scraped templates; from:library in a slash command) or "uploaded" (the
+            brand's own ads, as downloaded).
+        filter: Which library templates: "recommended" (scored a good fit), "unused_recommended"
+            (recommended and not used for this product yet), or "all" approved ones.
+        schedule: A cron expression in UTC (e.g. "0 9 * * 1" for Mondays 09:00) to make ads on a schedule.
+        confirm: true to go ahead; otherwise it is only previewed.
+    """
+    caller = ctx.deps.caller
+    async with ctx.deps.db.as_user(caller) as conn:
+        found = await resolve_product(conn, name=product)
+        planned = await service.plan_references(
+            conn, product=found, count=count, source=source, filter=filter
+        )
+        roles = await memberships(conn, user_id=caller.user_id)
+    what = f"{count} ad(s) for {found.name} ({found.brand}) {service.source_phrase(source)}, filter {filter}"
+    args: dict[str, str | int | bool] = {
+        "product": found.name,
+        "count": count,
+        "source": source,
+        "filter": filter,
+    }
+    rows = [PlannedAd(position=i, reference=r.name, score=r.score) for i, r in enumerate(planned)]
+    if schedule is not None:
+        cron = check_cron(schedule)
+        membership = roles.get(found.organization_id)
+        if membership is None or membership.role != "admin":
+            raise NotAllowed(
+                f"Only admins of {found.brand}'s organization can schedule ad runs; ask an admin to do it."
+            )
+        if not confirm:
+            return CreateAdsResult(
+                summary=f"Make {what} on the schedule '{cron}' (UTC)? Nothing has changed yet: confirm to"
+                " go ahead.",
+                product=found.name, brand=found.brand, planned=rows,
+                actions=confirmation(tool="create_ads", args={**args, "schedule": cron}, label="Schedule"),
+            )  # fmt: skip
+        schedule_id = await jobs_api.create_schedule(
+            ctx.deps.db, job_type="ad_creation", cron=cron,
+            params={"product": str(found.id), "count": count, "template_source": source, "filter": filter},
+            organization_id=found.organization_id, brand_id=found.brand_id,
+        )  # fmt: skip
+        return CreateAdsResult(
+            summary=f"Scheduled: {what}, on '{cron}' (UTC). Each run notifies your organization; see it in"
+            " /jobs view:schedules.",
+            product=found.name, brand=found.brand, planned=rows, schedule_id=schedule_id,
+        )  # fmt: skip
+    if not planned:
+        raise NoData(service.nothing_to_use(found, source, filter))
+    if not confirm:
+        listed = "; ".join(
+            f"{r.reference}" + (f" ({r.score:.0f})" if r.score is not None else "") for r in rows
+        )
+        short = f" Only {len(rows)} match." if len(rows) < count else ""
+        return CreateAdsResult(
+            summary=f"Make {what}? From: {listed}.{short} Nothing has been made yet: confirm to go ahead.",
+            product=found.name, brand=found.brand, planned=rows,
+            actions=confirmation(tool="create_ads", args=args, label="Create"),
+        )  # fmt: skip
+    settings, call_id = get_settings(), ctx.tool_call_id
+    made = await service.create_ads(
+        ctx.deps.db, product_id=found.id, count=count, template_source=source, filter=filter,
+        settings=settings, progress=lambda message, _fraction: ctx.deps.report(call_id, message),
+    )  # fmt: skip
+    storage = storage_for(settings)
+    return CreateAdsResult(
+        summary=made.summary, product=found.name, brand=found.brand,
+        ads=[
+            CreatedAd(
+                position=a.position, reference=a.reference, source_template_id=a.source_template_id,
+                headline=a.headline, status=a.status, image_path=a.image_path,
+                image_file=storage.locate(a.image_path),
+            )
+            for a in made.ads
+        ],
+    )  # fmt: skip

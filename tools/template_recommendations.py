@@ -1,0 +1,110 @@
+"""The `recommend_templates` tool: which library templates to use for a product, and marking one used."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic_ai import RunContext
+
+from services.assets import storage_for
+from services.brands import resolve_brand
+from services.products import resolve_product
+from services.template_recommendations import RecommendationResult, recommend
+from services.template_recommendations import mark_used as mark_template_used
+from services.template_scoring import Methodology, RecommendationFilter, ScoringResult, score_templates
+from services.templates import template_file
+from settings import get_settings
+from tools.actions import ActionButton
+from tools.common import check_limit, window_of
+from tools.deps import Deps
+from tools.registry import tool
+
+MARK_USED_BUTTONS = 3
+
+
+@tool(
+    example='/recommend_templates brand:"Acme Pets" product:"Hip & Joint Chews" filter:recommended',
+    step="Recommending templates for {product} ({brand}) by {methodology}",
+)
+async def recommend_templates(
+    ctx: RunContext[Deps],
+    brand: str,
+    product: str,
+    methodology: Methodology = "ai_match",
+    filter: RecommendationFilter = "all",
+    limit: int = 12,
+    days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    mark_used: str | None = None,
+) -> RecommendationResult:
+    """Recommend approved library templates for one product, each with a score and the reason.
+
+    ai_match: a model scores each template's fit (offer variants, personas, brand voice) 0-100; new
+    templates are scored now (cached afterwards); with no model key, scores are text similarity and
+    labelled so. performance: templates already used in the brand's ads, by ROAS from summed raw
+    counts, smoothed toward the brand's ROAS. diversity: templates not used for this product yet,
+    spread across categories.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        product: The product's name within that brand (fuzzy matched).
+        methodology: ai_match, performance or diversity.
+        filter: all, recommended (score >= 70, or beats the brand's ROAS), or unused_recommended.
+        limit: How many templates to show (1-50).
+        days: performance only: the last N full days before today (default 90). Not with since/until.
+        since: performance only: first day of an explicit range (YYYY-MM-DD).
+        until: performance only: last day of an explicit range (YYYY-MM-DD); default today.
+        mark_used: A template id (or its first 8+ characters) to mark as used for this product first.
+    """
+    check_limit(limit, most=50)
+    window = window_of(ctx, days, since, until, default_days=90) if methodology == "performance" else None
+    settings = get_settings()
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        brand_ref = await resolve_brand(conn, name=brand)
+        product_ref = await resolve_product(conn, name=product, brand_id=brand_ref.id)
+        marked = (
+            await mark_template_used(conn, product=product_ref, template=mark_used) if mark_used else None
+        )
+    scoring: ScoringResult | None = None
+    if methodology == "ai_match" and not marked:
+        # The caller may see this product (checked above, under RLS); scores are written as the service.
+        call_id = ctx.tool_call_id
+        scoring = await score_templates(
+            ctx.deps.db,
+            product_id=product_ref.id,
+            settings=settings,
+            progress=lambda message, _fraction: ctx.deps.report(call_id, message),
+        )
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        result = await recommend(
+            conn,
+            product=product_ref,
+            methodology=methodology,
+            filter=filter,
+            limit=limit,
+            window=window,
+            scoring=scoring,
+        )
+    storage = storage_for(settings)
+    for pick in result.rows:
+        pick.image_file = template_file(settings, pick.thumbnail_path or pick.image_path, storage=storage)
+    if marked:
+        result.marked_used = marked
+        result.summary = f"Marked '{marked}' as used for {product_ref.name}. {result.summary}"
+    result.actions = [
+        ActionButton(
+            label=f"Mark used: {pick.name or 'Untitled'}",
+            tool="recommend_templates",
+            args={
+                "brand": brand_ref.name,
+                "product": product_ref.name,
+                "methodology": methodology,
+                "filter": filter,
+                "mark_used": str(pick.template_id),
+            },
+            once=True,
+        )
+        for pick in [p for p in result.rows if not p.used][:MARK_USED_BUTTONS]
+    ]
+    return result

@@ -1,0 +1,128 @@
+"""Auto-recommendations in chat: which products get newly approved templates scored and recommended
+to them, and (admins) turning it on or off and setting the score threshold, confirmed first."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+from pydantic_ai import RunContext
+
+from jobs import api as jobs_api
+from services.accounts import memberships
+from services.errors import InvalidArgument, NotAllowed
+from services.products import resolve_product
+from services.template_auto import JOB_TYPE, AutoSetting, auto_settings, set_auto
+from tools.actions import ActionButton, confirmation
+from tools.deps import Deps
+from tools.registry import tool
+
+
+class TemplateAutoResult(BaseModel):
+    summary: str
+    products: list[AutoSetting] = Field(default_factory=list)
+    run_id: UUID | None = None
+    """The scoring run queued when auto-recommendations were turned on."""
+    actions: list[ActionButton] = Field(default_factory=list)
+
+
+@tool(
+    example='/template_auto product:"Joint Chews" enabled:true threshold:70',
+    step="Template auto-recommendations",
+)
+async def template_auto(
+    ctx: RunContext[Deps],
+    product: str | None = None,
+    enabled: bool | None = None,
+    threshold: float | None = None,
+    confirm: bool = False,
+) -> TemplateAutoResult:
+    """Auto-recommendations of library templates: when a template is approved, each product with them on
+    gets it scored for fit (0-100), and templates scoring at or above the product's threshold are added
+    to its recommendations with a notification. Without enabled/threshold this shows the settings;
+    admins can change them: without confirm:true a change is only previewed; ask the person first.
+
+    Args:
+        product: The product's name (all your products when omitted).
+        enabled: true to turn auto-recommendations on for the product, false to turn them off.
+        threshold: The score (0-100) a template must reach to be recommended; default 70.
+        confirm: true to make the change; otherwise it is only previewed.
+    """
+    if threshold is not None and not 0 <= threshold <= 100:
+        raise InvalidArgument(f"threshold must be between 0 and 100 (got {threshold:g}).")
+    caller = ctx.deps.caller
+    async with ctx.deps.db.as_user(caller) as conn:
+        if product is None:
+            if enabled is not None or threshold is not None:
+                raise InvalidArgument("Say which product to change, e.g. " + _example())
+            rows = await auto_settings(conn)
+            on = [r for r in rows if r.enabled]
+            names = ", ".join(f"{r.product} ({r.threshold:.0f}+)" for r in on)
+            return TemplateAutoResult(
+                summary=f"Auto-recommendations are on for {len(on)} of your {len(rows)} product(s)"
+                + (f": {names}." if on else ". Turn them on with " + _example()),
+                products=rows,
+            )
+        found = await resolve_product(conn, name=product)
+        [current] = await auto_settings(conn, product_id=found.id)
+        roles = await memberships(conn, user_id=caller.user_id)
+    if enabled is None and threshold is None:
+        toggle = "Turn off" if current.enabled else "Turn on"
+        args: dict[str, str | int | bool] = {"product": found.name, "enabled": not current.enabled}
+        return TemplateAutoResult(
+            summary=_describe(current), products=[current],
+            actions=[ActionButton(label=f"{toggle} for {found.name}", tool="template_auto", args=args)],
+        )  # fmt: skip
+    role = roles[found.organization_id].role if found.organization_id in roles else None
+    if role != "admin":
+        raise NotAllowed(
+            f"Only admins of {found.brand}'s organization can change auto-recommendations; you are a"
+            f" {role or 'guest'}. Ask an admin to do it."
+        )
+    wanted = AutoSetting(
+        product=found.name, brand=found.brand,
+        enabled=current.enabled if enabled is None else enabled,
+        threshold=current.threshold if threshold is None else threshold,
+    )  # fmt: skip
+    if wanted == current:
+        return TemplateAutoResult(summary="Nothing to change: " + _describe(current), products=[current])
+    if not confirm:
+        args = {"product": found.name}
+        if enabled is not None:
+            args["enabled"] = enabled
+        if threshold is not None:
+            args["threshold"] = f"{threshold:g}"
+        return TemplateAutoResult(
+            summary=f"Change {found.name} ({found.brand}) to: {_describe(wanted)} Nothing has changed yet:"
+            " confirm to go ahead.",
+            products=[current],
+            actions=confirmation(tool="template_auto", args=args, label="Save"),
+        )
+    async with ctx.deps.db.as_user(caller) as conn:
+        await set_auto(conn, product_id=found.id, enabled=wanted.enabled, threshold=wanted.threshold)
+    run_id = None
+    if wanted.enabled:  # score the approved library for it now, not only future approvals
+        run_id = await jobs_api.run_now(
+            ctx.deps.db, job_type=JOB_TYPE, params={"product_ids": [str(found.id)]},
+            organization_id=None, brand_id=None,
+        )  # fmt: skip
+    done = f"Saved. {_describe(wanted)}"
+    if run_id is not None:
+        done += (
+            f" Scoring the approved library for {found.name} now (run {str(run_id)[:8]}); you'll be"
+            " notified of the templates that make the cut."
+        )
+    return TemplateAutoResult(summary=done, products=[wanted], run_id=run_id)
+
+
+def _describe(setting: AutoSetting) -> str:
+    if not setting.enabled:
+        return f"Auto-recommendations are off for {setting.product} (threshold {setting.threshold:.0f})."
+    return (
+        f"Auto-recommendations are on for {setting.product}: newly approved templates scoring"
+        f" {setting.threshold:.0f} or more are recommended, with a notification."
+    )
+
+
+def _example() -> str:
+    return '/template_auto product:"Joint Chews" enabled:true threshold:70'
