@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     chainlit_auth_secret: SecretStr | None = Field(default=None, validation_alias="CHAINLIT_AUTH_SECRET")
     supabase_url: str | None = Field(default=None, validation_alias="SUPABASE_URL")
     supabase_key: SecretStr | None = Field(default=None, validation_alias="SUPABASE_KEY")
+    supabase_service_role_key: SecretStr | None = Field(
+        default=None, validation_alias="SUPABASE_SERVICE_ROLE_KEY"
+    )
+    """For Supabase Storage: the app and its jobs write files with it (never sent to browsers)."""
+    storage_bucket: str | None = Field(default=None, validation_alias="VIRALTRACKER_STORAGE_BUCKET")
+    """A Supabase Storage bucket (public-read) for images and files; unset: `$VIRALTRACKER_HOME/assets`."""
     meta_system_user_token: SecretStr | None = Field(default=None, validation_alias="META_SYSTEM_USER_TOKEN")
     meta_app_id: str | None = Field(default=None, validation_alias="META_APP_ID")
     meta_app_secret: SecretStr | None = Field(default=None, validation_alias="META_APP_SECRET")
