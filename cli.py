@@ -230,7 +230,7 @@ _WIDE_COLUMNS = ("hook_text", "ad_name", "ad", "landing_page", "note", "text", "
 
 
 def _print_turn(turn: Any) -> None:
-    from agent.render import actions_of, tables_for
+    from agent.render import actions_of, files_of, tables_for
 
     console.print(turn.text, markup=False, highlight=False)
     for result in turn.results:
@@ -242,6 +242,8 @@ def _print_turn(turn: Any) -> None:
             for row in table.rows:
                 rich_table.add_row(*row)
             console.print(rich_table)
+        for _, path in files_of(result):  # exports (blueprints): the file to open
+            console.print(f"File: {path}", markup=False, highlight=False)
         hints = [a.hint for a in actions_of(result) if a.hint]
         if hints:
             console.print("\n".join(hints), markup=False, highlight=False)

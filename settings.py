@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     """Where the Anthropic Messages API is (default: Anthropic's own); tests point it at a local fake."""
     gemini_api_key: SecretStr | None = Field(default=None, validation_alias="GEMINI_API_KEY")
     google_api_key: SecretStr | None = Field(default=None, validation_alias="GOOGLE_API_KEY")
+    gemini_base_url: str | None = Field(default=None, validation_alias="GEMINI_BASE_URL")
+    """Where the Gemini API is (default: Google's own); tests point it at a local fake."""
+    image_model: str = Field(default="gemini-2.5-flash-image", validation_alias="VIRALTRACKER_IMAGE_MODEL")
+    """The Gemini image model ad runs generate with when a Gemini/Google key is set."""
     secret_key: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_SECRET_KEY")
     pool_max_size: int = Field(default=10, validation_alias="VIRALTRACKER_POOL_MAX_SIZE")
     logfire_token: SecretStr | None = Field(default=None, validation_alias="LOGFIRE_TOKEN")
@@ -68,6 +72,11 @@ class Settings(BaseSettings):
     """How often each worker enqueues due schedules and looks for stalled jobs."""
     jobs_poll_seconds: float = Field(default=1.0, validation_alias="VIRALTRACKER_JOBS_POLL_SECONDS")
     """Longest wait before a worker looks for work without a notification (retries after backoff)."""
+    fetch_private_addresses: bool = Field(
+        default=False, validation_alias="VIRALTRACKER_FETCH_PRIVATE_ADDRESSES"
+    )
+    """Landing page fetches may reach loopback and private addresses (local testing only: otherwise a
+    person could make the server read its own network)."""
 
     def auth_secret(self) -> str:
         """`CHAINLIT_AUTH_SECRET`, else one generated once and kept (owner-only) in `$VIRALTRACKER_HOME`."""

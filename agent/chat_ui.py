@@ -12,7 +12,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from agent.charts import PlotlyChart, charts_for, title_of
-from agent.render import actions_of, images_of, tables_for
+from agent.render import actions_of, files_of, images_of, tables_for
 from agent.runner import TurnResult
 from services.deep_analysis import DeepAnalysisResult
 from tools.actions import ActionButton
@@ -115,6 +115,9 @@ def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
                 elements.append(cl.Image(name=name, url=where, display="inline", size="small"))
             elif os.path.isfile(where):  # a file gone from storage is left out, not an error
                 elements.append(cl.Image(name=name, path=where, display="inline", size="small"))
+        for name, path in files_of(result):  # exports offered for download (blueprints)
+            if os.path.isfile(path):
+                elements.append(cl.File(name=name, path=path, display="inline"))
         if isinstance(result, DeepAnalysisResult):
             side = []
             if result.transcript:

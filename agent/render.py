@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from services.blueprints import BlueprintResult
 from services.brands import BrandsResult
 from services.congruence import CongruenceCheckResult, CongruenceSummaryResult
 from services.deep_analysis import DeepAnalysisResult
@@ -18,8 +19,11 @@ from services.performance import AdPerformanceResult
 from services.template_recommendations import RecommendationResult, TemplatePick
 from tools.actions import ActionButton
 from tools.ad_creation import CreateAdsResult
+from tools.content_gaps import ContentGapsAnswer
 from tools.jobs import JobsResult, short
+from tools.landing_pages import landing_page_tables
 from tools.notifications import NotificationsResult
+from tools.personas import PersonaAnswer, persona_tables
 from tools.templates import ReviewAnswer, TemplatesResult
 from tools.templates_auto import TemplateAutoResult
 
@@ -253,7 +257,44 @@ def tables_for(result: BaseModel) -> list[Table]:
         return [Table("Template auto-recommendations", fields, _rows(result.products, fields))]
     if isinstance(result, RecommendationResult):
         return [_recommendation_table(result)] if result.rows else []
+    if isinstance(result, BlueprintResult):
+        return _blueprint_tables(result)
+    if isinstance(result, PersonaAnswer):
+        return [Table(title, columns, rows) for title, columns, rows in persona_tables(result) if rows]
+    if isinstance(result, ContentGapsAnswer):
+        return _gaps_tables(result)
+    if lp_tables := landing_page_tables(result):
+        return [Table(title, columns, rows) for title, columns, rows in lp_tables if rows]
     return []
+
+
+def _gaps_tables(result: ContentGapsAnswer) -> list[Table]:
+    if result.fill is not None:
+        f = result.fill
+        rows = [["current", f.current], ["new value", f.new_value], *(["evidence", e] for e in f.evidence)]
+        return [Table(f"Fill {f.target}", ["", "value"], rows)]
+    if result.report is None:
+        return []
+    fields = ["target", "owner", "field", "sources", "suggestion"]
+    tables = [Table(f"Content gaps — {result.report.brand}", fields, _rows(result.report.gaps, fields))]
+    evidence = [[g.target, e] for g in result.report.gaps for e in g.evidence]
+    if evidence:
+        tables.append(Table("Evidence for the suggestions", ["target", "evidence"], evidence))
+    fields = ["level", "owner", "voice_tone"]
+    chain = _rows(result.report.voice_chain, fields)
+    tables.append(Table("Voice/tone chain (first set wins)", fields, chain))
+    return tables
+
+
+def _blueprint_tables(result: BlueprintResult) -> list[Table]:
+    if result.comparison:
+        rows = [[row.section, *row.writes] for row in result.comparison]
+        return [Table("Blueprints side by side", ["section", *result.compared_brands], rows)]
+    content = result.blueprint.content if result.blueprint else None
+    if content is None:
+        return []
+    fields = ["heading", "says", "why_it_works", "write_for_brand"]
+    return [Table(f"Blueprint — {content.title}", fields, _rows(content.sections, fields))]
 
 
 def _recommendation_table(result: RecommendationResult) -> Table:
@@ -289,6 +330,13 @@ def _grid_caption(result: RecommendationResult, pick: TemplatePick) -> str:
         else (f"{pick.score:.2f}x" if result.methodology == "performance" else f"{pick.score:.0f}/100")
     )
     return f"{pick.name or 'Untitled'} · {score} · {pick.reason[:120]}"
+
+
+def files_of(result: BaseModel) -> list[tuple[str, str]]:
+    """(name, path) of the files a result offers for download: blueprint exports."""
+    if isinstance(result, BlueprintResult):
+        return [(f.name, f.path) for f in result.files]
+    return []
 
 
 def actions_of(result: BaseModel) -> list[ActionButton]:

@@ -339,7 +339,7 @@ AD_CREATION = register(
         params=AdCreationParams,
         run=run_ad_creation,
         description="Make ads for a product from library templates (recommended first) or the brand's"
-        " own ads; offline, labelled previews.",
+        " own ads; Gemini's image model with a key, else labelled offline previews.",
         needs_brand=True,
         max_attempts=3,
         backoff_base=60.0,

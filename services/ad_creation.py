@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from db.pool import Conn, Database
 from services.ad_previews import AdBrief, ImageGenerator, generator_for
 from services.assets import Storage, storage_for
-from services.errors import InvalidArgument, NoData, NotFound, UserFacingError
+from services.errors import ConfigurationError, InvalidArgument, NoData, NotFound, UserFacingError
 from services.products import ProductRef, product_by_id, resolve_product
 from settings import Settings
 
@@ -200,6 +200,10 @@ async def create_ads(
             result.failed += 1
             result.errors.append(f"{reference.name}: {error}")
             log.warning("ad %s of run %s from %s failed: %s", slot, run_key, reference.name, error)
+            if isinstance(error, ConfigurationError):  # a refused key fails every ad alike: stop calling
+                if left := len(references) - done:
+                    result.errors.append(f"{left} more not attempted")
+                break
             continue
         if ad is None:  # another attempt of the same run made this slot meanwhile
             continue
@@ -307,7 +311,7 @@ def _summary(result: AdCreationResult, short: bool) -> str:
     if short:
         text += f" Only {result.created + result.already_there} of {result.requested} could be made: not enough references match filter {result.filter}."
     if result.failed:
-        text += f" {result.failed} failed: {'; '.join(result.errors[:3])}."
+        text += f" {result.failed} failed: {'; '.join(e.rstrip('.') for e in result.errors[:3])}."
     if result.generator == "offline-preview":
         text += " Offline previews: the template with your product and headline, labelled PREVIEW."
     return text

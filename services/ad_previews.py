@@ -1,10 +1,10 @@
 """Ad images from a reference (a library template or one of the brand's own ads).
 
-`generator_for(settings)` is the seam: a model-backed generator (an image model called with the
-reference, the product and the headline) plugs in there when one is configured. Only the offline
-generator is built: it composes a labelled preview with Pillow (the reference image, the product's
-name and a headline, and a visible "PREVIEW (offline)" label), so the whole flow runs and can be
-checked without keys.
+`generator_for(settings)` picks the generator: with a Gemini/Google key, Gemini's image model
+(services/image_models.py: the reference, the product and the headline go in); without one, the
+offline generator composes a labelled preview with Pillow (the reference image, the product's name and
+a headline, and a visible "PREVIEW (offline)" label), so the whole flow runs and can be checked
+without keys.
 """
 
 from __future__ import annotations
@@ -59,8 +59,19 @@ class OfflinePreview:
 
 
 def generator_for(settings: Settings) -> ImageGenerator:
-    """The image generator of this deployment. No image model is wired in yet (it needs a provider and a
-    fake of its API to test against): every deployment gets the offline preview."""
+    """The image generator of this deployment: Gemini's image model (`VIRALTRACKER_IMAGE_MODEL`) when
+    GEMINI_API_KEY or GOOGLE_API_KEY is set, else the offline preview."""
+    for variable, key in (
+        ("GEMINI_API_KEY", settings.gemini_api_key),
+        ("GOOGLE_API_KEY", settings.google_api_key),
+    ):
+        if key is not None and key.get_secret_value().strip():
+            from services.image_models import GeminiImageGenerator  # the SDK loads only when a key is set
+
+            return GeminiImageGenerator(
+                api_key=key.get_secret_value().strip(), key_variable=variable, model=settings.image_model,
+                base_url=settings.gemini_base_url,
+            )  # fmt: skip
     return OfflinePreview()
 
 

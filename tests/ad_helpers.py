@@ -141,6 +141,37 @@ async def add_score(
         )
 
 
+HOOK = "Stiff joints? Not anymore."
+"""The sample hook of the product `scored_library` makes: the first headline of its ads."""
+
+
+async def scored_library(
+    db: Database,
+    settings: Settings,
+    label: str,
+    palettes: list[tuple[tuple[int, int, int], ...]],
+    scores: list[float],
+) -> tuple[Shop, list[UUID]]:
+    """A shop with the product "Joint Chews" (an offer variant with HOOK and one benefit) and one approved
+    template per palette, named "Layout {n} {tag}", in quadrants of its colours, scored for the product."""
+    from services.template_scoring import OFFLINE_VERSION
+
+    shop = await new_shop(db, label, ["Joint Chews"])
+    product_id = shop.products["Joint Chews"]
+    async with db.as_owner() as conn:
+        await conn.execute(
+            "insert into product_offer_variants (product_id, organization_id, name, benefits, sample_hooks)"
+            " values (%s, %s, 'Joint Chews for senior dogs', %s::jsonb, %s::jsonb)",
+            (product_id, shop.org, '["Moves like a puppy again"]', f'["{HOOK}"]'),
+        )
+    templates = []
+    for i, (palette, score) in enumerate(zip(palettes, scores, strict=True)):
+        template = await add_template(db, settings, f"Layout {i + 1} {shop.tag}", quadrants(palette))
+        await add_score(db, product_id, shop.org, template, score, version=OFFLINE_VERSION)
+        templates.append(template)
+    return shop, templates
+
+
 async def drop_templates(db: Database, template_ids: list[UUID]) -> None:
     async with db.as_owner() as conn:
         await conn.execute("delete from scraped_templates where id = any(%s)", (template_ids,))

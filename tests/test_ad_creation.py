@@ -25,18 +25,16 @@ from services.ad_creation import create_ads
 from services.ad_previews import LABEL_FILL, PREVIEW_LABEL, fitted_size, label_box
 from services.assets import storage_for
 from services.errors import InvalidArgument, NoData
-from services.template_scoring import OFFLINE_VERSION
 from settings import Settings
 from tests.ad_helpers import (
+    HOOK,
     Shop,
-    add_score,
-    add_template,
     drop_shop,
     drop_templates,
-    new_shop,
     offline_home,
     offline_settings,
     quadrants,
+    scored_library,
 )
 
 PALETTES = [
@@ -46,7 +44,6 @@ PALETTES = [
     ((10, 10, 120), (120, 10, 10), (10, 120, 10), (200, 200, 200)),
 ]
 SCORES = [95.0, 85.0, 72.0, 30.0]
-HOOK = "Stiff joints? Not anymore."
 
 
 @dataclass
@@ -68,19 +65,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture
 async def library(db: Database, home: Path) -> AsyncIterator[Library]:
     settings = offline_settings(home)
-    shop = await new_shop(db, "ads", ["Joint Chews"])
+    shop, templates = await scored_library(db, settings, "ads", PALETTES, SCORES)
     product_id = shop.products["Joint Chews"]
-    async with db.as_owner() as conn:
-        await conn.execute(
-            "insert into product_offer_variants (product_id, organization_id, name, benefits, sample_hooks)"
-            " values (%s, %s, 'Joint Chews for senior dogs', %s::jsonb, %s::jsonb)",
-            (product_id, shop.org, '["Moves like a puppy again"]', f'["{HOOK}"]'),
-        )
-    templates = []
-    for i, (palette, score) in enumerate(zip(PALETTES, SCORES, strict=True)):
-        template = await add_template(db, settings, f"Layout {i + 1} {shop.tag}", quadrants(palette))
-        await add_score(db, product_id, shop.org, template, score, version=OFFLINE_VERSION)
-        templates.append(template)
     yield Library(shop, product_id, f"Joint Chews {shop.tag}", templates, settings)
     await drop_shop(db, shop)
     await drop_templates(db, templates)

@@ -65,8 +65,8 @@ async def create_ads(
 ) -> CreateAdsResult:
     """Make ad images for a product, each from a reference: a template of the scraped library (its
     recommended templates first) or one of the brand's own stored ads. Every ad records the template it
-    came from. Without an image model they are labelled previews (the template with the product name
-    and a headline). With schedule, sets up a recurring run instead (admins). Without confirm:true
+    came from. With a Gemini key an image model makes them; without one they are labelled previews
+    (the template with the product name and a headline). With schedule, sets up a recurring run instead (admins). Without confirm:true
     this only previews what would be made; ask the person before confirming.
 
     Args:

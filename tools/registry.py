@@ -145,11 +145,15 @@ def _load_all() -> None:
     # Importing the tool modules registers their tools.
     from tools import (  # noqa: F401
         ad_creation,
+        blueprints,
+        content_gaps,
         creative,
         jobs,
+        landing_pages,
         meta,
         notifications,
         performance,
+        personas,
         template_recommendations,
         templates,
         templates_auto,

@@ -1,0 +1,378 @@
+"""A fake Gemini API (Google AI, `v1beta`) on a free 127.0.0.1 port, for the real `google-genai` client.
+
+`POST /v1beta/models/{model}:generateContent` answers a `GenerateContentResponse` in the API's JSON
+wire format (camelCase): candidates whose parts are text and/or `inlineData` (base64 image bytes),
+a `finishReason`, `usageMetadata`; or, for a blocked prompt, `promptFeedback.blockReason` and no
+candidates. `:streamGenerateContent?alt=sse` answers the same response as SSE `data:` chunks (the
+text cut in pieces). Errors carry Google's body (`{"error": {"code", "message", "status"}}`) and, on
+429/503, a `retry-after` header when the reply names one. The key is checked as the client sends it
+(`x-goog-api-key`, or the `key` query parameter).
+
+What each call answers is scripted by a `responder(request) -> Reply` callback. The fake records
+every request (the model, the parts sent) and the time and status of every answer.
+
+    with FakeGemini(responder=lambda req: Reply.image(png)) as fake:
+        settings = Settings(GEMINI_API_KEY=API_KEY, GEMINI_BASE_URL=fake.url)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+API_KEY = "gemini-test-fake-key"
+MAX_BODY_BYTES = 32 * 1024 * 1024
+STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+_PATH = re.compile(r"^/v1beta/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
+
+
+def decode_bytes(data: str) -> bytes:
+    """A proto JSON `bytes` field: base64, standard or URL-safe (the client sends URL-safe), padding optional."""
+    return base64.urlsafe_b64decode(data.replace("+", "-").replace("/", "_") + "=" * (-len(data) % 4))
+
+
+@dataclass
+class FakeRequest:
+    """One call as the fake received it."""
+
+    index: int
+    """0-based, in arrival order."""
+    model: str
+    method: str
+    """'generateContent' or 'streamGenerateContent'."""
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def parts(self) -> list[dict[str, Any]]:
+        return [
+            part
+            for content in self.body.get("contents") or []
+            for part in content.get("parts") or []
+            if isinstance(part, dict)
+        ]
+
+    @property
+    def text(self) -> str:
+        """Every text part of the request (and the system instruction), joined."""
+        system = self.body.get("systemInstruction") or {}
+        parts = [*(system.get("parts") or []), *self.parts]
+        return "\n".join(str(p["text"]) for p in parts if "text" in p)
+
+    @property
+    def images(self) -> list[tuple[str, bytes]]:
+        """The inline images sent: (mime type, bytes). Proto JSON takes either spelling of a field name
+        (the client sends `mime_type` inside `inlineData`)."""
+        found = []
+        for part in self.parts:
+            inline = part.get("inlineData") or part.get("inline_data")
+            if isinstance(inline, dict):
+                mime = inline.get("mimeType") or inline.get("mime_type") or ""
+                found.append((str(mime), decode_bytes(str(inline.get("data", "")))))
+        return found
+
+    @property
+    def response_modalities(self) -> list[str]:
+        return list((self.body.get("generationConfig") or {}).get("responseModalities") or [])
+
+
+@dataclass
+class Reply:
+    """What one call answers: parts (text / an inline image), a blocked prompt, or an API error."""
+
+    status: int = 200
+    text: str | None = None
+    image: bytes | None = None
+    mime_type: str = "image/png"
+    finish_reason: str = "STOP"
+    block_reason: str | None = None
+    """A blocked prompt: `promptFeedback.blockReason` and no candidates."""
+    headers: dict[str, str] = field(default_factory=dict)
+    error_message: str = ""
+    error_details: list[dict[str, Any]] = field(default_factory=list)
+    """The error's `details` (e.g. a `google.rpc.RetryInfo` with `retryDelay`)."""
+    latency: float | None = None
+    """Seconds before answering; None: the fake's default latency."""
+
+    @classmethod
+    def with_image(cls, image: bytes, *, mime_type: str = "image/png", text: str | None = None) -> Reply:
+        return cls(image=image, mime_type=mime_type, text=text)
+
+    @classmethod
+    def say(cls, text: str, *, finish_reason: str = "STOP") -> Reply:
+        return cls(text=text, finish_reason=finish_reason)
+
+    @classmethod
+    def blocked(cls, reason: str = "SAFETY") -> Reply:
+        return cls(block_reason=reason)
+
+    @classmethod
+    def stopped(cls, finish_reason: str) -> Reply:
+        """A candidate with no parts that stopped for `finish_reason` (e.g. IMAGE_SAFETY)."""
+        return cls(finish_reason=finish_reason)
+
+    @classmethod
+    def rate_limited(cls, retry_after: float | None = 1.0, *, header: bool = True) -> Reply:
+        """A 429 as Google sends it: a RetryInfo detail and (with `header`) a Retry-After header."""
+        if retry_after is None:
+            return cls(status=429, error_message="Resource has been exhausted (e.g. check quota).")
+        retry_info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_after:g}s"}
+        return cls(
+            status=429,
+            headers={"retry-after": f"{retry_after:g}"} if header else {},
+            error_message="Resource has been exhausted (e.g. check quota).",
+            error_details=[retry_info],
+        )
+
+    @classmethod
+    def error(cls, status: int, message: str = "", *, retry_after: float | None = None) -> Reply:
+        headers = {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
+        return cls(status=status, headers=headers, error_message=message or STATUS_NAMES.get(status, "error"))
+
+
+Responder = Callable[[FakeRequest], Reply]
+
+
+@dataclass
+class Answered:
+    """What the fake did with one call (timing in `time.monotonic()` seconds)."""
+
+    index: int
+    status: int
+    started: float
+    finished: float
+    request: FakeRequest
+
+
+def default_responder(request: FakeRequest) -> Reply:
+    return Reply.say("Hello from the fake Gemini API.")
+
+
+def _usage(request: FakeRequest, reply: Reply) -> dict[str, Any]:
+    prompt = max(1, len(request.text) // 4) + 258 * len(request.images)
+    output = len(reply.text or "") // 4 + (1290 if reply.image is not None else 0)
+    return {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
+
+
+def response_json(request: FakeRequest, reply: Reply, *, text: str | None = None) -> dict[str, Any]:
+    """A `GenerateContentResponse` (`text` overrides the reply's text, for stream chunks)."""
+    body: dict[str, Any] = {
+        "usageMetadata": _usage(request, reply),
+        "modelVersion": request.model,
+        "responseId": f"fake-{request.index}",
+    }
+    if reply.block_reason is not None:
+        body["promptFeedback"] = {"blockReason": reply.block_reason}
+        return body
+    parts: list[dict[str, Any]] = []
+    said = reply.text if text is None else text
+    if said:
+        parts.append({"text": said})
+    if reply.image is not None:
+        data = base64.b64encode(reply.image).decode()
+        parts.append({"inlineData": {"mimeType": reply.mime_type, "data": data}})
+    candidate: dict[str, Any] = {"finishReason": reply.finish_reason, "index": 0}
+    if parts:
+        candidate["content"] = {"role": "model", "parts": parts}
+    body["candidates"] = [candidate]
+    return body
+
+
+def stream_chunks(request: FakeRequest, reply: Reply) -> list[dict[str, Any]]:
+    """A streamed answer: the text in 16-character pieces, the image and finish reason on the last."""
+    if reply.block_reason is not None:
+        return [response_json(request, reply)]
+    text = reply.text or ""
+    pieces = [text[cut : cut + 16] for cut in range(0, len(text), 16)] or [""]
+    chunks = []
+    for i, piece in enumerate(pieces):
+        last = i == len(pieces) - 1
+        partial = Reply(
+            text=piece,
+            image=reply.image if last else None,
+            mime_type=reply.mime_type,
+            finish_reason=reply.finish_reason,
+        )
+        chunk = response_json(request, partial, text=piece)
+        if not last:
+            chunk["candidates"][0].pop("finishReason")
+        chunks.append(chunk)
+    return chunks
+
+
+class FakeGemini:
+    """The fake server. `start()` (or `with`) binds 127.0.0.1 on a free port; `url` is the base URL."""
+
+    def __init__(
+        self, responder: Responder | None = None, *, latency: float = 0.0, api_key: str = API_KEY
+    ) -> None:
+        self.responder = responder or default_responder
+        self.latency = latency
+        self.api_key = api_key
+        self.requests: list[FakeRequest] = []
+        self.answered: list[Answered] = []
+        self.refused_keys = 0
+        """Calls refused for their key (not recorded as requests)."""
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start the fake first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self, port: int = 0) -> FakeGemini:
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-gemini", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeGemini:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def statuses(self) -> list[int]:
+        """The status of every answer, in the order they finished."""
+        with self._lock:
+            return [a.status for a in self.answered]
+
+    def _enter(self, model: str, method: str, headers: dict[str, str], body: dict[str, Any]) -> FakeRequest:
+        with self._lock:
+            request = FakeRequest(len(self.requests), model, method, headers, body)
+            self.requests.append(request)
+        return request
+
+    def _leave(self, request: FakeRequest, status: int, started: float) -> None:
+        with self._lock:
+            self.answered.append(Answered(request.index, status, started, time.monotonic(), request))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FakeGemini
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json; charset=UTF-8")
+        self.send_header("content-length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_error(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        error: dict[str, Any] = {
+            "code": status,
+            "message": message,
+            "status": STATUS_NAMES.get(status, "UNKNOWN"),
+        }
+        if details:
+            error["details"] = details
+        self._send_json(status, {"error": error}, headers)
+
+    def do_GET(self) -> None:
+        self._send_error(404, f"Not found: {self.path}")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._send_error(400, "Request payload size exceeds the limit.")
+            return
+        raw = self.rfile.read(length)
+        url = urlsplit(self.path)
+        match = _PATH.match(url.path)
+        if match is None:
+            self._send_error(404, f"Not found: {url.path}")
+            return
+        key = self.headers.get("x-goog-api-key") or (parse_qs(url.query).get("key") or [""])[0]
+        if key != self.owner.api_key:
+            with self.owner._lock:
+                self.owner.refused_keys += 1
+        if not key:
+            self._send_error(403, "Method doesn't allow unregistered callers. Please use an API Key.")
+            return
+        if key != self.owner.api_key:
+            self._send_error(400, "API key not valid. Please pass a valid API key.")
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send_error(400, "Invalid JSON payload received.")
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request = self.owner._enter(match["model"], match["method"], headers, body)
+        started = time.monotonic()
+        status = 500
+        try:
+            reply = self.owner.responder(request)
+            delay = self.owner.latency if reply.latency is None else reply.latency
+            if delay > 0:
+                time.sleep(delay)
+            status = reply.status
+            if status != 200:
+                self._send_error(status, reply.error_message, reply.headers, reply.error_details)
+            elif request.method == "streamGenerateContent":
+                self._send_stream(request, reply)
+            else:
+                self._send_json(200, response_json(request, reply), reply.headers)
+        finally:
+            self.owner._leave(request, status, started)
+
+    def _send_stream(self, request: FakeRequest, reply: Reply) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("connection", "close")
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        for chunk in stream_chunks(request, reply):
+            self.wfile.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
+        self.wfile.flush()
+        self.close_connection = True

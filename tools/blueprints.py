@@ -1,0 +1,108 @@
+"""The `blueprint` tool: rebuild a landing page section by section for a brand, re-run, export, compare."""
+
+from __future__ import annotations
+
+from pydantic_ai import RunContext
+
+from services.blueprint_exports import ExportFormat
+from services.blueprints import (
+    BlueprintResult,
+    compare_blueprints,
+    export,
+    get_blueprint,
+    run_blueprint,
+    start_blueprint,
+)
+from services.errors import InvalidArgument
+from settings import get_settings
+from tools.actions import ActionButton
+from tools.deps import Deps
+from tools.registry import tool
+
+
+@tool(
+    example='/blueprint brand:"Acme Pets" landing_page:https://acmepets.example/products/hip-joint-chews format:docx',
+    step="Building a blueprint of {landing_page} for {brand}",
+)
+async def blueprint(
+    ctx: RunContext[Deps],
+    brand: str | None = None,
+    landing_page: str | None = None,
+    product: str | None = None,
+    offer_variant: str | None = None,
+    persona: str | None = None,
+    format: ExportFormat | None = None,
+    rerun: str | None = None,
+    compare: str | None = None,
+    export_id: str | None = None,
+) -> BlueprintResult:
+    """Rebuild an analysed landing page for a brand, section by section: what each section says, why it
+    works (social proof, mechanism, offer, urgency, guarantee…) and what this brand should write there, in
+    the voice/tone resolved persona override → offer variant override → brand voice (the answer says
+    which). With no model key the blueprint is built offline by pattern rules and labelled so. The file
+    (Markdown, JSON, DOCX or PDF) is offered for download.
+
+    Args:
+        brand: The brand to write for (fuzzy matched). Needed unless rerun/compare/export_id is given.
+        landing_page: The analysed page: its URL, or its analysis id (first 8+ characters).
+        product: The brand's product to write about (default: the page's product, for the brand's own page).
+        offer_variant: An offer variant of the brand (name or id): its fields fill the copy; its voice/tone
+            override applies unless the persona has one.
+        persona: A persona of the brand (name or id): its voice/tone override wins over everything.
+        format: md, json, docx or pdf (default md).
+        rerun: A blueprint id to make again with its stored options (e.g. after a failed model call).
+        compare: Two blueprint ids of the same page, comma-separated, to see side by side.
+        export_id: A finished blueprint's id to export again in `format`.
+    """
+    settings = get_settings()
+    if compare:
+        async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+            return await compare_blueprints(conn, refs=[r for r in compare.replace(" ", ",").split(",") if r])
+    if export_id:
+        async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+            done = await get_blueprint(conn, ref=export_id)
+        if done.content is None:
+            raise InvalidArgument(f"Blueprint {export_id} has not succeeded yet: re-run it first.")
+        files = export(done, settings=settings, fmt=format or "md")
+        return BlueprintResult(
+            summary=f"Exported blueprint {export_id}: {files[0].path}", blueprint=done, files=files
+        )
+    call_id = ctx.tool_call_id
+    if rerun:
+        async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+            blueprint_id = (await get_blueprint(conn, ref=rerun)).id
+    else:
+        if not brand:
+            raise InvalidArgument(
+                "Give brand: and landing_page: (a URL or analysis id), or rerun:<id>, compare:<id1>,<id2> "
+                "or export_id:<id>."
+            )
+        blueprint_id = await start_blueprint(
+            ctx.deps.db, ctx.deps.caller, brand=brand, landing_page=landing_page or "", product=product,
+            offer_variant=offer_variant, persona=persona, fmt=format or "md",
+        )  # fmt: skip
+    result = await run_blueprint(
+        ctx.deps.db,
+        ctx.deps.caller,
+        blueprint_id=blueprint_id,
+        settings=settings,
+        progress=lambda message: ctx.deps.report(call_id, message),
+    )
+    row = result.blueprint
+    if row is not None and row.status == "failed":
+        result.actions = [
+            ActionButton(
+                label="Re-run blueprint", tool="blueprint", args={"rerun": str(row.id)[:8]}, once=True
+            )
+        ]
+    elif row is not None:
+        result.actions = [
+            ActionButton(
+                label=f"Export as {fmt.upper()}",
+                tool="blueprint",
+                args={"export_id": str(row.id)[:8], "format": fmt},
+            )
+            for fmt in ("docx", "pdf")
+            if fmt != row.options.get("format")
+        ]
+    return result

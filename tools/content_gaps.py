@@ -1,0 +1,103 @@
+"""`/content_gaps`: the empty fields of a brand's strategy, what could fill each, and Fill buttons."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from pydantic_ai import RunContext
+
+from services import content_gaps as gaps
+from tools.actions import ActionButton, confirmation
+from tools.deps import Deps
+from tools.registry import tool
+
+MOST_BUTTONS = 6
+
+
+class ContentGapsAnswer(BaseModel):
+    summary: str
+    report: gaps.GapsReport | None = None
+    fill: gaps.FillPreview | None = None
+    actions: list[ActionButton] = Field(default_factory=list)
+
+
+@tool(
+    example='/content_gaps brand:"Acme Pets" product:"Joint Chews"',
+    step="Looking for content gaps in {brand}",
+)
+async def content_gaps(
+    ctx: RunContext[Deps],
+    brand: str,
+    product: str | None = None,
+    fill: str | None = None,
+    value: str | None = None,
+    confirm: bool = False,
+    confirm_overwrite: bool = False,
+) -> ContentGapsAnswer:
+    """Which brand, product, offer variant and persona fields are empty, which research could fill
+    each (rows per source, evidence snippets), and the voice/tone chain (persona override, offer
+    variant override, brand voice). With fill, previews writing one field (the suggestion, or value);
+    confirm:true writes it; a field that already has a value also needs confirm_overwrite:true.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        product: Only this product (and its offer variants and personas).
+        fill: The field to fill, as listed in the gaps, e.g. brand.niche or variant:1f0c2a9e.pain_points.
+        value: What to write instead of the suggestion (lists: items separated by ';').
+        confirm: true to write; otherwise it is only previewed.
+        confirm_overwrite: true to replace a value that is already there.
+    """
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        if fill:
+            preview = await gaps.fill_gap(
+                conn, brand=brand, product=product, target=fill, value=value, confirm=confirm,
+                confirm_overwrite=confirm_overwrite,
+            )  # fmt: skip
+            return _fill_answer(brand, product, value, preview)
+        report = await gaps.content_gaps(conn, brand=brand, product=product)
+    scope = report.brand + (f" / {report.product}" if report.product else "")
+    text = f"{len(report.gaps)} empty field(s) of {report.checked_fields} checked for {scope}."
+    fillable = [g for g in report.gaps if g.suggestion]
+    if fillable:
+        text += f" {len(fillable)} can be filled from the research: " + "; ".join(
+            f"{g.target} ← {g.suggestion[:60]}" for g in fillable[:MOST_BUTTONS] if g.suggestion
+        )
+        text += "."
+    chain = " → ".join(
+        f"{v.level.replace('_', ' ')} '{v.owner}' {v.voice_tone or '(empty)'}" for v in report.voice_chain
+    )
+    text += f" Voice/tone comes from the {report.voice_resolved_from or 'nowhere yet'} ({chain})."
+    actions = [
+        ActionButton(
+            label=f"Fill {g.target}",
+            tool="content_gaps",
+            args={**_scope(report.brand, report.product), "fill": g.target},
+        )
+        for g in fillable[:MOST_BUTTONS]
+    ]
+    return ContentGapsAnswer(summary=text, report=report, actions=actions)
+
+
+def _scope(brand: str, product: str | None) -> dict[str, str | int | bool]:
+    return {"brand": brand, **({"product": product} if product else {})}
+
+
+def _fill_answer(
+    brand: str, product: str | None, value: str | None, p: gaps.FillPreview
+) -> ContentGapsAnswer:
+    if p.written:
+        text = f"Filled {p.owner}'s {p.field}: {p.new_value}."
+        return ContentGapsAnswer(summary=text, fill=p)
+    args: dict[str, str | int | bool] = {**_scope(brand, product), "fill": p.target}
+    if value:
+        args["value"] = value
+    text = f"{p.owner}'s {p.field} would become: {p.new_value}."
+    if p.evidence:
+        text += " Evidence: " + "; ".join(p.evidence[:3]) + "."
+    if p.has_value:
+        text += f" It already has a value ({p.current[:80]}); Replace overwrites it."
+        args["confirm_overwrite"] = True
+    text += " Nothing is written until you confirm."
+    label = "Replace" if p.has_value else "Fill"
+    return ContentGapsAnswer(
+        summary=text, fill=p, actions=confirmation(tool="content_gaps", args=args, label=label)
+    )

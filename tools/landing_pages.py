@@ -1,0 +1,240 @@
+"""Landing pages in chat: analyse a page, list past analyses, promote a page (or the ads pointing at a
+URL) to a draft offer variant shown as a card, edited by re-calling with changes and written only on
+confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+from pydantic_ai import RunContext
+
+from services import brands as brand_service
+from services import landing_pages as pages
+from services import offer_variants as variants
+from settings import get_settings
+from tools.actions import ActionButton, confirmation
+from tools.common import check_limit
+from tools.deps import Deps
+from tools.registry import tool
+
+
+class AnalyzeAnswer(pages.LandingPageAnalysis):
+    actions: list[ActionButton] = Field(default_factory=list)
+
+
+@tool(
+    example='/analyze_landing_page url:https://acmepets.example/products/calm-chews brand:"Acme Pets"',
+    step="Analysing the landing page {url}",
+)
+async def analyze_landing_page(
+    ctx: RunContext[Deps], brand: str, url: str | None = None, product: str | None = None
+) -> AnalyzeAnswer:
+    """Fetch a landing page and analyse it for a brand: benefits, persona signals, copy patterns,
+    objection handling, belief-first (mechanism UMP/UMS, desires, sample hooks) and testimonials. The
+    page is stored once per distinct content; each section is reported done or failed on its own.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        url: The page's address, e.g. https://example.com/products/calm-chews (required).
+        product: The product the page sells (optional; links the page to it).
+    """
+    call_id = ctx.tool_call_id
+    result = await pages.analyze_landing_page(
+        ctx.deps.db, ctx.deps.caller, url=url, brand=brand, product=product, settings=get_settings(),
+        progress=lambda message: ctx.deps.report(call_id, message),
+    )  # fmt: skip
+    actions = []
+    if result.landing_page_id is not None:
+        args: dict[str, str | int | bool] = {"url": str(result.landing_page_id)[:8]}
+        if product:
+            args["product"] = product
+        actions.append(
+            ActionButton(label="Promote to an offer variant", tool="promote_lp_to_variant", args=args)
+        )
+    return AnalyzeAnswer(**result.model_dump(), actions=actions)
+
+
+class AnalysesResult(BaseModel):
+    summary: str
+    analyses: list[pages.AnalysisRow] = Field(default_factory=list)
+
+
+@tool(example='/landing_page_analyses brand:"Acme Pets"', step="Listing landing page analyses")
+async def landing_page_analyses(
+    ctx: RunContext[Deps], brand: str | None = None, url: str | None = None, limit: int = 20
+) -> AnalysesResult:
+    """Past landing page analyses of your brands, newest first, with how many sections each filled.
+
+    Args:
+        brand: Only this brand (fuzzy matched); all of your brands when omitted.
+        url: Only analyses of this exact page address.
+        limit: How many to show (1-100).
+    """
+    check_limit(limit)
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        brand_ref = await brand_service.resolve_brand(conn, name=brand) if brand else None
+        rows = await pages.list_analyses(
+            conn, brand_id=brand_ref.id if brand_ref else None, url=url, limit=limit
+        )
+    scope = f" for {brand_ref.name}" if brand_ref else ""
+    if not rows:
+        return AnalysesResult(summary=f"No landing page analyses{scope} yet: try /analyze_landing_page.")
+    return AnalysesResult(
+        summary=f"{len(rows)} landing page analysis(es){scope}, newest first.", analyses=rows
+    )
+
+
+class VariantField(BaseModel):
+    field: str
+    value: str
+
+
+class VariantCard(BaseModel):
+    summary: str
+    created_id: str | None = None
+    fields: list[VariantField] = Field(default_factory=list)
+    actions: list[ActionButton] = Field(default_factory=list)
+
+
+@tool(
+    example='/promote_lp_to_variant url:https://acmepets.example/products/calm-chews name:"Calm Chews for rescues"',
+    step="Drafting an offer variant from {url}",
+    aliases={"set": "edits", "id": "url", "page": "url"},
+)
+async def promote_lp_to_variant(
+    ctx: RunContext[Deps],
+    url: str,
+    product: str | None = None,
+    name: str | None = None,
+    edits: str | None = None,
+    confirm: bool = False,
+) -> VariantCard:
+    """Draft an offer variant of a product from an analysed landing page (its benefits, pains from
+    persona signals, objections, mechanism, desires and sample hooks), or, for a URL never analysed,
+    from the copy of the ads that link to it. Shows the draft as a card; nothing is saved until
+    confirm:true. To change the draft ("change the name to X"), call again with the same url and
+    product plus `name` and/or `edits`: the card is rebuilt from the page and all the changes, so
+    always pass every change made so far.
+
+    Args:
+        url: The landing page's address, or its id (the first 8 characters are enough).
+        product: The product the variant belongs to (defaults to the page's product).
+        name: The variant's name (replaces the suggested one).
+        edits: Field changes, `field=value` separated by ';', list items by '|', `field+=value` to add
+            to a list; fields: benefits, pain_points, objections, desires, sample_hooks, mechanism,
+            ump, ums, voice_tone_override, landing_page_url. E.g. "benefits=Calmer walks | Better sleep".
+        confirm: true to create it; otherwise it is only previewed.
+    """
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        draft = await variants.promote_draft(conn, ref=url, product=product, name=name, edits=edits)
+        created = await variants.create_variant(conn, draft=draft) if confirm else None
+    fields = [VariantField(field=f, value=v) for f, v in draft.rows()]
+    if created is not None:
+        linked = f", linked to {draft.landing_page_url}" if draft.source_landing_page_id else ""
+        return VariantCard(
+            summary=f"Created the offer variant '{draft.name}' for {draft.product}{linked}.",
+            created_id=str(created)[:8],
+            fields=fields,
+        )
+    args: dict[str, str | int | bool] = {"url": url, "product": draft.product}
+    if name:
+        args["name"] = name
+    if edits:
+        args["edits"] = edits
+    return VariantCard(
+        summary=(
+            f"Draft offer variant '{draft.name}' for {draft.product}, from {draft.source}. Nothing is saved "
+            'yet: confirm to create it, or say what to change (e.g. "change the name to …").'
+        ),
+        fields=fields,
+        actions=confirmation(tool="promote_lp_to_variant", args=args, label="Create variant"),
+    )
+
+
+class DiscoveredRow(BaseModel):
+    url: str
+    ads: int
+    scraped: bool
+    product: str | None
+    benefits: str
+    pain_points: str
+    sample_hooks: str
+    note: str | None = None
+
+
+class DiscoverResult(BaseModel):
+    summary: str
+    brand: str
+    variants: list[DiscoveredRow] = Field(default_factory=list)
+    actions: list[ActionButton] = Field(default_factory=list)
+
+
+MOST_BUTTONS = 5
+
+
+@tool(example='/discover_variants brand:"Acme Pets"', step="Discovering offer variants for {brand}")
+async def discover_variants(ctx: RunContext[Deps], brand: str) -> DiscoverResult:
+    """Propose offer variants from where a brand's Meta ads send people: one draft per landing URL,
+    read from those ads' copy (for brands with ads but no scraped landing pages), each with a Promote
+    button that previews it as a variant.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+    """
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        brand_ref = await brand_service.resolve_brand(conn, name=brand)
+        found = await variants.discover_variants(conn, brand_id=brand_ref.id)
+    if not found:
+        return DiscoverResult(
+            summary=f"None of {brand_ref.name}'s ads have a landing URL with copy yet: sync Meta first (/sync_meta).",
+            brand=brand_ref.name,
+        )
+    rows: list[DiscoveredRow] = []
+    actions: list[ActionButton] = []
+    for item in found:
+        d = item.draft
+        rows.append(
+            DiscoveredRow(
+                url=item.url, ads=item.ads, scraped=item.scraped, product=d.product if d else None,
+                benefits=" | ".join(d.benefits) if d else "", pain_points=" | ".join(d.pain_points) if d else "",
+                sample_hooks=" | ".join(d.sample_hooks) if d else "", note=item.problem,
+            )
+        )  # fmt: skip
+        if d is not None and len(actions) < MOST_BUTTONS:
+            actions.append(
+                ActionButton(
+                    label=f"Promote {item.url.split('://')[-1]}",
+                    tool="promote_lp_to_variant",
+                    args={"url": item.url, "product": d.product},
+                )
+            )
+    text = (
+        f"{len(found)} landing URL(s) in {brand_ref.name}'s ads, each with a draft variant from the ads' copy"
+    )
+    text += " (extractive, offline). Promote one to review it as an offer variant."
+    return DiscoverResult(summary=text, brand=brand_ref.name, variants=rows, actions=actions)
+
+
+TableSpec = tuple[str, list[str], list[list[object]]]
+
+
+def landing_page_tables(result: BaseModel) -> list[TableSpec]:
+    """The tables that show this module's results in full (agent/render.py draws them)."""
+    if isinstance(result, AnalyzeAnswer):
+        fields = ["section", "status", "found", "sample", "error"]
+        return [(f"Landing page — {result.title or result.url}", fields, _values(result.sections, fields))]
+    if isinstance(result, AnalysesResult):
+        fields = ["brand", "url", "method", "sections_done", "sections_failed", "created_at"]
+        return [("Landing page analyses", fields, _values(result.analyses, fields))]
+    if isinstance(result, VariantCard):
+        title = "Offer variant created" if result.created_id else "Draft offer variant (not saved)"
+        return [(title, ["field", "value"], _values(result.fields, ["field", "value"]))]
+    if isinstance(result, DiscoverResult):
+        fields = ["url", "ads", "scraped", "product", "benefits", "pain_points", "sample_hooks", "note"]
+        return [(f"Discovered variants — {result.brand}", fields, _values(result.variants, fields))]
+    return []
+
+
+def _values(items: Sequence[BaseModel], fields: list[str]) -> list[list[object]]:
+    return [[getattr(item, f) for f in fields] for item in items]

@@ -1,0 +1,107 @@
+"""`/synthesize_persona`: a 4D persona from any mix of research, previewed as a card, saved on Save."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from pydantic import BaseModel, Field
+from pydantic_ai import RunContext
+
+from services import personas
+from services.evidence import SOURCE_LABELS
+from settings import get_settings
+from tools.actions import ActionButton, confirmation
+from tools.deps import Deps
+from tools.registry import tool
+
+# The last previews, per caller and request: Save writes exactly what was shown (a model may word a
+# re-run differently). A restart forgets them; Save then synthesizes again (and says so).
+_DRAFTS: OrderedDict[tuple[str, ...], personas.PersonaDraft] = OrderedDict()
+MOST_DRAFTS = 200
+
+
+class PersonaAnswer(BaseModel):
+    summary: str
+    persona: personas.PersonaDraft
+    saved_id: str | None = None
+    actions: list[ActionButton] = Field(default_factory=list)
+
+
+def _key(ctx: RunContext[Deps], brand: str, product: str | None, sources: str) -> tuple[str, ...]:
+    return (
+        str(ctx.deps.caller.user_id),
+        brand.casefold().strip(),
+        (product or "").casefold().strip(),
+        sources,
+    )
+
+
+@tool(
+    example='/synthesize_persona brand:"Acme Pets" product:"Joint Chews" sources:all',
+    step="Synthesizing a persona for {brand}",
+)
+async def synthesize_persona(
+    ctx: RunContext[Deps], brand: str, product: str | None = None, sources: str = "all", confirm: bool = False
+) -> PersonaAnswer:
+    """A 4D customer persona (demographics, psychographics, pains, desires, objections, verbatim
+    quotes, awareness level) from the brand's research, with how much each source contributed and
+    where each quote comes from. Ad creative classifications stand in for ad copy analyses when the
+    brand has none. Without confirm:true it is only previewed; Save writes it to the brand's personas.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        product: One of the brand's products, to build the persona from that product's evidence only.
+        sources: "all", or a comma-separated mix of ads, reviews, landing_pages, offer_variants.
+        confirm: true to save the persona; otherwise it is only previewed.
+    """
+    chosen = personas.PersonaSources.parse(sources)
+    key = _key(ctx, brand, product, chosen.label())
+    call_id = ctx.tool_call_id
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        draft = _DRAFTS.pop(key, None) if confirm else None
+        again = confirm and draft is None
+        if draft is None:
+            ctx.deps.report(call_id, "Reading ad analyses, reviews, landing pages and offer variants")
+            draft = await personas.synthesize_persona(
+                conn, brand=brand, product=product, sources=chosen, settings=get_settings()
+            )
+        ctx.deps.report(call_id, "Persona ready")
+        saved = await personas.save_persona(conn, draft) if confirm else None
+    shares = ", ".join(
+        f"{s.label} {s.share:.0%} ({s.items} items)" for s in draft.source_breakdown if s.items
+    )
+    head = f"Persona '{draft.name}' for {draft.brand}" + (f" / {draft.product}" if draft.product else "")
+    text = f"{head} ({'model' if draft.method == 'model' else 'extractive, no model'}). From: {shares or 'nothing'}."
+    if draft.notes[1:]:
+        text += " " + " ".join(draft.notes[1:])
+    if saved:
+        text += f" Saved to the brand's personas ({str(saved)[:8]})."
+        if again:
+            text += " (The preview had expired, so it was synthesized again before saving.)"
+        return PersonaAnswer(summary=text, persona=draft, saved_id=str(saved))
+    _DRAFTS[key] = draft
+    while len(_DRAFTS) > MOST_DRAFTS:
+        _DRAFTS.popitem(last=False)
+    args: dict[str, str | int | bool] = {"brand": draft.brand, "sources": draft.sources}
+    if draft.product:
+        args["product"] = draft.product
+    text += " Nothing is saved until you press Save."
+    return PersonaAnswer(
+        summary=text, persona=draft, actions=confirmation(tool="synthesize_persona", args=args, label="Save")
+    )
+
+
+def persona_tables(answer: PersonaAnswer) -> list[tuple[str, list[str], list[list[object]]]]:
+    """The card: the persona's lines, its quotes with their rows, and the source breakdown."""
+    p = answer.persona
+    lines: list[list[object]] = [["name", p.name, None, ""], ["awareness_level", p.awareness_level, None, ""]]
+    lines += [[line.field, line.text, line.mentions or None, line.sources] for line in p.lines]
+    quotes: list[list[object]] = [
+        [q.text, SOURCE_LABELS[q.source], q.table, q.row_id[:8]] for q in p.language
+    ]
+    sources: list[list[object]] = [[s.label, s.rows, s.items, s.share] for s in p.source_breakdown]
+    return [
+        (f"Persona — {p.name}", ["field", "value", "mentions", "sources"], lines),
+        ("Quotes", ["quote", "source", "table", "row"], quotes),
+        ("Source breakdown", ["source", "rows", "items", "share"], sources),
+    ]
