@@ -18,8 +18,8 @@ from services.evidence import (
     SOURCE_LABELS,
     Category,
     Evidence,
-    Source,
     SourceCounts,
+    ad_source,
     check_available_sources,
     gather,
     most_common,
@@ -145,8 +145,7 @@ async def _owners(conn: Conn, *, brand_id: UUID, product_id: UUID | None) -> lis
 
 
 async def _evidence(conn: Conn, *, brand_id: UUID, product_id: UUID | None) -> list[Evidence]:
-    brand_wide = await check_available_sources(conn, brand_id=brand_id, product_id=None)
-    ads: Source = "ads" if brand_wide.ads else "ad_classifications"
+    ads = await ad_source(conn, brand_id=brand_id)
     return await gather(
         conn,
         brand_id=brand_id,

@@ -144,6 +144,13 @@ async def check_available_sources(conn: Conn, *, brand_id: UUID, product_id: UUI
     return SourceCounts(**(row or {}))
 
 
+async def ad_source(conn: Conn, *, brand_id: UUID) -> Source:
+    """Where a brand's ad evidence comes from: its ad copy analyses when it has any (brand-wide), else
+    the ad creative classifications that stand in for them."""
+    brand_wide = await check_available_sources(conn, brand_id=brand_id, product_id=None)
+    return "ads" if brand_wide.ads else "ad_classifications"
+
+
 async def gather(
     conn: Conn, *, brand_id: UUID, product_id: UUID | None, sources: Iterable[Source]
 ) -> list[Evidence]:

@@ -30,6 +30,7 @@ from services.evidence import (
     Signal,
     Source,
     SourceCounts,
+    ad_source,
     check_available_sources,
     gather,
     most_common,
@@ -167,17 +168,15 @@ async def _evidence(
     counts = await check_available_sources(conn, brand_id=brand_id, product_id=product_id)
     chosen: list[Source] = [p for p in ("reviews", "landing_pages", "offer_variants") if getattr(sources, p)]
     if sources.ads:
-        brand_wide = await check_available_sources(conn, brand_id=brand_id, product_id=None)
-        if brand_wide.ads == 0:
-            chosen.append("ad_classifications")
+        ads = await ad_source(conn, brand_id=brand_id)
+        chosen.append(ads)
+        if ads == "ad_classifications":
             notes.append(
                 f"The brand has no ad copy analyses, so its {counts.ad_classifications} ad creative "
                 "classification(s) were used instead."
             )
-        else:
-            chosen.append("ads")
-            if counts.ads == 0:
-                notes.append("None of the brand's ad copy analyses are about this product.")
+        elif counts.ads == 0:
+            notes.append("None of the brand's ad copy analyses are about this product.")
     return await gather(conn, brand_id=brand_id, product_id=product_id, sources=chosen), counts
 
 

@@ -141,6 +141,15 @@ async def add_score(
         )
 
 
+PALETTES = [
+    ((230, 30, 30), (30, 200, 60), (30, 60, 230), (240, 200, 20)),
+    ((250, 120, 0), (0, 180, 180), (150, 40, 200), (20, 20, 20)),
+    ((255, 255, 255), (200, 0, 120), (0, 120, 0), (90, 90, 200)),
+    ((10, 10, 120), (120, 10, 10), (10, 120, 10), (200, 200, 200)),
+]
+"""Quadrant colours for library templates (`scored_library`), one palette per template."""
+
+
 HOOK = "Stiff joints? Not anymore."
 """The sample hook of the product `scored_library` makes: the first headline of its ads."""
 
@@ -175,3 +184,10 @@ async def scored_library(
 async def drop_templates(db: Database, template_ids: list[UUID]) -> None:
     async with db.as_owner() as conn:
         await conn.execute("delete from scraped_templates where id = any(%s)", (template_ids,))
+
+
+async def generated_ads(db: Database, where: str, *args: Any) -> list[dict[str, Any]]:
+    """The generated ads matching `where` (SQL with %s placeholders for `args`), in position order."""
+    async with db.as_owner() as conn:
+        cur = await conn.execute(f"select * from generated_ads where {where} order by position", args)
+        return list(await cur.fetchall())

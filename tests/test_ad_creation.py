@@ -28,21 +28,17 @@ from services.errors import InvalidArgument, NoData
 from settings import Settings
 from tests.ad_helpers import (
     HOOK,
+    PALETTES,
     Shop,
     drop_shop,
     drop_templates,
+    generated_ads,
     offline_home,
     offline_settings,
     quadrants,
     scored_library,
 )
 
-PALETTES = [
-    ((230, 30, 30), (30, 200, 60), (30, 60, 230), (240, 200, 20)),
-    ((250, 120, 0), (0, 180, 180), (150, 40, 200), (20, 20, 20)),
-    ((255, 255, 255), (200, 0, 120), (0, 120, 0), (90, 90, 200)),
-    ((10, 10, 120), (120, 10, 10), (10, 120, 10), (200, 200, 200)),
-]
 SCORES = [95.0, 85.0, 72.0, 30.0]
 
 
@@ -70,12 +66,6 @@ async def library(db: Database, home: Path) -> AsyncIterator[Library]:
     yield Library(shop, product_id, f"Joint Chews {shop.tag}", templates, settings)
     await drop_shop(db, shop)
     await drop_templates(db, templates)
-
-
-async def _generated(db: Database, where: str, *args: Any) -> list[dict[str, Any]]:
-    async with db.as_owner() as conn:
-        cur = await conn.execute(f"select * from generated_ads where {where} order by position", args)
-        return list(await cur.fetchall())
 
 
 def _assert_preview(settings: Settings, image_path: str, palette: tuple[tuple[int, int, int], ...]) -> None:
@@ -123,7 +113,7 @@ async def test_a_scheduled_run_from_the_library_makes_labelled_previews(
         f"3 ad previews created for {library.product} from the template library."
     )
 
-    ads = await _generated(db, "job_run_id = %s", run["id"])
+    ads = await generated_ads(db, "job_run_id = %s", run["id"])
     assert [a["position"] for a in ads] == [0, 1, 2]
     # The three recommended templates, best first; the 30-point one is not used.
     assert [a["source_template_id"] for a in ads] == library.templates[:3]
@@ -163,7 +153,7 @@ async def test_a_scheduled_run_from_the_library_makes_labelled_previews(
         )
     )
     assert sorted(b.created for b in both) == [0, 1]
-    redone = await _generated(db, "job_run_id = %s", run["id"])
+    redone = await generated_ads(db, "job_run_id = %s", run["id"])
     assert [a["position"] for a in redone] == [0, 1, 2]
     assert redone[1]["source_template_id"] not in (library.templates[0], library.templates[2])
 
@@ -202,7 +192,7 @@ async def test_bad_ad_run_parameters_are_refused(db: Database, library: Library)
         "attempts": 1,
         "error": f"No product named 'Joint Chewz'. Did you mean '{library.product}'?",
     }
-    assert await _generated(db, "job_run_id = %s", run_id) == []
+    assert await generated_ads(db, "job_run_id = %s", run_id) == []
 
 
 class Watching:
@@ -234,7 +224,7 @@ async def test_create_ads_in_chat_previews_then_makes_them(
         f"Make 2 ad(s) for {library.product} ({shop.brand}) from the template library, filter recommended?"
         f" From: Layout 1 {shop.tag} (95); Layout 2 {shop.tag} (85). Nothing has been made yet: confirm to go ahead."
     )
-    assert await _generated(db, "product_id = %s", library.product_id) == []
+    assert await generated_ads(db, "product_id = %s", library.product_id) == []
     listener = Watching()
     turn = await run_turn(db=db, caller=shop.member, message=message + " confirm:true", listener=listener)
     assert turn.text.startswith(f"2 ad previews created for {library.product} from the template library.")

@@ -27,9 +27,11 @@ from services.image_models import GeminiImageGenerator
 from settings import Settings
 from tests.ad_helpers import (
     HOOK,
+    PALETTES,
     Shop,
     drop_shop,
     drop_templates,
+    generated_ads,
     offline_home,
     offline_settings,
     quadrants,
@@ -38,11 +40,6 @@ from tests.ad_helpers import (
 from tests.fakes.gemini_api import API_KEY, FakeGemini, FakeRequest, Reply
 
 MODEL = "gemini-2.5-flash-image"
-PALETTES = [
-    ((230, 30, 30), (30, 200, 60), (30, 60, 230), (240, 200, 20)),
-    ((250, 120, 0), (0, 180, 180), (150, 40, 200), (20, 20, 20)),
-    ((255, 255, 255), (200, 0, 120), (0, 120, 0), (90, 90, 200)),
-]
 
 
 @dataclass
@@ -64,7 +61,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 @pytest.fixture
 async def library(db: Database, home: Path) -> AsyncIterator[Library]:
-    shop, templates = await scored_library(db, offline_settings(home), "gemini", PALETTES, [95.0, 85.0, 72.0])
+    shop, templates = await scored_library(
+        db, offline_settings(home), "gemini", PALETTES[:3], [95.0, 85.0, 72.0]
+    )
     product_id = shop.products["Joint Chews"]
     names = [f"Layout {i + 1} {shop.tag}" for i in range(len(templates))]
     yield Library(shop, product_id, f"Joint Chews {shop.tag}", templates, names, home)
@@ -91,12 +90,6 @@ def made_image(colour: tuple[int, int, int], fmt: str = "PNG") -> bytes:
     return out.getvalue()
 
 
-async def _generated(db: Database, where: str, *args: Any) -> list[dict[str, Any]]:
-    async with db.as_owner() as conn:
-        cur = await conn.execute(f"select * from generated_ads where {where} order by position", args)
-        return list(await cur.fetchall())
-
-
 async def test_a_run_with_a_gemini_key_stores_the_models_images(db: Database, library: Library) -> None:
     shop = library.shop
     drawn = [made_image((40 * i + 20, 90, 200 - 40 * i)) for i in range(3)]
@@ -110,7 +103,7 @@ async def test_a_run_with_a_gemini_key_stores_the_models_images(db: Database, li
     assert result is not None
     assert result["summary"] == f"3 ads created for {library.product} from the template library."
 
-    ads = await _generated(db, "job_run_id = %s", run_id)
+    ads = await generated_ads(db, "job_run_id = %s", run_id)
     assert [a["source_template_id"] for a in ads] == library.templates
     assert all(a["status"] == "generated" and a["generator"] == MODEL for a in ads)
     storage = storage_for(settings)
@@ -122,7 +115,7 @@ async def test_a_run_with_a_gemini_key_stores_the_models_images(db: Database, li
     # and the product and headline in the instruction; an image asked for.
     assert [(r.model, r.method) for r in fake.requests] == [(MODEL, "generateContent")] * 3
     assert all(r.headers["x-goog-api-key"] == API_KEY for r in fake.requests)
-    for request, palette, ad in zip(fake.requests, PALETTES, ads, strict=True):
+    for request, palette, ad in zip(fake.requests, PALETTES[:3], ads, strict=True):
         assert request.images == [("image/png", quadrants(palette))]
         assert f'"{ad["headline"]}"' in request.text and library.product in request.text
         assert "IMAGE" in request.response_modalities
@@ -210,7 +203,7 @@ async def test_an_answer_without_an_image_fails_that_ad_and_says_why(db: Databas
         assert stored.format == "PNG"
         with Image.open(io.BytesIO(jpeg)) as sent:
             assert stored.convert("RGB").tobytes() == sent.convert("RGB").tobytes()
-    rows = await _generated(db, "product_id = %s", library.product_id)
+    rows = await generated_ads(db, "product_id = %s", library.product_id)
     assert [r["source_template_id"] for r in rows] == [library.templates[0]]
 
 
@@ -235,7 +228,7 @@ async def test_a_refused_key_stops_the_run_and_names_the_variable(db: Database, 
         " API key not valid. Please pass a valid API key.): set a valid key, or unset it to make offline"
         " previews; 2 more not attempted.",
     }
-    assert await _generated(db, "job_run_id = %s", run_id) == []
+    assert await generated_ads(db, "job_run_id = %s", run_id) == []
 
     # A key without access to the model (403), set as GOOGLE_API_KEY: named as such.
     with FakeGemini(responder=lambda request: Reply.error(403, "Permission denied on the model.")) as fake:

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from tests.fakes.http_fake import FakeHandler, HttpFake
 
 API_KEY = "sk-ant-test-fake"
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -137,17 +135,6 @@ class Reply:
 Responder = Callable[[FakeRequest], Reply]
 
 
-@dataclass
-class Answered:
-    """What the fake did with one call, for tests to check (timing in `time.monotonic()` seconds)."""
-
-    index: int
-    status: int
-    started: float
-    finished: float
-    request: FakeRequest
-
-
 def default_responder(request: FakeRequest) -> Reply:
     if request.tool_names:
         return Reply.tool({})
@@ -237,101 +224,11 @@ def sse_events(request: FakeRequest, reply: Reply) -> list[tuple[str, dict[str, 
     return events
 
 
-class FakeAnthropic:
-    """The fake server. `start()` (or `with`) binds 127.0.0.1 on a free port; `url` is the base URL."""
-
-    def __init__(
-        self, responder: Responder | None = None, *, latency: float = 0.0, api_key: str = API_KEY
-    ) -> None:
-        self.responder = responder or default_responder
-        self.latency = latency
-        self.api_key = api_key
-        self.requests: list[FakeRequest] = []
-        self.answered: list[Answered] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self, port: int = 0) -> FakeAnthropic:
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-anthropic", daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeAnthropic:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def reset_counts(self) -> None:
-        with self._lock:
-            self.requests.clear()
-            self.answered.clear()
-            self.max_in_flight = self.in_flight
-
-    def statuses(self) -> dict[int, int]:
-        counts: dict[int, int] = {}
-        for a in self.answered:
-            counts[a.status] = counts.get(a.status, 0) + 1
-        return counts
-
-    # -- called from the handler threads --------------------------------------------------------
-
-    def _enter(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> FakeRequest:
-        with self._lock:
-            request = FakeRequest(index=len(self.requests), path=path, headers=headers, body=body)
-            self.requests.append(request)
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        return request
-
-    def _leave(self, request: FakeRequest, status: int, started: float) -> None:
-        with self._lock:
-            self.in_flight -= 1
-            self.answered.append(Answered(request.index, status, started, time.monotonic(), request))
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     owner: FakeAnthropic
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        return
-
-    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.send_header("request-id", f"req_{secrets.token_hex(12)}")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+    def _extra_headers(self) -> dict[str, str]:
+        return {"request-id": f"req_{secrets.token_hex(12)}"}
 
     def _send_error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         kind = ERROR_TYPES.get(status, "api_error")
@@ -362,23 +259,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, "The request body is not valid JSON.")
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        request = self.owner._enter(path, headers, body)
-        started = time.monotonic()
-        status = 500
-        try:
-            reply = self.owner.responder(request)
-            delay = self.owner.latency if reply.latency is None else reply.latency
-            if delay > 0:
-                time.sleep(delay)
-            status = reply.status
-            if status != 200:
-                self._send_error(status, reply.error_message, reply.headers)
-            elif request.stream:
-                self._send_stream(request, reply)
-            else:
-                self._send_json(200, message_json(request, reply), reply.headers)
-        finally:
-            self.owner._leave(request, status, started)
+        request = self.owner.record(lambda i: FakeRequest(index=i, path=path, headers=headers, body=body))
+        self.owner.answer(request, lambda reply: self._send_reply(request, reply))
+
+    def _send_reply(self, request: FakeRequest, reply: Reply) -> None:
+        if reply.status != 200:
+            self._send_error(reply.status, reply.error_message, reply.headers)
+        elif request.stream:
+            self._send_stream(request, reply)
+        else:
+            self._send_json(200, message_json(request, reply), reply.headers)
 
     def _send_stream(self, request: FakeRequest, reply: Reply) -> None:
         self.send_response(200)
@@ -393,3 +283,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
         self.wfile.flush()
         self.close_connection = True
+
+
+class FakeAnthropic(HttpFake[FakeRequest, Reply]):
+    """The fake server. `start()` (or `with`) binds 127.0.0.1 on a free port; `url` is the base URL."""
+
+    handler = _Handler
+    thread_name = "fake-anthropic"
+
+    def __init__(
+        self, responder: Responder | None = None, *, latency: float = 0.0, api_key: str = API_KEY
+    ) -> None:
+        super().__init__(responder or default_responder, latency=latency)
+        self.api_key = api_key
+
+    def statuses(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for a in self.answered:
+            counts[a.status] = counts.get(a.status, 0) + 1
+        return counts

@@ -20,14 +20,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http_fake import FakeHandler, HttpFake
 
 API_KEY = "gemini-test-fake-key"
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -151,17 +149,6 @@ class Reply:
 Responder = Callable[[FakeRequest], Reply]
 
 
-@dataclass
-class Answered:
-    """What the fake did with one call (timing in `time.monotonic()` seconds)."""
-
-    index: int
-    status: int
-    started: float
-    finished: float
-    request: FakeRequest
-
-
 def default_responder(request: FakeRequest) -> Reply:
     return Reply.say("Hello from the fake Gemini API.")
 
@@ -218,88 +205,9 @@ def stream_chunks(request: FakeRequest, reply: Reply) -> list[dict[str, Any]]:
     return chunks
 
 
-class FakeGemini:
-    """The fake server. `start()` (or `with`) binds 127.0.0.1 on a free port; `url` is the base URL."""
-
-    def __init__(
-        self, responder: Responder | None = None, *, latency: float = 0.0, api_key: str = API_KEY
-    ) -> None:
-        self.responder = responder or default_responder
-        self.latency = latency
-        self.api_key = api_key
-        self.requests: list[FakeRequest] = []
-        self.answered: list[Answered] = []
-        self.refused_keys = 0
-        """Calls refused for their key (not recorded as requests)."""
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self, port: int = 0) -> FakeGemini:
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-gemini", daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeGemini:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def statuses(self) -> list[int]:
-        """The status of every answer, in the order they finished."""
-        with self._lock:
-            return [a.status for a in self.answered]
-
-    def _enter(self, model: str, method: str, headers: dict[str, str], body: dict[str, Any]) -> FakeRequest:
-        with self._lock:
-            request = FakeRequest(len(self.requests), model, method, headers, body)
-            self.requests.append(request)
-        return request
-
-    def _leave(self, request: FakeRequest, status: int, started: float) -> None:
-        with self._lock:
-            self.answered.append(Answered(request.index, status, started, time.monotonic(), request))
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     owner: FakeGemini
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        return
-
-    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json; charset=UTF-8")
-        self.send_header("content-length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+    json_content_type = "application/json; charset=UTF-8"
 
     def _send_error(
         self,
@@ -347,23 +255,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, "Invalid JSON payload received.")
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        request = self.owner._enter(match["model"], match["method"], headers, body)
-        started = time.monotonic()
-        status = 500
-        try:
-            reply = self.owner.responder(request)
-            delay = self.owner.latency if reply.latency is None else reply.latency
-            if delay > 0:
-                time.sleep(delay)
-            status = reply.status
-            if status != 200:
-                self._send_error(status, reply.error_message, reply.headers, reply.error_details)
-            elif request.method == "streamGenerateContent":
-                self._send_stream(request, reply)
-            else:
-                self._send_json(200, response_json(request, reply), reply.headers)
-        finally:
-            self.owner._leave(request, status, started)
+        request = self.owner.record(lambda i: FakeRequest(i, match["model"], match["method"], headers, body))
+        self.owner.answer(request, lambda reply: self._send_reply(request, reply))
+
+    def _send_reply(self, request: FakeRequest, reply: Reply) -> None:
+        if reply.status != 200:
+            self._send_error(reply.status, reply.error_message, reply.headers, reply.error_details)
+        elif request.method == "streamGenerateContent":
+            self._send_stream(request, reply)
+        else:
+            self._send_json(200, response_json(request, reply), reply.headers)
 
     def _send_stream(self, request: FakeRequest, reply: Reply) -> None:
         self.send_response(200)
@@ -376,3 +277,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
         self.wfile.flush()
         self.close_connection = True
+
+
+class FakeGemini(HttpFake[FakeRequest, Reply]):
+    """The fake server. `start()` (or `with`) binds 127.0.0.1 on a free port; `url` is the base URL."""
+
+    handler = _Handler
+    thread_name = "fake-gemini"
+
+    def __init__(
+        self, responder: Responder | None = None, *, latency: float = 0.0, api_key: str = API_KEY
+    ) -> None:
+        super().__init__(responder or default_responder, latency=latency)
+        self.api_key = api_key
+        self.refused_keys = 0
+        """Calls refused for their key (not recorded as requests)."""
+
+    def statuses(self) -> list[int]:
+        """The status of every answer, in the order they finished."""
+        with self._lock:
+            return [a.status for a in self.answered]
