@@ -16,6 +16,7 @@ from pydantic.dataclasses import dataclass
 
 from services.congruence import CongruenceSummaryResult
 from services.hooks import HookAnalysisResult, TopHooksResult
+from services.patterns import PatternReport
 
 Figure = dict[str, Any]  # {"data": [traces], "layout": {...}}, as plotly.js takes it
 
@@ -124,7 +125,34 @@ def top_hooks_chart(result: TopHooksResult) -> Figure:
     }
 
 
+def patterns_chart(report: PatternReport) -> Figure:
+    """Each pattern by confidence (x) and novelty (y), sized by its members: top right is worth promoting."""
+    rows = report.patterns
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "markers+text",
+                "x": _pct([p.confidence for p in rows]),
+                "y": _pct([p.novelty for p in rows]),
+                "text": [p.name[:40] for p in rows],
+                "textposition": "top center",
+                "marker": {"size": [min(40, 8 + 2 * len(p.members)) for p in rows]},
+                "hovertemplate": "%{text}<br>confidence %{x}%<br>novelty %{y}%<extra></extra>",
+            }
+        ],
+        "layout": _layout(
+            f"Patterns — {report.brand}: confidence × novelty",
+            xaxis={"title": {"text": "confidence (%)"}, "range": [-5, 105]},
+            yaxis={"title": {"text": "novelty (%)"}, "range": [-5, 105]},
+        ),
+    }
+
+
 def charts_for(result: BaseModel) -> list[Figure]:
+    report = getattr(result, "report", None)  # a tools.patterns.PatternsAnswer
+    if isinstance(report, PatternReport) and report.patterns:
+        return [patterns_chart(report)]
     if isinstance(result, HookAnalysisResult) and result.rows:
         return [hook_categories_chart(result)]
     if isinstance(result, CongruenceSummaryResult) and result.classified_ads:

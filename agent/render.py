@@ -23,6 +23,7 @@ from tools.content_gaps import ContentGapsAnswer
 from tools.jobs import JobsResult, short
 from tools.landing_pages import landing_page_tables
 from tools.notifications import NotificationsResult
+from tools.patterns import PatternsAnswer, pattern_tables
 from tools.personas import PersonaAnswer, persona_tables
 from tools.templates import ReviewAnswer, TemplatesResult
 from tools.templates_auto import TemplateAutoResult
@@ -259,6 +260,8 @@ def tables_for(result: BaseModel) -> list[Table]:
         return [_recommendation_table(result)] if result.rows else []
     if isinstance(result, BlueprintResult):
         return _blueprint_tables(result)
+    if isinstance(result, PatternsAnswer):
+        return [Table(title, columns, rows) for title, columns, rows in pattern_tables(result) if rows]
     if isinstance(result, PersonaAnswer):
         return [Table(title, columns, rows) for title, columns, rows in persona_tables(result) if rows]
     if isinstance(result, ContentGapsAnswer):

@@ -418,10 +418,14 @@ where ({", ".join(f"meta_ads_performance.{c}" for c in PERFORMANCE_COLUMNS[2:])}
 # The same without the conflict handling, for days the brand has no rows for yet.
 _INSERT_PERFORMANCE = _UPSERT_PERFORMANCE[: _UPSERT_PERFORMANCE.index("on conflict (meta_ad_id, date)")]
 
+# The lock first (a CTE calling a volatile function is run before the query that reads it), then
+# the check: it holds until this transaction's rows are in.
 _NEW_DAYS_ONLY = """
+with locked as (select pg_advisory_xact_lock(hashtextextended(%(account)s, 0)))
 select not exists (
   select 1 from meta_ads_performance where brand_id = %(brand_id)s and date >= %(first_day)s
-) as new_days_only, pg_advisory_xact_lock(hashtextextended(%(account)s, 0)) is not null as locked
+) as new_days_only
+from locked
 """
 
 

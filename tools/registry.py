@@ -152,6 +152,7 @@ def _load_all() -> None:
         landing_pages,
         meta,
         notifications,
+        patterns,
         performance,
         personas,
         template_recommendations,

@@ -1,0 +1,350 @@
+"""`discover_patterns`: themes that recur across a brand's research, with how sure and how new each is.
+
+Every evidence item (services/evidence.py: ad copy analyses and ad classifications, Amazon reviews and
+their analyses, landing pages, offer variants) is embedded once (cached by content hash in
+`evidence_embeddings`), the distinct texts are clustered (average-linkage agglomerative clustering on
+cosine distance: deterministic, no seed, no cluster count to guess), and every cluster with at least
+two evidence items is a pattern:
+
+- name: its most central phrase (highest mean similarity to the other members), no model needed;
+- confidence = ½ · volume + ½ · agreement, where volume = min(1, rows / 5) (distinct source rows) and
+  agreement = min(1, (kinds − 1) / 2) (distinct kinds of source: ads, reviews, landing pages, offer
+  variants). One kind of source alone therefore never passes 50 %; three kinds and five rows make 100 %;
+- novelty = 1 − the highest cosine similarity of its centroid to the brand's existing angles (1 with none).
+
+Results replace the brand's previous 'new' patterns (promoted and dismissed ones stay), so a later run
+can say which patterns it had not seen before. Gemini embeddings when a key is set: `_embedder` is the
+seam; today every run uses the local MiniLM model (numpy, no torch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+from uuid import UUID
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from db.jsonb import jsonb
+from db.pool import Conn
+from services import embeddings
+from services.brands import resolve_brand
+from services.errors import InvalidArgument, NoData, NotFound
+from services.evidence import Evidence, Source, gather
+from services.personas import resolve_scope
+from settings import Settings
+
+Embedder = Callable[[list[str]], np.ndarray]
+Kind = Literal["ads", "reviews", "landing_pages", "offer_variants"]
+
+MODEL = "all-MiniLM-L6-v2"
+DISTANCE_THRESHOLD = 0.6  # cosine distance (average linkage) under which two groups are one theme
+MAX_TEXTS = 3000  # distinct texts clustered per run (the most repeated first): pairwise distances are n²
+LOW_CONFIDENCE = 0.55  # below: say which kinds of source are missing
+LOW_NOVELTY = 0.3  # below (similarity ≥ 0.7 to an angle): "similar to existing angle X"
+STRONG_CONFIDENCE = 0.75
+STRONG_NOVELTY = 0.5
+SEEN_SIMILARITY = 0.9  # a pattern whose centroid is this close to an earlier run's is not new
+KINDS: dict[Source, Kind] = {
+    "ads": "ads", "ad_classifications": "ads", "reviews": "reviews",
+    "landing_pages": "landing_pages", "offer_variants": "offer_variants",
+}  # fmt: skip
+KIND_LABELS: dict[Kind, str] = {
+    "ads": "ads", "reviews": "Amazon reviews", "landing_pages": "landing pages", "offer_variants": "offer variants",
+}  # fmt: skip
+SKIPPED_CATEGORIES = {"site", "page", "awareness", "voice"}  # URLs, awareness levels and tone are not themes
+ALL_SOURCES: tuple[Source, ...] = ("ads", "ad_classifications", "reviews", "landing_pages", "offer_variants")
+
+
+class Member(BaseModel):
+    text: str
+    source: Source
+    table: str
+    row_id: str
+
+
+class Suggestion(BaseModel):
+    kind: Literal["missing_source", "similar_angle", "promote"]
+    text: str
+    command: str | None = None
+
+
+class Pattern(BaseModel):
+    id: UUID | None = None
+    name: str
+    members: list[Member]
+    rows: int
+    confidence: float = Field(ge=0, le=1)
+    novelty: float = Field(ge=0, le=1)
+    source_breakdown: dict[str, int]
+    similar_angle: str | None = None
+    is_new: bool = True
+    suggestions: list[Suggestion] = Field(default_factory=list)
+    centroid: list[float] = Field(default_factory=list, exclude=True)
+
+
+class PatternReport(BaseModel):
+    brand: str
+    brand_id: UUID
+    product: str | None = None
+    evidence_items: int
+    embedded_new: int
+    embedded_cached: int
+    unclustered: int
+    patterns: list[Pattern]
+
+
+class Promotion(BaseModel):
+    angle_id: UUID
+    angle: str
+    pattern_id: UUID
+
+
+def _embedder(settings: Settings) -> Embedder:
+    # Seam for Gemini embeddings when a key is set (a different model, so a different cache key).
+    return embeddings.embed
+
+
+def content_hash(text: str, model: str = MODEL) -> str:
+    return hashlib.sha256(f"{model}\n{text}".encode()).hexdigest()
+
+
+def _vector_literal(row: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in row.tolist()) + "]"
+
+
+async def embed_cached(
+    conn: Conn, *, organization_id: UUID, texts: list[str], embedder: Embedder
+) -> tuple[np.ndarray, int]:
+    """Unit vectors for `texts` (in order) and how many were embedded now (the rest came from the cache)."""
+    hashes = [content_hash(t) for t in texts]
+    cur = await conn.execute(
+        "select content_hash, embedding::real[] as v from evidence_embeddings"
+        " where organization_id = %s and content_hash = any(%s)",
+        (organization_id, list(set(hashes))),
+    )
+    known = {row["content_hash"]: np.asarray(row["v"], dtype=np.float32) for row in await cur.fetchall()}
+    missing = list(dict.fromkeys(h for h in hashes if h not in known))
+    if missing:
+        text_of = dict(zip(hashes, texts, strict=True))
+        vectors = await asyncio.to_thread(embedder, [text_of[h] for h in missing])
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                "insert into evidence_embeddings (organization_id, content_hash, model, embedding)"
+                " values (%s, %s, %s, %s::vector) on conflict do nothing",
+                [
+                    (organization_id, h, MODEL, _vector_literal(v))
+                    for h, v in zip(missing, vectors, strict=True)
+                ],
+            )
+        known.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+    matrix = (
+        np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, embeddings.DIMENSIONS), np.float32)
+    )
+    return matrix, len(missing)
+
+
+def cluster(vectors: np.ndarray) -> list[int]:
+    """A cluster label per row (deterministic: agglomerative, average linkage, cosine distance)."""
+    if len(vectors) < 2:
+        return [0] * len(vectors)
+    from sklearn.cluster import AgglomerativeClustering  # scipy and sklearn load in ~1 s: only when used
+
+    model = AgglomerativeClustering(
+        n_clusters=None, metric="cosine", linkage="average", distance_threshold=DISTANCE_THRESHOLD
+    )
+    return [int(x) for x in model.fit_predict(vectors)]
+
+
+def confidence(*, rows: int, kinds: int) -> float:
+    """½ · min(1, rows / 5) + ½ · min(1, (kinds − 1) / 2): volume and agreement across kinds of source."""
+    return round(0.5 * min(1.0, rows / 5) + 0.5 * min(1.0, max(0, kinds - 1) / 2), 3)
+
+
+def _next_step(kind: Kind, brand: str) -> Suggestion:
+    quoted = f'"{brand}"' if " " in brand else brand
+    steps: dict[Kind, tuple[str, str | None]] = {
+        "ads": ("Sync and classify the brand's Meta ads to see whether its ads already use this theme",
+                f"/sync_meta brand:{quoted}"),
+        "reviews": ("Import more Amazon reviews for the product to hear whether customers say it too "
+                    "(no chat command for review import yet)", None),
+        "landing_pages": ("Analyze the landing page (yours or a competitor's) that should carry this theme",
+                          f"/analyze_landing_page url:<page url> brand:{quoted}"),
+        "offer_variants": ("Turn the brand's landing pages into offer variants",
+                           f"/discover_variants brand:{quoted}"),
+    }  # fmt: skip
+    text, command = steps[kind]
+    return Suggestion(kind="missing_source", text=f"Not in {KIND_LABELS[kind]} yet: {text}.", command=command)
+
+
+def _suggest(pattern: Pattern, brand: str) -> list[Suggestion]:
+    out: list[Suggestion] = []
+    if pattern.confidence < LOW_CONFIDENCE:
+        out += [_next_step(k, brand) for k in KIND_LABELS if k not in pattern.source_breakdown]
+    if pattern.similar_angle and pattern.novelty < LOW_NOVELTY:
+        out.append(
+            Suggestion(kind="similar_angle", text=f"Similar to existing angle '{pattern.similar_angle}'.")
+        )
+    if pattern.confidence >= STRONG_CONFIDENCE and pattern.novelty >= STRONG_NOVELTY:
+        out.append(Suggestion(kind="promote", text="Strong candidate for promotion to an angle."))
+    return out
+
+
+async def _angles(conn: Conn, *, brand_id: UUID) -> list[tuple[str, str]]:
+    cur = await conn.execute(
+        "select name, coalesce(description, '') as description from angles where brand_id = %s order by created_at, id",
+        (brand_id,),
+    )
+    return [(r["name"], f"{r['name']}. {r['description']}".strip(" .")) for r in await cur.fetchall()]
+
+
+async def _previous_centroids(conn: Conn, *, brand_id: UUID) -> np.ndarray:
+    cur = await conn.execute(
+        "select centroid::real[] as v from patterns where brand_id = %s and centroid is not null", (brand_id,)
+    )
+    rows = [np.asarray(r["v"], dtype=np.float32) for r in await cur.fetchall()]
+    return np.stack(rows) if rows else np.zeros((0, embeddings.DIMENSIONS), np.float32)
+
+
+def _patterns(
+    items: list[Evidence], texts: list[str], vectors: np.ndarray, labels: list[int]
+) -> list[Pattern]:
+    by_text: dict[str, list[Evidence]] = {}
+    for item in items:
+        by_text.setdefault(item.text, []).append(item)
+    out = []
+    for label in sorted(set(labels)):
+        idx = [i for i, x in enumerate(labels) if x == label]
+        members = [m for i in idx for m in by_text[texts[i]]]
+        if len(members) < 2:
+            continue
+        sims = embeddings.cosine(vectors[idx], vectors[idx])
+        central = max(range(len(idx)), key=lambda j: (sims[j].mean(), -len(texts[idx[j]]), -j))
+        centroid = vectors[idx].mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        breakdown: dict[str, int] = {}
+        for m in members:
+            breakdown[KINDS[m.source]] = breakdown.get(KINDS[m.source], 0) + 1
+        rows = len({(m.table, m.row_id) for m in members})
+        out.append(Pattern(
+            name=texts[idx[central]], rows=rows, source_breakdown=breakdown, novelty=1.0,
+            members=[Member(text=m.text, source=m.source, table=m.table, row_id=m.row_id) for m in members],
+            confidence=confidence(rows=rows, kinds=len(breakdown)), centroid=centroid.tolist(),
+        ))  # fmt: skip
+    return out
+
+
+async def discover_patterns(
+    conn: Conn, *, brand: str, product: str | None = None, settings: Settings, embedder: Embedder | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> PatternReport:  # fmt: skip
+    """The brand's (or product's) patterns, strongest first, saved as its new 'new' patterns."""
+    brand_id, brand_name, org, product_ref = await resolve_scope(conn, brand=brand, product=product)
+    product_id = product_ref.id if product_ref else None
+    items = [
+        e for e in await gather(conn, brand_id=brand_id, product_id=product_id, sources=ALL_SOURCES)
+        if e.category not in SKIPPED_CATEGORIES
+    ]  # fmt: skip
+    if len(items) < 2:
+        raise NoData(
+            f"{brand_name} has {len(items)} piece(s) of research to find patterns in. Add some first: "
+            f'/analyze_landing_page url:<page url> brand:"{brand_name}", or sync and classify its ads.'
+        )
+    counts: dict[str, int] = {}
+    for e in items:
+        counts[e.text] = counts.get(e.text, 0) + 1
+    texts = sorted(counts, key=lambda t: -counts[t])[:MAX_TEXTS]
+    items = [e for e in items if e.text in set(texts)]
+    progress(f"Embedding {len(texts)} distinct texts from {len(items)} evidence items")
+    embed = embedder or _embedder(settings)
+    vectors, new = await embed_cached(conn, organization_id=org, texts=texts, embedder=embed)
+    progress("Clustering")
+    labels = await asyncio.to_thread(cluster, vectors)
+    patterns = _patterns(items, texts, vectors, labels)
+    angles = await _angles(conn, brand_id=brand_id)
+    angle_vectors, new_angles = await embed_cached(
+        conn, organization_id=org, texts=[text for _, text in angles], embedder=embed
+    )
+    previous = await _previous_centroids(conn, brand_id=brand_id)
+    for p in patterns:
+        centroid = np.asarray(p.centroid, dtype=np.float32)[None, :]
+        if angles:
+            sims = embeddings.cosine(centroid, angle_vectors)[0]
+            best = int(np.argmax(sims))
+            p.novelty = round(float(np.clip(1 - sims[best], 0, 1)), 3)
+            p.similar_angle = angles[best][0]
+        if len(previous):
+            p.is_new = float(embeddings.cosine(centroid, previous).max()) < SEEN_SIMILARITY
+        p.suggestions = _suggest(p, brand_name)
+    patterns.sort(key=lambda p: (-p.confidence, -p.novelty, p.name))
+    await _save(conn, brand_id=brand_id, organization_id=org, product_id=product_id, patterns=patterns)
+    clustered = sum(len(p.members) for p in patterns)
+    return PatternReport(
+        brand=brand_name, brand_id=brand_id, product=product_ref.name if product_ref else None,
+        evidence_items=len(items), embedded_new=new + new_angles, embedded_cached=len(texts) + len(angles) - new - new_angles,
+        unclustered=len(items) - clustered, patterns=patterns,
+    )  # fmt: skip
+
+
+async def _save(
+    conn: Conn, *, brand_id: UUID, organization_id: UUID, product_id: UUID | None, patterns: list[Pattern]
+) -> None:
+    await conn.execute(
+        "delete from patterns where brand_id = %s and product_id is not distinct from %s and status = 'new'",
+        (brand_id, product_id),
+    )
+    for p in patterns:
+        cur = await conn.execute(
+            "insert into patterns (brand_id, organization_id, product_id, name, members, confidence, novelty,"
+            " source_breakdown, centroid) values (%s, %s, %s, %s, %s, %s, %s, %s, %s::vector) returning id",
+            (brand_id, organization_id, product_id, p.name, jsonb(p.members), p.confidence, p.novelty,
+             jsonb(p.source_breakdown), _vector_literal(np.asarray(p.centroid))),
+        )  # fmt: skip
+        row = await cur.fetchone()
+        p.id = row["id"] if row else None
+
+
+_ID_PREFIX = re.compile(r"[0-9a-f]{8}(?:-?[0-9a-f]*)*")
+
+
+async def find_pattern(conn: Conn, *, brand: str, pattern_id: str, lock: bool = False) -> dict[str, Any]:
+    """A saved pattern of the brand by its id or the id's first 8+ characters (as the table shows it)."""
+    brand_ref = await resolve_brand(conn, name=brand)
+    wanted = pattern_id.strip().casefold()
+    if not _ID_PREFIX.fullmatch(wanted):
+        raise InvalidArgument(f"'{pattern_id}' is not a pattern id: run /discover_patterns to list them.")
+    cur = await conn.execute(
+        "select id, brand_id, organization_id, product_id, name, members, source_breakdown, status"
+        " from patterns where brand_id = %s and id::text like %s order by id limit 2"
+        + (" for update" if lock else ""),
+        (brand_ref.id, wanted.replace("-", "")[:8] + "%"),
+    )
+    rows = [r for r in await cur.fetchall() if str(r["id"]).startswith(wanted)]
+    if not rows:
+        raise NotFound(f"{brand_ref.name} has no pattern {pattern_id}: run /discover_patterns to list them.")
+    if len(rows) > 1:
+        raise InvalidArgument(f"More than one pattern starts with {pattern_id}: give more of its id.")
+    return dict(rows[0])
+
+
+async def promote_pattern(conn: Conn, *, brand: str, pattern_id: str) -> Promotion:
+    """Write one angle from a saved pattern (its name, members as the description) and mark it promoted."""
+    row = await find_pattern(conn, brand=brand, pattern_id=pattern_id, lock=True)
+    if row["status"] == "promoted":
+        raise InvalidArgument(f"Pattern '{row['name']}' is already an angle.")
+    kinds = ", ".join(KIND_LABELS.get(k, k) for k in row["source_breakdown"])
+    quotes = "; ".join(dict.fromkeys(m["text"] for m in row["members"]))
+    description = f"From pattern discovery ({len(row['members'])} mentions in {kinds}): {quotes}"[:1000]
+    cur = await conn.execute(
+        "insert into angles (brand_id, organization_id, product_id, name, description, source_pattern_id)"
+        " values (%s, %s, %s, %s, %s, %s) returning id",
+        (row["brand_id"], row["organization_id"], row["product_id"], row["name"], description, row["id"]),
+    )
+    angle = await cur.fetchone()
+    assert angle is not None
+    await conn.execute("update patterns set status = 'promoted' where id = %s", (row["id"],))
+    return Promotion(angle_id=angle["id"], angle=row["name"], pattern_id=row["id"])

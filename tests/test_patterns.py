@@ -1,0 +1,208 @@
+"""discover_patterns over real rows: planted themes across ad analyses, review analyses and landing
+pages come out as patterns with their members; a one-source theme asks for the missing sources; a
+theme equal to an existing angle is flagged; promotion writes one angle; embeddings are cached."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+import pytest
+
+from agent.charts import charts_for
+from agent.render import tables_for
+from agent.runner import run_turn
+from db.jsonb import jsonb
+from db.pool import Caller, Database
+from services import embeddings
+from services.errors import NotFound
+from services.patterns import PatternReport, confidence, discover_patterns
+from settings import Settings
+from tests.research_helpers import insert, new_tenant
+
+OFFLINE = Settings(_env_file=None, VIRALTRACKER_MODEL="offline")  # type: ignore[call-arg]
+
+# theme -> [(kind, text)]: kind "ads" = ad copy analysis, "reviews" = review analysis, "lp" = landing page.
+THEMES: dict[str, list[tuple[str, str]]] = {
+    "joint": [("ads", "joint pain in senior dogs"), ("ads", "my old dog's stiff joints"),
+              ("reviews", "arthritis relief for aging dogs"), ("reviews", "older dogs struggling with sore joints"),
+              ("lp", "mobility support for senior dogs' joints"), ("lp", "helps senior dogs with hip and joint pain")],
+    "picky": [("ads", "picky eaters finally eat"), ("reviews", "my dog is such a picky eater"),
+              ("reviews", "even fussy eaters love the taste"), ("lp", "picky dogs gobble it up"),
+              ("lp", "tastes great to picky eaters")],
+    "vet": [("ads", "vet recommended"), ("ads", "recommended by veterinarians"), ("reviews", "our vet recommended it"),
+            ("lp", "trusted by vets"), ("lp", "veterinarian approved formula")],
+    "shed": [("reviews", "reduces shedding"), ("reviews", "less dog hair on the couch"),
+             ("reviews", "cuts down on shedding fur")],
+}  # fmt: skip
+NOISE = [("ads", "free shipping on orders over $50"), ("reviews", "made in the USA"),
+         ("lp", "subscribe and save 15%"), ("ads", "bacon flavour"), ("reviews", "30-day money back guarantee")]  # fmt: skip
+
+
+@dataclass
+class Barkwell:
+    db: Database
+    caller: Caller
+    brand_id: UUID
+    theme_of: dict[str, str]  # text -> planted theme ("noise" for noise)
+
+
+@pytest.fixture(scope="module")
+async def barkwell(db: Database) -> AsyncIterator[Barkwell]:
+    """One row per planted text, in its kind of source; one existing angle, 'Vet recommended'."""
+    org, caller = await new_tenant(db, organization="Barkwell Co", person="bea")
+    theme_of = {text: theme for theme, rows in THEMES.items() for _, text in rows}
+    theme_of.update({text: "noise" for _, text in NOISE})
+    async with db.as_service() as conn:
+
+        async def one(query: str, *args: Any) -> Any:
+            return await insert(conn, query, *args)
+
+        brand = await one("insert into brands (organization_id, name) values (%s, 'Barkwell')", org)
+        for n, (kind, text) in enumerate([row for rows in THEMES.values() for row in rows] + NOISE):
+            if kind == "ads":
+                await one("insert into brand_ad_analysis (brand_id, organization_id, data_source, analysis)"
+                          " values (%s, %s, 'meta_api', %s)", brand, org, jsonb({"pain_points": [text]}))  # fmt: skip
+            elif kind == "reviews":
+                await one("insert into amazon_review_analysis (brand_id, organization_id, analysis)"
+                          " values (%s, %s, %s)", brand, org, jsonb({"desires": [text]}))  # fmt: skip
+            else:
+                await one("insert into brand_landing_pages (brand_id, organization_id, url, benefits)"
+                          " values (%s, %s, %s, %s)", brand, org, f"https://barkwell.example/p{n}", jsonb([text]))  # fmt: skip
+        await one("insert into angles (brand_id, organization_id, name, description) values (%s, %s,"
+                  " 'Vet recommended', 'Recommended by veterinarians')", brand, org)  # fmt: skip
+    yield Barkwell(db=db, caller=caller, brand_id=brand, theme_of=theme_of)
+
+
+class CountingEmbedder:
+    """The real MiniLM embedder, counting the texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.texts += texts
+        return embeddings.embed(texts)
+
+
+async def _discover(b: Barkwell, embedder: CountingEmbedder) -> PatternReport:
+    async with b.db.as_user(b.caller) as conn:
+        return await discover_patterns(conn, brand="barkwell", settings=OFFLINE, embedder=embedder)
+
+
+def _pattern_of(report: PatternReport, theme_of: dict[str, str], theme: str) -> Any:
+    return max(report.patterns, key=lambda p: sum(theme_of[m.text] == theme for m in p.members))
+
+
+async def test_planted_themes_come_out_with_their_members_and_suggestions(barkwell: Barkwell) -> None:
+    counter = CountingEmbedder()
+    report = await _discover(barkwell, counter)
+    planted = sum(len(rows) for rows in THEMES.values()) + len(NOISE)
+    assert report.evidence_items == planted
+    # Every planted text once, plus the one angle: nothing embedded twice.
+    assert sorted(counter.texts) == sorted(
+        [*barkwell.theme_of, "Vet recommended. Recommended by veterinarians"]
+    )
+    assert report.embedded_new == planted + 1
+    for theme, rows in THEMES.items():
+        pattern = _pattern_of(report, barkwell.theme_of, theme)
+        texts = [m.text for m in pattern.members]
+        purity = sum(barkwell.theme_of[t] == theme for t in texts) / len(texts)
+        recall = sum(barkwell.theme_of[t] == theme for t in texts) / len(rows)
+        assert purity >= 0.8 and recall >= 0.8, (theme, texts)
+    assert not any(
+        sum(barkwell.theme_of[m.text] == "noise" for m in p.members) > len(p.members) / 2
+        for p in report.patterns
+    ), "noise should not form patterns"
+
+    joint = _pattern_of(report, barkwell.theme_of, "joint")
+    assert joint.source_breakdown == {"ads": 2, "reviews": 2, "landing_pages": 2}
+    assert joint.confidence == 1.0 and joint.novelty >= 0.5
+    assert [s.kind for s in joint.suggestions] == ["promote"]
+    assert {m.table for m in joint.members} == {
+        "brand_ad_analysis",
+        "amazon_review_analysis",
+        "brand_landing_pages",
+    }
+
+    shed = _pattern_of(report, barkwell.theme_of, "shed")
+    assert shed.source_breakdown == {"reviews": 3} and shed.confidence == confidence(rows=3, kinds=1) == 0.3
+    missing = [s for s in shed.suggestions if s.kind == "missing_source"]
+    assert [s.command for s in missing] == [
+        "/sync_meta brand:Barkwell",
+        "/analyze_landing_page url:<page url> brand:Barkwell",
+        "/discover_variants brand:Barkwell",
+    ]
+    assert "Not in ads yet" in missing[0].text and "Not in landing pages yet" in missing[1].text
+
+    vet = _pattern_of(report, barkwell.theme_of, "vet")
+    assert vet.similar_angle == "Vet recommended" and vet.novelty < 0.3
+    assert any(s.text == "Similar to existing angle 'Vet recommended'." for s in vet.suggestions)
+    assert not any(s.kind == "promote" for s in vet.suggestions)
+
+    # A second run embeds nothing, finds the same patterns, and knows it has seen them all.
+    again = CountingEmbedder()
+    second = await _discover(barkwell, again)
+    assert again.texts == [] and second.embedded_new == 0
+    assert sorted(p.name for p in second.patterns) == sorted(p.name for p in report.patterns)
+    assert not any(p.is_new for p in second.patterns)
+    async with barkwell.db.as_service() as conn:
+        cur = await conn.execute(
+            "select count(*) as n from patterns where brand_id = %s and status = 'new'", (barkwell.brand_id,)
+        )
+        assert (await cur.fetchone() or {})["n"] == len(second.patterns)
+
+
+async def test_promote_writes_one_angle_after_confirmation(barkwell: Barkwell) -> None:
+    turn = await run_turn(db=barkwell.db, caller=barkwell.caller, message="/discover_patterns brand:Barkwell")
+    [call] = turn.tool_calls
+    assert call.error is None, call.error
+    answer = turn.results[0]
+    titles = [t.title for t in tables_for(answer)]
+    assert titles == ["Patterns — Barkwell", "Pattern members"]
+    [chart] = charts_for(answer)
+    assert chart["layout"]["xaxis"]["title"]["text"] == "confidence (%)"
+    promote = next(a for a in (call.result or {})["actions"] if a["label"].startswith("Promote"))
+    short = promote["args"]["promote"][:8]  # as the table shows it
+    preview = await run_turn(
+        db=barkwell.db, caller=barkwell.caller, message=f"/discover_patterns brand:Barkwell promote:{short}"
+    )
+    summary = preview.tool_calls[0].result["summary"]  # type: ignore[index]
+    assert summary.startswith("Promote pattern '") and "Nothing is written until you confirm" in summary
+    bad = await run_turn(
+        db=barkwell.db, caller=barkwell.caller, message="/discover_patterns brand:Barkwell promote:xyz"
+    )
+    assert "'xyz' is not a pattern id: run /discover_patterns to list them." in (
+        bad.tool_calls[0].error or bad.text
+    )
+    assert await _angles(barkwell) == [("Vet recommended", None)]
+    confirm = f"/discover_patterns brand:Barkwell promote:{promote['args']['promote']} confirm:true"
+    done = await run_turn(db=barkwell.db, caller=barkwell.caller, message=confirm)
+    assert done.tool_calls[0].error is None, done.tool_calls[0].error
+    angles = await _angles(barkwell)
+    assert len(angles) == 2 and angles[1][1] == UUID(promote["args"]["promote"])
+    twice = await run_turn(db=barkwell.db, caller=barkwell.caller, message=confirm)
+    assert "is already an angle" in (twice.tool_calls[0].error or twice.text)
+    assert len(await _angles(barkwell)) == 2
+
+
+async def _angles(b: Barkwell) -> list[tuple[str, UUID | None]]:
+    async with b.db.as_service() as conn:
+        cur = await conn.execute(
+            "select name, source_pattern_id from angles where brand_id = %s order by created_at",
+            (b.brand_id,),
+        )
+        return [(r["name"], r["source_pattern_id"]) for r in await cur.fetchall()]
+
+
+async def test_another_organization_cannot_reach_the_brand(db: Database, barkwell: Barkwell) -> None:
+    _, stranger = await new_tenant(db, organization="Other Co", person="sam")
+    async with db.as_user(stranger) as conn:
+        with pytest.raises(NotFound, match="No brand named 'Barkwell'"):
+            await discover_patterns(conn, brand="Barkwell", settings=OFFLINE, embedder=CountingEmbedder())
+    async with db.as_user(stranger) as conn:
+        cur = await conn.execute("select count(*) as n from evidence_embeddings")
+        assert (await cur.fetchone() or {})["n"] == 0

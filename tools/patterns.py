@@ -1,0 +1,112 @@
+"""`/discover_patterns`: recurring themes across a brand's research, and promoting one to an angle."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from pydantic_ai import RunContext
+
+from services import patterns
+from settings import get_settings
+from tools.actions import ActionButton, confirmation
+from tools.deps import Deps
+from tools.registry import tool
+
+SHOWN = 8  # patterns named in the summary (the table has them all)
+
+
+class PatternsAnswer(BaseModel):
+    summary: str
+    report: patterns.PatternReport | None = None
+    promotion: patterns.Promotion | None = None
+    actions: list[ActionButton] = Field(default_factory=list)
+
+
+def _pct(value: float) -> str:
+    return f"{value:.0%}"
+
+
+@tool(
+    example='/discover_patterns brand:"Acme Pets" product:"Joint Chews"',
+    step="Discovering patterns for {brand}",
+)
+async def discover_patterns(
+    ctx: RunContext[Deps],
+    brand: str,
+    product: str | None = None,
+    promote: str | None = None,
+    confirm: bool = False,
+) -> PatternsAnswer:
+    """Themes that recur across the brand's research (ad analyses and classifications, Amazon reviews,
+    landing pages, offer variants): each with its members and their sources, a confidence (evidence
+    volume and agreement across kinds of source, 0-100 %), a novelty (distance to the brand's existing
+    angles) and suggested next steps. Saved so a later run shows what is new. With promote:<pattern id>
+    it previews turning that pattern into an angle; confirm:true writes the angle.
+
+    Args:
+        brand: The brand's name as the person wrote it.
+        product: One of the brand's products, to use that product's research only.
+        promote: The id of a pattern from an earlier run to turn into an angle.
+        confirm: true to write the angle (with promote); otherwise it is only previewed.
+    """
+    call_id = ctx.tool_call_id
+    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        if promote and not confirm:
+            found = await patterns.find_pattern(conn, brand=brand, pattern_id=promote)
+            return PatternsAnswer(
+                summary=f"Promote pattern '{found['name']}' ({len(found['members'])} mentions) to an angle of "
+                f"{brand}? Nothing is written until you confirm.",
+                actions=confirmation(
+                    tool="discover_patterns",
+                    args={"brand": brand, "promote": str(found["id"])},
+                    label="Promote to angle",
+                ),
+            )
+        if promote:
+            done = await patterns.promote_pattern(conn, brand=brand, pattern_id=promote)
+            return PatternsAnswer(summary=f"Added angle '{done.angle}' to {brand}.", promotion=done)
+        report = await patterns.discover_patterns(
+            conn, brand=brand, product=product, settings=get_settings(),
+            progress=lambda message: ctx.deps.report(call_id, message),
+        )  # fmt: skip
+    ctx.deps.report(call_id, f"{len(report.patterns)} patterns found")
+    scope = report.brand + (f" / {report.product}" if report.product else "")
+    new = sum(1 for p in report.patterns if p.is_new)
+    text = (
+        f"{len(report.patterns)} patterns in {report.evidence_items} evidence items for {scope} "
+        f"({new} new since the last run; {report.unclustered} items fit no pattern; "
+        f"{report.embedded_new} texts embedded now, {report.embedded_cached} from the cache)."
+    )
+    for p in report.patterns[:SHOWN]:
+        text += f"\n- {p.name}: confidence {_pct(p.confidence)}, novelty {_pct(p.novelty)}"
+        text += "".join(f"; {s.text}" + (f" ({s.command})" if s.command else "") for s in p.suggestions)
+    args: dict[str, str | int | bool] = {"brand": report.brand}
+    actions = [
+        ActionButton(label=f"Promote '{p.name[:40]}' to angle", tool="discover_patterns",
+                     args={**args, "promote": str(p.id)})
+        for p in report.patterns if p.id and any(s.kind == "promote" for s in p.suggestions)
+    ]  # fmt: skip
+    return PatternsAnswer(summary=text, report=report, actions=actions)
+
+
+def pattern_tables(answer: PatternsAnswer) -> list[tuple[str, list[str], list[list[object]]]]:
+    """The patterns (one row each) and their members with the rows they come from."""
+    if answer.report is None:
+        return []
+    r = answer.report
+    rows: list[list[object]] = [
+        [p.name, _pct(p.confidence), _pct(p.novelty), len(p.members),
+         ", ".join(f"{patterns.KIND_LABELS.get(k, k)} {n}" for k, n in p.source_breakdown.items()),  # type: ignore[call-overload]
+         "new" if p.is_new else "seen", " ".join(s.text for s in p.suggestions), str(p.id or "")[:8]]
+        for p in r.patterns
+    ]  # fmt: skip
+    members: list[list[object]] = [
+        [p.name, m.text, m.source, m.table, m.row_id[:8]] for p in r.patterns for m in p.members
+    ]
+    return [
+        (
+            f"Patterns — {r.brand}",
+            ["pattern", "confidence", "novelty", "members", "sources", "status", "next steps", "id"],
+            rows,
+        ),
+        ("Pattern members", ["pattern", "text", "source", "table", "row"], members),
+    ]
