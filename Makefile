@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint bench bench-chat bench-meta bench-jobs bench-templates chromium
+.PHONY: run test install lint bench bench-chat bench-meta bench-jobs bench-templates bench-patterns chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,7 @@ bench-jobs: install
 # 100 templates scored (AI match) against the fake Anthropic API at 1 s per call: concurrency 1 vs 8.
 bench-templates: install
 	$(BIN)/python -m bench.template_scoring
+
+# discover_patterns over 20,000 evidence rows: first run, embeddings cached, nothing changed.
+bench-patterns: install
+	$(BIN)/python -m bench.patterns

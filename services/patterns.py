@@ -13,7 +13,9 @@ two evidence items is a pattern:
 - novelty = 1 − the highest cosine similarity of its centroid to the brand's existing angles (1 with none).
 
 Results replace the brand's previous 'new' patterns (promoted and dismissed ones stay), so a later run
-can say which patterns it had not seen before. Gemini embeddings when a key is set: `_embedder` is the
+can say which patterns it had not seen before. Over 3,000 distinct texts, k-means micro-clusters come first (see
+`cluster`; bench/patterns.py: 20,000 rows). A run over the same evidence and angles as the last one
+(`pattern_runs.evidence_hash`) returns the stored patterns without clustering. Gemini embeddings when a key is set: `_embedder` is the
 seam; today every run uses the local MiniLM model (numpy, no torch).
 """
 
@@ -43,7 +45,13 @@ Kind = Literal["ads", "reviews", "landing_pages", "offer_variants"]
 
 MODEL = "all-MiniLM-L6-v2"
 DISTANCE_THRESHOLD = 0.6  # cosine distance (average linkage) under which two groups are one theme
-MAX_TEXTS = 3000  # distinct texts clustered per run (the most repeated first): pairwise distances are n²
+MAX_TEXTS = 50_000  # distinct texts clustered per run (the most repeated first)
+EXACT_TEXTS = 3000  # up to here one agglomerative pass over the texts (pairwise distances are n²)
+MICRO_PER_ROOT = 10  # above it: 10·√n spherical k-means micro-clusters first (at most EXACT_TEXTS)
+KMEANS_ROUNDS = 8
+SEED = 0  # the micro-clusters' starting rows: the same evidence always gives the same patterns
+EMBED_BATCH = 512  # texts embedded and stored per step (a stopped run keeps what it embedded)
+ALGORITHM = "v2"  # part of the evidence hash: a new clustering re-clusters unchanged evidence
 LOW_CONFIDENCE = 0.55  # below: say which kinds of source are missing
 LOW_NOVELTY = 0.3  # below (similarity ≥ 0.7 to an angle): "similar to existing angle X"
 STRONG_CONFIDENCE = 0.75
@@ -96,6 +104,7 @@ class PatternReport(BaseModel):
     embedded_cached: int
     unclustered: int
     patterns: list[Pattern]
+    reused: bool = False  # the evidence had not changed since the last run: its patterns, not re-clustered
 
 
 class Promotion(BaseModel):
@@ -129,19 +138,20 @@ async def embed_cached(
     )
     known = {row["content_hash"]: np.asarray(row["v"], dtype=np.float32) for row in await cur.fetchall()}
     missing = list(dict.fromkeys(h for h in hashes if h not in known))
-    if missing:
-        text_of = dict(zip(hashes, texts, strict=True))
-        vectors = await asyncio.to_thread(embedder, [text_of[h] for h in missing])
+    text_of = dict(zip(hashes, texts, strict=True))
+    for start in range(0, len(missing), EMBED_BATCH):
+        batch = missing[start : start + EMBED_BATCH]
+        vectors = await asyncio.to_thread(embedder, [text_of[h] for h in batch])
         async with conn.cursor() as cursor:
             await cursor.executemany(
                 "insert into evidence_embeddings (organization_id, content_hash, model, embedding)"
                 " values (%s, %s, %s, %s::vector) on conflict do nothing",
                 [
                     (organization_id, h, MODEL, _vector_literal(v))
-                    for h, v in zip(missing, vectors, strict=True)
+                    for h, v in zip(batch, vectors, strict=True)
                 ],
             )
-        known.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+        known.update(zip(batch, np.asarray(vectors, dtype=np.float32), strict=True))
     matrix = (
         np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, embeddings.DIMENSIONS), np.float32)
     )
@@ -149,15 +159,69 @@ async def embed_cached(
 
 
 def cluster(vectors: np.ndarray) -> list[int]:
-    """A cluster label per row (deterministic: agglomerative, average linkage, cosine distance)."""
+    """A cluster label per row (deterministic: agglomerative, average linkage, cosine distance).
+
+    Over EXACT_TEXTS rows, two stages: spherical k-means into micro-clusters, then the same
+    agglomerative step over them, with the distance between two micro-clusters the mean cosine
+    distance between their rows (1 − the dot product of their unnormalised mean vectors: what
+    average linkage would compute from the rows themselves). Each row takes its micro-cluster's
+    label, except a row whose mean cosine distance to the other rows of its micro-cluster is over
+    DISTANCE_THRESHOLD (k-means puts every row somewhere: an unrelated one would otherwise join a
+    theme): that row stays on its own."""
     if len(vectors) < 2:
         return [0] * len(vectors)
+    if len(vectors) > EXACT_TEXTS:
+        micro, centroids = micro_clusters(
+            vectors, min(EXACT_TEXTS, int(MICRO_PER_ROOT * np.sqrt(len(vectors))))
+        )
+        sums = np.zeros((len(centroids), vectors.shape[1]), dtype=np.float64)
+        np.add.at(sums, micro, vectors)
+        sizes = np.bincount(micro, minlength=len(centroids))[micro]
+        mean_similarity = (np.einsum("ij,ij->i", vectors, sums[micro]) - 1) / np.maximum(sizes - 1, 1)
+        near = (sizes == 1) | (mean_similarity > 1 - DISTANCE_THRESHOLD)
+        used, inner = np.unique(micro[near], return_inverse=True)
+        means = np.zeros((len(used), vectors.shape[1]), dtype=np.float64)
+        np.add.at(means, inner, vectors[near])
+        means /= np.bincount(inner, minlength=len(used))[:, None]
+        merged = _agglomerate(np.clip(1 - means @ means.T, 0, 2), metric="precomputed")
+        labels = np.arange(len(vectors)) + max(merged, default=0) + 1  # outliers: a label each
+        labels[near] = np.asarray(merged, dtype=np.int64)[inner]
+        return [int(x) for x in labels]
+    return _agglomerate(vectors, metric="cosine")
+
+
+def _agglomerate(x: np.ndarray, *, metric: str) -> list[int]:
+    if len(x) < 2:
+        return [0] * len(x)
     from sklearn.cluster import AgglomerativeClustering  # scipy and sklearn load in ~1 s: only when used
 
+    if metric == "precomputed":
+        np.fill_diagonal(x, 0)
     model = AgglomerativeClustering(
-        n_clusters=None, metric="cosine", linkage="average", distance_threshold=DISTANCE_THRESHOLD
+        n_clusters=None, metric=metric, linkage="average", distance_threshold=DISTANCE_THRESHOLD
     )
-    return [int(x) for x in model.fit_predict(vectors)]
+    return [int(v) for v in model.fit_predict(x)]
+
+
+def micro_clusters(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Spherical k-means (unit rows, cosine): a micro-cluster per row and the k' ≤ k unit centroids
+    that kept members. Seeded rows, a fixed number of rounds, scored in blocks of rows (bounded memory).
+    numpy rather than sklearn's MiniBatchKMeans: that took over a minute for 1,000 clusters of 20,000
+    rows on this machine, this takes a few seconds."""
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    rng = np.random.default_rng(SEED)
+    centroids = x[np.sort(rng.choice(len(x), size=min(k, len(x)), replace=False))].copy()
+    labels = np.zeros(len(x), dtype=np.int64)
+    for _ in range(KMEANS_ROUNDS):
+        for start in range(0, len(x), 4096):
+            labels[start : start + 4096] = np.argmax(x[start : start + 4096] @ centroids.T, axis=1)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, labels, x)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        kept = norms[:, 0] > 1e-9  # a centroid that lost its rows keeps its place for the next round
+        centroids[kept] = sums[kept] / norms[kept]
+    used, micro = np.unique(labels, return_inverse=True)
+    return micro, centroids[used]
 
 
 def confidence(*, rows: int, kinds: int) -> float:
@@ -216,14 +280,20 @@ def _patterns(
     by_text: dict[str, list[Evidence]] = {}
     for item in items:
         by_text.setdefault(item.text, []).append(item)
+    groups: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
     out = []
-    for label in sorted(set(labels)):
-        idx = [i for i, x in enumerate(labels) if x == label]
+    for label in sorted(groups):
+        idx = groups[label]
         members = [m for i in idx for m in by_text[texts[i]]]
         if len(members) < 2:
             continue
-        sims = embeddings.cosine(vectors[idx], vectors[idx])
-        central = max(range(len(idx)), key=lambda j: (sims[j].mean(), -len(texts[idx[j]]), -j))
+        if len(idx) <= EXACT_TEXTS:
+            mean_sims = embeddings.cosine(vectors[idx], vectors[idx]).mean(axis=1)
+        else:  # the same means without the n² matrix
+            mean_sims = vectors[idx] @ vectors[idx].sum(axis=0) / len(idx)
+        central = max(range(len(idx)), key=lambda j: (mean_sims[j], -len(texts[idx[j]]), -j))
         centroid = vectors[idx].mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         breakdown: dict[str, int] = {}
@@ -257,37 +327,112 @@ async def discover_patterns(
     counts: dict[str, int] = {}
     for e in items:
         counts[e.text] = counts.get(e.text, 0) + 1
-    texts = sorted(counts, key=lambda t: -counts[t])[:MAX_TEXTS]
-    items = [e for e in items if e.text in set(texts)]
-    progress(f"Embedding {len(texts)} distinct texts from {len(items)} evidence items")
+    texts = sorted(counts, key=lambda t: (-counts[t], t))[:MAX_TEXTS]  # one order for the same evidence
+    kept = set(texts)
+    items = [e for e in items if e.text in kept]
     embed = embedder or _embedder(settings)
+    angles = await _angles(conn, brand_id=brand_id)
+    digest = evidence_hash(items, [text for _, text in angles])
+    stored = await _unchanged(conn, brand_id=brand_id, product_id=product_id, digest=digest)
+    if stored is not None:
+        progress("Evidence unchanged since the last run: its patterns")
+        angle_vectors, new_angles = await embed_cached(
+            conn, organization_id=org, texts=[text for _, text in angles], embedder=embed
+        )
+        patterns, unclustered = stored
+        for p in patterns:
+            _score_novelty(p, angles, angle_vectors)
+            p.is_new = False  # the last run saved it
+            p.suggestions = _suggest(p, brand_name)
+        patterns.sort(key=lambda p: (-p.confidence, -p.novelty, p.name))
+        return PatternReport(
+            brand=brand_name, brand_id=brand_id, product=product_ref.name if product_ref else None,
+            evidence_items=len(items), embedded_new=new_angles, embedded_cached=len(angles) - new_angles,
+            unclustered=unclustered, patterns=patterns, reused=True,
+        )  # fmt: skip
+    progress(f"Embedding {len(texts)} distinct texts from {len(items)} evidence items")
     vectors, new = await embed_cached(conn, organization_id=org, texts=texts, embedder=embed)
     progress("Clustering")
     labels = await asyncio.to_thread(cluster, vectors)
     patterns = _patterns(items, texts, vectors, labels)
-    angles = await _angles(conn, brand_id=brand_id)
     angle_vectors, new_angles = await embed_cached(
         conn, organization_id=org, texts=[text for _, text in angles], embedder=embed
     )
     previous = await _previous_centroids(conn, brand_id=brand_id)
     for p in patterns:
         centroid = np.asarray(p.centroid, dtype=np.float32)[None, :]
-        if angles:
-            sims = embeddings.cosine(centroid, angle_vectors)[0]
-            best = int(np.argmax(sims))
-            p.novelty = round(float(np.clip(1 - sims[best], 0, 1)), 3)
-            p.similar_angle = angles[best][0]
+        _score_novelty(p, angles, angle_vectors)
         if len(previous):
             p.is_new = float(embeddings.cosine(centroid, previous).max()) < SEEN_SIMILARITY
         p.suggestions = _suggest(p, brand_name)
     patterns.sort(key=lambda p: (-p.confidence, -p.novelty, p.name))
     await _save(conn, brand_id=brand_id, organization_id=org, product_id=product_id, patterns=patterns)
     clustered = sum(len(p.members) for p in patterns)
+    await conn.execute(
+        "delete from pattern_runs where brand_id = %s and product_id is not distinct from %s",
+        (brand_id, product_id),
+    )
+    await conn.execute(
+        "insert into pattern_runs (brand_id, organization_id, product_id, evidence_hash, patterns, evidence_items,"
+        " unclustered) values (%s, %s, %s, %s, %s, %s, %s)",
+        (brand_id, org, product_id, digest, len(patterns), len(items), len(items) - clustered),
+    )
     return PatternReport(
         brand=brand_name, brand_id=brand_id, product=product_ref.name if product_ref else None,
         evidence_items=len(items), embedded_new=new + new_angles, embedded_cached=len(texts) + len(angles) - new - new_angles,
         unclustered=len(items) - clustered, patterns=patterns,
     )  # fmt: skip
+
+
+def evidence_hash(items: list[Evidence], angle_texts: list[str]) -> str:
+    """What a run's patterns depend on: every evidence item (with its row), the angles, the model."""
+    digest = hashlib.sha256(f"{MODEL}\n{ALGORITHM}\n".encode())
+    for line in sorted(f"{e.source}\t{e.table}\t{e.row_id}\t{e.category}\t{e.text}" for e in items):
+        digest.update(line.encode() + b"\n")
+    for text in angle_texts:
+        digest.update(b"angle\t" + text.encode() + b"\n")
+    return digest.hexdigest()
+
+
+def _score_novelty(pattern: Pattern, angles: list[tuple[str, str]], angle_vectors: np.ndarray) -> None:
+    if angles:
+        centroid = np.asarray(pattern.centroid, dtype=np.float32)[None, :]
+        sims = embeddings.cosine(centroid, angle_vectors)[0]
+        best = int(np.argmax(sims))
+        pattern.novelty = round(float(np.clip(1 - sims[best], 0, 1)), 3)
+        pattern.similar_angle = angles[best][0]
+
+
+async def _unchanged(
+    conn: Conn, *, brand_id: UUID, product_id: UUID | None, digest: str
+) -> tuple[list[Pattern], int] | None:
+    """The last run's patterns (and unclustered count) when it saw this exact evidence and its
+    patterns are all still there (none promoted or dismissed since), else None."""
+    cur = await conn.execute(
+        "select patterns, unclustered from pattern_runs where brand_id = %s"
+        " and product_id is not distinct from %s and evidence_hash = %s",
+        (brand_id, product_id, digest),
+    )
+    run = await cur.fetchone()
+    if run is None:
+        return None
+    cur = await conn.execute(
+        "select id, name, members, confidence, novelty, source_breakdown, centroid::real[] as centroid"
+        " from patterns where brand_id = %s and product_id is not distinct from %s and status = 'new'",
+        (brand_id, product_id),
+    )
+    rows = await cur.fetchall()
+    if len(rows) != run["patterns"]:
+        return None
+    out = []
+    for r in rows:
+        members = [Member(**m) for m in r["members"]]
+        out.append(Pattern(
+            id=r["id"], name=r["name"], members=members, rows=len({(m.table, m.row_id) for m in members}),
+            confidence=round(float(r["confidence"]), 3), novelty=round(float(r["novelty"]), 3),
+            source_breakdown=r["source_breakdown"], centroid=[float(x) for x in r["centroid"]],
+        ))  # fmt: skip
+    return out, run["unclustered"]
 
 
 async def _save(

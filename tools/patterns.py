@@ -76,6 +76,10 @@ async def discover_patterns(
         f"({new} new since the last run; {report.unclustered} items fit no pattern; "
         f"{report.embedded_new} texts embedded now, {report.embedded_cached} from the cache)."
     )
+    if report.reused:
+        text += (
+            " The evidence has not changed since the last run: these are its patterns, not clustered again."
+        )
     for p in report.patterns[:SHOWN]:
         text += f"\n- {p.name}: confidence {_pct(p.confidence)}, novelty {_pct(p.novelty)}"
         text += "".join(f"; {s.text}" + (f" ({s.command})" if s.command else "") for s in p.suggestions)
