@@ -9,7 +9,6 @@ stored (same media, file present) is counted, not fetched again. A video's file 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import tempfile
@@ -26,6 +25,7 @@ from pydantic import BaseModel, Field, SecretStr, computed_field
 
 from db.pool import Database
 from services.classifier import url_identity
+from services.downloads import TooLarge, stream_to_file
 from services.errors import ConfigurationError, ExternalServiceError, NotFound, UserFacingError
 from services.meta_api import MetaClient
 from services.meta_sync import connections_for
@@ -370,24 +370,15 @@ async def _fetch(
     os.close(handle)
     staged = Path(name)
     try:
-        digest, size = hashlib.sha256(), 0
         async with http.stream("GET", url) as response:
             if response.status_code != 200:
                 raise _Failed(f"HTTP {response.status_code}")
-            declared = int(response.headers.get("content-length") or 0)
-            if declared > cap:
-                raise _Failed(f"{declared:,} bytes, over the {cap:,}-byte cap")
             content_type = (response.headers.get("content-type") or "").split(";")[0].strip() or None
-            out = await asyncio.to_thread(staged.open, "wb")
             try:
-                async for chunk in response.aiter_bytes(CHUNK_BYTES):
-                    size += len(chunk)
-                    if size > cap:
-                        raise _Failed(f"over the {cap:,}-byte cap")
-                    digest.update(chunk)
-                    await asyncio.to_thread(out.write, chunk)
-            finally:
-                await asyncio.to_thread(out.close)
+                sha256, size = await stream_to_file(response, staged, cap)
+            except TooLarge as error:
+                over = f"{error.size:,} bytes, over" if error.declared else "over"
+                raise _Failed(f"{over} the {cap:,}-byte cap") from None
         suffix = _EXTENSIONS.get(content_type or "") or Path(urlsplit(url).path).suffix[:6] or ".bin"
         path = f"{brand.organization_id}/{brand.id}/{item.meta_ad_id}/{item.kind}{suffix}"
         await storage.put(path, staged, content_type)
@@ -396,5 +387,5 @@ async def _fetch(
     return {
         "meta_ad_id": item.meta_ad_id, "brand_id": brand.id, "organization_id": brand.organization_id,
         "kind": item.kind, "media_key": item.media_key, "source_url": url, "path": path,
-        "content_type": content_type, "bytes": size, "sha256": digest.hexdigest(),
+        "content_type": content_type, "bytes": size, "sha256": sha256,
     }  # fmt: skip

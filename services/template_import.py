@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from db.pool import Database
 from services.assets import Storage, storage_for
+from services.downloads import TooLarge, stream_to_file
 from services.errors import InvalidArgument
 from services.template_images import CONTENT_TYPES, NotAnImage, inspect_image, write_thumbnail
 from settings import Settings
@@ -313,7 +314,6 @@ def _copy_file(source: _Source, staged: Path, max_bytes: int) -> str:
 
 async def _download(http: httpx.AsyncClient, url: str, staged: Path, max_bytes: int) -> str:
     limit = _limit(max_bytes)
-    digest, size = hashlib.sha256(), 0
     try:
         async with http.stream("GET", url) as response:
             if response.status_code != 200:
@@ -321,22 +321,15 @@ async def _download(http: httpx.AsyncClient, url: str, staged: Path, max_bytes: 
             content_type = (response.headers.get("content-type") or "").split(";")[0].strip().lower()
             if content_type not in CONTENT_TYPES.values():
                 raise _Refused(f"{url} is not an image ({content_type or 'no content type given'})")
-            declared = int(response.headers.get("content-length") or 0)
-            if declared > max_bytes:
-                raise _Refused(f"{url} is {_mb(declared)}; the limit is {limit}")
-            out = await asyncio.to_thread(staged.open, "wb")
             try:
-                async for chunk in response.aiter_bytes(CHUNK_BYTES):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise _Refused(f"{url} is larger than the {limit} limit")
-                    digest.update(chunk)
-                    await asyncio.to_thread(out.write, chunk)
-            finally:
-                await asyncio.to_thread(out.close)
+                sha256, _ = await stream_to_file(response, staged, max_bytes)
+            except TooLarge as error:
+                if error.declared:
+                    raise _Refused(f"{url} is {_mb(error.size)}; the limit is {limit}") from None
+                raise _Refused(f"{url} is larger than the {limit} limit") from None
     except httpx.HTTPError as error:
         raise _Refused(f"{url} could not be fetched: {error or type(error).__name__}") from error
-    return digest.hexdigest()
+    return sha256
 
 
 def _name_from(ref: str) -> str:
