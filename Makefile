@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint bench bench-chat bench-meta bench-jobs bench-templates bench-patterns chromium
+.PHONY: run test install lint bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,7 @@ bench-templates: install
 # discover_patterns over 20,000 evidence rows: first run, embeddings cached, nothing changed.
 bench-patterns: install
 	$(BIN)/python -m bench.patterns
+
+# 100 chat turns against the fake Anthropic API (300 ms to first token): the app's added latency.
+bench-provider: install
+	$(BIN)/python -m bench.provider_overhead

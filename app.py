@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from agent import chainlit_tuning
+from agent import slack as slack_bot
 from agent.build import configured_model
 from agent.chat_ui import ACTION, ChainlitListener, forget_once
 from agent.history import HistoryDataLayer, LocalChatStorage, make_data_layer
@@ -404,3 +405,5 @@ def mount_meta_oauth_routes() -> None:
 
 
 mount_meta_oauth_routes()
+# Slack events (mention or DM the bot) on this server: agent/slack.py.
+slack_bot.mount(chainlit_server.app.router, database)

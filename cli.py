@@ -186,6 +186,32 @@ def import_meta_csv(
     )
 
 
+@import_app.command("reviews")
+def import_reviews(
+    file: Annotated[
+        Path, typer.Argument(help="Amazon reviews, CSV or JSON (an export, a scraper's output).")
+    ],
+    brand: Annotated[str, typer.Option("--brand", help="The brand the reviews are about.")],
+    product: Annotated[str | None, typer.Option("--product", help="The brand's product they review.")] = None,
+    org: Annotated[
+        str | None, typer.Option("--org", help="The brand's organization, if names repeat.")
+    ] = None,
+) -> None:
+    """Import Amazon reviews for a brand (re-importing the same file adds nothing)."""
+    from services.reviews_import import import_reviews as run_import
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Importing reviews", total=None)
+
+        def step(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = _run(
+            lambda db: run_import(db, None, path=file, brand=brand, product=product, org=org, progress=step)
+        )
+    console.print(result.summary, markup=False, highlight=False)
+
+
 @meta_app.command("link")
 def meta_link(
     brand: Annotated[str, typer.Option("--brand", help="The brand the ad account belongs to.")],
@@ -496,6 +522,123 @@ def templates_reviewer(
         console.print(f"{email} {'no longer reviews' if changed else 'was not a reviewer of'} templates.")
     else:
         console.print(f"{email} {'now reviews' if changed else 'already reviews'} templates.")
+
+
+@app.command("mcp")
+def mcp_serve(
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="stdio: who is calling (their email); else VIRALTRACKER_TOKEN's person."),
+    ] = None,
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve streamable HTTP (bearer tokens) instead of stdio.")
+    ] = False,
+    host: Annotated[str, typer.Option(help="--http: the interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="--http: the port to listen on.")] = 8765,
+) -> None:
+    """Serve the tools over MCP (Claude Desktop or any MCP client): stdio as one person, or HTTP at /mcp
+    where each request's `Authorization: Bearer <token>` says who is calling."""
+    from agent.mcp_server import reserve_stdout, serve_http, serve_stdio
+    from services.api_tokens import caller_for_token
+
+    settings = get_settings()
+    # The mcp library logs every request at INFO; the log file needs only its problems.
+    logging.getLogger("mcp").setLevel(logging.WARNING)
+    if http:
+        if user is not None:
+            err.print("[red]Over HTTP each request's bearer token says who is calling: drop --user.[/red]")
+            raise typer.Exit(2)
+        console.print(f"ViralTracker MCP on http://{host}:{port}/mcp  (Ctrl-C to stop)")
+        _run(lambda db: serve_http(db, host=host, port=port))
+        return
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    if user is None and token is None:
+        err.print("[red]Say who is calling: --user EMAIL, or set VIRALTRACKER_TOKEN to their token.[/red]")
+        raise typer.Exit(2)
+    protocol = reserve_stdout()
+
+    async def work(db: Any) -> None:
+        if user is not None:
+            caller = await _caller(db, user)
+        else:
+            async with db.as_owner() as conn:
+                caller = await caller_for_token(conn, secret=token or "")
+        err.print(f"ViralTracker MCP (stdio) as {caller.email}", markup=False, highlight=False)
+        await serve_stdio(db, caller, stdout=protocol)
+
+    _run(work)
+
+
+token_app = typer.Typer(help="Access tokens for the MCP server's HTTP transport.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option("--user", help="Whose token it is (their email).")],
+    name: Annotated[str, typer.Option(help="What it is for, e.g. 'Claude Desktop'.")] = "MCP client",
+) -> None:
+    """Create a token for one person (shown once: only its hash is kept)."""
+    from services.api_tokens import create_token
+
+    async def work(db: Any) -> Any:
+        caller = await _caller(db, user)
+        async with db.as_owner() as conn:
+            return await create_token(conn, user=caller, name=name)
+
+    created = _run(work)
+    console.print(
+        f"Token '{created.token.name}' for {user} (id {str(created.token.id)[:8]}). It is shown only now:",
+        markup=False,
+        highlight=False,
+    )
+    console.print(created.secret, markup=False, highlight=False)
+    console.print("Send it as 'Authorization: Bearer <token>' to `viraltracker mcp --http`.", markup=False)
+
+
+@token_app.command("list")
+def token_list(user: Annotated[str, typer.Option("--user", help="Whose tokens (their email).")]) -> None:
+    """A person's tokens (never the secrets): id, name, start of the token, created, last used, revoked."""
+    from services.api_tokens import list_tokens
+
+    async def work(db: Any) -> Any:
+        caller = await _caller(db, user)
+        async with db.as_owner() as conn:
+            return await list_tokens(conn, user=caller)
+
+    found = _run(work)
+    table = RichTable(title=f"{len(found)} token(s) for {user}")
+    for column in ("id", "name", "token", "created", "last used", "revoked"):
+        table.add_column(column, overflow="fold")
+    for t in found:
+        table.add_row(
+            str(t.id)[:8],
+            t.name,
+            f"{t.token_prefix}…",
+            f"{t.created_at:%Y-%m-%d %H:%M}",
+            f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never",
+            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
+        )
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (its first 6+ characters).")],
+) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+    from services.api_tokens import revoke_token
+
+    async def work(db: Any) -> Any:
+        async with db.as_owner() as conn:
+            return await revoke_token(conn, token_id=token_id)
+
+    revoked = _run(work)
+    console.print(
+        f"Token '{revoked.name}' ({str(revoked.id)[:8]}) is revoked: requests with it are refused.",
+        markup=False,
+        highlight=False,
+    )
 
 
 def main() -> None:

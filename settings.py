@@ -28,11 +28,21 @@ class Settings(BaseSettings):
     google_api_key: SecretStr | None = Field(default=None, validation_alias="GOOGLE_API_KEY")
     gemini_base_url: str | None = Field(default=None, validation_alias="GEMINI_BASE_URL")
     """Where the Gemini API is (default: Google's own); tests point it at a local fake."""
+    embeddings: Literal["auto", "local", "gemini"] = Field(
+        default="auto", validation_alias="VIRALTRACKER_EMBEDDINGS"
+    )
+    """Pattern discovery's embeddings: auto = Gemini's when a Gemini/Google key is set, else the local
+    MiniLM; local or gemini to choose."""
+    gemini_embedding_model: str = Field(
+        default="gemini-embedding-001", validation_alias="VIRALTRACKER_GEMINI_EMBEDDING_MODEL"
+    )
     image_model: str = Field(default="gemini-2.5-flash-image", validation_alias="VIRALTRACKER_IMAGE_MODEL")
     """The Gemini image model ad runs generate with when a Gemini/Google key is set."""
     secret_key: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_SECRET_KEY")
     pool_max_size: int = Field(default=10, validation_alias="VIRALTRACKER_POOL_MAX_SIZE")
     logfire_token: SecretStr | None = Field(default=None, validation_alias="LOGFIRE_TOKEN")
+    api_token: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_TOKEN")
+    """`viraltracker mcp` (stdio) runs as this token's person when no --user is given."""
     auth_mode: Literal["password", "header", "oauth"] = Field(
         default="password", validation_alias="VIRALTRACKER_AUTH"
     )
@@ -77,6 +87,14 @@ class Settings(BaseSettings):
     )
     """Landing page fetches may reach loopback and private addresses (local testing only: otherwise a
     person could make the server read its own network)."""
+    reddit_base_url: str = Field(default="https://www.reddit.com", validation_alias="REDDIT_BASE_URL")
+    """Where Reddit's public JSON is read from (/research_reddit); tests point it at a local fake."""
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    """The Slack app's bot token (xoxb-…): posting answers and briefings to Slack."""
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    """Checks that requests to /slack/events really come from Slack (with SLACK_BOT_TOKEN: the Slack bot)."""
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+    """Where the Slack Web API is; tests point it at a local fake."""
 
     def auth_secret(self) -> str:
         """`CHAINLIT_AUTH_SECRET`, else one generated once and kept (owner-only) in `$VIRALTRACKER_HOME`."""

@@ -9,9 +9,16 @@ from pydantic_ai.models import Model
 
 from prompts import load_prompt
 from services.brands import visible_brands
-from services.model_choice import configured_model as configured_model  # re-exported: app.py, cli.py
+from services.model_choice import chat_model
+from settings import Settings
 from tools.deps import Deps
 from tools.registry import agent_tools
+
+
+def configured_model(settings: Settings) -> Model | str | None:
+    """The chat's model (app.py, cli.py): Anthropic or Gemini built from the settings (key, base URL,
+    our retries), another named model as is, or None offline."""
+    return chat_model(settings)
 
 
 def model_label(model: Model | str | None) -> str:

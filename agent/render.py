@@ -19,12 +19,14 @@ from services.performance import AdPerformanceResult
 from services.template_recommendations import RecommendationResult, TemplatePick
 from tools.actions import ActionButton
 from tools.ad_creation import CreateAdsResult
+from tools.briefings import briefing_tables
 from tools.content_gaps import ContentGapsAnswer
 from tools.jobs import JobsResult, short
 from tools.landing_pages import landing_page_tables
 from tools.notifications import NotificationsResult
 from tools.patterns import PatternsAnswer, pattern_tables
 from tools.personas import PersonaAnswer, persona_tables
+from tools.research import research_tables
 from tools.templates import ReviewAnswer, TemplatesResult
 from tools.templates_auto import TemplateAutoResult
 
@@ -266,8 +268,12 @@ def tables_for(result: BaseModel) -> list[Table]:
         return [Table(title, columns, rows) for title, columns, rows in persona_tables(result) if rows]
     if isinstance(result, ContentGapsAnswer):
         return _gaps_tables(result)
+    if b_tables := briefing_tables(result):
+        return [Table(title, columns, rows) for title, columns, rows in b_tables]
     if lp_tables := landing_page_tables(result):
         return [Table(title, columns, rows) for title, columns, rows in lp_tables if rows]
+    if found := research_tables(result):
+        return [Table(title, columns, rows) for title, columns, rows in found if rows]
     return []
 
 

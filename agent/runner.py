@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 from pydantic_ai import RunContext, UsageLimits
-from pydantic_ai.exceptions import AgentRunError, UsageLimitExceeded
+from pydantic_ai.exceptions import AgentRunError, ModelAPIError, UsageLimitExceeded
 from pydantic_ai.messages import (
     AgentStreamEvent,
+    BinaryContent,
     FunctionToolCallEvent,
     FunctionToolResultEvent,
     ModelMessage,
@@ -35,6 +36,7 @@ from agent.slash import help_text, is_slash, parse_slash
 from db.pool import Caller, Database
 from services.brands import visible_brands
 from services.errors import UserFacingError
+from services.model_choice import provider_trouble
 from tools.deps import Deps
 from tools.registry import result_of
 
@@ -58,6 +60,8 @@ class TurnResult(BaseModel):
 
     # Kept for the next turn; not part of the JSON the CLI prints.
     messages: list[ModelMessage] = Field(default_factory=list, exclude=True)
+    interrupted: bool = Field(default=False, exclude=True)
+    """The turn failed after part of an answer had streamed to the listener."""
     results: list[BaseModel] = Field(default_factory=list, exclude=True)
 
 
@@ -73,12 +77,19 @@ class TurnListener(Protocol):
     ) -> None: ...
 
 
-def _event_handler(listener: TurnListener) -> Any:
+@dataclass
+class _Streamed:
+    text: bool = False
+
+
+def _event_handler(listener: TurnListener, streamed: _Streamed) -> Any:
     async def handle(ctx: RunContext[Deps], events: AsyncIterable[AgentStreamEvent]) -> None:
         async for event in events:
             if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart) and event.part.content:
+                streamed.text = True
                 await listener.on_text(event.part.content)
             elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                streamed.text = True
                 await listener.on_text(event.delta.content_delta)
             elif isinstance(event, FunctionToolCallEvent):
                 await listener.on_tool_start(
@@ -107,10 +118,21 @@ def storable_history(messages: list[ModelMessage]) -> str:
     slim: list[ModelMessage] = []
     for message in kept:
         if isinstance(message, ModelRequest):
-            parts = [replace(p, metadata=None) if isinstance(p, ToolReturnPart) else p for p in message.parts]
+            parts = [_slim_return(p) if isinstance(p, ToolReturnPart) else p for p in message.parts]
             message = replace(message, parts=parts)
         slim.append(message)
     return ModelMessagesTypeAdapter.dump_json(slim).decode()
+
+
+IMAGE_NOT_KEPT = "(an image was shown here; not kept in the history)"
+
+
+def _slim_return(part: ToolReturnPart) -> ToolReturnPart:
+    """A tool return as stored: without the full result, and without images (deep_analysis's ad image)."""
+    content = part.content
+    if isinstance(content, list) and any(isinstance(c, BinaryContent) for c in content):
+        content = [IMAGE_NOT_KEPT if isinstance(c, BinaryContent) else c for c in content]
+    return replace(part, content=content, metadata=None)
 
 
 def _records(messages: list[ModelMessage]) -> tuple[list[ToolCallRecord], list[BaseModel]]:
@@ -159,8 +181,9 @@ async def run_turn(
         db=db, caller=caller, message=message, history=history, model=model, today=today, listener=listener
     )
     if listener is not None and not turn.messages[len(history or []) :]:
-        # Answered without a model run (/help, a refused command): the surface still hears the text.
-        await listener.on_text(turn.text)
+        # Answered without a model run (/help, a refused command) or a failed turn: the surface still
+        # hears the text, after a break when part of an answer was already shown.
+        await listener.on_text(("\n\n" if turn.interrupted else "") + turn.text)
     return turn
 
 
@@ -192,6 +215,7 @@ async def _run_turn(
     # A surface that shows progress (the chat UI) hears long tools as they go.
     progress = getattr(listener, "on_progress", None)
     deps = Deps(db=db, caller=caller, today=today, brand_names=names, progress=progress)
+    streamed = _Streamed()
     try:
         result = await build_agent().run(
             message,
@@ -199,23 +223,33 @@ async def _run_turn(
             model=model,
             message_history=history,
             usage_limits=USAGE_LIMITS,
-            event_stream_handler=_event_handler(listener) if listener is not None else None,
+            event_stream_handler=_event_handler(listener, streamed) if listener is not None else None,
         )
     except UsageLimitExceeded:
         log.warning("usage limit hit for %s", caller.email)
         return TurnResult(
             text="That question took too many steps, so I stopped. Try asking for one thing at a time.",
             messages=history,
+            interrupted=streamed.text,
         )
+    except ModelAPIError as error:
+        # The provider failed the turn (after our retries): a plain reason, the details in the log.
+        log.warning("model provider failed a turn for %s: %s", caller.email, error.message)
+        return TurnResult(text=provider_trouble(error, model), messages=history, interrupted=streamed.text)
     except AgentRunError as error:
         log.exception("agent run failed")
-        return TurnResult(text=f"Sorry, I couldn't finish that: {error.message}", messages=history)
+        return TurnResult(
+            text=f"Sorry, I couldn't finish that: {error.message}",
+            messages=history,
+            interrupted=streamed.text,
+        )
     except Exception:
         # The edge of the chat: log the traceback for us, tell the person plainly.
         log.exception("turn failed for %s: %r", caller.email, message)
         return TurnResult(
             text="Something went wrong on our side and has been logged. Nothing was changed; please try again.",
             messages=history,
+            interrupted=streamed.text,
         )
     new = result.new_messages()
     records, results = _records(new)

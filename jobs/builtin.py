@@ -6,9 +6,10 @@ import importlib
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jobs.registry import JobType, Notice, PermanentJobError, RetryableJobError, RunContext, register
+from services.errors import UserFacingError
 
 # -- meta_sync -----------------------------------------------------------------------------------
 
@@ -345,5 +346,78 @@ AD_CREATION = register(
         backoff_base=60.0,
         serialize_per_brand=True,
         on_success=_ad_creation_notice,
+    )
+)
+
+
+# -- Slack: briefings pushed to a channel, notifications posted to the organization's channel ------
+
+
+class BriefingParams(BrandJobParams):
+    period: Literal["day", "week"] = "day"
+    channel: str = Field(min_length=2, max_length=81)
+    """A Slack channel name ("#growth") or ID."""
+
+    @field_validator("channel")
+    @classmethod
+    def _slack_channel(cls, value: str) -> str:
+        from services.slack_channels import check_channel
+
+        try:
+            return check_channel(value)
+        except UserFacingError as error:
+            raise ValueError(error.message.rstrip(".")) from None
+
+
+async def run_briefing(context: RunContext, params: BriefingParams) -> BaseModel:
+    """`services.briefings.post_briefing`: what changed for the brand, posted to the channel."""
+    from datetime import UTC, datetime
+
+    from services.briefings import post_briefing
+
+    return await post_briefing(
+        context.db,
+        context.settings,
+        brand_id=params.brand_id,
+        period=params.period,
+        channel=params.channel,
+        today=datetime.now(UTC).date(),
+    )
+
+
+BRIEFING = register(
+    JobType(
+        name="briefing",
+        params=BriefingParams,
+        run=run_briefing,
+        description="Post a brand's briefing (what changed yesterday or in the last 7 days) to a Slack channel.",
+        needs_brand=True,
+        max_attempts=4,
+        backoff_base=60.0,
+    )
+)
+
+
+class SlackNotificationParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notification_id: UUID
+
+
+async def run_slack_notification(context: RunContext, params: SlackNotificationParams) -> BaseModel:
+    """`services.slack_channels.post_notification` (queued with the notification itself)."""
+    from services.slack_channels import post_notification
+
+    return await post_notification(context.db, context.settings, notification_id=params.notification_id)
+
+
+SLACK_NOTIFICATION = register(
+    JobType(
+        name="slack_notification",
+        params=SlackNotificationParams,
+        run=run_slack_notification,
+        description="Post an organization's new notification to its Slack channel.",
+        max_attempts=6,
+        backoff_base=30.0,
     )
 )

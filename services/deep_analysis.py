@@ -77,6 +77,25 @@ async def _find_ad(conn: Conn, *, brand: BrandRef, ad: str) -> dict[str, Any]:
     return dict(rows[0])
 
 
+AD_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+MAX_AD_IMAGE_BYTES = 5 * 1024 * 1024
+"""Larger images are not shown to a model (Anthropic refuses images over 5 MB)."""
+
+
+async def stored_ad_image(conn: Conn, *, meta_ad_id: str) -> tuple[str, str] | None:
+    """(storage path, content type) of the ad's downloaded image (its thumbnail, from the asset downloads),
+    when it is one a model can read; None when none was downloaded."""
+    cur = await conn.execute(
+        "select path, content_type, bytes from ad_assets where meta_ad_id = %s and kind = 'image'"
+        " order by fetched_at desc limit 1",
+        (meta_ad_id,),
+    )
+    row = await cur.fetchone()
+    if row is None or row["content_type"] not in AD_IMAGE_TYPES or row["bytes"] > MAX_AD_IMAGE_BYTES:
+        return None
+    return str(row["path"]), str(row["content_type"])
+
+
 def _strings(value: Any) -> list[str]:
     return [str(v) for v in value or []]
 

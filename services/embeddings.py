@@ -9,12 +9,15 @@ once per process; texts run in batches. `embed(texts)` returns one unit row per 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -204,3 +207,50 @@ def embed(texts: list[str]) -> Array:
 def cosine(a: Array, b: Array) -> Array:
     """Cosine similarities between unit rows: (len(a), len(b))."""
     return np.asarray(a @ b.T, dtype=np.float32)
+
+
+@runtime_checkable
+class TextEmbedder(Protocol):
+    """An embedding model as pattern discovery uses it. Only vectors of one `model` are compared; the
+    clustering threshold and the similarity of unrelated texts differ from model to model."""
+
+    @property
+    def model(self) -> str:
+        """Its identity in caches and stored vectors: a new model (or dimension) is a new cache."""
+
+    @property
+    def label(self) -> str:
+        """How answers name it: 'all-MiniLM-L6-v2 (local)'."""
+
+    @property
+    def distance_threshold(self) -> float:
+        """Cosine distance (average linkage) under which two groups of texts are one theme."""
+
+    @property
+    def unrelated_similarity(self) -> float:
+        """Typical cosine similarity of unrelated texts: novelty counts from here (0 → 1)."""
+
+    async def embed_texts(self, texts: list[str]) -> Array:
+        """One unit row per text, in order."""
+
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 in numpy on this machine (`embed`), or any function standing in for it."""
+
+    fn: Callable[[list[str]], Array] = embed
+    model: str = MODEL_NAME
+    label: str = f"{MODEL_NAME} (local)"
+    distance_threshold: float = 0.6
+    unrelated_similarity: float = 0.0
+
+    async def embed_texts(self, texts: list[str]) -> Array:
+        return np.asarray(await asyncio.to_thread(self.fn, texts), dtype=np.float32)
+
+
+def unit_rows(vectors: Array) -> Array:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)

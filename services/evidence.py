@@ -1,7 +1,8 @@
 """What a brand's research says about its customers, as evidence items traced to their rows.
 
 Each source (ad copy analyses, or ad classifications when a brand has none; Amazon review analyses
-and reviews; landing pages and their analyses; offer variants) is read into `Evidence` items, one
+and reviews; landing pages and their analyses; offer variants; brand-wide: Reddit discussions,
+competitors' ads and competitors' landing pages) is read into `Evidence` items, one
 per signal, each naming its table and row id and the persona field it speaks to. Both the persona
 synthesis and the content-gap suggestions rank these the same way (`rank`): a signal said by more
 sources, then more often, comes first; the text stays verbatim.
@@ -20,7 +21,10 @@ from pydantic import BaseModel, Field
 
 from db.pool import Conn
 
-Source = Literal["ads", "ad_classifications", "reviews", "landing_pages", "offer_variants"]
+Source = Literal[
+    "ads", "ad_classifications", "reviews", "landing_pages", "offer_variants", "reddit", "competitor_ads",
+    "competitor_pages",
+]  # fmt: skip
 Category = Literal[
     "demographics", "psychographics", "pains", "desires", "benefits", "objections", "language",
     "awareness", "voice", "mechanism", "hooks", "site", "page",
@@ -31,8 +35,13 @@ SOURCE_LABELS: dict[str, str] = {
     "reviews": "Amazon reviews",
     "landing_pages": "landing pages",
     "offer_variants": "offer variants",
+    "reddit": "Reddit discussions",
+    "competitor_ads": "competitor ads",
+    "competitor_pages": "competitor landing pages",
 }
 MAX_REVIEW_QUOTES = 40
+MAX_REDDIT_ROWS = 200  # the highest-scored posts and comments
+MAX_COMPETITOR_ADS = 200  # the most recently started
 MAX_TEXT = 400
 
 
@@ -244,6 +253,35 @@ async def gather(
                 _add(out, "offer_variants", table, rid, category, row[column])
             mechanism = row["mechanism"] or {}
             _add(out, "offer_variants", table, rid, "mechanism", mechanism.get("name"))
+    # Brand-wide research (not tied to a product): what people and competitors say about the theme.
+    if "reddit" in wanted:
+        cur = await conn.execute(
+            "select id, title, body from reddit_posts where brand_id = %(brand)s"
+            " order by score desc nulls last, id limit %(most)s",
+            {**args, "most": MAX_REDDIT_ROWS},
+        )
+        for row in await cur.fetchall():  # verbatim: titles and comments in people's own words
+            _add(out, "reddit", "reddit_posts", row["id"], "language", row["title"])
+            _add(out, "reddit", "reddit_posts", row["id"], "language", row["body"])
+    if "competitor_ads" in wanted:
+        cur = await conn.execute(
+            "select id, bodies, link_titles from competitor_ads where brand_id = %(brand)s"
+            " order by delivery_start desc nulls last, id limit %(most)s",
+            {**args, "most": MAX_COMPETITOR_ADS},
+        )
+        for row in await cur.fetchall():
+            _add(out, "competitor_ads", "competitor_ads", row["id"], "hooks", row["link_titles"])
+            _add(out, "competitor_ads", "competitor_ads", row["id"], "language", row["bodies"])
+    if "competitor_pages" in wanted:
+        cur = await conn.execute(
+            "select id, analysis from competitor_landing_pages where brand_id = %(brand)s order by scraped_at, id",
+            args,
+        )
+        for row in await cur.fetchall():
+            sections = (row["analysis"] or {}).get("sections") or {}
+            _read_analysis(out, "competitor_pages", "competitor_landing_pages", row["id"], sections)
+            for value in sections.values() if isinstance(sections, dict) else ():
+                _read_analysis(out, "competitor_pages", "competitor_landing_pages", row["id"], value)
     return out
 
 

@@ -58,6 +58,8 @@ class LandingPageAnalysis(BaseModel):
     title: str | None = None
     landing_page_id: UUID | None = None
     analysis_id: UUID | None = None
+    competitor: str | None = None
+    """Set for a competitor's page (stored in competitor_landing_pages, with its analysis)."""
     stored_new: bool = False
     method: str = ""
     chunks: int = 0
@@ -206,6 +208,32 @@ async def save_analysis(
     return row["id"]
 
 
+_STORE_COMPETITOR = """
+insert into competitor_landing_pages (brand_id, organization_id, competitor_name, url, raw_markdown, content_hash,
+                                      analysis)
+values (%(brand)s, %(org)s, %(competitor)s, %(url)s, %(markdown)s, %(hash)s, %(analysis)s)
+on conflict (brand_id, url, content_hash) do update set competitor_name = excluded.competitor_name,
+  analysis = excluded.analysis, scraped_at = now()
+returning id, (xmax = 0) as inserted
+"""
+
+
+async def store_competitor_page(
+    conn: Conn, *, brand: BrandRef, competitor: str, page: FetchedPage, sections: dict[str, Any],
+    errors: dict[str, str], method: str,
+) -> tuple[UUID, bool]:  # fmt: skip
+    """A competitor's page with its analysis (id, stored now?): once per distinct content, the latest
+    analysis kept."""
+    analysis = {"sections": sections, "errors": errors, "method": method, "title": page.title}
+    params = {
+        "brand": brand.id, "org": brand.organization_id, "competitor": competitor, "url": page.url,
+        "markdown": page.markdown, "hash": content_hash(page.markdown), "analysis": Jsonb(analysis),
+    }  # fmt: skip
+    row = await (await conn.execute(_STORE_COMPETITOR, params)).fetchone()
+    assert row is not None
+    return row["id"], bool(row["inserted"])
+
+
 def _outcome(section: str, sections: dict[str, Any], errors: dict[str, str], offline: bool) -> SectionOutcome:
     if section in errors:
         return SectionOutcome(section=section, status="failed", error=errors[section])
@@ -225,10 +253,17 @@ def _outcome(section: str, sections: dict[str, Any], errors: dict[str, str], off
 
 async def analyze_landing_page(
     db: Database, caller: Caller, *, url: str | None, brand: str, product: str | None = None, settings: Settings,
-    progress: Progress | None = None,
+    progress: Progress | None = None, competitor: str | None = None,
 ) -> LandingPageAnalysis:  # fmt: skip
-    """Fetch, store (once per distinct content) and analyse one page for one of the caller's brands."""
+    """Fetch, store (once per distinct content) and analyse one page for one of the caller's brands, or
+    (with `competitor`) a competitor's page kept as the brand's research."""
     report = progress or (lambda _message: None)
+    competitor = " ".join(competitor.split()) if competitor is not None else None
+    if competitor is not None and (not competitor or product):
+        raise InvalidArgument(
+            "A competitor's page needs the competitor's name (competitor:\"Name\") and no product:"
+            " it is kept with the brand's research, not linked to one of your products."
+        )
     async with db.as_user(caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand)
         product_ref = await resolve_product(conn, name=product, brand_id=brand_ref.id) if product else None
@@ -249,24 +284,21 @@ async def analyze_landing_page(
     sections, errors = await run_full_analysis(
         chunks, url=page.url, title=page.title, model=model, progress=report
     )
-    async with db.as_user(caller) as conn:
-        page_id, new = await store_page(
-            conn, brand=brand_ref, product_id=product_ref.id if product_ref else None, page=page
-        )
-        analysis_id = await save_analysis(
-            conn,
-            brand=brand_ref,
-            page_id=page_id,
-            url=page.url,
-            sections=sections,
-            errors=errors,
-            method=method,
+    if competitor is not None:
+        async with db.as_user(caller) as conn:
+            page_id, new = await store_competitor_page(
+                conn, brand=brand_ref, competitor=competitor, page=page, sections=sections, errors=errors,
+                method=method,
+            )  # fmt: skip
+        analysis_id = None
+    else:
+        page_id, new, analysis_id = await _store_own(
+            db, caller, brand_ref, product_ref, page, sections, errors, method
         )
     outcomes = [_outcome(s, sections, errors, model is None) for s in SECTIONS]
     ok = [o.section for o in outcomes if o.status != "failed"]
-    text = (
-        f"Analysed {page.title or page.url} for {brand_ref.name}: {len(ok)} of {len(SECTIONS)} sections done"
-    )
+    whose = f"{brand_ref.name}'s research (competitor: {competitor})" if competitor else brand_ref.name
+    text = f"Analysed {page.title or page.url} for {whose}: {len(ok)} of {len(SECTIONS)} sections done"
     text += " (" + ", ".join(f"{o.section}: {o.found}" for o in outcomes if o.status != "failed") + ")."
     if errors:
         text += (
@@ -280,8 +312,28 @@ async def analyze_landing_page(
     return LandingPageAnalysis(
         summary=text, url=page.url, brand=brand_ref.name, title=page.title, landing_page_id=page_id,
         analysis_id=analysis_id, stored_new=new, method=method, chunks=len(chunks), note=page.note,
-        sections=outcomes,
+        sections=outcomes, competitor=competitor,
     )  # fmt: skip
+
+
+async def _store_own(
+    db: Database, caller: Caller, brand_ref: BrandRef, product_ref: Any, page: FetchedPage,
+    sections: dict[str, Any], errors: dict[str, str], method: str,
+) -> tuple[UUID, bool, UUID]:  # fmt: skip
+    async with db.as_user(caller) as conn:
+        page_id, new = await store_page(
+            conn, brand=brand_ref, product_id=product_ref.id if product_ref else None, page=page
+        )
+        analysis_id = await save_analysis(
+            conn,
+            brand=brand_ref,
+            page_id=page_id,
+            url=page.url,
+            sections=sections,
+            errors=errors,
+            method=method,
+        )
+    return page_id, new, analysis_id
 
 
 class AnalysisRow(BaseModel):

@@ -1,25 +1,156 @@
-"""Which model provider answers: one rule for the chat agent and the analysis jobs (classification)."""
+"""Which model provider answers: one rule for the chat agent and the analysis jobs (classification).
+
+The chat's model (`chat_model`) is built from `Settings` for Anthropic (`ANTHROPIC_API_KEY`,
+`ANTHROPIC_BASE_URL`) and Gemini (`GEMINI_API_KEY`/`GOOGLE_API_KEY`, `GEMINI_BASE_URL`) on the real
+`anthropic` / `google-genai` clients. Retries are ours, not the SDKs' (Anthropic's `max_retries=0`,
+no google-genai `retry_options`): one transport below the SDK retries a 429 / 529 / 5xx answer the
+same way for both providers, after its Retry-After, and only while a person would still wait.
+"""
 
 from __future__ import annotations
 
-from pydantic_ai.models import Model
+import asyncio
+import math
+import random
+from email.utils import parsedate_to_datetime
+from time import time
+
+import httpx2
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelHTTPError,
+    ModelRateLimitError,
+    ModelUnavailableError,
+)
+from pydantic_ai.models import AbstractModel, Model
 
 from settings import Settings
 
 DEFAULT_ANTHROPIC_MODEL = "anthropic:claude-sonnet-4-6"
-DEFAULT_GEMINI_MODEL = "google-gla:gemini-2.5-flash"
+DEFAULT_GEMINI_MODEL = "google:gemini-2.5-flash"
+
+RETRYABLE = frozenset({429, 500, 502, 503, 504, 529})
+CHAT_ATTEMPTS = 3
+"""Calls per model request in a chat turn: the first and up to two retries."""
+CHAT_MAX_WAIT = 20.0
+"""Seconds: a Retry-After longer than this is not waited for (a person is watching); the turn says so."""
+BACKOFF_SECONDS = 1.0
+"""First wait when a retryable answer names no Retry-After; doubles per attempt (with jitter)."""
+CHAT_TIMEOUT = httpx2.Timeout(120.0, connect=5.0)
 
 
 def configured_model(settings: Settings) -> str | None:
     """`VIRALTRACKER_MODEL`, else Anthropic if its key is set, else Gemini, else None (offline)."""
     name = (settings.viraltracker_model or "").strip()
+    if name == "offline":
+        return None
     if name:
-        return None if name == "offline" else name
+        # `google-gla:` is the older spelling of Pydantic-AI's `google:` (the Gemini API with a key).
+        return "google:" + name.removeprefix("google-gla:") if name.startswith("google-gla:") else name
     if settings.anthropic_api_key:
         return DEFAULT_ANTHROPIC_MODEL
     if settings.gemini_api_key or settings.google_api_key:
         return DEFAULT_GEMINI_MODEL
     return None
+
+
+def retry_after_seconds(headers: httpx2.Headers) -> float | None:
+    """Seconds an answer asks us to wait: `retry-after-ms`, else `Retry-After` (seconds or an HTTP date)."""
+    raw_ms, raw = headers.get("retry-after-ms"), headers.get("retry-after")
+    try:
+        if raw_ms is not None:
+            value = float(raw_ms) / 1000
+        elif raw is not None:
+            value = float(raw)
+        else:
+            return None
+    except ValueError:
+        try:
+            value = parsedate_to_datetime(raw or "").timestamp() - time()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, value) if math.isfinite(value) else None
+
+
+class RetryingTransport(httpx2.AsyncBaseTransport):
+    """Retries a 429 / overloaded / 5xx answer before the SDK sees it: after its Retry-After (else 1 s
+    doubling, jittered), at most `attempts` calls, never waiting longer than `max_wait` at once. The
+    last answer (or one asking for a longer wait) goes to the SDK, which raises its usual error."""
+
+    def __init__(
+        self,
+        wrapped: httpx2.AsyncBaseTransport | None = None,
+        *,
+        attempts: int = CHAT_ATTEMPTS,
+        max_wait: float = CHAT_MAX_WAIT,
+    ) -> None:
+        self.wrapped = wrapped or httpx2.AsyncHTTPTransport()
+        self.attempts = attempts
+        self.max_wait = max_wait
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        for attempt in range(1, self.attempts + 1):
+            response = await self.wrapped.handle_async_request(request)
+            if response.status_code not in RETRYABLE or attempt == self.attempts:
+                return response
+            wait = retry_after_seconds(response.headers)
+            if wait is None:
+                wait = BACKOFF_SECONDS * 2 ** (attempt - 1) * (0.75 + 0.5 * random.random())
+            if wait > self.max_wait:
+                return response
+            await response.aclose()
+            await asyncio.sleep(wait)
+        raise AssertionError("unreachable")  # the loop returns
+
+    async def aclose(self) -> None:
+        await self.wrapped.aclose()
+
+
+_chat_models: dict[tuple[str, str | None, str | None], Model] = {}
+
+
+def chat_model(settings: Settings) -> Model | str | None:
+    """The chat agent's model: Anthropic or Gemini built on their SDKs with the settings' key and base URL
+    and our retries; another `VIRALTRACKER_MODEL` name as is (Pydantic-AI builds it); None offline.
+    Built once per configuration, so its HTTP connections are reused turn after turn."""
+    name = configured_model(settings)
+    if name is None:
+        return None
+    if name.startswith("anthropic:") and settings.anthropic_api_key is not None:
+        key, base_url = settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url
+    elif name.startswith("google:") and (secret := settings.gemini_api_key or settings.google_api_key):
+        key, base_url = secret.get_secret_value(), settings.gemini_base_url
+    else:
+        return name
+    cache_key = (name, key, base_url)
+    if cache_key not in _chat_models:
+        _chat_models[cache_key] = _build(name, key=key, base_url=base_url, transport=RetryingTransport())
+    return _chat_models[cache_key]
+
+
+def _build(
+    name: str, *, key: str, base_url: str | None, transport: httpx2.AsyncBaseTransport | None
+) -> Model:
+    from pydantic_ai.models import create_async_httpx2_client
+
+    http = create_async_httpx2_client(timeout=CHAT_TIMEOUT, transport=transport)
+    if name.startswith("google:"):
+        from pydantic_ai.models.google import GoogleModel
+        from pydantic_ai.providers.google import GoogleProvider
+
+        # No `retry_options`: google-genai then never retries; the transport does.
+        google = GoogleProvider(api_key=key, base_url=base_url, http_client=http)
+        return GoogleModel(name.removeprefix("google:"), provider=google)
+    from anthropic import AsyncAnthropic
+    from pydantic_ai.models.anthropic import AnthropicModel
+    from pydantic_ai.providers.anthropic import AnthropicProvider
+
+    client = AsyncAnthropic(api_key=key, base_url=base_url, http_client=http, max_retries=0)
+    return AnthropicModel(
+        name.removeprefix("anthropic:"), provider=AnthropicProvider(anthropic_client=client)
+    )
 
 
 def analysis_model(settings: Settings) -> Model | str | None:
@@ -40,3 +171,51 @@ def analysis_model(settings: Settings) -> Model | str | None:
 def model_name(model: Model | str) -> str:
     """How a run names its model in results: `anthropic:claude-sonnet-4-6`."""
     return model if isinstance(model, str) else f"{model.system}:{model.model_name}"
+
+
+def reads_images(model: AbstractModel) -> bool:
+    """Whether a tool should show this model images: a real provider's model that takes image input,
+    not a scripted stand-in (the offline router, tests' `FunctionModel`, the MCP server's placeholder)."""
+    from pydantic_ai.models.function import FunctionModel
+    from pydantic_ai.models.test import TestModel
+    from pydantic_ai.models.wrapper import WrapperModel
+
+    while isinstance(model, WrapperModel):  # instrumentation wraps the model in use
+        model = model.wrapped
+    if not isinstance(model, Model) or isinstance(model, FunctionModel | TestModel):
+        return False
+    return bool(model.profile.get("supports_image_input", True))
+
+
+def key_variable(model: Model | str | None) -> str:
+    """The setting that holds the key of this model's provider."""
+    system = model if isinstance(model, str) else getattr(model, "system", "")
+    return "GEMINI_API_KEY (or GOOGLE_API_KEY)" if "google" in str(system) else "ANTHROPIC_API_KEY"
+
+
+def provider_trouble(error: ModelAPIError, model: Model | str | None) -> str:
+    """What a person reads when the model provider fails a turn (no status bodies, no stack traces)."""
+    status = error.status_code if isinstance(error, ModelHTTPError) else None
+    code = f"HTTP {status}" if status else (error.provider_error_type or "no status")
+    provider = "Gemini" if "GEMINI" in key_variable(model) else "Claude"
+    nothing = "Nothing was changed."
+    if error.in_stream:  # the answer had started: not retried (its first words may be on screen)
+        what = "it is overloaded" if isinstance(error, ModelUnavailableError) else f"an error ({code})"
+        return f"{provider} stopped mid-answer: {what}. {nothing} Please ask again in a minute."
+    if (
+        isinstance(error, ModelAuthenticationError)
+        or status in (401, 403)
+        or "API key not valid" in str(error.body)
+    ):
+        return (
+            f"The model provider refused our API key ({code}). Check {key_variable(model)} "
+            f"and restart the app. {nothing}"
+        )
+    if isinstance(error, ModelRateLimitError) or status == 429:
+        wait = f" It asked us to wait {error.retry_after:.0f} s." if error.retry_after else ""
+        return f"{provider} is rate limiting us right now ({code}).{wait} {nothing} Try again in a minute."
+    if isinstance(error, ModelUnavailableError) or status in RETRYABLE:
+        return f"{provider} is overloaded right now ({code}, {CHAT_ATTEMPTS} tries). {nothing} Try again in a minute."
+    if isinstance(error, ModelConnectionError):
+        return f"We couldn't reach {provider} (a network problem or timeout). {nothing} Please try again."
+    return f"{provider} refused the request ({code}). {nothing} The details are in the server log."

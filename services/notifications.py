@@ -23,6 +23,8 @@ CHANNEL = "vt_notifications"
 """The NOTIFY channel a new notification is announced on (ids only; see the migration's trigger)."""
 
 MAX_LIST = 200
+SLACK_JOB = "slack_notification"
+"""The job type that posts an org-wide notification to its organization's Slack channel."""
 
 
 class Notification(BaseModel):
@@ -84,7 +86,8 @@ async def create(
         " select %(org)s, %(user_id)s, %(type)s, %(category)s, %(title)s, %(message)s, %(metadata)s"
         " where %(user_id)s::uuid is null or exists (select 1 from user_organizations"
         "   where organization_id = %(org)s and user_id = %(user_id)s)"
-        " returning id",
+        " returning id, (select channel from organization_slack_channels"
+        "   where organization_id = %(org)s and %(user_id)s::uuid is null) as slack_channel",
         {
             "org": organization_id,
             "user_id": user_id,
@@ -98,7 +101,27 @@ async def create(
     row = await cur.fetchone()
     if row is None:
         raise InvalidArgument(f"User {user_id} is not a member of organization {organization_id}.")
-    return UUID(str(row["id"]))
+    created = UUID(str(row["id"]))
+    if row["slack_channel"] and not _about_slack_posting(metadata):
+        await _queue_slack_post(conn, organization_id=organization_id, notification_id=created)
+    return created
+
+
+def _about_slack_posting(metadata: Mapping[str, Any] | BaseModel | None) -> bool:
+    # A failed Slack post is not posted to Slack again (no loop while Slack is down).
+    return isinstance(metadata, Mapping) and metadata.get("job_type") == SLACK_JOB
+
+
+async def _queue_slack_post(conn: Conn, *, organization_id: UUID, notification_id: UUID) -> None:
+    """An org-wide notification goes to the organization's Slack channel by a job queued in this same
+    transaction: one post whatever the number of app processes, none if the notification rolls back,
+    retried with backoff while Slack is down."""
+    from jobs.registry import job_type_named
+    from jobs.runs import enqueue
+
+    kind = job_type_named(SLACK_JOB)
+    params = kind.parse({"notification_id": str(notification_id)})
+    await enqueue(conn, kind, params, organization_id=organization_id, brand_id=None)
 
 
 async def unread_count(conn: Conn, *, user_id: UUID) -> int:

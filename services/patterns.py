@@ -1,22 +1,25 @@
 """`discover_patterns`: themes that recur across a brand's research, with how sure and how new each is.
 
 Every evidence item (services/evidence.py: ad copy analyses and ad classifications, Amazon reviews and
-their analyses, landing pages, offer variants) is embedded once (cached by content hash in
+their analyses, landing pages, offer variants, Reddit threads, competitors' ads and landing pages) is embedded once (cached by content hash in
 `evidence_embeddings`), the distinct texts are clustered (average-linkage agglomerative clustering on
 cosine distance: deterministic, no seed, no cluster count to guess), and every cluster with at least
 two evidence items is a pattern:
 
-- name: its most central phrase (highest mean similarity to the other members), no model needed;
+- name: written by the analysis model when a key is set (services/pattern_names.py), else its most
+  central phrase (highest mean similarity to the other members);
 - confidence = ½ · volume + ½ · agreement, where volume = min(1, rows / 5) (distinct source rows) and
   agreement = min(1, (kinds − 1) / 2) (distinct kinds of source: ads, reviews, landing pages, offer
-  variants). One kind of source alone therefore never passes 50 %; three kinds and five rows make 100 %;
-- novelty = 1 − the highest cosine similarity of its centroid to the brand's existing angles (1 with none).
+  variants, Reddit, competitors). One kind of source alone therefore never passes 50 %; three kinds and five rows make 100 %;
+- novelty = 1 − the highest cosine similarity of its centroid to the brand's existing angles (1 with none),
+  counted from the embedding model's unrelated-text similarity (0 for MiniLM, 0.5 for Gemini).
 
 Results replace the brand's previous 'new' patterns (promoted and dismissed ones stay), so a later run
 can say which patterns it had not seen before. Over 3,000 distinct texts, k-means micro-clusters come first (see
 `cluster`; bench/patterns.py: 20,000 rows). A run over the same evidence and angles as the last one
-(`pattern_runs.evidence_hash`) returns the stored patterns without clustering. Gemini embeddings when a key is set: `_embedder` is the
-seam; today every run uses the local MiniLM model (numpy, no torch).
+(`pattern_runs.evidence_hash`) returns the stored patterns without clustering. Embeddings are Gemini's
+when a Gemini/Google key is set (services/gemini_embeddings.py), else the local MiniLM (numpy, no torch);
+vectors of different models are never compared.
 """
 
 from __future__ import annotations
@@ -33,18 +36,19 @@ from pydantic import BaseModel, Field
 
 from db.jsonb import jsonb
 from db.pool import Conn
-from services import embeddings
+from services import embeddings, pattern_names
 from services.brands import resolve_brand
 from services.errors import InvalidArgument, NoData, NotFound
 from services.evidence import Evidence, Source, gather
+from services.gemini_embeddings import embedder_for
 from services.personas import resolve_scope
 from settings import Settings
 
-Embedder = Callable[[list[str]], np.ndarray]
-Kind = Literal["ads", "reviews", "landing_pages", "offer_variants"]
+Embedder = Callable[[list[str]], np.ndarray] | embeddings.TextEmbedder
+Kind = Literal["ads", "reviews", "landing_pages", "offer_variants", "reddit", "competitors"]
 
-MODEL = "all-MiniLM-L6-v2"
-DISTANCE_THRESHOLD = 0.6  # cosine distance (average linkage) under which two groups are one theme
+MODEL = embeddings.MODEL_NAME
+DISTANCE_THRESHOLD = 0.6  # MiniLM's cosine distance (average linkage) under which two groups are one theme
 MAX_TEXTS = 50_000  # distinct texts clustered per run (the most repeated first)
 EXACT_TEXTS = 3000  # up to here one agglomerative pass over the texts (pairwise distances are n²)
 MICRO_PER_ROOT = 10  # above it: 10·√n spherical k-means micro-clusters first (at most EXACT_TEXTS)
@@ -59,13 +63,18 @@ STRONG_NOVELTY = 0.5
 SEEN_SIMILARITY = 0.9  # a pattern whose centroid is this close to an earlier run's is not new
 KINDS: dict[Source, Kind] = {
     "ads": "ads", "ad_classifications": "ads", "reviews": "reviews",
-    "landing_pages": "landing_pages", "offer_variants": "offer_variants",
+    "landing_pages": "landing_pages", "offer_variants": "offer_variants", "reddit": "reddit",
+    "competitor_ads": "competitors", "competitor_pages": "competitors",
 }  # fmt: skip
 KIND_LABELS: dict[Kind, str] = {
     "ads": "ads", "reviews": "Amazon reviews", "landing_pages": "landing pages", "offer_variants": "offer variants",
+    "reddit": "Reddit discussions", "competitors": "competitors' ads and pages",
 }  # fmt: skip
 SKIPPED_CATEGORIES = {"site", "page", "awareness", "voice"}  # URLs, awareness levels and tone are not themes
-ALL_SOURCES: tuple[Source, ...] = ("ads", "ad_classifications", "reviews", "landing_pages", "offer_variants")
+ALL_SOURCES: tuple[Source, ...] = (
+    "ads", "ad_classifications", "reviews", "landing_pages", "offer_variants", "reddit", "competitor_ads",
+    "competitor_pages",
+)  # fmt: skip
 
 
 class Member(BaseModel):
@@ -91,6 +100,7 @@ class Pattern(BaseModel):
     source_breakdown: dict[str, int]
     similar_angle: str | None = None
     is_new: bool = True
+    named_by: Literal["central_phrase", "model"] = "central_phrase"
     suggestions: list[Suggestion] = Field(default_factory=list)
     centroid: list[float] = Field(default_factory=list, exclude=True)
 
@@ -105,6 +115,8 @@ class PatternReport(BaseModel):
     unclustered: int
     patterns: list[Pattern]
     reused: bool = False  # the evidence had not changed since the last run: its patterns, not re-clustered
+    embedding_model: str = f"{MODEL} (local)"
+    notes: list[str] = Field(default_factory=list)
 
 
 class Promotion(BaseModel):
@@ -113,9 +125,11 @@ class Promotion(BaseModel):
     pattern_id: UUID
 
 
-def _embedder(settings: Settings) -> Embedder:
-    # Seam for Gemini embeddings when a key is set (a different model, so a different cache key).
-    return embeddings.embed
+def text_embedder(embedder: Embedder) -> embeddings.TextEmbedder:
+    """An embedding model as given, or a plain function standing in for the local MiniLM."""
+    if isinstance(embedder, embeddings.TextEmbedder):
+        return embedder
+    return embeddings.LocalEmbedder(fn=embedder)
 
 
 def content_hash(text: str, model: str = MODEL) -> str:
@@ -130,7 +144,8 @@ async def embed_cached(
     conn: Conn, *, organization_id: UUID, texts: list[str], embedder: Embedder
 ) -> tuple[np.ndarray, int]:
     """Unit vectors for `texts` (in order) and how many were embedded now (the rest came from the cache)."""
-    hashes = [content_hash(t) for t in texts]
+    model = text_embedder(embedder)
+    hashes = [content_hash(t, model.model) for t in texts]
     cur = await conn.execute(
         "select content_hash, embedding::real[] as v from evidence_embeddings"
         " where organization_id = %s and content_hash = any(%s)",
@@ -141,24 +156,22 @@ async def embed_cached(
     text_of = dict(zip(hashes, texts, strict=True))
     for start in range(0, len(missing), EMBED_BATCH):
         batch = missing[start : start + EMBED_BATCH]
-        vectors = await asyncio.to_thread(embedder, [text_of[h] for h in batch])
+        vectors = await model.embed_texts([text_of[h] for h in batch])
         async with conn.cursor() as cursor:
             await cursor.executemany(
                 "insert into evidence_embeddings (organization_id, content_hash, model, embedding)"
                 " values (%s, %s, %s, %s::vector) on conflict do nothing",
                 [
-                    (organization_id, h, MODEL, _vector_literal(v))
+                    (organization_id, h, model.model, _vector_literal(v))
                     for h, v in zip(batch, vectors, strict=True)
                 ],
             )
         known.update(zip(batch, np.asarray(vectors, dtype=np.float32), strict=True))
-    matrix = (
-        np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, embeddings.DIMENSIONS), np.float32)
-    )
+    matrix = np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, 1), np.float32)
     return matrix, len(missing)
 
 
-def cluster(vectors: np.ndarray) -> list[int]:
+def cluster(vectors: np.ndarray, threshold: float = DISTANCE_THRESHOLD) -> list[int]:
     """A cluster label per row (deterministic: agglomerative, average linkage, cosine distance).
 
     Over EXACT_TEXTS rows, two stages: spherical k-means into micro-clusters, then the same
@@ -178,19 +191,19 @@ def cluster(vectors: np.ndarray) -> list[int]:
         np.add.at(sums, micro, vectors)
         sizes = np.bincount(micro, minlength=len(centroids))[micro]
         mean_similarity = (np.einsum("ij,ij->i", vectors, sums[micro]) - 1) / np.maximum(sizes - 1, 1)
-        near = (sizes == 1) | (mean_similarity > 1 - DISTANCE_THRESHOLD)
+        near = (sizes == 1) | (mean_similarity > 1 - threshold)
         used, inner = np.unique(micro[near], return_inverse=True)
         means = np.zeros((len(used), vectors.shape[1]), dtype=np.float64)
         np.add.at(means, inner, vectors[near])
         means /= np.bincount(inner, minlength=len(used))[:, None]
-        merged = _agglomerate(np.clip(1 - means @ means.T, 0, 2), metric="precomputed")
+        merged = _agglomerate(np.clip(1 - means @ means.T, 0, 2), metric="precomputed", threshold=threshold)
         labels = np.arange(len(vectors)) + max(merged, default=0) + 1  # outliers: a label each
         labels[near] = np.asarray(merged, dtype=np.int64)[inner]
         return [int(x) for x in labels]
-    return _agglomerate(vectors, metric="cosine")
+    return _agglomerate(vectors, metric="cosine", threshold=threshold)
 
 
-def _agglomerate(x: np.ndarray, *, metric: str) -> list[int]:
+def _agglomerate(x: np.ndarray, *, metric: str, threshold: float) -> list[int]:
     if len(x) < 2:
         return [0] * len(x)
     from sklearn.cluster import AgglomerativeClustering  # scipy and sklearn load in ~1 s: only when used
@@ -198,7 +211,7 @@ def _agglomerate(x: np.ndarray, *, metric: str) -> list[int]:
     if metric == "precomputed":
         np.fill_diagonal(x, 0)
     model = AgglomerativeClustering(
-        n_clusters=None, metric=metric, linkage="average", distance_threshold=DISTANCE_THRESHOLD
+        n_clusters=None, metric=metric, linkage="average", distance_threshold=threshold
     )
     return [int(v) for v in model.fit_predict(x)]
 
@@ -229,26 +242,37 @@ def confidence(*, rows: int, kinds: int) -> float:
     return round(0.5 * min(1.0, rows / 5) + 0.5 * min(1.0, max(0, kinds - 1) / 2), 3)
 
 
-def _next_step(kind: Kind, brand: str) -> Suggestion:
+def _next_step(kind: Kind, brand: str, theme: str = "") -> list[Suggestion]:
+    """What would bring this kind of source to the pattern, each with the exact command that gets it."""
     quoted = f'"{brand}"' if " " in brand else brand
-    steps: dict[Kind, tuple[str, str | None]] = {
-        "ads": ("Sync and classify the brand's Meta ads to see whether its ads already use this theme",
-                f"/sync_meta brand:{quoted}"),
-        "reviews": ("Import more Amazon reviews for the product to hear whether customers say it too "
-                    "(no chat command for review import yet)", None),
-        "landing_pages": ("Analyze the landing page (yours or a competitor's) that should carry this theme",
-                          f"/analyze_landing_page url:<page url> brand:{quoted}"),
-        "offer_variants": ("Turn the brand's landing pages into offer variants",
-                           f"/discover_variants brand:{quoted}"),
+    query = " ".join(theme.replace('"', " ").split())[:80] or "<the theme>"
+    steps: dict[Kind, list[tuple[str, str]]] = {
+        "ads": [("Sync and classify the brand's Meta ads to see whether its ads already use this theme",
+                 f"/sync_meta brand:{quoted}")],
+        "reviews": [("Import more Amazon reviews (a CSV or JSON export) to hear whether customers say it too, "
+                     "from a shell", f'viraltracker import reviews FILE --brand "{brand}"')],
+        "landing_pages": [("Analyze the brand's landing page that should carry this theme",
+                           f"/analyze_landing_page url:<page url> brand:{quoted}")],
+        "offer_variants": [("Turn the brand's landing pages into offer variants",
+                            f"/discover_variants brand:{quoted}")],
+        "reddit": [("Read Reddit discussions on the theme, in people's own words",
+                    f'/research_reddit brand:{quoted} query:"{query}"')],
+        "competitors": [("Analyze a competitor's ads from Meta's Ad Library",
+                         f"/competitor_ads brand:{quoted} page:<competitor's Facebook page id>"),
+                        ("Analyze a competitor's landing page",
+                         f'/analyze_landing_page url:<competitor page> brand:{quoted} competitor:"<name>"')],
     }  # fmt: skip
-    text, command = steps[kind]
-    return Suggestion(kind="missing_source", text=f"Not in {KIND_LABELS[kind]} yet: {text}.", command=command)
+    return [
+        Suggestion(kind="missing_source", text=f"Not in {KIND_LABELS[kind]} yet: {text}.", command=command)
+        for text, command in steps[kind]
+    ]
 
 
 def _suggest(pattern: Pattern, brand: str) -> list[Suggestion]:
     out: list[Suggestion] = []
     if pattern.confidence < LOW_CONFIDENCE:
-        out += [_next_step(k, brand) for k in KIND_LABELS if k not in pattern.source_breakdown]
+        missing = [k for k in KIND_LABELS if k not in pattern.source_breakdown]
+        out += [s for k in missing for s in _next_step(k, brand, pattern.name)]
     if pattern.similar_angle and pattern.novelty < LOW_NOVELTY:
         out.append(
             Suggestion(kind="similar_angle", text=f"Similar to existing angle '{pattern.similar_angle}'.")
@@ -266,12 +290,14 @@ async def _angles(conn: Conn, *, brand_id: UUID) -> list[tuple[str, str]]:
     return [(r["name"], f"{r['name']}. {r['description']}".strip(" .")) for r in await cur.fetchall()]
 
 
-async def _previous_centroids(conn: Conn, *, brand_id: UUID) -> np.ndarray:
+async def _previous_centroids(conn: Conn, *, brand_id: UUID, model: str) -> np.ndarray:
     cur = await conn.execute(
-        "select centroid::real[] as v from patterns where brand_id = %s and centroid is not null", (brand_id,)
+        "select centroid::real[] as v from patterns where brand_id = %s and centroid is not null"
+        " and embedding_model = %s",
+        (brand_id, model),
     )
     rows = [np.asarray(r["v"], dtype=np.float32) for r in await cur.fetchall()]
-    return np.stack(rows) if rows else np.zeros((0, embeddings.DIMENSIONS), np.float32)
+    return np.stack(rows) if rows else np.zeros((0, 1), np.float32)
 
 
 def _patterns(
@@ -330,9 +356,9 @@ async def discover_patterns(
     texts = sorted(counts, key=lambda t: (-counts[t], t))[:MAX_TEXTS]  # one order for the same evidence
     kept = set(texts)
     items = [e for e in items if e.text in kept]
-    embed = embedder or _embedder(settings)
+    embed = text_embedder(embedder) if embedder is not None else embedder_for(settings)
     angles = await _angles(conn, brand_id=brand_id)
-    digest = evidence_hash(items, [text for _, text in angles])
+    digest = evidence_hash(items, [text for _, text in angles], model=embed.model)
     stored = await _unchanged(conn, brand_id=brand_id, product_id=product_id, digest=digest)
     if stored is not None:
         progress("Evidence unchanged since the last run: its patterns")
@@ -341,32 +367,38 @@ async def discover_patterns(
         )
         patterns, unclustered = stored
         for p in patterns:
-            _score_novelty(p, angles, angle_vectors)
+            _score_novelty(p, angles, angle_vectors, floor=embed.unrelated_similarity)
             p.is_new = False  # the last run saved it
             p.suggestions = _suggest(p, brand_name)
         patterns.sort(key=lambda p: (-p.confidence, -p.novelty, p.name))
         return PatternReport(
             brand=brand_name, brand_id=brand_id, product=product_ref.name if product_ref else None,
             evidence_items=len(items), embedded_new=new_angles, embedded_cached=len(angles) - new_angles,
-            unclustered=unclustered, patterns=patterns, reused=True,
+            unclustered=unclustered, patterns=patterns, reused=True, embedding_model=embed.label,
         )  # fmt: skip
     progress(f"Embedding {len(texts)} distinct texts from {len(items)} evidence items")
     vectors, new = await embed_cached(conn, organization_id=org, texts=texts, embedder=embed)
     progress("Clustering")
-    labels = await asyncio.to_thread(cluster, vectors)
+    labels = await asyncio.to_thread(cluster, vectors, embed.distance_threshold)
     patterns = _patterns(items, texts, vectors, labels)
     angle_vectors, new_angles = await embed_cached(
         conn, organization_id=org, texts=[text for _, text in angles], embedder=embed
     )
-    previous = await _previous_centroids(conn, brand_id=brand_id)
+    previous = await _previous_centroids(conn, brand_id=brand_id, model=embed.model)
     for p in patterns:
         centroid = np.asarray(p.centroid, dtype=np.float32)[None, :]
-        _score_novelty(p, angles, angle_vectors)
+        _score_novelty(p, angles, angle_vectors, floor=embed.unrelated_similarity)
         if len(previous):
-            p.is_new = float(embeddings.cosine(centroid, previous).max()) < SEEN_SIMILARITY
-        p.suggestions = _suggest(p, brand_name)
+            seen = rescaled(float(embeddings.cosine(centroid, previous).max()), embed.unrelated_similarity)
+            p.is_new = seen < SEEN_SIMILARITY
     patterns.sort(key=lambda p: (-p.confidence, -p.novelty, p.name))
-    await _save(conn, brand_id=brand_id, organization_id=org, product_id=product_id, patterns=patterns)
+    if patterns:
+        progress(f"Naming {min(len(patterns), pattern_names.MAX_NAMED)} patterns")
+    naming = await pattern_names.name_patterns(patterns, labels=KIND_LABELS, settings=settings)
+    for p in patterns:
+        p.suggestions = _suggest(p, brand_name)
+    await _save(conn, brand_id=brand_id, organization_id=org, product_id=product_id, patterns=patterns,
+                model=embed.model)  # fmt: skip
     clustered = sum(len(p.members) for p in patterns)
     await conn.execute(
         "delete from pattern_runs where brand_id = %s and product_id is not distinct from %s",
@@ -380,13 +412,14 @@ async def discover_patterns(
     return PatternReport(
         brand=brand_name, brand_id=brand_id, product=product_ref.name if product_ref else None,
         evidence_items=len(items), embedded_new=new + new_angles, embedded_cached=len(texts) + len(angles) - new - new_angles,
-        unclustered=len(items) - clustered, patterns=patterns,
+        unclustered=len(items) - clustered, patterns=patterns, embedding_model=embed.label,
+        notes=[naming] if naming else [],
     )  # fmt: skip
 
 
-def evidence_hash(items: list[Evidence], angle_texts: list[str]) -> str:
+def evidence_hash(items: list[Evidence], angle_texts: list[str], *, model: str = MODEL) -> str:
     """What a run's patterns depend on: every evidence item (with its row), the angles, the model."""
-    digest = hashlib.sha256(f"{MODEL}\n{ALGORITHM}\n".encode())
+    digest = hashlib.sha256(f"{model}\n{ALGORITHM}\n".encode())
     for line in sorted(f"{e.source}\t{e.table}\t{e.row_id}\t{e.category}\t{e.text}" for e in items):
         digest.update(line.encode() + b"\n")
     for text in angle_texts:
@@ -394,12 +427,19 @@ def evidence_hash(items: list[Evidence], angle_texts: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _score_novelty(pattern: Pattern, angles: list[tuple[str, str]], angle_vectors: np.ndarray) -> None:
+def rescaled(similarity: float, floor: float) -> float:
+    """A cosine similarity on the model's own scale: its unrelated-text similarity (`floor`) is 0."""
+    return (similarity - floor) / (1 - floor)
+
+
+def _score_novelty(
+    pattern: Pattern, angles: list[tuple[str, str]], angle_vectors: np.ndarray, *, floor: float
+) -> None:
     if angles:
         centroid = np.asarray(pattern.centroid, dtype=np.float32)[None, :]
         sims = embeddings.cosine(centroid, angle_vectors)[0]
         best = int(np.argmax(sims))
-        pattern.novelty = round(float(np.clip(1 - sims[best], 0, 1)), 3)
+        pattern.novelty = round(float(np.clip(1 - rescaled(float(sims[best]), floor), 0, 1)), 3)
         pattern.similar_angle = angles[best][0]
 
 
@@ -417,7 +457,7 @@ async def _unchanged(
     if run is None:
         return None
     cur = await conn.execute(
-        "select id, name, members, confidence, novelty, source_breakdown, centroid::real[] as centroid"
+        "select id, name, members, confidence, novelty, source_breakdown, named_by, centroid::real[] as centroid"
         " from patterns where brand_id = %s and product_id is not distinct from %s and status = 'new'",
         (brand_id, product_id),
     )
@@ -431,13 +471,15 @@ async def _unchanged(
             id=r["id"], name=r["name"], members=members, rows=len({(m.table, m.row_id) for m in members}),
             confidence=round(float(r["confidence"]), 3), novelty=round(float(r["novelty"]), 3),
             source_breakdown=r["source_breakdown"], centroid=[float(x) for x in r["centroid"]],
+            named_by=r["named_by"],
         ))  # fmt: skip
     return out, run["unclustered"]
 
 
 async def _save(
-    conn: Conn, *, brand_id: UUID, organization_id: UUID, product_id: UUID | None, patterns: list[Pattern]
-) -> None:
+    conn: Conn, *, brand_id: UUID, organization_id: UUID, product_id: UUID | None, patterns: list[Pattern],
+    model: str,
+) -> None:  # fmt: skip
     await conn.execute(
         "delete from patterns where brand_id = %s and product_id is not distinct from %s and status = 'new'",
         (brand_id, product_id),
@@ -445,9 +487,10 @@ async def _save(
     for p in patterns:
         cur = await conn.execute(
             "insert into patterns (brand_id, organization_id, product_id, name, members, confidence, novelty,"
-            " source_breakdown, centroid) values (%s, %s, %s, %s, %s, %s, %s, %s, %s::vector) returning id",
+            " source_breakdown, centroid, embedding_model, named_by)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s) returning id",
             (brand_id, organization_id, product_id, p.name, jsonb(p.members), p.confidence, p.novelty,
-             jsonb(p.source_breakdown), _vector_literal(np.asarray(p.centroid))),
+             jsonb(p.source_breakdown), _vector_literal(np.asarray(p.centroid)), model, p.named_by),
         )  # fmt: skip
         row = await cur.fetchone()
         p.id = row["id"] if row else None

@@ -5,8 +5,6 @@ theme equal to an existing angle is flagged; promotion writes one angle; embeddi
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 import numpy as np
@@ -15,66 +13,21 @@ import pytest
 from agent.charts import charts_for
 from agent.render import tables_for
 from agent.runner import run_turn
-from db.jsonb import jsonb
-from db.pool import Caller, Database
+from db.pool import Database
 from services import embeddings
 from services.errors import NotFound
 from services.patterns import PatternReport, confidence, discover_patterns
 from settings import Settings
-from tests.research_helpers import insert, new_tenant
+from tests.pattern_helpers import NOISE, THEMES, Barkwell, pattern_of, seed_barkwell
+from tests.research_helpers import new_tenant
 
 OFFLINE = Settings(_env_file=None, VIRALTRACKER_MODEL="offline")  # type: ignore[call-arg]
-
-# theme -> [(kind, text)]: kind "ads" = ad copy analysis, "reviews" = review analysis, "lp" = landing page.
-THEMES: dict[str, list[tuple[str, str]]] = {
-    "joint": [("ads", "joint pain in senior dogs"), ("ads", "my old dog's stiff joints"),
-              ("reviews", "arthritis relief for aging dogs"), ("reviews", "older dogs struggling with sore joints"),
-              ("lp", "mobility support for senior dogs' joints"), ("lp", "helps senior dogs with hip and joint pain")],
-    "picky": [("ads", "picky eaters finally eat"), ("reviews", "my dog is such a picky eater"),
-              ("reviews", "even fussy eaters love the taste"), ("lp", "picky dogs gobble it up"),
-              ("lp", "tastes great to picky eaters")],
-    "vet": [("ads", "vet recommended"), ("ads", "recommended by veterinarians"), ("reviews", "our vet recommended it"),
-            ("lp", "trusted by vets"), ("lp", "veterinarian approved formula")],
-    "shed": [("reviews", "reduces shedding"), ("reviews", "less dog hair on the couch"),
-             ("reviews", "cuts down on shedding fur")],
-}  # fmt: skip
-NOISE = [("ads", "free shipping on orders over $50"), ("reviews", "made in the USA"),
-         ("lp", "subscribe and save 15%"), ("ads", "bacon flavour"), ("reviews", "30-day money back guarantee")]  # fmt: skip
-
-
-@dataclass
-class Barkwell:
-    db: Database
-    caller: Caller
-    brand_id: UUID
-    theme_of: dict[str, str]  # text -> planted theme ("noise" for noise)
 
 
 @pytest.fixture(scope="module")
 async def barkwell(db: Database) -> AsyncIterator[Barkwell]:
     """One row per planted text, in its kind of source; one existing angle, 'Vet recommended'."""
-    org, caller = await new_tenant(db, organization="Barkwell Co", person="bea")
-    theme_of = {text: theme for theme, rows in THEMES.items() for _, text in rows}
-    theme_of.update({text: "noise" for _, text in NOISE})
-    async with db.as_service() as conn:
-
-        async def one(query: str, *args: Any) -> Any:
-            return await insert(conn, query, *args)
-
-        brand = await one("insert into brands (organization_id, name) values (%s, 'Barkwell')", org)
-        for n, (kind, text) in enumerate([row for rows in THEMES.values() for row in rows] + NOISE):
-            if kind == "ads":
-                await one("insert into brand_ad_analysis (brand_id, organization_id, data_source, analysis)"
-                          " values (%s, %s, 'meta_api', %s)", brand, org, jsonb({"pain_points": [text]}))  # fmt: skip
-            elif kind == "reviews":
-                await one("insert into amazon_review_analysis (brand_id, organization_id, analysis)"
-                          " values (%s, %s, %s)", brand, org, jsonb({"desires": [text]}))  # fmt: skip
-            else:
-                await one("insert into brand_landing_pages (brand_id, organization_id, url, benefits)"
-                          " values (%s, %s, %s, %s)", brand, org, f"https://barkwell.example/p{n}", jsonb([text]))  # fmt: skip
-        await one("insert into angles (brand_id, organization_id, name, description) values (%s, %s,"
-                  " 'Vet recommended', 'Recommended by veterinarians')", brand, org)  # fmt: skip
-    yield Barkwell(db=db, caller=caller, brand_id=brand, theme_of=theme_of)
+    yield await seed_barkwell(db)
 
 
 class CountingEmbedder:
@@ -93,10 +46,6 @@ async def _discover(b: Barkwell, embedder: CountingEmbedder) -> PatternReport:
         return await discover_patterns(conn, brand="barkwell", settings=OFFLINE, embedder=embedder)
 
 
-def _pattern_of(report: PatternReport, theme_of: dict[str, str], theme: str) -> Any:
-    return max(report.patterns, key=lambda p: sum(theme_of[m.text] == theme for m in p.members))
-
-
 async def test_planted_themes_come_out_with_their_members_and_suggestions(barkwell: Barkwell) -> None:
     counter = CountingEmbedder()
     report = await _discover(barkwell, counter)
@@ -108,7 +57,7 @@ async def test_planted_themes_come_out_with_their_members_and_suggestions(barkwe
     )
     assert report.embedded_new == planted + 1
     for theme, rows in THEMES.items():
-        pattern = _pattern_of(report, barkwell.theme_of, theme)
+        pattern = pattern_of(report, barkwell.theme_of, theme)
         texts = [m.text for m in pattern.members]
         purity = sum(barkwell.theme_of[t] == theme for t in texts) / len(texts)
         recall = sum(barkwell.theme_of[t] == theme for t in texts) / len(rows)
@@ -118,7 +67,7 @@ async def test_planted_themes_come_out_with_their_members_and_suggestions(barkwe
         for p in report.patterns
     ), "noise should not form patterns"
 
-    joint = _pattern_of(report, barkwell.theme_of, "joint")
+    joint = pattern_of(report, barkwell.theme_of, "joint")
     assert joint.source_breakdown == {"ads": 2, "reviews": 2, "landing_pages": 2}
     assert joint.confidence == 1.0 and joint.novelty >= 0.5
     assert [s.kind for s in joint.suggestions] == ["promote"]
@@ -128,17 +77,21 @@ async def test_planted_themes_come_out_with_their_members_and_suggestions(barkwe
         "brand_landing_pages",
     }
 
-    shed = _pattern_of(report, barkwell.theme_of, "shed")
+    shed = pattern_of(report, barkwell.theme_of, "shed")
     assert shed.source_breakdown == {"reviews": 3} and shed.confidence == confidence(rows=3, kinds=1) == 0.3
     missing = [s for s in shed.suggestions if s.kind == "missing_source"]
     assert [s.command for s in missing] == [
         "/sync_meta brand:Barkwell",
         "/analyze_landing_page url:<page url> brand:Barkwell",
         "/discover_variants brand:Barkwell",
+        f'/research_reddit brand:Barkwell query:"{shed.name}"',
+        "/competitor_ads brand:Barkwell page:<competitor's Facebook page id>",
+        '/analyze_landing_page url:<competitor page> brand:Barkwell competitor:"<name>"',
     ]
     assert "Not in ads yet" in missing[0].text and "Not in landing pages yet" in missing[1].text
+    assert "Not in Reddit discussions yet" in missing[3].text
 
-    vet = _pattern_of(report, barkwell.theme_of, "vet")
+    vet = pattern_of(report, barkwell.theme_of, "vet")
     assert vet.similar_angle == "Vet recommended" and vet.novelty < 0.3
     assert any(s.text == "Similar to existing angle 'Vet recommended'." for s in vet.suggestions)
     assert not any(s.kind == "promote" for s in vet.suggestions)

@@ -49,9 +49,9 @@ async def test_unchanged_evidence_is_not_clustered_again(
     calls: list[int] = []
     real_cluster = patterns.cluster
 
-    def counting_cluster(vectors: np.ndarray) -> list[int]:
+    def counting_cluster(vectors: np.ndarray, *args: float) -> list[int]:
         calls.append(len(vectors))
-        return real_cluster(vectors)
+        return real_cluster(vectors, *args)
 
     monkeypatch.setattr(patterns, "cluster", counting_cluster)
 

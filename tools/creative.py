@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic_ai import RunContext
+from pydantic_ai import BinaryContent, RunContext
 
 from services import congruence as congruence_service
 from services import deep_analysis as deep_service
 from services import hooks as hooks_service
+from services.assets import storage_for
 from services.brands import resolve_brand
+from services.model_choice import reads_images
+from settings import get_settings
 from tools.common import check_limit, check_min_spend, window_of
 from tools.deps import Deps
-from tools.registry import tool
+from tools.registry import WithImages, tool
 
 HookMetric = Literal["hook_rate", "hold_rate", "thruplay_rate", "ctr", "cpa", "roas"]
 
@@ -168,8 +171,10 @@ async def deep_analysis(
     days: int | None = None,
     since: date | None = None,
     until: date | None = None,
-) -> deep_service.DeepAnalysisResult:
+) -> WithImages:
     """Everything about one ad: classification, hooks, transcript, storyboard, claims, congruence and performance.
+
+    When the ad's image has been downloaded, you also see the image itself.
 
     Args:
         brand: The brand's name as the person wrote it (fuzzy matched).
@@ -179,6 +184,18 @@ async def deep_analysis(
         until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
     """
     window = window_of(ctx, days, since, until)
+    show_image = reads_images(ctx.model)
     async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
         brand_ref = await resolve_brand(conn, name=brand)
-        return await deep_service.deep_analysis(conn, brand=brand_ref, window=window, ad=ad)
+        result = await deep_service.deep_analysis(conn, brand=brand_ref, window=window, ad=ad)
+        stored = (
+            await deep_service.stored_ad_image(conn, meta_ad_id=result.meta_ad_id) if show_image else None
+        )
+    if stored is None:
+        return WithImages(result)
+    path, media_type = stored
+    try:
+        data = await storage_for(get_settings()).read(path)
+    except OSError:  # gone from storage: the model reads the facts alone
+        return WithImages(result)
+    return WithImages(result, (BinaryContent(data=data, media_type=media_type),))

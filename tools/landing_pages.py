@@ -28,8 +28,9 @@ class AnalyzeAnswer(pages.LandingPageAnalysis):
     step="Analysing the landing page {url}",
 )
 async def analyze_landing_page(
-    ctx: RunContext[Deps], brand: str, url: str | None = None, product: str | None = None
-) -> AnalyzeAnswer:
+    ctx: RunContext[Deps], brand: str, url: str | None = None, product: str | None = None,
+    competitor: str | None = None,
+) -> AnalyzeAnswer:  # fmt: skip
     """Fetch a landing page and analyse it for a brand: benefits, persona signals, copy patterns,
     objection handling, belief-first (mechanism UMP/UMS, desires, sample hooks) and testimonials. The
     page is stored once per distinct content; each section is reported done or failed on its own.
@@ -38,14 +39,16 @@ async def analyze_landing_page(
         brand: The brand's name as the person wrote it (fuzzy matched).
         url: The page's address, e.g. https://example.com/products/calm-chews (required).
         product: The product the page sells (optional; links the page to it).
+        competitor: The competitor's name when the page is a competitor's: it is kept as the brand's
+            research (pattern discovery compares it), not as one of the brand's own pages.
     """
     call_id = ctx.tool_call_id
     result = await pages.analyze_landing_page(
         ctx.deps.db, ctx.deps.caller, url=url, brand=brand, product=product, settings=get_settings(),
-        progress=lambda message: ctx.deps.report(call_id, message),
+        progress=lambda message: ctx.deps.report(call_id, message), competitor=competitor,
     )  # fmt: skip
     actions = []
-    if result.landing_page_id is not None:
+    if result.landing_page_id is not None and result.competitor is None:
         args: dict[str, str | int | bool] = {"url": str(result.landing_page_id)[:8]}
         if product:
             args["product"] = product

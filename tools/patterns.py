@@ -37,7 +37,7 @@ async def discover_patterns(
     confirm: bool = False,
 ) -> PatternsAnswer:
     """Themes that recur across the brand's research (ad analyses and classifications, Amazon reviews,
-    landing pages, offer variants): each with its members and their sources, a confidence (evidence
+    landing pages, offer variants, Reddit threads, competitors' ads and pages): each with its members and their sources, a confidence (evidence
     volume and agreement across kinds of source, 0-100 %), a novelty (distance to the brand's existing
     angles) and suggested next steps. Saved so a later run shows what is new. With promote:<pattern id>
     it previews turning that pattern into an angle; confirm:true writes the angle.
@@ -74,8 +74,11 @@ async def discover_patterns(
     text = (
         f"{len(report.patterns)} patterns in {report.evidence_items} evidence items for {scope} "
         f"({new} new since the last run; {report.unclustered} items fit no pattern; "
-        f"{report.embedded_new} texts embedded now, {report.embedded_cached} from the cache)."
+        f"{report.embedded_new} texts embedded now, {report.embedded_cached} from the cache, with"
+        f" {report.embedding_model})."
     )
+    for note in report.notes:
+        text += f" {note}"
     if report.reused:
         text += (
             " The evidence has not changed since the last run: these are its patterns, not clustered again."

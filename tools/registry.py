@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, create_model
-from pydantic_ai import ModelRetry, RunContext, Tool, ToolReturn
+from pydantic_ai import BinaryContent, ModelRetry, RunContext, Tool, ToolReturn
 
 from services.errors import UserFacingError
 from tools.deps import Deps
@@ -61,6 +61,15 @@ class ToolSpec:
 REGISTRY: dict[str, ToolSpec] = {}
 
 
+@dataclass(frozen=True)
+class WithImages:
+    """A tool's result plus images for the model to look at (in the tool result itself); a tool adds
+    them only for a model that reads images (`services.model_choice.reads_images`)."""
+
+    result: BaseModel
+    images: tuple[BinaryContent, ...] = ()
+
+
 def _args_model(name: str, function: ToolFunction) -> type[BaseModel]:
     """A strict pydantic model of the tool's arguments (all but the run context)."""
     fields: dict[str, Any] = {}
@@ -88,6 +97,10 @@ def tool(*, example: str, step: str, aliases: dict[str, str] | None = None) -> C
                 result = await function(ctx, *args, **kwargs)
             except UserFacingError as error:
                 raise ModelRetry(error.message) from error
+            if isinstance(result, WithImages):  # e.g. deep_analysis: the ad's image beside its facts
+                shown = for_model(result.result)
+                value = [shown, *result.images] if result.images else shown
+                return ToolReturn(return_value=value, metadata=result.result)
             # The model reads the summary and the top rows; the person gets the full result.
             return ToolReturn(return_value=for_model(result), metadata=result)
 
@@ -146,6 +159,7 @@ def _load_all() -> None:
     from tools import (  # noqa: F401
         ad_creation,
         blueprints,
+        briefings,
         content_gaps,
         creative,
         jobs,
@@ -155,6 +169,7 @@ def _load_all() -> None:
         patterns,
         performance,
         personas,
+        research,
         template_recommendations,
         templates,
         templates_auto,

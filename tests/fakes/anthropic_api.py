@@ -7,7 +7,10 @@ says `"stream": true`, the SSE events the client parses (`message_start`, `conte
 and headers (`retry-after` on 429, `request-id` on every answer).
 
 What each call answers is scripted by a `responder(request) -> Reply` callback (tool use of the
-request's output tool, text, or an error), with a latency per call. The fake counts requests in
+request's output tool, text, several tool calls in one answer (`Reply.calls`), or an error), with a
+latency per call (before the status line). A streamed answer can also wait a time-to-first-token
+after `message_start` (`ttft`) and between its deltas (`chunk_delay`), as the real API does; the
+fake records when it wrote each answer's first content delta (`first_tokens`). The fake counts requests in
 flight and records the most seen at once, and the time and status of every answer, so tests can
 check a client's concurrency bound and its Retry-After handling.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,13 +89,23 @@ class FakeRequest:
 
     @property
     def image_blocks(self) -> list[dict[str, Any]]:
-        return [
-            b
-            for message in self.body.get("messages") or []
-            if isinstance(message.get("content"), list)
-            for b in message["content"]
-            if b.get("type") == "image"
-        ]
+        """Image blocks of the messages, also those inside a `tool_result`'s content."""
+        found: list[dict[str, Any]] = []
+        for message in self.body.get("messages") or []:
+            content = message.get("content")
+            for block in content if isinstance(content, list) else []:
+                if block.get("type") == "image":
+                    found.append(block)
+                elif block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+                    found += [b for b in block["content"] if b.get("type") == "image"]
+        return found
+
+    @property
+    def tool_results(self) -> list[dict[str, Any]]:
+        """The `tool_result` blocks of the last user message (what the client sends back after tool use)."""
+        messages = self.body.get("messages") or []
+        content = messages[-1].get("content") if messages else None
+        return [b for b in content if b.get("type") == "tool_result"] if isinstance(content, list) else []
 
 
 @dataclass
@@ -103,10 +117,25 @@ class Reply:
     tool_input: dict[str, Any] | None = None
     tool_name: str | None = None
     """Default: the request's first tool (Pydantic-AI's output tool when there is one)."""
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Several `tool_use` blocks in one answer (after the text, if any): (tool name, input)."""
     headers: dict[str, str] = field(default_factory=dict)
     error_message: str = ""
     latency: float | None = None
     """Seconds before answering; None: the fake's default latency."""
+    ttft: float | None = None
+    """Streamed: seconds between `message_start` and the first content delta; None: the fake's default."""
+    chunk_delay: float = 0.0
+    """Streamed: seconds between one content delta and the next."""
+    stream_error: str | None = None
+    """Streamed: an `error` event of this type (e.g. `overloaded_error`) after `error_after` deltas, ending
+    the stream, as the API reports trouble once a stream is open."""
+    error_after: int = 1
+
+    @classmethod
+    def calls(cls, *calls: tuple[str, dict[str, Any]], text: str | None = None) -> Reply:
+        """Tool calls in one answer (parallel tool use), optionally after some text."""
+        return cls(text=text, tool_calls=list(calls))
 
     @classmethod
     def tool(
@@ -154,15 +183,13 @@ def _blocks(request: FakeRequest, reply: Reply) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if reply.text is not None:
         blocks.append({"type": "text", "text": reply.text})
+    calls = list(reply.tool_calls)
     if reply.tool_input is not None:
         name = reply.tool_name or (request.tool_names[0] if request.tool_names else "final_result")
+        calls.insert(0, (name, reply.tool_input))
+    for name, tool_input in calls:
         blocks.append(
-            {
-                "type": "tool_use",
-                "id": f"toolu_{secrets.token_hex(12)}",
-                "name": name,
-                "input": reply.tool_input,
-            }
+            {"type": "tool_use", "id": f"toolu_{secrets.token_hex(12)}", "name": name, "input": tool_input}
         )
     return blocks
 
@@ -176,7 +203,7 @@ def message_json(request: FakeRequest, reply: Reply) -> dict[str, Any]:
         "role": "assistant",
         "model": request.body.get("model", "claude-fake"),
         "content": blocks,
-        "stop_reason": "tool_use" if reply.tool_input is not None else "end_turn",
+        "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn",
         "stop_sequence": None,
         "usage": _usage(request, 1 + sum(len(json.dumps(b)) for b in blocks) // 4),
     }
@@ -251,6 +278,8 @@ class _Handler(FakeHandler):
         # The client sends its key as `x-api-key` or (anthropic 2.x) `Authorization: Bearer`.
         bearer = (self.headers.get("authorization") or "").removeprefix("Bearer ")
         if self.owner.api_key not in (self.headers.get("x-api-key"), bearer):
+            with self.owner._lock:
+                self.owner.refused_keys += 1
             self._send_error(401, "invalid x-api-key")
             return
         try:
@@ -279,7 +308,29 @@ class _Handler(FakeHandler):
         for key, value in reply.headers.items():
             self.send_header(key, value)
         self.end_headers()
+        ttft = self.owner.ttft if reply.ttft is None else reply.ttft
+        first_delta, deltas = True, 0
         for name, data in sse_events(request, reply):
+            if reply.stream_error is not None and deltas == reply.error_after:
+                error = {
+                    "type": "error",
+                    "error": {
+                        "type": reply.stream_error,
+                        "message": reply.error_message or reply.stream_error,
+                    },
+                }
+                self.wfile.write(f"event: error\ndata: {json.dumps(error)}\n\n".encode())
+                break
+            if name == "content_block_delta":
+                deltas += 1
+                # The wait for the first token, then the pace of the rest, as a model streams.
+                delay = ttft if first_delta else reply.chunk_delay
+                if delay > 0:
+                    self.wfile.flush()
+                    time.sleep(delay)
+                if first_delta:
+                    self.owner.note_first_token(request.index)
+                first_delta = False
             self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
         self.wfile.flush()
         self.close_connection = True
@@ -292,10 +343,25 @@ class FakeAnthropic(HttpFake[FakeRequest, Reply]):
     thread_name = "fake-anthropic"
 
     def __init__(
-        self, responder: Responder | None = None, *, latency: float = 0.0, api_key: str = API_KEY
+        self,
+        responder: Responder | None = None,
+        *,
+        latency: float = 0.0,
+        api_key: str = API_KEY,
+        ttft: float = 0.0,
     ) -> None:
         super().__init__(responder or default_responder, latency=latency)
         self.api_key = api_key
+        self.refused_keys = 0
+        """Calls refused for their key (not recorded as requests)."""
+        self.ttft = ttft
+        """Streamed answers: the default time-to-first-token (after `message_start`)."""
+        self.first_tokens: dict[int, float] = {}
+        """Request index → `time.monotonic()` when its first content delta was written."""
+
+    def note_first_token(self, index: int) -> None:
+        with self._lock:
+            self.first_tokens[index] = time.monotonic()
 
     def statuses(self) -> dict[int, int]:
         counts: dict[int, int] = {}

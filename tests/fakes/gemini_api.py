@@ -1,10 +1,11 @@
 """A fake Gemini API (Google AI, `v1beta`) on a free 127.0.0.1 port, for the real `google-genai` client.
 
 `POST /v1beta/models/{model}:generateContent` answers a `GenerateContentResponse` in the API's JSON
-wire format (camelCase): candidates whose parts are text and/or `inlineData` (base64 image bytes),
-a `finishReason`, `usageMetadata`; or, for a blocked prompt, `promptFeedback.blockReason` and no
+wire format (camelCase): candidates whose parts are text, `functionCall`s (several in one answer: parallel tool calls) and/or
+`inlineData` (base64 image bytes), a `finishReason`, `usageMetadata`; or, for a blocked prompt, `promptFeedback.blockReason` and no
 candidates. `:streamGenerateContent?alt=sse` answers the same response as SSE `data:` chunks (the
-text cut in pieces). Errors carry Google's body (`{"error": {"code", "message", "status"}}`) and, on
+text cut in pieces, after the reply's time-to-first-token, `chunk_delay` apart; the function calls
+on the last chunk). Errors carry Google's body (`{"error": {"code", "message", "status"}}`) and, on
 429/503, a `retry-after` header when the reply names one. The key is checked as the client sends it
 (`x-goog-api-key`, or the `key` query parameter).
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +90,27 @@ class FakeRequest:
         return found
 
     @property
+    def function_responses(self) -> list[dict[str, Any]]:
+        """The `functionResponse` parts sent since the model's last turn (the results of its calls)."""
+        contents = self.body.get("contents") or []
+        last_model = max((i for i, c in enumerate(contents) if c.get("role") == "model"), default=-1)
+        found = []
+        for content in contents[last_model + 1 :]:
+            for part in content.get("parts") or []:
+                response = part.get("functionResponse") or part.get("function_response")
+                if isinstance(response, dict):
+                    found.append(response)
+        return found
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [
+            str(declaration.get("name"))
+            for tool in self.body.get("tools") or []
+            for declaration in tool.get("functionDeclarations") or tool.get("function_declarations") or []
+        ]
+
+    @property
     def response_modalities(self) -> list[str]:
         return list((self.body.get("generationConfig") or {}).get("responseModalities") or [])
 
@@ -109,6 +132,17 @@ class Reply:
     """The error's `details` (e.g. a `google.rpc.RetryInfo` with `retryDelay`)."""
     latency: float | None = None
     """Seconds before answering; None: the fake's default latency."""
+    function_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """`functionCall` parts (after the text, if any): (function name, args)."""
+    ttft: float | None = None
+    """Streamed: seconds between the headers and the first chunk; None: the fake's default."""
+    chunk_delay: float = 0.0
+    """Streamed: seconds between one chunk and the next."""
+
+    @classmethod
+    def calls(cls, *calls: tuple[str, dict[str, Any]], text: str | None = None) -> Reply:
+        """Function calls in one answer (parallel tool calls), optionally after some text."""
+        return cls(text=text, function_calls=list(calls))
 
     @classmethod
     def with_image(cls, image: bytes, *, mime_type: str = "image/png", text: str | None = None) -> Reply:
@@ -176,6 +210,7 @@ def response_json(request: FakeRequest, reply: Reply, *, text: str | None = None
     if reply.image is not None:
         data = base64.b64encode(reply.image).decode()
         parts.append({"inlineData": {"mimeType": reply.mime_type, "data": data}})
+    parts += [{"functionCall": {"name": name, "args": args}} for name, args in reply.function_calls]
     candidate: dict[str, Any] = {"finishReason": reply.finish_reason, "index": 0}
     if parts:
         candidate["content"] = {"role": "model", "parts": parts}
@@ -197,6 +232,7 @@ def stream_chunks(request: FakeRequest, reply: Reply) -> list[dict[str, Any]]:
             image=reply.image if last else None,
             mime_type=reply.mime_type,
             finish_reason=reply.finish_reason,
+            function_calls=reply.function_calls if last else [],
         )
         chunk = response_json(request, partial, text=piece)
         if not last:
@@ -273,7 +309,15 @@ class _Handler(FakeHandler):
         for key, value in reply.headers.items():
             self.send_header(key, value)
         self.end_headers()
-        for chunk in stream_chunks(request, reply):
+        ttft = self.owner.ttft if reply.ttft is None else reply.ttft
+        for i, chunk in enumerate(stream_chunks(request, reply)):
+            # The wait for the first token, then the pace of the rest, as a model streams.
+            delay = ttft if i == 0 else reply.chunk_delay
+            if delay > 0:
+                self.wfile.flush()
+                time.sleep(delay)
+            if i == 0:
+                self.owner.note_first_token(request.index)
             self.wfile.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
         self.wfile.flush()
         self.close_connection = True
@@ -286,12 +330,25 @@ class FakeGemini(HttpFake[FakeRequest, Reply]):
     thread_name = "fake-gemini"
 
     def __init__(
-        self, responder: Responder | None = None, *, latency: float = 0.0, api_key: str = API_KEY
+        self,
+        responder: Responder | None = None,
+        *,
+        latency: float = 0.0,
+        api_key: str = API_KEY,
+        ttft: float = 0.0,
     ) -> None:
         super().__init__(responder or default_responder, latency=latency)
         self.api_key = api_key
         self.refused_keys = 0
         """Calls refused for their key (not recorded as requests)."""
+        self.ttft = ttft
+        """Streamed answers: the default time-to-first-token."""
+        self.first_tokens: dict[int, float] = {}
+        """Request index → `time.monotonic()` when its first chunk was written."""
+
+    def note_first_token(self, index: int) -> None:
+        with self._lock:
+            self.first_tokens[index] = time.monotonic()
 
     def statuses(self) -> list[int]:
         """The status of every answer, in the order they finished."""

@@ -49,6 +49,19 @@ _U16 = struct.Struct("<16H")
 _U = 1 / 65536
 
 VIDEO_FIELDS = frozenset({"id", "source"})
+ARCHIVE_FIELDS = frozenset(
+    {
+        "id",
+        "page_id",
+        "page_name",
+        "ad_creative_bodies",
+        "ad_creative_link_titles",
+        "ad_creative_link_descriptions",
+        "ad_delivery_start_time",
+        "ad_delivery_stop_time",
+        "ad_snapshot_url",
+    }
+)
 ACCOUNT_FIELDS = frozenset(
     {"id", "account_id", "name", "account_status", "currency", "timezone_name", "disable_reason"}
 )
@@ -583,6 +596,8 @@ class FakeGraph:
         self._server: ThreadingHTTPServer | None = None
         self.video_sources: dict[str, str] = {}
         """Video id → the URL `GET /{video_id}?fields=source` answers (any valid token may read it)."""
+        self.archive_ads: list[dict[str, Any]] = []
+        """The Ad Library (`GET /ads_archive`): ad nodes, each with the `countries` it reached."""
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -708,6 +723,24 @@ class FakeGraph:
             redirect_uri=redirect_uri,
             expired=expired,
         )
+
+    def add_archive_ad(
+        self, page_id: str, page_name: str, *, body: str, title: str = "", countries: Iterable[str] = ("US",),
+        start: str = "2026-01-05T08:00:00+0000", stop: str | None = None,
+    ) -> str:  # fmt: skip
+        """An ad in the Ad Library (its archive id is returned); its snapshot URL carries a token, as Meta's do."""
+        ad_id = str(900_000_000_000_000 + len(self.archive_ads))
+        node: dict[str, Any] = {
+            "id": ad_id, "page_id": page_id, "page_name": page_name, "ad_creative_bodies": [body],
+            "ad_creative_link_titles": [title] if title else [], "ad_creative_link_descriptions": [],
+            "ad_delivery_start_time": start,
+            "ad_snapshot_url": f"https://www.facebook.com/ads/archive/render_ad/?id={ad_id}&access_token=SNAPSHOT-TOKEN",
+            "countries": list(countries),
+        }  # fmt: skip
+        if stop is not None:
+            node["ad_delivery_stop_time"] = stop
+        self.archive_ads.append(node)
+        return ad_id
 
     def ad_ids(self, act_id: str) -> list[str]:
         account = self.accounts[act_id]
@@ -920,6 +953,8 @@ class FakeGraph:
                     [a.node() for a in visible], params, path, version, frozenset({"id", "account_id"})
                 )
             raise _unsupported(method, node)
+        if node == "ads_archive" and edge == "" and method == "GET":
+            return self._archive_page(params, path, version)
         if node.startswith("act_"):
             account = self.accounts.get(node)
             if account is None or (allowed is not None and node not in allowed):
@@ -1439,6 +1474,31 @@ class FakeGraph:
             "is_running": status in ("Job Not Started", "Job Running"),
         }
         return self._select(node, params, frozenset(REPORT_FIELDS), "AdReportRun", frozenset(REPORT_FIELDS))
+
+    def _archive_page(self, params: dict[str, str], path: str, version: str) -> dict[str, Any]:
+        """`/ads_archive` as Meta answers it: page ids and countries are required JSON lists."""
+
+        def listed(name: str) -> list[str]:
+            try:
+                value = json.loads(params.get(name) or "null")
+            except ValueError:
+                value = None
+            if not isinstance(value, list) or not value:
+                raise GraphError(400, 100, f"(#100) The parameter {name} is required and must be a list")
+            return [str(v) for v in value]
+
+        pages, countries = set(listed("search_page_ids")), set(listed("ad_reached_countries"))
+        status = params.get("ad_active_status", "ACTIVE")
+        matching = [
+            ad for ad in self.archive_ads
+            if ad["page_id"] in pages and ("ALL" in countries or countries & set(ad["countries"]))
+            and (status == "ALL" or ("ad_delivery_stop_time" not in ad) == (status == "ACTIVE"))
+        ]  # fmt: skip
+        fields = self._fields(params, ARCHIVE_FIELDS, "ArchivedAd", frozenset({"id"}))
+        start, limit = self._start(params), self._limit(params)
+        stop = min(start + limit, len(matching))
+        data = [_pick(ad, fields) for ad in matching[start:stop]]
+        return self._paged(data, start, stop, stop < len(matching), params, path, version)
 
     # -- paging and fields -----------------------------------------------------------------------
 

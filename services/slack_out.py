@@ -1,0 +1,194 @@
+"""Posting to Slack: messages, updates and files through the Web API (slack_sdk's `AsyncWebClient`).
+
+The Slack conversation (agent/slack.py) and pushed briefings both post through here, so every Slack
+failure reads the same: what Slack said, in words, naming the channel. `SLACK_API_URL` points the
+client elsewhere (tests: a local fake). The bot token is sent to Slack only: never logged or shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from services.errors import ExternalServiceError, UserFacingError
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+TRIES = 3
+"""Calls Slack rate-limits (429) are tried this many times in all, waiting its Retry-After between."""
+LONGEST_WAIT = 30.0
+"""A Retry-After longer than this (seconds) is not waited for: the call fails with a clear message."""
+
+T = TypeVar("T")
+
+
+class SlackNotConfigured(UserFacingError):
+    """No bot token: nothing can be posted to Slack."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "Slack is not connected: set SLACK_BOT_TOKEN (the bot's xoxb- token from your Slack app's "
+            "OAuth & Permissions page) and restart ViralTracker."
+        )
+
+
+class SlackError(ExternalServiceError):
+    """Slack refused a call; `code` is Slack's own error code (e.g. `channel_not_found`)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def slack_configured(settings: Settings) -> bool:
+    """A bot token is set (posting works); the events endpoint also needs SLACK_SIGNING_SECRET."""
+    return settings.slack_bot_token is not None and bool(settings.slack_bot_token.get_secret_value())
+
+
+def web_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client with the bot token, at `SLACK_API_URL`."""
+    if not slack_configured(settings):
+        raise SlackNotConfigured()
+    assert settings.slack_bot_token is not None
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=30
+    )
+
+
+def _where(channel: str) -> str:
+    return f"the Slack channel {channel}"
+
+
+def explain(code: str, channel: str | None = None) -> str:
+    """Slack's error code as a sentence that says what to do."""
+    where = _where(channel) if channel else "Slack"
+    match code:
+        case "channel_not_found":
+            return (
+                f"Slack could not find {where}: check the channel ID (or name) and that the bot can see "
+                "it (private channels: invite the bot first)."
+            )
+        case "not_in_channel":
+            return f"The ViralTracker bot is not a member of {where}: invite it there with /invite @bot."
+        case "is_archived":
+            return f"{where[0].upper()}{where[1:]} is archived: choose another channel."
+        case "invalid_auth" | "not_authed" | "account_inactive" | "token_revoked" | "token_expired":
+            return f"Slack refused the bot token ({code}): set a valid SLACK_BOT_TOKEN (xoxb-…) and restart."
+        case "missing_scope":
+            return (
+                f"The Slack app lacks a permission it needs ({code}) for {where}: add the scopes listed in "
+                "the README to the app and reinstall it."
+            )
+        case "ratelimited":
+            return f"Slack kept rate-limiting posts to {where}; try again in a minute."
+        case "msg_too_long":
+            return f"The message was too long for {where}."
+        case _:
+            return f"Slack refused the call for {where}: {code}."
+
+
+def _retry_after(error: SlackApiError) -> float:
+    headers = error.response.headers or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if isinstance(value, list):  # some transports give header lists
+        value = value[0] if value else None
+    try:
+        return max(0.0, float(value)) if value is not None else 1.0
+    except ValueError:
+        return 1.0
+
+
+async def call(make: Callable[[], Awaitable[T]], *, channel: str | None = None, what: str = "call") -> T:
+    """Runs one Web API call: a 429 waits Slack's Retry-After (up to `TRIES` tries); Slack's errors
+    become `SlackError` with a clear message naming the channel; transport failures too."""
+    for attempt in range(1, TRIES + 1):
+        try:
+            return await make()
+        except SlackApiError as error:
+            status = error.response.status_code
+            code = str(error.response.get("error") or f"HTTP {status}")
+            if status == 429 or code == "ratelimited":
+                wait = _retry_after(error)
+                if attempt < TRIES and wait <= LONGEST_WAIT:
+                    log.info("Slack rate-limited a %s; retrying in %.1f s", what, wait)
+                    await asyncio.sleep(wait)
+                    continue
+                raise SlackError(explain("ratelimited", channel), code="ratelimited") from None
+            raise SlackError(explain(code, channel), code=code) from None
+        except SlackClientError as error:
+            raise SlackError(f"Could not reach Slack for {what}: {error}", code="request_failed") from None
+        except (OSError, TimeoutError) as error:
+            raise SlackError(
+                f"Could not reach Slack for {what} ({type(error).__name__}).", code="request_failed"
+            ) from None
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _ts_of(response: AsyncSlackResponse) -> str:
+    ts = response.get("ts")
+    return str(ts) if ts else ""
+
+
+async def post_message(
+    settings: Settings,
+    *,
+    channel: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    thread_ts: str | None = None,
+) -> str:
+    """Posts `text` (the notification/fallback text) with optional Block Kit `blocks`; the message ts."""
+    client = web_client(settings)
+    response = await call(
+        lambda: client.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False
+        ),
+        channel=channel,
+        what="message",
+    )
+    return _ts_of(response)
+
+
+async def update_message(
+    settings: Settings,
+    *,
+    channel: str,
+    ts: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> None:
+    """Replaces a message the bot posted (its text and blocks)."""
+    client = web_client(settings)
+    await call(
+        lambda: client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or []),
+        channel=channel,
+        what="message update",
+    )
+
+
+async def upload_file(
+    settings: Settings,
+    *,
+    channel: str,
+    filename: str,
+    content: bytes,
+    title: str,
+    thread_ts: str | None = None,
+) -> None:
+    """Uploads a file (e.g. a chart's PNG) into the channel, in the thread when `thread_ts` is given."""
+    client = web_client(settings)
+    await call(
+        lambda: client.files_upload_v2(
+            channel=channel, filename=filename, content=content, title=title, thread_ts=thread_ts
+        ),
+        channel=channel,
+        what="file upload",
+    )

@@ -1,0 +1,266 @@
+"""Briefings in chat (what changed for a brand, and a schedule that posts it to Slack) and the
+organization's Slack channel for notifications; writes are for admins, previewed, then confirmed."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+from pydantic_ai import RunContext
+
+from jobs import api as jobs_api
+from jobs.schedules import check_cron
+from services import briefings as service
+from services import slack_channels as channels
+from services.accounts import Membership, memberships
+from services.brands import resolve_brand
+from services.errors import InvalidArgument, NoData, NotAllowed
+from services.metrics import format_metric
+from services.slack_out import slack_configured
+from settings import get_settings
+from tools.actions import ActionButton, confirmation
+from tools.deps import Deps
+from tools.registry import tool
+
+NOT_CONFIGURED = (
+    " Warning: Slack is not connected here (SLACK_BOT_TOKEN is not set), so posts will fail until it is."
+)
+
+
+class BriefingAnswer(BaseModel):
+    summary: str
+    briefing: service.Briefing | None = None
+    schedule_id: UUID | None = None
+    run_id: UUID | None = None
+    actions: list[ActionButton] = Field(default_factory=list)
+
+
+def _admin_of(roles: dict[UUID, Membership], organization_id: UUID, what: str) -> None:
+    found = roles.get(organization_id)
+    if found is None or found.role != "admin":
+        raise NotAllowed(f"Only admins of {what} can do this; you are a {found.role if found else 'guest'}.")
+
+
+@tool(
+    example='/briefing brand:"Acme Pets" period:day',
+    step="Briefing: what changed for {brand} ({period})",
+)
+async def briefing(
+    ctx: RunContext[Deps],
+    brand: str,
+    period: service.Period = "day",
+    channel: str | None = None,
+    schedule: str | None = None,
+    confirm: bool = False,
+) -> BriefingAnswer:
+    """What changed for a brand (the delta, not the state): new winners and losers against the brand's
+    baseline, hooks gaining or fatiguing (hook rate falling while frequency rises), spend shifts, and
+    scaling ads with congruence problems, each with its figures and formula. The period (yesterday or
+    the last 7 days) is compared with the brand's previous 4 periods of the same length. With channel
+    (and schedule, a cron in UTC) admins post it to Slack now or on a schedule: previewed first, done
+    only with confirm:true; ask the person before confirming.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        period: "day" (yesterday) or "week" (the last 7 full days).
+        channel: A Slack channel ("#growth" or its ID) to post the briefing to.
+        schedule: A cron expression in UTC (e.g. "0 8 * * *" for every day at 08:00) to post it on.
+        confirm: true to post or schedule; otherwise it is only previewed.
+    """
+    caller = ctx.deps.caller
+    if schedule is not None and channel is None:
+        raise InvalidArgument('Say which Slack channel to post to, e.g. channel:"#growth".')
+    cron = check_cron(schedule) if schedule is not None else None
+    target = channels.check_channel(channel) if channel is not None else None
+    async with ctx.deps.db.as_user(caller) as conn:
+        found = await resolve_brand(conn, name=brand)
+        roles = await memberships(conn, user_id=caller.user_id) if target else {}
+        try:
+            result: service.Briefing | None = await service.briefing(
+                conn, brand=found, period=period, today=ctx.deps.today
+            )
+        except NoData:
+            if target is None:
+                raise
+            result = None  # a schedule for a quiet brand is fine: its posts will say so
+    if target is None:
+        assert result is not None
+        return BriefingAnswer(summary=result.summary, briefing=result)
+    _admin_of(roles, found.organization_id, f"{found.name}'s organization")
+    when = f"on '{cron}' (UTC)" if cron else "now"
+    what = f"the {found.name} briefing ({period}) to {target} {when}"
+    warn = "" if slack_configured(get_settings()) else NOT_CONFIGURED
+    args: dict[str, str | int | bool] = {"brand": found.name, "period": period, "channel": target}
+    if cron:
+        args["schedule"] = cron
+    if not confirm:
+        preview = f" It would read: {result.summary}" if result else ""
+        return BriefingAnswer(
+            summary=f"Post {what}? Nothing has changed yet: confirm to go ahead.{warn}{preview}",
+            briefing=result,
+            actions=confirmation(tool="briefing", args=args, label="Schedule" if cron else "Post"),
+        )
+    params = {"period": period, "channel": target}
+    if cron:
+        schedule_id = await jobs_api.create_schedule(
+            ctx.deps.db, job_type="briefing", cron=cron, params=params,
+            organization_id=found.organization_id, brand_id=found.id,
+        )  # fmt: skip
+        return BriefingAnswer(
+            summary=f"Scheduled: {what}. See it in /jobs view:schedules.{warn}",
+            briefing=result,
+            schedule_id=schedule_id,
+        )
+    run_id = await jobs_api.run_now(
+        ctx.deps.db, job_type="briefing", params=params,
+        organization_id=found.organization_id, brand_id=found.id,
+    )  # fmt: skip
+    return BriefingAnswer(
+        summary=f"Posting {what} (run {str(run_id)[:8]}).{warn}", briefing=result, run_id=run_id
+    )
+
+
+class ChannelRow(BaseModel):
+    organization: str
+    channel: str | None
+    role: str
+
+
+class SlackChannelAnswer(BaseModel):
+    summary: str
+    channels: list[ChannelRow] = Field(default_factory=list)
+    actions: list[ActionButton] = Field(default_factory=list)
+
+
+@tool(example='/slack_channel channel:"#alerts"', step="Slack channel for notifications")
+async def slack_channel(
+    ctx: RunContext[Deps],
+    channel: str | None = None,
+    clear: bool = False,
+    brand: str | None = None,
+    confirm: bool = False,
+) -> SlackChannelAnswer:
+    """The Slack channel your organization's notifications (finished syncs, failed jobs, expiring
+    tokens, ...) are posted to; personal notifications are never posted. Without channel or clear it
+    shows the current setting; admins can set or clear it: previewed first, done only with
+    confirm:true; ask the person before confirming.
+
+    Args:
+        channel: The Slack channel ("#alerts" or its ID) to post notifications to.
+        clear: true to stop posting notifications to Slack.
+        brand: A brand of the organization to change (only needed when you belong to several).
+        confirm: true to make the change; otherwise it is only previewed.
+    """
+    caller = ctx.deps.caller
+    if channel is not None and clear:
+        raise InvalidArgument("Give either channel or clear:true, not both.")
+    target = channels.check_channel(channel) if channel is not None else None
+    async with ctx.deps.db.as_user(caller) as conn:
+        owner = (await resolve_brand(conn, name=brand)).organization_id if brand is not None else None
+        roles = await memberships(conn, user_id=caller.user_id)
+        rows = [
+            ChannelRow(
+                organization=m.organization,
+                channel=await channels.slack_channel(conn, organization_id=m.organization_id),
+                role=m.role,
+            )
+            for m in sorted(roles.values(), key=lambda m: m.organization)
+        ]
+    if target is None and not clear:
+        said = "; ".join(f"{r.organization}: {r.channel or 'not posted to Slack'}" for r in rows)
+        return SlackChannelAnswer(
+            summary=f"Notifications to Slack — {said or 'you have no organization'}.", channels=rows
+        )
+    org = _one_organization(roles, owner)
+    _admin_of(roles, org.organization_id, org.organization)
+    current = next(r.channel for r in rows if r.organization == org.organization)
+    if current == target:
+        return SlackChannelAnswer(
+            summary=f"Nothing to change: {_describe(org.organization, current)}", channels=rows
+        )
+    warn = "" if target is None or slack_configured(get_settings()) else NOT_CONFIGURED
+    wanted = _describe(org.organization, target)
+    if not confirm:
+        args: dict[str, str | int | bool] = {"channel": target} if target else {"clear": True}
+        if brand is not None:
+            args["brand"] = brand
+        return SlackChannelAnswer(
+            summary=f"Change to: {wanted} Nothing has changed yet: confirm to go ahead.{warn}",
+            channels=rows,
+            actions=confirmation(tool="slack_channel", args=args, label="Save"),
+        )
+    async with ctx.deps.db.as_user(caller) as conn:
+        await channels.set_slack_channel(
+            conn, organization_id=org.organization_id, channel=target, user_id=caller.user_id
+        )
+    rows = [
+        r.model_copy(update={"channel": target}) if r.organization == org.organization else r for r in rows
+    ]
+    return SlackChannelAnswer(summary=f"Saved. {wanted}{warn}", channels=rows)
+
+
+def _one_organization(roles: dict[UUID, Membership], owner: UUID | None) -> Membership:
+    """The organization of the brand named, else the caller's only one."""
+    if owner is not None:
+        return roles[owner]
+    if len(roles) == 1:
+        return next(iter(roles.values()))
+    if not roles:
+        raise NotAllowed("You are not in an organization yet: there is no channel to set.")
+    names = ", ".join(sorted(f"'{m.organization}'" for m in roles.values()))
+    raise InvalidArgument(
+        f'You are in several organizations ({names}): name one of its brands too, e.g. brand:"Acme Pets".'
+    )
+
+
+def _describe(organization: str, channel: str | None) -> str:
+    if channel is None:
+        return f"{organization}'s notifications are not posted to Slack."
+    return f"{organization}'s notifications are posted to {channel} (personal ones are not)."
+
+
+def briefing_tables(result: BaseModel) -> list[tuple[str, list[str], list[list[Any]]]]:
+    """(title, columns, rows) of a briefing answer (or a Slack channel answer), for render.tables_for."""
+    if isinstance(result, SlackChannelAnswer):
+        return [("Slack channels for notifications", ["organization", "channel", "role"],
+                 [[r.organization, r.channel, r.role] for r in result.channels])]  # fmt: skip
+    if not isinstance(result, BriefingAnswer) or result.briefing is None:
+        return []
+    b = result.briefing
+    ad_fields = ["ad_name", "meta_ad_id", "spend", "roas", "vs_baseline_roas", "cpa", "previous_roas"]
+    tables: list[tuple[str, list[str], list[list[Any]]]] = [
+        (f"New winners — {b.brand}, {b.current.label}", ad_fields, _values(b.winners, ad_fields)),
+        (f"New losers — {b.brand}, {b.current.label}", ad_fields, _values(b.losers, ad_fields)),
+    ]
+    fields = ["trend", "ad_name", "hook", "previous_hook_rate", "hook_rate", "hook_rate_change",
+              "previous_frequency", "frequency", "frequency_change"]  # fmt: skip
+    tables.append(("Hooks gaining or fatiguing", fields, _values(b.hooks, fields)))
+    fields = ["level", "name", "spend", "baseline_share", "share", "shift_points"]
+    tables.append(("Spend shifts (share of spend vs baseline)", fields, _values(b.spend_shifts, fields)))
+    fields = ["ad_name", "baseline_period_spend", "spend", "spend_change", "congruence_score", "problems"]
+    tables.append(("Scaling ads with congruence problems", fields, _values(b.congruence, fields)))
+    tables.append(("Formulas and thresholds", ["formula"], [[f] for f in b.formulas]))
+    return [t for t in tables if t[2]]
+
+
+_SHOWN = {
+    "previous_roas": lambda v: format_metric("roas", v),
+    "previous_hook_rate": lambda v: format_metric("hook_rate", v),
+    "vs_baseline_roas": lambda v: "n/a" if v is None else f"{v:.2f}x",
+    "baseline_share": lambda v: f"{v:.1%}",
+    "share": lambda v: f"{v:.1%}",
+    "shift_points": lambda v: f"{v:+.1f}",
+    "previous_frequency": lambda v: "n/a" if v is None else f"{v:.2f}",
+    "frequency": lambda v: "n/a" if v is None else f"{v:.2f}",
+    "hook_rate_change": lambda v: "n/a" if v is None else f"{v:+.0%}",
+    "frequency_change": lambda v: "n/a" if v is None else f"{v:+.0%}",
+    "spend_change": lambda v: "new spend" if v is None else f"{v:+.0%}",
+    "baseline_period_spend": lambda v: f"${v:,.2f}",
+    "congruence_score": lambda v: "n/a" if v is None else f"{v:.2f}",
+}
+"""Columns shown as text (ratios named in services.metrics are formatted by the renderer itself)."""
+
+
+def _values(items: list[Any], fields: list[str]) -> list[list[Any]]:
+    return [[_SHOWN.get(f, lambda v: v)(getattr(item, f)) for f in fields] for item in items]

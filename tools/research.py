@@ -1,0 +1,86 @@
+"""More evidence for a brand's research: Reddit discussions on a theme, and competitors' ads from
+Meta's Ad Library. Both are kept as the brand's evidence for /discover_patterns (Amazon reviews come in
+from a shell: `viraltracker import reviews FILE --brand NAME`; competitors' landing pages through
+/analyze_landing_page with competitor:)."""
+
+from __future__ import annotations
+
+from pydantic_ai import RunContext
+
+from services import competitor_ads as ads_service
+from services import reddit as reddit_service
+from settings import get_settings
+from tools.deps import Deps
+from tools.registry import tool
+
+
+@tool(
+    example='/research_reddit brand:"Acme Pets" query:"senior dog joint pain" subreddit:dogs limit:25',
+    step="Reading Reddit discussions for {brand}",
+)
+async def research_reddit(
+    ctx: RunContext[Deps], brand: str, query: str | None = None, subreddit: str | None = None, limit: int = 25
+) -> reddit_service.RedditResearch:
+    """Search Reddit's public discussions for a theme and keep the posts and their top comments,
+    verbatim, as the brand's research (pattern discovery then counts Reddit as a source). Re-running
+    a search stores nothing twice.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        query: What to look for, in the words people would use, e.g. "senior dog joint pain" (required).
+        subreddit: Only this subreddit (e.g. dogs); all of Reddit when omitted.
+        limit: How many posts to read (1-100), each with its top 5 comments.
+    """
+    call_id = ctx.tool_call_id
+    return await reddit_service.research_reddit(
+        ctx.deps.db, ctx.deps.caller, brand=brand, query=query, subreddit=subreddit, limit=limit,
+        settings=get_settings(), progress=lambda message: ctx.deps.report(call_id, message),
+    )  # fmt: skip
+
+
+@tool(
+    example='/competitor_ads brand:"Acme Pets" page:123456789012345 country:DE limit:100',
+    step="Reading competitor ads from the Ad Library for {brand}",
+)
+async def competitor_ads(
+    ctx: RunContext[Deps], brand: str, page: str | None = None, country: str = "US", limit: int = 100
+) -> ads_service.CompetitorAdsResult:
+    """Read a competitor's ads (active and past) from Meta's Ad Library and keep their copy as the
+    brand's research (pattern discovery then counts competitors as a source). Re-running refreshes the
+    stored ads, never duplicates them.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        page: The competitor's numeric Facebook page id (up to 10, comma-separated; required).
+        country: Where the ads ran, a two-letter code (default US; Meta lists non-political ads only
+            where they reached the EU, e.g. DE or FR).
+        limit: How many ads to read (1-500).
+    """
+    call_id = ctx.tool_call_id
+    return await ads_service.competitor_ads(
+        ctx.deps.db, ctx.deps.caller, brand=brand, page=page, country=country, limit=limit,
+        settings=get_settings(), progress=lambda message: ctx.deps.report(call_id, message),
+    )  # fmt: skip
+
+
+TableSpec = tuple[str, list[str], list[list[object]]]
+REDDIT = "https://www.reddit.com"
+
+
+def research_tables(result: object) -> list[TableSpec]:
+    """The tables that show this module's results in full (agent/render.py draws them)."""
+    if isinstance(result, reddit_service.RedditResearch):
+        rows: list[list[object]] = [
+            [r.kind, r.subreddit, r.score, r.title or "", r.body[:300], f"{REDDIT}{r.permalink}" if r.permalink else ""]
+            for r in result.rows
+        ]  # fmt: skip
+        return [(f"Reddit — {result.query}", ["kind", "subreddit", "score", "title", "text", "link"], rows)]
+    if isinstance(result, ads_service.CompetitorAdsResult):
+        rows = [
+            [a.page_name, " | ".join(a.link_titles), " | ".join(a.bodies)[:300], a.delivery_start,
+             a.delivery_stop, a.snapshot_url]
+            for a in result.ads
+        ]  # fmt: skip
+        columns = ["page", "headline", "text", "started", "stopped", "snapshot"]
+        return [(f"Competitor ads — {result.country}", columns, rows)]
+    return []
