@@ -84,6 +84,9 @@ def _brand(text: str, names: list[str]) -> str | None:
 
 def _intent(text: str) -> str | None:
     t = text.lower()
+    if re.search(r"\bbrief(ing)?\b|brief me|what(?:'s| has| have)? changed|what changed|anything (new|change)|"
+                 r"what'?s new\b|\bthe delta\b", t):  # fmt: skip
+        return "briefing"
     if re.search(
         r"\bcongruen|message match|(landing page|lp).{0,30}(match|align)|(match|align).{0,30}(landing page|lp)",
         t,
@@ -161,6 +164,9 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
             args["sort"] = metric
         if re.search(r"\bworst\b|\bloser|\bbottom\b|underperform|\bwasting\b|\bpoor", t):
             args["order"] = "bottom"
+    if tool == "briefing":
+        args.pop("days", None), args.pop("since", None), args.pop("until", None)
+        args["period"] = "week" if re.search(r"\bweek|\b7 days|seven days", t) else "day"
     if tool in ("deep_analysis", "congruence_check"):
         ad = _AD_ID.search(t)
         if ad:

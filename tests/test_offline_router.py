@@ -52,6 +52,9 @@ def call(text: str, history: list[Any] | None = None) -> tuple[str, dict[str, An
         ("what brands do I have?", "brands", {}),
         ("top hooks for acme pet yesterday", "top_hooks",
          {"brand": "Acme Pets", "since": "2026-11-24", "until": "2026-11-24"}),
+        ("what changed for Acme Pets this week?", "briefing", {"brand": "Acme Pets", "period": "week"}),
+        ("brief me on Bloom Botanicals", "briefing", {"brand": "Bloom Botanicals", "period": "day"}),
+        ("anything new with acme pets yesterday?", "briefing", {"brand": "Acme Pets", "period": "day"}),
     ],
 )  # fmt: skip
 def test_phrasings_route_to_the_right_tool(text: str, tool: str, args: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.http_fake import FakeHandler, HttpFake
+from tests.fakes.http_fake import FakeHandler, ModelApiFake
 
 API_KEY = "sk-ant-test-fake"
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -336,7 +336,7 @@ class _Handler(FakeHandler):
         self.close_connection = True
 
 
-class FakeAnthropic(HttpFake[FakeRequest, Reply]):
+class FakeAnthropic(ModelApiFake[FakeRequest, Reply]):
     """The fake server. `start()` (or `with`) binds 127.0.0.1 on a free port; `url` is the base URL."""
 
     handler = _Handler
@@ -350,18 +350,7 @@ class FakeAnthropic(HttpFake[FakeRequest, Reply]):
         api_key: str = API_KEY,
         ttft: float = 0.0,
     ) -> None:
-        super().__init__(responder or default_responder, latency=latency)
-        self.api_key = api_key
-        self.refused_keys = 0
-        """Calls refused for their key (not recorded as requests)."""
-        self.ttft = ttft
-        """Streamed answers: the default time-to-first-token (after `message_start`)."""
-        self.first_tokens: dict[int, float] = {}
-        """Request index → `time.monotonic()` when its first content delta was written."""
-
-    def note_first_token(self, index: int) -> None:
-        with self._lock:
-            self.first_tokens[index] = time.monotonic()
+        super().__init__(responder or default_responder, latency=latency, api_key=api_key, ttft=ttft)
 
     def statuses(self) -> dict[int, int]:
         counts: dict[int, int] = {}

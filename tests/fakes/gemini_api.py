@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.http_fake import FakeHandler, HttpFake
+from tests.fakes.http_fake import FakeHandler, ModelApiFake
 
 API_KEY = "gemini-test-fake-key"
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -323,7 +323,7 @@ class _Handler(FakeHandler):
         self.close_connection = True
 
 
-class FakeGemini(HttpFake[FakeRequest, Reply]):
+class FakeGemini(ModelApiFake[FakeRequest, Reply]):
     """The fake server. `start()` (or `with`) binds 127.0.0.1 on a free port; `url` is the base URL."""
 
     handler = _Handler
@@ -337,18 +337,7 @@ class FakeGemini(HttpFake[FakeRequest, Reply]):
         api_key: str = API_KEY,
         ttft: float = 0.0,
     ) -> None:
-        super().__init__(responder or default_responder, latency=latency)
-        self.api_key = api_key
-        self.refused_keys = 0
-        """Calls refused for their key (not recorded as requests)."""
-        self.ttft = ttft
-        """Streamed answers: the default time-to-first-token."""
-        self.first_tokens: dict[int, float] = {}
-        """Request index → `time.monotonic()` when its first chunk was written."""
-
-    def note_first_token(self, index: int) -> None:
-        with self._lock:
-            self.first_tokens[index] = time.monotonic()
+        super().__init__(responder or default_responder, latency=latency, api_key=api_key, ttft=ttft)
 
     def statuses(self) -> list[int]:
         """The status of every answer, in the order they finished."""

@@ -147,3 +147,30 @@ class HttpFake(Generic[RequestT, ReplyT]):
             with self._lock:
                 self.in_flight -= 1
                 self.answered.append(Answered(request.index, status, started, time.monotonic(), request))
+
+
+class ModelApiFake(HttpFake[RequestT, ReplyT]):
+    """A model provider's fake (anthropic_api.py, gemini_api.py): an API key it accepts, the calls it
+    refused for their key, and, for streamed answers, a default time-to-first-token and when each
+    answer's first token was written."""
+
+    def __init__(
+        self,
+        responder: Callable[[RequestT], ReplyT],
+        *,
+        latency: float = 0.0,
+        api_key: str,
+        ttft: float = 0.0,
+    ) -> None:
+        super().__init__(responder, latency=latency)
+        self.api_key = api_key
+        self.refused_keys = 0
+        """Calls refused for their key (not recorded as requests)."""
+        self.ttft = ttft
+        """Streamed answers: the default time-to-first-token."""
+        self.first_tokens: dict[int, float] = {}
+        """Request index → `time.monotonic()` when its first content was written."""
+
+    def note_first_token(self, index: int) -> None:
+        with self._lock:
+            self.first_tokens[index] = time.monotonic()
