@@ -203,7 +203,7 @@ def cluster(vectors: np.ndarray, threshold: float = DISTANCE_THRESHOLD) -> list[
     return _agglomerate(vectors, metric="cosine", threshold=threshold)
 
 
-def _agglomerate(x: np.ndarray, *, metric: str, threshold: float) -> list[int]:
+def _agglomerate(x: np.ndarray, *, metric: str, threshold: float = DISTANCE_THRESHOLD) -> list[int]:
     if len(x) < 2:
         return [0] * len(x)
     from sklearn.cluster import AgglomerativeClustering  # scipy and sklearn load in ~1 s: only when used
