@@ -297,6 +297,39 @@ async def download_brand_assets(
     return result
 
 
+ON_DEMAND_SECONDS = 15.0
+"""A person is waiting: an ad image fetched at question time gets this long."""
+
+
+async def fetch_ad_image(
+    db: Database, *, brand: BrandRef, meta_ad_id: str, settings: Settings, storage: Storage | None = None
+) -> tuple[str, str] | None:
+    """Store one ad's thumbnail now, for a question about it (`deep_analysis`) when the asset downloads
+    have not: (storage path, content type), or None when the ad has no fetchable thumbnail or the fetch
+    fails (logged; the question is answered on the ad's facts alone)."""
+    async with db.as_service() as conn:
+        cur = await conn.execute(
+            "select name, thumbnail_url from meta_ads where meta_ad_id = %s and brand_id = %s",
+            (meta_ad_id, brand.id),
+        )
+        ad = await cur.fetchone()
+    url = ad["thumbnail_url"] if ad else None
+    if ad is None or not url or _placeholder(url):
+        return None
+    storage = storage or storage_for(settings)
+    item = _Wanted(meta_ad_id, ad["name"], "image", url_identity(url), url)
+    try:
+        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True) as http:
+            async with asyncio.timeout(ON_DEMAND_SECONDS):
+                record = await _fetch(http, storage, brand, item, IMAGE_MAX_BYTES)
+    except (_Failed, TimeoutError, httpx.HTTPError) as error:
+        log.info("image of ad %s not fetched: %s", meta_ad_id, str(error) or type(error).__name__)
+        return None
+    async with db.as_service() as conn:
+        await conn.execute(_UPSERT, record)
+    return record["path"], record["content_type"] or "application/octet-stream"
+
+
 async def _video_sources(
     db: Database, brand: BrandRef, settings: Settings, wanted: list[_Wanted], skips: Counter[str]
 ) -> list[_Wanted]:

@@ -91,9 +91,22 @@ async def stored_ad_image(conn: Conn, *, meta_ad_id: str) -> tuple[str, str] | N
         (meta_ad_id,),
     )
     row = await cur.fetchone()
+    return readable_ad_image(row)
+
+
+def readable_ad_image(row: dict[str, Any] | None) -> tuple[str, str] | None:
+    """(path, content type) of a stored ad image a model can read (type and size), else None."""
     if row is None or row["content_type"] not in AD_IMAGE_TYPES or row["bytes"] > MAX_AD_IMAGE_BYTES:
         return None
     return str(row["path"]), str(row["content_type"])
+
+
+async def ad_image_downloaded(conn: Conn, *, meta_ad_id: str) -> bool:
+    """Whether the asset downloads stored an image of the ad (readable by a model or not)."""
+    cur = await conn.execute(
+        "select 1 from ad_assets where meta_ad_id = %s and kind = 'image' limit 1", (meta_ad_id,)
+    )
+    return await cur.fetchone() is not None
 
 
 def _strings(value: Any) -> list[str]:

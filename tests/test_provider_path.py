@@ -34,6 +34,7 @@ from settings import Settings, get_settings
 from tests.ad_helpers import Shop, drop_shop, new_shop, quadrants
 from tests.chat_helpers import OpenChat, app_on_test_database
 from tests.fakes import anthropic_api, gemini_api
+from tests.test_assets import MediaServer
 
 TOO_MANY_STEPS = "That question took too many steps, so I stopped. Try asking for one thing at a time."
 
@@ -458,3 +459,51 @@ async def test_deep_analysis_offline_is_unchanged(
         if isinstance(p, ToolReturnPart)
     ]
     assert isinstance(returns[0].content, dict)  # facts only: the offline router reads no images
+
+
+async def test_deep_analysis_fetches_an_ads_thumbnail_not_yet_downloaded(
+    provider: Provider, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No asset download has run: the thumbnail is fetched at question time, shown to the model and
+    kept (an `ad_assets` row) for the next question; a thumbnail that can't be fetched leaves the facts."""
+    monkeypatch.setenv("VIRALTRACKER_HOME", str(tmp_path))
+    monkeypatch.delenv("VIRALTRACKER_STORAGE_BUCKET", raising=False)
+    get_settings.cache_clear()
+    image = quadrants(((10, 120, 220), (220, 120, 10), (120, 220, 10), (30, 30, 30)))
+    media = MediaServer(files={"/thumb.png": (image, "image/png")}).start()
+    shop = await new_shop(db, "thumbs", [])
+    ads = {"fetched": f"8{uuid.uuid4().int % 10**14:014d}", "missing": f"7{uuid.uuid4().int % 10**14:014d}"}
+    try:
+        async with db.as_service() as conn:
+            for label, ad_id in ads.items():
+                path = "/thumb.png" if label == "fetched" else "/gone.png"
+                await conn.execute(
+                    "insert into meta_ads (meta_ad_id, brand_id, organization_id, name, format, thumbnail_url)"
+                    " values (%s, %s, %s, %s, 'image', %s)",
+                    (ad_id, shop.brand_id, shop.org, f"Ad {label}", media.url + path),
+                )
+        for label, ad_id in ads.items():
+            provider.fake.reset_counts()
+
+            def script(request: Any, ad_id: str = ad_id) -> Any:
+                if request.index == 0:
+                    return provider.calls(("deep_analysis", {"brand": shop.brand, "ad": ad_id}))
+                return provider.say("Seen.")
+
+            provider.script = script
+            turn = await run_turn(db=db, caller=shop.admin, message="look at that ad", model=provider.model())
+            assert turn.text == "Seen." and turn.tool_calls[0].error is None
+            second = provider.fake.requests[1]
+            assert provider.images(second) == ([("image/png", image)] if label == "fetched" else [])
+        assert media.hits["/thumb.png"] == 1 and media.hits["/gone.png"] == 1
+        async with db.as_service() as conn:
+            cur = await conn.execute(
+                "select meta_ad_id, source_url, content_type from ad_assets where brand_id = %s",
+                (shop.brand_id,),
+            )
+            rows = [(r["meta_ad_id"], r["source_url"], r["content_type"]) for r in await cur.fetchall()]
+        assert rows == [(ads["fetched"], media.url + "/thumb.png", "image/png")]
+    finally:
+        media.close()
+        await drop_shop(db, shop)
+        get_settings.cache_clear()

@@ -10,7 +10,7 @@ from pydantic_ai import BinaryContent, RunContext
 from services import congruence as congruence_service
 from services import deep_analysis as deep_service
 from services import hooks as hooks_service
-from services.assets import storage_for
+from services.assets import fetch_ad_image, storage_for
 from services.brands import resolve_brand
 from services.model_choice import reads_images
 from settings import get_settings
@@ -174,7 +174,7 @@ async def deep_analysis(
 ) -> WithImages:
     """Everything about one ad: classification, hooks, transcript, storyboard, claims, congruence and performance.
 
-    When the ad's image has been downloaded, you also see the image itself.
+    You also see the ad's image (its thumbnail, downloaded now if the asset downloads have not).
 
     Args:
         brand: The brand's name as the person wrote it (fuzzy matched).
@@ -191,6 +191,16 @@ async def deep_analysis(
         stored = (
             await deep_service.stored_ad_image(conn, meta_ad_id=result.meta_ad_id) if show_image else None
         )
+        fetch = show_image and stored is None
+        if fetch:
+            fetch = not await deep_service.ad_image_downloaded(conn, meta_ad_id=result.meta_ad_id)
+    if fetch:  # never downloaded: fetch the thumbnail now (a few seconds at most), as the downloads would
+        fetched = await fetch_ad_image(
+            ctx.deps.db, brand=brand_ref, meta_ad_id=result.meta_ad_id, settings=get_settings()
+        )
+        if fetched is not None:
+            async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+                stored = await deep_service.stored_ad_image(conn, meta_ad_id=result.meta_ad_id)
     if stored is None:
         return WithImages(result)
     path, media_type = stored
