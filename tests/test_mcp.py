@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -138,9 +139,11 @@ async def test_bad_arguments_and_unconfirmed_writes(
 ) -> None:
     async with db.as_owner() as conn:
         cur = await conn.execute(
-            "select p.name, p.auto_template_threshold as threshold from products p join brands b on"
+            "select p.id, p.name, p.auto_template_threshold as threshold from products p join brands b on"
             " b.id = p.brand_id where b.name = 'Acme Pets' and not p.auto_recommend_templates"
-            " order by p.name limit 1"
+            " and b.organization_id in (select organization_id from user_organizations where user_id = %s)"
+            " order by p.name limit 1",
+            (maya.user_id,),
         )
         product = await cur.fetchone()
     assert product is not None
@@ -154,14 +157,14 @@ async def test_bad_arguments_and_unconfirmed_writes(
             out_of_range = await session.call_tool("top_hooks", {"brand": "Acme Pets", "limit": 0})
             unknown = await session.call_tool("top_hook", {"brand": "Acme Pets"})
             preview = await session.call_tool("template_auto", change)
-            after_preview = await _threshold(db, product["name"])
+            after_preview = await _threshold(db, product["id"])
             confirmed = await session.call_tool("template_auto", {**change, "confirm": True})
-            after_confirm = await _threshold(db, product["name"])
+            after_confirm = await _threshold(db, product["id"])
     finally:
         async with db.as_owner() as conn:
             await conn.execute(
-                "update products set auto_template_threshold = %s where name = %s",
-                (product["threshold"], product["name"]),
+                "update products set auto_template_threshold = %s where id = %s",
+                (product["threshold"], product["id"]),
             )
 
     assert bad_metric.isError is True
@@ -187,10 +190,10 @@ async def test_bad_arguments_and_unconfirmed_writes(
     assert after_confirm == new_threshold
 
 
-async def _threshold(db: Database, product: str) -> float:
+async def _threshold(db: Database, product_id: UUID) -> float:
     async with db.as_owner() as conn:
         cur = await conn.execute(
-            "select auto_template_threshold as t from products where name = %s", (product,)
+            "select auto_template_threshold as t from products where id = %s", (product_id,)
         )
         row = await cur.fetchone()
     assert row is not None
