@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import re
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,7 @@ from google import genai
 from google.genai import errors, types
 
 from services.errors import ConfigurationError, ExternalServiceError
+from services.retry_after import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +79,9 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, name: str, key_varia
 
 def retry_after(error: errors.APIError) -> float | None:
     """Seconds the API asked to wait: the Retry-After header, else the error's RetryInfo detail."""
-    headers = getattr(error.response, "headers", None) or {}
-    raw = headers.get("retry-after")
-    if raw is not None:
-        try:
-            value = float(raw)
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value) and value >= 0:
-            return value
+    wait = retry_after_seconds(getattr(error.response, "headers", None))
+    if wait is not None:
+        return wait
     details = error.details.get("error", {}).get("details") if isinstance(error.details, dict) else None
     for detail in details if isinstance(details, list) else []:
         if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):

@@ -10,10 +10,7 @@ same way for both providers, after its Retry-After, and only while a person woul
 from __future__ import annotations
 
 import asyncio
-import math
 import random
-from email.utils import parsedate_to_datetime
-from time import time
 
 import httpx2
 from pydantic_ai.exceptions import (
@@ -26,6 +23,7 @@ from pydantic_ai.exceptions import (
 )
 from pydantic_ai.models import AbstractModel, Model
 
+from services.retry_after import retry_after_seconds
 from settings import Settings
 
 DEFAULT_ANTHROPIC_MODEL = "anthropic:claude-sonnet-4-6"
@@ -54,24 +52,6 @@ def configured_model(settings: Settings) -> str | None:
     if settings.gemini_api_key or settings.google_api_key:
         return DEFAULT_GEMINI_MODEL
     return None
-
-
-def retry_after_seconds(headers: httpx2.Headers) -> float | None:
-    """Seconds an answer asks us to wait: `retry-after-ms`, else `Retry-After` (seconds or an HTTP date)."""
-    raw_ms, raw = headers.get("retry-after-ms"), headers.get("retry-after")
-    try:
-        if raw_ms is not None:
-            value = float(raw_ms) / 1000
-        elif raw is not None:
-            value = float(raw)
-        else:
-            return None
-    except ValueError:
-        try:
-            value = parsedate_to_datetime(raw or "").timestamp() - time()
-        except (TypeError, ValueError):
-            return None
-    return max(0.0, value) if math.isfinite(value) else None
 
 
 class RetryingTransport(httpx2.AsyncBaseTransport):

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from db.pool import Caller, Database
 from services import brands as brand_service
 from services.errors import ExternalServiceError, InvalidArgument
+from services.retry_after import retry_after_seconds
 from settings import Settings
 
 USER_AGENT = "python:viraltracker-agent:1.0 (brand research: reads public discussions, one request at a time)"
@@ -114,12 +115,8 @@ class RedditClient:
         )
 
     def _retry_after(self, headers: httpx.Headers, attempt: int) -> float:
-        for name in ("retry-after", "x-ratelimit-reset"):
-            try:
-                return float(headers[name])
-            except (KeyError, ValueError):
-                continue
-        return 2.0**attempt
+        wait = retry_after_seconds(headers, extra=("x-ratelimit-reset",))
+        return 2.0**attempt if wait is None else wait
 
     def _note_quota(self, headers: httpx.Headers) -> None:
         try:

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from services.errors import ExternalServiceError, UserFacingError
+from services.retry_after import retry_after_seconds
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,14 +97,8 @@ def explain(code: str, channel: str | None = None) -> str:
 
 
 def _retry_after(error: SlackApiError) -> float:
-    headers = error.response.headers or {}
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if isinstance(value, list):  # some transports give header lists
-        value = value[0] if value else None
-    try:
-        return max(0.0, float(value)) if value is not None else 1.0
-    except ValueError:
-        return 1.0
+    wait = retry_after_seconds(error.response.headers)
+    return 1.0 if wait is None else wait
 
 
 async def call(make: Callable[[], Awaitable[T]], *, channel: str | None = None, what: str = "call") -> T:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from db.pool import Conn, Database
 from prompts import load_prompt
 from services.errors import InvalidArgument, UserFacingError
 from services.model_choice import analysis_model, model_name
+from services.retry_after import retry_after_seconds
 from services.template_inputs import ProductBrief, TemplateBrief, image_content, load_product, load_templates
 from services.template_similarity import LABEL as OFFLINE_LABEL
 from services.template_similarity import similarity_scores
@@ -134,18 +134,7 @@ class _Failed(Exception):
 
 
 def _retry_after(error: ModelHTTPError) -> float | None:
-    headers = error.headers or {}
-    for key, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        raw = headers.get(key)
-        if raw is None:
-            continue
-        try:
-            value = float(raw) * scale
-        except ValueError:
-            continue
-        if math.isfinite(value) and value >= 0:
-            return value
-    return None
+    return retry_after_seconds(error.headers)
 
 
 def _error_text(error: ModelHTTPError) -> str:
