@@ -6,11 +6,12 @@ import asyncio
 import html
 import logging
 from typing import Any
-from urllib.parse import urlencode
 from uuid import UUID
 
 import chainlit as cl
 import chainlit.server as chainlit_server
+import jwt as pyjwt
+from chainlit.auth import decode_jwt, get_jwt_secret, get_token_from_cookies
 from chainlit.data import get_data_layer
 from chainlit.emitter import ChainlitEmitter
 from chainlit.session import WebsocketSession
@@ -343,27 +344,83 @@ async def on_stop() -> None:
 # -- Connect Facebook: Meta's OAuth dialog sends the browser back here ---------------------------
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def _page(title: str, body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     return HTMLResponse(
         "<!doctype html><html><head><meta charset='utf-8'><title>"
         f"{html.escape(title)}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;"
-        "margin:4rem auto;padding:0 1rem;line-height:1.5}a{display:block;margin:.5rem 0}</style></head>"
+        "margin:4rem auto;padding:0 1rem;line-height:1.5}label{display:block;margin:.5rem 0}</style></head>"
         f"<body><h1>{html.escape(title)}</h1>{body}</body></html>",
         status_code=status,
+        # The callback's URL carries Meta's code: no caching, and no Referer to the chat link.
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", **(headers or {})},
+    )
+
+
+def _account_label(account: meta_oauth.AdAccountChoice) -> str:
+    currency = f", {account.currency}" if account.currency else ""
+    return html.escape(f"{account.name} ({account.id}{currency})")
+
+
+def _confirm_page(outcome: OAuthOutcome) -> HTMLResponse:
+    hidden = "".join(
+        f"<input type='hidden' name='{name}' value='{html.escape(value)}'>"
+        for name, value in (("state", outcome.state or ""), ("confirmation", outcome.confirmation or ""))
+    )
+    if len(outcome.accounts) == 1:
+        [account] = outcome.accounts
+        choice = (
+            f"<p>Ad account: {_account_label(account)}</p>"
+            f"<input type='hidden' name='account' value='{html.escape(account.id)}'>"
+        )
+    else:
+        choice = "".join(
+            f"<label><input type='radio' name='account' value='{html.escape(a.id)}' required> "
+            f"{_account_label(a)}</label>"
+            for a in outcome.accounts
+        )
+    brand = html.escape(outcome.brand or "")
+    return _page(
+        "Connect Facebook",
+        f"<p>{html.escape(outcome.message)}</p>"
+        f"<p>Brand: {brand}<br>Organization: {html.escape(outcome.organization or '')}</p>"
+        f"<form method='post' action='{meta_oauth.CHOOSE_PATH}'>{hidden}{choice}"
+        f"<button type='submit'>Link to {brand}</button></form>",
     )
 
 
 def _outcome_page(outcome: OAuthOutcome) -> HTMLResponse:
-    if outcome.status == "choose" and outcome.state:
-        links = "".join(
-            f"<a href='{meta_oauth.CHOOSE_PATH}?{urlencode({'state': outcome.state, 'account': a.id})}'>"
-            f"{html.escape(a.name)} ({html.escape(a.id)}{', ' + html.escape(a.currency) if a.currency else ''})</a>"
-            for a in outcome.accounts
-        )
-        return _page("Choose the ad account", f"<p>{html.escape(outcome.message)}</p>{links}")
-    if outcome.status == "linked":
-        return _page("Facebook connected", f"<p>{html.escape(outcome.message)}</p>")
-    return _page("Facebook not connected", f"<p>{html.escape(outcome.message)}</p>", status=400)
+    match outcome.status:
+        case "confirm":
+            return _confirm_page(outcome)
+        case "linked":
+            return _page("Facebook connected", f"<p>{html.escape(outcome.message)}</p>")
+        case "not_yours":
+            return _page("Facebook not connected", f"<p>{html.escape(outcome.message)}</p>", status=403)
+        case _:
+            return _page("Facebook not connected", f"<p>{html.escape(outcome.message)}</p>", status=400)
+
+
+def _signed_in(request: Request) -> Caller | None:
+    """The chat's signed-in person, from Chainlit's own session cookie; None without a valid one."""
+    token = get_token_from_cookies(dict(request.cookies))
+    if not token or not get_jwt_secret():
+        return None
+    try:
+        user = decode_jwt(token)
+        return Caller(user_id=UUID(str(user.metadata["user_id"])), email=user.identifier)
+    except (pyjwt.InvalidTokenError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _sign_in_first(again: str) -> HTMLResponse:
+    chat = html.escape(get_settings().public_url.rstrip("/") + "/")
+    return _page(
+        "Sign in to the chat first",
+        "<p>Only the person who asked for this link with /connect_meta can connect Facebook with it, signed"
+        " in to the chat in this browser. Nothing was linked, and the link still works.</p>"
+        f"<p><a href='{chat}'>Sign in to the chat</a>, then {again}</p>",
+        status=401,
+    )
 
 
 async def meta_oauth_callback(request: Request) -> HTMLResponse:
@@ -371,9 +428,13 @@ async def meta_oauth_callback(request: Request) -> HTMLResponse:
     if params.get("error"):
         reason = params.get("error_description") or params.get("error_reason") or params["error"]
         return _page("Facebook not connected", f"<p>{html.escape(reason)}. {meta_oauth.AGAIN}</p>", 400)
+    caller = _signed_in(request)
+    if caller is None:
+        here = html.escape(request.url.path + ("?" + request.url.query if request.url.query else ""))
+        return _sign_in_first(f"<a href='{here}'>open this link again</a>.")
     try:
         outcome = await meta_oauth.complete_connect(
-            await database(), state=params.get("state", ""), code=params.get("code", "")
+            await database(), caller, state=params.get("state", ""), code=params.get("code", "")
         )
     except UserFacingError as error:
         outcome = OAuthOutcome(status="refused", message=error.message)
@@ -381,10 +442,26 @@ async def meta_oauth_callback(request: Request) -> HTMLResponse:
 
 
 async def meta_oauth_choose(request: Request) -> HTMLResponse:
-    params = request.query_params
+    if request.method != "POST":
+        # Linking changes things: only the confirmation page's form may ask for it.
+        return _page(
+            "Facebook not connected",
+            f"<p>Confirm the ad account with the button on the confirmation page. {meta_oauth.AGAIN}</p>",
+            status=405,
+            headers={"Allow": "POST"},
+        )
+    caller = _signed_in(request)
+    if caller is None:
+        return _sign_in_first("open the link /connect_meta gave you again.")
+    form = await request.form()
+    fields = {name: value if isinstance(value, str) else "" for name, value in form.items()}
     try:
-        outcome = await meta_oauth.choose_account(
-            await database(), state=params.get("state", ""), account=params.get("account", "")
+        outcome = await meta_oauth.confirm_account(
+            await database(),
+            caller,
+            state=fields.get("state", ""),
+            account=fields.get("account", ""),
+            confirmation=fields.get("confirmation", ""),
         )
     except UserFacingError as error:
         outcome = OAuthOutcome(status="refused", message=error.message)
@@ -398,7 +475,8 @@ def mount_meta_oauth_routes() -> None:
     if any(getattr(r, "path", None) == meta_oauth.CALLBACK_PATH for r in router.routes):
         return
     router.add_api_route(meta_oauth.CALLBACK_PATH, meta_oauth_callback, methods=["GET"])
-    router.add_api_route(meta_oauth.CHOOSE_PATH, meta_oauth_choose, methods=["GET"])
+    # GET too, so a plain visit gets our 405 page rather than the catch-all's chat page.
+    router.add_api_route(meta_oauth.CHOOSE_PATH, meta_oauth_choose, methods=["GET", "POST"])
     ours = router.routes[-2:]
     del router.routes[-2:]
     router.routes[0:0] = ours

@@ -3,10 +3,12 @@
 `/connect_meta brand:X` gives the person a link to Meta's dialog whose `state` is a random nonce
 plus its HMAC. The nonce's row (`meta_oauth_states`) binds it to that person and brand, expires it
 after 15 minutes and records its one use. Meta sends the browser back to `/meta/oauth/callback`
-with a code; we exchange it for a token, that one for a long-lived (~60-day) token, list the ad
-accounts it can read and link the brand's account (the one already linked, or the only one; with
-several the page asks which, each choice a link carrying the same state). The token is stored
-encrypted, never shown.
+with a code. Only the person the link was made for, signed in to the chat, gets further: anyone
+else (or nobody signed in) is refused before anything is used up. We then exchange the code for a
+token, that one for a long-lived (~60-day) token kept encrypted in the row, list the ad accounts it
+can read and show a confirmation page naming the brand, its organization and the account (or the
+choice of accounts). Its POST, with a CSRF token bound to the state and the person, links the
+account once. The token is stored encrypted, never shown.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
+from uuid import UUID
 
 from pydantic import BaseModel, SecretStr, computed_field
 
@@ -31,7 +34,7 @@ from services.token_vault import TokenVault
 from settings import Settings, get_settings
 
 LINK_MINUTES = 15
-CHOICE_MINUTES = 30  # after the callback, to pick one of several accounts
+CHOICE_MINUTES = 30  # after the callback, to confirm (or choose) the account
 SCOPES = "ads_read,business_management"
 CALLBACK_PATH = "/meta/oauth/callback"
 CHOOSE_PATH = "/meta/oauth/choose"
@@ -49,7 +52,8 @@ class ConnectLink(BaseModel):
     def summary(self) -> str:
         return (
             f"[Connect Facebook for {self.brand}]({self.url}) — sign in with a Facebook user that can read"
-            f" the brand's ad account. The link works once, for {LINK_MINUTES} minutes."
+            f" the brand's ad account. The link works once, for {LINK_MINUTES} minutes, and only for you,"
+            " signed in to this chat."
         )
 
 
@@ -60,11 +64,14 @@ class AdAccountChoice(BaseModel):
 
 
 class OAuthOutcome(BaseModel):
-    status: Literal["linked", "choose", "refused"]
+    status: Literal["linked", "confirm", "refused", "not_yours"]
     message: str
     brand: str | None = None
+    organization: str | None = None
     accounts: list[AdAccountChoice] = []
     state: str | None = None
+    confirmation: str | None = None
+    """The confirmation form's CSRF token (status "confirm")."""
 
 
 def _require_app(settings: Settings) -> tuple[str, SecretStr]:
@@ -133,10 +140,43 @@ def _refused(message: str) -> OAuthOutcome:
 
 
 AGAIN = "Start again from the chat with /connect_meta."
+NOT_YOURS = (
+    "This link was made for another person's /connect_meta: only they can use it, signed in to the chat."
+    " Nothing was linked. To connect one of your brands, run /connect_meta in the chat yourself."
+)
+
+
+def confirmation_token(settings: Settings, *, state: str, user_id: UUID) -> str:
+    """The confirmation form's CSRF token: an HMAC of the state and the signed-in person."""
+    key = hashlib.sha256(b"meta-oauth-confirm:" + settings.auth_secret().encode()).digest()
+    return hmac.new(key, f"{state}|{user_id}".encode(), hashlib.sha256).hexdigest()
+
+
+async def _state_row(db: Database, nonce: str) -> dict[str, Any] | None:
+    async with db.as_service() as conn:
+        cur = await conn.execute(
+            "select user_id, brand_id, organization_id, expires_at, used_at,"
+            " access_token_encrypted is not null as has_token from meta_oauth_states where nonce = %s",
+            (nonce,),
+        )
+        return await cur.fetchone()
+
+
+async def _brand_and_organization(db: Database, caller: Caller, brand_id: UUID) -> tuple[str, str] | None:
+    """The brand's and organization's names, read as the person: None once they lost access to it."""
+    async with db.as_user(caller) as conn:
+        cur = await conn.execute(
+            "select b.name as brand, o.name as organization from brands b"
+            " join organizations o on o.id = b.organization_id where b.id = %s",
+            (brand_id,),
+        )
+        row = await cur.fetchone()
+    return (str(row["brand"]), str(row["organization"])) if row else None
 
 
 async def complete_connect(
     db: Database,
+    caller: Caller,
     *,
     state: str,
     code: str,
@@ -144,32 +184,40 @@ async def complete_connect(
     client_factory: ClientFactory | None = None,
     now: datetime | None = None,
 ) -> OAuthOutcome:
-    """Meta's redirect back: check the state, exchange the code, link the brand's ad account."""
+    """Meta's redirect back, for the signed-in `caller`: check the state is theirs (before using
+    anything up), exchange the code, and ask them to confirm the ad account to link."""
     settings = settings or get_settings()
     app_id, app_secret = _require_app(settings)
     now = now or datetime.now(UTC)
     make_client = client_factory or (lambda token: MetaClient(token=token, graph_url=settings.meta_graph_url))
     nonce = _nonce_of(settings, state)
-    if nonce is None:
+    row = await _state_row(db, nonce) if nonce is not None else None
+    if nonce is None or row is None:
         return _refused(f"This link is not valid. {AGAIN}")
-    async with db.as_service() as conn:
-        cur = await conn.execute(
-            "update meta_oauth_states set used_at = %s where nonce = %s and used_at is null"
-            " returning user_id, brand_id, organization_id, expires_at",
-            (now, nonce),
-        )
-        row = await cur.fetchone()
-        if row is None:
-            cur = await conn.execute("select 1 from meta_oauth_states where nonce = %s", (nonce,))
-            used = await cur.fetchone() is not None
-            return _refused(
-                f"This link was already used. {AGAIN}" if used else f"This link is not valid. {AGAIN}"
-            )
-        cur = await conn.execute("select name from brands where id = %s", (row["brand_id"],))
-        brand = await cur.fetchone()
-    brand_name = str(brand["name"]) if brand else "the brand"
+    if row["user_id"] != caller.user_id:
+        return OAuthOutcome(status="not_yours", message=NOT_YOURS)
+    if row["used_at"] is not None:
+        return _refused(f"This link was already used. {AGAIN}")
     if row["expires_at"] < now:
         return _refused(f"This link expired (links last {LINK_MINUTES} minutes). {AGAIN}")
+    if not code:
+        return _refused(
+            "Facebook sent no sign-in code with this page: open the link /connect_meta gave you in the chat"
+            " and sign in to Facebook there. The link still works."
+        )
+    names = await _brand_and_organization(db, caller, row["brand_id"])
+    if names is None:
+        return _refused(f"You no longer have access to this brand. {AGAIN}")
+    brand_name, organization_name = names
+    async with db.as_service() as conn:
+        # Meta's code works once: from here on the link is used, whatever Meta answers.
+        cur = await conn.execute(
+            "update meta_oauth_states set used_at = %s where nonce = %s and user_id = %s and used_at is null"
+            " returning nonce",
+            (now, nonce, caller.user_id),
+        )
+        if await cur.fetchone() is None:
+            return _refused(f"This link was already used. {AGAIN}")
 
     app = make_client(None)
     try:
@@ -225,64 +273,86 @@ async def complete_connect(
             "select meta_ad_account_id from brand_ad_accounts where brand_id = %s", (row["brand_id"],)
         )
         linked = {r["meta_ad_account_id"] for r in await cur.fetchall()}
-    known = [a for a in accounts if a.id in linked]
-    if len(known) == 1 or len(accounts) == 1:
-        chosen = known[0] if known else accounts[0]
-        return await _link(db, settings, row, brand_name, chosen, token, token_expires)
-    vault = TokenVault.from_settings(settings)
-    async with db.as_service() as conn:
+        known = [a for a in accounts if a.id in linked]
+        # The token waits here, encrypted, until the person confirms on the page we show next.
         await conn.execute(
             "update meta_oauth_states set access_token_encrypted = %s, token_expires_at = %s,"
             " expires_at = %s where nonce = %s",
-            (vault.encrypt(token), token_expires, now + timedelta(minutes=CHOICE_MINUTES), nonce),
+            (
+                TokenVault.from_settings(settings).encrypt(token),
+                token_expires,
+                now + timedelta(minutes=CHOICE_MINUTES),
+                nonce,
+            ),
         )
+    offered = known if len(known) == 1 else accounts
+    question = (
+        f"Link {offered[0].id} ({offered[0].name}) to {brand_name}?"
+        if len(offered) == 1
+        else f"Which ad account is {brand_name}'s?"
+    )
     return OAuthOutcome(
-        status="choose",
-        message=f"Which ad account is {brand_name}'s?",
+        status="confirm",
+        message=question,
         brand=brand_name,
-        accounts=accounts,
+        organization=organization_name,
+        accounts=offered,
         state=state,
+        confirmation=confirmation_token(settings, state=state, user_id=caller.user_id),
     )
 
 
-async def choose_account(
+async def confirm_account(
     db: Database,
+    caller: Caller,
     *,
     state: str,
     account: str,
+    confirmation: str,
     settings: Settings | None = None,
     client_factory: ClientFactory | None = None,
     now: datetime | None = None,
 ) -> OAuthOutcome:
-    """The person picked one of several accounts on the callback page."""
+    """The signed-in `caller` confirmed (or chose) the ad account on the confirmation page: link it."""
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
     nonce = _nonce_of(settings, state)
-    if nonce is None:
+    row = await _state_row(db, nonce) if nonce is not None else None
+    if nonce is None or row is None:
         return _refused(f"This link is not valid. {AGAIN}")
+    if row["user_id"] != caller.user_id:
+        return OAuthOutcome(status="not_yours", message=NOT_YOURS)
+    expected = confirmation_token(settings, state=state, user_id=caller.user_id)
+    if not hmac.compare_digest(confirmation.encode(), expected.encode()):
+        return _refused(
+            "This confirmation did not come from the page Facebook sent you back to. Nothing was linked."
+            f" {AGAIN}"
+        )
+    if not row["has_token"]:
+        return _refused(f"This choice was already made, or the link is not valid. {AGAIN}")
     try:
         account_id = normalize_account_id(account)
     except InvalidArgument:
         return _refused(f"'{account}' is not an ad account ID. {AGAIN}")
+    names = await _brand_and_organization(db, caller, row["brand_id"])
+    if names is None:
+        return _refused(f"You no longer have access to this brand. {AGAIN}")
     async with db.as_service() as conn:
-        # Taking the token out of the row makes the choice one-use too.
+        # Taking the token out of the row makes the confirmation one-use.
         cur = await conn.execute(
             "update meta_oauth_states s set access_token_encrypted = null from meta_oauth_states old"
-            " where s.nonce = %s and old.nonce = s.nonce and old.access_token_encrypted is not null"
+            " where s.nonce = %s and s.user_id = %s and old.nonce = s.nonce"
+            " and old.access_token_encrypted is not null"
             " returning s.user_id, s.brand_id, s.organization_id, s.expires_at,"
             " old.access_token_encrypted as token, old.token_expires_at",
-            (nonce,),
+            (nonce, caller.user_id),
         )
-        row = await cur.fetchone()
-        if row is not None:
-            cur = await conn.execute("select name from brands where id = %s", (row["brand_id"],))
-            brand = await cur.fetchone()
-    if row is None:
+        taken = await cur.fetchone()
+    if taken is None:
         return _refused(f"This choice was already made, or the link is not valid. {AGAIN}")
-    if row["expires_at"] < now:
+    if taken["expires_at"] < now:
         return _refused(f"This page expired. {AGAIN}")
-    token = TokenVault.from_settings(settings).decrypt(row["token"])
-    brand_name = str(brand["name"]) if brand else "the brand"
+    token = TokenVault.from_settings(settings).decrypt(taken["token"])
     client = (client_factory or (lambda t: MetaClient(token=t, graph_url=settings.meta_graph_url)))(token)
     try:
         info = await asyncio.to_thread(
@@ -293,7 +363,7 @@ async def choose_account(
     chosen = AdAccountChoice(
         id=account_id, name=str(info.get("name") or account_id), currency=info.get("currency")
     )
-    return await _link(db, settings, row, brand_name, chosen, token, row["token_expires_at"])
+    return await _link(db, settings, taken, names[0], chosen, token, taken["token_expires_at"])
 
 
 async def _link(
