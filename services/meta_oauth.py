@@ -325,8 +325,8 @@ async def confirm_account(
     expected = confirmation_token(settings, state=state, user_id=caller.user_id)
     if not hmac.compare_digest(confirmation.encode(), expected.encode()):
         return _refused(
-            "This confirmation did not come from the page Facebook sent you back to. Nothing was linked."
-            f" {AGAIN}"
+            "This confirmation did not come from the page Facebook sent you back to. Nothing was linked:"
+            " confirm with the button on that page."
         )
     if not row["has_token"]:
         return _refused(f"This choice was already made, or the link is not valid. {AGAIN}")

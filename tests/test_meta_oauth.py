@@ -191,6 +191,24 @@ async def test_bad_expired_and_forged_states_are_refused(
         db, caller, state=state_of(fresh.url), code="NOT-A-CODE", settings=settings, client_factory=factory
     )
     assert unknown.status == "refused" and unknown.message.startswith("Facebook did not accept the sign-in")
+    # Made by someone who has since left the organization.
+    fake.add_oauth_code("CODE-LEFT", "SHORT-LEFT")
+    left = await start_connect(db, caller, brand_name=brand, settings=settings)
+    async with db.as_owner() as conn:
+        cur = await conn.execute(
+            "delete from user_organizations where user_id = %s returning organization_id", (caller.user_id,)
+        )
+        membership = await cur.fetchone()
+    assert membership is not None
+    gone = await complete_connect(
+        db, caller, state=state_of(left.url), code="CODE-LEFT", settings=settings, client_factory=factory
+    )
+    assert gone.status == "refused" and gone.message == f"You no longer have access to this brand. {AGAIN}"
+    async with db.as_owner() as conn:
+        await conn.execute(
+            "insert into user_organizations (user_id, organization_id) values (%s, %s)",
+            (caller.user_id, membership["organization_id"]),
+        )
     async with db.as_user(caller) as conn:
         cur = await conn.execute("select count(*) as n from brand_ad_accounts")
         assert await cur.fetchone() == {"n": 0}
@@ -267,7 +285,8 @@ NO_CODE = (
     " sign in to Facebook there. The link still works."
 )
 NOT_FROM_PAGE = (
-    "This confirmation did not come from the page Facebook sent you back to. Nothing was linked. " + AGAIN
+    "This confirmation did not come from the page Facebook sent you back to. Nothing was linked:"
+    " confirm with the button on that page."
 )
 
 

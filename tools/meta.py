@@ -85,7 +85,7 @@ async def meta_status(ctx: RunContext[Deps], brand: str | None = None) -> MetaSt
 async def connect_meta(ctx: RunContext[Deps], brand: str) -> meta_oauth.ConnectLink:
     """Give the person a "Connect Facebook" link: they sign in with Facebook, and the brand then reads
     its ad account with their access (a long-lived token, stored encrypted). The link works once,
-    for 15 minutes.
+    for 15 minutes, and only for this person, signed in to the chat in the browser that opens it.
 
     Args:
         brand: The brand's name as the person wrote it (fuzzy matched).
