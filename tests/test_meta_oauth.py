@@ -28,6 +28,7 @@ from services.meta_oauth import (
     CALLBACK_PATH,
     CHOOSE_PATH,
     NOT_YOURS,
+    OAuthOutcome,
     complete_connect,
     confirm_account,
     start_connect,
@@ -223,6 +224,19 @@ async def test_with_several_accounts_the_person_chooses_one_once(
     caller, brand = person
     settings = settings_for(fake, tmp_path)
     factory = client_for(fake)
+
+    async def confirm(outcome: OAuthOutcome, account: str) -> OAuthOutcome:
+        assert outcome.state is not None and outcome.confirmation is not None
+        return await confirm_account(
+            db,
+            caller,
+            state=outcome.state,
+            account=account,
+            confirmation=outcome.confirmation,
+            settings=settings,
+            client_factory=factory,
+        )
+
     fake.add_account("act_6660001", name="Bloom EU", currency="EUR")
     fake.add_account("act_6660002", name="Bloom US")
     fake.add_account("act_6660003", name="Someone else's")
@@ -236,16 +250,7 @@ async def test_with_several_accounts_the_person_chooses_one_once(
         ("act_6660001", "Bloom EU"),
         ("act_6660002", "Bloom US"),
     ]
-    assert outcome.state is not None and outcome.confirmation is not None
-    refused = await confirm_account(
-        db,
-        caller,
-        state=outcome.state,
-        account="act_6660003",
-        confirmation=outcome.confirmation,
-        settings=settings,
-        client_factory=factory,
-    )
+    refused = await confirm(outcome, "act_6660003")
     assert refused.status == "refused"
     assert refused.message == "This Facebook user can't read act_6660003. " + AGAIN
     # That attempt used the choice up: start again, then pick the right one.
@@ -254,26 +259,9 @@ async def test_with_several_accounts_the_person_chooses_one_once(
     outcome = await complete_connect(
         db, caller, state=state_of(link.url), code="CODE-3", settings=settings, client_factory=factory
     )
-    assert outcome.state is not None and outcome.confirmation is not None
-    chosen = await confirm_account(
-        db,
-        caller,
-        state=outcome.state,
-        account="act_6660002",
-        confirmation=outcome.confirmation,
-        settings=settings,
-        client_factory=factory,
-    )
+    chosen = await confirm(outcome, "act_6660002")
     assert chosen.status == "linked" and "act_6660002 (Bloom US)" in chosen.message
-    twice = await confirm_account(
-        db,
-        caller,
-        state=outcome.state,
-        account="act_6660001",
-        confirmation=outcome.confirmation,
-        settings=settings,
-        client_factory=factory,
-    )
+    twice = await confirm(outcome, "act_6660001")
     assert twice.status == "refused" and twice.message.startswith("This choice was already made")
 
 
