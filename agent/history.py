@@ -26,6 +26,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import JsonbDumper
 from psycopg_pool import AsyncConnectionPool
 
+from services.server_files import private_dir, write_private
+
 logger = logging.getLogger("chainlit")
 
 # `:name` bind parameters of SQLAlchemy's text(), not `::type` casts.
@@ -245,7 +247,7 @@ class LocalChatStorage(BaseStorageClient):
         if path.exists() and not overwrite:
             return {"object_key": object_key, "url": await self.get_read_url(object_key)}
         raw = data.encode() if isinstance(data, str) else data
-        await asyncio.to_thread(_write, path, raw, mime)
+        await asyncio.to_thread(_write, self.root, path, raw, mime)
         return {"object_key": object_key, "url": _data_url(raw, mime)}
 
     async def delete_file(self, object_key: str) -> bool:
@@ -263,10 +265,11 @@ class LocalChatStorage(BaseStorageClient):
         return None
 
 
-def _write(path: Path, raw: bytes, mime: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(raw)
-    path.with_name(path.name + ".mime").write_text(mime)
+def _write(root: Path, path: Path, raw: bytes, mime: str) -> None:
+    # A chat's tables and charts are its organization's data: owner-only files and folders.
+    private_dir(root)
+    write_private(path, raw)
+    write_private(path.with_name(path.name + ".mime"), mime)
 
 
 def _read(path: Path) -> tuple[bytes, str]:
