@@ -38,9 +38,9 @@ _DEFINER_FUNCTIONS = """
 select p.oid::regprocedure::text as function,
   has_function_privilege('anon', p.oid, 'execute') as anon,
   has_function_privilege('authenticated', p.oid, 'execute') as authenticated,
-  exists (select 1 from unnest(coalesce(p.proconfig, '{}')) s where s like 'search\\_path=%%') as pinned
+  exists (select 1 from unnest(coalesce(p.proconfig, '{}')) s where s like 'search\\_path=%') as pinned
 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%%'
+where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
 order by 1
 """
 
