@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import chainlit.config
 import psycopg
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.storage_clients.base import BaseStorageClient
@@ -49,6 +50,8 @@ def make_data_layer(
     Without a storage provider Chainlit persists users, threads, steps and feedback, and
     silently skips elements (`create_element` returns early, logging a warning).
     """
+    # Chainlit writes a session's elements and uploads under `.files/<session>` with the umask's modes.
+    private_dir(chainlit.config.FILES_DIRECTORY)
     return HistoryDataLayer(database_url, storage_provider=storage_provider, max_size=max_size)
 
 

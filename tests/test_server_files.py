@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.history import LocalChatStorage
+import chainlit.config
+import pytest
+
+from agent.history import LocalChatStorage, make_data_layer
 from tests.cli_helpers import run_cli
 from tests.file_helpers import mode, open_umask
 
@@ -25,6 +28,18 @@ async def test_chat_element_files_are_owner_only(tmp_path: Path) -> None:
     for folder in (root, root / "thread-1", root / "thread-2"):
         assert mode(folder) == 0o700, folder
     assert (await storage.get_read_url("thread-1/table.csv")).startswith("data:text/csv;base64,")
+
+
+async def test_chainlits_own_session_files_sit_in_an_owner_only_folder(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = tmp_path / ".files"
+    files.mkdir()
+    files.chmod(0o755)  # as Chainlit makes it at import, under the usual umask
+    monkeypatch.setattr(chainlit.config, "FILES_DIRECTORY", files)
+    layer = make_data_layer(database_url)
+    await layer.close()
+    assert mode(files) == 0o700
 
 
 def test_the_log_is_owner_only(database_url: str, tmp_path: Path) -> None:
