@@ -111,8 +111,8 @@ class Connection:
 
 
 def paused_until_reconnect(account_id: str, brand: str) -> str:
-    """What an expired connection means, in the words the notification, /meta_status and a refused
-    sync all use."""
+    """What an expired connection means, in the words its notification and a refused sync both use
+    (/meta_status points to the same command)."""
     return f'Syncs of {account_id} are paused until someone reconnects: /connect_meta brand:"{brand}".'
 
 

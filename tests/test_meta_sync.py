@@ -361,6 +361,35 @@ async def test_an_expired_connection_is_refused_everywhere_until_someone_reconne
         assert await cur.fetchall() == [{"status": "active"}]
 
 
+async def test_a_brands_other_accounts_still_sync_beside_an_expired_one(world: World) -> None:
+    await world.link()
+    other = f"act_{int(world.account[4:]) + 1}"
+    world.fake.add_account(other, name=f"{world.brand} UK", tokens={TOKEN})
+    world.fake.generate(other, n_ads=3, since=TODAY - timedelta(days=2), days=3, seed=5)
+    await link_account(
+        world.db, world.caller, brand_name=world.brand, account=other, settings=world.settings,
+        client_factory=world.client,
+    )  # fmt: skip
+    async with world.db.as_owner() as conn:  # as the daily expiry check leaves it
+        await conn.execute(
+            "update brand_ad_accounts set status = 'expired' where meta_ad_account_id = %s", (other,)
+        )
+    result = await world.sync().run(world.brand, days=3, today=TODAY)
+    assert [a.account_id for a in result.accounts] == [world.account] and result.accounts[0].error is None
+    assert not result.ok and result.summary.endswith(
+        f" The Meta token for {other} expired or was revoked. Syncs of {other} are paused until someone"
+        f' reconnects: /connect_meta brand:"{world.brand}".'
+    )
+    assert world.fake.calls(other[4:]) == 1  # the one call linking it made
+    async with world.db.as_user(world.caller) as conn:
+        cur = await conn.execute("select meta_ad_account_id, status from brand_ad_accounts order by 1")
+        assert await cur.fetchall() == sorted(
+            [{"meta_ad_account_id": world.account, "status": "active"},
+             {"meta_ad_account_id": other, "status": "expired"}],
+            key=lambda r: r["meta_ad_account_id"],
+        )  # fmt: skip
+
+
 async def test_a_connection_marked_expired_during_a_sync_stays_expired(
     world: World, database_url: str
 ) -> None:
