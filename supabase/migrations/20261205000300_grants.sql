@@ -21,9 +21,9 @@ revoke all on function auth.user_organization_ids() from anon;
 -- TRUNCATE ignores RLS; TRIGGER and REFERENCES are never a signed-in user's business.
 revoke truncate, references, trigger on all tables in schema public from authenticated;
 
--- Nobody signed in creates objects (a table or function of theirs could shadow ours).
+-- Nobody signed in creates objects (a table or function of theirs could shadow ours). The auth
+-- schema is Supabase's where it exists, and bootstrap.sql grants nothing there but usage.
 revoke create on schema public from public, anon, authenticated;
-revoke create on schema auth from public, anon, authenticated;
 
 -- Future objects: granted to the service role by default, to anon/authenticated only on purpose.
 alter default privileges in schema public revoke all on tables from anon, authenticated;
