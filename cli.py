@@ -49,8 +49,10 @@ err = Console(stderr=True)
 
 
 def _setup_logging() -> None:
+    from services.server_files import touch_private
+
     settings = get_settings()
-    settings.viraltracker_home.mkdir(parents=True, exist_ok=True)
+    touch_private(settings.log_file)  # owner-only, whatever the umask
     logging.basicConfig(
         filename=settings.log_file,
         level=logging.INFO,
@@ -321,6 +323,7 @@ def shell(
     from agent.build import configured_model, model_label
     from agent.runner import run_turn
     from services.demo import DEMO_USERS
+    from services.server_files import touch_private
 
     settings = get_settings()
     email = user or DEMO_USERS[0].email
@@ -336,7 +339,7 @@ def shell(
                 "Offline mode understands slash commands and simple questions; set ANTHROPIC_API_KEY or GEMINI_API_KEY for full conversation."
             )
         session: PromptSession[str] = PromptSession(
-            history=FileHistory(str(settings.viraltracker_home / "shell_history"))
+            history=FileHistory(str(touch_private(settings.viraltracker_home / "shell_history")))
         )
         history: list[Any] = []
         while True:

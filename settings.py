@@ -102,7 +102,7 @@ class Settings(BaseSettings):
             return self.chainlit_auth_secret.get_secret_value()
         path = self.viraltracker_home / "chainlit_auth_secret"
         if not path.exists():
-            self.viraltracker_home.mkdir(parents=True, exist_ok=True)
+            self.viraltracker_home.mkdir(mode=0o700, parents=True, exist_ok=True)
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(48))
         return path.read_text().strip()

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import chainlit.config
 import psycopg
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.storage_clients.base import BaseStorageClient
@@ -25,6 +26,8 @@ from chainlit.user import PersistedUser, User
 from psycopg.rows import dict_row
 from psycopg.types.json import JsonbDumper
 from psycopg_pool import AsyncConnectionPool
+
+from services.server_files import private_dir, write_private
 
 logger = logging.getLogger("chainlit")
 
@@ -47,6 +50,8 @@ def make_data_layer(
     Without a storage provider Chainlit persists users, threads, steps and feedback, and
     silently skips elements (`create_element` returns early, logging a warning).
     """
+    # Chainlit writes a session's elements and uploads under `.files/<session>` with the umask's modes.
+    private_dir(chainlit.config.FILES_DIRECTORY)
     return HistoryDataLayer(database_url, storage_provider=storage_provider, max_size=max_size)
 
 
@@ -245,7 +250,7 @@ class LocalChatStorage(BaseStorageClient):
         if path.exists() and not overwrite:
             return {"object_key": object_key, "url": await self.get_read_url(object_key)}
         raw = data.encode() if isinstance(data, str) else data
-        await asyncio.to_thread(_write, path, raw, mime)
+        await asyncio.to_thread(_write, self.root, path, raw, mime)
         return {"object_key": object_key, "url": _data_url(raw, mime)}
 
     async def delete_file(self, object_key: str) -> bool:
@@ -263,10 +268,11 @@ class LocalChatStorage(BaseStorageClient):
         return None
 
 
-def _write(path: Path, raw: bytes, mime: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(raw)
-    path.with_name(path.name + ".mime").write_text(mime)
+def _write(root: Path, path: Path, raw: bytes, mime: str) -> None:
+    # A chat's tables and charts are its organization's data: owner-only files and folders.
+    private_dir(root)
+    write_private(path, raw)
+    write_private(path.with_name(path.name + ".mime"), mime)
 
 
 def _read(path: Path) -> tuple[bytes, str]:

@@ -16,6 +16,7 @@ from services.hooks import HookAnalysisResult, TopHooksResult
 from services.meta_sync import MetaStatusResult, SyncResult
 from services.metrics import RATIOS, format_metric
 from services.performance import AdPerformanceResult
+from services.server_files import shown_name
 from services.template_recommendations import RecommendationResult, TemplatePick
 from tools.actions import ActionButton
 from tools.ad_creation import CreateAdsResult
@@ -103,8 +104,12 @@ def tables_for(result: BaseModel) -> list[Table]:
             tables.append(Table(title, ["id", *fields], rows))
         return tables
     if isinstance(result, TemplatesResult | ReviewAnswer):
-        fields = ["id", "name", "status", "category", "format", "tags", "source", "size", "image_file"]
-        return [Table("Templates", fields, _rows(result.templates, fields))] if result.templates else []
+        fields = ["id", "name", "status", "category", "format", "tags", "source", "size"]
+        rows = [
+            [*row, shown_name(t.image_file) if t.image_file else None]
+            for row, t in zip(_rows(result.templates, fields), result.templates, strict=True)
+        ]
+        return [Table("Templates", [*fields, "image_file"], rows)] if result.templates else []
     if isinstance(result, NotificationsResult):
         rows = [
             ["unread" if n.read_at is None else "read", n.created_at, n.title, n.message,

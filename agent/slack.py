@@ -54,6 +54,7 @@ from db.pool import Caller, Database
 from services import slack_out
 from services.accounts import find_caller
 from services.errors import NotFound, UserFacingError
+from services.server_files import private_dir
 from settings import Settings, get_settings
 from tools.actions import ActionButton
 
@@ -343,7 +344,7 @@ async def record_turn(
     session = HTTPSession(id=str(uuid.uuid4()), client_type="slack", thread_id=thread_id, user=user)
     # Chainlit keeps an element's bytes under `.files/<session>` while it persists them; the folder
     # itself is made at server start and removed at shutdown, so make sure it is there.
-    session.files_dir.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(session.files_dir.parent)
     context_var.set(ChainlitContext(session=session, emitter=BaseChainlitEmitter(session)))
     try:
         await layer.update_thread(
@@ -392,6 +393,10 @@ def mount(router: Any, database: DatabaseProvider) -> None:
         bot = slack_bot(get_settings(), database)
         if bot is None:
             return JSONResponse({"error": NOT_CONFIGURED}, status_code=404)
+        # Bolt's verifier does int(timestamp) unguarded: anything but digits is a bad signature, not a 500.
+        timestamp = request.headers.get("x-slack-request-timestamp", "0")
+        if not (timestamp.isascii() and timestamp.isdigit()):
+            return JSONResponse({"error": "invalid request"}, status_code=401)
         response: Response = await bot.handler.handle(request)
         return response
 

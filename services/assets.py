@@ -30,6 +30,7 @@ from services.errors import ConfigurationError, ExternalServiceError, NotFound, 
 from services.meta_api import MetaClient
 from services.meta_sync import connections_for
 from services.models import BrandRef
+from services.server_files import PRIVATE_FILE, private_dir
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,7 @@ class LocalStorage:
 
     @property
     def staging(self) -> Path:
-        folder = self.root / ".staging"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return private_dir(self.root / ".staging")
 
     async def has(self, path: str) -> bool:
         return await asyncio.to_thread((self.root / path).is_file)
@@ -108,7 +107,8 @@ class LocalStorage:
         target = self.root / path
 
         def move() -> None:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(target.parent)
+            os.chmod(staged, PRIVATE_FILE)  # staged by a library that may follow the umask (thumbnails)
             os.replace(staged, target)  # same filesystem: atomic, never a half-written file
 
         await asyncio.to_thread(move)
@@ -134,9 +134,7 @@ class SupabaseStorage:
 
     @property
     def staging(self) -> Path:
-        folder = self.staging_root / ".staging"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return private_dir(self.staging_root / ".staging")
 
     async def has(self, path: str) -> bool:
         return bool(await self._call("check", path, lambda files: files.exists(path)))

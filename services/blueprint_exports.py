@@ -6,11 +6,14 @@ Files are written under `$VIRALTRACKER_HOME/exports/<organization id>/`, one per
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from uuid import UUID
+
+from services.server_files import private_dir, write_private
 
 if TYPE_CHECKING:
     from services.blueprints import BlueprintContent
@@ -29,8 +32,7 @@ def _slug(text: str) -> str:
 def export_path(
     home: Path, *, organization_id: UUID, blueprint_id: UUID, name: str, fmt: ExportFormat
 ) -> Path:
-    folder = home / "exports" / str(organization_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(home / "exports" / str(organization_id))
     return folder / f"blueprint-{str(blueprint_id)[:8]}-{_slug(name)}.{fmt}"
 
 
@@ -45,7 +47,7 @@ def to_markdown(content: BlueprintContent) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _docx(content: BlueprintContent, path: Path) -> None:
+def _docx(content: BlueprintContent) -> bytes:
     from docx import Document
 
     document = Document()
@@ -66,14 +68,16 @@ def _docx(content: BlueprintContent, path: Path) -> None:
             paragraph = document.add_paragraph()
             paragraph.add_run(f"{label}: ").bold = True
             paragraph.add_run(text)
-    document.save(str(path))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
 
 
 def _latin1(text: str) -> str:
     return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
 
 
-def _pdf(content: BlueprintContent, path: Path) -> None:
+def _pdf(content: BlueprintContent) -> bytes:
     from fpdf import FPDF
 
     pdf = FPDF(format="A4")
@@ -95,24 +99,22 @@ def _pdf(content: BlueprintContent, path: Path) -> None:
         block(f"What it says: {section.says}", size=10)
         block(f"Why it works: {section.why_it_works}", size=10)
         block(f"What to write for {content.brand}: {section.write_for_brand}", size=10, gap=4)
-    pdf.output(str(path))
+    return bytes(pdf.output())
 
 
 def write_export(
     content: BlueprintContent, *, home: Path, organization_id: UUID, blueprint_id: UUID, fmt: ExportFormat
 ) -> Path:
-    """Write the blueprint in one format; returns the file's path."""
+    """Write the blueprint in one format (owner-only); returns the file's path."""
     path = export_path(
         home, organization_id=organization_id, blueprint_id=blueprint_id, name=content.title, fmt=fmt
     )
     if fmt == "md":
-        path.write_text(to_markdown(content), encoding="utf-8")
+        data = to_markdown(content).encode()
     elif fmt == "json":
-        path.write_text(
-            json.dumps(content.model_dump(mode="json"), indent=2, ensure_ascii=False), encoding="utf-8"
-        )
+        data = json.dumps(content.model_dump(mode="json"), indent=2, ensure_ascii=False).encode()
     elif fmt == "docx":
-        _docx(content, path)
+        data = _docx(content)
     else:
-        _pdf(content, path)
-    return path
+        data = _pdf(content)
+    return write_private(path, data)

@@ -28,6 +28,7 @@ from services.brands import resolve_brand
 from services.errors import Ambiguous, InvalidArgument, NotFound
 from services.model_choice import analysis_model
 from services.products import resolve_product
+from services.server_files import ServerFile
 from services.voice import VoiceLevel, resolve_voice_tone
 from settings import Settings
 
@@ -67,7 +68,8 @@ class BlueprintContent(BaseModel):
 
 class ExportedFile(BaseModel):
     name: str
-    path: str
+    path: ServerFile
+    """Where the chat delivers the file from; answers carry only its name."""
     format: str
 
 
@@ -344,7 +346,7 @@ async def run_blueprint(
     tone = f"'{voice.text}' — from {voice.source}" if voice.text else voice.source
     return BlueprintResult(
         summary=f"Blueprint {short} for {brand['name']} from {analysis['url']}: {len(sections)} sections, "
-        f"{label}. Voice/tone: {tone}. File: {files[0].path}",
+        f"{label}. Voice/tone: {tone}. File: {files[0].name}",
         blueprint=row,
         files=files,
     )

@@ -50,6 +50,11 @@ class MetaAuthError(ExternalServiceError):
     """Meta refused the token (code 190: expired or revoked): the brand must reconnect."""
 
 
+class NeedsReconnect(UserFacingError):
+    """A Meta connection is marked expired: nothing syncs on it until someone reconnects (the message
+    says how); nothing was called and nothing changed."""
+
+
 class MetaThrottled(ExternalServiceError):
     """Meta kept throttling one ad account; the run stopped and resumes from where it was."""
 

@@ -32,6 +32,7 @@ from services.errors import (
     InvalidArgument,
     MetaAuthError,
     MetaTooMuchData,
+    NeedsReconnect,
     NotFound,
     UserFacingError,
 )
@@ -105,6 +106,14 @@ class Connection:
     account_id: str
     method: str  # system_user | oauth
     token: SecretStr = field(repr=False)
+    expired: bool = False
+    """Marked expired (Meta refused the token, or its date passed): paused until someone reconnects."""
+
+
+def paused_until_reconnect(account_id: str, brand: str) -> str:
+    """What an expired connection means, in the words its notification and a refused sync both use
+    (/meta_status points to the same command)."""
+    return f'Syncs of {account_id} are paused until someone reconnects: /connect_meta brand:"{brand}".'
 
 
 def system_token(settings: Settings) -> SecretStr | None:
@@ -140,7 +149,8 @@ async def connections_for(conn: Conn, brand: BrandRef, settings: Settings) -> li
                     " META_SYSTEM_USER_TOKEN is not set. Connect it with /connect_meta or set the variable."
                 )
             token = fallback
-        found.append(Connection(brand, row["meta_ad_account_id"], row["auth_method"], token))
+        expired = row["status"] == "expired"
+        found.append(Connection(brand, row["meta_ad_account_id"], row["auth_method"], token, expired))
     return found
 
 
@@ -492,10 +502,12 @@ class AccountSync(BaseModel):
 class SyncResult(BaseModel):
     brand: str
     accounts: list[AccountSync]
+    paused: list[str] = []
+    """Accounts not synced because their connection expired, each with how to reconnect."""
 
     @property
     def ok(self) -> bool:
-        return all(a.error is None for a in self.accounts)
+        return not self.paused and all(a.error is None for a in self.accounts)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -524,7 +536,7 @@ class SyncResult(BaseModel):
                     f"; {a.ads_matched_to_products:,} of {a.ads_with_destination:,} ads with a landing page"
                     " link to a known product page"
                 )
-        return f"Meta sync for {self.brand} — " + "; ".join(parts)
+        return f"Meta sync for {self.brand} — " + "; ".join(parts) + "".join(f" {p}" for p in self.paused)
 
 
 Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
@@ -573,8 +585,17 @@ class MetaSync:
             else:
                 brand = await resolve_brand(conn, name=brand_name)
             connections = await connections_for(conn, brand, self.settings)
-        result = SyncResult(brand=brand.name, accounts=[])
-        for connection in connections:
+        # An expired connection is not tried (nor marked active again) until someone reconnects it.
+        paused = [
+            f"The Meta token for {c.account_id} expired or was revoked. "
+            + paused_until_reconnect(c.account_id, brand.name)
+            for c in connections
+            if c.expired
+        ]
+        if len(paused) == len(connections):
+            raise NeedsReconnect(" ".join(paused))
+        result = SyncResult(brand=brand.name, accounts=[], paused=paused)
+        for connection in (c for c in connections if not c.expired):
             result.accounts.append(await self._account(connection, today=today, days=days, ads_only=ads_only))
         return result
 
@@ -632,8 +653,11 @@ class MetaSync:
                 await _set_state(conn, connection, "ok", None, None)
             elif state.error is None:
                 await _set_state(conn, connection, "ok", None, max(mark or today, today))
+                # Marked expired meanwhile (the daily check): it stays so until someone reconnects.
                 await conn.execute(
-                    "update brand_ad_accounts set last_synced_at = now(), status = 'active', last_error = null"
+                    "update brand_ad_accounts set last_synced_at = now(),"
+                    " status = case status when 'expired' then status else 'active' end,"
+                    " last_error = case status when 'expired' then last_error end"
                     " where brand_id = %s and meta_ad_account_id = %s",
                     (connection.brand.id, connection.account_id),
                 )

@@ -21,7 +21,7 @@ from db.pool import Conn, Database
 from services import notifications
 from services.errors import ExternalServiceError, MetaAuthError, UserFacingError
 from services.meta_api import MetaClient
-from services.meta_sync import EXPIRY_WARNING_DAYS
+from services.meta_sync import EXPIRY_WARNING_DAYS, paused_until_reconnect
 from services.token_vault import TokenVault
 from settings import Settings
 
@@ -132,10 +132,7 @@ async def _mark_expired(conn: Conn, row: dict[str, Any], problem: str) -> int:
         row,
         EXPIRED,
         title=f"Meta connection for {brand} stopped working",
-        message=(
-            f"{problem} Syncs of {row['meta_ad_account_id']} are paused until someone reconnects:"
-            f' /connect_meta brand:"{brand}".'
-        ),
+        message=f"{problem} {paused_until_reconnect(row['meta_ad_account_id'], brand)}",
     )
 
 

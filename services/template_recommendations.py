@@ -28,6 +28,7 @@ from services.errors import Ambiguous, InvalidArgument, NotFound
 from services.metrics import compute_ratio, format_metric
 from services.models import WindowInfo, per_ad_sums_sql, window_scan
 from services.products import ProductRef
+from services.server_files import ServerFile
 from services.template_scoring import (
     OFFLINE_LABEL,
     OFFLINE_VERSION,
@@ -56,8 +57,8 @@ class TemplatePick(BaseModel):
     format: str | None
     image_path: str | None
     thumbnail_path: str | None = None
-    image_file: str | None = None
-    """Where the chat opens its picture (the thumbnail, else the image); set by the tool."""
+    image_file: ServerFile | None = None
+    """Where the chat opens its picture (the thumbnail, else the image; answers name it); set by the tool."""
     score: float | None
     """ai_match / diversity: the 0–100 fit; performance: the smoothed ROAS."""
     reason: str

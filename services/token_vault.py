@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
 
 from services.errors import ConfigurationError
+from services.server_files import write_private
 from settings import Settings, get_settings
 
 KEY_FILE = "secret.key"
@@ -45,9 +46,7 @@ class TokenVault:
             )
         path = settings.viraltracker_home / KEY_FILE
         if not path.exists():
-            settings.viraltracker_home.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_bytes(Fernet.generate_key())
+            write_private(path, Fernet.generate_key())
         return cls([path.read_bytes().strip()])
 
     def encrypt(self, secret: str | SecretStr) -> str:

@@ -38,6 +38,7 @@ from tests.ad_helpers import (
     quadrants,
     scored_library,
 )
+from tests.file_helpers import mode
 
 SCORES = [95.0, 85.0, 72.0, 30.0]
 
@@ -234,7 +235,11 @@ async def test_create_ads_in_chat_previews_then_makes_them(
     ]
     ads = turn.tool_calls[0].result["ads"]  # type: ignore[index]
     assert [a["source_template_id"] for a in ads] == [str(t) for t in library.templates[:2]]
-    assert all(Path(a["image_file"]).is_file() for a in ads)
+    # The chat shows each preview from its owner-only file; the answer itself names the file only.
+    files = [Path(a.image_file) for a in turn.results[0].ads]  # type: ignore[attr-defined]
+    assert [mode(f) for f in files] == [0o600, 0o600] and [a["image_file"] for a in ads] == [
+        f.name for f in files
+    ]
     _assert_preview(library.settings, ads[0]["image_path"], PALETTES[0])
     # Another organization can't find the product, let alone make ads for it.
     turn = await run_turn(db=db, caller=leo, message=message + " confirm:true")

@@ -23,6 +23,8 @@ from services.blueprints import BlueprintContent, get_blueprint, run_blueprint, 
 from services.errors import InvalidArgument, NotFound
 from settings import Settings, get_settings
 from tests.fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
+from tests.file_helpers import mode, open_umask
+from tools.registry import for_model
 
 
 @dataclass
@@ -150,6 +152,32 @@ async def test_exports_open_in_their_own_libraries(page: Page, maya: Caller, tmp
     data = await _make(page, maya, settings, fmt="json")
     [(_, json_path)] = files_of(data)
     assert BlueprintContent.model_validate(json.loads(Path(json_path).read_text())) == data.blueprint.content
+
+
+async def test_exports_are_owner_only_and_answers_name_them(
+    page: Page, maya: Caller, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIRALTRACKER_HOME", str(tmp_path))
+    monkeypatch.setenv("VIRALTRACKER_MODEL", "offline")
+    get_settings.cache_clear()
+    try:
+        with open_umask():
+            made = await _make(page, maya, get_settings(), fmt="docx")
+            short = str(made.blueprint.id)[:8]
+            turn = await run_turn(db=page.db, caller=maya, message=f"/blueprint export_id:{short} format:pdf")
+    finally:
+        get_settings.cache_clear()
+    [(docx_name, docx_path)] = files_of(made)
+    [(pdf_name, pdf_path)] = files_of(turn.results[0])
+    for path in (Path(docx_path), Path(pdf_path)):
+        assert (mode(path), mode(path.parent), mode(tmp_path / "exports")) == (0o600, 0o700, 0o700)
+    assert made.summary.endswith(f". File: {docx_name}")
+    assert turn.text == f"Exported blueprint {short}: {pdf_name}"
+    [call] = turn.tool_calls
+    assert call.result is not None and call.result["files"] == [
+        {"name": pdf_name, "path": pdf_name, "format": "pdf"}
+    ]
+    assert str(tmp_path) not in json.dumps(for_model(made)) + json.dumps(call.result) + made.summary
 
 
 def _draft(request: FakeRequest) -> dict[str, Any]:

@@ -14,14 +14,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from pydantic import SecretStr
 
 from agent.render import actions_of
 from agent.runner import run_turn
 from db.pool import Caller, Database
+from jobs import api as jobs_api
+from jobs.runs import RunFailed, execute_run
 from services.accounts import add_user, create_organization
-from services.errors import Ambiguous, ConfigurationError, InvalidArgument, NotFound
+from services.errors import Ambiguous, ConfigurationError, InvalidArgument, NeedsReconnect, NotFound
 from services.meta_api import Limits, MetaClient
 from services.meta_sync import MetaSync, link_account
 from settings import Settings, get_settings
@@ -295,6 +298,122 @@ async def test_an_expired_token_marks_the_connection_and_keeps_the_mark(world: W
         assert await cur.fetchall() == [{"status": "expired"}]
         cur = await conn.execute("select high_water_mark, last_status from sync_state")
         assert await cur.fetchall() == [{"high_water_mark": TODAY, "last_status": "failed"}]
+
+
+async def test_an_expired_connection_is_refused_everywhere_until_someone_reconnects(
+    world: World, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world.link()
+    assert (await world.sync().run(world.brand, days=3, today=TODAY)).ok
+    world.fake.expire_token(TOKEN)
+    assert not (await world.sync().run(world.brand, today=TODAY)).ok  # Meta's 190 marks it expired
+    world.fake.add_token(TOKEN)  # Meta would take the token again: still, nothing syncs on it
+    refusal = (
+        f"The Meta token for {world.account} expired or was revoked. Syncs of {world.account} are paused"
+        f' until someone reconnects: /connect_meta brand:"{world.brand}".'
+    )
+    calls = world.fake.calls()
+
+    async def still_expired() -> None:
+        async with world.db.as_user(world.caller) as conn:
+            cur = await conn.execute("select status from brand_ad_accounts")
+            assert await cur.fetchall() == [{"status": "expired"}]
+        assert world.fake.calls() == calls  # Meta was not asked
+
+    with pytest.raises(NeedsReconnect) as refused:
+        await world.sync().run(world.brand, today=TODAY)
+    assert refused.value.message == refusal
+    await still_expired()
+    # In the chat.
+    monkeypatch.setenv("META_SYSTEM_USER_TOKEN", TOKEN)
+    monkeypatch.setenv("META_GRAPH_URL", world.fake.url)
+    get_settings.cache_clear()
+    try:
+        turn = await run_turn(db=world.db, caller=world.caller, message=f'/sync_meta brand:"{world.brand}"')
+    finally:
+        get_settings.cache_clear()
+    assert turn.refused and turn.text == refusal
+    await still_expired()
+    # A scheduled (or queued) job fails at once, saying the same.
+    async with world.db.as_user(world.caller) as conn:
+        cur = await conn.execute("select id, organization_id from brands where name = %s", (world.brand,))
+        brand = await cur.fetchone()
+    assert brand is not None
+    run_id = await jobs_api.run_now(
+        world.db, job_type="meta_sync", organization_id=brand["organization_id"], brand_id=brand["id"]
+    )
+    with pytest.raises(RunFailed):
+        await execute_run(world.db, world.settings, run_id, attempt=1, meta_client_factory=world.client)
+    async with world.db.as_owner() as conn:
+        cur = await conn.execute("select status, error from job_runs where id = %s", (run_id,))
+        assert await cur.fetchone() == {"status": "failed", "error": refusal}
+    await still_expired()
+    # From the command line.
+    env = {"META_SYSTEM_USER_TOKEN": TOKEN, "META_GRAPH_URL": world.fake.url, "COLUMNS": "400"}
+    synced = run_cli(database_url, tmp_path, "sync", "meta", "--brand", world.brand, env=env)
+    assert synced.returncode == 2 and " ".join(synced.stderr.split()) == refusal, synced.stderr
+    await still_expired()
+    # Reconnecting (here `meta link`) makes it active, and syncs run again.
+    await world.link()
+    assert (await world.sync().run(world.brand, today=TODAY)).ok
+    async with world.db.as_user(world.caller) as conn:
+        cur = await conn.execute("select status from brand_ad_accounts")
+        assert await cur.fetchall() == [{"status": "active"}]
+
+
+async def test_a_brands_other_accounts_still_sync_beside_an_expired_one(world: World) -> None:
+    await world.link()
+    other = f"act_{int(world.account[4:]) + 1}"
+    world.fake.add_account(other, name=f"{world.brand} UK", tokens={TOKEN})
+    world.fake.generate(other, n_ads=3, since=TODAY - timedelta(days=2), days=3, seed=5)
+    await link_account(
+        world.db, world.caller, brand_name=world.brand, account=other, settings=world.settings,
+        client_factory=world.client,
+    )  # fmt: skip
+    async with world.db.as_owner() as conn:  # as the daily expiry check leaves it
+        await conn.execute(
+            "update brand_ad_accounts set status = 'expired' where meta_ad_account_id = %s", (other,)
+        )
+    result = await world.sync().run(world.brand, days=3, today=TODAY)
+    assert [a.account_id for a in result.accounts] == [world.account] and result.accounts[0].error is None
+    assert not result.ok and result.summary.endswith(
+        f" The Meta token for {other} expired or was revoked. Syncs of {other} are paused until someone"
+        f' reconnects: /connect_meta brand:"{world.brand}".'
+    )
+    assert world.fake.calls(other[4:]) == 1  # the one call linking it made
+    async with world.db.as_user(world.caller) as conn:
+        cur = await conn.execute("select meta_ad_account_id, status from brand_ad_accounts order by 1")
+        assert await cur.fetchall() == sorted(
+            [{"meta_ad_account_id": world.account, "status": "active"},
+             {"meta_ad_account_id": other, "status": "expired"}],
+            key=lambda r: r["meta_ad_account_id"],
+        )  # fmt: skip
+
+
+async def test_a_connection_marked_expired_during_a_sync_stays_expired(
+    world: World, database_url: str
+) -> None:
+    await world.link()
+
+    def client_marked_meanwhile(token: SecretStr) -> MetaClient:
+        # The daily expiry check marks the connection while this sync is under way.
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "update brand_ad_accounts set status = 'expired', last_error = 'The token expired on Dec 1.'"
+                " where meta_ad_account_id = %s",
+                (world.account,),
+            )
+        return world.client(token)
+
+    sync = MetaSync(world.db, world.caller, settings=world.settings, client_factory=client_marked_meanwhile)
+    assert (await sync.run(world.brand, days=3, today=TODAY)).ok
+    async with world.db.as_user(world.caller) as conn:
+        cur = await conn.execute(
+            "select status, last_error, last_synced_at is not null as synced from brand_ad_accounts"
+        )
+        assert await cur.fetchall() == [
+            {"status": "expired", "last_error": "The token expired on Dec 1.", "synced": True}
+        ]
 
 
 async def test_repeated_throttling_stops_the_run_and_the_next_one_resumes(world: World) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from db.pool import Caller
+from tests.file_helpers import mode
 
 CLI = str(Path(sys.executable).parent / "viraltracker")
 
@@ -46,6 +47,7 @@ def test_shell_answers_follow_ups_and_quits(database_url: str, tmp_path: Path, m
         os.write(main, b"/quit\r")
         assert process.wait(timeout=30) == 0
         assert (tmp_path / "shell_history").read_text().count("Acme Pets") == 1  # line history kept on disk
+        assert mode(tmp_path / "shell_history") == 0o600  # what was asked is its owner's alone
     finally:
         if process.poll() is None:
             process.kill()

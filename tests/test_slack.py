@@ -204,6 +204,21 @@ async def test_bad_signature_and_old_timestamp_are_refused_and_nothing_is_posted
     assert "Acme Pets" in all_text(await world.answer_in(ts))
 
 
+async def test_a_timestamp_that_is_not_a_number_is_refused_as_unsigned(world: SlackWorld) -> None:
+    body = json.dumps(
+        {"team_id": TEAM_ID, "type": "event_callback", "event_id": "EvNaN", "event": {}}
+    ).encode()
+    for stamp in ("soon", "1.5e9", "", "-1"):
+        headers = {
+            **signed(body),
+            "x-slack-request-timestamp": stamp,
+            "x-slack-signature": sign(SIGNING_SECRET, body, stamp),
+        }
+        response = await world.post(body, headers)
+        assert (response.status_code, response.text) == (401, '{"error":"invalid request"}'), stamp
+    assert world.fake.calls_to("users.info") == [] and world.fake.calls_to("chat.postMessage") == []
+
+
 async def test_slack_not_configured_says_which_variables(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

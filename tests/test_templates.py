@@ -32,6 +32,7 @@ from services.templates import (
 from settings import Settings, get_settings
 from tests.chat_helpers import OpenChat, Team, app_on_test_database, make_team
 from tests.cli_helpers import run_cli
+from tests.file_helpers import mode
 
 MB = 1_048_576
 
@@ -318,8 +319,11 @@ async def test_another_organization_sees_approved_templates_but_no_queue_actions
     await import_templates(db, refs=[str(tmp_path / "waiting.png")], settings=settings)
     turn = await run_turn(db=db, caller=team.admin, message="/templates category:listicle")
     assert "template(s) are waiting for your review: /templates status:pending" in turn.text
-    image = next(t["image_file"] for t in call.result["templates"] if t["name"] == "Ad")
-    assert image.startswith(str(home)) and Path(image).is_file()
+    # The chat opens the stored thumbnail (owner-only); the answer the model and MCP get names it only.
+    [shown] = [t for t in turn.results[0].templates if t.name == "Ad"]  # type: ignore[attr-defined]
+    assert shown.image_file.startswith(str(home)) and mode(Path(shown.image_file)) == 0o600
+    image = next(t["image_file"] for t in turn.tool_calls[0].result["templates"] if t["name"] == "Ad")  # type: ignore[index]
+    assert image == Path(shown.image_file).name
 
 
 async def test_the_cli_imports_and_lists(database_url: str, db: Database, tmp_path: Path, site: str) -> None:

@@ -15,6 +15,7 @@ from services.accounts import memberships
 from services.assets import storage_for
 from services.errors import NoData, NotAllowed
 from services.products import resolve_product
+from services.server_files import ServerFile
 from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
@@ -35,8 +36,8 @@ class CreatedAd(BaseModel):
     headline: str
     status: str
     image_path: str
-    image_file: str | None = None
-    """Where the image can be opened (a local file in the embedded default)."""
+    image_file: ServerFile | None = None
+    """Where the image can be opened (a local file in the embedded default; answers name it)."""
 
 
 class CreateAdsResult(BaseModel):

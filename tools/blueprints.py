@@ -65,7 +65,7 @@ async def blueprint(
             raise InvalidArgument(f"Blueprint {export_id} has not succeeded yet: re-run it first.")
         files = export(done, settings=settings, fmt=format or "md")
         return BlueprintResult(
-            summary=f"Exported blueprint {export_id}: {files[0].path}", blueprint=done, files=files
+            summary=f"Exported blueprint {export_id}: {files[0].name}", blueprint=done, files=files
         )
     call_id = ctx.tool_call_id
     if rerun:

@@ -12,6 +12,7 @@ from pydantic_ai import RunContext
 from services import templates as library
 from services.assets import storage_for
 from services.errors import InvalidArgument, NotAllowed
+from services.server_files import ServerFile
 from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.common import check_limit
@@ -35,8 +36,8 @@ class TemplateRow(BaseModel):
     source: str | None
     size: str | None
     created_at: datetime
-    image_file: str | None = None
-    """The thumbnail: a local file in the embedded default (shown as a grid in chat)."""
+    image_file: ServerFile | None = None
+    """The thumbnail: a local file in the embedded default (shown as a grid in chat; answers name it)."""
 
 
 class TemplatesResult(BaseModel):
