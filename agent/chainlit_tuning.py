@@ -14,6 +14,8 @@ import importlib
 import threading
 from datetime import UTC, datetime, timedelta
 
+from agent.input_checks import SOCKET_MAX_CHARS
+
 
 class _NoSleep:
     @staticmethod
@@ -42,3 +44,5 @@ def install() -> None:
         # Each module imports `time` only for that sleep, and `utc_now` for its stamps.
         setattr(module, "time", _NoSleep)  # noqa: B010
         setattr(module, "utc_now", strictly_increasing_utc_now)  # noqa: B010
+    # A message over our limit must reach on_message to be told the limit, not drop the socket.
+    importlib.import_module("chainlit.server").sio.eio.max_http_buffer_size = SOCKET_MAX_CHARS

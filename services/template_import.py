@@ -28,7 +28,8 @@ from pydantic import BaseModel, Field, computed_field
 from db.pool import Database
 from services.assets import Storage, storage_for
 from services.downloads import TooLarge, stream_to_file
-from services.errors import InvalidArgument
+from services.errors import ExternalServiceError, InvalidArgument
+from services.public_fetch import PrivateAddress, public_client
 from services.template_images import CONTENT_TYPES, NotAnImage, inspect_image, write_thumbnail
 from settings import Settings
 
@@ -208,7 +209,10 @@ async def import_templates(
     items: list[ImportItem | None] = [None] * len(sources)
     gate = asyncio.Semaphore(CONCURRENCY)
     done = 0
-    async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True) as http:
+    http = public_client(
+        allow_private=settings.fetch_private_addresses, timeout=TIMEOUT, follow_redirects=True
+    )
+    async with http:
 
         async def one(i: int, source: _Source) -> None:
             nonlocal done
@@ -327,6 +331,10 @@ async def _download(http: httpx.AsyncClient, url: str, staged: Path, max_bytes: 
                 if error.declared:
                     raise _Refused(f"{url} is {_mb(error.size)}; the limit is {limit}") from None
                 raise _Refused(f"{url} is larger than the {limit} limit") from None
+    except PrivateAddress as error:
+        raise _Refused(error.said_of(url)) from None
+    except ExternalServiceError as error:  # the host does not resolve
+        raise _Refused(f"{url} could not be fetched: {error.message.removesuffix('.')}") from None
     except httpx.HTTPError as error:
         raise _Refused(f"{url} could not be fetched: {error or type(error).__name__}") from error
     return sha256

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import chainlit as cl
+import httpx
 import pytest
 from PIL import Image
 
 import app
 from agent.runner import run_turn
 from db.pool import Database
+from services import public_fetch
 from services.demo import seed_demo
 from services.templates import (
     REVIEWERS_ONLY,
@@ -47,7 +49,10 @@ HERO, OFFER, WEB = _png((11, 200, 17)), _png((12, 30, 201), fmt="JPEG"), _png((1
 
 
 class _Site(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
     def do_GET(self) -> None:
+        self.hits.append(self.path)
         if self.path == "/ad.png":
             self._send(200, "image/png", WEB)
         elif self.path == "/page.html":
@@ -95,6 +100,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("templates-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VIRALTRACKER_HOME", str(path))
+        patch.setenv("VIRALTRACKER_FETCH_PRIVATE_ADDRESSES", "1")  # the site is on 127.0.0.1
         get_settings.cache_clear()
         yield path
     get_settings.cache_clear()
@@ -102,7 +108,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def settings(home: Path) -> Settings:
-    return Settings(VIRALTRACKER_HOME=home)
+    return Settings(VIRALTRACKER_HOME=home, VIRALTRACKER_FETCH_PRIVATE_ADDRESSES=True)
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +212,35 @@ async def test_web_addresses_are_checked_before_anything_is_stored(
     stored = sorted(p.name for p in (root / "templates").rglob("*") if p.is_file())
     assert len(stored) == 6 and sum(name.endswith(".thumb.png") for name in stored) == 3
     assert list((root / ".staging").iterdir()) == []
+
+
+async def test_a_private_address_or_a_redirect_to_one_is_refused_and_nothing_is_imported(
+    db: Database, site: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Template import reads public addresses only, as landing pages do: not 127.0.0.1, not the cloud
+    metadata address, not a public address that redirects to 127.0.0.1 (each hop is checked first)."""
+    public = "http://93.184.215.14/swipe/ad.png"
+    asked: list[str] = []
+
+    def internet(request: httpx.Request) -> httpx.Response:  # a public server that redirects inside
+        asked.append(request.headers["host"])
+        return httpx.Response(302, headers={"location": f"{site}/ad.png"})
+
+    monkeypatch.setattr(public_fetch, "_internet", lambda: httpx.MockTransport(internet))
+    settings = Settings(VIRALTRACKER_HOME=tmp_path, VIRALTRACKER_FETCH_PRIVATE_ADDRESSES=False)
+    before, hits = await _rows(db), len(_Site.hits)
+    metadata = "http://169.254.169.254/latest/meta-data/x.png"
+    result = await import_templates(db, refs=[f"{site}/ad.png", metadata, public], settings=settings)
+    reason = "a private network address: only public web addresses can be read"
+    assert _messages(result) == {
+        f"{site}/ad.png": f"{site}/ad.png points at {reason}",
+        metadata: f"{metadata} points at {reason}",
+        public: f"{public} redirects to {site}/ad.png, {reason}",
+    }
+    assert (result.imported, result.already_had, result.refused) == (0, 0, 3)
+    assert asked == ["93.184.215.14"]  # the public hop was asked; the private ones never
+    assert len(_Site.hits) == hits and await _rows(db) == before
+    assert list((tmp_path / "assets" / ".staging").iterdir()) == []
 
 
 async def test_importing_again_changes_nothing(
@@ -328,6 +363,7 @@ async def test_the_cli_imports_and_lists(database_url: str, db: Database, tmp_pa
     done = run_cli(
         database_url, tmp_path, "templates", "import", str(tmp_path / "in"), f"{site}/page.html",
         "--category", "Before/after", "--format", "carousel", "--tags", "spring,bold",
+        env={"VIRALTRACKER_FETCH_PRIVATE_ADDRESSES": "1"},
     )  # fmt: skip
     assert done.returncode == 1, done.stderr  # one refused
     assert "+ cli-one.png: pending review" in done.stdout

@@ -1,0 +1,24 @@
+"""Text and numbers Postgres can keep: the one check every import and the chat share."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+BIGINT_MAX = 2**63 - 1
+
+
+def unstorable(text: str) -> str | None:
+    """What in `text` Postgres can't store ("a NUL byte (\\x00)", or a lone half of a character that
+    JSON escapes can carry), or None when all of it can be stored."""
+    if "\x00" in text:
+        return "a NUL byte (\\x00)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"\\u{ord(text[error.start]):04x} (half of a character)"
+    return None
+
+
+def fits_numeric(value: Decimal, *, precision: int, scale: int) -> bool:
+    """Whether `value` fits a numeric(precision, scale) column once rounded to `scale` places."""
+    return value.is_finite() and abs(value) < Decimal(10) ** (precision - scale)
