@@ -259,7 +259,7 @@ def _line(line: str) -> dict[str, Any] | str:
     except _TooDeep:
         return "nested too deeply to read"
     except json.JSONDecodeError as exc:
-        return f"not valid JSON ({exc.msg} at character {exc.pos + 1})"
+        return f"not valid JSON (column {exc.colno}: {exc.msg})"
     return item if isinstance(item, dict) else "not a review object"
 
 

@@ -139,7 +139,9 @@ async def brand(db: Database, media: MediaServer, graph: FakeGraph, tmp_path: Pa
             (row["id"], org, f"act_{int(tag, 16) % 10**9 + 10**9}"),
         )
     settings = Settings(  # type: ignore[call-arg]
-        META_SYSTEM_USER_TOKEN=TOKEN, META_GRAPH_URL=graph.url, VIRALTRACKER_HOME=tmp_path,
+        META_SYSTEM_USER_TOKEN=TOKEN,
+        META_GRAPH_URL=graph.url,
+        VIRALTRACKER_HOME=tmp_path,
         VIRALTRACKER_FETCH_PRIVATE_ADDRESSES=True,  # the media server is on 127.0.0.1
     )
     yield Brand(db, row["id"], org, settings, media, graph, tmp_path)

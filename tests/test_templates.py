@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import chainlit as cl
 import httpx
@@ -49,7 +49,7 @@ HERO, OFFER, WEB = _png((11, 200, 17)), _png((12, 30, 201), fmt="JPEG"), _png((1
 
 
 class _Site(BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         self.hits.append(self.path)
