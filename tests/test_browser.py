@@ -412,3 +412,17 @@ async def test_notifications_pop_up_live_and_mark_all_read_is_a_button(
     ).to_have_count(1)
     await page.get_by_role("button", name="Mark all read").click()
     await expect(page.locator(ANSWER).filter(has_text="Marked 2 notifications read.")).to_have_count(1)
+
+
+async def test_a_pasted_megabyte_is_answered_with_the_limit(context: BrowserContext) -> None:
+    """Over 1,000,000 characters Chainlit's socket used to drop the connection (nothing answered):
+    the message now arrives and the reply states the limit."""
+    page = await sign_in(context, *MAYA)
+    await chat_ready(page)
+    composer = page.locator("#chat-input")
+    await composer.fill(("pasted brief. " * 78_572)[:1_100_000])
+    await composer.press("Enter")
+    refusal = (
+        "That message is 1,100,000 characters; the limit is 100,000. Nothing was changed; send a shorter one."
+    )
+    await expect(page.locator(ANSWER).filter(has_text="the limit is 100,000")).to_have_text(refusal)
