@@ -23,6 +23,7 @@ from agent.runner import run_turn
 from db.pool import Database
 from services import public_fetch
 from services.demo import seed_demo
+from services.errors import InvalidArgument
 from services.templates import (
     REVIEWERS_ONLY,
     ImportResult,
@@ -241,6 +242,39 @@ async def test_a_private_address_or_a_redirect_to_one_is_refused_and_nothing_is_
     assert asked == ["93.184.215.14"]  # the public hop was asked; the private ones never
     assert len(_Site.hits) == hits and await _rows(db) == before
     assert list((tmp_path / "assets" / ".staging").iterdir()) == []
+
+
+async def test_a_bad_metadata_entry_refuses_its_image_and_a_deep_file_is_refused_whole(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """templates.csv with a NUL byte in one entry, a number where a name goes in another: those images
+    are refused with the reason, the third is imported; a templates.json 100,000 deep is refused."""
+    folder = tmp_path / "sidecar"
+    folder.mkdir()
+    for name, colour in (("good.png", (15, 77, 3)), ("nul.png", (16, 78, 4)), ("odd.png", (17, 79, 5))):
+        (folder / name).write_bytes(_png(colour))
+    (folder / "templates.json").write_text(
+        json.dumps({"good.png": {"name": "Sidecar good"}, "nul.png": {"name": "Bad\x00name"},
+                    "odd.png": {"name": 10**40}})
+    )  # fmt: skip
+    before = len(await _rows(db))
+    result = await import_templates(db, refs=[str(folder)], settings=settings)
+    assert _messages(result) == {
+        "nul.png": "nul.png was not imported: in the metadata file, name contains a NUL byte (\\x00),"
+        " which can't be stored",
+        "odd.png": "odd.png was not imported: in the metadata file, name must be text",
+    }
+    assert (result.imported, result.refused) == (1, 2)
+    assert [r["name"] for r in await _rows(db, "name like 'Sidecar%%'")] == ["Sidecar good"]
+    assert len(await _rows(db)) == before + 1
+
+    (folder / "templates.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InvalidArgument) as deep:
+        await import_templates(db, refs=[str(folder)], settings=settings)
+    assert deep.value.message == (
+        f'{folder / "templates.json"} is nested too deeply to read: give a list of objects, each with a "file".'
+    )
+    assert len(await _rows(db)) == before + 1
 
 
 async def test_importing_again_changes_nothing(
