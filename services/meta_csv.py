@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from db.pool import Conn, Database
 from services.accounts import find_organization
 from services.errors import InvalidArgument, NotFound
-from services.storable import unstorable
+from services.storable import numeric_max, unstorable
 
 CHUNK_ROWS = 5000
 
@@ -64,7 +64,7 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?e\+\d+", re.IGNORECASE)
 # What one day's cell may hold: spend and purchase value are numeric(14, 2); counts are bigint, kept
 # well below its cap so that an ad's running totals (meta_ads_cumulative, bigint) can't overflow.
-MONEY_MAX = Decimal("999999999999.99")
+MONEY_MAX = numeric_max(14, 2)
 COUNT_MAX = 10**15 - 1
 
 

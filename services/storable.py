@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-BIGINT_MAX = 2**63 - 1
-
 
 def unstorable(text: str) -> str | None:
     """What in `text` Postgres can't store ("a NUL byte (\\x00)", or a lone half of a character that
@@ -19,6 +17,6 @@ def unstorable(text: str) -> str | None:
     return None
 
 
-def fits_numeric(value: Decimal, *, precision: int, scale: int) -> bool:
-    """Whether `value` fits a numeric(precision, scale) column once rounded to `scale` places."""
-    return value.is_finite() and abs(value) < Decimal(10) ** (precision - scale)
+def numeric_max(precision: int, scale: int) -> Decimal:
+    """The largest value a numeric(precision, scale) column holds (numeric(14, 2): 999,999,999,999.99)."""
+    return Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)

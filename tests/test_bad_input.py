@@ -53,6 +53,15 @@ from db.pool import Caller, Database
             "Give either days or since/until, not both.",
         ),
         (
+            '/top_hooks brand:"Acme Pets" min_spend:' + "9" * 40,
+            "min_spend must be at most 999,999,999,999.99 (got 1e+40).",
+        ),
+        (
+            '/hook_analysis brand:"Acme Pets" min_spend:1e400',
+            "min_spend must be at most 999,999,999,999.99 (got inf).",
+        ),
+        ('/ad_performance brand:"Acme Pets" min_spend:nan', "min_spend must be a number (got nan)."),
+        (
             '/deep_analysis brand:"Acme Pets" ad:999999999',
             "No ad '999999999' for Acme Pets. Use the ad's Meta ID or part of its name.",
         ),
