@@ -412,6 +412,8 @@ async def _public_stream(http: httpx.AsyncClient, url: str) -> AsyncIterator[htt
         raise _Failed(error.said_of(url)) from None
     except ExternalServiceError as error:
         raise _Failed(error.message.removesuffix(".")) from None
+    except httpx.InvalidURL as error:  # not an HTTPError: e.g. an octal address, 0177.0.0.1
+        raise _Failed(f"not a web address that can be read ({error})") from None
 
 
 async def _fetch(

@@ -53,7 +53,10 @@ def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 async def public_address(url: str) -> str:
     """The address to connect to for `url`'s host, after checking that every address it resolves to
     is public. Raises PrivateAddress, or ExternalServiceError when the host does not resolve."""
-    host = httpx.URL(url).host
+    try:
+        host = httpx.URL(url).host
+    except httpx.InvalidURL as error:  # e.g. an octal address, 0177.0.0.1
+        raise InvalidArgument(f"{url} is not a web address that can be read ({error}).") from None
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None)
     except OSError as error:

@@ -365,6 +365,8 @@ async def _download(http: httpx.AsyncClient, url: str, staged: Path, max_bytes: 
         raise _Refused(error.said_of(url)) from None
     except ExternalServiceError as error:  # the host does not resolve
         raise _Refused(f"{url} could not be fetched: {error.message.removesuffix('.')}") from None
+    except httpx.InvalidURL as error:  # not an HTTPError: e.g. an octal address, 0177.0.0.1
+        raise _Refused(f"{url} is not a web address that can be read ({error})") from None
     except httpx.HTTPError as error:
         raise _Refused(f"{url} could not be fetched: {error or type(error).__name__}") from error
     return sha256
