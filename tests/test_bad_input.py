@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 from chainlit.server import sio
+from mcp.types import TextContent
 from pydantic import BaseModel
 from pydantic_ai.messages import ModelRequest, UserPromptPart
 
 import app  # noqa: F401  (its Chainlit tuning raises the socket's frame cap)
 from agent.input_checks import MAX_MESSAGE_CHARS, SOCKET_MAX_CHARS
+from agent.mcp_server import call_tool
 from agent.runner import run_turn
 from db.pool import Caller, Database
 
@@ -179,3 +181,15 @@ def test_the_chat_socket_carries_a_message_over_the_limit_so_the_limit_can_be_to
     """Chainlit's socket drops frames over 1,000,000 characters (the person would see nothing):
     app.py raises the cap above our limit, so a pasted megabyte is answered with the limit."""
     assert sio.eio.max_http_buffer_size == SOCKET_MAX_CHARS > 1_100_000 > MAX_MESSAGE_CHARS
+
+
+async def test_an_mcp_argument_with_a_nul_byte_is_refused_with_its_name(db: Database, maya: Caller) -> None:
+    """MCP clients call the registry without the chat's message check: each tool's text arguments are
+    checked before it runs."""
+    answer = await call_tool(
+        db=db, caller=maya, name="deep_analysis", arguments={"brand": "Acme Pets", "ad": "12\x0034"}
+    )
+    assert answer.isError
+    assert [c.text for c in answer.content if isinstance(c, TextContent)] == [
+        "ad contains a NUL byte (\\x00), which can't be stored; remove it and try again."
+    ]
