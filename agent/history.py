@@ -21,10 +21,13 @@ from typing import Any
 import psycopg
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.storage_clients.base import BaseStorageClient
+from chainlit.step import StepDict
 from chainlit.user import PersistedUser, User
 from psycopg.rows import dict_row
 from psycopg.types.json import JsonbDumper
 from psycopg_pool import AsyncConnectionPool
+
+from agent.input_checks import message_refusal
 
 logger = logging.getLogger("chainlit")
 
@@ -200,6 +203,11 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
             },
         )
         return written is not None
+
+    async def create_step(self, step_dict: StepDict) -> None:
+        if step_dict.get("type") == "user_message" and message_refusal(str(step_dict.get("output") or "")):
+            return None  # a message refused before anything ran (agent/input_checks) is not kept either
+        await super().create_step(step_dict)
 
     async def delete_thread(self, thread_id: str) -> None:
         self._threads.pop(thread_id, None)
