@@ -198,16 +198,29 @@ def read_file(path: Path) -> tuple[dict[str, str], Rows]:
         rows = _json_rows(raw, path)
         headers = list(dict.fromkeys(k for _, item in rows if isinstance(item, dict) for k in item))
         return map_columns(headers, source=str(path)), rows
+    reader = csv.DictReader(io.StringIO(raw, newline=""))
     try:
-        reader = csv.DictReader(io.StringIO(raw, newline=""))
         headers = list(reader.fieldnames or [])
-        columns = map_columns(headers, source=str(path))
-        csv_rows: Rows = [
-            (f"row {n}", dict(r)) for n, r in enumerate(reader, start=2) if any(_text(v) for v in r.values())
-        ]
     except csv.Error as exc:
         raise InvalidArgument(f"{path} is not a readable CSV file ({exc}).") from exc
-    return columns, csv_rows
+    return map_columns(headers, source=str(path)), _csv_rows(reader, raw.count("\n") + 1)
+
+
+def _csv_rows(reader: csv.DictReader[str], lines: int) -> Rows:
+    """The data rows (blank ones skipped); one the csv module can't read (a cell over its 131,072
+    characters) is refused on its own and the reader goes on with the next."""
+    rows: Rows = []
+    for n in range(2, lines + 2):  # row 1 is the header, as in a spreadsheet; a row takes a line or more
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rows.append((f"row {n}", f"can't be read ({exc})"))
+            continue
+        if any(_text(v) for v in record.values()):
+            rows.append((f"row {n}", dict(record)))
+    return rows
 
 
 class _TooDeep(Exception):

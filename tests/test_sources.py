@@ -207,15 +207,18 @@ async def test_reviews_import_refuses_bad_rows_one_by_one_and_imports_the_rest(
     csv_file.write_text(
         f"Review Text,Star Rating,Review Title\nGood one {tag},5,Fine\nNUL in {tag}\x00here,4,Bad\n"
         f"Good two {tag},4,Also fine\nAbsurd {tag},{'9' * 40},Huge\nTitle {tag},3,Oops\x00\n"
+        f"{'x' * 200_000},5,Too long for the csv module\nGood three {tag},5,Fine\n"
     )
     from_csv = await import_reviews(pawsome.db, pawsome.caller, path=csv_file, brand="Pawsome")
-    assert (from_csv.rows_read, from_csv.imported, from_csv.refused) == (5, 2, 3)
+    assert (from_csv.rows_read, from_csv.imported, from_csv.refused) == (7, 3, 4)
     assert from_csv.refusals == [
         "Row 3: Review Text contains a NUL byte (\\x00), which can't be stored.",
         f"Row 5: rating '{'9' * 40}' is not 1 to 5 stars.",
         "Row 6: Review Title contains a NUL byte (\\x00), which can't be stored.",
+        "Row 7: can't be read (field larger than field limit (131072)).",
     ]
-    assert await _bodies(pawsome.db, pawsome.brand_id, tag) == [f"Good one {tag}", f"Good two {tag}"]
+    good = [f"Good one {tag}", f"Good three {tag}", f"Good two {tag}"]
+    assert await _bodies(pawsome.db, pawsome.brand_id, tag) == good
 
     lines = tmp_path / "hostile.jsonl"
     deep = "[" * 100_000 + "]" * 100_000
@@ -239,9 +242,7 @@ async def test_reviews_import_refuses_bad_rows_one_by_one_and_imports_the_rest(
         "Line 5: not valid JSON (column 10: Unterminated string starting at).",
         "Line 6: not a review object.",
     ]
-    assert await _bodies(pawsome.db, pawsome.brand_id, tag) == [
-        f"Good one {tag}", f"Good two {tag}", f"Line one {tag}", f"Line seven {tag}"
-    ]  # fmt: skip
+    assert await _bodies(pawsome.db, pawsome.brand_id, tag) == [*good, f"Line one {tag}", f"Line seven {tag}"]
 
     too_deep = tmp_path / "deep.json"
     too_deep.write_text(deep)
