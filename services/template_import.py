@@ -364,7 +364,7 @@ async def _download(http: httpx.AsyncClient, url: str, staged: Path, max_bytes: 
     except PrivateAddress as error:
         raise _Refused(error.said_of(url)) from None
     except ExternalServiceError as error:  # the host does not resolve
-        raise _Refused(f"{url} could not be fetched: {error.message.removesuffix('.')}") from None
+        raise _Refused(error.message.removesuffix(".")) from None
     except httpx.InvalidURL as error:  # not an HTTPError: e.g. an octal address, 0177.0.0.1
         raise _Refused(f"{url} is not a web address that can be read ({error})") from None
     except httpx.HTTPError as error:

@@ -231,7 +231,8 @@ async def test_a_private_address_or_a_redirect_to_one_is_refused_and_nothing_is_
     settings = Settings(VIRALTRACKER_HOME=tmp_path, VIRALTRACKER_FETCH_PRIVATE_ADDRESSES=False)
     before, hits = await _rows(db), len(_Site.hits)
     metadata, octal = "http://169.254.169.254/latest/meta-data/x.png", "http://0177.0.0.1/x.png"
-    refs = [f"{site}/ad.png", metadata, public, octal]
+    nowhere = "http://no-such-host.invalid/x.png"
+    refs = [f"{site}/ad.png", metadata, public, octal, nowhere]
     result = await import_templates(db, refs=refs, settings=settings)
     reason = "a private network address: only public web addresses can be read"
     assert _messages(result) == {
@@ -239,8 +240,9 @@ async def test_a_private_address_or_a_redirect_to_one_is_refused_and_nothing_is_
         metadata: f"{metadata} points at {reason}",
         public: f"{public} redirects to {site}/ad.png, {reason}",
         octal: f"{octal} is not a web address that can be read (Invalid IPv4 address: '0177.0.0.1')",
+        nowhere: f"Could not find the server of {nowhere} (no-such-host.invalid does not resolve)",
     }
-    assert (result.imported, result.already_had, result.refused) == (0, 0, 4)
+    assert (result.imported, result.already_had, result.refused) == (0, 0, 5)
     assert asked == ["93.184.215.14"]  # the public hop was asked; the private ones never
     assert len(_Site.hits) == hits and await _rows(db) == before
     assert list((tmp_path / "assets" / ".staging").iterdir()) == []
