@@ -6,6 +6,9 @@ several milliseconds per message (bench/chat_load.py).
 `install()` keeps the guarantee without the sleep: the stamps Chainlit's steps and messages take
 come from a clock that never repeats or goes back, always with microseconds (Chainlit's own drops
 them when they are zero, and "…:00Z" then sorts after "…:00.5Z").
+
+It also raises the chat socket's frame cap (engine.io drops the connection on a bigger frame) above
+our message limit, so that an over-long message is answered with the limit (agent/input_checks.py).
 """
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ class _Heard:
 
 def test_the_chat_socket_carries_a_message_over_the_limit_so_the_limit_can_be_told() -> None:
     """Chainlit's socket drops frames over 1,000,000 characters (the person would see nothing):
-    app.py raises the cap above our limit, so a pasted megabyte is answered with the limit."""
+    app.py's Chainlit tuning raises the cap above our limit (tests/test_browser.py sends one)."""
     assert sio.eio.max_http_buffer_size == SOCKET_MAX_CHARS > 1_100_000 > MAX_MESSAGE_CHARS
 
 
