@@ -31,6 +31,10 @@ from db.pool import Caller, Database
             "Unknown argument 'colour' for /top_hooks. It takes: brand, days, since, until, metric, hook_type, min_spend, limit.",
         ),
         ('/top_hooks brand:"Acme Pets" days:thirty', "days must be a whole number (got 'thirty')."),
+        (
+            '/top_hooks brand:"Acme Pets" days:' + "9" * 5000,
+            f"days must be a whole number (got '{'9' * 40}… (5,000 characters)').",
+        ),
         ('/top_hooks brand:"Acme Pets" days:0', "days must be between 1 and 730 (got 0)."),
         ('/top_hooks brand:"Acme Pets" days:1000', "days must be between 1 and 730 (got 1000)."),
         (
