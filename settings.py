@@ -85,8 +85,8 @@ class Settings(BaseSettings):
     fetch_private_addresses: bool = Field(
         default=False, validation_alias="VIRALTRACKER_FETCH_PRIVATE_ADDRESSES"
     )
-    """Landing page fetches may reach loopback and private addresses (local testing only: otherwise a
-    person could make the server read its own network)."""
+    """Fetches made on someone's behalf (landing pages, template import, ad media) may reach loopback and
+    private addresses (local testing only: otherwise a person could make the server read its own network)."""
     reddit_base_url: str = Field(default="https://www.reddit.com", validation_alias="REDDIT_BASE_URL")
     """Where Reddit's public JSON is read from (/research_reddit); tests point it at a local fake."""
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")

@@ -6,6 +6,9 @@ several milliseconds per message (bench/chat_load.py).
 `install()` keeps the guarantee without the sleep: the stamps Chainlit's steps and messages take
 come from a clock that never repeats or goes back, always with microseconds (Chainlit's own drops
 them when they are zero, and "…:00Z" then sorts after "…:00.5Z").
+
+It also raises the chat socket's frame cap (engine.io drops the connection on a bigger frame) above
+our message limit, so that an over-long message is answered with the limit (agent/input_checks.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import importlib
 import threading
 from datetime import UTC, datetime, timedelta
+
+from agent.input_checks import SOCKET_MAX_CHARS
 
 
 class _NoSleep:
@@ -42,3 +47,5 @@ def install() -> None:
         # Each module imports `time` only for that sleep, and `utc_now` for its stamps.
         setattr(module, "time", _NoSleep)  # noqa: B010
         setattr(module, "utc_now", strictly_increasing_utc_now)  # noqa: B010
+    # A message over our limit must reach on_message to be told the limit, not drop the socket.
+    importlib.import_module("chainlit.server").sio.eio.max_http_buffer_size = SOCKET_MAX_CHARS

@@ -22,11 +22,13 @@ import chainlit.config
 import psycopg
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.storage_clients.base import BaseStorageClient
+from chainlit.step import StepDict
 from chainlit.user import PersistedUser, User
 from psycopg.rows import dict_row
 from psycopg.types.json import JsonbDumper
 from psycopg_pool import AsyncConnectionPool
 
+from agent.input_checks import message_refusal
 from services.server_files import private_dir, write_private
 
 logger = logging.getLogger("chainlit")
@@ -205,6 +207,11 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
             },
         )
         return written is not None
+
+    async def create_step(self, step_dict: StepDict) -> None:
+        if step_dict.get("type") == "user_message" and message_refusal(str(step_dict.get("output") or "")):
+            return None  # a message refused before anything ran (agent/input_checks) is not kept either
+        await super().create_step(step_dict)
 
     async def delete_thread(self, thread_id: str) -> None:
         self._threads.pop(thread_id, None)

@@ -31,6 +31,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models import Model
 
 from agent.build import build_agent
+from agent.input_checks import message_refusal
 from agent.offline import RouterContext, offline_model
 from agent.slash import help_text, is_slash, parse_slash
 from db.pool import Caller, Database
@@ -199,6 +200,8 @@ async def _run_turn(
 ) -> TurnResult:
     today = today or date.today()
     history = list(history or [])
+    if (refusal := message_refusal(message)) is not None:  # before anything runs or is stored
+        return TurnResult(text=refusal, refused=True, messages=history)
     slash = is_slash(message)
     if slash:
         try:

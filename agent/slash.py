@@ -53,6 +53,8 @@ def _explain(spec: ToolSpec, error: ValidationError, given: dict[str, str]) -> s
     e = error.errors()[0]
     name = str(e["loc"][0]) if e["loc"] else ""
     got = given.get(name, "")
+    if len(got) > 60:  # a pasted wall of digits is named, not echoed whole
+        got = f"{got[:40]}… ({len(got):,} characters)"
     kind = e["type"]
     if kind == "extra_forbidden":
         takes = ", ".join(spec.arguments) or "no arguments"

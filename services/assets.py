@@ -13,7 +13,8 @@ import logging
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -30,6 +31,7 @@ from services.errors import ConfigurationError, ExternalServiceError, NotFound, 
 from services.meta_api import MetaClient
 from services.meta_sync import connections_for
 from services.models import BrandRef
+from services.public_fetch import PrivateAddress, public_client
 from services.server_files import PRIVATE_FILE, private_dir
 from settings import Settings
 
@@ -291,7 +293,13 @@ async def download_brand_assets(
     if any(w.url is None for w in wanted):
         wanted = await _video_sources(db, brand, settings, wanted, skips)
     result.skipped, result.skip_reasons = sum(skips.values()), dict(skips)
-    await _download_all(db, brand, storage, wanted, result, progress, image_max_bytes, video_max_bytes)
+    http = public_client(
+        allow_private=settings.fetch_private_addresses, timeout=TIMEOUT, follow_redirects=True
+    )
+    async with http:
+        await _download_all(
+            db, http, brand, storage, wanted, result, progress, image_max_bytes, video_max_bytes
+        )
     return result
 
 
@@ -317,7 +325,10 @@ async def fetch_ad_image(
     storage = storage or storage_for(settings)
     item = _Wanted(meta_ad_id, ad["name"], "image", url_identity(url), url)
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True) as http:
+        http = public_client(
+            allow_private=settings.fetch_private_addresses, timeout=TIMEOUT, follow_redirects=True
+        )
+        async with http:
             async with asyncio.timeout(ON_DEMAND_SECONDS):
                 record = await _fetch(http, storage, brand, item, IMAGE_MAX_BYTES)
     except (_Failed, TimeoutError, httpx.HTTPError) as error:
@@ -354,6 +365,7 @@ async def _video_sources(
 
 async def _download_all(
     db: Database,
+    http: httpx.AsyncClient,
     brand: BrandRef,
     storage: Storage,
     wanted: list[_Wanted],
@@ -364,29 +376,42 @@ async def _download_all(
 ) -> None:
     gate = asyncio.Semaphore(CONCURRENCY)
     done = 0
-    async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True) as http:
 
-        async def one(item: _Wanted) -> None:
-            nonlocal done
-            cap = image_max_bytes if item.kind == "image" else video_max_bytes
-            async with gate:
-                try:
-                    async with asyncio.timeout(FILE_DEADLINE):
-                        record = await _fetch(http, storage, brand, item, cap)
-                    async with db.as_service() as conn:
-                        await conn.execute(_UPSERT, record)
-                    result.downloaded += 1
-                    result.bytes += int(record["bytes"])
-                except (_Failed, TimeoutError, httpx.HTTPError) as error:
-                    result.failed += 1
-                    why = str(error) or type(error).__name__
-                    if len(result.error_samples) < MAX_ERROR_SAMPLES:
-                        result.error_samples.append(f"{item.kind} of {item.name} ({item.meta_ad_id}): {why}")
-            done += 1
-            if progress is not None:
-                progress(f"Stored {done} of {len(wanted)} files for {brand.name}", done / len(wanted))
+    async def one(item: _Wanted) -> None:
+        nonlocal done
+        cap = image_max_bytes if item.kind == "image" else video_max_bytes
+        async with gate:
+            try:
+                async with asyncio.timeout(FILE_DEADLINE):
+                    record = await _fetch(http, storage, brand, item, cap)
+                async with db.as_service() as conn:
+                    await conn.execute(_UPSERT, record)
+                result.downloaded += 1
+                result.bytes += int(record["bytes"])
+            except (_Failed, TimeoutError, httpx.HTTPError) as error:
+                result.failed += 1
+                why = str(error) or type(error).__name__
+                if len(result.error_samples) < MAX_ERROR_SAMPLES:
+                    result.error_samples.append(f"{item.kind} of {item.name} ({item.meta_ad_id}): {why}")
+        done += 1
+        if progress is not None:
+            progress(f"Stored {done} of {len(wanted)} files for {brand.name}", done / len(wanted))
 
-        await asyncio.gather(*(one(item) for item in wanted))
+    await asyncio.gather(*(one(item) for item in wanted))
+
+
+@asynccontextmanager
+async def _public_stream(http: httpx.AsyncClient, url: str) -> AsyncIterator[httpx.Response]:
+    """The response, or _Failed when the address (or a redirect's) is not public or does not resolve."""
+    try:
+        async with http.stream("GET", url) as response:
+            yield response
+    except PrivateAddress as error:
+        raise _Failed(error.said_of(url)) from None
+    except ExternalServiceError as error:
+        raise _Failed(error.message.removesuffix(".")) from None
+    except httpx.InvalidURL as error:  # not an HTTPError: e.g. an octal address, 0177.0.0.1
+        raise _Failed(f"not a web address that can be read ({error})") from None
 
 
 async def _fetch(
@@ -401,7 +426,7 @@ async def _fetch(
     os.close(handle)
     staged = Path(name)
     try:
-        async with http.stream("GET", url) as response:
+        async with _public_stream(http, url) as response:
             if response.status_code != 200:
                 raise _Failed(f"HTTP {response.status_code}")
             content_type = (response.headers.get("content-type") or "").split(";")[0].strip() or None

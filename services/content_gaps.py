@@ -26,9 +26,11 @@ from services.evidence import (
     rank,
 )
 from services.personas import resolve_scope
+from services.storable import numeric_max
 from services.voice import resolve_voice_tone
 
 Level = Literal["brand", "product", "offer_variant", "persona"]
+PRICE_MAX = numeric_max(12, 2)  # products.price is numeric(12, 2)
 Kind = Literal["list", "signals", "text", "url", "mechanism", "awareness", "price"]
 SHORT = 8
 # level -> field -> (how it is stored, the evidence categories that could fill it)
@@ -296,8 +298,12 @@ def _parse(kind: Kind, text: str) -> Any:
             price = Decimal(text.strip().lstrip("$"))
         except InvalidOperation:
             raise InvalidArgument(f"'{text}' is not a price: write it like 39.00.") from None
+        if not price.is_finite():
+            raise InvalidArgument(f"'{text}' is not a price: write it like 39.00.")
         if price < 0:
             raise InvalidArgument("A price can't be negative.")
+        if price > PRICE_MAX:
+            raise InvalidArgument(f"A price can be at most {PRICE_MAX:,} (got '{text}').")
         return price
     return text.strip()
 

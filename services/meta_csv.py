@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from db.pool import Conn, Database
 from services.accounts import find_organization
 from services.errors import InvalidArgument, NotFound
+from services.storable import numeric_max, unstorable
 
 CHUNK_ROWS = 5000
 
@@ -61,6 +62,10 @@ _NUMBER = re.compile(r"(\d{1,3}(,\d{3})+|\d+)(\.\d*)?|\.\d+")
 _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?e\+\d+", re.IGNORECASE)
+# What one day's cell may hold: spend and purchase value are numeric(14, 2); counts are bigint, kept
+# well below its cap so that an ad's running totals (meta_ads_cumulative, bigint) can't overflow.
+MONEY_MAX = numeric_max(14, 2)
+COUNT_MAX = 10**15 - 1
 
 
 class ImportSummary(BaseModel):
@@ -145,16 +150,36 @@ def _parse_date(value: str, row_no: int, header: str) -> date:
 def _parse_number(value: str, row_no: int, header: str, *, whole: bool) -> Decimal | int:
     if not value:
         return 0
-    if value.isascii() and value.isdigit():  # the common case, fast
+    if value.isascii() and value.isdigit() and len(value) <= 12:  # the common case, fast (and in bounds)
         return int(value) if whole else Decimal(value)
-    if not _NUMBER.fullmatch(value):
+    if value.isascii() and value.isdigit():
+        number = Decimal(value)
+    elif _NUMBER.fullmatch(value):
+        number = Decimal(value.replace(",", ""))
+    else:
         raise _bad_cell(row_no, header, value, "a number")
-    number = Decimal(value.replace(",", ""))
+    if number > (COUNT_MAX if whole else MONEY_MAX):
+        shown = value if len(value) <= 40 else f"{value[:12]}…({len(value)} characters)"
+        limit = f"{COUNT_MAX:,}" if whole else f"{MONEY_MAX:,}"
+        raise InvalidArgument(
+            f"Row {row_no}, column '{header}': '{shown}' is more than a day can hold (at most {limit})."
+        )
     if not whole:
         return number
     if number != number.to_integral_value():
         raise _bad_cell(row_no, header, value, "a whole number")
     return int(number)
+
+
+def _text_cell(record: list[str], index: int | None, row_no: int, header: str) -> str:
+    """A cell that is stored as text (ad ID, name, campaign, ad set): refused when Postgres can't hold it."""
+    value = _cell(record, index)
+    if (why := unstorable(value)) is not None:
+        raise InvalidArgument(
+            f"Row {row_no}, column '{header}' contains {why}, which can't be stored. "
+            "Remove it and import again; nothing was imported."
+        )
+    return value
 
 
 def _cell(record: list[str], index: int | None) -> str:
@@ -189,7 +214,8 @@ def _read_export(path: Path) -> _Export:
     video_ads: set[str] = set()
     seen: dict[tuple[str, date], int] = {}
     for row_no, record in enumerate(records[1:], start=2):  # row 1 is the header, as in a spreadsheet
-        ad_id, day_text = _cell(record, columns["ad_id"]), _cell(record, day_col)
+        ad_id = _text_cell(record, columns["ad_id"], row_no, headers[columns["ad_id"]])
+        day_text = _cell(record, day_col)
         if not ad_id or not day_text:
             continue  # the totals row and other summary lines
         if _SCIENTIFIC.fullmatch(ad_id):
@@ -216,12 +242,12 @@ def _read_export(path: Path) -> _Export:
         if any(values[i] for i in _VIDEO_AT):
             video_ads.add(ad_id)
         if ad_id not in ads or day >= ads[ad_id].last_day:  # name, campaign, ad set as of the latest day
+            text = {f: _text_cell(record, columns.get(f), row_no, headers[columns[f]]) if f in columns else ""
+                    for f in ("ad_name", "campaign", "adset")}  # fmt: skip
             ads[ad_id] = _Ad(
-                name=_cell(record, columns["ad_name"]) or ad_id,
-                campaign=_cell(record, columns.get("campaign")) or None,
-                adset=_cell(record, columns.get("adset")) or None,
+                name=text["ad_name"] or ad_id, campaign=text["campaign"] or None, adset=text["adset"] or None,
                 last_day=day,
-            )
+            )  # fmt: skip
     if not days:
         raise InvalidArgument(f"{path} has no ad rows: every row lacks an Ad ID or a Day.")
     dates = [d for _, d in seen]

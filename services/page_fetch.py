@@ -4,7 +4,6 @@ into chunks, and choose the chunks worth reading for each field (keyword scoring
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -13,6 +12,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from services.errors import ExternalServiceError, InvalidArgument
+from services.public_fetch import public_address, public_client
 
 USER_AGENT = "ViralTrackerBot/1.0 (+contact: bot@viraltracker.app)"
 MAX_BYTES = 3 * 1024 * 1024
@@ -59,10 +59,13 @@ async def fetch_page(
 ) -> FetchedPage:
     """The page as markdown. Follows at most 5 redirects (a loop is named), reads at most `max_bytes`
     (a bigger page is cut at the cap, and `note` says so), and refuses anything but HTML. Addresses
-    on loopback or private networks are refused unless `allow_private` (each redirect is checked)."""
+    on loopback or private networks are refused unless `allow_private` (services/public_fetch: each
+    redirect is checked, the connection pinned to the checked address)."""
     wanted = normalize_url(url)
     own = client is None
-    http = client or httpx.AsyncClient(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
+    http = client or public_client(
+        allow_private=allow_private, timeout=TIMEOUT, headers={"User-Agent": USER_AGENT}
+    )
     try:
         async with asyncio.timeout(TOTAL_SECONDS):
             return await _fetch(http, wanted, max_bytes, allow_private)
@@ -77,27 +80,11 @@ async def fetch_page(
             await http.aclose()
 
 
-async def _check_public(url: str) -> None:
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError as error:
-        raise ExternalServiceError(
-            f"Could not find the server of {url} ({host} does not resolve)."
-        ) from error
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global:
-            raise InvalidArgument(
-                f"{url} points at a private network address: only public web pages can be read."
-            )
-
-
 async def _fetch(http: httpx.AsyncClient, wanted: str, max_bytes: int, allow_private: bool) -> FetchedPage:
     current, seen = wanted, [wanted]
     for _ in range(MAX_REDIRECTS + 1):
         if not allow_private:
-            await _check_public(current)
+            await public_address(current)
         headers = {"User-Agent": USER_AGENT, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"}
         async with http.stream("GET", current, headers=headers, follow_redirects=False) as response:
             if response.is_redirect:

@@ -30,6 +30,7 @@ from services.accounts import find_organization
 from services.errors import InvalidArgument
 from services.models import BrandRef
 from services.products import resolve_product
+from services.storable import unstorable
 
 BATCH = 500
 MOST_REFUSALS_SHOWN = 20
@@ -109,6 +110,12 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _storable(text: str, column: str) -> str:
+    if (why := unstorable(text)) is not None:
+        raise ValueError(f"{column} contains {why}, which can't be stored")
+    return text
+
+
 def _rating(value: Any) -> int | None:
     text = _text(value)
     if not text:
@@ -123,7 +130,10 @@ def _rating(value: Any) -> int | None:
 def _date(value: Any) -> date | None:
     if isinstance(value, int | float) and not isinstance(value, bool):  # epoch seconds or milliseconds
         seconds = value / 1000 if value > 10_000_000_000 else value
-        return datetime.fromtimestamp(seconds, tz=UTC).date()
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC).date()
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"date {value:.15g} is not a time in seconds or milliseconds") from None
     text = _text(value)
     if not text:
         return None
@@ -154,7 +164,8 @@ def read_row(record: dict[str, Any], columns: dict[str, str]) -> Review:
     """One review from a row (ValueError says what is wrong with it)."""
 
     def cell(field: str) -> Any:
-        return record.get(columns[field]) if field in columns else None
+        value = record.get(columns[field]) if field in columns else None
+        return _storable(value, columns[field]) if isinstance(value, str) else value
 
     body = _text(cell("body"))[:MAX_BODY]
     if not body:
@@ -169,8 +180,12 @@ def read_row(record: dict[str, Any], columns: dict[str, str]) -> Review:
     )  # fmt: skip
 
 
-def read_file(path: Path) -> tuple[dict[str, str], list[tuple[str, dict[str, Any]]]]:
-    """The columns and the rows (each with where it is: "row 7" / "item 3"), read before any write."""
+Rows = list[tuple[str, dict[str, Any] | str]]
+"""Each row with where it is ("row 7", "item 3", "line 4"): its fields, or why it can't be read."""
+
+
+def read_file(path: Path) -> tuple[dict[str, str], Rows]:
+    """The columns and the rows, read before any write."""
     try:
         raw = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -180,39 +195,85 @@ def read_file(path: Path) -> tuple[dict[str, str], list[tuple[str, dict[str, Any
     if not raw.strip():
         raise InvalidArgument(f"{path} is empty.")
     if raw.lstrip()[:1] in "[{":
-        items = _json_items(raw, path)
-        headers = list(dict.fromkeys(k for item in items for k in item))
-        return map_columns(headers, source=str(path)), [
-            (f"item {n}", item) for n, item in enumerate(items, 1)
-        ]
+        rows = _json_rows(raw, path)
+        headers = list(dict.fromkeys(k for _, item in rows if isinstance(item, dict) for k in item))
+        return map_columns(headers, source=str(path)), rows
+    reader = csv.DictReader(io.StringIO(raw, newline=""))
     try:
-        reader = csv.DictReader(io.StringIO(raw, newline=""))
         headers = list(reader.fieldnames or [])
-        columns = map_columns(headers, source=str(path))
-        rows = [
-            (f"row {n}", dict(r)) for n, r in enumerate(reader, start=2) if any(_text(v) for v in r.values())
-        ]
     except csv.Error as exc:
         raise InvalidArgument(f"{path} is not a readable CSV file ({exc}).") from exc
-    return columns, rows
+    return map_columns(headers, source=str(path)), _csv_rows(reader, raw.count("\n") + 1)
 
 
-def _json_items(raw: str, path: Path) -> list[dict[str, Any]]:
+def _csv_rows(reader: csv.DictReader[str], lines: int) -> Rows:
+    """The data rows (blank ones skipped); one the csv module can't read (a cell over its 131,072
+    characters) is refused on its own and the reader goes on with the next."""
+    rows: Rows = []
+    for n in range(2, lines + 2):  # row 1 is the header, as in a spreadsheet; a row takes a line or more
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rows.append((f"row {n}", f"can't be read ({exc})"))
+            continue
+        if any(_text(v) for v in record.values()):
+            rows.append((f"row {n}", dict(record)))
+    return rows
+
+
+class _TooDeep(Exception):
+    """JSON nested deeper than Python's parser goes (it raises RecursionError)."""
+
+
+def _integer(digits: str) -> int | float:
+    # Past 18 digits no field is a count or a time: a float keeps json from refusing 4,300+ digits.
+    return int(digits) if len(digits) <= 18 else float(digits)
+
+
+def _loads(text: str) -> Any:
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
-        try:  # JSON lines: one review object per line
-            data = [json.loads(line) for line in raw.splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise InvalidArgument(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}).") from exc
+        return json.loads(text, parse_int=_integer)
+    except RecursionError:
+        raise _TooDeep from None
+
+
+def _json_rows(raw: str, path: Path) -> Rows:
+    """A list of review objects (or {"reviews": [...]}), or JSON lines; an item or line that isn't a
+    review object is refused on its own, a file with none is refused whole."""
+    deep = f"{path} is nested too deeply to read: a review export is a list of flat objects. Nothing was imported."
+    try:
+        data = _loads(raw)
+    except _TooDeep:
+        raise InvalidArgument(deep) from None
+    except json.JSONDecodeError as whole:
+        invalid = f"{path} is not valid JSON (line {whole.lineno}: {whole.msg})."
+        lines = [(n, line) for n, line in enumerate(raw.splitlines(), 1) if line.strip()]
+        if raw.lstrip()[:1] != "{" or len(lines) < 2:
+            raise InvalidArgument(invalid) from whole
+        rows: Rows = [(f"line {n}", _line(line)) for n, line in lines]  # JSON lines: one review a line
+        if not any(isinstance(item, dict) for _, item in rows):
+            raise InvalidArgument(invalid) from whole
+        return rows
     if isinstance(data, dict):
         data = next(
             (data[k] for k in ("reviews", "data", "items", "results") if isinstance(data.get(k), list)),
             [data],
         )
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+    if not isinstance(data, list) or not any(isinstance(item, dict) for item in data):
         raise InvalidArgument(f'{path} is not a list of review objects (or {{"reviews": [...]}}).')
-    return data
+    return [(f"item {n}", i if isinstance(i, dict) else "not a review object") for n, i in enumerate(data, 1)]
+
+
+def _line(line: str) -> dict[str, Any] | str:
+    try:
+        item = _loads(line)
+    except _TooDeep:
+        return "nested too deeply to read"
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON (column {exc.colno}: {exc.msg})"
+    return item if isinstance(item, dict) else "not a review object"
 
 
 async def _brand(conn: Conn, *, name: str, org: str | None) -> BrandRef:
@@ -257,6 +318,8 @@ async def import_reviews(
     duplicates = 0
     for where, record in rows:
         try:
+            if isinstance(record, str):  # unreadable JSON item or line: the reason
+                raise ValueError(record)
             review = read_row(record, columns)
         except ValueError as why:
             refusals.append(f"{where.capitalize()}: {why}.")

@@ -23,12 +23,14 @@ from uuid import UUID
 
 import httpx
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, ValidationError, computed_field
 
 from db.pool import Database
 from services.assets import Storage, storage_for
 from services.downloads import TooLarge, stream_to_file
-from services.errors import InvalidArgument
+from services.errors import ExternalServiceError, InvalidArgument
+from services.public_fetch import PrivateAddress, public_client
+from services.storable import unstorable
 from services.template_images import CONTENT_TYPES, NotAnImage, inspect_image, write_thumbnail
 from settings import Settings
 
@@ -145,8 +147,11 @@ def _sources(refs: list[str], defaults: TemplateMeta) -> tuple[list[_Source], li
             for file in sorted(p for p in path.iterdir() if p.is_file()):
                 if file.name.startswith(".") or file.name in SIDECARS:
                     continue
-                meta = defaults.merged(sidecar.get(file.name, TemplateMeta()))
-                found.append(_Source(ref=file.name, meta=meta, file=file))
+                said = sidecar.get(file.name, TemplateMeta())
+                if isinstance(said, str):  # its metadata entry can't be used: refused on its own
+                    refused.append(ImportItem(ref=file.name, outcome="refused", message=said))
+                    continue
+                found.append(_Source(ref=file.name, meta=defaults.merged(said), file=file))
         elif path.is_file():
             found.append(_Source(ref=ref, meta=defaults, file=path))
         else:
@@ -157,35 +162,61 @@ def _sources(refs: list[str], defaults: TemplateMeta) -> tuple[list[_Source], li
     return found, refused
 
 
-def _read_sidecar(folder: Path) -> dict[str, TemplateMeta]:
+def _read_sidecar(folder: Path) -> dict[str, TemplateMeta | str]:
     """`templates.json` (a list of objects with "file", or an object keyed by file name) or
-    `templates.csv` (a `file` column), each with name, category, format, tags, source, description."""
+    `templates.csv` (a `file` column), each with name, category, format, tags, source, description.
+    An entry that can't be used gives, for its file, why (that image is refused, the others go on)."""
     entries: list[dict[str, Any]] = []
     json_file, csv_file = folder / SIDECARS[0], folder / SIDECARS[1]
     try:
         if json_file.exists():
             data = json.loads(json_file.read_text())
             if isinstance(data, dict):
-                data = [{"file": name, **(value or {})} for name, value in data.items()]
+                data = [
+                    {"file": name, **(value if isinstance(value, dict) else {})}
+                    for name, value in data.items()
+                ]
             if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
                 raise InvalidArgument(f'{json_file} must hold a list of objects, each with a "file".')
             entries = data
         elif csv_file.exists():
             with csv_file.open(newline="") as handle:
                 entries = [dict(row) for row in csv.DictReader(handle)]
-    except (json.JSONDecodeError, UnicodeDecodeError, csv.Error) as error:
+    except RecursionError:
+        raise InvalidArgument(
+            f'{json_file} is nested too deeply to read: give a list of objects, each with a "file".'
+        ) from None
+    except (ValueError, UnicodeDecodeError, csv.Error) as error:  # JSONDecodeError is a ValueError
         raise InvalidArgument(f"Couldn't read the metadata file in {folder}: {error}.") from error
-    out: dict[str, TemplateMeta] = {}
+    out: dict[str, TemplateMeta | str] = {}
     for n, entry in enumerate(entries, start=1):
         name = str(entry.get("file") or "").strip()
         if not name:
             raise InvalidArgument(f'Entry {n} of the metadata file in {folder} has no "file".')
-        tags = entry.get("tags") or []
-        if isinstance(tags, str):
-            tags = re.split(r"[;,]", tags)
-        values = {k: entry[k] for k in _META_FIELDS if entry.get(k) not in (None, "") and k != "tags"}
-        out[name] = normalise_meta(TemplateMeta(**values, tags=[str(t) for t in tags]))
+        try:
+            out[name] = _entry_meta(entry)
+        except (InvalidArgument, ValidationError) as error:
+            why = error.message if isinstance(error, InvalidArgument) else _first_problem(error)
+            out[name] = f"{name} was not imported: in the metadata file, {why}"
     return out
+
+
+def _entry_meta(entry: dict[str, Any]) -> TemplateMeta:
+    tags = entry.get("tags") or []
+    if isinstance(tags, str):
+        tags = re.split(r"[;,]", tags)
+    if not isinstance(tags, list):
+        raise InvalidArgument("tags must be a list or a comma-separated text")
+    values = {k: entry[k] for k in _META_FIELDS if entry.get(k) not in (None, "") and k != "tags"}
+    for key, value in [*values.items(), *(("tags", t) for t in tags)]:
+        if isinstance(value, str) and (why := unstorable(value)) is not None:
+            raise InvalidArgument(f"{key} contains {why}, which can't be stored")
+    return normalise_meta(TemplateMeta(**values, tags=[str(t) for t in tags]))
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    return f"{'.'.join(str(part) for part in first['loc'])} must be text"
 
 
 async def import_templates(
@@ -208,7 +239,10 @@ async def import_templates(
     items: list[ImportItem | None] = [None] * len(sources)
     gate = asyncio.Semaphore(CONCURRENCY)
     done = 0
-    async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True) as http:
+    http = public_client(
+        allow_private=settings.fetch_private_addresses, timeout=TIMEOUT, follow_redirects=True
+    )
+    async with http:
 
         async def one(i: int, source: _Source) -> None:
             nonlocal done
@@ -327,6 +361,12 @@ async def _download(http: httpx.AsyncClient, url: str, staged: Path, max_bytes: 
                 if error.declared:
                     raise _Refused(f"{url} is {_mb(error.size)}; the limit is {limit}") from None
                 raise _Refused(f"{url} is larger than the {limit} limit") from None
+    except PrivateAddress as error:
+        raise _Refused(error.said_of(url)) from None
+    except ExternalServiceError as error:  # the host does not resolve
+        raise _Refused(error.message.removesuffix(".")) from None
+    except httpx.InvalidURL as error:  # not an HTTPError: e.g. an octal address, 0177.0.0.1
+        raise _Refused(f"{url} is not a web address that can be read ({error})") from None
     except httpx.HTTPError as error:
         raise _Refused(f"{url} could not be fetched: {error or type(error).__name__}") from error
     return sha256

@@ -139,7 +139,10 @@ async def brand(db: Database, media: MediaServer, graph: FakeGraph, tmp_path: Pa
             (row["id"], org, f"act_{int(tag, 16) % 10**9 + 10**9}"),
         )
     settings = Settings(  # type: ignore[call-arg]
-        META_SYSTEM_USER_TOKEN=TOKEN, META_GRAPH_URL=graph.url, VIRALTRACKER_HOME=tmp_path
+        META_SYSTEM_USER_TOKEN=TOKEN,
+        META_GRAPH_URL=graph.url,
+        VIRALTRACKER_HOME=tmp_path,
+        VIRALTRACKER_FETCH_PRIVATE_ADDRESSES=True,  # the media server is on 127.0.0.1
     )
     yield Brand(db, row["id"], org, settings, media, graph, tmp_path)
     async with db.as_owner() as conn:
@@ -239,3 +242,19 @@ async def test_videos_without_a_meta_connection_are_skipped(brand: Brand) -> Non
     assert (result.downloaded, result.failed) == (4, 1)
     assert result.skip_reasons == {"videos need a Meta connection to fetch": 2}
     assert "2 skipped: videos need a Meta connection to fetch" in result.summary
+
+
+async def test_media_on_a_private_address_is_refused_without_a_request(brand: Brand) -> None:
+    """Ad media URLs come from data (a sync, a CSV, another tool): by default the server fetches only
+    public addresses, as for landing pages, so a thumbnail on 127.0.0.1 is refused, never requested."""
+    brand.media.files["/thumbs/inside.jpg"] = (_bytes("inside", 2_000), "image/jpeg")
+    ad_id = f"{str(brand.id.int)[:8]}09"
+    await brand.add_ad(ad_id, "image", f"{brand.media.url}/thumbs/inside.jpg")
+    public_only = brand.settings.model_copy(update={"fetch_private_addresses": False})
+    result = await download_brand_assets(brand.db, brand_id=brand.id, settings=public_only)
+    assert (result.downloaded, result.failed) == (0, 1)
+    assert result.error_samples == [
+        f"image of Ad {ad_id} ({ad_id}): {brand.media.url}/thumbs/inside.jpg points at a private"
+        " network address: only public web addresses can be read"
+    ]
+    assert brand.media.hits == Counter() and await brand.stored() == {}

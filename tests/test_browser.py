@@ -8,6 +8,7 @@ independently with `agent.runner.run_turn` against the same database.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -412,3 +413,30 @@ async def test_notifications_pop_up_live_and_mark_all_read_is_a_button(
     ).to_have_count(1)
     await page.get_by_role("button", name="Mark all read").click()
     await expect(page.locator(ANSWER).filter(has_text="Marked 2 notifications read.")).to_have_count(1)
+
+
+async def test_a_pasted_megabyte_is_answered_with_the_limit(context: BrowserContext, db: Database) -> None:
+    """Over 1,000,000 characters Chainlit's socket used to drop the connection (nothing answered):
+    the message now arrives, the reply states the limit, and the refused message is not kept."""
+    page = await sign_in(context, *MAYA)
+    await chat_ready(page)
+    composer = page.locator("#chat-input")
+    await composer.fill(("pasted brief. " * 78_572)[:1_100_000])
+    await composer.press("Enter")
+    refusal = (
+        "That message is 1,100,000 characters; the limit is 100,000. Nothing was changed; send a shorter one."
+    )
+    await expect(page.locator(ANSWER).filter(has_text="the limit is 100,000")).to_have_text(refusal)
+    counts: dict[str, Any] | None = None
+    for _ in range(50):  # the reply's step is written to the history a moment after it is shown
+        async with db.as_owner() as conn:
+            cur = await conn.execute(
+                """select count(*) filter (where type = 'user_message' and length(output) > 100000) as kept,
+                          count(*) filter (where output = %s) as answered from steps""",
+                (refusal,),
+            )
+            counts = await cur.fetchone()
+        if counts and counts["answered"]:
+            break
+        await asyncio.sleep(0.1)
+    assert counts == {"kept": 0, "answered": 1}

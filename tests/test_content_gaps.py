@@ -166,6 +166,16 @@ async def test_bad_targets_and_values_are_refused(candles: Candles) -> None:
         await fill(candles, f"product:{str(candles.product_id)[:8]}.price", value="cheap", confirm=True)
     with pytest.raises(InvalidArgument, match="Nothing in the research suggests a price"):
         await fill(candles, f"product:{str(candles.product_id)[:8]}.price")
+    price = f"product:{str(candles.product_id)[:8]}.price"
+    for value, message in (
+        ("9" * 40, f"A price can be at most 9,999,999,999.99 (got '{'9' * 40}')."),
+        ("NaN", "'NaN' is not a price: write it like 39.00."),
+        ("$Infinity", "'$Infinity' is not a price: write it like 39.00."),
+    ):
+        with pytest.raises(InvalidArgument) as refused:
+            await fill(candles, price, value=value, confirm=True)
+        assert refused.value.message == message
+    assert await column(candles, "products", "price", candles.product_id) is None  # nothing changed
 
 
 async def test_chat_fill_buttons_preview_then_write(candles: Candles) -> None:

@@ -221,7 +221,7 @@ async def test_bad_pages_get_clear_messages(site: Site) -> None:
             await fetch_page(private)  # the default: public pages only
         assert (
             inside.value.message
-            == f"{private} points at a private network address: only public web pages can be read."
+            == f"{private} points at a private network address: only public web addresses can be read."
         )
     assert len(site.hits) == hits
 

@@ -255,6 +255,21 @@ HEADER = "Ad name,Ad ID,Day,Amount spent (EUR),Impressions,Reporting ends\n"
             "Import the CSV exactly as Ads Manager exported it.",
         ),
         (
+            HEADER + "A\x00B,1,2025-03-01,1.00,10,\n",
+            "Row 2, column 'Ad name' contains a NUL byte (\\x00), which can't be stored. "
+            "Remove it and import again; nothing was imported.",
+        ),
+        (
+            HEADER + "A,1,2025-03-01,1.00,10,\nB,2,2025-03-01," + "9" * 40 + ",10,\n",
+            "Row 3, column 'Amount spent (EUR)': '" + "9" * 40 + "' is more than a day can hold"
+            " (at most 999,999,999,999.99).",
+        ),
+        (
+            HEADER + "A,1,2025-03-01,1.00," + "1" * 19 + ",\n",
+            "Row 2, column 'Impressions': '" + "1" * 19 + "' is more than a day can hold"
+            " (at most 999,999,999,999,999).",
+        ),
+        (
             "Ad set name,Day,Amount spent (USD),Impressions\nX,2025-03-01,1,1\n",
             "This doesn't look like an Ads Manager daily ad-level export: missing columns: Ad ID, Ad name.",
         ),

@@ -467,6 +467,7 @@ async def test_deep_analysis_fetches_an_ads_thumbnail_not_yet_downloaded(
     """No asset download has run: the thumbnail is fetched at question time, shown to the model and
     kept (an `ad_assets` row) for the next question; a thumbnail that can't be fetched leaves the facts."""
     monkeypatch.setenv("VIRALTRACKER_HOME", str(tmp_path))
+    monkeypatch.setenv("VIRALTRACKER_FETCH_PRIVATE_ADDRESSES", "1")  # the media server is on 127.0.0.1
     monkeypatch.delenv("VIRALTRACKER_STORAGE_BUCKET", raising=False)
     get_settings.cache_clear()
     image = quadrants(((10, 120, 220), (220, 120, 10), (120, 220, 10), (30, 30, 30)))

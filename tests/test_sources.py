@@ -188,6 +188,81 @@ async def test_reviews_import_refuses_a_file_without_review_text_and_other_tenan
     assert await _count(pawsome.db, "amazon_reviews", pawsome.brand_id) == before
 
 
+async def _bodies(db: Database, brand_id: UUID, tag: str) -> list[str]:
+    async with db.as_service() as conn:
+        cur = await conn.execute(
+            "select body from amazon_reviews where brand_id = %s and body like %s order by body",
+            (brand_id, f"%{tag}%"),
+        )
+        return [r["body"] for r in await cur.fetchall()]
+
+
+async def test_reviews_import_refuses_bad_rows_one_by_one_and_imports_the_rest(
+    pawsome: Tenant, tmp_path: Path
+) -> None:
+    """A NUL byte, half of a character, an absurd number or a line nested 100,000 deep refuses its own
+    row (with its number and why); the good rows are imported (README: bad rows refused one by one)."""
+    tag = uuid.uuid4().hex[:8]
+    csv_file = tmp_path / "hostile.csv"
+    csv_file.write_text(
+        f"Review Text,Star Rating,Review Title\nGood one {tag},5,Fine\nNUL in {tag}\x00here,4,Bad\n"
+        f"Good two {tag},4,Also fine\nAbsurd {tag},{'9' * 40},Huge\nTitle {tag},3,Oops\x00\n"
+        f"{'x' * 200_000},5,Too long for the csv module\nGood three {tag},5,Fine\n"
+    )
+    from_csv = await import_reviews(pawsome.db, pawsome.caller, path=csv_file, brand="Pawsome")
+    assert (from_csv.rows_read, from_csv.imported, from_csv.refused) == (7, 3, 4)
+    assert from_csv.refusals == [
+        "Row 3: Review Text contains a NUL byte (\\x00), which can't be stored.",
+        f"Row 5: rating '{'9' * 40}' is not 1 to 5 stars.",
+        "Row 6: Review Title contains a NUL byte (\\x00), which can't be stored.",
+        "Row 7: can't be read (field larger than field limit (131072)).",
+    ]
+    good = [f"Good one {tag}", f"Good three {tag}", f"Good two {tag}"]
+    assert await _bodies(pawsome.db, pawsome.brand_id, tag) == good
+
+    lines = tmp_path / "hostile.jsonl"
+    deep = "[" * 100_000 + "]" * 100_000
+    lines.write_text(
+        "\n".join([
+            json.dumps({"body": f"Line one {tag}", "rating": 5}),
+            '{"body": "nested", "extra": ' + deep + "}",
+            json.dumps({"body": f"Epoch {tag}", "date": 10**40}),
+            json.dumps({"body": f"Half \ud800 {tag}"}),
+            '{"body": "cut off',
+            json.dumps([1, 2]),
+            json.dumps({"body": f"Line seven {tag}", "rating": 4}),
+        ])
+    )  # fmt: skip
+    from_lines = await import_reviews(pawsome.db, pawsome.caller, path=lines, brand="Pawsome")
+    assert (from_lines.rows_read, from_lines.imported, from_lines.refused) == (7, 2, 5)
+    assert from_lines.refusals == [
+        "Line 2: nested too deeply to read.",
+        "Line 3: date 1e+40 is not a time in seconds or milliseconds.",
+        "Line 4: body contains \\ud800 (half of a character), which can't be stored.",
+        "Line 5: not valid JSON (column 10: Unterminated string starting at).",
+        "Line 6: not a review object.",
+    ]
+    assert await _bodies(pawsome.db, pawsome.brand_id, tag) == [*good, f"Line one {tag}", f"Line seven {tag}"]
+
+    too_deep = tmp_path / "deep.json"
+    too_deep.write_text(deep)
+    with pytest.raises(InvalidArgument) as refused:
+        await import_reviews(pawsome.db, pawsome.caller, path=too_deep, brand="Pawsome")
+    assert refused.value.message == (
+        f"{too_deep} is nested too deeply to read: a review export is a list of flat objects."
+        " Nothing was imported."
+    )
+    items = tmp_path / "items.json"
+    items.write_text(json.dumps([{"body": f"Item one {tag}"}, "just text", {"body": f"Bad \x00 {tag}"}]))
+    from_items = await import_reviews(pawsome.db, pawsome.caller, path=items, brand="Pawsome")
+    assert (from_items.imported, from_items.refused) == (1, 2)
+    assert from_items.refusals == [
+        "Item 2: not a review object.",
+        "Item 3: body contains a NUL byte (\\x00), which can't be stored.",
+    ]
+    assert f"Item one {tag}" in await _bodies(pawsome.db, pawsome.brand_id, tag)
+
+
 async def test_reviews_import_from_a_shell(pawsome: Tenant, database_url: str, tmp_path: Path) -> None:
     export = tmp_path / "shell.jsonl"
     export.write_text(

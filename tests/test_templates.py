@@ -11,16 +11,19 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import chainlit as cl
+import httpx
 import pytest
 from PIL import Image
 
 import app
 from agent.runner import run_turn
 from db.pool import Database
+from services import public_fetch
 from services.demo import seed_demo
+from services.errors import InvalidArgument
 from services.templates import (
     REVIEWERS_ONLY,
     ImportResult,
@@ -48,7 +51,10 @@ HERO, OFFER, WEB = _png((11, 200, 17)), _png((12, 30, 201), fmt="JPEG"), _png((1
 
 
 class _Site(BaseHTTPRequestHandler):
+    hits: ClassVar[list[str]] = []
+
     def do_GET(self) -> None:
+        self.hits.append(self.path)
         if self.path == "/ad.png":
             self._send(200, "image/png", WEB)
         elif self.path == "/page.html":
@@ -96,6 +102,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("templates-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VIRALTRACKER_HOME", str(path))
+        patch.setenv("VIRALTRACKER_FETCH_PRIVATE_ADDRESSES", "1")  # the site is on 127.0.0.1
         get_settings.cache_clear()
         yield path
     get_settings.cache_clear()
@@ -103,7 +110,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def settings(home: Path) -> Settings:
-    return Settings(VIRALTRACKER_HOME=home)
+    return Settings(VIRALTRACKER_HOME=home, VIRALTRACKER_FETCH_PRIVATE_ADDRESSES=True)
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +214,72 @@ async def test_web_addresses_are_checked_before_anything_is_stored(
     stored = sorted(p.name for p in (root / "templates").rglob("*") if p.is_file())
     assert len(stored) == 6 and sum(name.endswith(".thumb.png") for name in stored) == 3
     assert list((root / ".staging").iterdir()) == []
+
+
+async def test_a_private_address_or_a_redirect_to_one_is_refused_and_nothing_is_imported(
+    db: Database, site: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Template import reads public addresses only, as landing pages do: not 127.0.0.1, not the cloud
+    metadata address, not a public address that redirects to 127.0.0.1 (each hop is checked first)."""
+    public = "http://93.184.215.14/swipe/ad.png"
+    asked: list[str] = []
+
+    def internet(request: httpx.Request) -> httpx.Response:  # a public server that redirects inside
+        asked.append(request.headers["host"])
+        return httpx.Response(302, headers={"location": f"{site}/ad.png"})
+
+    monkeypatch.setattr(public_fetch, "_internet", lambda: httpx.MockTransport(internet))
+    settings = Settings(VIRALTRACKER_HOME=tmp_path, VIRALTRACKER_FETCH_PRIVATE_ADDRESSES=False)
+    before, hits = await _rows(db), len(_Site.hits)
+    metadata, octal = "http://169.254.169.254/latest/meta-data/x.png", "http://0177.0.0.1/x.png"
+    nowhere = "http://no-such-host.invalid/x.png"
+    refs = [f"{site}/ad.png", metadata, public, octal, nowhere]
+    result = await import_templates(db, refs=refs, settings=settings)
+    reason = "a private network address: only public web addresses can be read"
+    assert _messages(result) == {
+        f"{site}/ad.png": f"{site}/ad.png points at {reason}",
+        metadata: f"{metadata} points at {reason}",
+        public: f"{public} redirects to {site}/ad.png, {reason}",
+        octal: f"{octal} is not a web address that can be read (Invalid IPv4 address: '0177.0.0.1')",
+        nowhere: f"Could not find the server of {nowhere} (no-such-host.invalid does not resolve)",
+    }
+    assert (result.imported, result.already_had, result.refused) == (0, 0, 5)
+    assert asked == ["93.184.215.14"]  # the public hop was asked; the private ones never
+    assert len(_Site.hits) == hits and await _rows(db) == before
+    assert list((tmp_path / "assets" / ".staging").iterdir()) == []
+
+
+async def test_a_bad_metadata_entry_refuses_its_image_and_a_deep_file_is_refused_whole(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """templates.csv with a NUL byte in one entry, a number where a name goes in another: those images
+    are refused with the reason, the third is imported; a templates.json 100,000 deep is refused."""
+    folder = tmp_path / "sidecar"
+    folder.mkdir()
+    for name, colour in (("good.png", (15, 77, 3)), ("nul.png", (16, 78, 4)), ("odd.png", (17, 79, 5))):
+        (folder / name).write_bytes(_png(colour))
+    (folder / "templates.json").write_text(
+        json.dumps({"good.png": {"name": "Sidecar good"}, "nul.png": {"name": "Bad\x00name"},
+                    "odd.png": {"name": 10**40}})
+    )  # fmt: skip
+    before = len(await _rows(db))
+    result = await import_templates(db, refs=[str(folder)], settings=settings)
+    assert _messages(result) == {
+        "nul.png": "nul.png was not imported: in the metadata file, name contains a NUL byte (\\x00),"
+        " which can't be stored",
+        "odd.png": "odd.png was not imported: in the metadata file, name must be text",
+    }
+    assert (result.imported, result.refused) == (1, 2)
+    assert [r["name"] for r in await _rows(db, "name like 'Sidecar%%'")] == ["Sidecar good"]
+    assert len(await _rows(db)) == before + 1
+
+    (folder / "templates.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InvalidArgument) as deep:
+        await import_templates(db, refs=[str(folder)], settings=settings)
+    assert deep.value.message == (
+        f'{folder / "templates.json"} is nested too deeply to read: give a list of objects, each with a "file".'
+    )
+    assert len(await _rows(db)) == before + 1
 
 
 async def test_importing_again_changes_nothing(
@@ -332,6 +405,7 @@ async def test_the_cli_imports_and_lists(database_url: str, db: Database, tmp_pa
     done = run_cli(
         database_url, tmp_path, "templates", "import", str(tmp_path / "in"), f"{site}/page.html",
         "--category", "Before/after", "--format", "carousel", "--tags", "spring,bold",
+        env={"VIRALTRACKER_FETCH_PRIVATE_ADDRESSES": "1"},
     )  # fmt: skip
     assert done.returncode == 1, done.stderr  # one refused
     assert "+ cli-one.png: pending review" in done.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 from pydantic_ai import RunContext
@@ -24,6 +25,14 @@ def check_limit(limit: int, *, most: int = 100) -> None:
         raise InvalidArgument(f"limit must be between 1 and {most} (got {limit}).")
 
 
+MOST_SPEND = 999_999_999_999.99
+"""An ad's spend is numeric(14, 2): a minimum above what the column holds (or inf, nan) means nothing."""
+
+
 def check_min_spend(min_spend: float) -> None:
     if min_spend < 0:
         raise InvalidArgument(f"min_spend can't be negative (got {min_spend:g}).")
+    if math.isnan(min_spend):
+        raise InvalidArgument("min_spend must be a number (got nan).")
+    if min_spend > MOST_SPEND:
+        raise InvalidArgument(f"min_spend must be at most {MOST_SPEND:,.2f} (got {min_spend:g}).")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, create_model
 from pydantic_ai import BinaryContent, ModelRetry, RunContext, Tool, ToolReturn
 
 from services.errors import UserFacingError
+from services.storable import unstorable
 from tools.deps import Deps
 
 ToolFunction = Callable[..., Awaitable[Any]]
@@ -87,12 +88,20 @@ def window_phrase(args: dict[str, Any]) -> str:
     return f"last {args.get('days') or 30} days"
 
 
+def _check_storable(arguments: dict[str, Any]) -> None:
+    for name, value in arguments.items():
+        for text in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(text, str) and (why := unstorable(text)) is not None:
+                raise ModelRetry(f"{name} contains {why}, which can't be stored; remove it and try again.")
+
+
 def tool(*, example: str, step: str, aliases: dict[str, str] | None = None) -> Callable[[F], F]:
     """Register a tool. Errors a person (or the model) can fix become `ModelRetry` with their message."""
 
     def decorate(function: F) -> F:
         @functools.wraps(function)
         async def wrapper(ctx: RunContext[Deps], *args: Any, **kwargs: Any) -> ToolReturn:
+            _check_storable(kwargs)  # MCP clients and models send what they like: Postgres keeps no NUL
             try:
                 result = await function(ctx, *args, **kwargs)
             except UserFacingError as error:
