@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -43,7 +45,7 @@ from agent.web_security import (
     token_session,
 )
 from agent.web_security import install as install_web_security
-from db.pool import Caller, Database, resolve_database_url
+from db.pool import Caller, Conn, Database, resolve_database_url
 from jobs import worker as jobs_worker
 from services import meta_oauth, notifications
 from services.accounts import (
@@ -130,6 +132,18 @@ def data_layer() -> HistoryDataLayer:
 
 
 DATABASE_UNAVAILABLE = "The database is unavailable, try again shortly"
+# Someone at the login page hears "unavailable" after this long, not after the pool's 30 s wait.
+SIGN_IN_DB_SECONDS = 5.0
+
+
+@asynccontextmanager
+async def sign_in_transaction() -> AsyncIterator[Conn]:
+    """A transaction for sign-in and logout; psycopg.OperationalError (or TimeoutError) when the
+    database is down or does not answer in time."""
+    async with asyncio.timeout(SIGN_IN_DB_SECONDS):
+        db = await database()
+        async with db.as_owner() as conn:
+            yield conn
 
 
 def chat_user(caller: Caller, provider: str, version: int) -> cl.User:
@@ -144,8 +158,7 @@ async def known_user(email: str | None, provider: str) -> cl.User | None:
     """Our user with this email, or None: signing in elsewhere never creates an account here."""
     if not email:
         return None
-    db = await database()
-    async with db.as_owner() as conn:
+    async with sign_in_transaction() as conn:
         try:
             caller = await find_caller(conn, email=email)
         except NotFound:
@@ -160,22 +173,21 @@ async def password_auth(username: str, password: str) -> cl.User | None:
     failed for this email or from this address, 503 while the database is down."""
     attempt = SignInAttempt(email=username, client=client_address.get())
     try:
-        db = await database()
-        async with db.as_owner() as conn:
+        async with sign_in_transaction() as conn:
             await begin_attempt(conn, attempt=attempt)
-        user = await check_password(db, username, password)
+        user = await check_password(username, password)
         if user is not None:
-            async with db.as_owner() as conn:
+            async with sign_in_transaction() as conn:
                 await attempt_succeeded(conn, attempt=attempt)
         return user
     except TooManyAttempts as refused:
         raise HTTPException(429, refused.message, headers={"Retry-After": str(refused.retry_after)}) from None
-    except psycopg.OperationalError as error:
+    except (psycopg.OperationalError, TimeoutError) as error:
         log.error("sign-in refused: the database is unavailable (%s)", type(error).__name__)
         raise HTTPException(503, DATABASE_UNAVAILABLE) from None
 
 
-async def check_password(db: Database, username: str, password: str) -> cl.User | None:
+async def check_password(username: str, password: str) -> cl.User | None:
     settings = get_settings()
     if settings.supabase_url and settings.supabase_key:
         # Supabase Auth checks the password; our users table still decides who may sign in.
@@ -190,14 +202,14 @@ async def check_password(db: Database, username: str, password: str) -> cl.User 
             log.error("sign-in refused: %s", error)
             return None
         return await known_user(email, "supabase")
-    async with db.as_owner() as conn:
+    async with sign_in_transaction() as conn:
         found = await password_hash_of(conn, email=username)
     # The connection goes back to the pool before the (slow, threaded) hash check, which an unknown
     # email also pays (against a dummy hash): the time taken does not tell who has an account.
     if not await password_matches(found[1] if found else None, password) or found is None:
         return None
     caller, password_hash = found
-    async with db.as_owner() as conn:
+    async with sign_in_transaction() as conn:
         if password_needs_rehash(password_hash):
             await upgrade_password_hash(conn, caller=caller, password_hash=password_hash, password=password)
         version = await session_version(conn, user_id=caller.user_id)
@@ -208,7 +220,7 @@ async def header_auth(headers: Headers) -> cl.User | None:
     """Behind a trusted proxy that authenticates people and forwards their email in a header."""
     try:
         return await known_user(headers.get(get_settings().auth_header), "header")
-    except psycopg.OperationalError:
+    except (psycopg.OperationalError, TimeoutError):
         raise HTTPException(503, DATABASE_UNAVAILABLE) from None
 
 
@@ -256,10 +268,9 @@ async def on_logout(request: Request, response: Response) -> Response | dict[str
     if session is not None:
         user_id, _ = session
         try:
-            db = await database()
-            async with db.as_owner() as conn:
+            async with sign_in_transaction() as conn:
                 await end_sessions(conn, user_id=user_id)
-        except psycopg.OperationalError:
+        except (psycopg.OperationalError, TimeoutError):
             # Not logged out on the server: say so, and keep the cookie (no half-done logout).
             return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503)
         session_versions.forget(user_id)

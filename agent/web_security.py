@@ -8,6 +8,7 @@ checks that what it patches is still there (tests/test_login_security.py fails t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import jwt
+import psycopg
 import socketio
 from chainlit.auth.cookie import _auth_cookie_name
 from chainlit.auth.jwt import get_jwt_secret
@@ -87,17 +89,27 @@ def address_of(scope: Scope, *, trust_proxy: bool) -> str | None:
 class SessionVersions:
     """Each person's current session version, read at most once a second per process."""
 
-    def __init__(self, load: Callable[[UUID], Awaitable[int]], *, ttl: float = 1.0) -> None:
+    def __init__(
+        self, load: Callable[[UUID], Awaitable[int]], *, ttl: float = 1.0, budget: float = 2.0
+    ) -> None:
         self._load = load
         self._ttl = ttl
+        self.budget = budget  # seconds: a database that does not answer by then counts as down
         self._cache: dict[UUID, tuple[int, float]] = {}
 
-    async def current(self, user_id: UUID) -> int:
+    async def current(self, user_id: UUID) -> int | None:
+        """The version, or the last one known (None: never known) while the database is down:
+        then the request goes on, and whatever it needs from the database answers for itself."""
         cached = self._cache.get(user_id)
         now = time.monotonic()
         if cached is not None and now - cached[1] < self._ttl:
             return cached[0]
-        version = await self._load(user_id)
+        try:
+            async with asyncio.timeout(self.budget):
+                version = await self._load(user_id)
+        except (psycopg.OperationalError, TimeoutError) as error:
+            log.warning("session check skipped: the database is unavailable (%s)", type(error).__name__)
+            return cached[0] if cached else None
         if len(self._cache) > 10_000:  # bounded: a flood of tokens can't grow it without end
             self._cache.clear()
         self._cache[user_id] = (version, now)
@@ -209,7 +221,8 @@ class WebSecurityMiddleware:
         if session is None:
             return False  # not ours to judge: Chainlit refuses what it cannot read
         user_id, version = session
-        return version < await self.sessions.current(user_id)
+        current = await self.sessions.current(user_id)
+        return current is not None and version < current
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:

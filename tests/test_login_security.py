@@ -1,0 +1,352 @@
+"""Sign-in and the web server's doors: throttled guessing, no telling which emails have accounts,
+logout that ends the session on the server, 503 (not "wrong password") while the database is down,
+and only our own (or configured) origins reading with a person's cookie, over HTTP and socket.io.
+
+The HTTP tests go through Chainlit's whole app in this process (its real routes and middleware),
+each from its own client address; the origin and socket tests through the real `viraltracker chat`
+process, over the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import chainlit.data
+import chainlit.server as chainlit_server
+import httpx
+import pytest
+from chainlit.config import config as chainlit_config
+from starlette.middleware.cors import CORSMiddleware
+from websockets.asyncio.client import connect as websocket_connect
+from websockets.exceptions import InvalidStatus
+
+import app
+from agent.history import make_data_layer
+from agent.web_security import WebSecurityMiddleware
+from db.pool import Database
+from services.accounts import add_user, find_organization
+from tests.test_browser import CLI, STARTUP_SECONDS, _free_port, _status, _stop
+
+SECRET = "login-security-test-secret-" + "x" * 40
+PASSWORD = "correct horse battery"
+UNAVAILABLE = "The database is unavailable, try again shortly"
+_addresses = itertools.count(1)
+
+
+def next_address() -> str:
+    """A client address of its own for each test (throttling counts per address)."""
+    n = next(_addresses)
+    return f"203.0.{113 + n // 250}.{n % 250 + 1}"
+
+
+@pytest.fixture
+async def server(db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Chainlit's app in this process, on the test database."""
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", SECRET)
+    monkeypatch.setattr(app, "_db", db)
+    layer = make_data_layer(database_url)
+    monkeypatch.setattr(chainlit.data, "_data_layer", layer)
+    monkeypatch.setattr(chainlit.data, "_data_layer_initialized", True)
+    yield
+    await layer.close()
+
+
+@contextlib.asynccontextmanager
+async def browser_at(address: str, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser at this address (with this sign-in cookie) talking to Chainlit's app in-process."""
+    transport = httpx.ASGITransport(app=chainlit_server.app, client=(address, 51000))
+    cookies = {"access_token": token} if token else None
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://127.0.0.1:8000", cookies=cookies
+    ) as client:
+        yield client
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str, **headers: str) -> httpx.Response:
+    return await client.post("/login", data={"username": email, "password": password}, headers=headers)
+
+
+@pytest.fixture
+async def person(db: Database, demo: Any) -> str:
+    """A member of Northwind Growth of this test's own (so no other test's sign-ins count)."""
+    email = f"login-{uuid.uuid4().hex[:10]}@northwind.example"
+    async with db.as_owner() as conn:
+        org = await find_organization(conn, name="Northwind Growth")
+        await add_user(conn, email=email, organization_id=org, password=PASSWORD)
+    return email
+
+
+async def test_wrong_passwords_are_slowed_down_more_and_more(server: None, person: str) -> None:
+    async with browser_at(next_address()) as client:
+        for _ in range(5):
+            assert (await sign_in(client, person, "guess")).status_code == 401
+        refused = await sign_in(client, person, PASSWORD)  # even the right password waits
+        assert refused.status_code == 429
+        assert refused.json() == {"detail": "Too many attempts, try again in 1 s"}
+        assert refused.headers["retry-after"] == "1"
+        await asyncio.sleep(1.1)
+        assert (await sign_in(client, person, "guess")).status_code == 401
+        refused = await sign_in(client, person, PASSWORD)
+        assert refused.status_code == 429
+        assert refused.json() == {"detail": "Too many attempts, try again in 2 s"}
+        assert refused.headers["retry-after"] == "2"
+    # The delay is the account's, whatever address the next guess comes from.
+    async with browser_at(next_address()) as elsewhere:
+        assert (await sign_in(elsewhere, person, PASSWORD)).status_code == 429
+
+
+async def test_a_success_starts_the_account_over(server: None, person: str) -> None:
+    async with browser_at(next_address()) as client:
+        for _ in range(4):
+            assert (await sign_in(client, person, "guess")).status_code == 401
+        assert (await sign_in(client, person, PASSWORD)).json() == {"success": True}
+        for _ in range(4):
+            assert (await sign_in(client, person, "guess")).status_code == 401
+        assert (await sign_in(client, person, PASSWORD)).status_code == 200
+
+
+async def test_one_address_trying_many_accounts_is_slowed_down(server: None, person: str) -> None:
+    address = next_address()
+    async with browser_at(address) as client:
+        for i in range(20):
+            sprayed = await sign_in(client, f"spray-{i}-{uuid.uuid4().hex[:6]}@example.com", "Winter2026!")
+            assert sprayed.status_code == 401
+        # X-Forwarded-For is anyone's to write: not trusted unless VIRALTRACKER_TRUST_PROXY says so.
+        refused = await sign_in(client, person, PASSWORD, **{"X-Forwarded-For": "198.51.100.99"})
+        assert refused.status_code == 429
+        assert refused.json() == {"detail": "Too many attempts, try again in 1 s"}
+    async with browser_at(next_address()) as other:
+        assert (await sign_in(other, person, PASSWORD)).status_code == 200
+
+
+async def test_an_unknown_email_costs_the_same_work_as_a_known_one(server: None, person: str) -> None:
+    """Timing told which emails have accounts (29 ms vs 2 ms: argon2 ran only for real users).
+    Measured in this process's CPU time (the hash check's thread included), which a busy machine
+    slows far less than the wall clock: the unknown email must cost at least half as much."""
+    known: list[float] = []
+    unknown: list[float] = []
+    async with browser_at(next_address()) as client:
+        for i in range(4):
+            started = time.process_time()
+            answer_known = await sign_in(client, person, f"guess-{i}")
+            known.append(time.process_time() - started)
+            started = time.process_time()
+            answer_unknown = await sign_in(client, f"nobody-{uuid.uuid4().hex[:8]}@example.com", f"guess-{i}")
+            unknown.append(time.process_time() - started)
+            assert (answer_known.status_code, answer_known.json()) == (
+                answer_unknown.status_code,
+                answer_unknown.json(),
+            )
+    assert statistics.median(unknown) >= 0.5 * statistics.median(known), (known, unknown)
+
+
+@pytest.fixture
+async def stopped_database(tmp_path: Path) -> AsyncIterator[Database]:
+    """A pool whose Postgres was up when it opened and has since gone down."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="vt-down-")), cleanup_mode="delete")
+    down = Database(server.get_uri(), max_size=1)
+    await down.open()
+    server.cleanup()
+    try:
+        yield down
+    finally:
+        await down.close()
+
+
+async def test_while_the_database_is_down_sign_in_says_so(
+    server: None, person: str, stopped_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    address = next_address()
+    async with browser_at(address) as client:
+        token = (await sign_in(client, person, PASSWORD)).cookies["access_token"]
+    monkeypatch.setattr(app, "_db", stopped_database)
+    # The first request meets the pool's dead connection; later ones wait for the pool (cut short).
+    monkeypatch.setattr(app, "SIGN_IN_DB_SECONDS", 0.5)
+    monkeypatch.setattr(app.session_versions, "budget", 0.5)
+    async with browser_at(address) as client:
+        for password in (PASSWORD, "guess"):
+            answer = await sign_in(client, person, password)
+            assert (answer.status_code, answer.json()) == (503, {"detail": UNAVAILABLE})
+    # Nor is a logout pretended: the session could not be ended, and the person is told why.
+    async with browser_at(address, token) as client:
+        answer = await client.post("/logout")
+        assert (answer.status_code, answer.json()) == (503, {"detail": UNAVAILABLE})
+
+
+async def test_logout_ends_the_session_on_the_server(server: None, person: str) -> None:
+    address = next_address()
+    async with browser_at(address) as client:
+        first = (await sign_in(client, person, PASSWORD)).cookies["access_token"]
+    async with browser_at(address) as client:
+        second = (await sign_in(client, person, PASSWORD)).cookies["access_token"]  # another browser
+    for token in (first, second):
+        async with browser_at(address, token) as client:
+            answer = await client.get("/user")
+            assert answer.status_code == 200 and answer.json()["identifier"] == person
+    async with browser_at(address, first) as client:
+        assert (await client.post("/logout")).json() == {"success": True}
+    for token in (first, second):
+        async with browser_at(address, token) as client:
+            assert (await client.get("/user")).status_code == 401
+        async with browser_at(address) as client:
+            assert (
+                await client.get("/user", headers={"Authorization": f"Bearer {token}"})
+            ).status_code == 401
+    async with browser_at(address) as client:
+        fresh = (await sign_in(client, person, PASSWORD)).cookies["access_token"]
+    async with browser_at(address, fresh) as client:
+        assert (await client.get("/user")).status_code == 200
+
+
+def test_chainlit_still_has_what_web_security_replaces() -> None:
+    """The patches of Chainlit 2.12 in place: our CORS rules (not "any origin"), our middleware
+    outermost, the socket.io server checking origins, our password callback unwrapped."""
+    middleware = chainlit_server.app.user_middleware
+    assert middleware[0].cls is WebSecurityMiddleware
+    [cors] = [m for m in middleware if m.cls is CORSMiddleware]
+    assert cors.kwargs["allow_origins"] == ["http://127.0.0.1:8000"]
+    assert callable(chainlit_server.sio.eio.cors_allowed_origins)
+    assert chainlit_config.code.password_auth_callback is app.password_auth
+
+
+# -- The real server, over the wire ---------------------------------------------------------------
+
+OTHER_SITE = "http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def chat_app(database_url: str, demo: Any) -> Iterator[tuple[str, str]]:
+    """`viraltracker chat` on a free port, with one more allowed origin; (its URL, that origin)."""
+    home = Path(tempfile.mkdtemp(prefix="vt-login-"))
+    port, partner_port = _free_port(), _free_port()
+    partner = f"http://127.0.0.1:{partner_port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "VIRALTRACKER_HOME": str(home),
+        "CHAINLIT_AUTH_SECRET": SECRET,
+        "VIRALTRACKER_MODEL": "offline",
+        "VIRALTRACKER_AUTH": "password",
+        "VIRALTRACKER_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "VIRALTRACKER_ALLOWED_ORIGINS": partner,
+        "VIRALTRACKER_EMBEDDED_WORKER": "0",
+        "SUPABASE_URL": "",
+        "SUPABASE_KEY": "",
+        "LOGFIRE_TOKEN": "",
+    }
+    url = f"http://127.0.0.1:{port}"
+    log_path = home / "chat.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [CLI, "chat", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while _status(url + "/") != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the chat app did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
+            time.sleep(0.25)
+        yield url, partner
+    finally:
+        _stop(process)
+
+
+async def signed_in_token(url: str, email: str) -> str:
+    async with httpx.AsyncClient(base_url=url) as client:
+        answer = await sign_in(client, email, PASSWORD)
+        assert answer.status_code == 200, answer.text
+        return answer.cookies["access_token"]
+
+
+async def test_only_our_own_and_configured_origins_read_with_a_cookie(
+    chat_app: tuple[str, str], person: str
+) -> None:
+    url, partner = chat_app
+    foreign = OTHER_SITE.format(port=_free_port())
+    token = await signed_in_token(url, person)
+    threads = {"pagination": {"first": 5}, "filter": {}}
+    async with httpx.AsyncClient(base_url=url, cookies={"access_token": token}) as client:
+        # A page on another port of the same host: the browser sends the cookie, but may not read.
+        read = await client.get("/user", headers={"Origin": foreign})
+        assert "access-control-allow-origin" not in read.headers
+        preflight = await client.options(
+            "/project/threads",
+            headers={"Origin": foreign, "Access-Control-Request-Method": "POST"},
+        )
+        assert "access-control-allow-origin" not in preflight.headers
+        posted = await client.post("/project/threads", json=threads, headers={"Origin": foreign})
+        assert posted.status_code == 403
+        assert posted.json() == {"detail": "Requests from other sites are not accepted."}
+        assert "access-control-allow-origin" not in posted.headers
+        # The configured partner may, and the app's own page of course.
+        for allowed in (partner, url):
+            read = await client.post("/project/threads", json=threads, headers={"Origin": allowed})
+            assert read.status_code == 200 and "data" in read.json()
+            assert read.headers["access-control-allow-origin"] == allowed
+            assert read.headers["access-control-allow-credentials"] == "true"
+
+
+async def socket_connect(url: str, token: str, origin: str) -> str:
+    """Open Chainlit's socket.io connection as a browser page at `origin` would; the server's answer
+    to the connect packet (`40…` connected, `44…` refused)."""
+    ws_url = url.replace("http://", "ws://") + "/ws/socket.io/?EIO=4&transport=websocket"
+    auth = {"sessionId": str(uuid.uuid4()), "clientType": "webapp", "userEnv": "{}", "threadId": None}
+    async with (
+        asyncio.timeout(15),
+        websocket_connect(
+            ws_url,
+            origin=origin,
+            additional_headers={"Cookie": f"access_token={token}"},  # type: ignore[arg-type]
+        ) as socket,
+    ):
+        opened = str(await socket.recv())
+        assert opened.startswith("0{"), opened
+        await socket.send("40" + json.dumps(auth))
+        for _ in range(10):
+            packet = str(await socket.recv())
+            if packet.startswith("4"):
+                return packet
+    raise AssertionError("no answer to the connect packet")
+
+
+async def test_a_socket_from_another_site_is_refused(chat_app: tuple[str, str], person: str) -> None:
+    url, partner = chat_app
+    token = await signed_in_token(url, person)
+    with pytest.raises(InvalidStatus) as refused:
+        await socket_connect(url, token, OTHER_SITE.format(port=_free_port()))
+    assert refused.value.response.status_code == 400
+    assert b"is not an accepted origin" in refused.value.response.body
+    for allowed in (url, partner):
+        assert (await socket_connect(url, token, allowed)).startswith("40{")
+
+
+async def test_after_logout_the_old_token_opens_no_socket(chat_app: tuple[str, str], person: str) -> None:
+    url, _ = chat_app
+    token = await signed_in_token(url, person)
+    assert (await socket_connect(url, token, url)).startswith("40{")
+    async with httpx.AsyncClient(base_url=url, cookies={"access_token": token}) as client:
+        assert (await client.post("/logout", headers={"Origin": url})).json() == {"success": True}
+    assert await socket_connect(url, token, url) == '44{"message":"authentication failed"}'
