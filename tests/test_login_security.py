@@ -26,6 +26,7 @@ from typing import Any
 import chainlit.data
 import chainlit.server as chainlit_server
 import httpx
+import psycopg
 import pytest
 from chainlit.config import config as chainlit_config
 from starlette.middleware.cors import CORSMiddleware
@@ -153,22 +154,27 @@ async def test_an_unknown_email_costs_the_same_work_as_a_known_one(server: None,
 
 
 @pytest.fixture
-async def stopped_database(tmp_path: Path) -> AsyncIterator[Database]:
-    """A pool whose Postgres was up when it opened and has since gone down."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="vt-down-")), cleanup_mode="delete")
-    down = Database(server.get_uri(), max_size=1)
+async def stopped_database(database_url: str) -> AsyncIterator[Database]:
+    """A pool whose database was up when it opened and has since gone away: its connections are
+    cut, and new ones are refused (as while Postgres restarts)."""
+    name = f"vt_down_{uuid.uuid4().hex[:10]}"
+    info = psycopg.conninfo.conninfo_to_dict(database_url)
+    info["dbname"] = name
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    down = Database(
+        psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None}), max_size=1
+    )
     await down.open()
-    server.cleanup()
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f'alter database "{name}" allow_connections false')
+        admin.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (name,))
     try:
         yield down
     finally:
         await down.close()
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
 
 
 async def test_while_the_database_is_down_sign_in_says_so(
