@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import statistics
 import subprocess
 import tempfile
@@ -29,6 +30,7 @@ import httpx
 import psycopg
 import pytest
 from chainlit.config import config as chainlit_config
+from playwright.async_api import Browser, expect
 from starlette.middleware.cors import CORSMiddleware
 from websockets.asyncio.client import connect as websocket_connect
 from websockets.exceptions import InvalidStatus
@@ -38,7 +40,8 @@ from agent.history import make_data_layer
 from agent.web_security import WebSecurityMiddleware
 from db.pool import Database
 from services.accounts import add_user, find_organization
-from tests.test_browser import CLI, STARTUP_SECONDS, _free_port, _status, _stop
+from tests.test_browser import CLI, STARTUP_SECONDS, WAIT_MS, _free_port, _status, _stop
+from tests.test_browser import browser as browser
 
 SECRET = "login-security-test-secret-" + "x" * 40
 PASSWORD = "correct horse battery"
@@ -355,3 +358,34 @@ async def test_after_logout_the_old_token_opens_no_socket(chat_app: tuple[str, s
     async with httpx.AsyncClient(base_url=url, cookies={"access_token": token}) as client:
         assert (await client.post("/logout", headers={"Origin": url})).json() == {"success": True}
     assert await socket_connect(url, token, url) == '44{"message":"Connection refused by server"}'
+
+
+async def test_the_login_page_says_why_it_refuses(
+    browser: Browser, chat_app: tuple[str, str], person: str
+) -> None:
+    """Chainlit's login form shows a translation of the status text (our .chainlit/translations
+    say why), and a toast with the server's own words (how long to wait)."""
+    url, _ = chat_app
+    context = await browser.new_context(base_url=url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = await context.new_page()
+        await page.goto("/login")
+        alert = page.get_by_role("alert")
+        for attempt in range(10):  # five wrong passwords, then the delay (however slow the browser)
+            await page.locator("#email").fill(person)
+            await page.locator("#password").fill(f"guess-{attempt}")
+            await page.get_by_role("button", name="Sign In").click()
+            throttled = page.get_by_text("Too many attempts, try again in a few seconds")
+            wrong = page.get_by_text("Sign in failed. Check the details you provided are correct")
+            await expect(throttled.or_(wrong).first).to_be_visible()
+            if await throttled.count():
+                break
+            assert attempt < 8, "still no delay after five wrong passwords (and 1 s, 2 s to spare)"
+        else:
+            raise AssertionError("the login page never said to wait")
+        await expect(alert.first).to_contain_text("Too many attempts, try again in a few seconds")
+        toast = page.get_by_text(re.compile(r"Too many attempts, try again in \d+ s"))
+        await expect(toast.first).to_be_visible()
+    finally:
+        await context.close()
