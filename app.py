@@ -57,7 +57,7 @@ from services.accounts import (
 )
 from services.brands import visible_brands
 from services.errors import ExternalServiceError, NotFound, UserFacingError
-from services.login_throttle import SignInAttempt, TooManyAttempts, attempt_succeeded, begin_attempt
+from services.login_throttle import SignInAttempt, TooManyAttempts, check_not_blocked, record_attempt
 from services.meta_oauth import OAuthOutcome
 from services.notifications import Notification
 from services.process import calm_garbage_collector
@@ -174,11 +174,10 @@ async def password_auth(username: str, password: str) -> cl.User | None:
     attempt = SignInAttempt(email=username, client=client_address.get())
     try:
         async with sign_in_transaction() as conn:
-            await begin_attempt(conn, attempt=attempt)
+            await check_not_blocked(conn, attempt=attempt)
         user = await check_password(username, password)
-        if user is not None:
-            async with sign_in_transaction() as conn:
-                await attempt_succeeded(conn, attempt=attempt)
+        async with sign_in_transaction() as conn:
+            await record_attempt(conn, attempt=attempt, succeeded=user is not None)
         return user
     except TooManyAttempts as refused:
         raise HTTPException(429, refused.message, headers={"Retry-After": str(refused.retry_after)}) from None

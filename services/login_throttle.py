@@ -31,7 +31,7 @@ class ThrottlePolicy:
 # One account: 5 free tries, then 1 s, 2 s, 4 s … 5 min. A success starts the account over.
 ACCOUNT = ThrottlePolicy(5, timedelta(seconds=1), timedelta(minutes=5), timedelta(hours=1))
 # One address tries many accounts (password spraying); an office shares one address: more leeway,
-# and a success there does not wipe the address's failures on other accounts.
+# and a success does not wipe the address's failures on other accounts.
 CLIENT = ThrottlePolicy(20, timedelta(seconds=1), timedelta(minutes=5), timedelta(hours=1))
 
 _KEY_LENGTH = 320  # an email is at most 254 characters; longer input is cut, not stored whole
@@ -59,17 +59,30 @@ class SignInAttempt:
         return keys
 
 
-async def begin_attempt(conn: Conn, *, attempt: SignInAttempt) -> None:
-    """Count this attempt as a failure before the password is checked (so a burst of parallel
-    guesses is counted one by one), or raise `TooManyAttempts` while a delay is running.
+async def check_not_blocked(conn: Conn, *, attempt: SignInAttempt) -> None:
+    """Raise `TooManyAttempts` while a delay runs for this email or this address (before the
+    password is checked: a blocked attempt costs no hashing)."""
+    cur = await conn.execute(
+        "select max(blocked_until - now()) as wait from login_throttle where key = any(%s) and blocked_until > now()",
+        (list(attempt.keys()),),
+    )
+    row = await cur.fetchone()
+    if row is not None and row["wait"] is not None:
+        raise TooManyAttempts(_seconds(row["wait"]))
 
-    `attempt_succeeded` takes the count back when the password was right. Run in a transaction.
-    """
+
+async def record_attempt(conn: Conn, *, attempt: SignInAttempt, succeeded: bool) -> None:
+    """After the password check: a failure counts for the email and the address (and may start a
+    delay); a success starts the email over. Raises `TooManyAttempts`, whatever the password, when
+    a delay began while this attempt was being checked: of a burst of parallel guesses only as many
+    are answered as one after the other would be. Run in a transaction."""
     keys = attempt.keys()
     ordered = sorted(keys)  # rows locked in one order: two attempts never deadlock
-    await conn.execute(
-        "insert into login_throttle (key) select unnest(%s::text[]) on conflict (key) do nothing", (ordered,)
-    )
+    if not succeeded:
+        await conn.execute(
+            "insert into login_throttle (key) select unnest(%s::text[]) on conflict (key) do nothing",
+            (ordered,),
+        )
     cur = await conn.execute(
         "select key, failures, blocked_until, updated_at, now() as now from login_throttle"
         " where key = any(%s) order by key for update",
@@ -78,16 +91,26 @@ async def begin_attempt(conn: Conn, *, attempt: SignInAttempt) -> None:
     rows = await cur.fetchall()
     waits = [row["blocked_until"] - row["now"] for row in rows if _blocked(row["blocked_until"], row["now"])]
     if waits:
-        raise TooManyAttempts(max(1, math.ceil(max(waits).total_seconds())))
+        raise TooManyAttempts(_seconds(max(waits)))
+    if succeeded:
+        await conn.execute(
+            "delete from login_throttle where key = any(%s)", ([k for k in keys if keys[k] is ACCOUNT],)
+        )
+        # Rows nobody has touched for longer than they are remembered go too.
+        await conn.execute(
+            "delete from login_throttle where updated_at < now() - %s::interval"
+            " and (blocked_until is null or blocked_until < now())",
+            (max(ACCOUNT.forget_after, CLIENT.forget_after),),
+        )
+        return
     for row in rows:
         policy = keys[row["key"]]
         forgotten = row["updated_at"] < row["now"] - policy.forget_after
         failures = 1 if forgotten else row["failures"] + 1
-        delay = policy.delay_after(failures)
         await conn.execute(
             "update login_throttle set failures = %s, blocked_until = now() + %s::interval, updated_at = now()"
             " where key = %s",
-            (failures, delay, row["key"]),
+            (failures, policy.delay_after(failures), row["key"]),
         )
 
 
@@ -95,22 +118,5 @@ def _blocked(blocked_until: datetime | None, now: datetime) -> bool:
     return blocked_until is not None and blocked_until > now
 
 
-async def attempt_succeeded(conn: Conn, *, attempt: SignInAttempt) -> None:
-    """The password was right: the account starts over, and the address's count loses this attempt.
-    Rows nobody has touched for longer than they are remembered go too."""
-    for key, policy in attempt.keys().items():
-        if policy is ACCOUNT:
-            await conn.execute("delete from login_throttle where key = %s", (key,))
-            continue
-        cur = await conn.execute(
-            "update login_throttle set failures = greatest(failures - 1, 0) where key = %s returning failures",
-            (key,),
-        )
-        row = await cur.fetchone()
-        if row is not None and policy.delay_after(row["failures"]) is None:
-            await conn.execute("update login_throttle set blocked_until = null where key = %s", (key,))
-    forget_after = max(ACCOUNT.forget_after, CLIENT.forget_after)
-    await conn.execute(
-        "delete from login_throttle where updated_at < now() - %s and (blocked_until is null or blocked_until < now())",
-        (forget_after,),
-    )
+def _seconds(wait: timedelta) -> int:
+    return max(1, math.ceil(wait.total_seconds()))

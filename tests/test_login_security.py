@@ -121,6 +121,19 @@ async def test_a_success_starts_the_account_over(server: None, person: str) -> N
         assert (await sign_in(client, person, PASSWORD)).status_code == 429  # now the fifth in a row
 
 
+async def test_parallel_guesses_get_no_more_answers_than_one_after_another(server: None, person: str) -> None:
+    """Sign-ins at once from one address (an office) all get in; a burst of wrong guesses gets the
+    five answers that guessing one by one would, and "wait" for the rest."""
+    address = next_address()
+    async with browser_at(address) as client:
+        together = await asyncio.gather(*(sign_in(client, person, PASSWORD) for _ in range(25)))
+        assert [answer.status_code for answer in together] == [200] * 25
+        burst = await asyncio.gather(*(sign_in(client, person, f"guess-{i}") for i in range(12)))
+    statuses = sorted(answer.status_code for answer in burst)
+    # Five wrong, then 1 s of waiting; a sixth only if the machine took over a second for the burst.
+    assert statuses.count(401) in (5, 6) and statuses.count(429) == 12 - statuses.count(401), statuses
+
+
 async def test_one_address_trying_many_accounts_is_slowed_down(server: None, person: str) -> None:
     address = next_address()
     async with browser_at(address) as client:
