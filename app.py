@@ -40,6 +40,7 @@ from agent.web_security import (
     AllowedOrigins,
     SessionVersions,
     client_address,
+    close_sockets,
     request_token,
     token_claims,
     token_session,
@@ -273,6 +274,8 @@ async def on_logout(request: Request, response: Response) -> Response | dict[str
             # Not logged out on the server: say so, and keep the cookie (no half-done logout).
             return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503)
         session_versions.forget(user_id)
+        assert claims is not None
+        await close_sockets(chainlit_server.sio, identifier=str(claims.get("identifier")))
     return {"success": True}
 
 

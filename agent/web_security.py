@@ -23,6 +23,7 @@ import psycopg
 import socketio
 from chainlit.auth.cookie import _auth_cookie_name
 from chainlit.auth.jwt import get_jwt_secret
+from chainlit.session import ws_sessions_sid
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -234,6 +235,19 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
     }
     await send(start)
     await send({"type": "http.response.body", "body": body})
+
+
+async def close_sockets(sio: socketio.AsyncServer, *, identifier: str) -> int:
+    """Disconnect the person's open chat connections in this process (after their logout: a socket
+    opened with the old token would otherwise stay open); how many there were."""
+    sockets = [
+        sid
+        for sid, session in list(ws_sessions_sid.items())
+        if session.user and session.user.identifier == identifier
+    ]
+    for sid in sockets:
+        await sio.disconnect(sid)
+    return len(sockets)
 
 
 def install(

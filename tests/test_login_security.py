@@ -32,6 +32,7 @@ import pytest
 from chainlit.config import config as chainlit_config
 from playwright.async_api import Browser, expect
 from starlette.middleware.cors import CORSMiddleware
+from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as websocket_connect
 from websockets.exceptions import InvalidStatus
 
@@ -331,27 +332,34 @@ async def test_only_our_own_and_configured_origins_read_with_a_cookie(
             assert read.headers["access-control-allow-credentials"] == "true"
 
 
-async def socket_connect(url: str, token: str, origin: str) -> str:
-    """Open Chainlit's socket.io connection as a browser page at `origin` would; the server's answer
-    to the connect packet (`40…` connected, `44…` refused)."""
+@contextlib.asynccontextmanager
+async def open_socket(url: str, token: str, origin: str) -> AsyncIterator[tuple[str, ClientConnection]]:
+    """Chainlit's socket.io connection opened as a browser page at `origin` would: the server's
+    answer to the connect packet (`40…` connected, `44…` refused) and the open socket."""
     ws_url = url.replace("http://", "ws://") + "/ws/socket.io/?EIO=4&transport=websocket"
     auth = {"sessionId": str(uuid.uuid4()), "clientType": "webapp", "userEnv": "{}", "threadId": None}
-    async with (
-        asyncio.timeout(15),
-        websocket_connect(
-            ws_url,
-            origin=origin,
-            additional_headers={"Cookie": f"access_token={token}"},  # type: ignore[arg-type]
-        ) as socket,
-    ):
-        opened = str(await socket.recv())
-        assert opened.startswith("0{"), opened
-        await socket.send("40" + json.dumps(auth))
-        for _ in range(10):
-            packet = str(await socket.recv())
-            if packet.startswith("4"):
-                return packet
-    raise AssertionError("no answer to the connect packet")
+    async with websocket_connect(
+        ws_url,
+        origin=origin,
+        additional_headers={"Cookie": f"access_token={token}"},
+        open_timeout=15,  # type: ignore[arg-type]
+    ) as socket:
+        async with asyncio.timeout(15):
+            opened = str(await socket.recv())
+            assert opened.startswith("0{"), opened
+            await socket.send("40" + json.dumps(auth))
+            for _ in range(10):
+                packet = str(await socket.recv())
+                if packet.startswith("4"):
+                    break
+            else:
+                raise AssertionError("no answer to the connect packet")
+        yield packet, socket
+
+
+async def socket_connect(url: str, token: str, origin: str) -> str:
+    async with open_socket(url, token, origin) as (answer, _):
+        return answer
 
 
 async def test_a_socket_from_another_site_is_refused(chat_app: tuple[str, str], person: str) -> None:
@@ -364,12 +372,20 @@ async def test_a_socket_from_another_site_is_refused(chat_app: tuple[str, str], 
         assert (await socket_connect(url, token, allowed)).startswith("40{")
 
 
-async def test_after_logout_the_old_token_opens_no_socket(chat_app: tuple[str, str], person: str) -> None:
+async def test_logout_closes_open_sockets_and_the_old_token_opens_no_more(
+    chat_app: tuple[str, str], person: str
+) -> None:
     url, _ = chat_app
     token = await signed_in_token(url, person)
-    assert (await socket_connect(url, token, url)).startswith("40{")
-    async with httpx.AsyncClient(base_url=url, cookies={"access_token": token}) as client:
-        assert (await client.post("/logout", headers={"Origin": url})).json() == {"success": True}
+    async with open_socket(url, token, url) as (connected, socket):
+        assert connected.startswith("40{")
+        async with httpx.AsyncClient(base_url=url, cookies={"access_token": token}) as client:
+            assert (await client.post("/logout", headers={"Origin": url})).json() == {"success": True}
+        # The chat open in another tab is disconnected by the server (socket.io's "41").
+        packets = []
+        async with asyncio.timeout(10):
+            while not packets or packets[-1] != "41":
+                packets.append(str(await socket.recv()))
     assert await socket_connect(url, token, url) == '44{"message":"Connection refused by server"}'
 
 
