@@ -38,9 +38,10 @@ from websockets.exceptions import InvalidStatus
 
 import app
 from agent.history import make_data_layer
-from agent.web_security import WebSecurityMiddleware
+from agent.web_security import AllowedOrigins, WebSecurityMiddleware
 from db.pool import Database
 from services.accounts import add_user, find_organization
+from settings import get_settings
 from tests.test_browser import CLI, STARTUP_SECONDS, WAIT_MS, _free_port, _status, _stop
 from tests.test_browser import browser as browser
 
@@ -245,7 +246,8 @@ def test_chainlit_still_has_what_web_security_replaces() -> None:
     middleware = chainlit_server.app.user_middleware
     assert middleware[0].cls is WebSecurityMiddleware
     [cors] = [m for m in middleware if m.cls is CORSMiddleware]
-    assert cors.kwargs["allow_origins"] == ["http://127.0.0.1:8000"]
+    assert cors.kwargs["allow_origins"] == AllowedOrigins(get_settings().web_origins()).origins
+    assert "*" not in cors.kwargs["allow_origins"]
     assert callable(chainlit_server.sio.eio.cors_allowed_origins)
     assert chainlit_config.code.password_auth_callback is app.password_auth
 
