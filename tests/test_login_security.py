@@ -13,15 +13,11 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import re
 import statistics
-import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import chainlit.data
@@ -42,7 +38,7 @@ from agent.web_security import AllowedOrigins, WebSecurityMiddleware
 from db.pool import Database
 from services.accounts import add_user, find_organization
 from settings import get_settings
-from tests.test_browser import CLI, STARTUP_SECONDS, WAIT_MS, _free_port, _status, _stop
+from tests.test_browser import WAIT_MS, _free_port, chat_app_process
 from tests.test_browser import browser as browser
 
 SECRET = "login-security-test-secret-" + "x" * 40
@@ -260,43 +256,17 @@ OTHER_SITE = "http://127.0.0.1:{port}"
 @pytest.fixture(scope="module")
 def chat_app(database_url: str, demo: Any) -> Iterator[tuple[str, str]]:
     """`viraltracker chat` on a free port, with one more allowed origin; (its URL, that origin)."""
-    home = Path(tempfile.mkdtemp(prefix="vt-login-"))
-    port, partner_port = _free_port(), _free_port()
-    partner = f"http://127.0.0.1:{partner_port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "VIRALTRACKER_HOME": str(home),
-        "CHAINLIT_AUTH_SECRET": SECRET,
-        "VIRALTRACKER_MODEL": "offline",
-        "VIRALTRACKER_AUTH": "password",
-        "VIRALTRACKER_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "VIRALTRACKER_ALLOWED_ORIGINS": partner,
-        "VIRALTRACKER_EMBEDDED_WORKER": "0",
-        "SUPABASE_URL": "",
-        "SUPABASE_KEY": "",
-        "LOGFIRE_TOKEN": "",
-    }
-    url = f"http://127.0.0.1:{port}"
-    log_path = home / "chat.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [CLI, "chat", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while _status(url + "/") != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the chat app did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
-            time.sleep(0.25)
+    port = _free_port()
+    partner = f"http://127.0.0.1:{_free_port()}"
+    with chat_app_process(
+        database_url,
+        port,
+        CHAINLIT_AUTH_SECRET=SECRET,
+        VIRALTRACKER_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        VIRALTRACKER_ALLOWED_ORIGINS=partner,
+        VIRALTRACKER_EMBEDDED_WORKER="0",
+    ) as url:
         yield url, partner
-    finally:
-        _stop(process)
 
 
 async def signed_in_token(url: str, email: str) -> str:
