@@ -141,10 +141,10 @@ SIGN_IN_DB_SECONDS = 5.0
 async def sign_in_transaction() -> AsyncIterator[Conn]:
     """A transaction for sign-in and logout; psycopg.OperationalError (or TimeoutError) when the
     database is down or does not answer in time."""
-    async with asyncio.timeout(SIGN_IN_DB_SECONDS):
-        db = await database()
-        async with db.as_owner() as conn:
-            yield conn
+    # Opening the pool stays outside the timeout: cut short, it would leave a half-open pool behind.
+    db = await database()
+    async with asyncio.timeout(SIGN_IN_DB_SECONDS), db.as_owner() as conn:
+        yield conn
 
 
 def chat_user(caller: Caller, provider: str, version: int) -> cl.User:
@@ -251,8 +251,7 @@ if chainlit_config.code.header_auth_callback is not None:
 
 
 async def current_session_version(user_id: UUID) -> int:
-    db = await database()
-    async with db.as_owner() as conn:
+    async with sign_in_transaction() as conn:
         return await session_version(conn, user_id=user_id)
 
 

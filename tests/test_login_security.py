@@ -200,7 +200,6 @@ async def test_while_the_database_is_down_sign_in_says_so(
     monkeypatch.setattr(app, "_db", stopped_database)
     # The first request meets the pool's dead connection; later ones wait for the pool (cut short).
     monkeypatch.setattr(app, "SIGN_IN_DB_SECONDS", 0.5)
-    monkeypatch.setattr(app.session_versions, "budget", 0.5)
     async with browser_at(address) as client:
         for password in (PASSWORD, "guess"):
             answer = await sign_in(client, person, password)
