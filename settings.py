@@ -6,8 +6,9 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -101,6 +102,15 @@ class Settings(BaseSettings):
     """Checks that requests to /slack/events really come from Slack (with SLACK_BOT_TOKEN: the Slack bot)."""
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
     """Where the Slack Web API is; tests point it at a local fake."""
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+                raise ValueError(f"'{origin}' is not an origin: write it as https://host or http://host:port")
+        return value
 
     def web_origins(self) -> list[str]:
         """The origins allowed to call the server with a person's cookie: the app's own, then the others."""

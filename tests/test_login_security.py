@@ -27,6 +27,7 @@ import psycopg
 import pytest
 from chainlit.config import config as chainlit_config
 from playwright.async_api import Browser, expect
+from pydantic import ValidationError
 from starlette.middleware.cors import CORSMiddleware
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as websocket_connect
@@ -37,7 +38,7 @@ from agent.history import make_data_layer
 from agent.web_security import AllowedOrigins, WebSecurityMiddleware
 from db.pool import Database
 from services.accounts import add_user, find_organization
-from settings import get_settings
+from settings import Settings, get_settings
 from tests.test_browser import WAIT_MS, _free_port, chat_app_process
 from tests.test_browser import browser as browser
 
@@ -389,3 +390,10 @@ async def test_the_login_page_says_why_it_refuses(
         await expect(toast.first).to_be_visible()
     finally:
         await context.close()
+
+
+def test_an_allowed_origin_that_is_not_one_stops_the_start() -> None:
+    with pytest.raises(
+        ValidationError, match=r"'example\.com' is not an origin: write it as https://host or http"
+    ):
+        Settings(VIRALTRACKER_ALLOWED_ORIGINS="https://partner.example, example.com")  # type: ignore[call-arg]
