@@ -5,22 +5,27 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import chainlit as cl
 import chainlit.server as chainlit_server
 import jwt as pyjwt
+import psycopg
 from chainlit.auth import decode_jwt, get_jwt_secret, get_token_from_cookies
+from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
 from chainlit.emitter import ChainlitEmitter
 from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
+from fastapi import HTTPException
 from pydantic import ValidationError
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from agent import chainlit_tuning
 from agent import slack as slack_bot
@@ -32,7 +37,17 @@ from agent.observability import configure_tracing
 from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
-from db.pool import Caller, Database, resolve_database_url
+from agent.web_security import (
+    AllowedOrigins,
+    SessionVersions,
+    client_address,
+    close_sockets,
+    request_token,
+    token_claims,
+    token_session,
+)
+from agent.web_security import install as install_web_security
+from db.pool import Caller, Conn, Database, resolve_database_url
 from jobs import worker as jobs_worker
 from services import meta_oauth, notifications
 from services.accounts import (
@@ -44,9 +59,11 @@ from services.accounts import (
 )
 from services.brands import visible_brands
 from services.errors import ExternalServiceError, NotFound, UserFacingError
+from services.login_throttle import SignInAttempt, TooManyAttempts, check_not_blocked, record_attempt
 from services.meta_oauth import OAuthOutcome
 from services.notifications import Notification
 from services.process import calm_garbage_collector
+from services.session_versions import end_sessions, session_version
 from services.supabase_auth import verify_supabase_password
 from settings import get_settings
 from tools.actions import ActionButton
@@ -116,25 +133,62 @@ def data_layer() -> HistoryDataLayer:
     return make_data_layer(resolve_database_url(settings), storage_provider=storage)
 
 
-def chat_user(caller: Caller, provider: str) -> cl.User:
-    return cl.User(identifier=caller.email, metadata={"user_id": str(caller.user_id), "provider": provider})
+DATABASE_UNAVAILABLE = "The database is unavailable, try again shortly"
+# Someone at the login page hears "unavailable" after this long, not after the pool's 30 s wait.
+SIGN_IN_DB_SECONDS = 5.0
+
+
+@asynccontextmanager
+async def sign_in_transaction() -> AsyncIterator[Conn]:
+    """A transaction for sign-in and logout; psycopg.OperationalError (or TimeoutError) when the
+    database is down or does not answer in time."""
+    # Opening the pool stays outside the timeout: cut short, it would leave a half-open pool behind.
+    db = await database()
+    async with asyncio.timeout(SIGN_IN_DB_SECONDS), db.as_owner() as conn:
+        yield conn
+
+
+def chat_user(caller: Caller, provider: str, version: int) -> cl.User:
+    """The signed-in person as Chainlit keeps them (in the token): `session_version` ends it at logout."""
+    return cl.User(
+        identifier=caller.email,
+        metadata={"user_id": str(caller.user_id), "provider": provider, "session_version": version},
+    )
 
 
 async def known_user(email: str | None, provider: str) -> cl.User | None:
     """Our user with this email, or None: signing in elsewhere never creates an account here."""
     if not email:
         return None
-    db = await database()
-    async with db.as_owner() as conn:
+    async with sign_in_transaction() as conn:
         try:
             caller = await find_caller(conn, email=email)
         except NotFound:
             log.info("sign-in refused for an unknown %s user", provider)
             return None
-    return chat_user(caller, provider)
+        version = await session_version(conn, user_id=caller.user_id)
+    return chat_user(caller, provider, version)
 
 
 async def password_auth(username: str, password: str) -> cl.User | None:
+    """The person when the password is right, None when not (401); 429 while too many attempts
+    failed for this email or from this address, 503 while the database is down."""
+    attempt = SignInAttempt(email=username, client=client_address.get())
+    try:
+        async with sign_in_transaction() as conn:
+            await check_not_blocked(conn, attempt=attempt)
+        user = await check_password(username, password)
+        async with sign_in_transaction() as conn:
+            await record_attempt(conn, attempt=attempt, succeeded=user is not None)
+        return user
+    except TooManyAttempts as refused:
+        raise HTTPException(429, refused.message, headers={"Retry-After": str(refused.retry_after)}) from None
+    except (psycopg.OperationalError, TimeoutError) as error:
+        log.error("sign-in refused: the database is unavailable (%s)", type(error).__name__)
+        raise HTTPException(503, DATABASE_UNAVAILABLE) from None
+
+
+async def check_password(username: str, password: str) -> cl.User | None:
     settings = get_settings()
     if settings.supabase_url and settings.supabase_key:
         # Supabase Auth checks the password; our users table still decides who may sign in.
@@ -149,22 +203,26 @@ async def password_auth(username: str, password: str) -> cl.User | None:
             log.error("sign-in refused: %s", error)
             return None
         return await known_user(email, "supabase")
-    db = await database()
-    async with db.as_owner() as conn:
+    async with sign_in_transaction() as conn:
         found = await password_hash_of(conn, email=username)
-    # The connection goes back to the pool before the (slow, threaded) hash check.
-    if found is None or not await password_matches(found[1], password):
+    # The connection goes back to the pool before the (slow, threaded) hash check, which an unknown
+    # email also pays (against a dummy hash): the time taken does not tell who has an account.
+    if not await password_matches(found[1] if found else None, password) or found is None:
         return None
     caller, password_hash = found
-    if password_needs_rehash(password_hash):
-        async with db.as_owner() as conn:
+    async with sign_in_transaction() as conn:
+        if password_needs_rehash(password_hash):
             await upgrade_password_hash(conn, caller=caller, password_hash=password_hash, password=password)
-    return chat_user(caller, "credentials")
+        version = await session_version(conn, user_id=caller.user_id)
+    return chat_user(caller, "credentials", version)
 
 
 async def header_auth(headers: Headers) -> cl.User | None:
     """Behind a trusted proxy that authenticates people and forwards their email in a header."""
-    return await known_user(headers.get(get_settings().auth_header), "header")
+    try:
+        return await known_user(headers.get(get_settings().auth_header), "header")
+    except (psycopg.OperationalError, TimeoutError):
+        raise HTTPException(503, DATABASE_UNAVAILABLE) from None
 
 
 async def oauth_auth(
@@ -185,6 +243,49 @@ match get_settings().auth_mode:
         cl.oauth_callback(oauth_auth)
     case _:
         cl.password_auth_callback(password_auth)
+# Chainlit's wrapper turns any exception into "wrong password" (401): ours must reach the browser
+# as they are (429 with Retry-After, 503).
+if chainlit_config.code.password_auth_callback is not None:
+    chainlit_config.code.password_auth_callback = password_auth
+if chainlit_config.code.header_auth_callback is not None:
+    chainlit_config.code.header_auth_callback = header_auth
+
+
+async def current_session_version(user_id: UUID) -> int:
+    async with sign_in_transaction() as conn:
+        return await session_version(conn, user_id=user_id)
+
+
+session_versions = SessionVersions(current_session_version)
+
+
+@cl.on_logout
+async def on_logout(request: Request, response: Response) -> Response | dict[str, bool]:
+    """Logging out ends the session on the server too: every token issued to this person before
+    now is refused from here on (their other browsers included)."""
+    claims = token_claims(token) if (token := request_token(request.headers)) else None
+    session = token_session(claims) if claims else None
+    if session is not None:
+        user_id, _ = session
+        try:
+            async with sign_in_transaction() as conn:
+                await end_sessions(conn, user_id=user_id)
+        except (psycopg.OperationalError, TimeoutError):
+            # Not logged out on the server: say so, and keep the cookie (no half-done logout).
+            return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503)
+        session_versions.forget(user_id)
+        assert claims is not None
+        await close_sockets(chainlit_server.sio, identifier=str(claims.get("identifier")))
+    return {"success": True}
+
+
+install_web_security(
+    chainlit_server.app,
+    chainlit_server.sio,
+    origins=AllowedOrigins(get_settings().web_origins()),
+    sessions=session_versions,
+    trust_proxy=get_settings().trust_proxy,
+)
 
 
 def current_caller() -> Caller:

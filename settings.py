@@ -6,8 +6,9 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -66,6 +67,12 @@ class Settings(BaseSettings):
     """Where people are sent to grant access (the OAuth dialog)."""
     public_url: str = Field(default="http://127.0.0.1:8000", validation_alias="VIRALTRACKER_PUBLIC_URL")
     """The app's address as people's browsers reach it: Meta redirects back to it after the dialog."""
+    allowed_origins: str = Field(default="", validation_alias="VIRALTRACKER_ALLOWED_ORIGINS")
+    """Other sites (comma-separated origins, e.g. `https://app.example.com`) whose pages may call this
+    server with a person's cookie; the app's own origin (VIRALTRACKER_PUBLIC_URL) always may."""
+    trust_proxy: bool = Field(default=False, validation_alias="VIRALTRACKER_TRUST_PROXY")
+    """Behind a reverse proxy: the client's address is the last one it adds to X-Forwarded-For
+    (sign-in throttling). Off: the connection's own address (X-Forwarded-For is anyone's to forge)."""
     meta_attribution_days: int = Field(default=7, validation_alias="META_ATTRIBUTION_DAYS")
     """Every sync fetches these last days again: Meta keeps revising them as conversions attribute."""
     jobs_database_url: str | None = Field(default=None, validation_alias="JOBS_DATABASE_URL")
@@ -95,6 +102,19 @@ class Settings(BaseSettings):
     """Checks that requests to /slack/events really come from Slack (with SLACK_BOT_TOKEN: the Slack bot)."""
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
     """Where the Slack Web API is; tests point it at a local fake."""
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+                raise ValueError(f"'{origin}' is not an origin: write it as https://host or http://host:port")
+        return value
+
+    def web_origins(self) -> list[str]:
+        """The origins allowed to call the server with a person's cookie: the app's own, then the others."""
+        return [self.public_url, *(o.strip() for o in self.allowed_origins.split(",") if o.strip())]
 
     def auth_secret(self) -> str:
         """`CHAINLIT_AUTH_SECRET`, else one generated once and kept (owner-only) in `$VIRALTRACKER_HOME`."""

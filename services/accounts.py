@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+from functools import cache
 from uuid import UUID
 
 from argon2 import PasswordHasher
@@ -120,10 +122,19 @@ async def password_hash_of(conn: Conn, *, email: str) -> tuple[Caller, str] | No
     return Caller(user_id=UUID(str(row["id"])), email=str(row["email"])), str(row["password_hash"])
 
 
-async def password_matches(password_hash: str, password: str) -> bool:
+@cache
+def _dummy_hash() -> str:
+    # A hash of nothing anyone knows, with the same parameters as real ones: the same work to refuse.
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+async def password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether the password matches the stored hash. With no hash (no such user, or no password)
+    the same argon2 work is done against a dummy hash, so the time taken tells nothing, and False."""
+
     def check() -> bool:
         try:
-            return _hasher.verify(password_hash, password)
+            return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
         except VerificationError:
             return False
 
@@ -151,10 +162,8 @@ async def upgrade_password_hash(conn: Conn, *, caller: Caller, password_hash: st
 async def verify_password(conn: Conn, *, email: str, password: str) -> Caller | None:
     """The caller when the password matches, else None (same answer for unknown users)."""
     found = await password_hash_of(conn, email=email)
-    if found is None:
+    if not await password_matches(found[1] if found else None, password) or found is None:
         return None
     caller, password_hash = found
-    if not await password_matches(password_hash, password):
-        return None
     await upgrade_password_hash(conn, caller=caller, password_hash=password_hash, password=password)
     return caller

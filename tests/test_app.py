@@ -214,6 +214,7 @@ async def test_sign_in_by_password_header_or_oauth_maps_to_our_users(
     assert by_header is not None and by_header.metadata == {
         "user_id": str(maya.user_id),
         "provider": "header",
+        "session_version": 0,
     }
     assert await app.header_auth(Headers({"X-Forwarded-Email": "stranger@example.com"})) is None
     assert await app.header_auth(Headers({})) is None
@@ -237,6 +238,7 @@ async def test_with_supabase_configured_the_password_is_checked_there(
         assert signed_in is not None and signed_in.metadata == {
             "user_id": str(maya.user_id),
             "provider": "supabase",
+            "session_version": 0,
         }
         assert (
             await app.password_auth("maya@northwind.example", "northwind-demo") is None

@@ -77,9 +77,15 @@ def _status(url: str) -> int | None:
 @pytest.fixture(scope="module")
 def app_url(database_url: str, demo: Any) -> Iterator[str]:
     """`viraltracker chat` on a free port, offline, on the test database; stopped with its children."""
+    with chat_app_process(database_url, _free_port()) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def chat_app_process(database_url: str, port: int, **settings: str) -> Iterator[str]:
+    """`viraltracker chat` on this port (with these settings too) until the block ends; its URL."""
     home = Path(tempfile.mkdtemp(prefix="vt-browser-"))
     log_path = home / "chat.log"
-    port = _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -91,6 +97,7 @@ def app_url(database_url: str, demo: Any) -> Iterator[str]:
         "SUPABASE_URL": "",
         "SUPABASE_KEY": "",
         "LOGFIRE_TOKEN": "",
+        **settings,
     }
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
