@@ -34,6 +34,7 @@ from services.meta_oauth import (
     start_connect,
 )
 from services.meta_sync import meta_status
+from services.session_versions import session_version
 from services.token_vault import TokenVault
 from settings import Settings, get_settings
 from tests.fakes.meta_graph import FakeGraph
@@ -304,7 +305,7 @@ def browser(caller: Caller | None = None, *, token: str | None = None) -> httpx.
     import chainlit.server
 
     if caller is not None:
-        token = create_jwt(app.chat_user(caller, "credentials"))
+        token = create_jwt(app.chat_user(caller, "credentials", 0))
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=chainlit.server.app),
         base_url="http://testserver",
@@ -454,3 +455,29 @@ async def test_the_callback_route_answers_before_chainlits_own_pages(
         )
         assert cancelled.status_code == 400
         assert f"<p>Permissions &lt;error&gt;. {AGAIN}</p>" in cancelled.text
+
+
+async def test_a_session_ended_by_logout_can_not_finish_the_link(
+    db: Database, fake: FakeGraph, server: Settings, person: tuple[Caller, str]
+) -> None:
+    """The link is bound to a live session: after the person logs out, their old cookie is no
+    session for the callback either, and the link still works once they sign in again."""
+    owner, brand = person
+    fake.add_account("act_7770003", name="Logout Main")
+    fake.add_oauth_code("CODE-L", "SHORT-L", accounts=["act_7770003"])
+    state = state_of((await start_connect(db, owner, brand_name=brand)).url)
+    async with db.as_owner() as conn:
+        version = await session_version(conn, user_id=owner.user_id)
+    old_cookie = create_jwt(app.chat_user(owner, "credentials", version))
+    async with browser(token=old_cookie) as before_logout:
+        assert (await before_logout.post("/logout")).status_code == 200
+        page = await before_logout.get(CALLBACK_PATH, params={"state": state, "code": "CODE-L"})
+        assert page.status_code == 401 and "<h1>Sign in to the chat first</h1>" in page.text
+        assert await _linked(db, "act_7770003") == []
+    async with db.as_owner() as conn:
+        signed_in_again = create_jwt(
+            app.chat_user(owner, "credentials", await session_version(conn, user_id=owner.user_id))
+        )
+    async with browser(token=signed_in_again) as rightful:
+        page = await rightful.get(CALLBACK_PATH, params={"state": state, "code": "CODE-L"})
+        assert page.status_code == 200 and "<h1>Connect Facebook</h1>" in page.text
