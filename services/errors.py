@@ -56,3 +56,12 @@ class MetaThrottled(ExternalServiceError):
 
 class MetaTooMuchData(ExternalServiceError):
     """Meta refused a synchronous insights request as too large (code 100, subcode 1487534)."""
+
+
+class DatabaseUnavailable(UserFacingError):
+    """The database could not be reached (down, restarting, unreachable); nothing was done."""
+
+    MESSAGE = "The database is unavailable, try again shortly."
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)
