@@ -34,6 +34,7 @@ from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RunUsage
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -42,7 +43,7 @@ from agent.render import actions_of
 from agent.slash import _explain
 from db.pool import Caller, Database
 from services.api_tokens import TokenRefused, caller_for_token
-from services.errors import UserFacingError
+from services.errors import DatabaseUnavailable, UserFacingError
 from tools.deps import Deps
 from tools.registry import ToolSpec, agent_tools, all_specs, get_spec, result_of
 
@@ -261,6 +262,9 @@ class BearerAuth:
         except TokenRefused as refusal:
             await _refuse(scope, receive, send, refusal.message)
             return
+        except DatabaseUnavailable as error:
+            await _unavailable(scope, receive, send, error.message)
+            return
         scope[CALLER_KEY] = who
         await self.app(scope, receive, send)
 
@@ -270,6 +274,29 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, message: str) -> N
         {"error": "invalid_token", "error_description": message},
         status_code=401,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+    await response(scope, receive, send)
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+async def _unavailable(scope: Scope, receive: Receive, send: Send, message: str) -> None:
+    """A JSON-RPC error for the request (a 503 with Retry-After, as for any service that is briefly down)."""
+    body = await Request(scope, receive).body()
+    try:
+        request_id = json.loads(body).get("id")
+    except (ValueError, AttributeError):  # not JSON, or a batch: answer as the SDK does for such errors
+        request_id = None
+    error = types.JSONRPCError(
+        jsonrpc="2.0",
+        id=request_id if isinstance(request_id, str | int) else "server-error",
+        error=types.ErrorData(code=types.INTERNAL_ERROR, message=message),
+    )
+    response = JSONResponse(
+        error.model_dump(mode="json", by_alias=True, exclude_none=True),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
     await response(scope, receive, send)
 

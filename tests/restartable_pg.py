@@ -1,0 +1,55 @@
+"""An embedded Postgres of a test's own that it may kill -9 and start again, as a person would with
+`viraltracker db up` (never the session database the other tests share)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.cli_helpers import CLI
+
+GONE_WITHIN = 10.0
+
+
+class RestartablePostgres:
+    """`viraltracker db up` in a `VIRALTRACKER_HOME` of its own: the embedded server, migrated."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.pgdata = home / "pgdata"
+        self.url = f"postgresql://postgres:@/postgres?host={self.pgdata}"
+
+    def up(self) -> None:
+        """Start the server (or attach to it) and apply the migrations, as the CLI does."""
+        env = {**os.environ, "VIRALTRACKER_HOME": str(self.home)}
+        env.pop("DATABASE_URL", None)
+        done = subprocess.run(
+            [CLI, "db", "up"], capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster, then wait (bounded) until it and its backends are gone, as a crash leaves it."""
+        pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        try:
+            postmaster = psutil.Process(pid)
+            family = [postmaster, *postmaster.children()]
+        except psutil.NoSuchProcess:
+            return
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + GONE_WITHIN
+        # Until init reaps it, pgserver takes the zombie postmaster for a running server and attaches to it.
+        while any(psutil.pid_exists(p.pid) for p in family):
+            assert time.monotonic() < deadline, f"postgres {pid} still running {GONE_WITHIN} s after SIGKILL"
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        if (self.pgdata / "postmaster.pid").exists():
+            self.kill()
+        shutil.rmtree(self.home, ignore_errors=True)
