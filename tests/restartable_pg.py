@@ -34,15 +34,19 @@ class RestartablePostgres:
         )
         assert done.returncode == 0, done.stderr[-3000:]
 
-    def kill(self) -> None:
+    def kill(self, *, wait: bool = True) -> None:
         """SIGKILL the postmaster, then wait (bounded) until it and its backends are gone, as a crash leaves it."""
         pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
         try:
             postmaster = psutil.Process(pid)
+            if str(self.pgdata) not in postmaster.cmdline():
+                return  # already dead: the file names a pid since reused (or gone)
             family = [postmaster, *postmaster.children()]
         except psutil.NoSuchProcess:
             return
         os.kill(pid, signal.SIGKILL)
+        if not wait:
+            return
         deadline = time.monotonic() + GONE_WITHIN
         # Until init reaps it, pgserver takes the zombie postmaster for a running server and attaches to it.
         while any(psutil.pid_exists(p.pid) for p in family):
@@ -51,5 +55,5 @@ class RestartablePostgres:
 
     def remove(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
-            self.kill()
+            self.kill(wait=False)  # its backends exit by themselves once the postmaster is gone
         shutil.rmtree(self.home, ignore_errors=True)
