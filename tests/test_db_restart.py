@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import chainlit as cl
 import httpx
 import pytest
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
+from agent.history import make_data_layer
 from agent.runner import run_turn
 from db.pool import Caller, Database
 from jobs import api
@@ -80,6 +82,8 @@ async def test_the_first_requests_after_a_restart_succeed(
     db = restarted_db
     maya = await new_person(db)
     await fill_pool(db, maya)
+    history = make_data_layer(postgres.url, max_size=2)
+    assert await history.create_user(cl.User(identifier=maya.email)) is not None
     postgres.kill()
     postgres.up()
 
@@ -93,6 +97,12 @@ async def test_the_first_requests_after_a_restart_succeed(
         async with db.as_service() as conn:
             await conn.execute("select 1")
     assert time.monotonic() - started < 5
+    # The chat history's own pool: the first write after the restart is kept, not logged and dropped.
+    try:
+        persisted = await history.create_user(cl.User(identifier=maya.email, metadata={"after": "restart"}))
+    finally:
+        await history.close()
+    assert persisted is not None and persisted.metadata == {"after": "restart"}
 
 
 async def _calls_brands(messages: list[ModelMessage], info: AgentInfo) -> Any:
