@@ -201,20 +201,15 @@ class Database:
     async def _checkout(self) -> Conn:
         """A connection, or `DatabaseUnavailable`: after `PROBE_AFTER_SECONDS` when the server can't be
         reached, else after the pool's own timeout (a busy pool, not a dead server)."""
-        waiting = asyncio.ensure_future(self.pool.getconn())
         try:
-            done, _ = await asyncio.wait({waiting}, timeout=PROBE_AFTER_SECONDS)
-            if not done and not await self._reachable():
-                raise DatabaseUnavailable()
-            return await waiting
+            return await self.pool.getconn(timeout=PROBE_AFTER_SECONDS)
+        except PoolTimeout as error:
+            if not await self._reachable():
+                raise DatabaseUnavailable() from error
+        try:
+            return await self.pool.getconn()
         except PoolTimeout as error:
             raise DatabaseUnavailable() from error
-        except BaseException:
-            waiting.cancel()
-            [outcome] = await asyncio.gather(waiting, return_exceptions=True)
-            if isinstance(outcome, AsyncConnection):  # handed over just as we gave up
-                await self.pool.putconn(outcome)
-            raise
 
     async def _reachable(self) -> bool:
         """Whether the server accepts a new connection; one probe at a time, its answer shared briefly."""
