@@ -34,7 +34,6 @@ from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RunUsage
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -279,18 +278,16 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, message: str) -> N
 
 
 RETRY_AFTER_SECONDS = 5
+ID_READ_LIMIT = 64 * 1024
+"""Bytes of a request read to find its JSON-RPC id when the token can't be checked (no one is known yet)."""
 
 
 async def _unavailable(scope: Scope, receive: Receive, send: Send, message: str) -> None:
     """A JSON-RPC error for the request (a 503 with Retry-After, as for any service that is briefly down)."""
-    body = await Request(scope, receive).body()
-    try:
-        request_id = json.loads(body).get("id")
-    except (ValueError, AttributeError):  # not JSON, or a batch: answer as the SDK does for such errors
-        request_id = None
+    request_id = await _request_id(receive)
     error = types.JSONRPCError(
         jsonrpc="2.0",
-        id=request_id if isinstance(request_id, str | int) else "server-error",
+        id=request_id if request_id is not None else "server-error",  # as the SDK answers an unknown id
         error=types.ErrorData(code=types.INTERNAL_ERROR, message=message),
     )
     response = JSONResponse(
@@ -299,6 +296,24 @@ async def _unavailable(scope: Scope, receive: Receive, send: Send, message: str)
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
     await response(scope, receive, send)
+
+
+async def _request_id(receive: Receive) -> str | int | None:
+    """The id of the JSON-RPC request in the body, if it is one and fits in `ID_READ_LIMIT`."""
+    body, more = b"", True
+    while more and len(body) <= ID_READ_LIMIT:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    if more:
+        return None
+    try:
+        found = json.loads(body).get("id")
+    except (ValueError, AttributeError):  # not JSON, or a batch
+        return None
+    return found if isinstance(found, str | int) and not isinstance(found, bool) else None
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
