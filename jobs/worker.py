@@ -16,11 +16,13 @@ from typing import Any
 
 from procrastinate.app import WorkerOptions
 from procrastinate.exceptions import ConnectorException
+from psycopg import OperationalError
 from pydantic import SecretStr
 
 from db.pool import Database
 from jobs.app import Runtime, build_app, jobs_database_url
 from jobs.schedules import tick
+from services.errors import DatabaseUnavailable
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -130,11 +132,11 @@ async def keep_working(db: Database, settings: Settings) -> None:
             await run_worker(
                 db, settings, concurrency=EMBEDDED_CONCURRENCY, name="embedded", install_signal_handlers=False
             )
-            reason, unexpected = "it returned", True
+            reason, unexpected = "it returned", False
         except Exception as error:
             # procrastinate wraps every database error: the cause says what happened (a traceback won't).
             reason = f"{error.__cause__ or error}".strip()
-            unexpected = not isinstance(error, ConnectorException)
+            unexpected = not isinstance(error, ConnectorException | OperationalError | DatabaseUnavailable)
         if time.monotonic() - started > RESTART_RESETS_AFTER_SECONDS:
             delay = RESTART_FIRST_SECONDS
         log.warning(
