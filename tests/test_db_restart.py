@@ -29,6 +29,7 @@ from jobs import worker as jobs_worker
 from services.accounts import add_user, create_organization
 from services.api_tokens import create_token
 from services.brands import visible_brands
+from services.errors import DatabaseUnavailable
 from settings import Settings
 from tests import job_doubles
 from tests.cli_helpers import CLI
@@ -84,7 +85,17 @@ async def test_the_first_requests_after_a_restart_succeed(
     await fill_pool(db, maya)
     history = make_data_layer(postgres.url, max_size=2)
     assert await history.create_user(cl.User(identifier=maya.email)) is not None
-    postgres.kill()
+    # The server dies in the middle of a transaction that wrote: the caller hears the plain message, and
+    # the write is gone (never committed, never run again).
+    with pytest.raises(DatabaseUnavailable) as cut_off:
+        async with db.as_owner() as conn:
+            await conn.execute(
+                "insert into brands (organization_id, name) select organization_id, 'Cut Off'"
+                " from user_organizations where user_id = %s",
+                (maya.user_id,),
+            )
+            postgres.kill()
+    assert str(cut_off.value) == UNAVAILABLE
     postgres.up()
 
     started = time.monotonic()
