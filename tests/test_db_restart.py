@@ -32,7 +32,7 @@ from services.brands import visible_brands
 from services.errors import DatabaseUnavailable
 from settings import Settings
 from tests import job_doubles
-from tests.cli_helpers import CLI
+from tests.cli_helpers import CLI, mcp_http_server
 from tests.restartable_pg import RestartablePostgres
 from tests.test_streaming import Recorder
 
@@ -66,23 +66,25 @@ async def new_person(db: Database) -> Caller:
     return Caller(user_id=user_id, email=email)
 
 
-async def fill_pool(db: Database, caller: Caller) -> None:
-    """Every pooled connection in use once, so the restart leaves the pool full of dead ones."""
+@pytest.fixture
+async def maya(restarted_db: Database) -> Caller:
+    """A person on the restartable database, every pooled connection used once, so that a restart
+    leaves the pool full of dead ones."""
+    caller = await new_person(restarted_db)
 
     async def hold() -> None:
-        async with db.as_user(caller) as conn:
+        async with restarted_db.as_user(caller) as conn:
             await conn.execute("select pg_sleep(0.2)")
 
     await asyncio.gather(*(hold() for _ in range(POOL_SIZE)))
-    assert db.pool.get_stats()["pool_size"] == POOL_SIZE
+    assert restarted_db.pool.get_stats()["pool_size"] == POOL_SIZE
+    return caller
 
 
 async def test_the_first_requests_after_a_restart_succeed(
-    postgres: RestartablePostgres, restarted_db: Database
+    postgres: RestartablePostgres, restarted_db: Database, maya: Caller
 ) -> None:
     db = restarted_db
-    maya = await new_person(db)
-    await fill_pool(db, maya)
     history = make_data_layer(postgres.url, max_size=2)
     assert await history.create_user(cl.User(identifier=maya.email)) is not None
     # The server dies in the middle of a transaction that wrote: the caller hears the plain message, and
@@ -127,11 +129,8 @@ async def _calls_brands(messages: list[ModelMessage], info: AgentInfo) -> Any:
 
 
 async def test_while_the_database_is_down_chat_says_so_in_one_sentence(
-    postgres: RestartablePostgres, restarted_db: Database
+    postgres: RestartablePostgres, restarted_db: Database, maya: Caller
 ) -> None:
-    db = restarted_db
-    maya = await new_person(db)
-    await fill_pool(db, maya)
     postgres.kill()
 
     # Typed without a model key (the offline router reads the brands first), then through a model whose
@@ -140,7 +139,7 @@ async def test_while_the_database_is_down_chat_says_so_in_one_sentence(
         recorder = Recorder()
         started = time.monotonic()
         turn = await run_turn(
-            db=db, caller=maya, message="which brands do I have?", model=model, listener=recorder
+            db=restarted_db, caller=maya, message="which brands do I have?", model=model, listener=recorder
         )
         assert turn.text == UNAVAILABLE
         assert recorder.text == UNAVAILABLE
@@ -150,43 +149,12 @@ async def test_while_the_database_is_down_chat_says_so_in_one_sentence(
 # -- MCP over HTTP ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def mcp_http(postgres: RestartablePostgres, tmp_path: Path) -> Iterator[str]:
     """`viraltracker mcp --http` on the restartable database, on 127.0.0.1; its URL."""
-    port = _free_port()
     env = {**os.environ, "DATABASE_URL": postgres.url, "VIRALTRACKER_HOME": str(tmp_path / "mcp-home")}
-    log = tmp_path / "mcp-http.log"
-    with log.open("w") as errlog:
-        process = subprocess.Popen(
-            [CLI, "mcp", "--http", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=errlog,
-            stderr=errlog,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline, "the MCP HTTP server did not start in 30 s"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with mcp_http_server(env, tmp_path / "mcp-http.log") as url:
+        yield url
 
 
 def _brands_call(request_id: int) -> dict[str, Any]:
@@ -199,9 +167,8 @@ def _brands_call(request_id: int) -> dict[str, Any]:
 
 
 async def test_mcp_over_http_answers_a_json_rpc_error_while_down_and_results_after(
-    postgres: RestartablePostgres, restarted_db: Database, mcp_http: str
+    postgres: RestartablePostgres, restarted_db: Database, maya: Caller, mcp_http: str
 ) -> None:
-    maya = await new_person(restarted_db)
     async with restarted_db.as_owner() as conn:
         token = await create_token(conn, user=maya, name="restart test")
     headers = {
