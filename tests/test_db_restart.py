@@ -12,6 +12,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
+import app
 from agent.history import make_data_layer
 from agent.runner import run_turn
 from db.pool import Caller, Database
@@ -37,6 +39,7 @@ from tests.restartable_pg import RestartablePostgres
 from tests.test_streaming import Recorder
 
 UNAVAILABLE = "The database is unavailable, try again shortly."
+PASSWORD = "restart-pw-" + uuid.uuid4().hex
 POOL_SIZE = 4
 
 
@@ -61,7 +64,7 @@ async def new_person(db: Database) -> Caller:
     email = f"restart-{uuid.uuid4().hex[:8]}@restart.example"
     async with db.as_owner() as conn:
         org = await create_organization(conn, name="Restart Co")
-        user_id = await add_user(conn, email=email, organization_id=org)
+        user_id = await add_user(conn, email=email, organization_id=org, password=PASSWORD)
         await conn.execute("insert into brands (organization_id, name) values (%s, 'Restart Pets')", (org,))
     return Caller(user_id=user_id, email=email)
 
@@ -82,40 +85,48 @@ async def maya(restarted_db: Database) -> Caller:
 
 
 async def test_the_first_requests_after_a_restart_succeed(
-    postgres: RestartablePostgres, restarted_db: Database, maya: Caller
+    postgres: RestartablePostgres, restarted_db: Database, maya: Caller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = restarted_db
-    history = make_data_layer(postgres.url, max_size=2)
-    assert await history.create_user(cl.User(identifier=maya.email)) is not None
-    # The server dies in the middle of a transaction that wrote: the caller hears the plain message, and
-    # the write is gone (never committed, never run again).
-    with pytest.raises(DatabaseUnavailable) as cut_off:
-        async with db.as_owner() as conn:
-            await conn.execute(
-                "insert into brands (organization_id, name) select organization_id, 'Cut Off'"
-                " from user_organizations where user_id = %s",
-                (maya.user_id,),
-            )
-            postgres.kill()
-    assert str(cut_off.value) == UNAVAILABLE
-    postgres.up()
+    async with AsyncExitStack() as stack:
+        # The chat app's sign-in and its chat history each have a pool of their own, with a connection
+        # the restart kills.
+        sign_in_db = await stack.enter_async_context(Database(postgres.url, max_size=2))
+        monkeypatch.setattr(app, "_db", sign_in_db)
+        assert await app.password_auth(maya.email, PASSWORD) is not None
+        history = make_data_layer(postgres.url, max_size=2)
+        stack.push_async_callback(history.close)
+        assert await history.create_user(cl.User(identifier=maya.email)) is not None
 
-    started = time.monotonic()
-    async with db.as_user(maya) as conn:
-        seen = [b.name for b in await visible_brands(conn)]
-    assert seen == ["Restart Pets"]
-    for _ in range(POOL_SIZE + 1):  # one after another: no stale connection is handed out
-        async with db.as_owner() as conn:
-            await conn.execute("select 1")
-        async with db.as_service() as conn:
-            await conn.execute("select 1")
-    assert time.monotonic() - started < 5
-    # The chat history's own pool: the first write after the restart is kept, not logged and dropped.
-    try:
+        # The server dies in the middle of a transaction that wrote: the caller hears the plain message,
+        # and the write is gone (never committed, never run again).
+        with pytest.raises(DatabaseUnavailable) as cut_off:
+            async with db.as_owner() as conn:
+                await conn.execute(
+                    "insert into brands (organization_id, name) select organization_id, 'Cut Off'"
+                    " from user_organizations where user_id = %s",
+                    (maya.user_id,),
+                )
+                postgres.kill()
+        assert str(cut_off.value) == UNAVAILABLE
+        postgres.up()
+
+        started = time.monotonic()
+        async with db.as_user(maya) as conn:
+            seen = [b.name for b in await visible_brands(conn)]
+        assert seen == ["Restart Pets"]
+        for _ in range(POOL_SIZE + 1):  # one after another: no stale connection is handed out
+            async with db.as_owner() as conn:
+                await conn.execute("select 1")
+            async with db.as_service() as conn:
+                await conn.execute("select 1")
+        assert time.monotonic() - started < 5
+        # The first correct password after the restart signs in (it used to be refused once).
+        signed_in = await app.password_auth(maya.email, PASSWORD)
+        assert signed_in is not None and signed_in.metadata["user_id"] == str(maya.user_id)
+        # The first history write after the restart is kept, not logged and dropped.
         persisted = await history.create_user(cl.User(identifier=maya.email, metadata={"after": "restart"}))
-    finally:
-        await history.close()
-    assert persisted is not None and persisted.metadata == {"after": "restart"}
+        assert persisted is not None and persisted.metadata == {"after": "restart"}
 
 
 async def _calls_brands(messages: list[ModelMessage], info: AgentInfo) -> Any:
