@@ -59,7 +59,8 @@ class MetaTooMuchData(ExternalServiceError):
 
 
 class DatabaseUnavailable(UserFacingError):
-    """The database could not be reached (down, restarting, unreachable); nothing was done."""
+    """The database can't be reached or dropped the connection (down, restarting): the person reads
+    "The database is unavailable, try again shortly." (chat, sign-in, MCP, the CLI), never Postgres' text."""
 
     MESSAGE = "The database is unavailable, try again shortly."
 
