@@ -75,11 +75,15 @@ async def maya(restarted_db: Database) -> Caller:
     leaves the pool full of dead ones."""
     caller = await new_person(restarted_db)
 
+    all_in = asyncio.Barrier(POOL_SIZE)
+
     async def hold() -> None:
         async with restarted_db.as_user(caller) as conn:
-            await conn.execute("select pg_sleep(0.2)")
+            await conn.execute("select 1")
+            await all_in.wait()  # every connection checked out at once, however slow the machine
 
-    await asyncio.gather(*(hold() for _ in range(POOL_SIZE)))
+    async with asyncio.timeout(30):
+        await asyncio.gather(*(hold() for _ in range(POOL_SIZE)))
     assert restarted_db.pool.get_stats()["pool_size"] == POOL_SIZE
     return caller
 
