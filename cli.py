@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table as RichTable
 
-from services.errors import UserFacingError
+from services.errors import DatabaseUnavailable, UserFacingError
 from settings import get_settings
 
 T = TypeVar("T")
@@ -77,6 +77,9 @@ def _run(work: Callable[[Any], Awaitable[T]], *, migrate_first: bool = True) -> 
     _setup_logging()
     try:
         return asyncio.run(main())
+    except DatabaseUnavailable as error:
+        err.print(f"[red]{error.message}[/red]")  # the reason is in the log file
+        raise typer.Exit(1) from None
     except UserFacingError as error:
         err.print(f"[red]{error.message}[/red]")
         raise typer.Exit(2) from None

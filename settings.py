@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     """The Gemini image model ad runs generate with when a Gemini/Google key is set."""
     secret_key: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_SECRET_KEY")
     pool_max_size: int = Field(default=10, validation_alias="VIRALTRACKER_POOL_MAX_SIZE")
+    db_connect_timeout: int = Field(
+        default=5, ge=2, le=60, validation_alias="VIRALTRACKER_DB_CONNECT_TIMEOUT"
+    )
+    """Seconds to wait for a new database connection before saying the database is unavailable."""
     logfire_token: SecretStr | None = Field(default=None, validation_alias="LOGFIRE_TOKEN")
     api_token: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_TOKEN")
     """`viraltracker mcp` (stdio) runs as this token's person when no --user is given."""

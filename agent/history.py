@@ -92,6 +92,8 @@ class HistoryDataLayer(SQLAlchemyDataLayer):
             kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
             configure=_adapt_dicts_as_jsonb,
             connection_class=psycopg.AsyncConnection[dict[str, Any]],
+            # After a database restart every idle connection is dead: a write on one would be lost.
+            check=AsyncConnectionPool.check_connection,
         )
         self._opened: asyncio.Task[None] | None = None
         # A thread known to exist (True), or being written right now (its outcome, to wait on):

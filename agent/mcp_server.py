@@ -42,7 +42,7 @@ from agent.render import actions_of
 from agent.slash import _explain
 from db.pool import Caller, Database
 from services.api_tokens import TokenRefused, caller_for_token
-from services.errors import UserFacingError
+from services.errors import DatabaseUnavailable, UserFacingError
 from tools.deps import Deps
 from tools.registry import ToolSpec, agent_tools, all_specs, get_spec, result_of
 
@@ -261,6 +261,9 @@ class BearerAuth:
         except TokenRefused as refusal:
             await _refuse(scope, receive, send, refusal.message)
             return
+        except DatabaseUnavailable as error:
+            await _unavailable(scope, receive, send, error.message)
+            return
         scope[CALLER_KEY] = who
         await self.app(scope, receive, send)
 
@@ -272,6 +275,45 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, message: str) -> N
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
     await response(scope, receive, send)
+
+
+RETRY_AFTER_SECONDS = 5
+ID_READ_LIMIT = 64 * 1024
+"""Bytes of a request read to find its JSON-RPC id when the token can't be checked (no one is known yet)."""
+
+
+async def _unavailable(scope: Scope, receive: Receive, send: Send, message: str) -> None:
+    """A JSON-RPC error for the request (a 503 with Retry-After, as for any service that is briefly down)."""
+    request_id = await _request_id(receive)
+    error = types.JSONRPCError(
+        jsonrpc="2.0",
+        id=request_id if request_id is not None else "server-error",  # as the SDK answers an unknown id
+        error=types.ErrorData(code=types.INTERNAL_ERROR, message=message),
+    )
+    response = JSONResponse(
+        error.model_dump(mode="json", by_alias=True, exclude_none=True),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+    await response(scope, receive, send)
+
+
+async def _request_id(receive: Receive) -> str | int | None:
+    """The id of the JSON-RPC request in the body, if it is one and fits in `ID_READ_LIMIT`."""
+    body, more = b"", True
+    while more and len(body) <= ID_READ_LIMIT:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    if more:
+        return None
+    try:
+        found = json.loads(body).get("id")
+    except (ValueError, AttributeError):  # not JSON, or a batch
+        return None
+    return found if isinstance(found, str | int) and not isinstance(found, bool) else None
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -36,7 +36,7 @@ from agent.offline import RouterContext, offline_model
 from agent.slash import help_text, is_slash, parse_slash
 from db.pool import Caller, Database
 from services.brands import visible_brands
-from services.errors import UserFacingError
+from services.errors import DatabaseUnavailable, UserFacingError
 from services.model_choice import provider_trouble
 from tools.deps import Deps
 from tools.registry import result_of
@@ -212,8 +212,11 @@ async def _run_turn(
             return TurnResult(text=error.message, refused=True, messages=history)
     names: list[str] | None = None
     if slash or model is None:
-        async with db.as_user(caller) as conn:
-            names = [b.name for b in await visible_brands(conn)]
+        try:
+            async with db.as_user(caller) as conn:
+                names = [b.name for b in await visible_brands(conn)]
+        except DatabaseUnavailable as error:
+            return TurnResult(text=error.message, messages=history)
         model = offline_model(RouterContext(brand_names=names, today=today))
     # A surface that shows progress (the chat UI) hears long tools as they go.
     progress = getattr(listener, "on_progress", None)
@@ -239,6 +242,9 @@ async def _run_turn(
         # The provider failed the turn (after our retries): a plain reason, the details in the log.
         log.warning("model provider failed a turn for %s: %s", caller.email, error.message)
         return TurnResult(text=provider_trouble(error, model), messages=history, interrupted=streamed.text)
+    except DatabaseUnavailable as error:
+        # Down or restarting: a plain sentence, never Postgres' own text (the pool logged the details).
+        return TurnResult(text=error.message, messages=history, interrupted=streamed.text)
     except AgentRunError as error:
         log.exception("agent run failed")
         return TurnResult(

@@ -10,21 +10,29 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from procrastinate.app import WorkerOptions
+from procrastinate.exceptions import ConnectorException
+from psycopg import OperationalError
 from pydantic import SecretStr
 
 from db.pool import Database
 from jobs.app import Runtime, build_app, jobs_database_url
 from jobs.schedules import tick
+from services.errors import DatabaseUnavailable
 from settings import Settings
 
 log = logging.getLogger(__name__)
 
 EMBEDDED_CONCURRENCY = 2
 SHUTDOWN_GRACE_SECONDS = 10.0
+RESTART_FIRST_SECONDS = 0.5
+RESTART_MAX_SECONDS = 30.0
+RESTART_RESETS_AFTER_SECONDS = 60.0
+"""An embedded worker that ran this long before stopping starts its backoff over."""
 
 
 async def run_worker(
@@ -108,19 +116,42 @@ def start_embedded(db: Database, settings: Settings) -> bool:
     global _embedded
     if not wanted_in_app(settings) or _embedded is not None:
         return False
-    _embedded = asyncio.create_task(
-        run_worker(
-            db, settings, concurrency=EMBEDDED_CONCURRENCY, name="embedded", install_signal_handlers=False
-        ),
-        name="embedded jobs worker",
-    )
+    _embedded = asyncio.create_task(keep_working(db, settings), name="embedded jobs worker")
     _embedded.add_done_callback(_report_end)
     return True
 
 
+async def keep_working(db: Database, settings: Settings) -> None:
+    """The app's worker, started again whenever it stops (its connection died with a database restart,
+    or the database is still down): after 0.5 s, then twice as long each time up to 30 s. Queued runs
+    wait for it, never for an app restart. Ends only when cancelled."""
+    delay = RESTART_FIRST_SECONDS
+    while True:
+        started = time.monotonic()
+        try:
+            await run_worker(
+                db, settings, concurrency=EMBEDDED_CONCURRENCY, name="embedded", install_signal_handlers=False
+            )
+            reason, unexpected = "it returned", False
+        except Exception as error:
+            # procrastinate wraps every database error: the cause says what happened (a traceback won't).
+            reason = f"{error.__cause__ or error}".strip()
+            unexpected = not isinstance(error, ConnectorException | OperationalError | DatabaseUnavailable)
+        if time.monotonic() - started > RESTART_RESETS_AFTER_SECONDS:
+            delay = RESTART_FIRST_SECONDS
+        log.warning(
+            "the embedded jobs worker stopped (%s); starting it again in %.1f s",
+            reason,
+            delay,
+            exc_info=unexpected,
+        )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RESTART_MAX_SECONDS)
+
+
 def _report_end(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("the embedded jobs worker stopped", exc_info=task.exception())
+        log.error("the embedded jobs worker stopped for good", exc_info=task.exception())
 
 
 async def stop_embedded() -> None:

@@ -61,3 +61,13 @@ class MetaThrottled(ExternalServiceError):
 
 class MetaTooMuchData(ExternalServiceError):
     """Meta refused a synchronous insights request as too large (code 100, subcode 1487534)."""
+
+
+class DatabaseUnavailable(UserFacingError):
+    """The database can't be reached or dropped the connection (down, restarting): the person reads
+    "The database is unavailable, try again shortly." (chat, sign-in, MCP, the CLI), never Postgres' text."""
+
+    MESSAGE = "The database is unavailable, try again shortly."
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)

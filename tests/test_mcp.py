@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -26,7 +24,7 @@ from mcp.types import CallToolResult, TextContent
 from agent.runner import run_turn
 from db.pool import Caller, Database
 from services.api_tokens import create_token, revoke_token
-from tests.cli_helpers import CLI, run_cli
+from tests.cli_helpers import CLI, mcp_http_server, run_cli
 from tools.registry import agent_tools, all_specs
 
 TOP_HOOKS_ARGS = {"brand": "Acme Pets", "days": 30, "metric": "hook_rate", "limit": 5}
@@ -200,42 +198,11 @@ async def _threshold(db: Database, product_id: UUID) -> float:
     return float(row["t"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def http_server(database_url: str, tmp_path: Path, demo: object) -> Iterator[str]:
     """`viraltracker mcp --http` on 127.0.0.1 (a free port); its URL. Killed at the end."""
-    port = _free_port()
-    errlog = (tmp_path / "mcp-http.log").open("w")
-    process = subprocess.Popen(
-        [CLI, "mcp", "--http", "--host", "127.0.0.1", "--port", str(port)],
-        env=_env(database_url, tmp_path),
-        stdin=subprocess.DEVNULL,
-        stdout=errlog,
-        stderr=errlog,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (tmp_path / "mcp-http.log").read_text()
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline, "the MCP HTTP server did not start in 60 s"
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        errlog.close()
+    with mcp_http_server(_env(database_url, tmp_path), tmp_path / "mcp-http.log") as url:
+        yield url
 
 
 _INITIALIZE = {

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, create_model
 from pydantic_ai import BinaryContent, ModelRetry, RunContext, Tool, ToolReturn
 
-from services.errors import UserFacingError
+from services.errors import DatabaseUnavailable, UserFacingError
 from services.storable import unstorable
 from tools.deps import Deps
 
@@ -104,6 +104,8 @@ def tool(*, example: str, step: str, aliases: dict[str, str] | None = None) -> C
             _check_storable(kwargs)  # MCP clients and models send what they like: Postgres keeps no NUL
             try:
                 result = await function(ctx, *args, **kwargs)
+            except DatabaseUnavailable:
+                raise  # not the model's to fix: the turn ends with this message (agent.runner)
             except UserFacingError as error:
                 raise ModelRetry(error.message) from error
             if isinstance(result, WithImages):  # e.g. deep_analysis: the ad's image beside its facts
