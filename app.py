@@ -13,7 +13,6 @@ from uuid import UUID
 import chainlit as cl
 import chainlit.server as chainlit_server
 import jwt as pyjwt
-import psycopg
 from chainlit.auth import decode_jwt, get_jwt_secret, get_token_from_cookies
 from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
@@ -38,6 +37,7 @@ from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
 from agent.web_security import (
+    DATABASE_DOWN,
     AllowedOrigins,
     SessionVersions,
     client_address,
@@ -58,7 +58,7 @@ from services.accounts import (
     upgrade_password_hash,
 )
 from services.brands import visible_brands
-from services.errors import ExternalServiceError, NotFound, UserFacingError
+from services.errors import DatabaseUnavailable, ExternalServiceError, NotFound, UserFacingError
 from services.login_throttle import SignInAttempt, TooManyAttempts, check_not_blocked, record_attempt
 from services.meta_oauth import OAuthOutcome
 from services.notifications import Notification
@@ -133,14 +133,14 @@ def data_layer() -> HistoryDataLayer:
     return make_data_layer(resolve_database_url(settings), storage_provider=storage)
 
 
-DATABASE_UNAVAILABLE = "The database is unavailable, try again shortly"
+DATABASE_UNAVAILABLE = DatabaseUnavailable.MESSAGE
 # Someone at the login page hears "unavailable" after this long, not after the pool's 30 s wait.
 SIGN_IN_DB_SECONDS = 5.0
 
 
 @asynccontextmanager
 async def sign_in_transaction() -> AsyncIterator[Conn]:
-    """A transaction for sign-in and logout; psycopg.OperationalError (or TimeoutError) when the
+    """A transaction for sign-in and logout; one of DATABASE_DOWN when the
     database is down or does not answer in time."""
     # Opening the pool stays outside the timeout: cut short, it would leave a half-open pool behind.
     db = await database()
@@ -183,7 +183,7 @@ async def password_auth(username: str, password: str) -> cl.User | None:
         return user
     except TooManyAttempts as refused:
         raise HTTPException(429, refused.message, headers={"Retry-After": str(refused.retry_after)}) from None
-    except (psycopg.OperationalError, TimeoutError) as error:
+    except DATABASE_DOWN as error:
         log.error("sign-in refused: the database is unavailable (%s)", type(error).__name__)
         raise HTTPException(503, DATABASE_UNAVAILABLE) from None
 
@@ -221,7 +221,7 @@ async def header_auth(headers: Headers) -> cl.User | None:
     """Behind a trusted proxy that authenticates people and forwards their email in a header."""
     try:
         return await known_user(headers.get(get_settings().auth_header), "header")
-    except (psycopg.OperationalError, TimeoutError):
+    except DATABASE_DOWN:
         raise HTTPException(503, DATABASE_UNAVAILABLE) from None
 
 
@@ -270,7 +270,7 @@ async def on_logout(request: Request, response: Response) -> Response | dict[str
         try:
             async with sign_in_transaction() as conn:
                 await end_sessions(conn, user_id=user_id)
-        except (psycopg.OperationalError, TimeoutError):
+        except DATABASE_DOWN:
             # Not logged out on the server: say so, and keep the cookie (no half-done logout).
             return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503)
         session_versions.forget(user_id)

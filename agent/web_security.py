@@ -30,7 +30,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.errors import DatabaseUnavailable
+
 log = logging.getLogger(__name__)
+
+# What a database that is down or not answering raises: our pool's own error, psycopg's, a timeout.
+DATABASE_DOWN = (DatabaseUnavailable, psycopg.OperationalError, TimeoutError)
 
 # The address of the client whose request is being served (for sign-in throttling): Chainlit's
 # password callback is not given the request.
@@ -104,7 +109,7 @@ class SessionVersions:
             return cached[0]
         try:
             version = await self._load(user_id)
-        except (psycopg.OperationalError, TimeoutError) as error:
+        except DATABASE_DOWN as error:
             log.warning("session check skipped: the database is unavailable (%s)", type(error).__name__)
             return cached[0] if cached else None
         if len(self._cache) > 10_000:  # bounded: a flood of tokens can't grow it without end

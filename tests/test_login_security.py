@@ -38,13 +38,14 @@ from agent.history import make_data_layer
 from agent.web_security import AllowedOrigins, WebSecurityMiddleware
 from db.pool import Database
 from services.accounts import add_user, find_organization
+from services.errors import DatabaseUnavailable
 from settings import Settings, get_settings
 from tests.test_browser import WAIT_MS, _free_port, chat_app_process
 from tests.test_browser import browser as browser
 
 SECRET = "login-security-test-secret-" + "x" * 40
 PASSWORD = "correct horse battery"
-UNAVAILABLE = "The database is unavailable, try again shortly"
+UNAVAILABLE = DatabaseUnavailable.MESSAGE
 _addresses = itertools.count(1)
 
 
