@@ -5,9 +5,7 @@ the variable; other refusals and unreachable servers are `ExternalServiceError`s
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import re
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -18,6 +16,7 @@ from google.genai import errors, types
 
 from services.errors import ConfigurationError, ExternalServiceError
 from services.retry_after import retry_after_seconds
+from services.retrying import Backoff, GaveUp, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -47,34 +46,37 @@ def client(*, api_key: str, base_url: str | None, timeout_seconds: float) -> gen
 async def with_retries(call: Callable[[], Awaitable[T]], *, name: str, key_variable: str, key_hint: str) -> T:
     """`call()`'s answer, retried as the module says. `name` is what the messages call the model;
     `key_hint` ends the refused-key message ("unset it to make offline previews")."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return await call()
-        except errors.APIError as error:
-            if refused_key(error):
-                raise ConfigurationError(
-                    f"Gemini refused the API key in {key_variable} ({error_text(error)}): set a valid key,"
-                    f" or {key_hint}."
-                ) from None
-            if error.code not in RETRYABLE:
-                raise ExternalServiceError(f"{name} refused the request ({error_text(error)}).") from None
-            if attempt == MAX_ATTEMPTS:
-                raise ExternalServiceError(
-                    f"{name} is unavailable ({error_text(error)}); gave up after {attempt} attempts."
-                ) from None
-            wait = retry_after(error)
-            if wait is None:
-                wait = BACKOFF_SECONDS * 2 ** (attempt - 1) * (0.75 + 0.5 * random.random())
-            if wait > MAX_RETRY_AFTER:
-                raise ExternalServiceError(
-                    f"{name} is rate limited ({error_text(error)}) and asked to wait {wait:.0f} s;"
-                    " try again later."
-                ) from None
-            log.info("%s answered %s; retrying in %.1f s", name, error.code, wait)
-            await asyncio.sleep(wait)
-        except (httpx.TransportError, TimeoutError) as error:
-            raise ExternalServiceError(f"{name} could not be reached ({type(error).__name__}).") from None
-    raise AssertionError("unreachable")  # the loop returns or raises
+    policy = RetryPolicy(
+        attempts=MAX_ATTEMPTS, longest_wait=MAX_RETRY_AFTER, backoff=Backoff(first=BACKOFF_SECONDS)
+    )
+    try:
+        return await policy.run(
+            call,
+            retry_on=lambda error: isinstance(error, errors.APIError) and error.code in RETRYABLE,
+            asked_wait=lambda error: retry_after(error) if isinstance(error, errors.APIError) else None,
+            on_retry=lambda error, wait: log.info(
+                "%s answered %s; retrying in %.1f s", name, getattr(error, "code", "?"), wait
+            ),
+        )
+    except GaveUp as gave_up:
+        assert isinstance(gave_up.error, errors.APIError)
+        if gave_up.wait is not None:
+            raise ExternalServiceError(
+                f"{name} is rate limited ({error_text(gave_up.error)}) and asked to wait {gave_up.wait:.0f} s;"
+                " try again later."
+            ) from None
+        raise ExternalServiceError(
+            f"{name} is unavailable ({error_text(gave_up.error)}); gave up after {gave_up.attempts} attempts."
+        ) from None
+    except errors.APIError as error:
+        if refused_key(error):
+            raise ConfigurationError(
+                f"Gemini refused the API key in {key_variable} ({error_text(error)}): set a valid key,"
+                f" or {key_hint}."
+            ) from None
+        raise ExternalServiceError(f"{name} refused the request ({error_text(error)}).") from None
+    except (httpx.TransportError, TimeoutError) as error:
+        raise ExternalServiceError(f"{name} could not be reached ({type(error).__name__}).") from None
 
 
 def retry_after(error: errors.APIError) -> float | None:

@@ -9,9 +9,6 @@ same way for both providers, after its Retry-After, and only while a person woul
 
 from __future__ import annotations
 
-import asyncio
-import random
-
 import httpx2
 from pydantic_ai.exceptions import (
     ModelAPIError,
@@ -24,6 +21,7 @@ from pydantic_ai.exceptions import (
 from pydantic_ai.models import AbstractModel, Model
 
 from services.retry_after import retry_after_seconds
+from services.retrying import Backoff, GaveUp, RetryPolicy
 from settings import Settings
 
 DEFAULT_ANTHROPIC_MODEL = "anthropic:claude-sonnet-4-6"
@@ -54,6 +52,13 @@ def configured_model(settings: Settings) -> str | None:
     return None
 
 
+class _Retryable(Exception):
+    def __init__(self, response: httpx2.Response) -> None:
+        self.response = response
+
+
+# Not pydantic_ai.retries' transport: it closes the last answer (the SDK must read its error) and
+# waits a capped time for a long Retry-After where a person is better told at once.
 class RetryingTransport(httpx2.AsyncBaseTransport):
     """Retries a 429 / overloaded / 5xx answer before the SDK sees it: after its Retry-After (else 1 s
     doubling, jittered), at most `attempts` calls, never waiting longer than `max_wait` at once. The
@@ -71,18 +76,30 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
         self.max_wait = max_wait
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        for attempt in range(1, self.attempts + 1):
+        policy = RetryPolicy(
+            attempts=self.attempts, longest_wait=self.max_wait, backoff=Backoff(first=BACKOFF_SECONDS)
+        )
+        answers: list[httpx2.Response] = []
+
+        async def once() -> httpx2.Response:
+            if answers:
+                await answers[-1].aclose()  # the answer retried is dropped; only the last reaches the SDK
             response = await self.wrapped.handle_async_request(request)
-            if response.status_code not in RETRYABLE or attempt == self.attempts:
-                return response
-            wait = retry_after_seconds(response.headers)
-            if wait is None:
-                wait = BACKOFF_SECONDS * 2 ** (attempt - 1) * (0.75 + 0.5 * random.random())
-            if wait > self.max_wait:
-                return response
-            await response.aclose()
-            await asyncio.sleep(wait)
-        raise AssertionError("unreachable")  # the loop returns
+            if response.status_code in RETRYABLE:
+                answers.append(response)
+                raise _Retryable(response)
+            return response
+
+        try:
+            return await policy.run(
+                once,
+                retry_on=lambda error: isinstance(error, _Retryable),
+                asked_wait=lambda error: (
+                    retry_after_seconds(error.response.headers) if isinstance(error, _Retryable) else None
+                ),
+            )
+        except GaveUp:
+            return answers[-1]
 
     async def aclose(self) -> None:
         await self.wrapped.aclose()

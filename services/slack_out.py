@@ -13,11 +13,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import RetryState
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import async_default_handlers
+from slack_sdk.http_retry.request import HttpRequest as RetryHttpRequest
+from slack_sdk.http_retry.response import HttpResponse as RetryHttpResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from services.errors import ExternalServiceError, UserFacingError
 from services.retry_after import retry_after_seconds
+from services.retrying import Backoff, RetryPolicy
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,7 +66,10 @@ def web_client(settings: Settings) -> AsyncWebClient:
         raise SlackNotConfigured()
     assert settings.slack_bot_token is not None
     return AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=30
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=30,
+        retry_handlers=[*async_default_handlers(), RateLimits()],
     )
 
 
@@ -96,35 +105,68 @@ def explain(code: str, channel: str | None = None) -> str:
             return f"Slack refused the call for {where}: {code}."
 
 
-def _retry_after(error: SlackApiError) -> float:
-    wait = retry_after_seconds(error.response.headers)
-    return 1.0 if wait is None else wait
+class RateLimits(AsyncRetryHandler):
+    """slack_sdk's retry hook on our policy: a 429 waits Slack's Retry-After (1 s when it names none)
+    and is tried again, up to `TRIES` calls in all and never longer than `LONGEST_WAIT` at once."""
+
+    policy = RetryPolicy(
+        attempts=TRIES, longest_wait=LONGEST_WAIT, backoff=Backoff(first=1.0, cap=1.0, low=1.0, high=1.0)
+    )
+
+    def __init__(self) -> None:
+        super().__init__(max_retry_count=TRIES - 1)
+
+    def _wait(self, state: RetryState, response: RetryHttpResponse) -> float:
+        wait = retry_after_seconds(response.headers)
+        return self.policy.backoff.seconds(state.current_attempt + 1) if wait is None else wait
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: RetryHttpRequest,
+        response: RetryHttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or (
+            response.status_code != 429 and (response.body or {}).get("error") != "ratelimited"
+        ):
+            return False
+        return self.policy.allows(state.current_attempt + 1, self._wait(state, response))
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: RetryHttpRequest,
+        response: RetryHttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        assert response is not None  # `_can_retry_async` retries answers only
+        wait = self._wait(state, response)
+        log.info("Slack rate-limited %s; retrying in %.1f s", request.url, wait)
+        state.next_attempt_requested = True
+        await asyncio.sleep(wait)
+        state.increment_current_attempt()
 
 
 async def call(make: Callable[[], Awaitable[T]], *, channel: str | None = None, what: str = "call") -> T:
-    """Runs one Web API call: a 429 waits Slack's Retry-After (up to `TRIES` tries); Slack's errors
-    become `SlackError` with a clear message naming the channel; transport failures too."""
-    for attempt in range(1, TRIES + 1):
-        try:
-            return await make()
-        except SlackApiError as error:
-            status = error.response.status_code
-            code = str(error.response.get("error") or f"HTTP {status}")
-            if status == 429 or code == "ratelimited":
-                wait = _retry_after(error)
-                if attempt < TRIES and wait <= LONGEST_WAIT:
-                    log.info("Slack rate-limited a %s; retrying in %.1f s", what, wait)
-                    await asyncio.sleep(wait)
-                    continue
-                raise SlackError(explain("ratelimited", channel), code="ratelimited") from None
-            raise SlackError(explain(code, channel), code=code) from None
-        except SlackClientError as error:
-            raise SlackError(f"Could not reach Slack for {what}: {error}", code="request_failed") from None
-        except (OSError, TimeoutError) as error:
-            raise SlackError(
-                f"Could not reach Slack for {what} ({type(error).__name__}).", code="request_failed"
-            ) from None
-    raise AssertionError("unreachable")  # the loop returns or raises
+    """Runs one Web API call (429s are waited out by the client's `RateLimits`); Slack's errors become
+    `SlackError` with a clear message naming the channel; transport failures too."""
+    try:
+        return await make()
+    except SlackApiError as error:
+        status = error.response.status_code
+        code = str(error.response.get("error") or f"HTTP {status}")
+        if status == 429 or code == "ratelimited":
+            raise SlackError(explain("ratelimited", channel), code="ratelimited") from None
+        raise SlackError(explain(code, channel), code=code) from None
+    except SlackClientError as error:
+        raise SlackError(f"Could not reach Slack for {what}: {error}", code="request_failed") from None
+    except (OSError, TimeoutError) as error:
+        raise SlackError(
+            f"Could not reach Slack for {what} ({type(error).__name__}).", code="request_failed"
+        ) from None
 
 
 def _ts_of(response: AsyncSlackResponse) -> str:

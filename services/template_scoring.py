@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -31,6 +30,7 @@ from prompts import load_prompt
 from services.errors import InvalidArgument, UserFacingError
 from services.model_choice import analysis_model, model_name
 from services.retry_after import retry_after_seconds
+from services.retrying import Backoff, GaveUp, RetryPolicy
 from services.template_inputs import ProductBrief, TemplateBrief, image_content, load_product, load_templates
 from services.template_similarity import LABEL as OFFLINE_LABEL
 from services.template_similarity import similarity_scores
@@ -133,10 +133,6 @@ class _Failed(Exception):
         self.retries = retries
 
 
-def _retry_after(error: ModelHTTPError) -> float | None:
-    return retry_after_seconds(error.headers)
-
-
 def _error_text(error: ModelHTTPError) -> str:
     body = error.body
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
@@ -155,30 +151,37 @@ async def score_with_model(
     if image is not None:
         content.append(image)
     retries = 0
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            result = await match_agent().run(
+
+    def count(error: BaseException, wait: float) -> None:
+        nonlocal retries
+        retries += 1
+
+    policy = RetryPolicy(
+        attempts=MAX_ATTEMPTS, longest_wait=MAX_RETRY_AFTER, backoff=Backoff(first=BACKOFF_SECONDS)
+    )
+    try:
+        result = await policy.run(
+            lambda: match_agent().run(
                 content,
                 model=model,
                 model_settings={"max_retries": 0, "max_tokens": 600},
                 timeout=MODEL_TIMEOUT,
-            )
-            return result.output, retries
-        except ModelHTTPError as error:
-            if error.status_code not in RETRYABLE:
-                raise _Failed(_error_text(error), retries) from error
-            if attempt == MAX_ATTEMPTS:
-                raise _Failed(f"{_error_text(error)} (gave up after {attempt} attempts)", retries) from error
-            wait = _retry_after(error)
-            if wait is None:
-                wait = BACKOFF_SECONDS * 2 ** (attempt - 1) * (0.75 + 0.5 * random.random())
-            if wait > MAX_RETRY_AFTER:
-                raise _Failed(
-                    f"{_error_text(error)} (asked to wait {wait:.0f} s; try again later)"
-                ) from error
-            retries += 1
-            await asyncio.sleep(wait)
-    raise AssertionError("unreachable")  # the loop returns or raises
+            ),
+            retry_on=lambda error: isinstance(error, ModelHTTPError) and error.status_code in RETRYABLE,
+            asked_wait=lambda error: (
+                retry_after_seconds(error.headers) if isinstance(error, ModelHTTPError) else None
+            ),
+            on_retry=count,
+        )
+    except GaveUp as gave_up:
+        assert isinstance(gave_up.error, ModelHTTPError)
+        text = _error_text(gave_up.error)
+        if gave_up.wait is not None:
+            raise _Failed(f"{text} (asked to wait {gave_up.wait:.0f} s; try again later)") from gave_up.error
+        raise _Failed(f"{text} (gave up after {gave_up.attempts} attempts)", retries) from gave_up.error
+    except ModelHTTPError as error:
+        raise _Failed(_error_text(error), retries) from error
+    return result.output, retries
 
 
 _CACHED_SQL = """
