@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from db.pool import Database
 from services.errors import ExternalServiceError, MetaAuthError, UserFacingError
+from services.retrying import Backoff
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -80,8 +80,7 @@ class JobType:
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based): exponential with jitter
         (between half and all of the step, so retries of many jobs spread out)."""
-        step = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        return random.uniform(step / 2, step)
+        return Backoff(first=self.backoff_base, cap=self.backoff_cap, low=0.5, high=1.0).seconds(attempt)
 
     def parse(self, raw: dict[str, Any]) -> BaseModel:
         """The validated parameters, or a `PermanentJobError` naming each bad field."""

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -37,8 +36,10 @@ from facebook_business.api import FacebookAdsApi, FacebookResponse
 from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 from pydantic import SecretStr
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from services.errors import ExternalServiceError, MetaAuthError, MetaThrottled, MetaTooMuchData
+from services.retrying import Backoff
 
 API_VERSION = "v26.0"
 SECRET_PARAMS = re.compile(
@@ -161,6 +162,26 @@ class RowReader(Generic[R]):
         return page.data, Paging.of(page.paging)
 
 
+class _TryAgain(Exception):
+    """A call worth repeating: `why` is what progress shows while waiting, `message` the error when
+    the tries run out (`unreachable`: Meta was never reached); a throttle brings its own wait."""
+
+    def __init__(
+        self, why: str, message: str, *, throttle_wait: float | None = None, unreachable: bool = False
+    ) -> None:
+        super().__init__(why)
+        self.why = why
+        self.message = message
+        self.throttle_wait = throttle_wait
+        self.unreachable = unreachable
+
+
+def _again(state: RetryCallState) -> _TryAgain:
+    error = state.outcome.exception() if state.outcome is not None else None
+    assert isinstance(error, _TryAgain)  # tenacity retries only these
+    return error
+
+
 @dataclass(frozen=True)
 class RangeDone:
     """Between pages: every row from the first day asked for through `last` has been yielded."""
@@ -234,11 +255,11 @@ class MetaClient:
         self, method: str, path: tuple[str, ...], params: dict[str, Any] | None = None
     ) -> FacebookResponse:
         """One Graph call with Meta's limits respected: waits, retries, the breaker; the response."""
-        attempt = 0
         throttled_in_a_row = 0
-        while True:
+
+        def once() -> FacebookResponse:
+            nonlocal throttled_in_a_row
             self._pace()
-            attempt += 1
             self.calls += 1
             try:
                 response: FacebookResponse = self._api.call(method, path, params=dict(params or {}))
@@ -258,24 +279,48 @@ class MetaClient:
                             f"Meta kept throttling {path[0]} ({throttled_in_a_row} times in a row, code {code})."
                             " Nothing was lost: the next sync resumes from here."
                         ) from None
-                    self._wait("Meta asked us to slow down", self._throttle_wait(throttled_in_a_row))
-                    continue
+                    wait = self._throttle_wait(throttled_in_a_row)
+                    raise _TryAgain("Meta asked us to slow down", "", throttle_wait=wait) from None
                 if code == 100 and error.api_error_subcode() == 1487534:
                     raise MetaTooMuchData(self._describe(error)) from None
-                transient = bool(error.api_transient_error()) or (error.http_status() or 0) >= 500
-                if transient and attempt < self.limits.max_attempts:
-                    self._wait("Meta had a temporary error", self._backoff(attempt))
-                    continue
+                if bool(error.api_transient_error()) or (error.http_status() or 0) >= 500:
+                    raise _TryAgain("Meta had a temporary error", self._describe(error)) from None
                 raise ExternalServiceError(self._describe(error)) from None
             except requests.exceptions.RequestException as error:
-                if attempt < self.limits.max_attempts:
-                    self._wait("the connection to Meta dropped", self._backoff(attempt))
-                    continue
-                raise ExternalServiceError(
-                    f"Meta could not be reached after {attempt} attempts: {self.scrub(str(error))}"
-                ) from None
+                reason = self.scrub(str(error))
+                raise _TryAgain("the connection to Meta dropped", reason, unreachable=True) from None
             self._read_usage(response.headers() or {})
             return response
+
+        backoff = Backoff(first=self.limits.backoff_base, cap=self.limits.backoff_cap, low=0.0, high=1.0)
+
+        def wait(state: RetryCallState) -> float:
+            again = _again(state)
+            return backoff(state) if again.throttle_wait is None else again.throttle_wait
+
+        def stop(state: RetryCallState) -> bool:  # throttles are bounded by the breaker instead
+            return _again(state).throttle_wait is None and state.attempt_number >= self.limits.max_attempts
+
+        def before_sleep(state: RetryCallState) -> None:
+            if self.on_wait is not None and state.upcoming_sleep > 0:
+                self.on_wait(_again(state).why, state.upcoming_sleep)
+
+        def give_up(state: RetryCallState) -> FacebookResponse:
+            again = _again(state)
+            if again.unreachable:
+                n = state.attempt_number
+                raise ExternalServiceError(f"Meta could not be reached after {n} attempts: {again.message}")
+            raise ExternalServiceError(again.message)
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(_TryAgain),
+            wait=wait,
+            stop=stop,
+            before_sleep=before_sleep,
+            sleep=lambda seconds: self.sleep(seconds) if seconds > 0 else None,
+            retry_error_callback=give_up,
+        )
+        return retrying(once)
 
     def pages(
         self, path: tuple[str, ...], params: dict[str, Any], rows: RowReader | None = None
@@ -375,9 +420,6 @@ class MetaClient:
         if self.usage.regain_minutes > 0:
             return min(self.usage.regain_minutes * 60.0, self.limits.max_throttle_wait)
         return min(self.limits.throttle_wait * 2 ** (in_a_row - 1), self.limits.max_throttle_wait)
-
-    def _backoff(self, attempt: int) -> float:
-        return random.uniform(0, min(self.limits.backoff_cap, self.limits.backoff_base * 2 ** (attempt - 1)))
 
     def _wait(self, why: str, seconds: float) -> None:
         if seconds <= 0:

@@ -28,12 +28,16 @@ from db.pool import Caller, Database
 from services import brands as brand_service
 from services.errors import ExternalServiceError, InvalidArgument
 from services.retry_after import retry_after_seconds
+from services.retrying import Backoff, GaveUp, RetryPolicy
 from settings import Settings
 
 USER_AGENT = "python:viraltracker-agent:1.0 (brand research: reads public discussions, one request at a time)"
 TIMEOUT = 15.0
 MAX_ATTEMPTS = 4
 MAX_WAIT = 60.0  # seconds one 429 may make us wait; a longer ask fails the run with a message
+POLICY = RetryPolicy(
+    attempts=MAX_ATTEMPTS, longest_wait=MAX_WAIT, backoff=Backoff(first=1.0, low=1.0, high=1.0)
+)
 COMMENTS_PER_POST = 5
 MOST_POSTS = 100
 RUN_SECONDS = 300.0  # then the comments of the remaining posts are left for another run
@@ -83,40 +87,47 @@ class RedditClient:
 
     async def get(self, client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> Any:
         """One JSON document, with 429s waited out (bounded) and other failures as a clear message."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt = 0
+
+        async def once() -> httpx.Response:
+            nonlocal attempt
+            attempt += 1
             if self._reset_at is not None:
                 await self._wait(self._reset_at)
                 self._reset_at = None
             self.calls += 1
-            try:
-                response = await client.get(path, params=params)
-            except httpx.HTTPError as error:
-                if attempt < MAX_ATTEMPTS:
-                    await self._wait(2.0 ** (attempt - 1))
-                    continue
-                raise ExternalServiceError(f"Reddit could not be reached ({type(error).__name__}).") from None
+            response = await client.get(path, params=params)
             self._note_quota(response.headers)
             if response.status_code == 429 or response.status_code >= 500:
-                self._reset_at = None  # the wait below is the one Reddit asked for
-                if attempt == MAX_ATTEMPTS:
-                    break
-                await self._wait(self._retry_after(response.headers, attempt))
-                continue
-            if response.status_code in (403, 404):
-                return None  # a private, banned or missing subreddit or post
-            if response.status_code != 200:
-                raise ExternalServiceError(f"Reddit answered {response.status_code} to {path}.")
-            try:
-                return response.json()
-            except ValueError:
-                raise ExternalServiceError(f"Reddit's answer to {path} was not JSON.") from None
-        raise ExternalServiceError(
-            f"Reddit kept refusing requests (rate limited) after {MAX_ATTEMPTS} attempts. Try again in a few minutes."
-        )
+                self._reset_at = None  # the wait before the next try is the one Reddit asked for
+                raise _Refused(response.headers, attempt)
+            return response
 
-    def _retry_after(self, headers: httpx.Headers, attempt: int) -> float:
-        wait = retry_after_seconds(headers, extra=("x-ratelimit-reset",))
-        return 2.0**attempt if wait is None else wait
+        try:
+            response = await POLICY.run(
+                once,
+                retry_on=lambda error: isinstance(error, httpx.HTTPError | _Refused),
+                asked_wait=_asked_wait,
+                sleep=self._pause,
+            )
+        except GaveUp as gave_up:
+            if gave_up.wait is not None:
+                raise _too_long(gave_up.wait) from None
+            if isinstance(gave_up.error, httpx.HTTPError):
+                name = type(gave_up.error).__name__
+                raise ExternalServiceError(f"Reddit could not be reached ({name}).") from None
+            raise ExternalServiceError(
+                f"Reddit kept refusing requests (rate limited) after {MAX_ATTEMPTS} attempts."
+                " Try again in a few minutes."
+            ) from None
+        if response.status_code in (403, 404):
+            return None  # a private, banned or missing subreddit or post
+        if response.status_code != 200:
+            raise ExternalServiceError(f"Reddit answered {response.status_code} to {path}.")
+        try:
+            return response.json()
+        except ValueError:
+            raise ExternalServiceError(f"Reddit's answer to {path} was not JSON.") from None
 
     def _note_quota(self, headers: httpx.Headers) -> None:
         try:
@@ -129,12 +140,36 @@ class RedditClient:
 
     async def _wait(self, seconds: float) -> None:
         if seconds > MAX_WAIT:
-            raise ExternalServiceError(
-                f"Reddit asks us to wait {seconds:.0f} s before the next request (rate limit). Try again later."
-            )
+            raise _too_long(seconds)
+        await self._pause(seconds)
+
+    async def _pause(self, seconds: float) -> None:
         if seconds > 0:
             self.waits.append(seconds)
             await self.sleep(seconds)
+
+
+class _Refused(Exception):
+    """A 429 or 5xx answer: worth another try after the wait it names."""
+
+    def __init__(self, headers: httpx.Headers, attempt: int) -> None:
+        self.headers = headers
+        self.attempt = attempt
+
+
+def _asked_wait(error: BaseException) -> float | None:
+    """A refusal's Retry-After (or `x-ratelimit-reset`), else twice the backoff; a dropped
+    connection names none (the policy's backoff: 1 s, doubling)."""
+    if not isinstance(error, _Refused):
+        return None
+    wait = retry_after_seconds(error.headers, extra=("x-ratelimit-reset",))
+    return POLICY.backoff.seconds(error.attempt + 1) if wait is None else wait
+
+
+def _too_long(seconds: float) -> ExternalServiceError:
+    return ExternalServiceError(
+        f"Reddit asks us to wait {seconds:.0f} s before the next request (rate limit). Try again later."
+    )
 
 
 def _created(data: dict[str, Any]) -> datetime | None:
