@@ -24,6 +24,7 @@ from psycopg.rows import dict_row
 from db.pool import Database
 from services import notifications
 from services.notifications import Notification
+from services.retrying import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ Deliver = Callable[[str, Notification], Awaitable[bool]]
 
 RETRY_FIRST_SECONDS = 1.0
 RETRY_MOST_SECONDS = 60.0
+
+
+def _pause(failures: int) -> float:
+    """Seconds before listening again: 1 s, doubling up to a minute (no jitter: one listener)."""
+    return Backoff.doubling(RETRY_FIRST_SECONDS, RETRY_MOST_SECONDS).seconds(failures)
 
 
 class NotificationFeed:
@@ -81,7 +87,7 @@ class NotificationFeed:
         self.listening.clear()
 
     async def _listen_forever(self) -> None:
-        delay = RETRY_FIRST_SECONDS
+        failures = 0
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -89,14 +95,15 @@ class NotificationFeed:
                 ) as conn:
                     await conn.execute(f"listen {notifications.CHANNEL}")
                     self.listening.set()
-                    delay = RETRY_FIRST_SECONDS
+                    failures = 0
                     async for notify in conn.notifies():
                         await self._dispatch(notify.payload)
             except (psycopg.Error, OSError) as error:
-                log.warning("notification feed: database unavailable (%s); retrying in %.0f s", error, delay)
+                wait = _pause(failures + 1)
+                log.warning("notification feed: database unavailable (%s); retrying in %.0f s", error, wait)
             self.listening.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MOST_SECONDS)
+            failures += 1
+            await asyncio.sleep(_pause(failures))
 
     async def _dispatch(self, payload: str) -> None:
         try:

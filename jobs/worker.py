@@ -23,6 +23,7 @@ from db.pool import Database
 from jobs.app import Runtime, build_app, jobs_database_url
 from jobs.schedules import tick
 from services.errors import DatabaseUnavailable
+from services.retrying import Backoff
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ async def keep_working(db: Database, settings: Settings) -> None:
     """The app's worker, started again whenever it stops (its connection died with a database restart,
     or the database is still down): after 0.5 s, then twice as long each time up to 30 s. Queued runs
     wait for it, never for an app restart. Ends only when cancelled."""
-    delay = RESTART_FIRST_SECONDS
+    restarts = 0
     while True:
         started = time.monotonic()
         try:
@@ -138,7 +139,9 @@ async def keep_working(db: Database, settings: Settings) -> None:
             reason = f"{error.__cause__ or error}".strip()
             unexpected = not isinstance(error, ConnectorException | OperationalError | DatabaseUnavailable)
         if time.monotonic() - started > RESTART_RESETS_AFTER_SECONDS:
-            delay = RESTART_FIRST_SECONDS
+            restarts = 0
+        restarts += 1
+        delay = Backoff.doubling(RESTART_FIRST_SECONDS, RESTART_MAX_SECONDS).seconds(restarts)
         log.warning(
             "the embedded jobs worker stopped (%s); starting it again in %.1f s",
             reason,
@@ -146,7 +149,6 @@ async def keep_working(db: Database, settings: Settings) -> None:
             exc_info=unexpected,
         )
         await asyncio.sleep(delay)
-        delay = min(delay * 2, RESTART_MAX_SECONDS)
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

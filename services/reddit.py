@@ -35,9 +35,7 @@ USER_AGENT = "python:viraltracker-agent:1.0 (brand research: reads public discus
 TIMEOUT = 15.0
 MAX_ATTEMPTS = 4
 MAX_WAIT = 60.0  # seconds one 429 may make us wait; a longer ask fails the run with a message
-POLICY = RetryPolicy(
-    attempts=MAX_ATTEMPTS, longest_wait=MAX_WAIT, backoff=Backoff(first=1.0, low=1.0, high=1.0)
-)
+POLICY = RetryPolicy(attempts=MAX_ATTEMPTS, longest_wait=MAX_WAIT, backoff=Backoff.doubling(1.0))
 COMMENTS_PER_POST = 5
 MOST_POSTS = 100
 RUN_SECONDS = 300.0  # then the comments of the remaining posts are left for another run

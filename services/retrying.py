@@ -45,6 +45,11 @@ class Backoff(wait_base):
     """The shortest wait, as a share of the step (0: full jitter; `low == high`: none)."""
     high: float = 1.25
 
+    @classmethod
+    def doubling(cls, first: float, cap: float = math.inf) -> Backoff:
+        """`first`, twice as long each time up to `cap`, without jitter (one waiter, nothing to spread)."""
+        return cls(first=first, cap=cap, low=1.0, high=1.0)
+
     def seconds(self, attempt: int) -> float:
         """The wait after failed call number `attempt` (1-based)."""
         step = min(self.cap, self.first * 2 ** (attempt - 1))

@@ -109,9 +109,7 @@ class RateLimits(AsyncRetryHandler):
     """slack_sdk's retry hook on our policy: a 429 waits Slack's Retry-After (1 s when it names none)
     and is tried again, up to `TRIES` calls in all and never longer than `LONGEST_WAIT` at once."""
 
-    policy = RetryPolicy(
-        attempts=TRIES, longest_wait=LONGEST_WAIT, backoff=Backoff(first=1.0, cap=1.0, low=1.0, high=1.0)
-    )
+    policy = RetryPolicy(attempts=TRIES, longest_wait=LONGEST_WAIT, backoff=Backoff.doubling(1.0, cap=1.0))
 
     def __init__(self) -> None:
         super().__init__(max_retry_count=TRIES - 1)
