@@ -14,17 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from services.metrics import RATIOS, format_metric
+from services.metrics import NumberFormat, format_number, number_format
 
-Format = Literal["text", "money", "percent", "whole_percent", "ratio", "integer"]
+Format = Literal["text"] | NumberFormat
 """text: by the value's type (None is blank); the others say "n/a" for None. money $1,234.50;
 percent 12.34%; whole_percent 12%; ratio 1.23x; integer 1,234."""
 
 Figure = dict[str, Any]
 """{"data": [traces], "layout": {...}}, as plotly.js takes it."""
-
-
-_UNITS: dict[str, Format] = {"pct": "percent", "money": "money", "x": "ratio"}
 
 
 @dataclass(frozen=True)
@@ -34,30 +31,12 @@ class Column:
 
     def show(self, value: Any) -> str:
         """The value as a person reads it in this column."""
-        return shown(self.format, value)
+        return _text(value) if self.format == "text" else format_number(self.format, value)
 
 
 def metric_column(name: str) -> Column:
     """A column named after a metric, in that metric's unit (services.metrics); any other name is text."""
-    if name in RATIOS:
-        return Column(name, _UNITS[RATIOS[name].unit])
-    return Column(name, "money" if name in ("spend", "purchase_value") else "text")
-
-
-def shown(format: Format, value: Any) -> str:
-    if format == "text":
-        return _text(value)
-    if value is None:
-        return "n/a"
-    if format == "money":
-        return format_metric("spend", value)
-    if format == "percent":
-        return f"{value * 100:.2f}%"
-    if format == "whole_percent":
-        return f"{value * 100:.0f}%"
-    if format == "ratio":
-        return f"{value:.2f}x"
-    return format_metric("", value)  # integer
+    return Column(name, number_format(name) or "text")
 
 
 def _text(value: Any) -> str:
