@@ -26,7 +26,7 @@ from services.errors import ConfigurationError, InvalidArgument, NotFound
 from services.meta_api import MetaClient
 from services.meta_sync import connections_for, system_token
 from services.models import BrandRef
-from services.presentable import Presentable, Table
+from services.presentable import Presentable, Table, with_rows
 from settings import Settings
 
 FIELDS = (
@@ -70,7 +70,7 @@ class CompetitorAdsResult(BaseModel, Presentable):
             for a in self.ads
         ]  # fmt: skip
         columns = ["page", "headline", "text", "started", "stopped", "snapshot"]
-        return [Table(f"Competitor ads — {self.country}", columns, rows)] if rows else []
+        return with_rows(Table(f"Competitor ads — {self.country}", columns, rows))
 
 
 def check_arguments(page: str | None, country: str, limit: int) -> tuple[list[str], str]:

@@ -94,6 +94,11 @@ def table_of(title: str, items: Sequence[Any], columns: Sequence[str | Column]) 
     return Table(title, spec, [[getattr(item, c.title) for c in spec] for item in items])
 
 
+def with_rows(*tables: Table) -> list[Table]:
+    """The tables that have rows (where an empty table would say nothing the summary does not)."""
+    return [t for t in tables if t.values]
+
+
 def layout(title: str, **rest: Any) -> dict[str, Any]:
     """A chart's layout: its title, the legend in a row under it, and the rest as given."""
     return {"title": {"text": title}, "legend": {"orientation": "h"}, **rest}

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from db.pool import Caller, Database
 from services import brands as brand_service
 from services.errors import ExternalServiceError, InvalidArgument
-from services.presentable import Presentable, Table
+from services.presentable import Presentable, Table, with_rows
 from services.retry_after import retry_after_seconds
 from settings import Settings
 
@@ -77,7 +77,7 @@ class RedditResearch(BaseModel, Presentable):
             for r in self.rows
         ]  # fmt: skip
         columns = ["kind", "subreddit", "score", "title", "text", "link"]
-        return [Table(f"Reddit — {self.query}", columns, rows)] if rows else []
+        return with_rows(Table(f"Reddit — {self.query}", columns, rows))
 
 
 Sleep = Callable[[float], Awaitable[None]]

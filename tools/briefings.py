@@ -17,7 +17,7 @@ from services.accounts import Membership, memberships
 from services.brands import resolve_brand
 from services.errors import InvalidArgument, NoData, NotAllowed
 from services.metrics import format_metric
-from services.presentable import Presentable, Table
+from services.presentable import Presentable, Table, with_rows
 from services.slack_out import slack_configured
 from settings import get_settings
 from tools.actions import ActionButton, confirmation
@@ -243,7 +243,7 @@ def briefing_tables(b: service.Briefing) -> list[Table]:
     fields = ["ad_name", "baseline_period_spend", "spend", "spend_change", "congruence_score", "problems"]
     tables.append(Table("Scaling ads with congruence problems", fields, _values(b.congruence, fields)))
     tables.append(Table("Formulas and thresholds", ["formula"], [[f] for f in b.formulas]))
-    return [t for t in tables if t.values]
+    return with_rows(*tables)
 
 
 _SHOWN = {

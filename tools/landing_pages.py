@@ -10,7 +10,7 @@ from pydantic_ai import RunContext
 from services import brands as brand_service
 from services import landing_pages as pages
 from services import offer_variants as variants
-from services.presentable import Presentable, Table, table_of
+from services.presentable import Presentable, Table, table_of, with_rows
 from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.common import check_limit
@@ -23,7 +23,7 @@ class AnalyzeAnswer(pages.LandingPageAnalysis, Presentable):
 
     def as_tables(self) -> list[Table]:
         columns = ["section", "status", "found", "sample", "error"]
-        return _with_rows(table_of(f"Landing page — {self.title or self.url}", self.sections, columns))
+        return with_rows(table_of(f"Landing page — {self.title or self.url}", self.sections, columns))
 
 
 @tool(
@@ -67,7 +67,7 @@ class AnalysesResult(BaseModel, Presentable):
 
     def as_tables(self) -> list[Table]:
         columns = ["brand", "url", "method", "sections_done", "sections_failed", "created_at"]
-        return _with_rows(table_of("Landing page analyses", self.analyses, columns))
+        return with_rows(table_of("Landing page analyses", self.analyses, columns))
 
 
 @tool(example='/landing_page_analyses brand:"Acme Pets"', step="Listing landing page analyses")
@@ -108,7 +108,7 @@ class VariantCard(BaseModel, Presentable):
 
     def as_tables(self) -> list[Table]:
         title = "Offer variant created" if self.created_id else "Draft offer variant (not saved)"
-        return _with_rows(table_of(title, self.fields, ["field", "value"]))
+        return with_rows(table_of(title, self.fields, ["field", "value"]))
 
 
 @tool(
@@ -185,11 +185,7 @@ class DiscoverResult(BaseModel, Presentable):
 
     def as_tables(self) -> list[Table]:
         columns = ["url", "ads", "scraped", "product", "benefits", "pain_points", "sample_hooks", "note"]
-        return _with_rows(table_of(f"Discovered variants — {self.brand}", self.variants, columns))
-
-
-def _with_rows(table: Table) -> list[Table]:
-    return [table] if table.values else []
+        return with_rows(table_of(f"Discovered variants — {self.brand}", self.variants, columns))
 
 
 MOST_BUTTONS = 5

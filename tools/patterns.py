@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 from pydantic_ai import RunContext
 
 from services import patterns
-from services.presentable import Figure, Presentable, Table, layout, percents
+from services.presentable import Figure, Presentable, Table, layout, percents, with_rows
 from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
@@ -22,7 +22,7 @@ class PatternsAnswer(BaseModel, Presentable):
     actions: list[ActionButton] = Field(default_factory=list)
 
     def as_tables(self) -> list[Table]:
-        return [t for t in pattern_tables(self) if t.values]
+        return with_rows(*pattern_tables(self))
 
     def as_charts(self) -> list[Figure]:
         return [patterns_chart(self.report)] if self.report and self.report.patterns else []

@@ -9,7 +9,7 @@ from pydantic_ai import RunContext
 
 from services import personas
 from services.evidence import SOURCE_LABELS
-from services.presentable import Presentable, Table
+from services.presentable import Presentable, Table, with_rows
 from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
@@ -28,7 +28,7 @@ class PersonaAnswer(BaseModel, Presentable):
     actions: list[ActionButton] = Field(default_factory=list)
 
     def as_tables(self) -> list[Table]:
-        return [t for t in persona_tables(self) if t.values]
+        return with_rows(*persona_tables(self))
 
 
 def _key(ctx: RunContext[Deps], brand: str, product: str | None, sources: str) -> tuple[str, ...]:
