@@ -27,7 +27,7 @@ from db.pool import Conn
 from services.errors import Ambiguous, InvalidArgument, NotFound
 from services.metrics import compute_ratio, format_metric
 from services.models import WindowInfo, per_ad_sums_sql, window_scan
-from services.presentable import Column, Presentable, Table, table_of
+from services.presentable import Presentable, Table
 from services.products import ProductRef
 from services.server_files import ServerFile
 from services.template_scoring import (
@@ -94,17 +94,13 @@ class RecommendationResult(BaseModel, Presentable):
         if not self.rows:
             return []
         title = f"Templates for {self.product} — {self.methodology.replace('_', ' ')}"
-        if self.methodology == "performance":
-            columns = ["name", "category", "score", "ads", "spend", "roas", "cpa", "ctr", "used", "reason"]
-            table = table_of(title, self.rows, columns)
-            table.spec[2] = Column("smoothed_roas")
-            return [table]
-        columns = ["name", "category", "format", "score", "used", "reason"]
-        table = table_of(title, self.rows, columns)
-        table.spec.append(Column("id"))
-        for row, pick in zip(table.values, self.rows, strict=True):
-            row.append(str(pick.template_id)[:8])
-        return [table]
+        if self.methodology == "performance":  # the score is the smoothed ROAS, and says so
+            fields = ["name", "category", "score", "ads", "spend", "roas", "cpa", "ctr", "used", "reason"]
+            rows = [[getattr(p, f) for f in fields] for p in self.rows]
+            return [Table(title, [*fields[:2], "smoothed_roas", *fields[3:]], rows)]
+        fields = ["name", "category", "format", "score", "used", "reason"]
+        rows = [[*(getattr(p, f) for f in fields), str(p.template_id)[:8]] for p in self.rows]
+        return [Table(title, [*fields, "id"], rows)]
 
     def as_images(self) -> list[tuple[str, str]]:
         return [(self._caption(p), p.image_file) for p in self.rows if p.image_file]
