@@ -11,10 +11,9 @@ import chainlit as cl
 import pandas as pd
 from pydantic import BaseModel
 
-from agent.charts import PlotlyChart, charts_for, title_of
-from agent.render import actions_of, files_of, images_of, tables_for
+from agent.charts import PlotlyChart, title_of
+from agent.render import actions_of, charts_for, files_of, images_of, panels_of, tables_for
 from agent.runner import TurnResult
-from services.deep_analysis import DeepAnalysisResult
 from tools.actions import ActionButton
 from tools.registry import get_spec
 
@@ -118,21 +117,9 @@ def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
         for name, path in files_of(result):  # exports offered for download (blueprints)
             if os.path.isfile(path):
                 elements.append(cl.File(name=name, path=path, display="inline"))
-        if isinstance(result, DeepAnalysisResult):
-            side = []
-            if result.transcript:
-                elements.append(cl.Text(name="Transcript", content=result.transcript, display="side"))
-                side.append("Transcript")
-            if result.storyboard:
-                beats = "\n".join(
-                    f"- {beat.get('t', '?')}s — {beat.get('scene', '')}"
-                    + (f" (overlay: {beat['text_overlay']})" if beat.get("text_overlay") else "")
-                    for beat in result.storyboard
-                )
-                elements.append(cl.Text(name="Storyboard", content=beats, display="side"))
-                side.append("Storyboard")
-            if side:
-                suffix = "\n\nOpen: " + " · ".join(side)
+        if panels := panels_of(result):  # long texts beside the answer (an ad's transcript, storyboard)
+            elements += [cl.Text(name=name, content=text, display="side") for name, text in panels]
+            suffix = "\n\nOpen: " + " · ".join(name for name, _ in panels)
     return elements, suffix
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel
 
-from agent.charts import Figure, charts_for, title_of
-from agent.render import Table, actions_of, tables_for
+from agent.charts import Figure, title_of
+from agent.render import Table, actions_of, charts_for, tables_for
 from agent.runner import TurnResult
 from tools.actions import ActionButton
 

@@ -27,6 +27,7 @@ from services.blueprint_offline import OFFLINE_NOTE, BrandFacts, offline_section
 from services.brands import resolve_brand
 from services.errors import Ambiguous, InvalidArgument, NotFound
 from services.model_choice import analysis_model
+from services.presentable import Presentable, Table, table_of
 from services.products import resolve_product
 from services.server_files import ServerFile
 from services.voice import VoiceLevel, resolve_voice_tone
@@ -95,7 +96,7 @@ class ComparisonRow(BaseModel):
     """What each compared brand writes for this section ('' where its blueprint has no such section)."""
 
 
-class BlueprintResult(BaseModel):
+class BlueprintResult(BaseModel, Presentable):
     summary: str
     blueprint: BlueprintRow | None = None
     files: list[ExportedFile] = []
@@ -103,6 +104,19 @@ class BlueprintResult(BaseModel):
     comparison: list[ComparisonRow] = []
     actions: list[Any] = Field(default_factory=list)
     """Buttons (`tools.actions.ActionButton`), filled in by the tool."""
+
+    def as_tables(self) -> list[Table]:
+        if self.comparison:
+            rows = [[row.section, *row.writes] for row in self.comparison]
+            return [Table("Blueprints side by side", ["section", *self.compared_brands], rows)]
+        content = self.blueprint.content if self.blueprint else None
+        if content is None:
+            return []
+        columns = ["heading", "says", "why_it_works", "write_for_brand"]
+        return [table_of(f"Blueprint — {content.title}", content.sections, columns)]
+
+    def as_files(self) -> list[tuple[str, str]]:
+        return [(f.name, f.path) for f in self.files]
 
 
 # -- looking things up ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from rapidfuzz import fuzz, process
 from db.pool import Conn
 from services.errors import Ambiguous, NotFound
 from services.models import BrandRef
+from services.presentable import Column, Presentable, Table, table_of
 
 
 async def visible_brands(conn: Conn) -> list[BrandRef]:
@@ -82,9 +83,14 @@ class BrandOverview(BaseModel):
     tools: list[ToolReadiness]
 
 
-class BrandsResult(BaseModel):
+class BrandsResult(BaseModel, Presentable):
     brands: list[BrandOverview]
     summary: str
+
+    def as_tables(self) -> list[Table]:
+        columns = ("name", "ads", "video_ads", "classified_ads", "products", "landing_pages", "reviews",
+                   "first_day", "last_day", Column("spend_last_30_days", "integer"))  # fmt: skip
+        return [table_of("Brands", self.brands, columns)]
 
 
 _OVERVIEW_SQL = """

@@ -26,6 +26,7 @@ from services.errors import ConfigurationError, InvalidArgument, NotFound
 from services.meta_api import MetaClient
 from services.meta_sync import connections_for, system_token
 from services.models import BrandRef
+from services.presentable import Presentable, Table, with_rows
 from settings import Settings
 
 FIELDS = (
@@ -51,7 +52,7 @@ class CompetitorAd(BaseModel):
     snapshot_url: str | None = None
 
 
-class CompetitorAdsResult(BaseModel):
+class CompetitorAdsResult(BaseModel, Presentable):
     summary: str
     brand: str
     page_ids: list[str]
@@ -61,6 +62,15 @@ class CompetitorAdsResult(BaseModel):
     already_had: int
     pages_read: int
     ads: list[CompetitorAd] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        rows: list[list[object]] = [
+            [a.page_name, " | ".join(a.link_titles), " | ".join(a.bodies)[:300], a.delivery_start,
+             a.delivery_stop, a.snapshot_url]
+            for a in self.ads
+        ]  # fmt: skip
+        columns = ["page", "headline", "text", "started", "stopped", "snapshot"]
+        return with_rows(Table(f"Competitor ads — {self.country}", columns, rows))
 
 
 def check_arguments(page: str | None, country: str, limit: int) -> tuple[list[str], str]:

@@ -15,6 +15,7 @@ from services.models import (
     per_ad_sums_sql,
     window_scan,
 )
+from services.presentable import Column, Figure, Presentable, Table, layout, table_of
 from services.windows import Window
 
 DIMENSIONS = ("product", "offer", "angle", "benefits", "claims", "audience", "voice_tone")
@@ -39,12 +40,23 @@ class AdCongruence(BaseModel):
     dimensions: list[DimensionCheck]
 
 
-class CongruenceCheckResult(BaseModel):
+class CongruenceCheckResult(BaseModel, Presentable):
     brand: str
     window: WindowInfo
     ads: list[AdCongruence]
     unclassified_ads: list[str]
     summary: str
+
+    def as_tables(self) -> list[Table]:
+        dims = [d.dimension for d in self.ads[0].dimensions] if self.ads else []
+        rows = [[a.ad_name, a.meta_ad_id, a.spend, a.congruence_score, *(d.status for d in a.dimensions)]
+                for a in self.ads]  # fmt: skip
+        columns = ["ad_name", "meta_ad_id", "spend", "score", *dims]
+        tables = [Table(f"Congruence per ad — {self.brand}", columns, rows)]
+        if len(self.ads) == 1:
+            fields = ["dimension", "status", "ad", "landing_page", "note"]
+            tables.append(table_of("Per dimension", self.ads[0].dimensions, fields))
+        return tables
 
 
 _ADS_SQL = f"""
@@ -152,7 +164,7 @@ class DimensionSummary(BaseModel):
     aligned_pct: float | None
 
 
-class CongruenceSummaryResult(BaseModel):
+class CongruenceSummaryResult(BaseModel, Presentable):
     brand: str
     window: WindowInfo
     classified_ads: int
@@ -160,6 +172,39 @@ class CongruenceSummaryResult(BaseModel):
     average_score: float | None
     dimensions: list[DimensionSummary]
     summary: str
+
+    def as_tables(self) -> list[Table]:
+        columns = ("dimension", "aligned", "weak", "missing", Column("aligned_pct", "whole_percent"))
+        title = f"Congruence by dimension — {self.brand}, {self.window.label}"
+        return [table_of(title, self.dimensions, columns)]
+
+    def as_charts(self) -> list[Figure]:
+        return [congruence_chart(self)] if self.classified_ads else []
+
+
+_STATUS_COLOURS = {"aligned": "#2e7d32", "weak": "#f9a825", "missing": "#c62828"}
+
+
+def congruence_chart(result: CongruenceSummaryResult) -> Figure:
+    """Aligned / weak / missing per dimension, stacked."""
+    names = [d.dimension for d in result.dimensions]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": names,
+                "y": [getattr(d, status) for d in result.dimensions],
+                "name": status,
+                "marker": {"color": colour},
+            }
+            for status, colour in _STATUS_COLOURS.items()
+        ],
+        "layout": layout(
+            f"Congruence by dimension — {result.brand}, {result.window.label}",
+            barmode="stack",
+            yaxis={"title": {"text": "Ads"}},
+        ),
+    }
 
 
 async def congruence_summary(conn: Conn, *, brand: BrandRef, window: Window) -> CongruenceSummaryResult:

@@ -12,6 +12,7 @@ from services.congruence import DimensionCheck, dimension_checks
 from services.errors import Ambiguous, NotFound
 from services.metrics import format_metric
 from services.models import AdMetrics, BrandRef, WindowInfo
+from services.presentable import Presentable, Table, metric_column, table_of
 from services.windows import Window
 
 
@@ -29,7 +30,7 @@ class DailyPoint(BaseModel):
     ctr: float | None
 
 
-class DeepAnalysisResult(BaseModel):
+class DeepAnalysisResult(BaseModel, Presentable):
     brand: str
     window: WindowInfo
     meta_ad_id: str
@@ -54,6 +55,33 @@ class DeepAnalysisResult(BaseModel):
     performance: AdMetrics | None
     daily: list[DailyPoint]
     summary: str
+
+    def as_tables(self) -> list[Table]:
+        tables = []
+        if (p := self.performance) is not None:
+            rows = [[m, metric_column(m).show(getattr(p, m))] for m in _SHOWN_METRICS]
+            tables.append(Table(f"Performance — {self.window.label}", ["metric", "value"], rows))
+        if self.hooks:
+            tables.append(table_of("Hooks", self.hooks, ["type", "category", "text"]))
+        if self.congruence:
+            tables.append(table_of("Congruence", self.congruence, ["dimension", "status", "note"]))
+        return tables
+
+    def as_panels(self) -> list[tuple[str, str]]:
+        """The transcript and the storyboard, beat by beat."""
+        panels = [("Transcript", self.transcript)] if self.transcript else []
+        if self.storyboard:
+            beats = "\n".join(
+                f"- {beat.get('t', '?')}s — {beat.get('scene', '')}"
+                + (f" (overlay: {beat['text_overlay']})" if beat.get("text_overlay") else "")
+                for beat in self.storyboard
+            )
+            panels.append(("Storyboard", beats))
+        return panels
+
+
+_SHOWN_METRICS = ["spend", "impressions", "link_clicks", "purchases", "purchase_value", "ctr", "cpc", "cpm",
+                  "cpa", "roas", "hook_rate", "hold_rate", "thruplay_rate"]  # fmt: skip
 
 
 async def _find_ad(conn: Conn, *, brand: BrandRef, ad: str) -> dict[str, Any]:

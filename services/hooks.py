@@ -17,6 +17,7 @@ from services.models import (
     per_ad_sums_sql,
     window_scan,
 )
+from services.presentable import Figure, Presentable, Table, layout, percents, table_of
 from services.windows import Window
 
 HookType = Literal["any", "spoken", "overlay", "visual"]
@@ -129,7 +130,7 @@ class HookRow(AdMetrics):
     hook_category: str | None
 
 
-class TopHooksResult(BaseModel):
+class TopHooksResult(BaseModel, Presentable):
     brand: str
     window: WindowInfo
     metric: str
@@ -139,6 +140,37 @@ class TopHooksResult(BaseModel):
     gate: GateCounts
     rows: list[HookRow]
     summary: str
+
+    def as_tables(self) -> list[Table]:
+        extra = [m for m in ("hook_rate", "hold_rate", "ctr", "roas") if m != self.metric]
+        columns = ["hook_text", "hook_category", "hook_type", "ad_name", "spend", self.metric, *extra]
+        return [
+            table_of(f"Top hooks by {self.metric} — {self.brand}, {self.window.label}", self.rows, columns)
+        ]
+
+    def as_charts(self) -> list[Figure]:
+        return [top_hooks_chart(self)] if self.rows else []
+
+
+def top_hooks_chart(result: TopHooksResult) -> Figure:
+    """The ranked hooks' metric, best first."""
+    rows = result.rows
+    labels = [
+        f"{i + 1}. {(r.hook_text[:40] + '…') if len(r.hook_text) > 40 else r.hook_text}"
+        for i, r in enumerate(rows)
+    ]
+    values: list[float | None] = [getattr(r, result.metric) for r in rows]
+    percent = result.metric in ("hook_rate", "hold_rate", "thruplay_rate", "ctr")
+    return {
+        "data": [
+            {"type": "bar", "x": percents(values) if percent else values, "y": labels, "orientation": "h"}
+        ],
+        "layout": layout(
+            f"Top hooks by {result.metric} — {result.brand}, {result.window.label}",
+            yaxis={"autorange": "reversed"},
+            xaxis={"title": {"text": f"{result.metric}{' (%)' if percent else ''}"}},
+        ),
+    }
 
 
 async def top_hooks(
@@ -240,7 +272,7 @@ class HookCategoryRow(BaseModel):
     roas: float | None
 
 
-class HookAnalysisResult(BaseModel):
+class HookAnalysisResult(BaseModel, Presentable):
     brand: str
     window: WindowInfo
     hook_type: HookType
@@ -249,6 +281,44 @@ class HookAnalysisResult(BaseModel):
     gate: GateCounts
     rows: list[HookCategoryRow]
     summary: str
+
+    def as_tables(self) -> list[Table]:
+        columns = ["category", "ads", "video_ads", "spend", "hook_rate", "hold_rate", "ctr", "cpa", "roas"]
+        return [table_of(f"Hook categories — {self.brand}, {self.window.label}", self.rows, columns)]
+
+    def as_charts(self) -> list[Figure]:
+        return [hook_categories_chart(self)] if self.rows else []
+
+
+def hook_categories_chart(result: HookAnalysisResult) -> Figure:
+    """Hook rate per category (bars) against spend (markers, right axis)."""
+    rows = sorted(result.rows, key=lambda r: -(r.hook_rate or 0))
+    names = [r.category for r in rows]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": names,
+                "y": percents([r.hook_rate for r in rows]),
+                "name": "Hook rate (%)",
+                "marker": {"color": "#1565c0"},
+            },
+            {
+                "type": "scatter",
+                "x": names,
+                "y": [r.spend for r in rows],
+                "name": "Spend ($)",
+                "yaxis": "y2",
+                "mode": "markers",
+                "marker": {"size": 12},
+            },
+        ],
+        "layout": layout(
+            f"Hook categories — {result.brand}, {result.window.label}",
+            yaxis={"title": {"text": "Hook rate (%)"}},
+            yaxis2={"title": {"text": "Spend ($)"}, "overlaying": "y", "side": "right"},
+        ),
+    }
 
 
 async def hook_analysis(

@@ -30,6 +30,7 @@ from services.brands import resolve_brand
 from services.errors import ConfigurationError, ExternalServiceError, InvalidArgument
 from services.meta_api import API_VERSION, MetaClient
 from services.meta_sync import ensure_account_is_free, normalize_account_id
+from services.presentable import Presentable, Table
 from services.token_vault import TokenVault
 from settings import Settings, get_settings
 
@@ -42,10 +43,13 @@ CHOOSE_PATH = "/meta/oauth/choose"
 ClientFactory = Callable[[SecretStr | None], MetaClient]
 
 
-class ConnectLink(BaseModel):
+class ConnectLink(BaseModel, Presentable):
     brand: str
     url: str
     expires_at: datetime
+
+    def as_tables(self) -> list[Table]:
+        return []  # the summary is the link
 
     @computed_field  # type: ignore[prop-decorator]
     @property

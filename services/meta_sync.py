@@ -38,6 +38,7 @@ from services.errors import (
 )
 from services.meta_api import MetaClient, RangeDone, RowReader
 from services.models import BrandRef
+from services.presentable import Presentable, Table, table_of
 from services.token_vault import TokenVault
 from settings import Settings, get_settings
 
@@ -499,11 +500,25 @@ class AccountSync(BaseModel):
     top_unmatched_pages: list[str] = []
 
 
-class SyncResult(BaseModel):
+class SyncResult(BaseModel, Presentable):
     brand: str
     accounts: list[AccountSync]
     paused: list[str] = []
     """Accounts not synced because their connection expired, each with how to reconnect."""
+
+    def as_tables(self) -> list[Table]:
+        columns = [
+            "account_id",
+            "since",
+            "until",
+            "ads",
+            "rows",
+            "rows_written",
+            "calls",
+            "throttled",
+            "error",
+        ]
+        return [table_of("Meta sync", self.accounts, columns)]
 
     @property
     def ok(self) -> bool:
@@ -889,12 +904,15 @@ def _as(db: Database, caller: Caller | None) -> AbstractAsyncContextManager[Conn
 # -- linking an account ----------------------------------------------------------------------
 
 
-class LinkResult(BaseModel):
+class LinkResult(BaseModel, Presentable):
     brand: str
     account_id: str
     account_name: str
     currency: str | None = None
     method: str
+
+    def as_tables(self) -> list[Table]:
+        return []  # one account, said in the summary
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -980,9 +998,13 @@ class ConnectionStatus(BaseModel):
     needs_reconnect: bool = False  # expired, revoked, or expiring within EXPIRY_WARNING_DAYS
 
 
-class MetaStatusResult(BaseModel):
+class MetaStatusResult(BaseModel, Presentable):
     connections: list[ConnectionStatus]
     summary: str
+
+    def as_tables(self) -> list[Table]:
+        columns = ["brand", "account_id", "method", "status", "token_expires_at", "last_synced_at", "health"]
+        return [table_of("Meta connections", self.connections, columns)]
 
 
 async def meta_status(conn: Conn, *, brand: BrandRef | None, now: datetime | None = None) -> MetaStatusResult:

@@ -148,17 +148,32 @@ def ratio_sql(metric: str, *, alias: str = "") -> str:
     return f"({scale}{prefix}{r.numerator}::float8 / nullif({prefix}{r.denominator}, 0)::float8)"
 
 
-def format_metric(metric: str, value: float | None) -> str:
-    """How a figure is shown to a person; None is 'n/a'."""
+NumberFormat = Literal["money", "percent", "whole_percent", "ratio", "integer"]
+_RATIO_FORMATS: dict[str, NumberFormat] = {"pct": "percent", "money": "money", "x": "ratio"}
+
+
+def number_format(metric: str) -> NumberFormat | None:
+    """How a metric's figures read (None for a name that is not a metric with a unit)."""
+    if metric in RATIOS:
+        return _RATIO_FORMATS[RATIOS[metric].unit]
+    return "money" if metric in ("spend", "purchase_value") else None
+
+
+def format_number(format: NumberFormat, value: float | None) -> str:
+    """$1,234.50, 12.34%, 12%, 1.23x or 1,234; None is 'n/a'."""
     if value is None:
         return "n/a"
-    if metric in RATIOS:
-        unit = RATIOS[metric].unit
-        if unit == "pct":
-            return f"{value * 100:.2f}%"
-        if unit == "money":
-            return f"${value:,.2f}"
-        return f"{value:.2f}x"
-    if metric in ("spend", "purchase_value"):
+    if format == "money":
         return f"${value:,.2f}"
+    if format == "percent":
+        return f"{value * 100:.2f}%"
+    if format == "whole_percent":
+        return f"{value * 100:.0f}%"
+    if format == "ratio":
+        return f"{value:.2f}x"
     return f"{value:,.0f}"
+
+
+def format_metric(metric: str, value: float | None) -> str:
+    """How a figure is shown to a person; None is 'n/a'."""
+    return format_number(number_format(metric) or "integer", value)

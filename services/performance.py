@@ -10,6 +10,7 @@ from db.pool import Conn
 from services.errors import NoData
 from services.metrics import RATIOS, all_ratios, format_metric, formula, is_higher_better, ratio_sql
 from services.models import AdMetrics, BrandRef, WindowInfo, per_ad_sums_sql, window_scan
+from services.presentable import Column, Presentable, Table, table_of
 from services.windows import Window
 
 
@@ -34,7 +35,7 @@ class PerformerRow(AdMetrics):
     """The ad's sort metric divided by its format's baseline (1.0 = on par); None when n/a."""
 
 
-class AdPerformanceResult(BaseModel):
+class AdPerformanceResult(BaseModel, Presentable):
     brand: str
     window: WindowInfo
     sort: str
@@ -47,6 +48,17 @@ class AdPerformanceResult(BaseModel):
     baselines: list[FormatBaseline]
     rows: list[PerformerRow]
     summary: str
+
+    def as_tables(self) -> list[Table]:
+        metric = [self.sort] if self.sort not in ("spend", "roas", "cpa", "ctr") else []
+        columns: list[str | Column] = ["ad_name", "meta_ad_id", "format", "spend", *metric,
+                                       Column("vs_baseline", "ratio"), "roas", "cpa", "ctr", "hook_rate", "purchases"]  # fmt: skip
+        title = f"{self.order.title()} ads by {self.sort} — {self.brand}, {self.window.label}"
+        baseline = ["format", "ads", "spend", "roas", "cpa", "ctr", "hook_rate", "hold_rate"]
+        return [
+            table_of(title, self.rows, columns),
+            table_of("Brand baseline per format", self.baselines, baseline),
+        ]
 
 
 def _sort_sql(sort: str, order: str) -> str:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from db.pool import Caller, Database
 from services import brands as brand_service
 from services.errors import ExternalServiceError, InvalidArgument
+from services.presentable import Presentable, Table, with_rows
 from services.retry_after import retry_after_seconds
 from services.retrying import Backoff, GaveUp, RetryPolicy
 from settings import Settings
@@ -56,7 +57,11 @@ class RedditRow(BaseModel):
     post_reddit_id: str | None = None
 
 
-class RedditResearch(BaseModel):
+REDDIT = "https://www.reddit.com"
+"""Where a row's permalink is opened."""
+
+
+class RedditResearch(BaseModel, Presentable):
     summary: str
     brand: str
     query: str
@@ -67,6 +72,14 @@ class RedditResearch(BaseModel):
     already_had: int
     note: str | None = None
     rows: list[RedditRow] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        rows: list[list[object]] = [
+            [r.kind, r.subreddit, r.score, r.title or "", r.body[:300], f"{REDDIT}{r.permalink}" if r.permalink else ""]
+            for r in self.rows
+        ]  # fmt: skip
+        columns = ["kind", "subreddit", "score", "title", "text", "link"]
+        return with_rows(Table(f"Reddit — {self.query}", columns, rows))
 
 
 Sleep = Callable[[float], Awaitable[None]]

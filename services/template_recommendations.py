@@ -27,6 +27,7 @@ from db.pool import Conn
 from services.errors import Ambiguous, InvalidArgument, NotFound
 from services.metrics import compute_ratio, format_metric
 from services.models import WindowInfo, per_ad_sums_sql, window_scan
+from services.presentable import Presentable, Table
 from services.products import ProductRef
 from services.server_files import ServerFile
 from services.template_scoring import (
@@ -71,7 +72,7 @@ class TemplatePick(BaseModel):
     ctr: float | None = None
 
 
-class RecommendationResult(BaseModel):
+class RecommendationResult(BaseModel, Presentable):
     brand: str
     product: str
     product_id: UUID
@@ -88,6 +89,29 @@ class RecommendationResult(BaseModel):
     scoring: ScoringResult | None = None
     marked_used: str | None = None
     summary: str = ""
+
+    def as_tables(self) -> list[Table]:
+        if not self.rows:
+            return []
+        title = f"Templates for {self.product} — {self.methodology.replace('_', ' ')}"
+        if self.methodology == "performance":  # the score is the smoothed ROAS, and says so
+            fields = ["name", "category", "score", "ads", "spend", "roas", "cpa", "ctr", "used", "reason"]
+            rows = [[getattr(p, f) for f in fields] for p in self.rows]
+            return [Table(title, [*fields[:2], "smoothed_roas", *fields[3:]], rows)]
+        fields = ["name", "category", "format", "score", "used", "reason"]
+        rows = [[*(getattr(p, f) for f in fields), str(p.template_id)[:8]] for p in self.rows]
+        return [Table(title, [*fields, "id"], rows)]
+
+    def as_images(self) -> list[tuple[str, str]]:
+        return [(self._caption(p), p.image_file) for p in self.rows if p.image_file]
+
+    def _caption(self, pick: TemplatePick) -> str:
+        if pick.score is None:
+            score = "n/a"
+        else:
+            score = f"{pick.score:.2f}x" if self.methodology == "performance" else f"{pick.score:.0f}/100"
+        return f"{pick.name or 'Untitled'} · {score} · {pick.reason[:120]}"
+
     actions: list[Any] = Field(default_factory=list)
     """Buttons (`tools.actions.ActionButton`), filled in by the tool."""
 

@@ -14,6 +14,7 @@ from services import ad_creation as service
 from services.accounts import memberships
 from services.assets import storage_for
 from services.errors import NoData, NotAllowed
+from services.presentable import Presentable, Table, table_of
 from services.products import resolve_product
 from services.server_files import ServerFile
 from settings import get_settings
@@ -40,7 +41,7 @@ class CreatedAd(BaseModel):
     """Where the image can be opened (a local file in the embedded default; answers name it)."""
 
 
-class CreateAdsResult(BaseModel):
+class CreateAdsResult(BaseModel, Presentable):
     summary: str
     product: str
     brand: str
@@ -48,6 +49,17 @@ class CreateAdsResult(BaseModel):
     ads: list[CreatedAd] = Field(default_factory=list)
     schedule_id: UUID | None = None
     actions: list[ActionButton] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        if self.ads:
+            columns = ["position", "reference", "headline", "status", "image_path"]
+            return [table_of(f"Ads made — {self.product}", self.ads, columns)]
+        if self.planned:
+            return [table_of(f"Planned — {self.product}", self.planned, ["position", "reference", "score"])]
+        return []
+
+    def as_images(self) -> list[tuple[str, str]]:
+        return [(f"Ad {a.position + 1} · {a.reference}", a.image_file) for a in self.ads if a.image_file]
 
 
 @tool(

@@ -17,6 +17,7 @@ from services.accounts import Membership, memberships
 from services.brands import resolve_brand
 from services.errors import InvalidArgument, NoData, NotAllowed
 from services.metrics import format_metric
+from services.presentable import Presentable, Table, with_rows
 from services.slack_out import slack_configured
 from settings import get_settings
 from tools.actions import ActionButton, confirmation
@@ -28,12 +29,15 @@ NOT_CONFIGURED = (
 )
 
 
-class BriefingAnswer(BaseModel):
+class BriefingAnswer(BaseModel, Presentable):
     summary: str
     briefing: service.Briefing | None = None
     schedule_id: UUID | None = None
     run_id: UUID | None = None
     actions: list[ActionButton] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        return briefing_tables(self.briefing) if self.briefing is not None else []
 
 
 def _admin_of(roles: dict[UUID, Membership], organization_id: UUID, what: str) -> None:
@@ -127,10 +131,14 @@ class ChannelRow(BaseModel):
     role: str
 
 
-class SlackChannelAnswer(BaseModel):
+class SlackChannelAnswer(BaseModel, Presentable):
     summary: str
     channels: list[ChannelRow] = Field(default_factory=list)
     actions: list[ActionButton] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        rows = [[r.organization, r.channel, r.role] for r in self.channels]
+        return [Table("Slack channels for notifications", ["organization", "channel", "role"], rows)]
 
 
 @tool(example='/slack_channel channel:"#alerts"', step="Slack channel for notifications")
@@ -220,28 +228,22 @@ def _describe(organization: str, channel: str | None) -> str:
     return f"{organization}'s notifications are posted to {channel} (personal ones are not)."
 
 
-def briefing_tables(result: BaseModel) -> list[tuple[str, list[str], list[list[Any]]]]:
-    """(title, columns, rows) of a briefing answer (or a Slack channel answer), for render.tables_for."""
-    if isinstance(result, SlackChannelAnswer):
-        return [("Slack channels for notifications", ["organization", "channel", "role"],
-                 [[r.organization, r.channel, r.role] for r in result.channels])]  # fmt: skip
-    if not isinstance(result, BriefingAnswer) or result.briefing is None:
-        return []
-    b = result.briefing
+def briefing_tables(b: service.Briefing) -> list[Table]:
+    """A briefing's tables (those with rows): winners, losers, hooks, spend shifts, congruence, formulas."""
     ad_fields = ["ad_name", "meta_ad_id", "spend", "roas", "vs_baseline_roas", "cpa", "previous_roas"]
-    tables: list[tuple[str, list[str], list[list[Any]]]] = [
-        (f"New winners — {b.brand}, {b.current.label}", ad_fields, _values(b.winners, ad_fields)),
-        (f"New losers — {b.brand}, {b.current.label}", ad_fields, _values(b.losers, ad_fields)),
+    tables = [
+        Table(f"New winners — {b.brand}, {b.current.label}", ad_fields, _values(b.winners, ad_fields)),
+        Table(f"New losers — {b.brand}, {b.current.label}", ad_fields, _values(b.losers, ad_fields)),
     ]
     fields = ["trend", "ad_name", "hook", "previous_hook_rate", "hook_rate", "hook_rate_change",
               "previous_frequency", "frequency", "frequency_change"]  # fmt: skip
-    tables.append(("Hooks gaining or fatiguing", fields, _values(b.hooks, fields)))
+    tables.append(Table("Hooks gaining or fatiguing", fields, _values(b.hooks, fields)))
     fields = ["level", "name", "spend", "baseline_share", "share", "shift_points"]
-    tables.append(("Spend shifts (share of spend vs baseline)", fields, _values(b.spend_shifts, fields)))
+    tables.append(Table("Spend shifts (share of spend vs baseline)", fields, _values(b.spend_shifts, fields)))
     fields = ["ad_name", "baseline_period_spend", "spend", "spend_change", "congruence_score", "problems"]
-    tables.append(("Scaling ads with congruence problems", fields, _values(b.congruence, fields)))
-    tables.append(("Formulas and thresholds", ["formula"], [[f] for f in b.formulas]))
-    return [t for t in tables if t[2]]
+    tables.append(Table("Scaling ads with congruence problems", fields, _values(b.congruence, fields)))
+    tables.append(Table("Formulas and thresholds", ["formula"], [[f] for f in b.formulas]))
+    return with_rows(*tables)
 
 
 _SHOWN = {
@@ -259,7 +261,7 @@ _SHOWN = {
     "baseline_period_spend": lambda v: f"${v:,.2f}",
     "congruence_score": lambda v: "n/a" if v is None else f"{v:.2f}",
 }
-"""Columns shown as text (ratios named in services.metrics are formatted by the renderer itself)."""
+"""Columns shown as text (the other columns named after a metric are shown in its unit)."""
 
 
 def _values(items: list[Any], fields: list[str]) -> list[list[Any]]:

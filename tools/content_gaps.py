@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 from pydantic_ai import RunContext
 
 from services import content_gaps as gaps
+from services.presentable import Presentable, Table, table_of
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
 from tools.registry import tool
@@ -13,11 +14,29 @@ from tools.registry import tool
 MOST_BUTTONS = 6
 
 
-class ContentGapsAnswer(BaseModel):
+class ContentGapsAnswer(BaseModel, Presentable):
     summary: str
     report: gaps.GapsReport | None = None
     fill: gaps.FillPreview | None = None
     actions: list[ActionButton] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        if (f := self.fill) is not None:
+            rows = [
+                ["current", f.current],
+                ["new value", f.new_value],
+                *(["evidence", e] for e in f.evidence),
+            ]
+            return [Table(f"Fill {f.target}", ["", "value"], rows)]
+        if (report := self.report) is None:
+            return []
+        columns = ["target", "owner", "field", "sources", "suggestion"]
+        tables = [table_of(f"Content gaps — {report.brand}", report.gaps, columns)]
+        if evidence := [[g.target, e] for g in report.gaps for e in g.evidence]:
+            tables.append(Table("Evidence for the suggestions", ["target", "evidence"], evidence))
+        chain = ["level", "owner", "voice_tone"]
+        tables.append(table_of("Voice/tone chain (first set wins)", report.voice_chain, chain))
+        return tables
 
 
 @tool(

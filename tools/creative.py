@@ -171,7 +171,7 @@ async def deep_analysis(
     days: int | None = None,
     since: date | None = None,
     until: date | None = None,
-) -> WithImages:
+) -> WithImages[deep_service.DeepAnalysisResult]:
     """Everything about one ad: classification, hooks, transcript, storyboard, claims, congruence and performance.
 
     You also see the ad's image (its thumbnail, downloaded now if the asset downloads have not).

@@ -13,6 +13,7 @@ from pydantic_ai import RunContext
 from jobs import api as jobs_api
 from services.accounts import Membership, memberships
 from services.errors import Ambiguous, InvalidArgument, NotAllowed, NotFound
+from services.presentable import Presentable, Table
 from tools.actions import ActionButton, confirmation
 from tools.common import check_limit
 from tools.deps import Deps
@@ -49,12 +50,26 @@ class RunRow(BaseModel):
     error: str | None
 
 
-class JobsResult(BaseModel):
+class JobsResult(BaseModel, Presentable):
     summary: str
     view: View
     schedules: list[ScheduleRow] = []
     runs: list[RunRow] = []
     actions: list[ActionButton] = []
+
+    def as_tables(self) -> list[Table]:
+        tables = []
+        if self.schedules:
+            fields = ["job_type", "scope", "cron", "enabled", "next_run_at", "last_run_status"]
+            rows = [[short(s.id), *(getattr(s, f) for f in fields)] for s in self.schedules]
+            tables.append(Table("Schedules", ["id", *fields], rows))
+        if self.runs:
+            fields = ["job_type", "scope", "status", "attempts", "created_at", "duration_seconds", "error"]
+            rows = [[short(r.id), *(getattr(r, f) for f in fields)] for r in self.runs]
+            tables.append(
+                Table("Failed runs" if self.view == "failed" else "Recent runs", ["id", *fields], rows)
+            )
+        return tables
 
 
 def short(id_: UUID) -> str:

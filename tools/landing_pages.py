@@ -4,14 +4,13 @@ confirmation."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from pydantic import BaseModel, Field
 from pydantic_ai import RunContext
 
 from services import brands as brand_service
 from services import landing_pages as pages
 from services import offer_variants as variants
+from services.presentable import Presentable, Table, table_of, with_rows
 from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.common import check_limit
@@ -19,8 +18,12 @@ from tools.deps import Deps
 from tools.registry import tool
 
 
-class AnalyzeAnswer(pages.LandingPageAnalysis):
+class AnalyzeAnswer(pages.LandingPageAnalysis, Presentable):
     actions: list[ActionButton] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        columns = ["section", "status", "found", "sample", "error"]
+        return with_rows(table_of(f"Landing page — {self.title or self.url}", self.sections, columns))
 
 
 @tool(
@@ -58,9 +61,13 @@ async def analyze_landing_page(
     return AnalyzeAnswer(**result.model_dump(), actions=actions)
 
 
-class AnalysesResult(BaseModel):
+class AnalysesResult(BaseModel, Presentable):
     summary: str
     analyses: list[pages.AnalysisRow] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        columns = ["brand", "url", "method", "sections_done", "sections_failed", "created_at"]
+        return with_rows(table_of("Landing page analyses", self.analyses, columns))
 
 
 @tool(example='/landing_page_analyses brand:"Acme Pets"', step="Listing landing page analyses")
@@ -93,11 +100,15 @@ class VariantField(BaseModel):
     value: str
 
 
-class VariantCard(BaseModel):
+class VariantCard(BaseModel, Presentable):
     summary: str
     created_id: str | None = None
     fields: list[VariantField] = Field(default_factory=list)
     actions: list[ActionButton] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        title = "Offer variant created" if self.created_id else "Draft offer variant (not saved)"
+        return with_rows(table_of(title, self.fields, ["field", "value"]))
 
 
 @tool(
@@ -166,11 +177,15 @@ class DiscoveredRow(BaseModel):
     note: str | None = None
 
 
-class DiscoverResult(BaseModel):
+class DiscoverResult(BaseModel, Presentable):
     summary: str
     brand: str
     variants: list[DiscoveredRow] = Field(default_factory=list)
     actions: list[ActionButton] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        columns = ["url", "ads", "scraped", "product", "benefits", "pain_points", "sample_hooks", "note"]
+        return with_rows(table_of(f"Discovered variants — {self.brand}", self.variants, columns))
 
 
 MOST_BUTTONS = 5
@@ -217,27 +232,3 @@ async def discover_variants(ctx: RunContext[Deps], brand: str) -> DiscoverResult
     )
     text += " (extractive, offline). Promote one to review it as an offer variant."
     return DiscoverResult(summary=text, brand=brand_ref.name, variants=rows, actions=actions)
-
-
-TableSpec = tuple[str, list[str], list[list[object]]]
-
-
-def landing_page_tables(result: BaseModel) -> list[TableSpec]:
-    """The tables that show this module's results in full (agent/render.py draws them)."""
-    if isinstance(result, AnalyzeAnswer):
-        fields = ["section", "status", "found", "sample", "error"]
-        return [(f"Landing page — {result.title or result.url}", fields, _values(result.sections, fields))]
-    if isinstance(result, AnalysesResult):
-        fields = ["brand", "url", "method", "sections_done", "sections_failed", "created_at"]
-        return [("Landing page analyses", fields, _values(result.analyses, fields))]
-    if isinstance(result, VariantCard):
-        title = "Offer variant created" if result.created_id else "Draft offer variant (not saved)"
-        return [(title, ["field", "value"], _values(result.fields, ["field", "value"]))]
-    if isinstance(result, DiscoverResult):
-        fields = ["url", "ads", "scraped", "product", "benefits", "pain_points", "sample_hooks", "note"]
-        return [(f"Discovered variants — {result.brand}", fields, _values(result.variants, fields))]
-    return []
-
-
-def _values(items: Sequence[BaseModel], fields: list[str]) -> list[list[object]]:
-    return [[getattr(item, f) for f in fields] for item in items]

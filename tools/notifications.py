@@ -7,19 +7,28 @@ from pydantic_ai import RunContext
 
 from services import notifications as notification_service
 from services.notifications import Notification
+from services.presentable import Presentable, Table
 from tools.actions import ActionButton
 from tools.common import check_limit
 from tools.deps import Deps
 from tools.registry import tool
 
 
-class NotificationsResult(BaseModel):
+class NotificationsResult(BaseModel, Presentable):
     summary: str
     unread: int
     """Unread notifications in all (not only those listed)."""
     marked_read: int = 0
     notifications: list[Notification]
     actions: list[ActionButton] = []
+
+    def as_tables(self) -> list[Table]:
+        rows = [
+            ["unread" if n.read_at is None else "read", n.created_at, n.title, n.message,
+             "you" if n.personal else n.organization, n.category or n.type]
+            for n in self.notifications
+        ]  # fmt: skip
+        return [Table("Notifications", ["status", "when", "title", "message", "for", "category"], rows)]
 
 
 @tool(example="/notifications unread:true", step="Checking your notifications")

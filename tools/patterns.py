@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 from pydantic_ai import RunContext
 
 from services import patterns
+from services.presentable import Figure, Presentable, Table, layout, percents, with_rows
 from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
@@ -14,11 +15,17 @@ from tools.registry import tool
 SHOWN = 8  # patterns named in the summary (the table has them all)
 
 
-class PatternsAnswer(BaseModel):
+class PatternsAnswer(BaseModel, Presentable):
     summary: str
     report: patterns.PatternReport | None = None
     promotion: patterns.Promotion | None = None
     actions: list[ActionButton] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        return with_rows(*pattern_tables(self))
+
+    def as_charts(self) -> list[Figure]:
+        return [patterns_chart(self.report)] if self.report and self.report.patterns else []
 
 
 def _pct(value: float) -> str:
@@ -95,7 +102,7 @@ async def discover_patterns(
     return PatternsAnswer(summary=text, report=report, actions=actions)
 
 
-def pattern_tables(answer: PatternsAnswer) -> list[tuple[str, list[str], list[list[object]]]]:
+def pattern_tables(answer: PatternsAnswer) -> list[Table]:
     """The patterns (one row each) and their members with the rows they come from."""
     if answer.report is None:
         return []
@@ -110,10 +117,34 @@ def pattern_tables(answer: PatternsAnswer) -> list[tuple[str, list[str], list[li
         [p.name, m.text, m.source, m.table, m.row_id[:8]] for p in r.patterns for m in p.members
     ]
     return [
-        (
+        Table(
             f"Patterns — {r.brand}",
             ["pattern", "confidence", "novelty", "members", "sources", "status", "next steps", "id"],
             rows,
         ),
-        ("Pattern members", ["pattern", "text", "source", "table", "row"], members),
+        Table("Pattern members", ["pattern", "text", "source", "table", "row"], members),
     ]
+
+
+def patterns_chart(report: patterns.PatternReport) -> Figure:
+    """Each pattern by confidence (x) and novelty (y), sized by its members: top right is worth promoting."""
+    rows = report.patterns
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "markers+text",
+                "x": percents([p.confidence for p in rows]),
+                "y": percents([p.novelty for p in rows]),
+                "text": [p.name[:40] for p in rows],
+                "textposition": "top center",
+                "marker": {"size": [min(40, 8 + 2 * len(p.members)) for p in rows]},
+                "hovertemplate": "%{text}<br>confidence %{x}%<br>novelty %{y}%<extra></extra>",
+            }
+        ],
+        "layout": layout(
+            f"Patterns — {report.brand}: confidence × novelty",
+            xaxis={"title": {"text": "confidence (%)"}, "range": [-5, 105]},
+            yaxis={"title": {"text": "novelty (%)"}, "range": [-5, 105]},
+        ),
+    }

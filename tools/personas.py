@@ -9,6 +9,7 @@ from pydantic_ai import RunContext
 
 from services import personas
 from services.evidence import SOURCE_LABELS
+from services.presentable import Presentable, Table, with_rows
 from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
@@ -20,11 +21,14 @@ _DRAFTS: OrderedDict[tuple[str, ...], personas.PersonaDraft] = OrderedDict()
 MOST_DRAFTS = 200
 
 
-class PersonaAnswer(BaseModel):
+class PersonaAnswer(BaseModel, Presentable):
     summary: str
     persona: personas.PersonaDraft
     saved_id: str | None = None
     actions: list[ActionButton] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        return with_rows(*persona_tables(self))
 
 
 def _key(ctx: RunContext[Deps], brand: str, product: str | None, sources: str) -> tuple[str, ...]:
@@ -91,7 +95,7 @@ async def synthesize_persona(
     )
 
 
-def persona_tables(answer: PersonaAnswer) -> list[tuple[str, list[str], list[list[object]]]]:
+def persona_tables(answer: PersonaAnswer) -> list[Table]:
     """The card: the persona's lines, its quotes with their rows, and the source breakdown."""
     p = answer.persona
     lines: list[list[object]] = [["name", p.name, None, ""], ["awareness_level", p.awareness_level, None, ""]]
@@ -101,7 +105,7 @@ def persona_tables(answer: PersonaAnswer) -> list[tuple[str, list[str], list[lis
     ]
     sources: list[list[object]] = [[s.label, s.rows, s.items, s.share] for s in p.source_breakdown]
     return [
-        (f"Persona — {p.name}", ["field", "value", "mentions", "sources"], lines),
-        ("Quotes", ["quote", "source", "table", "row"], quotes),
-        ("Source breakdown", ["source", "rows", "items", "share"], sources),
+        Table(f"Persona — {p.name}", ["field", "value", "mentions", "sources"], lines),
+        Table("Quotes", ["quote", "source", "table", "row"], quotes),
+        Table("Source breakdown", ["source", "rows", "items", "share"], sources),
     ]

@@ -6,7 +6,7 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, create_model
 from pydantic_ai import BinaryContent, ModelRetry, RunContext, Tool, ToolReturn
@@ -17,6 +17,7 @@ from tools.deps import Deps
 
 ToolFunction = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=ToolFunction)
+R = TypeVar("R", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ class ToolSpec:
         return self.description.split("\n\n")[0].replace("\n", " ")
 
     @property
+    def result_type(self) -> Any:
+        """The model the tool answers with (what the chat, Slack and the CLI draw: its `as_tables`, …)."""
+        returned = inspect.get_annotations(inspect.unwrap(self.function), eval_str=True).get("return")
+        return get_args(returned)[0] if get_origin(returned) is WithImages else returned
+
+    @property
     def arguments(self) -> list[str]:
         return list(self.args_model.model_fields)
 
@@ -63,11 +70,11 @@ REGISTRY: dict[str, ToolSpec] = {}
 
 
 @dataclass(frozen=True)
-class WithImages:
+class WithImages(Generic[R]):
     """A tool's result plus images for the model to look at (in the tool result itself); a tool adds
     them only for a model that reads images (`services.model_choice.reads_images`)."""
 
-    result: BaseModel
+    result: R
     images: tuple[BinaryContent, ...] = ()
 
 

@@ -61,26 +61,3 @@ async def competitor_ads(
         ctx.deps.db, ctx.deps.caller, brand=brand, page=page, country=country, limit=limit,
         settings=get_settings(), progress=lambda message: ctx.deps.report(call_id, message),
     )  # fmt: skip
-
-
-TableSpec = tuple[str, list[str], list[list[object]]]
-REDDIT = "https://www.reddit.com"
-
-
-def research_tables(result: object) -> list[TableSpec]:
-    """The tables that show this module's results in full (agent/render.py draws them)."""
-    if isinstance(result, reddit_service.RedditResearch):
-        rows: list[list[object]] = [
-            [r.kind, r.subreddit, r.score, r.title or "", r.body[:300], f"{REDDIT}{r.permalink}" if r.permalink else ""]
-            for r in result.rows
-        ]  # fmt: skip
-        return [(f"Reddit — {result.query}", ["kind", "subreddit", "score", "title", "text", "link"], rows)]
-    if isinstance(result, ads_service.CompetitorAdsResult):
-        rows = [
-            [a.page_name, " | ".join(a.link_titles), " | ".join(a.bodies)[:300], a.delivery_start,
-             a.delivery_stop, a.snapshot_url]
-            for a in result.ads
-        ]  # fmt: skip
-        columns = ["page", "headline", "text", "started", "stopped", "snapshot"]
-        return [(f"Competitor ads — {result.country}", columns, rows)]
-    return []

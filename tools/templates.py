@@ -4,7 +4,7 @@ pending queue with Approve/Reject buttons, each previewed first and done only on
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_ai import RunContext
@@ -12,7 +12,8 @@ from pydantic_ai import RunContext
 from services import templates as library
 from services.assets import storage_for
 from services.errors import InvalidArgument, NotAllowed
-from services.server_files import ServerFile
+from services.presentable import Presentable, Table
+from services.server_files import ServerFile, shown_name
 from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.common import check_limit
@@ -40,7 +41,25 @@ class TemplateRow(BaseModel):
     """The thumbnail: a local file in the embedded default (shown as a grid in chat; answers name it)."""
 
 
-class TemplatesResult(BaseModel):
+class TemplateList(Presentable):
+    """Templates shown as a table and a grid of their thumbnails (mixed into the answers that list them)."""
+
+    if TYPE_CHECKING:  # a field of the model it is mixed into (declared there, in its place)
+        templates: list[TemplateRow]
+
+    def as_tables(self) -> list[Table]:
+        if not self.templates:
+            return []
+        fields = ["id", "name", "status", "category", "format", "tags", "source", "size"]
+        rows = [[*(getattr(t, f) for f in fields), shown_name(t.image_file) if t.image_file else None]
+                for t in self.templates]  # fmt: skip
+        return [Table("Templates", [*fields, "image_file"], rows)]
+
+    def as_images(self) -> list[tuple[str, str]]:
+        return [(f"{t.name} · {t.id}", t.image_file) for t in self.templates if t.image_file]
+
+
+class TemplatesResult(BaseModel, TemplateList):
     summary: str
     status: Shown
     templates: list[TemplateRow] = Field(default_factory=list)
@@ -118,7 +137,7 @@ def _button(label: str, ids: str, decision: Verdict) -> ActionButton:
     return ActionButton(label=label, tool="review_templates", args={"ids": ids, "decision": decision})
 
 
-class ReviewAnswer(BaseModel):
+class ReviewAnswer(BaseModel, TemplateList):
     summary: str
     decision: Verdict
     templates: list[TemplateRow] = Field(default_factory=list)

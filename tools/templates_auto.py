@@ -11,6 +11,7 @@ from pydantic_ai import RunContext
 from jobs import api as jobs_api
 from services.accounts import memberships
 from services.errors import InvalidArgument, NotAllowed
+from services.presentable import Presentable, Table, table_of
 from services.products import resolve_product
 from services.template_auto import JOB_TYPE, AutoSetting, auto_settings, set_auto
 from tools.actions import ActionButton, confirmation
@@ -18,12 +19,16 @@ from tools.deps import Deps
 from tools.registry import tool
 
 
-class TemplateAutoResult(BaseModel):
+class TemplateAutoResult(BaseModel, Presentable):
     summary: str
     products: list[AutoSetting] = Field(default_factory=list)
     run_id: UUID | None = None
     """The scoring run queued when auto-recommendations were turned on."""
     actions: list[ActionButton] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        columns = ["product", "brand", "enabled", "threshold"]
+        return [table_of("Template auto-recommendations", self.products, columns)]
 
 
 @tool(
