@@ -1,7 +1,7 @@
 """The same agent in Slack: mention the bot in a channel, or DM it.
 
 Chainlit's Slack integration (chainlit/slack/app.py) is a slack_bolt `AsyncApp` behind POST
-/slack/events. We serve that same endpoint on Chainlit's server with our own bolt app, built from
+/slack/events. We serve that same endpoint on our web app (web.py) with our own bolt app, built from
 Settings (Chainlit's reads the environment once at import, talks to slack.com only, and creates a
 chat user for any Slack account); Chainlit's session machinery (`HTTPSession`, client type "slack",
 its data layer) records each turn, so a Slack conversation opens in the web app too.
@@ -361,7 +361,7 @@ async def record_turn(
     return True
 
 
-# -- the endpoint on Chainlit's server --------------------------------------------------------------
+# -- the endpoint on our web app ------------------------------------------------------------------
 
 _bot: tuple[tuple[str, ...], SlackBot] | None = None
 
@@ -384,10 +384,7 @@ def slack_bot(settings: Settings, database: DatabaseProvider) -> SlackBot | None
 
 
 def mount(router: Any, database: DatabaseProvider) -> None:
-    """POST /slack/events on Chainlit's server, in front of Chainlit's own Slack route."""
-    if any(getattr(r, "path", None) == EVENTS_PATH and getattr(r, "endpoint", None) is not None
-           and getattr(r.endpoint, "__module__", "") == __name__ for r in router.routes):  # fmt: skip
-        return
+    """POST /slack/events on our web app (web.py), where it comes before Chainlit's own Slack route."""
 
     async def slack_events(request: Request) -> Response:
         bot = slack_bot(get_settings(), database)
@@ -401,6 +398,3 @@ def mount(router: Any, database: DatabaseProvider) -> None:
         return response
 
     router.add_api_route(EVENTS_PATH, slack_events, methods=["POST"])
-    ours = router.routes[-1]
-    del router.routes[-1]
-    router.routes.insert(0, ours)
