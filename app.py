@@ -27,8 +27,9 @@ from starlette.responses import JSONResponse, Response
 
 from agent import chainlit_tuning
 from agent.build import configured_model
+from agent.chat_storage import LocalChatStorage
 from agent.chat_ui import ACTION, ChainlitListener, forget_once
-from agent.history import HistoryDataLayer, LocalChatStorage, make_data_layer
+from agent.history import HistoryDataLayer, make_data_layer
 from agent.live import NotificationFeed, toast_text
 from agent.observability import configure_tracing
 from agent.offline import CANNOT_UNDERSTAND

@@ -48,6 +48,7 @@ from starlette.responses import JSONResponse, Response
 
 from agent.build import configured_model
 from agent.chat_ui import elements_for
+from agent.history import HistoryDataLayer
 from agent.runner import TurnResult, run_turn, storable_history
 from agent.slack_render import ACTION_PREFIX, SlackAnswer, escape, render_turn
 from db.pool import Caller, Database
@@ -310,13 +311,7 @@ class SlackBot:
 
 async def load_history(thread_id: str) -> list[ModelMessage]:
     layer = get_data_layer()
-    execute = getattr(layer, "execute_sql", None)
-    if execute is None:
-        return []
-    rows = await execute('select "metadata" from threads where "id" = :id', {"id": thread_id})
-    if not isinstance(rows, list) or not rows:
-        return []
-    metadata = rows[0].get("metadata") or {}
+    metadata = await layer.thread_metadata(thread_id) if isinstance(layer, HistoryDataLayer) else None
     stored = metadata.get(HISTORY_KEY) if isinstance(metadata, dict) else None
     if not isinstance(stored, str) or not stored:
         return []
