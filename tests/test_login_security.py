@@ -250,6 +250,19 @@ def test_our_doors_stand_in_front_of_chainlit(server: None) -> None:
     assert chainlit_config.code.password_auth_callback is app.password_auth
 
 
+async def test_the_chats_socket_is_not_polled_from_another_site(server: None) -> None:
+    """socket.io's long-polling carries the chat too: a page elsewhere may not open it, even to read."""
+    polling = "/ws/socket.io/?EIO=4&transport=polling"
+    async with browser_at(next_address()) as client:
+        refused = await client.get(polling, headers={"Origin": "http://127.0.0.1:1"})
+        assert (refused.status_code, refused.json()) == (
+            403,
+            {"detail": "Requests from other sites are not accepted."},
+        )
+        opened = await client.get(polling, headers={"Origin": "http://127.0.0.1:8000"})
+        assert opened.status_code == 200 and opened.text.startswith("0{")
+
+
 # -- The real server, over the wire ---------------------------------------------------------------
 
 OTHER_SITE = "http://127.0.0.1:{port}"
