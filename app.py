@@ -1,9 +1,10 @@
-"""Chainlit entry: sign-in, chat start, messages → the agent. A thin adapter over `agent/`."""
+"""Chainlit entry: sign-in, chat start, messages → the agent. A thin adapter over `agent/`.
+
+web.py serves it: our own web app, with Chainlit mounted in it."""
 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,8 +13,6 @@ from uuid import UUID
 
 import chainlit as cl
 import chainlit.server as chainlit_server
-import jwt as pyjwt
-from chainlit.auth import decode_jwt, get_jwt_secret, get_token_from_cookies
 from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
 from chainlit.emitter import ChainlitEmitter
@@ -24,13 +23,13 @@ from pydantic import ValidationError
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from agent import chainlit_tuning
-from agent import slack as slack_bot
 from agent.build import configured_model
+from agent.chat_storage import LocalChatStorage
 from agent.chat_ui import ACTION, ChainlitListener, forget_once
-from agent.history import HistoryDataLayer, LocalChatStorage, make_data_layer
+from agent.history import HistoryDataLayer, make_data_layer
 from agent.live import NotificationFeed, toast_text
 from agent.observability import configure_tracing
 from agent.offline import CANNOT_UNDERSTAND
@@ -38,7 +37,6 @@ from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
 from agent.web_security import (
     DATABASE_DOWN,
-    AllowedOrigins,
     SessionVersions,
     client_address,
     close_sockets,
@@ -46,10 +44,9 @@ from agent.web_security import (
     token_claims,
     token_session,
 )
-from agent.web_security import install as install_web_security
 from db.pool import Caller, Conn, Database, resolve_database_url
 from jobs import worker as jobs_worker
-from services import meta_oauth, notifications
+from services import notifications
 from services.accounts import (
     find_caller,
     password_hash_of,
@@ -58,9 +55,8 @@ from services.accounts import (
     upgrade_password_hash,
 )
 from services.brands import visible_brands
-from services.errors import DatabaseUnavailable, ExternalServiceError, NotFound, UserFacingError
+from services.errors import DatabaseUnavailable, ExternalServiceError, NotFound
 from services.login_throttle import SignInAttempt, TooManyAttempts, check_not_blocked, record_attempt
-from services.meta_oauth import OAuthOutcome
 from services.notifications import Notification
 from services.process import calm_garbage_collector
 from services.session_versions import end_sessions, session_version
@@ -109,8 +105,8 @@ async def toast_to_session(session_id: str, notification: Notification) -> bool:
     return True
 
 
-@cl.on_app_startup
 async def startup() -> None:
+    """The web server starting (web.py's lifespan)."""
     # Before the pool opens, so its connections are traced too.
     configure_tracing(get_settings())
     calm_garbage_collector()
@@ -121,8 +117,8 @@ async def startup() -> None:
         jobs_worker.start_embedded(await database(), settings)
 
 
-@cl.on_app_shutdown
 async def shutdown() -> None:
+    """The web server stopping (web.py's lifespan)."""
     await jobs_worker.stop_embedded()
 
 
@@ -279,15 +275,6 @@ async def on_logout(request: Request, response: Response) -> Response | dict[str
     return {"success": True}
 
 
-install_web_security(
-    chainlit_server.app,
-    chainlit_server.sio,
-    origins=AllowedOrigins(get_settings().web_origins()),
-    sessions=session_versions,
-    trust_proxy=get_settings().trust_proxy,
-)
-
-
 def current_caller() -> Caller:
     user = cl.user_session.get("user")
     assert user is not None, "chat without a signed-in user"
@@ -440,149 +427,3 @@ async def save_history(stored: str, *, name: str | None = None) -> None:
 @cl.on_stop
 async def on_stop() -> None:
     log.info("run stopped by %s", current_caller().email)
-
-
-# -- Connect Facebook: Meta's OAuth dialog sends the browser back here ---------------------------
-
-
-def _page(title: str, body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
-    return HTMLResponse(
-        "<!doctype html><html><head><meta charset='utf-8'><title>"
-        f"{html.escape(title)}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;"
-        "margin:4rem auto;padding:0 1rem;line-height:1.5}label{display:block;margin:.5rem 0}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>",
-        status_code=status,
-        # The callback's URL carries Meta's code: no caching, and no Referer to the chat link.
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", **(headers or {})},
-    )
-
-
-def _account_label(account: meta_oauth.AdAccountChoice) -> str:
-    currency = f", {account.currency}" if account.currency else ""
-    return html.escape(f"{account.name} ({account.id}{currency})")
-
-
-def _confirm_page(outcome: OAuthOutcome) -> HTMLResponse:
-    hidden = "".join(
-        f"<input type='hidden' name='{name}' value='{html.escape(value)}'>"
-        for name, value in (("state", outcome.state or ""), ("confirmation", outcome.confirmation or ""))
-    )
-    if len(outcome.accounts) == 1:
-        [account] = outcome.accounts
-        choice = (
-            f"<p>Ad account: {_account_label(account)}</p>"
-            f"<input type='hidden' name='account' value='{html.escape(account.id)}'>"
-        )
-    else:
-        choice = "".join(
-            f"<label><input type='radio' name='account' value='{html.escape(a.id)}' required> "
-            f"{_account_label(a)}</label>"
-            for a in outcome.accounts
-        )
-    brand = html.escape(outcome.brand or "")
-    return _page(
-        "Connect Facebook",
-        f"<p>{html.escape(outcome.message)}</p>"
-        f"<p>Brand: {brand}<br>Organization: {html.escape(outcome.organization or '')}</p>"
-        f"<form method='post' action='{meta_oauth.CHOOSE_PATH}'>{hidden}{choice}"
-        f"<button type='submit'>Link to {brand}</button></form>",
-    )
-
-
-def _outcome_page(outcome: OAuthOutcome) -> HTMLResponse:
-    match outcome.status:
-        case "confirm":
-            return _confirm_page(outcome)
-        case "linked":
-            return _page("Facebook connected", f"<p>{html.escape(outcome.message)}</p>")
-        case "not_yours":
-            return _page("Facebook not connected", f"<p>{html.escape(outcome.message)}</p>", status=403)
-        case _:
-            return _page("Facebook not connected", f"<p>{html.escape(outcome.message)}</p>", status=400)
-
-
-def _signed_in(request: Request) -> Caller | None:
-    """The chat's signed-in person, from Chainlit's own session cookie; None without a valid one."""
-    token = get_token_from_cookies(dict(request.cookies))
-    if not token or not get_jwt_secret():
-        return None
-    try:
-        user = decode_jwt(token)
-        return Caller(user_id=UUID(str(user.metadata["user_id"])), email=user.identifier)
-    except (pyjwt.InvalidTokenError, KeyError, TypeError, ValueError):
-        return None
-
-
-def _sign_in_first(again: str) -> HTMLResponse:
-    chat = html.escape(get_settings().public_url.rstrip("/") + "/")
-    return _page(
-        "Sign in to the chat first",
-        "<p>Only the person who asked for this link with /connect_meta can connect Facebook with it, signed"
-        " in to the chat in this browser. Nothing was linked, and the link still works.</p>"
-        f"<p><a href='{chat}'>Sign in to the chat</a>, then {again}</p>",
-        status=401,
-    )
-
-
-async def meta_oauth_callback(request: Request) -> HTMLResponse:
-    params = request.query_params
-    if params.get("error"):
-        reason = params.get("error_description") or params.get("error_reason") or params["error"]
-        return _page("Facebook not connected", f"<p>{html.escape(reason)}. {meta_oauth.AGAIN}</p>", 400)
-    caller = _signed_in(request)
-    if caller is None:
-        here = html.escape(request.url.path + ("?" + request.url.query if request.url.query else ""))
-        return _sign_in_first(f"<a href='{here}'>open this link again</a>.")
-    try:
-        outcome = await meta_oauth.complete_connect(
-            await database(), caller, state=params.get("state", ""), code=params.get("code", "")
-        )
-    except UserFacingError as error:
-        outcome = OAuthOutcome(status="refused", message=error.message)
-    return _outcome_page(outcome)
-
-
-async def meta_oauth_choose(request: Request) -> HTMLResponse:
-    if request.method != "POST":
-        # Linking changes things: only the confirmation page's form may ask for it.
-        return _page(
-            "Facebook not connected",
-            f"<p>Confirm the ad account with the button on the confirmation page. {meta_oauth.AGAIN}</p>",
-            status=405,
-            headers={"Allow": "POST"},
-        )
-    caller = _signed_in(request)
-    if caller is None:
-        return _sign_in_first("open the link /connect_meta gave you again.")
-    form = await request.form()
-    fields = {name: value if isinstance(value, str) else "" for name, value in form.items()}
-    try:
-        outcome = await meta_oauth.confirm_account(
-            await database(),
-            caller,
-            state=fields.get("state", ""),
-            account=fields.get("account", ""),
-            confirmation=fields.get("confirmation", ""),
-        )
-    except UserFacingError as error:
-        outcome = OAuthOutcome(status="refused", message=error.message)
-    return _outcome_page(outcome)
-
-
-def mount_meta_oauth_routes() -> None:
-    """Chainlit's server answers every unknown GET with its page (a catch-all route registered at
-    import), so our routes go in front of it."""
-    router = chainlit_server.app.router
-    if any(getattr(r, "path", None) == meta_oauth.CALLBACK_PATH for r in router.routes):
-        return
-    router.add_api_route(meta_oauth.CALLBACK_PATH, meta_oauth_callback, methods=["GET"])
-    # GET too, so a plain visit gets our 405 page rather than the catch-all's chat page.
-    router.add_api_route(meta_oauth.CHOOSE_PATH, meta_oauth_choose, methods=["GET", "POST"])
-    ours = router.routes[-2:]
-    del router.routes[-2:]
-    router.routes[0:0] = ours
-
-
-mount_meta_oauth_routes()
-# Slack events (mention or DM the bot) on this server: agent/slack.py.
-slack_bot.mount(chainlit_server.app.router, database)

@@ -369,7 +369,8 @@ def chat(
 ) -> None:
     """Start the chat app (Chainlit) on the same database: log in with a demo user and chat."""
     import os
-    import subprocess
+
+    import uvicorn
 
     from db.migrate import migrate
 
@@ -377,21 +378,18 @@ def chat(
     _run(migrate, migrate_first=False)
     console.print(f"ViralTracker chat on http://{host}:{port}  (Ctrl-C to stop)")
     console.print("Demo logins: maya@northwind.example / northwind-demo, leo@summit.example / summit-demo")
-    env = {**os.environ, "CHAINLIT_AUTH_SECRET": settings.auth_secret()}
-    root = Path(__file__).resolve().parent
-    command = [
-        sys.executable,
-        "-m",
-        "chainlit",
-        "run",
-        str(root / "app.py"),
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--headless",
-    ]
-    raise typer.Exit(subprocess.call(command, env=env, cwd=root))
+    # Chainlit reads its signing key from the environment, and its .chainlit/ folder, chainlit.md
+    # and the sessions' .files/ from the working directory (both read when it is first imported).
+    os.environ["CHAINLIT_AUTH_SECRET"] = settings.auth_secret()
+    os.chdir(Path(__file__).resolve().parent)
+    # The app's log lines on stdout as well as in the log file, as they were under `chainlit run`.
+    console_log = logging.StreamHandler(sys.stdout)
+    console_log.setFormatter(logging.Formatter("%(asctime)s - %(levelname)s - %(name)s - %(message)s"))
+    logging.getLogger().addHandler(console_log)
+    from web import web_app
+
+    # One worker: socket.io sessions live in this process (scale with processes, sticky sessions).
+    uvicorn.run(web_app(), host=host, port=port, log_level="error", ws="auto", ws_per_message_deflate=True)
 
 
 @app.command()

@@ -1,7 +1,7 @@
 """The same agent in Slack: mention the bot in a channel, or DM it.
 
 Chainlit's Slack integration (chainlit/slack/app.py) is a slack_bolt `AsyncApp` behind POST
-/slack/events. We serve that same endpoint on Chainlit's server with our own bolt app, built from
+/slack/events. We serve that same endpoint on our web app (web.py) with our own bolt app, built from
 Settings (Chainlit's reads the environment once at import, talks to slack.com only, and creates a
 chat user for any Slack account); Chainlit's session machinery (`HTTPSession`, client type "slack",
 its data layer) records each turn, so a Slack conversation opens in the web app too.
@@ -48,6 +48,7 @@ from starlette.responses import JSONResponse, Response
 
 from agent.build import configured_model
 from agent.chat_ui import elements_for
+from agent.history import HistoryDataLayer
 from agent.runner import TurnResult, run_turn, storable_history
 from agent.slack_render import ACTION_PREFIX, SlackAnswer, escape, render_turn
 from db.pool import Caller, Database
@@ -310,13 +311,7 @@ class SlackBot:
 
 async def load_history(thread_id: str) -> list[ModelMessage]:
     layer = get_data_layer()
-    execute = getattr(layer, "execute_sql", None)
-    if execute is None:
-        return []
-    rows = await execute('select "metadata" from threads where "id" = :id', {"id": thread_id})
-    if not isinstance(rows, list) or not rows:
-        return []
-    metadata = rows[0].get("metadata") or {}
+    metadata = await layer.thread_metadata(thread_id) if isinstance(layer, HistoryDataLayer) else None
     stored = metadata.get(HISTORY_KEY) if isinstance(metadata, dict) else None
     if not isinstance(stored, str) or not stored:
         return []
@@ -361,7 +356,7 @@ async def record_turn(
     return True
 
 
-# -- the endpoint on Chainlit's server --------------------------------------------------------------
+# -- the endpoint on our web app ------------------------------------------------------------------
 
 _bot: tuple[tuple[str, ...], SlackBot] | None = None
 
@@ -384,10 +379,7 @@ def slack_bot(settings: Settings, database: DatabaseProvider) -> SlackBot | None
 
 
 def mount(router: Any, database: DatabaseProvider) -> None:
-    """POST /slack/events on Chainlit's server, in front of Chainlit's own Slack route."""
-    if any(getattr(r, "path", None) == EVENTS_PATH and getattr(r, "endpoint", None) is not None
-           and getattr(r.endpoint, "__module__", "") == __name__ for r in router.routes):  # fmt: skip
-        return
+    """POST /slack/events on our web app (web.py), where it comes before Chainlit's own Slack route."""
 
     async def slack_events(request: Request) -> Response:
         bot = slack_bot(get_settings(), database)
@@ -401,6 +393,3 @@ def mount(router: Any, database: DatabaseProvider) -> None:
         return response
 
     router.add_api_route(EVENTS_PATH, slack_events, methods=["POST"])
-    ours = router.routes[-1]
-    del router.routes[-1]
-    router.routes.insert(0, ours)

@@ -1,9 +1,7 @@
-"""The web server's doors, set on Chainlit's app before it starts: which origins may read it with a
-person's cookie (CORS, and the socket.io connection), and which sign-in tokens still count (a token
-from before its person's logout is dropped, so Chainlit sees no token).
-
-Chainlit 2.12 gives no hook for any of this: `install` patches its app and socket.io server, and
-checks that what it patches is still there (tests/test_login_security.py fails the day it is not).
+"""The web server's doors, an ASGI middleware on our own web app (web.py), in front of Chainlit:
+which origins may write with a person's cookie or open the chat's socket (CORS itself is Starlette's
+middleware, configured from the same origins), and which sign-in tokens still count (a token from
+before its person's logout is dropped, so Chainlit sees no token).
 """
 
 from __future__ import annotations
@@ -23,10 +21,7 @@ import socketio
 from chainlit.auth.cookie import _auth_cookie_name
 from chainlit.auth.jwt import get_jwt_secret
 from chainlit.session import ws_sessions_sid
-from fastapi import FastAPI
 from starlette.datastructures import Headers
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +37,8 @@ DATABASE_DOWN = (DatabaseUnavailable, psycopg.OperationalError, TimeoutError)
 client_address: ContextVar[str | None] = ContextVar("client_address", default=None)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Where Chainlit's socket.io server answers (it is mounted at the root of our app).
+SOCKET_IO_PATH = "/ws/socket.io"
 CROSS_ORIGIN_REFUSED = "Requests from other sites are not accepted."
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -202,12 +199,13 @@ class WebSecurityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if (
-            scope["type"] == "http"
-            and scope["method"] not in SAFE_METHODS
-            and not self.origins.allows(headers.get("origin"), served_as=served_origin(scope))
+        if _origin_checked(scope) and not self.origins.allows(
+            headers.get("origin"), served_as=served_origin(scope)
         ):
-            await _refuse(send, 403, CROSS_ORIGIN_REFUSED)
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})  # before accept: a 403 handshake
+            else:
+                await _refuse(send, 403, CROSS_ORIGIN_REFUSED)
             return
         if (token := request_token(headers)) and await self._outdated(token):
             scope = without_token(scope)
@@ -225,6 +223,13 @@ class WebSecurityMiddleware:
         user_id, version = session
         current = await self.sessions.current(user_id)
         return current is not None and version < current
+
+
+def _origin_checked(scope: Scope) -> bool:
+    """Writes, and the chat's socket (websocket or polling, reads included: it carries the chat)."""
+    if scope["type"] == "websocket":
+        return True
+    return scope["method"] not in SAFE_METHODS or str(scope["path"]).startswith(SOCKET_IO_PATH)
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
@@ -249,37 +254,3 @@ async def close_sockets(sio: socketio.AsyncServer, *, identifier: str) -> int:
     for sid in sockets:
         await sio.disconnect(sid)
     return len(sockets)
-
-
-def install(
-    app: FastAPI,
-    sio: socketio.AsyncServer,
-    *,
-    origins: AllowedOrigins,
-    sessions: SessionVersions,
-    trust_proxy: bool,
-) -> None:
-    """Put our origin rules in place of Chainlit's (any origin, with credentials) and the middleware
-    in front of everything; call before the server starts. Once only."""
-    if any(m.cls is WebSecurityMiddleware for m in app.user_middleware):
-        return
-    cors = [i for i, m in enumerate(app.user_middleware) if m.cls is CORSMiddleware]
-    if len(cors) != 1 or not hasattr(sio.eio, "cors_allowed_origins"):
-        raise RuntimeError("Chainlit's CORS set-up changed: agent/web_security.py needs updating")
-    app.user_middleware[cors[0]] = Middleware(
-        CORSMiddleware,
-        allow_origins=origins.origins,
-        allow_credentials=True,
-        allow_methods=["*"],
-        allow_headers=["*"],
-    )
-    # engineio: a callable decides per connection; `[]` (Chainlit's) would check nothing at all.
-    sio.eio.cors_allowed_origins = lambda origin, environ: origins.allows(
-        origin, served_as=_environ_origin(environ)
-    )
-    app.add_middleware(WebSecurityMiddleware, origins=origins, sessions=sessions, trust_proxy=trust_proxy)
-
-
-def _environ_origin(environ: dict[str, Any]) -> str | None:
-    host = environ.get("HTTP_HOST")
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}" if host else None

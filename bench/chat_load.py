@@ -152,7 +152,7 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # chainlit runs as a child of the CLI: stop the whole group
+            start_new_session=True,  # its own process group: stop it and anything it started
         )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + STARTUP_SECONDS

@@ -107,7 +107,7 @@ def chat_app_process(database_url: str, port: int, **settings: str) -> Iterator[
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # chainlit runs as a child of the CLI: stop the whole group
+            start_new_session=True,  # its own process group: stop it and anything it started
         )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS

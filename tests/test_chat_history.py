@@ -1,6 +1,6 @@
-"""Chat history through Chainlit 2.12's HistoryDataLayer queries (run by our psycopg layer) on the test database.
+"""Chat history through our data layer (agent/history.py, Chainlit's `BaseDataLayer`) on the test database.
 
-The data layer logs and swallows SQL errors, so every test reads the data back (and,
+The data layer logs and swallows SQL errors (as Chainlit's own do), so every test reads the data back (and,
 where Chainlit does not read a column back, checks it with plain SQL), and fails on
 any warning Chainlit logs.
 """
@@ -99,24 +99,38 @@ async def _rows(db: Database, sql: str, *params: object) -> list[dict[str, Any]]
         return await cur.fetchall()
 
 
-async def test_data_layer_connects_over_the_unix_socket(layer: HistoryDataLayer, database_url: str) -> None:
+async def test_data_layer_connects_over_the_unix_socket(
+    layer: HistoryDataLayer, database_url: str, db: Database
+) -> None:
     assert "host=" in database_url  # the embedded server: a socket directory, no TCP
-    assert await layer.execute_sql("select current_database() as db", {}) == [
-        {"db": psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]}
-    ]
+    identifier = f"socket-{uuid.uuid4().hex[:8]}@northwind.example"
+    user = await layer.create_user(User(identifier=identifier))
+    assert user is not None
+    assert await _rows(db, "select id from users where identifier = %s", identifier) == [{"id": user.id}]
 
 
-async def test_data_layer_keeps_casts_and_percent_signs(
+async def test_text_with_percent_signs_and_colons_is_kept_as_typed(
     layer: HistoryDataLayer, no_swallowed_errors: None
 ) -> None:
-    """Chainlit writes SQLAlchemy `:name` parameters; `::type` casts, `%` and unknown `:words`
-    in the text stay as they are."""
-    rows = await layer.execute_sql(
-        "select :n::int + 1 as n, 'a :b %' like :pattern as matched, ':word' as literal, :n || 'x' as text",
-        {"n": "41", "pattern": "a :b %%"},
+    """What people type goes in as a value, never into the SQL: `%`, `%(x)s`, `:name`, `::int`."""
+    user = await layer.create_user(User(identifier=f"pct-{uuid.uuid4().hex[:8]}@northwind.example"))
+    assert user is not None
+    thread_id = str(uuid.uuid4())
+    typed = 'CTR up 12% :brand "Acme" %(days)s ::int -- ); drop table steps; %s'
+    await layer.update_thread(thread_id, name=typed, user_id=user.id, metadata={"note": typed})
+    with chainlit_context(thread_id, user):
+        question = Message(content=typed, author=user.identifier, type="user_message", created_at=_at(0))
+        await layer.create_step(question.to_dict())
+    thread = await layer.get_thread(thread_id)
+    assert thread is not None
+    assert (thread["name"], thread["metadata"], thread["steps"][0]["output"]) == (
+        typed,
+        {"note": typed},
+        typed,
     )
-    assert rows == [{"n": 42, "matched": True, "literal": ":word", "text": "41x"}]
-    assert await layer.execute_sql("update users set metadata = metadata where false", {}) == 0
+    found = await layer.list_threads(Pagination(first=5), ThreadFilter(userId=user.id, search="12% :brand"))
+    assert [t["id"] for t in found.data] == [thread_id]
+    await layer.delete_thread(thread_id)
 
 
 async def test_thread_updates_merge_as_chainlit_does(
@@ -158,8 +172,14 @@ async def test_steps_written_at_once_into_a_new_thread_are_all_kept(
     to create it. Every step must land (a step needs its thread to exist first)."""
     user = await layer.create_user(User(identifier=f"leo-{uuid.uuid4().hex[:8]}@summit.example"))
     assert user is not None
+
     # Open the pool's connections first, so the writes really run side by side.
-    await asyncio.gather(*(layer.execute_sql("select pg_sleep(0.05)", {}) for _ in range(10)))
+    async def hold_a_connection() -> None:
+        async with layer.pool.connection() as conn:
+            await conn.execute("select pg_sleep(0.05)")
+
+    await layer.get_user("nobody@example.com")  # opens the pool
+    await asyncio.gather(*(hold_a_connection() for _ in range(10)))
     thread_id = str(uuid.uuid4())
     with chainlit_context(thread_id, user):
         steps = [Step(name=f"step {i}", type="tool") for i in range(20)]
@@ -263,6 +283,9 @@ async def test_history_round_trip(layer: HistoryDataLayer, db: Database, no_swal
     assert elements["summary"]["forId"] == answer.id and elements["summary"]["type"] == "text"
     assert elements["puppy.mp4"]["mime"] == "video/mp4"
     assert elements["puppy.mp4"]["url"] == f"memory://{user.id}/{elements['puppy.mp4']['id']}/puppy.mp4"
+    # One element opened on its own (the element's side panel), props and all.
+    chart = await layer.get_element(thread_id, elements["RoasChart"]["id"])
+    assert chart is not None and (chart["props"], chart["forId"]) == ({"points": [4.2, 3.1]}, answer.id)
 
     # Columns Chainlit writes but get_thread does not read back.
     [asked] = await _rows(db, 'select "command", "modes", "streaming" from steps where id = %s', question.id)

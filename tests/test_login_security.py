@@ -2,7 +2,8 @@
 logout that ends the session on the server, 503 (not "wrong password") while the database is down,
 and only our own (or configured) origins reading with a person's cookie, over HTTP and socket.io.
 
-The HTTP tests go through Chainlit's whole app in this process (its real routes and middleware),
+The HTTP tests go through our whole web app in this process (Chainlit mounted in it, with its real
+routes, and our middleware in front),
 each from its own client address; the origin and socket tests through the real `viraltracker chat`
 process, over the wire.
 """
@@ -21,7 +22,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import chainlit.data
-import chainlit.server as chainlit_server
 import httpx
 import psycopg
 import pytest
@@ -42,6 +42,7 @@ from services.errors import DatabaseUnavailable
 from settings import Settings, get_settings
 from tests.test_browser import WAIT_MS, _free_port, chat_app_process
 from tests.test_browser import browser as browser
+from web import web_app
 
 SECRET = "login-security-test-secret-" + "x" * 40
 PASSWORD = "correct horse battery"
@@ -57,7 +58,7 @@ def next_address() -> str:
 
 @pytest.fixture
 async def server(db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
-    """Chainlit's app in this process, on the test database."""
+    """Our web app in this process, on the test database."""
     monkeypatch.setenv("CHAINLIT_AUTH_SECRET", SECRET)
     monkeypatch.setattr(app, "_db", db)
     layer = make_data_layer(database_url)
@@ -69,8 +70,8 @@ async def server(db: Database, database_url: str, monkeypatch: pytest.MonkeyPatc
 
 @contextlib.asynccontextmanager
 async def browser_at(address: str, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser at this address (with this sign-in cookie) talking to Chainlit's app in-process."""
-    transport = httpx.ASGITransport(app=chainlit_server.app, client=(address, 51000))
+    """A browser at this address (with this sign-in cookie) talking to our web app in-process."""
+    transport = httpx.ASGITransport(app=web_app(), client=(address, 51000))
     cookies = {"access_token": token} if token else None
     async with httpx.AsyncClient(
         transport=transport, base_url="http://127.0.0.1:8000", cookies=cookies
@@ -237,16 +238,29 @@ async def test_logout_ends_the_session_on_the_server(server: None, person: str) 
         assert (await client.get("/user")).status_code == 200
 
 
-def test_chainlit_still_has_what_web_security_replaces() -> None:
-    """The patches of Chainlit 2.12 in place: our CORS rules (not "any origin"), our middleware
-    outermost, the socket.io server checking origins, our password callback unwrapped."""
-    middleware = chainlit_server.app.user_middleware
-    assert middleware[0].cls is WebSecurityMiddleware
-    [cors] = [m for m in middleware if m.cls is CORSMiddleware]
-    assert cors.kwargs["allow_origins"] == AllowedOrigins(get_settings().web_origins()).origins
-    assert "*" not in cors.kwargs["allow_origins"]
-    assert callable(chainlit_server.sio.eio.cors_allowed_origins)
+def test_our_doors_stand_in_front_of_chainlit(server: None) -> None:
+    """Our middleware outermost, then our CORS rules (not "any origin"), with Chainlit's own CORS
+    allowing nothing more (it sits inside ours); our password callback unwrapped (Chainlit's wrapper
+    would turn its 429 and 503 into "wrong password"): the one patch of Chainlit's that is left."""
+    middleware = web_app().user_middleware
+    assert [m.cls for m in middleware] == [WebSecurityMiddleware, CORSMiddleware]
+    assert middleware[1].kwargs["allow_origins"] == AllowedOrigins(get_settings().web_origins()).origins
+    assert "*" not in middleware[1].kwargs["allow_origins"]
+    assert chainlit_config.project.allow_origins == []
     assert chainlit_config.code.password_auth_callback is app.password_auth
+
+
+async def test_the_chats_socket_is_not_polled_from_another_site(server: None) -> None:
+    """socket.io's long-polling carries the chat too: a page elsewhere may not open it, even to read."""
+    polling = "/ws/socket.io/?EIO=4&transport=polling"
+    async with browser_at(next_address()) as client:
+        refused = await client.get(polling, headers={"Origin": "http://127.0.0.1:1"})
+        assert (refused.status_code, refused.json()) == (
+            403,
+            {"detail": "Requests from other sites are not accepted."},
+        )
+        opened = await client.get(polling, headers={"Origin": "http://127.0.0.1:8000"})
+        assert opened.status_code == 200 and opened.text.startswith("0{")
 
 
 # -- The real server, over the wire ---------------------------------------------------------------

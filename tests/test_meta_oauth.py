@@ -38,6 +38,7 @@ from services.session_versions import session_version
 from services.token_vault import TokenVault
 from settings import Settings, get_settings
 from tests.fakes.meta_graph import FakeGraph
+from web import web_app
 
 APP_ID, APP_SECRET = "1234567890", "app-secret-" + uuid.uuid4().hex
 
@@ -301,13 +302,11 @@ def server(
 
 
 def browser(caller: Caller | None = None, *, token: str | None = None) -> httpx.AsyncClient:
-    """A browser on the Chainlit server; signed in to the chat as `caller` (Chainlit's own cookie)."""
-    import chainlit.server
-
+    """A browser on our web app (Chainlit mounted in it); signed in as `caller` (Chainlit's own cookie)."""
     if caller is not None:
         token = create_jwt(app.chat_user(caller, "credentials", 0))
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=chainlit.server.app),
+        transport=httpx.ASGITransport(app=web_app()),
         base_url="http://testserver",
         cookies={"access_token": token} if token else None,
     )

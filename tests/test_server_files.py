@@ -7,7 +7,8 @@ from pathlib import Path
 import chainlit.config
 import pytest
 
-from agent.history import LocalChatStorage, make_data_layer
+from agent.chat_storage import LocalChatStorage
+from agent.history import make_data_layer
 from tests.cli_helpers import run_cli
 from tests.file_helpers import mode, open_umask
 

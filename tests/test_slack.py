@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import chainlit.data
 import httpx
 import pytest
 
@@ -41,6 +42,7 @@ from tests.fakes.slack_api import (
     Posted,
     sign,
 )
+from web import web_app
 
 MAYA, STRANGER, ADMIN, MEMBER = "UMAYA001", "USTRANGE1", "UADMIN01", "UMEMBER1"
 CHANNEL = "C0GENERAL"
@@ -137,8 +139,6 @@ def all_text(message: Posted) -> str:
 async def world(
     db: Database, database_url: str, maya: Caller, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> AsyncIterator[SlackWorld]:
-    import chainlit.server
-
     fake = FakeSlack().start()
     fake.add_user(MAYA, "Maya@Northwind.example", "Maya")  # Slack's case differs from ours
     fake.add_user(STRANGER, "someone@elsewhere.example", "Someone")
@@ -147,6 +147,7 @@ async def world(
     monkeypatch.setattr(chainlit.data, "_data_layer_initialized", True)
     monkeypatch.setattr(app, "_db", db)
     monkeypatch.setattr(slack, "_bot", None)
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "slack-test-secret-" + "x" * 40)  # the web app signs sessions
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
     monkeypatch.setenv("SLACK_API_URL", fake.api_url)
@@ -154,7 +155,7 @@ async def world(
     monkeypatch.setenv("VIRALTRACKER_PUBLIC_URL", "http://127.0.0.1:8000")
     monkeypatch.setenv("VIRALTRACKER_HOME", str(tmp_path))
     get_settings.cache_clear()
-    transport = httpx.ASGITransport(app=chainlit.server.app)
+    transport = httpx.ASGITransport(app=web_app())
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield SlackWorld(fake, client, db)
@@ -222,13 +223,12 @@ async def test_a_timestamp_that_is_not_a_number_is_refused_as_unsigned(world: Sl
 async def test_slack_not_configured_says_which_variables(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import chainlit.server
-
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "slack-test-secret-" + "x" * 40)  # the web app signs sessions
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
     get_settings.cache_clear()
     try:
-        transport = httpx.ASGITransport(app=chainlit.server.app)
+        transport = httpx.ASGITransport(app=web_app())
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             response = await client.post(slack.EVENTS_PATH, content=b"{}")
         assert response.status_code == 404

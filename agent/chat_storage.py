@@ -1,0 +1,80 @@
+"""Chat elements (tables, charts, transcripts) kept in a local folder: the storage provider of the
+chat history (agent/history.py) in the embedded default."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+from typing import Any
+
+from chainlit.data.storage_clients.base import BaseStorageClient
+
+from services.server_files import private_dir, write_private
+
+
+class LocalChatStorage(BaseStorageClient):
+    """Chat elements (tables, charts, transcripts) kept in a local folder, for the embedded default.
+
+    Read URLs are `data:` URLs built from the file, so the browser gets an element's content over
+    the signed-in session that loaded the thread; no file route is exposed to anyone else.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def _path(self, object_key: str) -> Path:
+        path = (self.root / object_key).resolve()
+        if not path.is_relative_to(self.root):
+            raise ValueError(f"object key outside the storage folder: {object_key!r}")
+        return path
+
+    async def upload_file(
+        self,
+        object_key: str,
+        data: bytes | str,
+        mime: str = "application/octet-stream",
+        overwrite: bool = True,
+        content_disposition: str | None = None,
+    ) -> dict[str, Any]:
+        path = self._path(object_key)
+        if path.exists() and not overwrite:
+            return {"object_key": object_key, "url": await self.get_read_url(object_key)}
+        raw = data.encode() if isinstance(data, str) else data
+        await asyncio.to_thread(_write, self.root, path, raw, mime)
+        return {"object_key": object_key, "url": _data_url(raw, mime)}
+
+    async def delete_file(self, object_key: str) -> bool:
+        path = self._path(object_key)
+        existed = path.exists()
+        await asyncio.to_thread(_remove, path)
+        return existed
+
+    async def get_read_url(self, object_key: str) -> str:
+        path = self._path(object_key)
+        raw, mime = await asyncio.to_thread(_read, path)
+        return _data_url(raw, mime)
+
+    async def close(self) -> None:
+        return None
+
+
+def _write(root: Path, path: Path, raw: bytes, mime: str) -> None:
+    # A chat's tables and charts are its organization's data: owner-only files and folders.
+    private_dir(root)
+    write_private(path, raw)
+    write_private(path.with_name(path.name + ".mime"), mime)
+
+
+def _read(path: Path) -> tuple[bytes, str]:
+    mime_file = path.with_name(path.name + ".mime")
+    return path.read_bytes(), mime_file.read_text() if mime_file.exists() else "application/octet-stream"
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".mime").unlink(missing_ok=True)
+
+
+def _data_url(raw: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(raw).decode()}"
