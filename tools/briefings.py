@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from pydantic_ai import RunContext
 
 from jobs import api as jobs_api
 from jobs.schedules import check_cron
@@ -19,7 +18,6 @@ from services.errors import InvalidArgument, NoData, NotAllowed
 from services.metrics import format_metric
 from services.presentable import Presentable, Table, with_rows
 from services.slack_out import slack_configured
-from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
 from tools.registry import tool
@@ -51,7 +49,7 @@ def _admin_of(roles: dict[UUID, Membership], organization_id: UUID, what: str) -
     step="Briefing: what changed for {brand} ({period})",
 )
 async def briefing(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str,
     period: service.Period = "day",
     channel: str | None = None,
@@ -72,17 +70,17 @@ async def briefing(
         schedule: A cron expression in UTC (e.g. "0 8 * * *" for every day at 08:00) to post it on.
         confirm: true to post or schedule; otherwise it is only previewed.
     """
-    caller = ctx.deps.caller
+    caller = deps.caller
     if schedule is not None and channel is None:
         raise InvalidArgument('Say which Slack channel to post to, e.g. channel:"#growth".')
     cron = check_cron(schedule) if schedule is not None else None
     target = channels.check_channel(channel) if channel is not None else None
-    async with ctx.deps.db.as_user(caller) as conn:
+    async with deps.db.as_user(caller) as conn:
         found = await resolve_brand(conn, name=brand)
         roles = await memberships(conn, user_id=caller.user_id) if target else {}
         try:
             result: service.Briefing | None = await service.briefing(
-                conn, brand=found, period=period, today=ctx.deps.today
+                conn, brand=found, period=period, today=deps.today
             )
         except NoData:
             if target is None:
@@ -94,7 +92,7 @@ async def briefing(
     _admin_of(roles, found.organization_id, f"{found.name}'s organization")
     when = f"on '{cron}' (UTC)" if cron else "now"
     what = f"the {found.name} briefing ({period}) to {target} {when}"
-    warn = "" if slack_configured(get_settings()) else NOT_CONFIGURED
+    warn = "" if slack_configured(deps.settings) else NOT_CONFIGURED
     args: dict[str, str | int | bool] = {"brand": found.name, "period": period, "channel": target}
     if cron:
         args["schedule"] = cron
@@ -108,7 +106,7 @@ async def briefing(
     params = {"period": period, "channel": target}
     if cron:
         schedule_id = await jobs_api.create_schedule(
-            ctx.deps.db, job_type="briefing", cron=cron, params=params,
+            deps.db, job_type="briefing", cron=cron, params=params,
             organization_id=found.organization_id, brand_id=found.id,
         )  # fmt: skip
         return BriefingAnswer(
@@ -117,7 +115,7 @@ async def briefing(
             schedule_id=schedule_id,
         )
     run_id = await jobs_api.run_now(
-        ctx.deps.db, job_type="briefing", params=params,
+        deps.db, job_type="briefing", params=params,
         organization_id=found.organization_id, brand_id=found.id,
     )  # fmt: skip
     return BriefingAnswer(
@@ -143,7 +141,7 @@ class SlackChannelAnswer(BaseModel, Presentable):
 
 @tool(example='/slack_channel channel:"#alerts"', step="Slack channel for notifications")
 async def slack_channel(
-    ctx: RunContext[Deps],
+    deps: Deps,
     channel: str | None = None,
     clear: bool = False,
     brand: str | None = None,
@@ -160,11 +158,11 @@ async def slack_channel(
         brand: A brand of the organization to change (only needed when you belong to several).
         confirm: true to make the change; otherwise it is only previewed.
     """
-    caller = ctx.deps.caller
+    caller = deps.caller
     if channel is not None and clear:
         raise InvalidArgument("Give either channel or clear:true, not both.")
     target = channels.check_channel(channel) if channel is not None else None
-    async with ctx.deps.db.as_user(caller) as conn:
+    async with deps.db.as_user(caller) as conn:
         owner = (await resolve_brand(conn, name=brand)).organization_id if brand is not None else None
         roles = await memberships(conn, user_id=caller.user_id)
         rows = [
@@ -187,7 +185,7 @@ async def slack_channel(
         return SlackChannelAnswer(
             summary=f"Nothing to change: {_describe(org.organization, current)}", channels=rows
         )
-    warn = "" if target is None or slack_configured(get_settings()) else NOT_CONFIGURED
+    warn = "" if target is None or slack_configured(deps.settings) else NOT_CONFIGURED
     wanted = _describe(org.organization, target)
     if not confirm:
         args: dict[str, str | int | bool] = {"channel": target} if target else {"clear": True}
@@ -198,7 +196,7 @@ async def slack_channel(
             channels=rows,
             actions=confirmation(tool="slack_channel", args=args, label="Save"),
         )
-    async with ctx.deps.db.as_user(caller) as conn:
+    async with deps.db.as_user(caller) as conn:
         await channels.set_slack_channel(
             conn, organization_id=org.organization_id, channel=target, user_id=caller.user_id
         )

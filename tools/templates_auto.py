@@ -3,10 +3,10 @@ to them, and (admins) turning it on or off and setting the score threshold, conf
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from pydantic_ai import RunContext
 
 from jobs import api as jobs_api
 from services.accounts import memberships
@@ -36,10 +36,10 @@ class TemplateAutoResult(BaseModel, Presentable):
     step="Template auto-recommendations",
 )
 async def template_auto(
-    ctx: RunContext[Deps],
+    deps: Deps,
     product: str | None = None,
     enabled: bool | None = None,
-    threshold: float | None = None,
+    threshold: Annotated[float, Field(ge=0, le=100)] | None = None,
     confirm: bool = False,
 ) -> TemplateAutoResult:
     """Auto-recommendations of library templates: when a template is approved, each product with them on
@@ -53,10 +53,8 @@ async def template_auto(
         threshold: The score (0-100) a template must reach to be recommended; default 70.
         confirm: true to make the change; otherwise it is only previewed.
     """
-    if threshold is not None and not 0 <= threshold <= 100:
-        raise InvalidArgument(f"threshold must be between 0 and 100 (got {threshold:g}).")
-    caller = ctx.deps.caller
-    async with ctx.deps.db.as_user(caller) as conn:
+    caller = deps.caller
+    async with deps.db.as_user(caller) as conn:
         if product is None:
             if enabled is not None or threshold is not None:
                 raise InvalidArgument("Say which product to change, e.g. " + _example())
@@ -103,12 +101,12 @@ async def template_auto(
             products=[current],
             actions=confirmation(tool="template_auto", args=args, label="Save"),
         )
-    async with ctx.deps.db.as_user(caller) as conn:
+    async with deps.db.as_user(caller) as conn:
         await set_auto(conn, product_id=found.id, enabled=wanted.enabled, threshold=wanted.threshold)
     run_id = None
     if wanted.enabled:  # score the approved library for it now, not only future approvals
         run_id = await jobs_api.run_now(
-            ctx.deps.db, job_type=JOB_TYPE, params={"product_ids": [str(found.id)]},
+            deps.db, job_type=JOB_TYPE, params={"product_ids": [str(found.id)]},
             organization_id=None, brand_id=None,
         )  # fmt: skip
     done = f"Saved. {_describe(wanted)}"
