@@ -13,11 +13,11 @@ from jobs.schedules import check_cron
 from services import ad_creation as service
 from services.accounts import memberships
 from services.assets import storage_for
-from services.errors import NoData, NotAllowed
+from services.errors import NoData
 from services.presentable import Presentable, Table, table_of
 from services.products import resolve_product
 from services.server_files import ServerFile
-from tools.actions import ActionButton, confirmation
+from tools.actions import ActionButton, admin_of, ask_first, confirmation
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -108,17 +108,14 @@ async def create_ads(
     rows = [PlannedAd(position=i, reference=r.name, score=r.score) for i, r in enumerate(planned)]
     if schedule is not None:
         cron = check_cron(schedule)
-        membership = roles.get(found.organization_id)
-        if membership is None or membership.role != "admin":
-            raise NotAllowed(
-                f"Only admins of {found.brand}'s organization can schedule ad runs; ask an admin to do it."
-            )
+        admin_of(
+            roles, found.organization_id, organization=f"{found.brand}'s organization", to="schedule ad runs"
+        )
         if not confirm:
-            return CreateAdsResult(
-                summary=f"Make {what} on the schedule '{cron}' (UTC)? Nothing has changed yet: confirm to"
-                " go ahead.",
+            return ask_first(
+                CreateAdsResult, f"Make {what} on the schedule '{cron}' (UTC)?",
+                tool="create_ads", args={**args, "schedule": cron}, label="Schedule",
                 product=found.name, brand=found.brand, planned=rows,
-                actions=confirmation(tool="create_ads", args={**args, "schedule": cron}, label="Schedule"),
             )  # fmt: skip
         schedule_id = await jobs_api.create_schedule(
             deps.db, job_type="ad_creation", cron=cron,

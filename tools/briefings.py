@@ -18,7 +18,7 @@ from services.errors import InvalidArgument, NoData, NotAllowed
 from services.metrics import format_metric
 from services.presentable import Presentable, Table, with_rows
 from services.slack_out import slack_configured
-from tools.actions import ActionButton, confirmation
+from tools.actions import ActionButton, admin_of, ask_first
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -36,12 +36,6 @@ class BriefingAnswer(BaseModel, Presentable):
 
     def as_tables(self) -> list[Table]:
         return briefing_tables(self.briefing) if self.briefing is not None else []
-
-
-def _admin_of(roles: dict[UUID, Membership], organization_id: UUID, what: str) -> None:
-    found = roles.get(organization_id)
-    if found is None or found.role != "admin":
-        raise NotAllowed(f"Only admins of {what} can do this; you are a {found.role if found else 'guest'}.")
 
 
 @tool(
@@ -89,7 +83,7 @@ async def briefing(
     if target is None:
         assert result is not None
         return BriefingAnswer(summary=result.summary, briefing=result)
-    _admin_of(roles, found.organization_id, f"{found.name}'s organization")
+    admin_of(roles, found.organization_id, organization=f"{found.name}'s organization", to="post briefings")
     when = f"on '{cron}' (UTC)" if cron else "now"
     what = f"the {found.name} briefing ({period}) to {target} {when}"
     warn = "" if slack_configured(deps.settings) else NOT_CONFIGURED
@@ -98,11 +92,10 @@ async def briefing(
         args["schedule"] = cron
     if not confirm:
         preview = f" It would read: {result.summary}" if result else ""
-        return BriefingAnswer(
-            summary=f"Post {what}? Nothing has changed yet: confirm to go ahead.{warn}{preview}",
-            briefing=result,
-            actions=confirmation(tool="briefing", args=args, label="Schedule" if cron else "Post"),
-        )
+        return ask_first(
+            BriefingAnswer, f"Post {what}?", tool="briefing", args=args,
+            label="Schedule" if cron else "Post", note=f"{warn}{preview}", briefing=result,
+        )  # fmt: skip
     params = {"period": period, "channel": target}
     if cron:
         schedule_id = await jobs_api.create_schedule(
@@ -179,7 +172,7 @@ async def slack_channel(
             summary=f"Notifications to Slack — {said or 'you have no organization'}.", channels=rows
         )
     org = _one_organization(roles, owner)
-    _admin_of(roles, org.organization_id, org.organization)
+    admin_of(roles, org.organization_id, organization=org.organization, to="change its Slack channel")
     current = next(r.channel for r in rows if r.organization == org.organization)
     if current == target:
         return SlackChannelAnswer(
@@ -191,11 +184,10 @@ async def slack_channel(
         args: dict[str, str | int | bool] = {"channel": target} if target else {"clear": True}
         if brand is not None:
             args["brand"] = brand
-        return SlackChannelAnswer(
-            summary=f"Change to: {wanted} Nothing has changed yet: confirm to go ahead.{warn}",
-            channels=rows,
-            actions=confirmation(tool="slack_channel", args=args, label="Save"),
-        )
+        return ask_first(
+            SlackChannelAnswer, f"Change to: {wanted}", tool="slack_channel", args=args, label="Save",
+            note=warn, channels=rows,
+        )  # fmt: skip
     async with deps.db.as_user(caller) as conn:
         await channels.set_slack_channel(
             conn, organization_id=org.organization_id, channel=target, user_id=caller.user_id

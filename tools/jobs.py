@@ -13,7 +13,7 @@ from jobs import api as jobs_api
 from services.accounts import Membership, memberships
 from services.errors import Ambiguous, InvalidArgument, NotAllowed, NotFound
 from services.presentable import Presentable, Table
-from tools.actions import ActionButton, confirmation
+from tools.actions import ActionButton, admin_of, ask_first
 from tools.common import Limit
 from tools.deps import Deps
 from tools.registry import tool
@@ -168,12 +168,7 @@ def _admin_of(
     membership = roles.get(target.organization_id)
     if membership is None:  # visible but not theirs: can't happen under RLS; refuse all the same
         raise NotFound(f"No such job in your organizations ({short(target.id)}).")
-    if membership.role != "admin":
-        raise NotAllowed(
-            f"Only admins of {membership.organization} can {verb} jobs; you are a {membership.role}."
-            " Ask an admin to do it."
-        )
-    return membership
+    return admin_of(roles, target.organization_id, organization=membership.organization, to=f"{verb} jobs")
 
 
 def _label(change: Change, target: jobs_api.Run | jobs_api.Schedule) -> str:
@@ -197,11 +192,7 @@ def _preview(change: Change, target: jobs_api.Run | jobs_api.Schedule, membershi
         detail = f" It runs on '{target.cron}' (UTC); nothing runs until it is resumed."
     text = f"{_label(change, target)} ({membership.organization})?{detail}"
     args: dict[str, str | int | bool] = {change: short(target.id)}
-    return JobsResult(
-        summary=f"{text} Nothing has changed yet: confirm to go ahead.",
-        view="all",
-        actions=confirmation(tool="jobs", args=args, label=_CONFIRM[change]),
-    )
+    return ask_first(JobsResult, text, tool="jobs", args=args, label=_CONFIRM[change], view="all")
 
 
 async def _apply(deps: Deps, change: Change, target: jobs_api.Run | jobs_api.Schedule) -> str:

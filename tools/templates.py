@@ -13,7 +13,7 @@ from services.assets import storage_for
 from services.errors import InvalidArgument, NotAllowed
 from services.presentable import Presentable, Table
 from services.server_files import ServerFile, shown_name
-from tools.actions import ActionButton, confirmation
+from tools.actions import ActionButton, ask_first
 from tools.common import Limit
 from tools.deps import Deps
 from tools.registry import tool
@@ -190,12 +190,10 @@ async def review_templates(
         }  # fmt: skip
         if reason:
             args["reason"] = reason
-        return ReviewAnswer(
-            summary=text + " Nothing has changed yet: confirm to go ahead.",
-            decision=decision,
-            templates=_rows(deps, pending),
-            actions=confirmation(tool="review_templates", args=args, label=verb),
-        )
+        return ask_first(
+            ReviewAnswer, text, tool="review_templates", args=args, label=verb,
+            decision=decision, templates=_rows(deps, pending),
+        )  # fmt: skip
     result = await library.finalize_approval(
         deps.db,
         caller,

@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field
 
 from jobs import api as jobs_api
 from services.accounts import memberships
-from services.errors import InvalidArgument, NotAllowed
+from services.errors import InvalidArgument
 from services.presentable import Presentable, Table, table_of
 from services.products import resolve_product
 from services.template_auto import JOB_TYPE, AutoSetting, auto_settings, set_auto
-from tools.actions import ActionButton, confirmation
+from tools.actions import ActionButton, admin_of, ask_first
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -76,12 +76,10 @@ async def template_auto(
             summary=_describe(current), products=[current],
             actions=[ActionButton(label=f"{toggle} for {found.name}", tool="template_auto", args=args)],
         )  # fmt: skip
-    role = roles[found.organization_id].role if found.organization_id in roles else None
-    if role != "admin":
-        raise NotAllowed(
-            f"Only admins of {found.brand}'s organization can change auto-recommendations; you are a"
-            f" {role or 'guest'}. Ask an admin to do it."
-        )
+    admin_of(
+        roles, found.organization_id, organization=f"{found.brand}'s organization",
+        to="change auto-recommendations",
+    )  # fmt: skip
     wanted = AutoSetting(
         product=found.name, brand=found.brand,
         enabled=current.enabled if enabled is None else enabled,
@@ -95,12 +93,10 @@ async def template_auto(
             args["enabled"] = enabled
         if threshold is not None:
             args["threshold"] = f"{threshold:g}"
-        return TemplateAutoResult(
-            summary=f"Change {found.name} ({found.brand}) to: {_describe(wanted)} Nothing has changed yet:"
-            " confirm to go ahead.",
-            products=[current],
-            actions=confirmation(tool="template_auto", args=args, label="Save"),
-        )
+        return ask_first(
+            TemplateAutoResult, f"Change {found.name} ({found.brand}) to: {_describe(wanted)}",
+            tool="template_auto", args=args, label="Save", products=[current],
+        )  # fmt: skip
     async with deps.db.as_user(caller) as conn:
         await set_auto(conn, product_id=found.id, enabled=wanted.enabled, threshold=wanted.threshold)
     run_id = None
