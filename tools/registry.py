@@ -1,4 +1,4 @@
-"""One registry of tools feeding the agent, slash commands, the CLI `ask` and (later) MCP."""
+"""One registry of tools feeding the agent, slash commands, the CLI `ask` and MCP."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic_ai import BinaryContent, ModelRetry, RunContext, Tool, ToolReturn
+from pydantic_ai.tools import ToolDefinition
 
 from services.errors import DatabaseUnavailable, InvalidArgument, UserFacingError
 from services.model_choice import reads_images
@@ -141,7 +142,7 @@ def _args_model(name: str, function: ToolFunction) -> type[BaseModel]:
     return model
 
 
-def _definition(name: str, function: ToolFunction) -> Any:
+def _definition(name: str, function: ToolFunction) -> ToolDefinition:
     """Pydantic-AI's definition of the tool (its description, and a schema with each argument's
     docstring line and limits), read from a stand-in with the signature it expects: the run context first."""
 
