@@ -28,21 +28,17 @@ from mcp.server.session import ServerSession
 from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import ValidationError
-from pydantic_ai import ModelRetry, RunContext, ToolReturn
-from pydantic_ai.messages import ModelMessage, ModelResponse
-from pydantic_ai.models.function import AgentInfo, FunctionModel
-from pydantic_ai.usage import RunUsage
+from pydantic_ai import ToolReturn
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from agent.render import actions_of
-from agent.slash import _explain
 from db.pool import Caller, Database
 from services.api_tokens import TokenRefused, caller_for_token
 from services.errors import DatabaseUnavailable, UserFacingError
+from settings import get_settings
 from tools.deps import Deps
 from tools.registry import ToolSpec, agent_tools, all_specs, get_spec, result_of
 
@@ -60,13 +56,6 @@ CALLER_KEY = "viraltracker.caller"
 Progress = Callable[[str | None, str], None]
 """(tool call id, message): what `Deps.progress` is."""
 UNEXPECTED = "Something went wrong on our side and has been logged. Please try again."
-
-
-def _never_called(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-    raise AssertionError("MCP tool calls run without a model")  # tools never ask ctx.model
-
-
-_NO_MODEL = FunctionModel(_never_called, model_name="mcp")
 
 
 def tool_definitions() -> list[types.Tool]:
@@ -129,25 +118,21 @@ async def call_tool(
     spec: ToolSpec | None = get_spec(name)
     if spec is None:
         return _error(_unknown_tool(name))
-    try:
-        values = spec.args_model.model_validate(arguments)
-    except ValidationError as error:
-        return _error(_explain(spec, error, {k: str(v) for k, v in arguments.items()}))
-    deps = Deps(db=db, caller=caller, today=today or date.today(), progress=progress)
-    ctx = RunContext(
-        deps=deps, model=_NO_MODEL, usage=RunUsage(), tool_name=name, tool_call_id=f"mcp_{uuid4().hex[:16]}"
+    deps = Deps(
+        db=db,
+        caller=caller,
+        today=today or date.today(),
+        settings=get_settings(),
+        progress=progress,
+        tool_call_id=f"mcp_{uuid4().hex[:16]}",
     )
     try:
-        answer = await spec.function(ctx, **{k: getattr(values, k) for k in type(values).model_fields})
-    except ModelRetry as refusal:  # the registry's form of a UserFacingError
-        return _error(refusal.message)
+        answer = await spec.call(deps, arguments)
     except UserFacingError as error:
         return _error(error.message)
     except Exception:
         log.exception("MCP tool %s failed for %s", name, caller.email)
         return _error(UNEXPECTED)
-    if not isinstance(answer, ToolReturn):  # every registered tool returns one; be plain if not
-        return types.CallToolResult(content=[types.TextContent(type="text", text=str(answer))])
     return _answer(answer)
 
 

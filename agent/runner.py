@@ -38,6 +38,7 @@ from db.pool import Caller, Database
 from services.brands import visible_brands
 from services.errors import DatabaseUnavailable, UserFacingError
 from services.model_choice import provider_trouble
+from settings import get_settings
 from tools.deps import Deps
 from tools.registry import result_of
 
@@ -220,7 +221,9 @@ async def _run_turn(
         model = offline_model(RouterContext(brand_names=names, today=today))
     # A surface that shows progress (the chat UI) hears long tools as they go.
     progress = getattr(listener, "on_progress", None)
-    deps = Deps(db=db, caller=caller, today=today, brand_names=names, progress=progress)
+    deps = Deps(
+        db=db, caller=caller, today=today, settings=get_settings(), brand_names=names, progress=progress
+    )
     streamed = _Streamed()
     try:
         result = await build_agent().run(

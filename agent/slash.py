@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any
 
-from pydantic import ValidationError
 from rapidfuzz import process
 
 from services.errors import InvalidArgument, NotFound
@@ -41,38 +40,6 @@ def _split(text: str) -> list[str]:
         raise InvalidArgument(f"Couldn't read that command: {error} (check the quotes).") from error
 
 
-def _choices(annotation: Any) -> list[str]:
-    out: list[str] = []
-    for arg in get_args(annotation):
-        out.extend(_choices(arg) if get_args(arg) else [arg] if isinstance(arg, str) else [])
-    return out
-
-
-def _explain(spec: ToolSpec, error: ValidationError, given: dict[str, str]) -> str:
-    """One clear sentence for the first thing wrong with the arguments."""
-    e = error.errors()[0]
-    name = str(e["loc"][0]) if e["loc"] else ""
-    got = given.get(name, "")
-    if len(got) > 60:  # a pasted wall of digits is named, not echoed whole
-        got = f"{got[:40]}… ({len(got):,} characters)"
-    kind = e["type"]
-    if kind == "extra_forbidden":
-        takes = ", ".join(spec.arguments) or "no arguments"
-        return f"Unknown argument '{name}' for /{spec.name}. It takes: {takes}."
-    if kind == "missing":
-        return f"/{spec.name} needs {name}. Example: {spec.example}"
-    if kind == "literal_error":
-        annotation = spec.args_model.model_fields[name].annotation
-        return f"{name} must be one of: {', '.join(_choices(annotation))} (got '{got}')."
-    if kind.startswith("int_"):
-        return f"{name} must be a whole number (got '{got}')."
-    if kind.startswith("float_"):
-        return f"{name} must be a number (got '{got}')."
-    if kind.startswith("date_"):
-        return f"{name} must be a date like 2026-01-31 (got '{got}')."
-    return f"{name}: {e['msg']} (got '{got}')."
-
-
 def parse_slash(text: str) -> SlashCommand:
     """Parse and validate a slash command, or raise a user-facing error saying exactly what is wrong."""
     tokens = _split(text.strip()[1:])
@@ -102,10 +69,7 @@ def parse_slash(text: str) -> SlashCommand:
         if key in given:
             raise InvalidArgument(f"{key} is given twice.")
         given[key] = value
-    try:
-        validated = spec.args_model.model_validate(given)
-    except ValidationError as error:
-        raise InvalidArgument(_explain(spec, error, given)) from None
+    validated = spec.parse(given)
     return SlashCommand(tool=spec.name, args=validated.model_dump(mode="json", exclude_unset=True))
 
 

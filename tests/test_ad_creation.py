@@ -257,7 +257,8 @@ async def test_create_ads_in_chat_previews_then_makes_them(
     # Scheduling is for admins.
     turn = await run_turn(db=db, caller=shop.member, message=message + ' schedule:"0 9 * * 1"')
     assert turn.text == (
-        f"Only admins of {shop.brand}'s organization can schedule ad runs; ask an admin to do it."
+        f"Only admins of {shop.brand}'s organization can schedule ad runs; you are a member."
+        " Ask an admin to do it."
     )
     turn = await run_turn(db=db, caller=shop.admin, message=message + ' schedule:"0 9 * * 1" confirm:true')
     assert turn.text.startswith(f"Scheduled: 2 ad(s) for {library.product}"), turn.text

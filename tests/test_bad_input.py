@@ -60,11 +60,11 @@ from db.pool import Caller, Database
         ),
         (
             '/top_hooks brand:"Acme Pets" min_spend:' + "9" * 40,
-            "min_spend must be at most 999,999,999,999.99 (got 1e+40).",
+            "min_spend must be between 0 and 999,999,999,999.99 (got 1e+40).",
         ),
         (
             '/hook_analysis brand:"Acme Pets" min_spend:1e400',
-            "min_spend must be at most 999,999,999,999.99 (got inf).",
+            "min_spend must be between 0 and 999,999,999,999.99 (got inf).",
         ),
         ('/ad_performance brand:"Acme Pets" min_spend:nan', "min_spend must be a number (got nan)."),
         (

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
-from pydantic_ai import RunContext
 
 import cli
 from agent.build import build_agent
@@ -75,7 +74,7 @@ class PacingResult(BaseModel, Presentable):
         return [{"data": [bars], "layout": layout("Budget used per campaign")}]
 
 
-async def campaign_pacing(ctx: RunContext[Deps], brand: str) -> PacingResult:
+async def campaign_pacing(deps: Deps, brand: str) -> PacingResult:
     """How far through its budget each of the brand's campaigns is.
 
     Args:

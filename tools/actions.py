@@ -3,9 +3,16 @@ a button, the CLI prints it as a hint, and either way it runs as whoever clicks 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel
+
+from services.accounts import Membership
+from services.errors import NotAllowed
+
+Answer = TypeVar("Answer", bound=BaseModel)
+NOTHING_YET = "Nothing has changed yet: confirm to go ahead."
 
 
 class ActionButton(BaseModel):
@@ -50,3 +57,36 @@ def confirmation(
         ActionButton(label=label, tool=tool, args={**args, "confirm": True}, once=True),
         ActionButton(label="Cancel", once=True),
     ]
+
+
+def ask_first(
+    answer: type[Answer],
+    question: str,
+    *,
+    tool: str,
+    args: dict[str, str | int | bool],
+    label: str,
+    note: str = "",
+    **fields: Any,
+) -> Answer:
+    """A write's preview: `question` and that nothing has changed yet (then `note`), with Confirm
+    (`label`: the same call with confirm:true) and Cancel; `fields` fill the rest of the answer."""
+    return answer(
+        summary=f"{question} {NOTHING_YET}{note}",
+        actions=confirmation(tool=tool, args=args, label=label),
+        **fields,
+    )
+
+
+def admin_of(
+    roles: dict[UUID, Membership], organization_id: UUID, *, organization: str, to: str
+) -> Membership:
+    """The caller's membership of the organization if they are its admin (only admins change what an
+    organization shares: schedules, Slack posts, settings); else `NotAllowed` saying who may."""
+    found = roles.get(organization_id)
+    if found is None or found.role != "admin":
+        raise NotAllowed(
+            f"Only admins of {organization} can {to}; you are a {found.role if found else 'guest'}."
+            " Ask an admin to do it."
+        )
+    return found

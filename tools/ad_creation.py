@@ -3,22 +3,21 @@ schedule a recurring run; each previewed first and done only on confirmation."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from pydantic_ai import RunContext
 
 from jobs import api as jobs_api
 from jobs.schedules import check_cron
 from services import ad_creation as service
 from services.accounts import memberships
 from services.assets import storage_for
-from services.errors import NoData, NotAllowed
+from services.errors import NoData
 from services.presentable import Presentable, Table, table_of
 from services.products import resolve_product
 from services.server_files import ServerFile
-from settings import get_settings
-from tools.actions import ActionButton, confirmation
+from tools.actions import ActionButton, admin_of, ask_first, confirmation
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -68,9 +67,9 @@ class CreateAdsResult(BaseModel, Presentable):
     aliases={"from": "source"},
 )
 async def create_ads(
-    ctx: RunContext[Deps],
+    deps: Deps,
     product: str,
-    count: int = 3,
+    count: Annotated[int, Field(ge=1, le=service.MAX_COUNT)] = 3,
     source: service.TemplateSource = "library",
     filter: service.TemplateFilter = "recommended",
     schedule: str | None = None,
@@ -92,8 +91,8 @@ async def create_ads(
         schedule: A cron expression in UTC (e.g. "0 9 * * 1" for Mondays 09:00) to make ads on a schedule.
         confirm: true to go ahead; otherwise it is only previewed.
     """
-    caller = ctx.deps.caller
-    async with ctx.deps.db.as_user(caller) as conn:
+    caller = deps.caller
+    async with deps.db.as_user(caller) as conn:
         found = await resolve_product(conn, name=product)
         planned = await service.plan_references(
             conn, product=found, count=count, source=source, filter=filter
@@ -109,20 +108,17 @@ async def create_ads(
     rows = [PlannedAd(position=i, reference=r.name, score=r.score) for i, r in enumerate(planned)]
     if schedule is not None:
         cron = check_cron(schedule)
-        membership = roles.get(found.organization_id)
-        if membership is None or membership.role != "admin":
-            raise NotAllowed(
-                f"Only admins of {found.brand}'s organization can schedule ad runs; ask an admin to do it."
-            )
+        admin_of(
+            roles, found.organization_id, organization=f"{found.brand}'s organization", to="schedule ad runs"
+        )
         if not confirm:
-            return CreateAdsResult(
-                summary=f"Make {what} on the schedule '{cron}' (UTC)? Nothing has changed yet: confirm to"
-                " go ahead.",
+            return ask_first(
+                CreateAdsResult, f"Make {what} on the schedule '{cron}' (UTC)?",
+                tool="create_ads", args={**args, "schedule": cron}, label="Schedule",
                 product=found.name, brand=found.brand, planned=rows,
-                actions=confirmation(tool="create_ads", args={**args, "schedule": cron}, label="Schedule"),
             )  # fmt: skip
         schedule_id = await jobs_api.create_schedule(
-            ctx.deps.db, job_type="ad_creation", cron=cron,
+            deps.db, job_type="ad_creation", cron=cron,
             params={"product": str(found.id), "count": count, "template_source": source, "filter": filter},
             organization_id=found.organization_id, brand_id=found.brand_id,
         )  # fmt: skip
@@ -143,10 +139,10 @@ async def create_ads(
             product=found.name, brand=found.brand, planned=rows,
             actions=confirmation(tool="create_ads", args=args, label="Create"),
         )  # fmt: skip
-    settings, call_id = get_settings(), ctx.tool_call_id
+    settings = deps.settings
     made = await service.create_ads(
-        ctx.deps.db, product_id=found.id, count=count, template_source=source, filter=filter,
-        settings=settings, progress=lambda message, _fraction: ctx.deps.report(call_id, message),
+        deps.db, product_id=found.id, count=count, template_source=source, filter=filter,
+        settings=settings, progress=lambda message, _fraction: deps.report(message),
     )  # fmt: skip
     storage = storage_for(settings)
     return CreateAdsResult(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic_ai import RunContext
-
 from services.blueprint_exports import ExportFormat
 from services.blueprints import (
     BlueprintResult,
@@ -14,7 +12,6 @@ from services.blueprints import (
     start_blueprint,
 )
 from services.errors import InvalidArgument
-from settings import get_settings
 from tools.actions import ActionButton
 from tools.deps import Deps
 from tools.registry import tool
@@ -25,7 +22,7 @@ from tools.registry import tool
     step="Building a blueprint of {landing_page} for {brand}",
 )
 async def blueprint(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str | None = None,
     landing_page: str | None = None,
     product: str | None = None,
@@ -54,12 +51,12 @@ async def blueprint(
         compare: Two blueprint ids of the same page, comma-separated, to see side by side.
         export_id: A finished blueprint's id to export again in `format`.
     """
-    settings = get_settings()
+    settings = deps.settings
     if compare:
-        async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        async with deps.db.as_user(deps.caller) as conn:
             return await compare_blueprints(conn, refs=[r for r in compare.replace(" ", ",").split(",") if r])
     if export_id:
-        async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        async with deps.db.as_user(deps.caller) as conn:
             done = await get_blueprint(conn, ref=export_id)
         if done.content is None:
             raise InvalidArgument(f"Blueprint {export_id} has not succeeded yet: re-run it first.")
@@ -67,9 +64,8 @@ async def blueprint(
         return BlueprintResult(
             summary=f"Exported blueprint {export_id}: {files[0].name}", blueprint=done, files=files
         )
-    call_id = ctx.tool_call_id
     if rerun:
-        async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+        async with deps.db.as_user(deps.caller) as conn:
             blueprint_id = (await get_blueprint(conn, ref=rerun)).id
     else:
         if not brand:
@@ -78,15 +74,15 @@ async def blueprint(
                 "or export_id:<id>."
             )
         blueprint_id = await start_blueprint(
-            ctx.deps.db, ctx.deps.caller, brand=brand, landing_page=landing_page or "", product=product,
+            deps.db, deps.caller, brand=brand, landing_page=landing_page or "", product=product,
             offer_variant=offer_variant, persona=persona, fmt=format or "md",
         )  # fmt: skip
     result = await run_blueprint(
-        ctx.deps.db,
-        ctx.deps.caller,
+        deps.db,
+        deps.caller,
         blueprint_id=blueprint_id,
         settings=settings,
-        progress=lambda message: ctx.deps.report(call_id, message),
+        progress=lambda message: deps.report(message),
     )
     row = result.blueprint
     if row is not None and row.status == "failed":

@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from pydantic_ai import RunContext
 
 from jobs import api as jobs_api
 from jobs.schedules import check_cron
@@ -19,8 +18,7 @@ from services.errors import InvalidArgument, NoData, NotAllowed
 from services.metrics import format_metric
 from services.presentable import Presentable, Table, with_rows
 from services.slack_out import slack_configured
-from settings import get_settings
-from tools.actions import ActionButton, confirmation
+from tools.actions import ActionButton, admin_of, ask_first
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -40,18 +38,12 @@ class BriefingAnswer(BaseModel, Presentable):
         return briefing_tables(self.briefing) if self.briefing is not None else []
 
 
-def _admin_of(roles: dict[UUID, Membership], organization_id: UUID, what: str) -> None:
-    found = roles.get(organization_id)
-    if found is None or found.role != "admin":
-        raise NotAllowed(f"Only admins of {what} can do this; you are a {found.role if found else 'guest'}.")
-
-
 @tool(
     example='/briefing brand:"Acme Pets" period:day',
     step="Briefing: what changed for {brand} ({period})",
 )
 async def briefing(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str,
     period: service.Period = "day",
     channel: str | None = None,
@@ -72,17 +64,17 @@ async def briefing(
         schedule: A cron expression in UTC (e.g. "0 8 * * *" for every day at 08:00) to post it on.
         confirm: true to post or schedule; otherwise it is only previewed.
     """
-    caller = ctx.deps.caller
+    caller = deps.caller
     if schedule is not None and channel is None:
         raise InvalidArgument('Say which Slack channel to post to, e.g. channel:"#growth".')
     cron = check_cron(schedule) if schedule is not None else None
     target = channels.check_channel(channel) if channel is not None else None
-    async with ctx.deps.db.as_user(caller) as conn:
+    async with deps.db.as_user(caller) as conn:
         found = await resolve_brand(conn, name=brand)
         roles = await memberships(conn, user_id=caller.user_id) if target else {}
         try:
             result: service.Briefing | None = await service.briefing(
-                conn, brand=found, period=period, today=ctx.deps.today
+                conn, brand=found, period=period, today=deps.today
             )
         except NoData:
             if target is None:
@@ -91,24 +83,23 @@ async def briefing(
     if target is None:
         assert result is not None
         return BriefingAnswer(summary=result.summary, briefing=result)
-    _admin_of(roles, found.organization_id, f"{found.name}'s organization")
+    admin_of(roles, found.organization_id, organization=f"{found.name}'s organization", to="post briefings")
     when = f"on '{cron}' (UTC)" if cron else "now"
     what = f"the {found.name} briefing ({period}) to {target} {when}"
-    warn = "" if slack_configured(get_settings()) else NOT_CONFIGURED
+    warn = "" if slack_configured(deps.settings) else NOT_CONFIGURED
     args: dict[str, str | int | bool] = {"brand": found.name, "period": period, "channel": target}
     if cron:
         args["schedule"] = cron
     if not confirm:
         preview = f" It would read: {result.summary}" if result else ""
-        return BriefingAnswer(
-            summary=f"Post {what}? Nothing has changed yet: confirm to go ahead.{warn}{preview}",
-            briefing=result,
-            actions=confirmation(tool="briefing", args=args, label="Schedule" if cron else "Post"),
-        )
+        return ask_first(
+            BriefingAnswer, f"Post {what}?", tool="briefing", args=args,
+            label="Schedule" if cron else "Post", note=f"{warn}{preview}", briefing=result,
+        )  # fmt: skip
     params = {"period": period, "channel": target}
     if cron:
         schedule_id = await jobs_api.create_schedule(
-            ctx.deps.db, job_type="briefing", cron=cron, params=params,
+            deps.db, job_type="briefing", cron=cron, params=params,
             organization_id=found.organization_id, brand_id=found.id,
         )  # fmt: skip
         return BriefingAnswer(
@@ -117,7 +108,7 @@ async def briefing(
             schedule_id=schedule_id,
         )
     run_id = await jobs_api.run_now(
-        ctx.deps.db, job_type="briefing", params=params,
+        deps.db, job_type="briefing", params=params,
         organization_id=found.organization_id, brand_id=found.id,
     )  # fmt: skip
     return BriefingAnswer(
@@ -143,7 +134,7 @@ class SlackChannelAnswer(BaseModel, Presentable):
 
 @tool(example='/slack_channel channel:"#alerts"', step="Slack channel for notifications")
 async def slack_channel(
-    ctx: RunContext[Deps],
+    deps: Deps,
     channel: str | None = None,
     clear: bool = False,
     brand: str | None = None,
@@ -160,11 +151,11 @@ async def slack_channel(
         brand: A brand of the organization to change (only needed when you belong to several).
         confirm: true to make the change; otherwise it is only previewed.
     """
-    caller = ctx.deps.caller
+    caller = deps.caller
     if channel is not None and clear:
         raise InvalidArgument("Give either channel or clear:true, not both.")
     target = channels.check_channel(channel) if channel is not None else None
-    async with ctx.deps.db.as_user(caller) as conn:
+    async with deps.db.as_user(caller) as conn:
         owner = (await resolve_brand(conn, name=brand)).organization_id if brand is not None else None
         roles = await memberships(conn, user_id=caller.user_id)
         rows = [
@@ -181,24 +172,23 @@ async def slack_channel(
             summary=f"Notifications to Slack — {said or 'you have no organization'}.", channels=rows
         )
     org = _one_organization(roles, owner)
-    _admin_of(roles, org.organization_id, org.organization)
+    admin_of(roles, org.organization_id, organization=org.organization, to="change its Slack channel")
     current = next(r.channel for r in rows if r.organization == org.organization)
     if current == target:
         return SlackChannelAnswer(
             summary=f"Nothing to change: {_describe(org.organization, current)}", channels=rows
         )
-    warn = "" if target is None or slack_configured(get_settings()) else NOT_CONFIGURED
+    warn = "" if target is None or slack_configured(deps.settings) else NOT_CONFIGURED
     wanted = _describe(org.organization, target)
     if not confirm:
         args: dict[str, str | int | bool] = {"channel": target} if target else {"clear": True}
         if brand is not None:
             args["brand"] = brand
-        return SlackChannelAnswer(
-            summary=f"Change to: {wanted} Nothing has changed yet: confirm to go ahead.{warn}",
-            channels=rows,
-            actions=confirmation(tool="slack_channel", args=args, label="Save"),
-        )
-    async with ctx.deps.db.as_user(caller) as conn:
+        return ask_first(
+            SlackChannelAnswer, f"Change to: {wanted}", tool="slack_channel", args=args, label="Save",
+            note=warn, channels=rows,
+        )  # fmt: skip
+    async with deps.db.as_user(caller) as conn:
         await channels.set_slack_channel(
             conn, organization_id=org.organization_id, channel=target, user_id=caller.user_id
         )

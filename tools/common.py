@@ -1,38 +1,28 @@
-"""Argument types and helpers shared by the tool modules."""
+"""Argument types shared by the tool modules: their limits are in the schema the model and MCP clients read."""
 
 from __future__ import annotations
 
-import math
 from datetime import date
+from typing import Annotated
 
-from pydantic_ai import RunContext
+from pydantic import Field
 
-from services.errors import InvalidArgument
-from services.windows import Window, resolve_window
+from services.windows import MAX_DAYS, Window, resolve_window
 from tools.deps import Deps
 
-
-def window_of(
-    ctx: RunContext[Deps], days: int | None, since: date | None, until: date | None, *, default_days: int = 30
-) -> Window:
-    return resolve_window(
-        today=ctx.deps.today, days=days, since=since, until=until, default_days=default_days
-    )
-
-
-def check_limit(limit: int, *, most: int = 100) -> None:
-    if not 1 <= limit <= most:
-        raise InvalidArgument(f"limit must be between 1 and {most} (got {limit}).")
-
+Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
+"""The last N full days before today."""
+Limit = Annotated[int, Field(ge=1, le=100)]
+"""How many rows a listing shows."""
+ShortLimit = Annotated[int, Field(ge=1, le=50)]
+"""How many rows a listing that costs more per row shows."""
 
 MOST_SPEND = 999_999_999_999.99
 """An ad's spend is numeric(14, 2): a minimum above what the column holds (or inf, nan) means nothing."""
+MinSpend = Annotated[float, Field(ge=0, le=MOST_SPEND)]
 
 
-def check_min_spend(min_spend: float) -> None:
-    if min_spend < 0:
-        raise InvalidArgument(f"min_spend can't be negative (got {min_spend:g}).")
-    if math.isnan(min_spend):
-        raise InvalidArgument("min_spend must be a number (got nan).")
-    if min_spend > MOST_SPEND:
-        raise InvalidArgument(f"min_spend must be at most {MOST_SPEND:,.2f} (got {min_spend:g}).")
+def window_of(
+    deps: Deps, days: int | None, since: date | None, until: date | None, *, default_days: int = 30
+) -> Window:
+    return resolve_window(today=deps.today, days=days, since=since, until=until, default_days=default_days)

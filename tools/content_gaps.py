@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from pydantic_ai import RunContext
 
 from services import content_gaps as gaps
 from services.presentable import Presentable, Table, table_of
@@ -44,7 +43,7 @@ class ContentGapsAnswer(BaseModel, Presentable):
     step="Looking for content gaps in {brand}",
 )
 async def content_gaps(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str,
     product: str | None = None,
     fill: str | None = None,
@@ -65,7 +64,7 @@ async def content_gaps(
         confirm: true to write; otherwise it is only previewed.
         confirm_overwrite: true to replace a value that is already there.
     """
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    async with deps.db.as_user(deps.caller) as conn:
         if fill:
             preview = await gaps.fill_gap(
                 conn, brand=brand, product=product, target=fill, value=value, confirm=confirm,

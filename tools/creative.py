@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic_ai import BinaryContent, RunContext
+from pydantic_ai import BinaryContent
 
 from services import congruence as congruence_service
 from services import deep_analysis as deep_service
 from services import hooks as hooks_service
 from services.assets import fetch_ad_image, storage_for
 from services.brands import resolve_brand
-from services.model_choice import reads_images
-from settings import get_settings
-from tools.common import check_limit, check_min_spend, window_of
+from tools.common import Days, Limit, MinSpend, ShortLimit, window_of
 from tools.deps import Deps
 from tools.registry import WithImages, tool
 
@@ -26,15 +24,15 @@ HookMetric = Literal["hook_rate", "hold_rate", "thruplay_rate", "ctr", "cpa", "r
     step="Ranking hooks by {metric} for {brand}, {window}",
 )
 async def top_hooks(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str,
-    days: int | None = None,
+    days: Days | None = None,
     since: date | None = None,
     until: date | None = None,
     metric: HookMetric = "hook_rate",
     hook_type: hooks_service.HookType = "any",
-    min_spend: float = 50.0,
-    limit: int = 10,
+    min_spend: MinSpend = 50.0,
+    limit: Limit = 10,
 ) -> hooks_service.TopHooksResult:
     """Rank a brand's ad hooks (the opening line, overlay or visual) by how well they performed.
 
@@ -51,10 +49,8 @@ async def top_hooks(
         min_spend: Minimum spend in the window for an ad to be ranked (default $50).
         limit: How many hooks to return (1-100).
     """
-    check_limit(limit)
-    check_min_spend(min_spend)
-    window = window_of(ctx, days, since, until)
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    window = window_of(deps, days, since, until)
+    async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await resolve_brand(conn, name=brand)
         return await hooks_service.top_hooks(
             conn,
@@ -72,13 +68,13 @@ async def top_hooks(
     step="Comparing hook categories for {brand}, {window}",
 )
 async def hook_analysis(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str,
-    days: int | None = None,
+    days: Days | None = None,
     since: date | None = None,
     until: date | None = None,
     hook_type: hooks_service.HookType = "any",
-    min_spend: float = 50.0,
+    min_spend: MinSpend = 50.0,
 ) -> hooks_service.HookAnalysisResult:
     """Compare hook categories (question, problem callout, testimonial, ...) by hook rate, hold rate, CTR, CPA, ROAS.
 
@@ -92,9 +88,8 @@ async def hook_analysis(
         hook_type: spoken, overlay, visual, or any.
         min_spend: Minimum spend in the window for an ad to count (default $50).
     """
-    check_min_spend(min_spend)
-    window = window_of(ctx, days, since, until)
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    window = window_of(deps, days, since, until)
+    async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await resolve_brand(conn, name=brand)
         return await hooks_service.hook_analysis(
             conn, brand=brand_ref, window=window, hook_type=hook_type, min_spend=min_spend
@@ -106,13 +101,13 @@ async def hook_analysis(
     step="Checking ad ↔ landing page congruence for {brand}, {window}",
 )
 async def congruence_check(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str,
     ad: str | None = None,
-    days: int | None = None,
+    days: Days | None = None,
     since: date | None = None,
     until: date | None = None,
-    limit: int = 10,
+    limit: ShortLimit = 10,
 ) -> congruence_service.CongruenceCheckResult:
     """Check how well ads match their landing pages, per dimension (product, offer, angle, benefits, claims, audience, voice/tone).
 
@@ -126,9 +121,8 @@ async def congruence_check(
         until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
         limit: How many top-spending ads to check when no ad is given (1-50).
     """
-    check_limit(limit, most=50)
-    window = window_of(ctx, days, since, until)
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    window = window_of(deps, days, since, until)
+    async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await resolve_brand(conn, name=brand)
         return await congruence_service.congruence_check(
             conn, brand=brand_ref, window=window, ad=ad, limit=limit
@@ -140,9 +134,9 @@ async def congruence_check(
     step="Summarising congruence for {brand}, {window}",
 )
 async def congruence_summary(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str,
-    days: int | None = None,
+    days: Days | None = None,
     since: date | None = None,
     until: date | None = None,
 ) -> congruence_service.CongruenceSummaryResult:
@@ -154,8 +148,8 @@ async def congruence_summary(
         since: First day of an explicit range (YYYY-MM-DD), inclusive.
         until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
     """
-    window = window_of(ctx, days, since, until)
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    window = window_of(deps, days, since, until)
+    async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await resolve_brand(conn, name=brand)
         return await congruence_service.congruence_summary(conn, brand=brand_ref, window=window)
 
@@ -165,10 +159,10 @@ async def congruence_summary(
     step="Analysing ad {ad} of {brand}, {window}",
 )
 async def deep_analysis(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str,
     ad: str,
-    days: int | None = None,
+    days: Days | None = None,
     since: date | None = None,
     until: date | None = None,
 ) -> WithImages[deep_service.DeepAnalysisResult]:
@@ -183,9 +177,9 @@ async def deep_analysis(
         since: First day of an explicit range (YYYY-MM-DD), inclusive.
         until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
     """
-    window = window_of(ctx, days, since, until)
-    show_image = reads_images(ctx.model)
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    window = window_of(deps, days, since, until)
+    show_image = deps.reads_images
+    async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await resolve_brand(conn, name=brand)
         result = await deep_service.deep_analysis(conn, brand=brand_ref, window=window, ad=ad)
         stored = (
@@ -196,16 +190,16 @@ async def deep_analysis(
             fetch = not await deep_service.ad_image_downloaded(conn, meta_ad_id=result.meta_ad_id)
     if fetch:  # never downloaded: fetch the thumbnail now (a few seconds at most), as the downloads would
         fetched = await fetch_ad_image(
-            ctx.deps.db, brand=brand_ref, meta_ad_id=result.meta_ad_id, settings=get_settings()
+            deps.db, brand=brand_ref, meta_ad_id=result.meta_ad_id, settings=deps.settings
         )
         if fetched is not None:
-            async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+            async with deps.db.as_user(deps.caller) as conn:
                 stored = await deep_service.stored_ad_image(conn, meta_ad_id=result.meta_ad_id)
     if stored is None:
         return WithImages(result)
     path, media_type = stored
     try:
-        data = await storage_for(get_settings()).read(path)
+        data = await storage_for(deps.settings).read(path)
     except OSError:  # gone from storage: the model reads the facts alone
         return WithImages(result)
     return WithImages(result, (BinaryContent(data=data, media_type=media_type),))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from db.pool import Caller, Database
+from settings import Settings
 
 
 @dataclass
@@ -14,12 +15,17 @@ class Deps:
     db: Database
     caller: Caller
     today: date
+    settings: Settings = field(repr=False)
     # The caller's brand names, looked up once per run (the instructions are rebuilt per model request).
     brand_names: list[str] | None = field(default=None, repr=False)
     progress: Callable[[str | None, str], None] | None = field(default=None, repr=False)
     """(tool call id, message): a long tool says how far it is ("Scored 40 of 100 templates"); the chat
     shows it on that tool's step. None where nobody watches (CLI, tests)."""
+    tool_call_id: str | None = None
+    """The call a tool is answering (the registry sets it per call): its progress goes on that call's step."""
+    reads_images: bool = False
+    """Whether the model reads images a tool adds to its result (`services.model_choice.reads_images`)."""
 
-    def report(self, call_id: str | None, message: str) -> None:
+    def report(self, message: str) -> None:
         if self.progress is not None:
-            self.progress(call_id, message)
+            self.progress(self.tool_call_id, message)

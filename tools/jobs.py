@@ -8,14 +8,13 @@ from typing import Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
-from pydantic_ai import RunContext
 
 from jobs import api as jobs_api
 from services.accounts import Membership, memberships
 from services.errors import Ambiguous, InvalidArgument, NotAllowed, NotFound
 from services.presentable import Presentable, Table
-from tools.actions import ActionButton, confirmation
-from tools.common import check_limit
+from tools.actions import ActionButton, admin_of, ask_first
+from tools.common import Limit
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -78,14 +77,14 @@ def short(id_: UUID) -> str:
 
 @tool(example="/jobs view:failed", step="Checking background jobs")
 async def jobs(
-    ctx: RunContext[Deps],
+    deps: Deps,
     view: View = "all",
     run_now: str | None = None,
     retry: str | None = None,
     pause: str | None = None,
     resume: str | None = None,
     confirm: bool = False,
-    limit: int = 20,
+    limit: Limit = 20,
 ) -> JobsResult:
     """Background jobs (Meta syncs, classification, asset downloads, template scoring, token checks):
     schedules with their next run, recent runs with status and duration, failures with their error.
@@ -102,15 +101,14 @@ async def jobs(
         confirm: true to do the change; otherwise it is only previewed.
         limit: How many recent runs to show (1-100).
     """
-    check_limit(limit)
     asked: list[tuple[Change, str | None]] = [
         ("run_now", run_now), ("retry", retry), ("pause", pause), ("resume", resume)
     ]  # fmt: skip
     changes = {name: value for name, value in asked if value}
     if len(changes) > 1:
         raise InvalidArgument("Give one of run_now, retry, pause or resume at a time.")
-    caller = ctx.deps.caller
-    async with ctx.deps.db.as_user(caller) as conn:
+    caller = deps.caller
+    async with deps.db.as_user(caller) as conn:
         roles = await memberships(conn, user_id=caller.user_id)
         schedules = await jobs_api.list_schedules(conn)
         if "retry" in changes:
@@ -129,8 +127,8 @@ async def jobs(
         membership = _admin_of(target, roles, change)
         if not confirm:
             return _preview(change, target, membership)
-        done = await _apply(ctx, change, target)
-        async with ctx.deps.db.as_user(caller) as conn:
+        done = await _apply(deps, change, target)
+        async with deps.db.as_user(caller) as conn:
             schedules = await jobs_api.list_schedules(conn)
             runs = await jobs_api.recent_runs(
                 conn, status="failed" if view == "failed" else None, limit=limit
@@ -170,12 +168,7 @@ def _admin_of(
     membership = roles.get(target.organization_id)
     if membership is None:  # visible but not theirs: can't happen under RLS; refuse all the same
         raise NotFound(f"No such job in your organizations ({short(target.id)}).")
-    if membership.role != "admin":
-        raise NotAllowed(
-            f"Only admins of {membership.organization} can {verb} jobs; you are a {membership.role}."
-            " Ask an admin to do it."
-        )
-    return membership
+    return admin_of(roles, target.organization_id, organization=membership.organization, to=f"{verb} jobs")
 
 
 def _label(change: Change, target: jobs_api.Run | jobs_api.Schedule) -> str:
@@ -199,15 +192,11 @@ def _preview(change: Change, target: jobs_api.Run | jobs_api.Schedule, membershi
         detail = f" It runs on '{target.cron}' (UTC); nothing runs until it is resumed."
     text = f"{_label(change, target)} ({membership.organization})?{detail}"
     args: dict[str, str | int | bool] = {change: short(target.id)}
-    return JobsResult(
-        summary=f"{text} Nothing has changed yet: confirm to go ahead.",
-        view="all",
-        actions=confirmation(tool="jobs", args=args, label=_CONFIRM[change]),
-    )
+    return ask_first(JobsResult, text, tool="jobs", args=args, label=_CONFIRM[change], view="all")
 
 
-async def _apply(ctx: RunContext[Deps], change: Change, target: jobs_api.Run | jobs_api.Schedule) -> str:
-    db, org = ctx.deps.db, target.organization_id
+async def _apply(deps: Deps, change: Change, target: jobs_api.Run | jobs_api.Schedule) -> str:
+    db, org = deps.db, target.organization_id
     if isinstance(target, jobs_api.Run):
         new = await jobs_api.retry(db, target.id, organization_id=org)
         return f"Queued {target.job_type} for {_scope(target)} again as run {short(new)}."

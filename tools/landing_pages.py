@@ -5,15 +5,13 @@ confirmation."""
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from pydantic_ai import RunContext
 
 from services import brands as brand_service
 from services import landing_pages as pages
 from services import offer_variants as variants
 from services.presentable import Presentable, Table, table_of, with_rows
-from settings import get_settings
 from tools.actions import ActionButton, confirmation
-from tools.common import check_limit
+from tools.common import Limit
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -31,7 +29,7 @@ class AnalyzeAnswer(pages.LandingPageAnalysis, Presentable):
     step="Analysing the landing page {url}",
 )
 async def analyze_landing_page(
-    ctx: RunContext[Deps], brand: str, url: str | None = None, product: str | None = None,
+    deps: Deps, brand: str, url: str | None = None, product: str | None = None,
     competitor: str | None = None,
 ) -> AnalyzeAnswer:  # fmt: skip
     """Fetch a landing page and analyse it for a brand: benefits, persona signals, copy patterns,
@@ -45,10 +43,9 @@ async def analyze_landing_page(
         competitor: The competitor's name when the page is a competitor's: it is kept as the brand's
             research (pattern discovery compares it), not as one of the brand's own pages.
     """
-    call_id = ctx.tool_call_id
     result = await pages.analyze_landing_page(
-        ctx.deps.db, ctx.deps.caller, url=url, brand=brand, product=product, settings=get_settings(),
-        progress=lambda message: ctx.deps.report(call_id, message), competitor=competitor,
+        deps.db, deps.caller, url=url, brand=brand, product=product, settings=deps.settings,
+        progress=lambda message: deps.report(message), competitor=competitor,
     )  # fmt: skip
     actions = []
     if result.landing_page_id is not None and result.competitor is None:
@@ -72,7 +69,7 @@ class AnalysesResult(BaseModel, Presentable):
 
 @tool(example='/landing_page_analyses brand:"Acme Pets"', step="Listing landing page analyses")
 async def landing_page_analyses(
-    ctx: RunContext[Deps], brand: str | None = None, url: str | None = None, limit: int = 20
+    deps: Deps, brand: str | None = None, url: str | None = None, limit: Limit = 20
 ) -> AnalysesResult:
     """Past landing page analyses of your brands, newest first, with how many sections each filled.
 
@@ -81,8 +78,7 @@ async def landing_page_analyses(
         url: Only analyses of this exact page address.
         limit: How many to show (1-100).
     """
-    check_limit(limit)
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand) if brand else None
         rows = await pages.list_analyses(
             conn, brand_id=brand_ref.id if brand_ref else None, url=url, limit=limit
@@ -117,7 +113,7 @@ class VariantCard(BaseModel, Presentable):
     aliases={"set": "edits", "id": "url", "page": "url"},
 )
 async def promote_lp_to_variant(
-    ctx: RunContext[Deps],
+    deps: Deps,
     url: str,
     product: str | None = None,
     name: str | None = None,
@@ -140,7 +136,7 @@ async def promote_lp_to_variant(
             ump, ums, voice_tone_override, landing_page_url. E.g. "benefits=Calmer walks | Better sleep".
         confirm: true to create it; otherwise it is only previewed.
     """
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    async with deps.db.as_user(deps.caller) as conn:
         draft = await variants.promote_draft(conn, ref=url, product=product, name=name, edits=edits)
         created = await variants.create_variant(conn, draft=draft) if confirm else None
     fields = [VariantField(field=f, value=v) for f, v in draft.rows()]
@@ -192,7 +188,7 @@ MOST_BUTTONS = 5
 
 
 @tool(example='/discover_variants brand:"Acme Pets"', step="Discovering offer variants for {brand}")
-async def discover_variants(ctx: RunContext[Deps], brand: str) -> DiscoverResult:
+async def discover_variants(deps: Deps, brand: str) -> DiscoverResult:
     """Propose offer variants from where a brand's Meta ads send people: one draft per landing URL,
     read from those ads' copy (for brands with ads but no scraped landing pages), each with a Promote
     button that previews it as a variant.
@@ -200,7 +196,7 @@ async def discover_variants(ctx: RunContext[Deps], brand: str) -> DiscoverResult
     Args:
         brand: The brand's name as the person wrote it (fuzzy matched).
     """
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand)
         found = await variants.discover_variants(conn, brand_id=brand_ref.id)
     if not found:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_ai import RunContext
 
 from services import brands as brand_service
 from services import meta_oauth, meta_sync
 from tools.actions import ActionButton
+from tools.common import Days
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -16,7 +16,7 @@ from tools.registry import tool
     example='/meta_account brand:"Acme Pets" account:act_1234567890',
     step="Linking {account} to {brand}",
 )
-async def meta_account(ctx: RunContext[Deps], brand: str, account: str) -> meta_sync.LinkResult:
+async def meta_account(deps: Deps, brand: str, account: str) -> meta_sync.LinkResult:
     """Link a brand to a Meta ad account by its ID (read with the system user's token), after checking
     with Meta that the account exists and can be read.
 
@@ -24,7 +24,7 @@ async def meta_account(ctx: RunContext[Deps], brand: str, account: str) -> meta_
         brand: The brand's name as the person wrote it (fuzzy matched).
         account: The ad account ID, act_1234567890 (the digits alone work too).
     """
-    return await meta_sync.link_account(ctx.deps.db, ctx.deps.caller, brand_name=brand, account=account)
+    return await meta_sync.link_account(deps.db, deps.caller, brand_name=brand, account=account)
 
 
 @tool(
@@ -32,7 +32,7 @@ async def meta_account(ctx: RunContext[Deps], brand: str, account: str) -> meta_
     step="Syncing {brand} from Meta",
 )
 async def sync_meta(
-    ctx: RunContext[Deps], brand: str, days: int | None = None, ads_only: bool = False
+    deps: Deps, brand: str, days: Days | None = None, ads_only: bool = False
 ) -> meta_sync.SyncResult:
     """Fetch a brand's ads and daily ad-level results from Meta now (incremental: from the last sync,
     re-reading the last 7 days that Meta still revises; re-runs never duplicate). Also matches the
@@ -43,8 +43,8 @@ async def sync_meta(
         days: Re-read this many days back instead of resuming from the last sync (1-730).
         ads_only: Only the ads and their landing pages (quick; no daily results).
     """
-    return await meta_sync.MetaSync(ctx.deps.db, ctx.deps.caller).run(
-        brand, today=ctx.deps.today, days=days, ads_only=ads_only
+    return await meta_sync.MetaSync(deps.db, deps.caller).run(
+        brand, today=deps.today, days=days, ads_only=ads_only
     )
 
 
@@ -58,14 +58,14 @@ class MetaStatusAnswer(meta_sync.MetaStatusResult):
     example='/meta_status brand:"Acme Pets"',
     step="Checking Meta connections",
 )
-async def meta_status(ctx: RunContext[Deps], brand: str | None = None) -> MetaStatusAnswer:
+async def meta_status(deps: Deps, brand: str | None = None) -> MetaStatusAnswer:
     """Each linked Meta ad account: how it is connected, when its token expires, when it last synced,
     and what to do when it needs attention (reconnect when expired or expiring within 7 days).
 
     Args:
         brand: One brand (fuzzy matched); all of your brands when omitted.
     """
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand) if brand else None
         status = await meta_sync.meta_status(conn, brand=brand_ref)
     brands = dict.fromkeys(c.brand for c in status.connections if c.needs_reconnect)
@@ -82,7 +82,7 @@ async def meta_status(ctx: RunContext[Deps], brand: str | None = None) -> MetaSt
     example='/connect_meta brand:"Acme Pets"',
     step="Preparing a Facebook sign-in for {brand}",
 )
-async def connect_meta(ctx: RunContext[Deps], brand: str) -> meta_oauth.ConnectLink:
+async def connect_meta(deps: Deps, brand: str) -> meta_oauth.ConnectLink:
     """Give the person a "Connect Facebook" link: they sign in with Facebook, and the brand then reads
     its ad account with their access (a long-lived token, stored encrypted). The link works once,
     for 15 minutes, and only for this person, signed in to the chat in the browser that opens it.
@@ -90,4 +90,4 @@ async def connect_meta(ctx: RunContext[Deps], brand: str) -> meta_oauth.ConnectL
     Args:
         brand: The brand's name as the person wrote it (fuzzy matched).
     """
-    return await meta_oauth.start_connect(ctx.deps.db, ctx.deps.caller, brand_name=brand)
+    return await meta_oauth.start_connect(deps.db, deps.caller, brand_name=brand)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
-from pydantic_ai import RunContext
 
 from services import notifications as notification_service
 from services.notifications import Notification
 from services.presentable import Presentable, Table
 from tools.actions import ActionButton
-from tools.common import check_limit
+from tools.common import Limit
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -33,7 +32,7 @@ class NotificationsResult(BaseModel, Presentable):
 
 @tool(example="/notifications unread:true", step="Checking your notifications")
 async def notifications(
-    ctx: RunContext[Deps], unread: bool = False, mark_all_read: bool = False, limit: int = 20
+    deps: Deps, unread: bool = False, mark_all_read: bool = False, limit: Limit = 20
 ) -> NotificationsResult:
     """Your notifications, newest first: finished syncs and classifications, jobs that failed for good,
     Meta tokens expiring; for your whole organization or for you alone. Shows how many are unread.
@@ -43,9 +42,8 @@ async def notifications(
         mark_all_read: Mark all of them read first (for you only; your colleagues keep theirs).
         limit: How many to show (1-100), newest first.
     """
-    check_limit(limit)
-    who = ctx.deps.caller.user_id
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    who = deps.caller.user_id
+    async with deps.db.as_user(deps.caller) as conn:
         marked = await notification_service.mark_all_read(conn, user_id=who) if mark_all_read else 0
         found = await notification_service.list_notifications(
             conn, user_id=who, unread_only=unread, limit=limit

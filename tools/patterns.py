@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from pydantic_ai import RunContext
 
 from services import patterns
 from services.presentable import Figure, Presentable, Table, layout, percents, with_rows
-from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
 from tools.registry import tool
@@ -37,7 +35,7 @@ def _pct(value: float) -> str:
     step="Discovering patterns for {brand}",
 )
 async def discover_patterns(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str,
     product: str | None = None,
     promote: str | None = None,
@@ -55,8 +53,7 @@ async def discover_patterns(
         promote: The id of a pattern from an earlier run to turn into an angle.
         confirm: true to write the angle (with promote); otherwise it is only previewed.
     """
-    call_id = ctx.tool_call_id
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    async with deps.db.as_user(deps.caller) as conn:
         if promote and not confirm:
             found = await patterns.find_pattern(conn, brand=brand, pattern_id=promote)
             return PatternsAnswer(
@@ -72,10 +69,10 @@ async def discover_patterns(
             done = await patterns.promote_pattern(conn, brand=brand, pattern_id=promote)
             return PatternsAnswer(summary=f"Added angle '{done.angle}' to {brand}.", promotion=done)
         report = await patterns.discover_patterns(
-            conn, brand=brand, product=product, settings=get_settings(),
-            progress=lambda message: ctx.deps.report(call_id, message),
+            conn, brand=brand, product=product, settings=deps.settings,
+            progress=lambda message: deps.report(message),
         )  # fmt: skip
-    ctx.deps.report(call_id, f"{len(report.patterns)} patterns found")
+    deps.report(f"{len(report.patterns)} patterns found")
     scope = report.brand + (f" / {report.product}" if report.product else "")
     new = sum(1 for p in report.patterns if p.is_new)
     text = (

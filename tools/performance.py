@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Literal
 
-from pydantic_ai import RunContext
-
 from services import brands as brand_service
 from services import performance as performance_service
 from services.metrics import MetricName
-from tools.common import check_limit, check_min_spend, window_of
+from tools.common import Days, Limit, MinSpend, window_of
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -19,13 +17,13 @@ from tools.registry import tool
     example="/brands",
     step="Listing your brands and their data",
 )
-async def brands(ctx: RunContext[Deps]) -> brand_service.BrandsResult:
+async def brands(deps: Deps) -> brand_service.BrandsResult:
     """List your brands and what data each has (ads, classified ads, landing pages, reviews, dates).
 
     Says for each analysis tool whether the brand has the data it needs.
     """
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
-        until = ctx.deps.today - timedelta(days=1)
+    async with deps.db.as_user(deps.caller) as conn:
+        until = deps.today - timedelta(days=1)
         return await brand_service.brand_overview(conn, since=until - timedelta(days=29), until=until)
 
 
@@ -34,15 +32,15 @@ async def brands(ctx: RunContext[Deps]) -> brand_service.BrandsResult:
     step="Ranking {order} ads by {sort} for {brand}, {window}",
 )
 async def ad_performance(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str,
-    days: int | None = None,
+    days: Days | None = None,
     since: date | None = None,
     until: date | None = None,
     sort: MetricName = "roas",
     order: Literal["top", "bottom"] = "top",
-    min_spend: float = 50.0,
-    limit: int = 10,
+    min_spend: MinSpend = 50.0,
+    limit: Limit = 10,
 ) -> performance_service.AdPerformanceResult:
     """Rank a brand's ads (top or bottom performers) by a metric, against the brand's baseline per format.
 
@@ -59,10 +57,8 @@ async def ad_performance(
         min_spend: Minimum spend in the window for an ad to be ranked (default $50).
         limit: How many ads to return (1-100).
     """
-    check_limit(limit)
-    check_min_spend(min_spend)
-    window = window_of(ctx, days, since, until)
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    window = window_of(deps, days, since, until)
+    async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand)
         return await performance_service.ad_performance(
             conn, brand=brand_ref, window=window, sort=sort, order=order, min_spend=min_spend, limit=limit

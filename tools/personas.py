@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from pydantic import BaseModel, Field
-from pydantic_ai import RunContext
 
 from services import personas
 from services.evidence import SOURCE_LABELS
 from services.presentable import Presentable, Table, with_rows
-from settings import get_settings
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
 from tools.registry import tool
@@ -31,9 +29,9 @@ class PersonaAnswer(BaseModel, Presentable):
         return with_rows(*persona_tables(self))
 
 
-def _key(ctx: RunContext[Deps], brand: str, product: str | None, sources: str) -> tuple[str, ...]:
+def _key(deps: Deps, brand: str, product: str | None, sources: str) -> tuple[str, ...]:
     return (
-        str(ctx.deps.caller.user_id),
+        str(deps.caller.user_id),
         brand.casefold().strip(),
         (product or "").casefold().strip(),
         sources,
@@ -45,7 +43,7 @@ def _key(ctx: RunContext[Deps], brand: str, product: str | None, sources: str) -
     step="Synthesizing a persona for {brand}",
 )
 async def synthesize_persona(
-    ctx: RunContext[Deps], brand: str, product: str | None = None, sources: str = "all", confirm: bool = False
+    deps: Deps, brand: str, product: str | None = None, sources: str = "all", confirm: bool = False
 ) -> PersonaAnswer:
     """A 4D customer persona (demographics, psychographics, pains, desires, objections, verbatim
     quotes, awareness level) from the brand's research, with how much each source contributed and
@@ -59,17 +57,16 @@ async def synthesize_persona(
         confirm: true to save the persona; otherwise it is only previewed.
     """
     chosen = personas.PersonaSources.parse(sources)
-    key = _key(ctx, brand, product, chosen.label())
-    call_id = ctx.tool_call_id
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    key = _key(deps, brand, product, chosen.label())
+    async with deps.db.as_user(deps.caller) as conn:
         draft = _DRAFTS.pop(key, None) if confirm else None
         again = confirm and draft is None
         if draft is None:
-            ctx.deps.report(call_id, "Reading ad analyses, reviews, landing pages and offer variants")
+            deps.report("Reading ad analyses, reviews, landing pages and offer variants")
             draft = await personas.synthesize_persona(
-                conn, brand=brand, product=product, sources=chosen, settings=get_settings()
+                conn, brand=brand, product=product, sources=chosen, settings=deps.settings
             )
-        ctx.deps.report(call_id, "Persona ready")
+        deps.report("Persona ready")
         saved = await personas.save_persona(conn, draft) if confirm else None
     shares = ", ".join(
         f"{s.label} {s.share:.0%} ({s.items} items)" for s in draft.source_breakdown if s.items

@@ -1,18 +1,21 @@
-"""One registry of tools feeding the agent, slash commands, the CLI `ask` and (later) MCP."""
+"""One registry of tools feeding the agent, slash commands, the CLI `ask` and MCP."""
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic_ai import BinaryContent, ModelRetry, RunContext, Tool, ToolReturn
+from pydantic_ai.tools import ToolDefinition
 
-from services.errors import DatabaseUnavailable, UserFacingError
+from services.errors import DatabaseUnavailable, InvalidArgument, UserFacingError
+from services.model_choice import reads_images
 from services.storable import unstorable
+from tools.arguments import explain
 from tools.deps import Deps
 
 ToolFunction = Callable[..., Awaitable[Any]]
@@ -65,6 +68,50 @@ class ToolSpec:
     def required(self) -> list[str]:
         return [n for n, f in self.args_model.model_fields.items() if f.is_required()]
 
+    def parse(self, arguments: dict[str, Any]) -> BaseModel:
+        """The arguments checked against the tool's signature (types, choices, limits), or
+        `InvalidArgument` saying the first thing wrong ('days must be between 1 and 730 (got 0).')."""
+        try:
+            return self.args_model.model_validate(arguments)
+        except ValidationError as error:
+            raise InvalidArgument(explain(self, error, {k: str(v) for k, v in arguments.items()})) from None
+
+    async def call(self, deps: Deps, arguments: dict[str, Any]) -> ToolReturn:
+        """Run the tool as `deps.caller` on these arguments, as every surface does (chat, slash, MCP):
+        refusals are `UserFacingError`s with the message a person reads."""
+        values = self.parse(arguments)
+        given = {name: getattr(values, name) for name in type(values).model_fields}
+        _check_storable(given)  # MCP clients and models send what they like: Postgres keeps no NUL
+        result = await self.function(deps, **given)
+        if isinstance(result, WithImages):  # e.g. deep_analysis: the ad's image beside its facts
+            shown = for_model(result.result)
+            value = [shown, *result.images] if result.images else shown
+            return ToolReturn(return_value=value, metadata=result.result)
+        # The model reads the summary and the top rows; the person gets the full result.
+        return ToolReturn(return_value=for_model(result), metadata=result)
+
+    def agent_tool(self) -> Tool[Deps]:
+        """The tool for Pydantic-AI: the schema of the function's signature (limits included) and its
+        docstring, with arguments checked by `parse` so the model hears the message a person would."""
+
+        async def run(ctx: RunContext[Deps], **arguments: Any) -> ToolReturn:
+            deps = dataclasses.replace(
+                ctx.deps, tool_call_id=ctx.tool_call_id, reads_images=reads_images(ctx.model)
+            )
+            try:
+                return await self.call(deps, arguments)
+            except DatabaseUnavailable:
+                raise  # not the model's to fix: the turn ends with this message (agent.runner)
+            except UserFacingError as error:
+                raise ModelRetry(error.message) from error
+
+        definition = _definition(self.name, self.function)
+        made = Tool[Deps].from_schema(
+            run, self.name, definition.description, definition.parameters_json_schema, takes_ctx=True
+        )
+        made.max_retries = 2
+        return made
+
 
 REGISTRY: dict[str, ToolSpec] = {}
 
@@ -78,15 +125,36 @@ class WithImages(Generic[R]):
     images: tuple[BinaryContent, ...] = ()
 
 
-def _args_model(name: str, function: ToolFunction) -> type[BaseModel]:
-    """A strict pydantic model of the tool's arguments (all but the run context)."""
-    fields: dict[str, Any] = {}
+def _arguments(function: ToolFunction) -> list[inspect.Parameter]:
+    """The tool's arguments (all but `deps`), their annotations evaluated."""
     hints = inspect.get_annotations(function, eval_str=True)
-    for pname, param in list(inspect.signature(function).parameters.items())[1:]:
-        default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[pname] = (hints[pname], default)
+    params = list(inspect.signature(function).parameters.values())[1:]
+    return [p.replace(annotation=hints[p.name]) for p in params]
+
+
+def _args_model(name: str, function: ToolFunction) -> type[BaseModel]:
+    """A strict pydantic model of the tool's arguments (all but the deps)."""
+    fields: dict[str, Any] = {
+        p.name: (p.annotation, ... if p.default is inspect.Parameter.empty else p.default)
+        for p in _arguments(function)
+    }
     model: type[BaseModel] = create_model(f"{name}_args", __config__=ConfigDict(extra="forbid"), **fields)
     return model
+
+
+def _definition(name: str, function: ToolFunction) -> ToolDefinition:
+    """Pydantic-AI's definition of the tool (its description, and a schema with each argument's
+    docstring line and limits), read from a stand-in with the signature it expects: the run context first."""
+
+    async def stand_in(ctx: RunContext[Deps], **arguments: Any) -> Any:
+        raise AssertionError("only read for its signature")
+
+    context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=RunContext[Deps])
+    rest = _arguments(function)
+    stand_in.__signature__ = inspect.Signature([context, *rest])  # type: ignore[attr-defined]
+    stand_in.__annotations__ = {"ctx": RunContext[Deps], **{p.name: p.annotation for p in rest}}
+    stand_in.__doc__ = function.__doc__
+    return Tool(stand_in, name=name, takes_ctx=True).tool_def
 
 
 def window_phrase(args: dict[str, Any]) -> str:
@@ -99,39 +167,26 @@ def _check_storable(arguments: dict[str, Any]) -> None:
     for name, value in arguments.items():
         for text in value if isinstance(value, list | tuple) else [value]:
             if isinstance(text, str) and (why := unstorable(text)) is not None:
-                raise ModelRetry(f"{name} contains {why}, which can't be stored; remove it and try again.")
+                raise InvalidArgument(
+                    f"{name} contains {why}, which can't be stored; remove it and try again."
+                )
 
 
 def tool(*, example: str, step: str, aliases: dict[str, str] | None = None) -> Callable[[F], F]:
-    """Register a tool. Errors a person (or the model) can fix become `ModelRetry` with their message."""
+    """Register a tool: an async function of `deps: Deps` and its typed arguments (limits as
+    `Annotated[int, Field(ge=…, le=…)]`), documented Google style. It is returned unchanged."""
 
     def decorate(function: F) -> F:
-        @functools.wraps(function)
-        async def wrapper(ctx: RunContext[Deps], *args: Any, **kwargs: Any) -> ToolReturn:
-            _check_storable(kwargs)  # MCP clients and models send what they like: Postgres keeps no NUL
-            try:
-                result = await function(ctx, *args, **kwargs)
-            except DatabaseUnavailable:
-                raise  # not the model's to fix: the turn ends with this message (agent.runner)
-            except UserFacingError as error:
-                raise ModelRetry(error.message) from error
-            if isinstance(result, WithImages):  # e.g. deep_analysis: the ad's image beside its facts
-                shown = for_model(result.result)
-                value = [shown, *result.images] if result.images else shown
-                return ToolReturn(return_value=value, metadata=result.result)
-            # The model reads the summary and the top rows; the person gets the full result.
-            return ToolReturn(return_value=for_model(result), metadata=result)
-
         name = function.__name__
         REGISTRY[name] = ToolSpec(
             name=name,
-            function=wrapper,
+            function=function,
             example=example,
             args_model=_args_model(name, function),
             step=step,
             aliases=tuple((aliases or {}).items()),
         )
-        return wrapper  # type: ignore[return-value]
+        return function
 
     return decorate
 
@@ -159,7 +214,7 @@ def result_of(part_content: Any, metadata: Any) -> BaseModel | None:
 def agent_tools() -> list[Tool[Deps]]:
     """The registry as Pydantic-AI tools (docstring = what the model reads)."""
     _load_all()
-    return [Tool(spec.function, name=spec.name, takes_ctx=True, max_retries=2) for spec in REGISTRY.values()]
+    return [spec.agent_tool() for spec in REGISTRY.values()]
 
 
 def get_spec(name: str) -> ToolSpec | None:

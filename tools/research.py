@@ -5,11 +5,14 @@ from a shell: `viraltracker import reviews FILE --brand NAME`; competitors' land
 
 from __future__ import annotations
 
-from pydantic_ai import RunContext
+from typing import Annotated
+
+from pydantic import Field
 
 from services import competitor_ads as ads_service
 from services import reddit as reddit_service
-from settings import get_settings
+from services.competitor_ads import MOST_ADS
+from services.reddit import MOST_POSTS
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -19,7 +22,11 @@ from tools.registry import tool
     step="Reading Reddit discussions for {brand}",
 )
 async def research_reddit(
-    ctx: RunContext[Deps], brand: str, query: str | None = None, subreddit: str | None = None, limit: int = 25
+    deps: Deps,
+    brand: str,
+    query: str | None = None,
+    subreddit: str | None = None,
+    limit: Annotated[int, Field(ge=1, le=MOST_POSTS)] = 25,
 ) -> reddit_service.RedditResearch:
     """Search Reddit's public discussions for a theme and keep the posts and their top comments,
     verbatim, as the brand's research (pattern discovery then counts Reddit as a source). Re-running
@@ -31,10 +38,9 @@ async def research_reddit(
         subreddit: Only this subreddit (e.g. dogs); all of Reddit when omitted.
         limit: How many posts to read (1-100), each with its top 5 comments.
     """
-    call_id = ctx.tool_call_id
     return await reddit_service.research_reddit(
-        ctx.deps.db, ctx.deps.caller, brand=brand, query=query, subreddit=subreddit, limit=limit,
-        settings=get_settings(), progress=lambda message: ctx.deps.report(call_id, message),
+        deps.db, deps.caller, brand=brand, query=query, subreddit=subreddit, limit=limit,
+        settings=deps.settings, progress=lambda message: deps.report(message),
     )  # fmt: skip
 
 
@@ -43,7 +49,11 @@ async def research_reddit(
     step="Reading competitor ads from the Ad Library for {brand}",
 )
 async def competitor_ads(
-    ctx: RunContext[Deps], brand: str, page: str | None = None, country: str = "US", limit: int = 100
+    deps: Deps,
+    brand: str,
+    page: str | None = None,
+    country: str = "US",
+    limit: Annotated[int, Field(ge=1, le=MOST_ADS)] = 100,
 ) -> ads_service.CompetitorAdsResult:
     """Read a competitor's ads (active and past) from Meta's Ad Library and keep their copy as the
     brand's research (pattern discovery then counts competitors as a source). Re-running refreshes the
@@ -56,8 +66,7 @@ async def competitor_ads(
             where they reached the EU, e.g. DE or FR).
         limit: How many ads to read (1-500).
     """
-    call_id = ctx.tool_call_id
     return await ads_service.competitor_ads(
-        ctx.deps.db, ctx.deps.caller, brand=brand, page=page, country=country, limit=limit,
-        settings=get_settings(), progress=lambda message: ctx.deps.report(call_id, message),
+        deps.db, deps.caller, brand=brand, page=page, country=country, limit=limit,
+        settings=deps.settings, progress=lambda message: deps.report(message),
     )  # fmt: skip

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic_ai import RunContext
-
 from services.assets import storage_for
 from services.brands import resolve_brand
 from services.products import resolve_product
@@ -13,9 +11,8 @@ from services.template_recommendations import RecommendationResult, recommend
 from services.template_recommendations import mark_used as mark_template_used
 from services.template_scoring import Methodology, RecommendationFilter, ScoringResult, score_templates
 from services.templates import template_file
-from settings import get_settings
 from tools.actions import ActionButton
-from tools.common import check_limit, window_of
+from tools.common import Days, ShortLimit, window_of
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -27,13 +24,13 @@ MARK_USED_BUTTONS = 3
     step="Recommending templates for {product} ({brand}) by {methodology}",
 )
 async def recommend_templates(
-    ctx: RunContext[Deps],
+    deps: Deps,
     brand: str,
     product: str,
     methodology: Methodology = "ai_match",
     filter: RecommendationFilter = "all",
-    limit: int = 12,
-    days: int | None = None,
+    limit: ShortLimit = 12,
+    days: Days | None = None,
     since: date | None = None,
     until: date | None = None,
     mark_used: str | None = None,
@@ -57,10 +54,9 @@ async def recommend_templates(
         until: performance only: last day of an explicit range (YYYY-MM-DD); default today.
         mark_used: A template id (or its first 8+ characters) to mark as used for this product first.
     """
-    check_limit(limit, most=50)
-    window = window_of(ctx, days, since, until, default_days=90) if methodology == "performance" else None
-    settings = get_settings()
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    window = window_of(deps, days, since, until, default_days=90) if methodology == "performance" else None
+    settings = deps.settings
+    async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await resolve_brand(conn, name=brand)
         product_ref = await resolve_product(conn, name=product, brand_id=brand_ref.id)
         marked = (
@@ -69,14 +65,13 @@ async def recommend_templates(
     scoring: ScoringResult | None = None
     if methodology == "ai_match" and not marked:
         # The caller may see this product (checked above, under RLS); scores are written as the service.
-        call_id = ctx.tool_call_id
         scoring = await score_templates(
-            ctx.deps.db,
+            deps.db,
             product_id=product_ref.id,
             settings=settings,
-            progress=lambda message, _fraction: ctx.deps.report(call_id, message),
+            progress=lambda message, _fraction: deps.report(message),
         )
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    async with deps.db.as_user(deps.caller) as conn:
         result = await recommend(
             conn,
             product=product_ref,

@@ -7,16 +7,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
-from pydantic_ai import RunContext
 
 from services import templates as library
 from services.assets import storage_for
 from services.errors import InvalidArgument, NotAllowed
 from services.presentable import Presentable, Table
 from services.server_files import ServerFile, shown_name
-from settings import get_settings
-from tools.actions import ActionButton, confirmation
-from tools.common import check_limit
+from tools.actions import ActionButton, ask_first
+from tools.common import Limit
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -66,8 +64,8 @@ class TemplatesResult(BaseModel, TemplateList):
     actions: list[ActionButton] = Field(default_factory=list)
 
 
-def _rows(templates: list[library.Template]) -> list[TemplateRow]:
-    storage = storage_for(get_settings())
+def _rows(deps: Deps, templates: list[library.Template]) -> list[TemplateRow]:
+    storage = storage_for(deps.settings)
     rows = []
     for t in templates:
         picture = t.thumbnail_path or t.image_path
@@ -84,7 +82,7 @@ def _rows(templates: list[library.Template]) -> list[TemplateRow]:
 
 @tool(example="/templates status:pending", step="Opening the template library")
 async def templates(
-    ctx: RunContext[Deps], status: Shown = "approved", category: str | None = None, limit: int = 24
+    deps: Deps, status: Shown = "approved", category: str | None = None, limit: Limit = 24
 ) -> TemplatesResult:
     """The template library (ad layouts shared by every organization), newest first, with their
     images. Approved templates are for everyone; the pending queue (and rejected ones) only for
@@ -95,8 +93,7 @@ async def templates(
         category: Only this category, e.g. ugc, testimonial, before_after, listicle, offer.
         limit: How many templates to show (1-100).
     """
-    check_limit(limit)
-    async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
+    async with deps.db.as_user(deps.caller) as conn:
         reviewer = await library.is_reviewer(conn)
         if status != "approved" and not reviewer:
             raise NotAllowed(library.REVIEWERS_ONLY)
@@ -130,7 +127,7 @@ async def templates(
         if len(pending) > 1:
             every = ",".join(str(t.id)[:SHORT_ID] for t in pending)
             actions.append(_button(f"Approve all {len(pending)} shown", every, "approve"))
-    return TemplatesResult(summary=text, status=status, templates=_rows(found), actions=actions)
+    return TemplatesResult(summary=text, status=status, templates=_rows(deps, found), actions=actions)
 
 
 def _button(label: str, ids: str, decision: Verdict) -> ActionButton:
@@ -146,7 +143,7 @@ class ReviewAnswer(BaseModel, TemplateList):
 
 @tool(example="/review_templates ids:1f0c2a9e decision:approve", step="Reviewing templates")
 async def review_templates(
-    ctx: RunContext[Deps],
+    deps: Deps,
     ids: str,
     decision: Verdict,
     reason: str | None = None,
@@ -165,8 +162,8 @@ async def review_templates(
     refs = [r for r in ids.replace(" ", ",").split(",") if r]
     if not refs:
         raise InvalidArgument("Name at least one template id, e.g. ids:1f0c2a9e.")
-    caller = ctx.deps.caller
-    async with ctx.deps.db.as_user(caller) as conn:
+    caller = deps.caller
+    async with deps.db.as_user(caller) as conn:
         if not await library.is_reviewer(conn):
             raise NotAllowed(library.REVIEWERS_ONLY)
         found = await library.find_templates(conn, refs=refs)
@@ -175,7 +172,7 @@ async def review_templates(
     already = "; ".join(f"{t.name} is already {t.status}" for t in done)
     if not pending:
         return ReviewAnswer(
-            summary=f"Nothing to review: {already}.", decision=decision, templates=_rows(found)
+            summary=f"Nothing to review: {already}.", decision=decision, templates=_rows(deps, found)
         )
     names = ", ".join(t.name or "Untitled" for t in pending)
     verb = "Approve" if decision == "approve" else "Reject"
@@ -193,14 +190,12 @@ async def review_templates(
         }  # fmt: skip
         if reason:
             args["reason"] = reason
-        return ReviewAnswer(
-            summary=text + " Nothing has changed yet: confirm to go ahead.",
-            decision=decision,
-            templates=_rows(pending),
-            actions=confirmation(tool="review_templates", args=args, label=verb),
-        )
+        return ask_first(
+            ReviewAnswer, text, tool="review_templates", args=args, label=verb,
+            decision=decision, templates=_rows(deps, pending),
+        )  # fmt: skip
     result = await library.finalize_approval(
-        ctx.deps.db,
+        deps.db,
         caller,
         [t.id for t in pending],
         "approved" if decision == "approve" else "rejected",
@@ -216,4 +211,6 @@ async def review_templates(
         )
     if result.auto_note:
         text += f" {result.auto_note}"
-    return ReviewAnswer(summary=text, decision=decision, templates=_rows(result.changed + result.unchanged))
+    return ReviewAnswer(
+        summary=text, decision=decision, templates=_rows(deps, result.changed + result.unchanged)
+    )

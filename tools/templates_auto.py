@@ -3,18 +3,18 @@ to them, and (admins) turning it on or off and setting the score threshold, conf
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from pydantic_ai import RunContext
 
 from jobs import api as jobs_api
 from services.accounts import memberships
-from services.errors import InvalidArgument, NotAllowed
+from services.errors import InvalidArgument
 from services.presentable import Presentable, Table, table_of
 from services.products import resolve_product
 from services.template_auto import JOB_TYPE, AutoSetting, auto_settings, set_auto
-from tools.actions import ActionButton, confirmation
+from tools.actions import ActionButton, admin_of, ask_first
 from tools.deps import Deps
 from tools.registry import tool
 
@@ -36,10 +36,10 @@ class TemplateAutoResult(BaseModel, Presentable):
     step="Template auto-recommendations",
 )
 async def template_auto(
-    ctx: RunContext[Deps],
+    deps: Deps,
     product: str | None = None,
     enabled: bool | None = None,
-    threshold: float | None = None,
+    threshold: Annotated[float, Field(ge=0, le=100)] | None = None,
     confirm: bool = False,
 ) -> TemplateAutoResult:
     """Auto-recommendations of library templates: when a template is approved, each product with them on
@@ -53,10 +53,8 @@ async def template_auto(
         threshold: The score (0-100) a template must reach to be recommended; default 70.
         confirm: true to make the change; otherwise it is only previewed.
     """
-    if threshold is not None and not 0 <= threshold <= 100:
-        raise InvalidArgument(f"threshold must be between 0 and 100 (got {threshold:g}).")
-    caller = ctx.deps.caller
-    async with ctx.deps.db.as_user(caller) as conn:
+    caller = deps.caller
+    async with deps.db.as_user(caller) as conn:
         if product is None:
             if enabled is not None or threshold is not None:
                 raise InvalidArgument("Say which product to change, e.g. " + _example())
@@ -78,12 +76,10 @@ async def template_auto(
             summary=_describe(current), products=[current],
             actions=[ActionButton(label=f"{toggle} for {found.name}", tool="template_auto", args=args)],
         )  # fmt: skip
-    role = roles[found.organization_id].role if found.organization_id in roles else None
-    if role != "admin":
-        raise NotAllowed(
-            f"Only admins of {found.brand}'s organization can change auto-recommendations; you are a"
-            f" {role or 'guest'}. Ask an admin to do it."
-        )
+    admin_of(
+        roles, found.organization_id, organization=f"{found.brand}'s organization",
+        to="change auto-recommendations",
+    )  # fmt: skip
     wanted = AutoSetting(
         product=found.name, brand=found.brand,
         enabled=current.enabled if enabled is None else enabled,
@@ -97,18 +93,16 @@ async def template_auto(
             args["enabled"] = enabled
         if threshold is not None:
             args["threshold"] = f"{threshold:g}"
-        return TemplateAutoResult(
-            summary=f"Change {found.name} ({found.brand}) to: {_describe(wanted)} Nothing has changed yet:"
-            " confirm to go ahead.",
-            products=[current],
-            actions=confirmation(tool="template_auto", args=args, label="Save"),
-        )
-    async with ctx.deps.db.as_user(caller) as conn:
+        return ask_first(
+            TemplateAutoResult, f"Change {found.name} ({found.brand}) to: {_describe(wanted)}",
+            tool="template_auto", args=args, label="Save", products=[current],
+        )  # fmt: skip
+    async with deps.db.as_user(caller) as conn:
         await set_auto(conn, product_id=found.id, enabled=wanted.enabled, threshold=wanted.threshold)
     run_id = None
     if wanted.enabled:  # score the approved library for it now, not only future approvals
         run_id = await jobs_api.run_now(
-            ctx.deps.db, job_type=JOB_TYPE, params={"product_ids": [str(found.id)]},
+            deps.db, job_type=JOB_TYPE, params={"product_ids": [str(found.id)]},
             organization_id=None, brand_id=None,
         )  # fmt: skip
     done = f"Saved. {_describe(wanted)}"
