@@ -227,8 +227,8 @@ async def test_sign_in_by_password_header_or_oauth_maps_to_our_users(
 async def test_with_supabase_configured_the_password_is_checked_there(
     chat: RecordingEmitter, maya: Caller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from fakes.supabase_auth import FakeSupabaseAuth
     from settings import Settings
-    from tests.fakes.supabase_auth import FakeSupabaseAuth
 
     users = {"maya@northwind.example": "supabase-pw", "outsider@example.com": "pw"}
     with FakeSupabaseAuth(api_key="sb-key", users=users) as fake:

@@ -19,10 +19,10 @@ from pypdf import PdfReader
 from agent.render import files_of, tables_for
 from agent.runner import run_turn
 from db.pool import Caller, Database
+from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from services.blueprints import BlueprintContent, get_blueprint, run_blueprint, start_blueprint
 from services.errors import InvalidArgument, NotFound
 from settings import Settings, get_settings
-from tests.fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from tests.file_helpers import mode, open_umask
 from tools.registry import for_model
 

@@ -18,6 +18,7 @@ import pytest
 
 from agent.runner import TurnResult, run_turn
 from db.pool import Caller, Database
+from fakes.slack_api import BOT_TOKEN, FakeSlack
 from jobs import api
 from jobs.registry import REGISTRY
 from jobs.schedules import tick
@@ -26,7 +27,6 @@ from services.brands import resolve_brand
 from services.errors import NoData
 from settings import Settings, get_settings
 from tests.chat_helpers import Team, make_team
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.oracle import ratio, raw_ads
 from tests.test_jobs import fast_settings, scheduled_runs, wait_for, worker
 

@@ -25,6 +25,7 @@ import pytest
 from pydantic import SecretStr
 
 from db.pool import Caller, Database
+from fakes.meta_graph import FakeGraph
 from jobs import api
 from jobs.builtin import MetaSyncParams
 from jobs.registry import REGISTRY
@@ -40,7 +41,6 @@ from services.token_vault import TokenVault
 from settings import Settings
 from tests import job_doubles
 from tests.cli_helpers import run_cli
-from tests.fakes.meta_graph import FakeGraph
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "EAAB-jobs-system-token-" + uuid.uuid4().hex

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 import app
 from db.pool import Caller, Database
+from fakes.meta_graph import FakeGraph
 from services.accounts import add_user, create_organization
 from services.errors import ConfigurationError
 from services.meta_api import Limits, MetaClient
@@ -37,7 +38,6 @@ from services.meta_sync import meta_status
 from services.session_versions import session_version
 from services.token_vault import TokenVault
 from settings import Settings, get_settings
-from tests.fakes.meta_graph import FakeGraph
 
 APP_ID, APP_SECRET = "1234567890", "app-secret-" + uuid.uuid4().hex
 

@@ -27,11 +27,7 @@ from agent.history import make_data_layer
 from agent.render import Table
 from agent.slack_render import chart_png, compact_table
 from db.pool import Caller, Database
-from services import slack_out
-from services.errors import ExternalServiceError
-from settings import Settings, get_settings
-from tests.ad_helpers import drop_shop, new_shop
-from tests.fakes.slack_api import (
+from fakes.slack_api import (
     BOT_ID,
     BOT_TOKEN,
     BOT_USER_ID,
@@ -41,6 +37,10 @@ from tests.fakes.slack_api import (
     Posted,
     sign,
 )
+from services import slack_out
+from services.errors import ExternalServiceError
+from settings import Settings, get_settings
+from tests.ad_helpers import drop_shop, new_shop
 
 MAYA, STRANGER, ADMIN, MEMBER = "UMAYA001", "USTRANGE1", "UADMIN01", "UMEMBER1"
 CHANNEL = "C0GENERAL"

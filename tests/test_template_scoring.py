@@ -19,6 +19,7 @@ from pydantic_ai import models
 from agent.runner import run_turn
 from db.jsonb import jsonb
 from db.pool import Caller, Database
+from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from services.accounts import add_user, create_organization
 from services.errors import InvalidArgument
 from services.products import ProductRef, product_by_id
@@ -32,7 +33,6 @@ from services.template_scoring import (
 )
 from services.windows import Window
 from settings import Settings
-from tests.fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 
 N_TEMPLATES = 100
 CATEGORIES = ("before_after", "testimonial", "listicle", "us_vs_them", "offer")

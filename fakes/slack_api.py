@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.http_fake import FakeHandler, HttpFake
+from fakes.http_fake import FakeHandler, HttpFake
 
 BOT_TOKEN = "xoxb-test-fake-token"
 SIGNING_SECRET = "fake-signing-secret-0123456789"
