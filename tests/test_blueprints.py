@@ -113,21 +113,21 @@ async def test_offline_blueprint_has_every_section_and_names_the_voice_level(
 async def test_a_persona_override_wins_and_the_answer_says_so(
     db: Database, page: Page, maya: Caller, tmp_path: Path
 ) -> None:
+    # A persona of this test's own, with an override: the demo's personas stay as seeded.
     async with db.as_service() as conn:
         cur = await conn.execute(
-            "select p.id, p.name from personas_4d p join brands b on b.id = p.brand_id where b.name = 'Acme Pets'"
+            "insert into personas_4d (brand_id, organization_id, name, voice_tone_override)"
+            " select id, organization_id, 'Cheeky dog parents', 'Cheeky, short sentences' from brands"
+            " where name = 'Acme Pets' returning id"
         )
         persona = await cur.fetchone()
         assert persona is not None
-        await conn.execute("update personas_4d set voice_tone_override = 'Cheeky, short sentences' where id = %s",
-                           (persona["id"],))  # fmt: skip
     try:
-        result = await _make(page, maya, offline(tmp_path), persona=persona["name"], offer_variant="for")
+        result = await _make(page, maya, offline(tmp_path), persona="Cheeky dog parents", offer_variant="for")
     finally:
         async with db.as_service() as conn:
-            await conn.execute(
-                "update personas_4d set voice_tone_override = null where id = %s", (persona["id"],)
-            )
+            await conn.execute("delete from blueprints where persona_id = %s", (persona["id"],))
+            await conn.execute("delete from personas_4d where id = %s", (persona["id"],))
     content = result.blueprint.content
     assert content.voice_level == "persona" and content.voice_tone == "Cheeky, short sentences"
     assert "from the persona's voice/tone override" in result.summary
