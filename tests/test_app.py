@@ -101,13 +101,13 @@ async def test_steps_are_stamped_in_order_without_stalling_the_server(chat: Reco
     loop = asyncio.get_running_loop()
     for make in (lambda i: cl.Step(name=f"s{i}"), lambda i: cl.Message(content=f"m{i}")):
         started = loop.time()
-        made = [make(i) for i in range(400)]
+        for i in range(400):
+            make(i)
         assert loop.time() - started < 0.3
     steps = [cl.Step(name=f"s{i}") for i in range(400)]
     stamps = [s.created_at for s in steps]  # a Message is stamped when it is sent
     assert all(isinstance(s, str) and s.endswith("Z") for s in stamps)
     assert sorted(stamps) == stamps and len(set(stamps)) == len(stamps)
-    assert made  # the messages were made
 
 
 async def test_chat_start_lists_commands_and_says_it_is_offline(chat: RecordingEmitter) -> None:
