@@ -20,7 +20,9 @@ from agent.render import files_of, tables_for
 from agent.runner import run_turn
 from db.pool import Caller, Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
+from services.accounts import find_caller
 from services.blueprints import BlueprintContent, get_blueprint, run_blueprint, start_blueprint
+from services.demo import DemoSummary, seed_demo
 from services.errors import InvalidArgument, NotFound
 from settings import Settings, get_settings
 from tests.file_helpers import mode, open_umask
@@ -36,8 +38,32 @@ class Page:
     """The demo page's headings, in order (the first is the hero)."""
 
 
+# Blueprints are stored against the demo's pages: this module writes them into a demo of its own (its own
+# database, seeded the same way), so the shared demo every other test reads stays as seeded.
 @pytest.fixture(scope="module")
-async def page(db: Database, demo: Any) -> AsyncIterator[Page]:
+def db(own_db: Database) -> Database:
+    return own_db
+
+
+@pytest.fixture(scope="module")
+async def demo(db: Database) -> DemoSummary:
+    return await seed_demo(db, seed=7)
+
+
+@pytest.fixture(scope="module")
+async def maya(db: Database, demo: DemoSummary) -> Caller:
+    async with db.as_owner() as conn:
+        return await find_caller(conn, email="maya@northwind.example")
+
+
+@pytest.fixture(scope="module")
+async def leo(db: Database, demo: DemoSummary) -> Caller:
+    async with db.as_owner() as conn:
+        return await find_caller(conn, email="leo@summit.example")
+
+
+@pytest.fixture(scope="module")
+async def page(db: Database, demo: DemoSummary) -> AsyncIterator[Page]:
     """An analysis of Acme Pets' first product page (the demo has pages but no analyses)."""
     async with db.as_service() as conn:
         cur = await conn.execute(
