@@ -4,7 +4,7 @@ By default 5,000 ads × 200 days (about a million daily insight rows; ads start 
 and 2% of days have no delivery, so a little under). The run:
 
 1. a temporary VIRALTRACKER_HOME with its own embedded Postgres (`viraltracker db up`);
-2. the fake Graph API in its own process (`python -m tests.fakes.meta_graph`), rows from
+2. the fake Graph API in its own process (`python -m fakes.meta_graph`), rows from
    today - DAYS to yesterday; the sync's "today" is that last day, so the range is exactly the
    generated days;
 3. organization "Bench Co", brand "Bench Brand", the account linked with the system user's token;
@@ -66,6 +66,7 @@ from bench.chat_load import (
 )
 from db.embedded import start_embedded
 from db.pool import Database
+from fakes.meta_graph import FakeGraph
 from services.accounts import create_organization
 from services.meta_api import Limits, MetaClient, RangeDone
 from services.meta_sync import (
@@ -78,7 +79,6 @@ from services.meta_sync import (
 )
 from services.process import calm_garbage_collector
 from settings import Settings
-from tests.fakes.meta_graph import FakeGraph
 
 ACCOUNT = "act_1000000001"
 ORG = "Bench Co"
@@ -97,14 +97,14 @@ PHASE_SECONDS = 1800.0  # each of the floor, the sync and the re-sync (--timeout
 
 
 def start_fake(ads: int, days: int, token: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m tests.fakes.meta_graph` in its own session; returns it and its URL once ready."""
+    """`python -m fakes.meta_graph` in its own session; returns it and its URL once ready."""
     port = free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "tests.fakes.meta_graph",
+                "fakes.meta_graph",
                 "--port",
                 str(port),
                 "--accounts",

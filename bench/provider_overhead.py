@@ -45,7 +45,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def _answer(request: Any) -> Any:
-    from tests.fakes.anthropic_api import Reply
+    from fakes.anthropic_api import Reply
 
     return Reply.say(ANSWER)
 
@@ -53,7 +53,7 @@ def _answer(request: Any) -> Any:
 def serve_fake(ttft: float, conn: Connection) -> None:
     """The fake in this (child) process: sends its URL, then on each "report" the (request index →
     received, first delta written) times and the bodies asked for, until "stop"."""
-    from tests.fakes.anthropic_api import FakeAnthropic
+    from fakes.anthropic_api import FakeAnthropic
 
     with FakeAnthropic(_answer, ttft=ttft) as fake:
         conn.send(fake.url)
@@ -98,10 +98,10 @@ async def measure(args: argparse.Namespace, home: Path, fake: Connection, fake_u
     from db.embedded import start_embedded
     from db.migrate import migrate
     from db.pool import Database
+    from fakes.anthropic_api import API_KEY
     from services.model_choice import chat_model
     from services.process import calm_garbage_collector
     from settings import Settings
-    from tests.fakes.anthropic_api import API_KEY
 
     url = start_embedded(home / "pgdata")
     async with Database(url, max_size=4) as db:

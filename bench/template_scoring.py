@@ -70,10 +70,10 @@ async def measure(args: argparse.Namespace, home: Path) -> bool:
     from db.embedded import start_embedded
     from db.migrate import migrate
     from db.pool import Database
+    from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
     from services.model_choice import analysis_model
     from services.template_scoring import score_templates
     from settings import Settings
-    from tests.fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 
     def responder(request: FakeRequest) -> Reply:
         return Reply.tool({"score": 72, "reason": "A testimonial layout carries the senior-dog story."})

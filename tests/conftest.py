@@ -61,9 +61,28 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.close()
 
 
+@pytest.fixture(scope="module")
+async def own_db(database_url: str) -> AsyncIterator[Database]:
+    """A fresh, migrated database for one module: for tests that replace what the shared `db` must keep
+    as seeded (the demo organizations), so the rest of the suite never sees their writes."""
+    name = f"vt_own_{uuid.uuid4().hex[:10]}"
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(f'create database "{name}"')
+    database = Database(_with_dbname(database_url, name), max_size=4)
+    try:
+        await database.open()
+        await migrate(database)
+        yield database
+    finally:
+        await database.close()
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await conn.execute(f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture(scope="session")
 async def demo(db: Database) -> Any:
-    """The demo data, seeded once for the session (tests only read it)."""
+    """The demo data, seeded once for the session: tests only read it (a test that writes makes its own
+    organization, e.g. `tests.ad_helpers.new_shop`, or uses `own_db`)."""
     from services.demo import seed_demo
 
     return await seed_demo(db, seed=7)

@@ -101,13 +101,13 @@ async def test_steps_are_stamped_in_order_without_stalling_the_server(chat: Reco
     loop = asyncio.get_running_loop()
     for make in (lambda i: cl.Step(name=f"s{i}"), lambda i: cl.Message(content=f"m{i}")):
         started = loop.time()
-        made = [make(i) for i in range(400)]
+        for i in range(400):
+            make(i)
         assert loop.time() - started < 0.3
     steps = [cl.Step(name=f"s{i}") for i in range(400)]
     stamps = [s.created_at for s in steps]  # a Message is stamped when it is sent
     assert all(isinstance(s, str) and s.endswith("Z") for s in stamps)
     assert sorted(stamps) == stamps and len(set(stamps)) == len(stamps)
-    assert made  # the messages were made
 
 
 async def test_chat_start_lists_commands_and_says_it_is_offline(chat: RecordingEmitter) -> None:
@@ -227,8 +227,8 @@ async def test_sign_in_by_password_header_or_oauth_maps_to_our_users(
 async def test_with_supabase_configured_the_password_is_checked_there(
     chat: RecordingEmitter, maya: Caller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from fakes.supabase_auth import FakeSupabaseAuth
     from settings import Settings
-    from tests.fakes.supabase_auth import FakeSupabaseAuth
 
     users = {"maya@northwind.example": "supabase-pw", "outsider@example.com": "pw"}
     with FakeSupabaseAuth(api_key="sb-key", users=users) as fake:

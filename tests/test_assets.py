@@ -18,10 +18,10 @@ from uuid import UUID
 import pytest
 
 from db.pool import Database
+from fakes.meta_graph import FakeGraph
 from services.accounts import create_organization
 from services.assets import download_brand_assets
 from settings import Settings
-from tests.fakes.meta_graph import FakeGraph
 
 TOKEN = "EAAB-assets-token-" + uuid.uuid4().hex
 

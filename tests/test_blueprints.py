@@ -19,10 +19,12 @@ from pypdf import PdfReader
 from agent.render import files_of, tables_for
 from agent.runner import run_turn
 from db.pool import Caller, Database
+from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
+from services.accounts import find_caller
 from services.blueprints import BlueprintContent, get_blueprint, run_blueprint, start_blueprint
+from services.demo import DemoSummary, seed_demo
 from services.errors import InvalidArgument, NotFound
 from settings import Settings, get_settings
-from tests.fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from tests.file_helpers import mode, open_umask
 from tools.registry import for_model
 
@@ -36,8 +38,32 @@ class Page:
     """The demo page's headings, in order (the first is the hero)."""
 
 
+# Blueprints are stored against the demo's pages: this module writes them into a demo of its own (its own
+# database, seeded the same way), so the shared demo every other test reads stays as seeded.
 @pytest.fixture(scope="module")
-async def page(db: Database, demo: Any) -> AsyncIterator[Page]:
+def db(own_db: Database) -> Database:
+    return own_db
+
+
+@pytest.fixture(scope="module")
+async def demo(db: Database) -> DemoSummary:
+    return await seed_demo(db, seed=7)
+
+
+@pytest.fixture(scope="module")
+async def maya(db: Database, demo: DemoSummary) -> Caller:
+    async with db.as_owner() as conn:
+        return await find_caller(conn, email="maya@northwind.example")
+
+
+@pytest.fixture(scope="module")
+async def leo(db: Database, demo: DemoSummary) -> Caller:
+    async with db.as_owner() as conn:
+        return await find_caller(conn, email="leo@summit.example")
+
+
+@pytest.fixture(scope="module")
+async def page(db: Database, demo: DemoSummary) -> AsyncIterator[Page]:
     """An analysis of Acme Pets' first product page (the demo has pages but no analyses)."""
     async with db.as_service() as conn:
         cur = await conn.execute(
@@ -113,21 +139,21 @@ async def test_offline_blueprint_has_every_section_and_names_the_voice_level(
 async def test_a_persona_override_wins_and_the_answer_says_so(
     db: Database, page: Page, maya: Caller, tmp_path: Path
 ) -> None:
+    # A persona of this test's own, with an override: the demo's personas stay as seeded.
     async with db.as_service() as conn:
         cur = await conn.execute(
-            "select p.id, p.name from personas_4d p join brands b on b.id = p.brand_id where b.name = 'Acme Pets'"
+            "insert into personas_4d (brand_id, organization_id, name, voice_tone_override)"
+            " select id, organization_id, 'Cheeky dog parents', 'Cheeky, short sentences' from brands"
+            " where name = 'Acme Pets' returning id"
         )
         persona = await cur.fetchone()
         assert persona is not None
-        await conn.execute("update personas_4d set voice_tone_override = 'Cheeky, short sentences' where id = %s",
-                           (persona["id"],))  # fmt: skip
     try:
-        result = await _make(page, maya, offline(tmp_path), persona=persona["name"], offer_variant="for")
+        result = await _make(page, maya, offline(tmp_path), persona="Cheeky dog parents", offer_variant="for")
     finally:
         async with db.as_service() as conn:
-            await conn.execute(
-                "update personas_4d set voice_tone_override = null where id = %s", (persona["id"],)
-            )
+            await conn.execute("delete from blueprints where persona_id = %s", (persona["id"],))
+            await conn.execute("delete from personas_4d where id = %s", (persona["id"],))
     content = result.blueprint.content
     assert content.voice_level == "persona" and content.voice_tone == "Cheeky, short sentences"
     assert "from the persona's voice/tone override" in result.summary

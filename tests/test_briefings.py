@@ -4,7 +4,6 @@ notifications posted to its Slack channel once, whatever the number of workers, 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import uuid
@@ -18,6 +17,7 @@ import pytest
 
 from agent.runner import TurnResult, run_turn
 from db.pool import Caller, Database
+from fakes.slack_api import BOT_TOKEN, FakeSlack
 from jobs import api
 from jobs.registry import REGISTRY
 from jobs.schedules import tick
@@ -26,7 +26,6 @@ from services.brands import resolve_brand
 from services.errors import NoData
 from settings import Settings, get_settings
 from tests.chat_helpers import Team, make_team
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.oracle import ratio, raw_ads
 from tests.test_jobs import fast_settings, scheduled_runs, wait_for, worker
 
@@ -511,12 +510,21 @@ async def test_an_org_notification_is_posted_once_with_two_workers(
     settings = slack_settings(tmp_path, slack)
     async with worker(db, settings, name="one"), worker(db, settings, name="two"):
         row = await wait_for(db, queued["id"], {"succeeded", "failed"})
-        await asyncio.sleep(0.5)  # time for a second post, if anything would make one
+        # A later notification, posted too: by then a second post of the first would have been made.
+        later = await _notify(db, team, "Weekly briefing ready")
+        [marker] = [
+            r for r in await _slack_runs(db, team.org) if r["params"] == {"notification_id": str(later)}
+        ]
+        assert (await wait_for(db, marker["id"], {"succeeded", "failed"}))["status"] == "succeeded"
     assert row["status"] == "succeeded", row["error"]
-    [posted] = slack.posted("#alerts")
+    assert [p.text.split("\n")[0] for p in slack.posted("#alerts")] == [
+        "Meta sync finished for Fern & Co",
+        "Weekly briefing ready",
+    ]
+    posted = slack.posted("#alerts")[0]
     assert posted.text == "Meta sync finished for Fern & Co\n12 new ads, 340 ad-days."
     assert posted.blocks[0]["text"]["text"].startswith("*Meta sync finished for Fern & Co*")
-    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert len(slack.calls_to("chat.postMessage")) == 2
 
 
 async def test_a_notification_posted_after_slack_comes_back_and_none_if_rolled_back(

@@ -306,10 +306,15 @@ async def test_a_change_to_no_counted_figure_rewrites_nothing(db: Database, tena
 
 async def test_concurrent_writers_of_one_ad_take_turns(db: Database, tenant: Tenant) -> None:
     """Two transactions add days to the same ad at once; the second waits for the first."""
-    first_done = asyncio.Event()
+    first_done, second_waits = asyncio.Event(), asyncio.Event()
+    second_pid: list[int] = []
 
     async def write(offset: int, hold: bool) -> None:
         async with db.as_owner() as conn:
+            if not hold:
+                second_pid.append(
+                    (await (await conn.execute("select pg_backend_pid() as pid")).fetchone())["pid"]
+                )
             v = day_values(AD_A, offset)
             await conn.execute(
                 f"insert into meta_ads_performance (meta_ad_id, date, brand_id, organization_id,"
@@ -324,12 +329,25 @@ async def test_concurrent_writers_of_one_ad_take_turns(db: Database, tenant: Ten
             )
             if hold:
                 first_done.set()
-                await asyncio.sleep(0.5)  # the other writer is blocked meanwhile
+                await asyncio.wait_for(second_waits.wait(), 15)  # committed only once the other writer waits
 
     first = asyncio.create_task(write(20, hold=True))
     await first_done.wait()
-    await write(21, hold=False)  # a later day: its running totals must include day 20's
+    second = asyncio.create_task(write(21, hold=False))  # a later day: its totals must include day 20's
+    for _ in range(300):  # 15 s at most; a transaction each time, as one sees one snapshot of the activity
+        async with db.as_owner() as conn:
+            cur = await conn.execute(
+                "select wait_event_type from pg_stat_activity where pid = any(%s)", (second_pid,)
+            )
+            row = await cur.fetchone()
+        if row is not None and row["wait_event_type"] == "Lock":
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the second writer never waited for the first")
+    second_waits.set()
     await first
+    await second
     await check(db, tenant)
 
 

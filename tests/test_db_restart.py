@@ -236,7 +236,7 @@ async def wait_for_run(db: Database, run_id: uuid.UUID, *, within: float) -> str
 
 
 async def test_the_apps_job_worker_comes_back_after_a_restart(
-    postgres: RestartablePostgres, restarted_db: Database, tmp_path: Path
+    postgres: RestartablePostgres, restarted_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = restarted_db
     async with db.as_owner() as conn:
@@ -257,8 +257,16 @@ async def test_the_apps_job_worker_comes_back_after_a_restart(
         assert await wait_for_run(db, before, within=15) == "succeeded"
 
         postgres.kill()
-        await asyncio.sleep(0.5)  # the worker notices while the server is down
+        # Down until the app has failed to reach it (its pool says so), however slow the machine.
+        for _ in range(300):  # 15 s at most
+            noticed = any(
+                r.name == "psycopg.pool" and "error connecting" in r.getMessage() for r in caplog.records
+            )
+            if noticed:
+                break
+            await asyncio.sleep(0.05)
         postgres.up()
+        assert noticed, "nothing tried to reach the database while it was down"
         after = await api.run_now(
             db, job_type="_test_flaky", params={"failures": 0}, organization_id=org, brand_id=None
         )

@@ -22,8 +22,14 @@ from services.demo import (
 TODAY = date.today()
 SEED = 11
 
-# Every check reads only the demo organizations' rows: other tests share this database.
+# Every check reads only the demo organizations' rows (the module's database also holds its other tests' rows).
 DEMO = "organization_id in (select id from organizations where name = any(%(orgs)s))"
+
+
+@pytest.fixture(scope="module")
+def db(own_db: Database) -> Database:
+    """Seeding replaces the demo organizations: this module seeds its own database, never the shared one."""
+    return own_db
 
 
 async def _one(db: Database, query: str, **params: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from db.pool import Database
+from fakes.gemini_api import API_KEY, FakeGemini, FakeRequest, Reply
 from jobs import api
 from jobs.runs import RunFailed, execute_run
 from services.ad_creation import create_ads
@@ -37,7 +38,6 @@ from tests.ad_helpers import (
     quadrants,
     scored_library,
 )
-from tests.fakes.gemini_api import API_KEY, FakeGemini, FakeRequest, Reply
 
 MODEL = "gemini-2.5-flash-image"
 

@@ -25,6 +25,7 @@ import pytest
 from pydantic import SecretStr
 
 from db.pool import Caller, Database
+from fakes.meta_graph import FakeGraph
 from jobs import api
 from jobs.builtin import MetaSyncParams
 from jobs.registry import REGISTRY
@@ -40,7 +41,6 @@ from services.token_vault import TokenVault
 from settings import Settings
 from tests import job_doubles
 from tests.cli_helpers import run_cli
-from tests.fakes.meta_graph import FakeGraph
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "EAAB-jobs-system-token-" + uuid.uuid4().hex
@@ -306,7 +306,20 @@ async def test_two_workers_and_one_due_schedule_make_one_run(
             assert time.monotonic() < deadline, "the due schedule was never enqueued"
             await asyncio.sleep(0.05)
         await wait_for(db, (await scheduled_runs(db, schedule_id))[0], {"succeeded"})
-        await asyncio.sleep(1.0)  # five more ticks each
+        # Another schedule made due now is enqueued by a later tick, which would have enqueued a still-due
+        # first one again (a tick takes every due schedule, the earliest first).
+        marker = await api.create_schedule(
+            db, job_type="_test_sleepy", cron="*/5 * * * *", params={"first_attempt_seconds": 0},
+            organization_id=tenant.org, brand_id=tenant.brand_id,
+        )  # fmt: skip
+        async with db.as_owner() as conn:
+            await conn.execute(
+                "update scheduled_jobs set next_run_at = now() - interval '1 second' where id = %s", (marker,)
+            )
+        while not (marked := await scheduled_runs(db, marker)):
+            assert time.monotonic() < deadline + 15, "the marker schedule was never enqueued"
+            await asyncio.sleep(0.05)
+        await wait_for(db, marked[0], {"succeeded"})
     assert len(await scheduled_runs(db, schedule_id)) == 1
     # Workers were down for 3 hours (36 slots missed): eight ticks racing make one catch-up run.
     async with db.as_owner() as conn:

@@ -20,6 +20,7 @@ from agent.render import tables_for
 from agent.runner import TurnResult, run_turn
 from db.jsonb import jsonb
 from db.pool import Caller, Database
+from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from services import landing_pages as pages
 from services.accounts import add_user, create_organization
 from services.errors import ExternalServiceError, InvalidArgument
@@ -34,7 +35,6 @@ from services.page_fetch import (
     pick_chunks_for_fields,
 )
 from settings import Settings, get_settings
-from tests.fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 
 PRODUCT_PAGE = """<!doctype html><html><head><title>Calm Chews | Ridgeline Pets</title>
 <style>.hero { color: red }</style><script>var tracking = "PIXEL";</script></head>

@@ -37,7 +37,7 @@ import app
 from agent.history import make_data_layer
 from agent.web_security import AllowedOrigins, WebSecurityMiddleware
 from db.pool import Database
-from services.accounts import add_user, find_organization
+from services.accounts import add_user, create_organization
 from services.errors import DatabaseUnavailable
 from settings import Settings, get_settings
 from tests.test_browser import WAIT_MS, _free_port, chat_app_process
@@ -84,11 +84,13 @@ async def sign_in(client: httpx.AsyncClient, email: str, password: str, **header
 
 
 @pytest.fixture
-async def person(db: Database, demo: Any) -> str:
-    """A member of Northwind Growth of this test's own (so no other test's sign-ins count)."""
-    email = f"login-{uuid.uuid4().hex[:10]}@northwind.example"
+async def person(db: Database) -> str:
+    """A member of an organization of this test's own (so no other test's sign-ins count, and the demo
+    organizations keep their members)."""
+    tag = uuid.uuid4().hex[:10]
+    email = f"login-{tag}@login.example"
     async with db.as_owner() as conn:
-        org = await find_organization(conn, name="Northwind Growth")
+        org = await create_organization(conn, name=f"Login {tag}")
         await add_user(conn, email=email, organization_id=org, password=PASSWORD)
     return email
 

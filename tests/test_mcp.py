@@ -23,13 +23,23 @@ from mcp.types import CallToolResult, TextContent
 
 from agent.runner import run_turn
 from db.pool import Caller, Database
-from services.api_tokens import create_token, revoke_token
+from services.api_tokens import CreatedToken, create_token, revoke_token
+from tests.ad_helpers import Shop, drop_shop, new_shop
 from tests.cli_helpers import CLI, mcp_http_server, run_cli
 from tools.registry import agent_tools, all_specs
 
 TOP_HOOKS_ARGS = {"brand": "Acme Pets", "days": 30, "metric": "hook_rate", "limit": 5}
 TOP_HOOKS_SLASH = '/top_hooks brand:"Acme Pets" days:30 metric:hook_rate limit:5'
 TIMEOUT = timedelta(seconds=60)
+
+
+@pytest.fixture
+async def shop(db: Database) -> AsyncIterator[Shop]:
+    """An organization of the test's own (an admin, a member, a brand with "Joint Chews"): tests that
+    write use it, so the demo organizations every other test reads stay as seeded."""
+    shop = await new_shop(db, "mcp", ["Joint Chews"])
+    yield shop
+    await drop_shop(db, shop)
 
 
 def _env(database_url: str, home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -133,37 +143,22 @@ async def test_another_organizations_user_gets_nothing_of_the_first(
 
 
 async def test_bad_arguments_and_unconfirmed_writes(
-    db: Database, database_url: str, maya: Caller, tmp_path: Path
+    db: Database, database_url: str, tmp_path: Path, shop: Shop
 ) -> None:
-    async with db.as_owner() as conn:
-        cur = await conn.execute(
-            "select p.id, p.name, p.auto_template_threshold as threshold from products p join brands b on"
-            " b.id = p.brand_id where b.name = 'Acme Pets' and not p.auto_recommend_templates"
-            " and b.organization_id in (select organization_id from user_organizations where user_id = %s)"
-            " order by p.name limit 1",
-            (maya.user_id,),
-        )
-        product = await cur.fetchone()
-    assert product is not None
-    new_threshold = 65 if product["threshold"] != 65 else 60
-    change = {"product": product["name"], "threshold": new_threshold}
-    try:
-        async with stdio_session(database_url, tmp_path, "--user", maya.email) as session:
-            bad_metric = await session.call_tool("top_hooks", {"brand": "Acme Pets", "metric": "virality"})
-            missing = await session.call_tool("top_hooks", {"days": 7})
-            bad_type = await session.call_tool("top_hooks", {"brand": "Acme Pets", "days": "a week"})
-            out_of_range = await session.call_tool("top_hooks", {"brand": "Acme Pets", "limit": 0})
-            unknown = await session.call_tool("top_hook", {"brand": "Acme Pets"})
-            preview = await session.call_tool("template_auto", change)
-            after_preview = await _threshold(db, product["id"])
-            confirmed = await session.call_tool("template_auto", {**change, "confirm": True})
-            after_confirm = await _threshold(db, product["id"])
-    finally:
-        async with db.as_owner() as conn:
-            await conn.execute(
-                "update products set auto_template_threshold = %s where id = %s",
-                (product["threshold"], product["id"]),
-            )
+    product_id = shop.products["Joint Chews"]
+    threshold = await _threshold(db, product_id)
+    new_threshold = 65 if threshold != 65 else 60
+    change = {"product": f"Joint Chews {shop.tag}", "threshold": new_threshold}
+    async with stdio_session(database_url, tmp_path, "--user", shop.admin.email) as session:
+        bad_metric = await session.call_tool("top_hooks", {"brand": shop.brand, "metric": "virality"})
+        missing = await session.call_tool("top_hooks", {"days": 7})
+        bad_type = await session.call_tool("top_hooks", {"brand": shop.brand, "days": "a week"})
+        out_of_range = await session.call_tool("top_hooks", {"brand": shop.brand, "limit": 0})
+        unknown = await session.call_tool("top_hook", {"brand": shop.brand})
+        preview = await session.call_tool("template_auto", change)
+        after_preview = await _threshold(db, product_id)
+        confirmed = await session.call_tool("template_auto", {**change, "confirm": True})
+        after_confirm = await _threshold(db, product_id)
 
     assert bad_metric.isError is True
     assert _text(bad_metric) == (
@@ -180,7 +175,7 @@ async def test_bad_arguments_and_unconfirmed_writes(
     # A write previews first, exactly as in chat, and says how to confirm; only confirm:true writes.
     assert preview.isError is False
     assert "Nothing has changed yet" in _text(preview)
-    assert after_preview == product["threshold"]
+    assert after_preview == threshold
     hint = json.dumps({**change, "threshold": f"{new_threshold:g}", "confirm": True})
     assert f"Save: call template_auto with {hint}" in _text(preview)
     assert confirmed.isError is False
@@ -218,10 +213,21 @@ _INITIALIZE = {
 _ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-async def test_http_with_a_bearer_token(db: Database, http_server: str, maya: Caller, tmp_path: Path) -> None:
-    expected = await _chat_result(db, maya, TOP_HOOKS_SLASH)
+@pytest.fixture
+async def maya_token(db: Database, maya: Caller) -> AsyncIterator[CreatedToken]:
+    """A token of Maya's for one test, deleted after it: the demo users keep only what was seeded."""
     async with db.as_owner() as conn:
         created = await create_token(conn, user=maya, name="Claude Desktop")
+    yield created
+    async with db.as_owner() as conn:
+        await conn.execute("delete from api_tokens where id = %s", (created.token.id,))
+
+
+async def test_http_with_a_bearer_token(
+    db: Database, http_server: str, maya: Caller, maya_token: CreatedToken
+) -> None:
+    expected = await _chat_result(db, maya, TOP_HOOKS_SLASH)
+    created = maya_token
     headers = {"Authorization": f"Bearer {created.secret}"}
     async with (
         httpx.AsyncClient(headers=headers, timeout=30) as client,
@@ -254,14 +260,13 @@ async def test_http_with_a_bearer_token(db: Database, http_server: str, maya: Ca
     assert revoked.headers["www-authenticate"].startswith("Bearer")
 
 
-def test_token_commands_show_the_secret_once(database_url: str, tmp_path: Path, demo: object) -> None:
-    created = run_cli(
-        database_url, tmp_path, "token", "create", "--user", "leo@summit.example", "--name", "CI"
-    )
+def test_token_commands_show_the_secret_once(database_url: str, tmp_path: Path, shop: Shop) -> None:
+    email = shop.admin.email
+    created = run_cli(database_url, tmp_path, "token", "create", "--user", email, "--name", "CI")
     assert created.returncode == 0, created.stderr
     secret = next(line for line in created.stdout.splitlines() if line.startswith("vt_"))
     token_id = created.stdout.split("(id ")[1][:8]
-    listed = run_cli(database_url, tmp_path, "token", "list", "--user", "leo@summit.example")
+    listed = run_cli(database_url, tmp_path, "token", "list", "--user", email)
     assert listed.returncode == 0, listed.stderr
     assert token_id in listed.stdout and "CI" in listed.stdout and "never" in listed.stdout
     assert secret not in listed.stdout and secret[:10] in listed.stdout
@@ -274,11 +279,11 @@ def test_token_commands_show_the_secret_once(database_url: str, tmp_path: Path, 
 
 
 async def test_stdio_with_a_token_keeps_stdout_for_the_protocol(
-    db: Database, database_url: str, tmp_path: Path, leo: Caller
+    db: Database, database_url: str, tmp_path: Path, shop: Shop
 ) -> None:
     """VIRALTRACKER_TOKEN names the person; every line on stdout is a JSON-RPC message."""
     async with db.as_owner() as conn:
-        secret = (await create_token(conn, user=leo, name="stdio")).secret
+        secret = (await create_token(conn, user=shop.member, name="stdio")).secret
     messages = [
         _INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
@@ -306,8 +311,8 @@ async def test_stdio_with_a_token_keeps_stdout_for_the_protocol(
     assert [r.get("id") for r in replies] == [1, 2]
     assert rest == b""
     brands = replies[1]["result"]["structuredContent"]["brands"]
-    assert sorted(b["name"] for b in brands) == ["Lumen Sleep", "Peak Fuel"]
-    assert f"as {leo.email}" in stderr.decode()
+    assert [b["name"] for b in brands] == [shop.brand]
+    assert f"as {shop.member.email}" in stderr.decode()
 
 
 def test_stdio_refuses_an_unknown_token(database_url: str, tmp_path: Path, demo: object) -> None:

@@ -1,4 +1,4 @@
-"""The fake Meta Graph API (tests/fakes/meta_graph.py) against the real facebook-business SDK: no mocks.
+"""The fake Meta Graph API (fakes/meta_graph.py) against the real facebook-business SDK: no mocks.
 
 What the Meta sync relies on is proven here once: the SDK's `Cursor` pages by `after`, rows come as
 Meta's strings, an async report run is polled to "Job Completed", and each injected fault reaches
@@ -28,7 +28,7 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
-from tests.fakes.meta_graph import INSIGHT_FIELDS, FakeGraph
+from fakes.meta_graph import INSIGHT_FIELDS, FakeGraph
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "EAAtest-token-0001"
@@ -589,7 +589,7 @@ def test_a_500_row_page_is_served_quickly() -> None:
 
 
 def test_the_cli_serves_until_killed() -> None:
-    command = [sys.executable, "-m", "tests.fakes.meta_graph", "--port", "0", "--accounts", "act_77:40:10"]
+    command = [sys.executable, "-m", "fakes.meta_graph", "--port", "0", "--accounts", "act_77:40:10"]
     with subprocess.Popen(
         [*command, "--token", "T"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     ) as process:

@@ -1,5 +1,5 @@
 """Meta as a live source, end to end: the real facebook-business SDK against the local fake Graph API
-(tests/fakes/meta_graph.py), into the test database. Every total is checked against the fake's own
+(fakes/meta_graph.py), into the test database. Every total is checked against the fake's own
 rows, summed here independently."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from agent.render import actions_of
 from agent.runner import run_turn
 from db.pool import Caller, Database
+from fakes.meta_graph import FakeGraph
 from jobs import api as jobs_api
 from jobs.runs import RunFailed, execute_run
 from services.accounts import add_user, create_organization
@@ -29,7 +30,6 @@ from services.meta_api import Limits, MetaClient
 from services.meta_sync import MetaSync, link_account
 from settings import Settings, get_settings
 from tests.cli_helpers import run_cli
-from tests.fakes.meta_graph import FakeGraph
 
 TOKEN = "EAAB-system-user-token-" + uuid.uuid4().hex
 TODAY = date.today()

@@ -278,8 +278,21 @@ async def test_a_new_notification_reaches_open_chats_of_the_people_it_is_for(
     await outsider.close()
 
 
+async def _logged(caplog: pytest.LogCaptureFixture, text: str, *, times: int, seconds: float = 10) -> None:
+    """Returns once `text` has been logged `times` times; fails after `seconds`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while sum(text in r.getMessage() for r in caplog.records) < times:
+        assert loop.time() < deadline, f"{text!r} was not logged {times} times in {seconds} s"
+        await asyncio.sleep(0.02)
+
+
 async def test_chat_works_while_the_notification_feed_can_not_reach_the_database(
-    db: Database, team: Team, chat_app: None, monkeypatch: pytest.MonkeyPatch
+    db: Database,
+    team: Team,
+    chat_app: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(live, "RETRY_FIRST_SECONDS", 0.05)
     unreachable = "postgresql://nobody@/postgres?host=/nonexistent-socket-dir&connect_timeout=1"
@@ -288,7 +301,7 @@ async def test_chat_works_while_the_notification_feed_can_not_reach_the_database
     chat = OpenChat(team.member)
     with chat.active():
         await app.on_chat_start()
-        await asyncio.sleep(0.3)  # a few failed attempts
+        await _logged(caplog, "notification feed: database unavailable", times=3)  # it keeps trying
     assert not feed.listening.is_set()
     assert feed._task is not None and not feed._task.done()  # still trying, quietly
     await chat.say("/notifications")

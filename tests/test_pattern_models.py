@@ -12,12 +12,12 @@ import pytest
 from pydantic_ai import models
 
 from db.pool import Database
+from fakes.anthropic_api import API_KEY as ANTHROPIC_KEY
+from fakes.anthropic_api import FakeAnthropic, FakeRequest, Reply
+from fakes.gemini_embeddings import API_KEY, EmbedReply, EmbedRequest, FakeGeminiEmbeddings
 from services.errors import ConfigurationError
 from services.patterns import PatternReport, discover_patterns
 from settings import Settings
-from tests.fakes.anthropic_api import API_KEY as ANTHROPIC_KEY
-from tests.fakes.anthropic_api import FakeAnthropic, FakeRequest, Reply
-from tests.fakes.gemini_embeddings import API_KEY, EmbedReply, EmbedRequest, FakeGeminiEmbeddings
 from tests.pattern_helpers import NOISE, THEMES, Barkwell, pattern_of, seed_barkwell
 
 PLANTED = sum(len(rows) for rows in THEMES.values()) + len(NOISE)

@@ -18,10 +18,10 @@ from agent.render import tables_for
 from agent.runner import run_turn
 from db.jsonb import jsonb
 from db.pool import Caller, Database
+from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from services.errors import InvalidArgument, NoData
 from services.personas import EXTRACTIVE_LABEL, PersonaDraft, PersonaSources, synthesize_persona
 from settings import Settings
-from tests.fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from tests.research_helpers import insert, new_tenant
 
 OFFLINE = Settings(_env_file=None, VIRALTRACKER_MODEL="offline")  # type: ignore[call-arg]

@@ -27,13 +27,13 @@ from pydantic_ai.messages import ModelRequest, ToolReturnPart
 import app
 from agent.runner import run_turn, storable_history
 from db.pool import Caller, Database
+from fakes import anthropic_api, gemini_api
 from services import model_choice
 from services.assets import storage_for
 from services.model_choice import chat_model, configured_model
 from settings import Settings, get_settings
 from tests.ad_helpers import Shop, drop_shop, new_shop, quadrants
 from tests.chat_helpers import OpenChat, app_on_test_database
-from tests.fakes import anthropic_api, gemini_api
 from tests.test_assets import MediaServer
 
 TOO_MANY_STEPS = "That question took too many steps, so I stopped. Try asking for one thing at a time."

@@ -28,11 +28,7 @@ from agent.history import make_data_layer
 from agent.render import Table
 from agent.slack_render import chart_png, compact_table
 from db.pool import Caller, Database
-from services import slack_out
-from services.errors import ExternalServiceError
-from settings import Settings, get_settings
-from tests.ad_helpers import drop_shop, new_shop
-from tests.fakes.slack_api import (
+from fakes.slack_api import (
     BOT_ID,
     BOT_TOKEN,
     BOT_USER_ID,
@@ -42,6 +38,10 @@ from tests.fakes.slack_api import (
     Posted,
     sign,
 )
+from services import slack_out
+from services.errors import ExternalServiceError
+from settings import Settings, get_settings
+from tests.ad_helpers import drop_shop, new_shop
 from web import web_app
 
 MAYA, STRANGER, ADMIN, MEMBER = "UMAYA001", "USTRANGE1", "UADMIN01", "UMEMBER1"
@@ -197,12 +197,12 @@ async def test_bad_signature_and_old_timestamp_are_refused_and_nothing_is_posted
     tampered = signed(body)
     later = await world.post(body.replace(b"/brands", b"/jobs"), tampered)  # signed body ≠ sent body
     assert later.status_code == 401
-    await asyncio.sleep(0.5)
-    assert world.fake.calls_to("chat.postMessage") == [] and world.fake.calls_to("users.info") == []
     # The same event, properly signed and fresh, is answered: the refusal was the signature's.
     fresh = await world.post(body, signed(body))
     assert fresh.status_code == 200
     assert "Acme Pets" in all_text(await world.answer_in(ts))
+    # Answered after the three refused ones were sent: they made no turn of their own.
+    assert len(world.fake.calls_to("chat.postMessage")) == 1 and len(world.fake.calls_to("users.info")) == 1
 
 
 async def test_a_timestamp_that_is_not_a_number_is_refused_as_unsigned(world: SlackWorld) -> None:
@@ -264,10 +264,15 @@ async def test_a_retried_event_runs_once_and_the_bots_own_messages_are_ignored(w
     other_bot = {"type": "message", "subtype": "bot_message", "bot_id": "B0OTHER", "text": "/brands",
                  "ts": next_ts(), "channel": "D0DM", "channel_type": "im"}  # fmt: skip
     assert (await world.event(other_bot)).status_code == 200
-    await asyncio.sleep(0.6)
+    # A person's DM sent after them is answered: by then any turn those three had started has posted.
+    marker = {"type": "message", "user": MAYA, "text": "/brands", "ts": next_ts(), "channel": "D0MARK",
+              "channel_type": "im"}  # fmt: skip
+    assert (await world.event(marker)).status_code == 200
+    await world.answer_in(marker["ts"], channel="D0MARK")
     assert len(world.fake.in_thread(CHANNEL, ts)) == 1  # one "Working on it…", updated once
     assert world.fake.in_thread(CHANNEL, ts)[0].updates == 1
     assert world.fake.posted("D0DM") == []
+    assert len(world.fake.calls_to("chat.postMessage")) == 2  # the mention's and the marker's
 
 
 # -- conversations -------------------------------------------------------------------------------------
@@ -426,14 +431,15 @@ async def test_a_write_asks_for_confirmation_and_runs_as_whoever_clicks(
         assert not any(b.get("type") == "actions" for b in updated.blocks)
         assert f"<@{MEMBER}> chose *Save*" in all_text(updated)
         assert (await click(world, ADMIN, preview, "Save")).status_code == 200
-        await asyncio.sleep(0.5)
-        assert (
-            len([m for m in world.fake.in_thread(CHANNEL, thread) if m.text == slack.WORKING or m.updates])
-            == 2
-        )
-        # A new preview, confirmed by the admin: saved.
+        # A new preview, asked for after that click: the third answer, nothing came in between.
         await world.mention(ADMIN, f'/template_auto product:"{product}" threshold:60', thread_ts=thread)
         second_preview = await world.answer_in(thread, nth=3)
+        assert "Nothing has changed yet" in all_text(second_preview) and await threshold() == 70.0
+        assert (
+            len([m for m in world.fake.in_thread(CHANNEL, thread) if m.text == slack.WORKING or m.updates])
+            == 3
+        )
+        # That preview, confirmed by the admin: saved.
         assert (await click(world, ADMIN, second_preview, "Save")).status_code == 200
         saved = await world.answer_in(thread, nth=4)
         assert all_text(saved).startswith("Saved.") and await threshold() == 60.0

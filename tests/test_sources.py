@@ -26,6 +26,8 @@ from agent.render import tables_for
 from agent.runner import run_turn
 from db.jsonb import jsonb
 from db.pool import Caller, Database
+from fakes.meta_graph import FakeGraph
+from fakes.reddit_api import FakeReddit
 from services import landing_pages as pages
 from services.competitor_ads import competitor_ads
 from services.errors import ConfigurationError, InvalidArgument, NotFound
@@ -37,8 +39,6 @@ from services.reviews_import import import_reviews
 from services.token_vault import TokenVault
 from settings import Settings, get_settings
 from tests.cli_helpers import run_cli
-from tests.fakes.meta_graph import FakeGraph
-from tests.fakes.reddit_api import FakeReddit
 from tests.research_helpers import insert, new_tenant
 
 OFFLINE = Settings(_env_file=None, VIRALTRACKER_MODEL="offline")  # type: ignore[call-arg]

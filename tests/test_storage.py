@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 
 from db.pool import Database
+from fakes.supabase_storage import FakeSupabaseStorage
 from services.assets import LocalStorage, SupabaseStorage, storage_for
 from services.errors import ConfigurationError, ExternalServiceError
 from services.template_import import import_templates
 from settings import Settings
-from tests.fakes.supabase_storage import FakeSupabaseStorage
 
 KEY = "service-role-" + uuid.uuid4().hex
 

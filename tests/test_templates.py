@@ -423,7 +423,8 @@ async def test_the_cli_imports_and_lists(database_url: str, db: Database, tmp_pa
     assert " ".join(bad.stderr.split()) == refusal
 
 
-async def test_the_demo_library_has_its_images_and_a_reviewer(db: Database, tmp_path: Path) -> None:
+async def test_the_demo_library_has_its_images_and_a_reviewer(own_db: Database, tmp_path: Path) -> None:
+    db = own_db  # seeding replaces the demo organizations the rest of the suite reads
     settings = Settings(VIRALTRACKER_HOME=tmp_path)
     summary = await seed_demo(db, seed=7, settings=settings)
     rows = await _rows(db, "source = 'demo'")

@@ -9,6 +9,7 @@ import pytest
 
 from agent.runner import run_turn
 from db.pool import Caller, Database
+from tests.ad_helpers import drop_shop, new_shop
 from tests.oracle import last_days, raw_ads
 from tools.registry import all_specs
 
@@ -120,25 +121,24 @@ async def test_identity_comes_from_deps_not_arguments(db: Database, leo: Caller)
         assert not forbidden & set(spec.arguments), spec.name
 
 
-async def test_the_callers_role_and_claims_end_with_the_request(db: Database, leo: Caller) -> None:
+async def test_the_callers_role_and_claims_end_with_the_request(db: Database) -> None:
     """The role and claims are local to one transaction: a failed request rolls back what it wrote,
     and the pooled connection goes back as its owner with no claims left on it."""
-    summit = await _org_id(db, "Summit DTC")
+    shop = await new_shop(db, "claims", [])  # its own organization: the demo's brands stay as seeded
+    admin, org = shop.admin, shop.org
     with pytest.raises(psycopg.errors.DivisionByZero):
-        async with db.as_user(leo) as conn:
-            await conn.execute(
-                "insert into brands (organization_id, name) values (%s, 'Half Done')", (summit,)
-            )
+        async with db.as_user(admin) as conn:
+            await conn.execute("insert into brands (organization_id, name) values (%s, 'Half Done')", (org,))
             await conn.execute("select 1 / 0")
-    async with db.as_user(leo) as conn:
+    async with db.as_user(admin) as conn:
         async with conn.transaction():  # a savepoint inside the request's transaction
-            await conn.execute("insert into brands (organization_id, name) values (%s, 'Kept')", (summit,))
+            await conn.execute("insert into brands (organization_id, name) values (%s, 'Kept')", (org,))
         cur = await conn.execute(
             "select current_user as who, auth.uid() as uid, (select count(*) from brands"
             " where name in ('Half Done', 'Kept')) as n"
         )
         row = await cur.fetchone()
-    assert row == {"who": "authenticated", "uid": leo.user_id, "n": 1}
+    assert row == {"who": "authenticated", "uid": admin.user_id, "n": 1}
     for _ in range(db.pool.max_size + 1):  # every pooled connection, whichever comes back
         async with db.as_owner() as conn:
             cur = await conn.execute(
@@ -146,5 +146,4 @@ async def test_the_callers_role_and_claims_end_with_the_request(db: Database, le
                 " coalesce(current_setting('request.jwt.claims', true), '') as claims"
             )
             assert await cur.fetchone() == {"owner": True, "claims": ""}
-    async with db.as_owner() as conn:
-        await conn.execute("delete from brands where name = 'Kept'")
+    await drop_shop(db, shop)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.http_fake import FakeHandler, ModelApiFake
+from fakes.http_fake import FakeHandler, ModelApiFake
 
 API_KEY = "sk-ant-test-fake"
 MAX_BODY_BYTES = 32 * 1024 * 1024

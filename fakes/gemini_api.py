@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.http_fake import FakeHandler, ModelApiFake
+from fakes.http_fake import FakeHandler, ModelApiFake
 
 API_KEY = "gemini-test-fake-key"
 MAX_BODY_BYTES = 32 * 1024 * 1024

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.http_fake import FakeHandler, HttpFake
+from fakes.http_fake import FakeHandler, HttpFake
 
 BOT_TOKEN = "xoxb-test-fake-token"
 SIGNING_SECRET = "fake-signing-secret-0123456789"
@@ -341,9 +341,11 @@ class FakeSlack(HttpFake[SlackCall, SlackReply]):
         for item in files or []:
             with self._state:
                 pending = self._pending_uploads.pop(str(item.get("id")), None)
-            if pending is None or pending[2] is None:
+            if pending is None:
                 return {"ok": False, "error": "file_not_found"}
             filename, _, content = pending
+            if content is None:  # the upload URL was never sent the file
+                return {"ok": False, "error": "file_not_found"}
             channel = args.get("channel_id") or args.get("channels")
             upload = Uploaded(
                 channel, args.get("thread_ts"), str(item.get("title") or filename), filename, content

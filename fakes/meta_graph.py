@@ -10,7 +10,7 @@ Insight rows are a pure function of (seed, ad index, day), computed per page, so
 5,000 ads × 200 days costs nothing until it is read. `insight_row` and `rows_between` give tests
 the same rows the API serves, to compute expected totals independently.
 
-Run alone (for the benchmark): `python -m tests.fakes.meta_graph --port P --accounts act_1:5000:200
+Run alone (for the benchmark): `python -m fakes.meta_graph --port P --accounts act_1:5000:200
 --token T` prints `ready http://127.0.0.1:P` and serves until killed.
 """
 
@@ -1651,7 +1651,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> None:
     """Serve a generated fake until killed: the benchmark runs it in its own process."""
-    parser = argparse.ArgumentParser(prog="python -m tests.fakes.meta_graph", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m fakes.meta_graph", description=main.__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument(
         "--accounts",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.http_fake import FakeHandler, HttpFake
+from fakes.http_fake import FakeHandler, HttpFake
 
 
 @dataclass

@@ -24,8 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from fakes.http_fake import FakeHandler, HttpFake
 from services import embeddings
-from tests.fakes.http_fake import FakeHandler, HttpFake
 
 API_KEY = "gemini-embed-test-key"
 MAX_BATCH = 100
