@@ -46,21 +46,21 @@ from agent.web_security import (
 )
 from db.pool import Caller, Conn, Database, resolve_database_url
 from jobs import worker as jobs_worker
-from services import notifications
-from services.accounts import (
+from services.brands import visible_brands
+from services.errors import DatabaseUnavailable, ExternalServiceError, NotFound
+from services.platform import notifications
+from services.platform.accounts import (
     find_caller,
     password_hash_of,
     password_matches,
     password_needs_rehash,
     upgrade_password_hash,
 )
-from services.brands import visible_brands
-from services.errors import DatabaseUnavailable, ExternalServiceError, NotFound
-from services.login_throttle import SignInAttempt, TooManyAttempts, check_not_blocked, record_attempt
-from services.notifications import Notification
+from services.platform.login_throttle import SignInAttempt, TooManyAttempts, check_not_blocked, record_attempt
+from services.platform.notifications import Notification
+from services.platform.session_versions import end_sessions, session_version
+from services.platform.supabase_auth import verify_supabase_password
 from services.process import calm_garbage_collector
-from services.session_versions import end_sessions, session_version
-from services.supabase_auth import verify_supabase_password
 from settings import get_settings
 from tools.actions import ActionButton
 

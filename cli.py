@@ -49,7 +49,7 @@ err = Console(stderr=True)
 
 
 def _setup_logging() -> None:
-    from services.server_files import touch_private
+    from services.platform.server_files import touch_private
 
     settings = get_settings()
     touch_private(settings.log_file)  # owner-only, whatever the umask
@@ -102,7 +102,7 @@ def demo_seed(
     ] = False,
 ) -> None:
     """Load realistic demo data: 2 organizations, 4 brands, 300+ ads with 90 days of performance."""
-    from services.demo import seed_demo
+    from services.platform.demo import seed_demo
 
     with console.status("Seeding demo data…") as status:
         summary = _run(
@@ -128,7 +128,7 @@ def demo_seed(
 @org_app.command("create")
 def org_create(name: Annotated[str, typer.Argument(help="The organization's name.")]) -> None:
     """Create an organization (or confirm it exists)."""
-    from services.accounts import create_organization
+    from services.platform.accounts import create_organization
 
     async def work(db: Any) -> Any:
         async with db.as_owner() as conn:
@@ -148,7 +148,7 @@ def user_add(
     ] = None,
 ) -> None:
     """Add a user to an organization (creating the user if new)."""
-    from services.accounts import add_user, find_organization
+    from services.platform.accounts import add_user, find_organization
 
     chosen = password or secrets.token_urlsafe(12)
 
@@ -174,7 +174,7 @@ def import_meta_csv(
     ] = None,
 ) -> None:
     """Import an Ads Manager export (re-importing the same file changes nothing)."""
-    from services.meta_csv import import_meta_csv as run_import
+    from services.meta.csv_import import import_meta_csv as run_import
 
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Importing", total=None)
@@ -203,7 +203,7 @@ def import_reviews(
     ] = None,
 ) -> None:
     """Import Amazon reviews for a brand (re-importing the same file adds nothing)."""
-    from services.reviews_import import import_reviews as run_import
+    from services.research.reviews import import_reviews as run_import
 
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Importing reviews", total=None)
@@ -223,7 +223,7 @@ def meta_link(
     account: Annotated[str, typer.Option("--account", help="The ad account ID, act_1234567890.")],
 ) -> None:
     """Link a brand to an ad account read with META_SYSTEM_USER_TOKEN (checked with Meta first)."""
-    from services.meta_sync import link_account
+    from services.meta.sync import link_account
 
     linked = _run(lambda db: link_account(db, None, brand_name=brand, account=account))
     console.print(linked.summary)
@@ -241,7 +241,7 @@ def sync_meta(
     ] = False,
 ) -> None:
     """Sync a brand's ads and daily ad-level insights from Meta (incremental; re-runs never duplicate)."""
-    from services.meta_sync import MetaSync
+    from services.meta.sync import MetaSync
     from services.process import calm_garbage_collector
 
     calm_garbage_collector()
@@ -281,7 +281,7 @@ def _print_turn(turn: Any) -> None:
 
 
 async def _caller(db: Any, email: str) -> Any:
-    from services.accounts import find_caller
+    from services.platform.accounts import find_caller
 
     async with db.as_owner() as conn:
         return await find_caller(conn, email=email)
@@ -325,8 +325,8 @@ def shell(
 
     from agent.build import configured_model, model_label
     from agent.runner import run_turn
-    from services.demo import DEMO_USERS
-    from services.server_files import touch_private
+    from services.platform.demo import DEMO_USERS
+    from services.platform.server_files import touch_private
 
     settings = get_settings()
     email = user or DEMO_USERS[0].email
@@ -458,7 +458,7 @@ def templates_import(
 ) -> None:
     """Import template images into the pending review queue (a folder's templates.json or
     templates.csv gives per-file metadata; re-importing the same image changes nothing)."""
-    from services.templates import TemplateMeta, import_templates
+    from services.templates.library import TemplateMeta, import_templates
 
     given = {"category": category, "format": fmt, "source": source, "description": description}
     meta = TemplateMeta(**{k: v for k, v in given.items() if v}, tags=(tags or "").split(","))
@@ -486,7 +486,7 @@ def templates_list(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
 ) -> None:
     """The template library as the operator sees it (every status), newest first, with image files."""
-    from services.templates import list_templates, template_file
+    from services.templates.library import list_templates, template_file
 
     if status not in (None, "pending", "approved", "rejected"):
         err.print(f"[red]--status must be pending, approved or rejected (got '{status}').[/red]")
@@ -515,7 +515,7 @@ def templates_reviewer(
     remove: Annotated[bool, typer.Option("--remove", help="Take the role back.")] = False,
 ) -> None:
     """Let someone review the template library (approve or reject pending templates), or stop them."""
-    from services.templates import set_reviewer
+    from services.templates.library import set_reviewer
 
     async def work(db: Any) -> bool:
         async with db.as_owner() as conn:
@@ -543,7 +543,7 @@ def mcp_serve(
     """Serve the tools over MCP (Claude Desktop or any MCP client): stdio as one person, or HTTP at /mcp
     where each request's `Authorization: Bearer <token>` says who is calling."""
     from agent.mcp_server import reserve_stdout, serve_http, serve_stdio
-    from services.api_tokens import caller_for_token
+    from services.platform.api_tokens import caller_for_token
 
     settings = get_settings()
     # The mcp library logs every request at INFO; the log file needs only its problems.
@@ -583,7 +583,7 @@ def token_create(
     name: Annotated[str, typer.Option(help="What it is for, e.g. 'Claude Desktop'.")] = "MCP client",
 ) -> None:
     """Create a token for one person (shown once: only its hash is kept)."""
-    from services.api_tokens import create_token
+    from services.platform.api_tokens import create_token
 
     async def work(db: Any) -> Any:
         caller = await _caller(db, user)
@@ -603,7 +603,7 @@ def token_create(
 @token_app.command("list")
 def token_list(user: Annotated[str, typer.Option("--user", help="Whose tokens (their email).")]) -> None:
     """A person's tokens (never the secrets): id, name, start of the token, created, last used, revoked."""
-    from services.api_tokens import list_tokens
+    from services.platform.api_tokens import list_tokens
 
     async def work(db: Any) -> Any:
         caller = await _caller(db, user)
@@ -631,7 +631,7 @@ def token_revoke(
     token_id: Annotated[str, typer.Argument(help="The token's id (its first 6+ characters).")],
 ) -> None:
     """Revoke a token: requests with it are refused from now on."""
-    from services.api_tokens import revoke_token
+    from services.platform.api_tokens import revoke_token
 
     async def work(db: Any) -> Any:
         async with db.as_owner() as conn:

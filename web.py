@@ -34,9 +34,9 @@ import app
 from agent import slack as slack_bot
 from agent.web_security import AllowedOrigins, WebSecurityMiddleware
 from db.pool import Caller
-from services import meta_oauth
 from services.errors import UserFacingError
-from services.meta_oauth import OAuthOutcome
+from services.meta import oauth as meta_oauth
+from services.meta.oauth import OAuthOutcome
 from settings import get_settings
 
 # Chainlit runs the file it mounts to register its callbacks: this one, which imports app.py once

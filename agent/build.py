@@ -9,7 +9,7 @@ from pydantic_ai.models import Model
 
 from prompts import load_prompt
 from services.brands import visible_brands
-from services.model_choice import chat_model
+from services.llm.model_choice import chat_model
 from settings import Settings
 from tools.deps import Deps
 from tools.registry import agent_tools

@@ -10,7 +10,7 @@ from typing import Any
 
 from chainlit.data.storage_clients.base import BaseStorageClient
 
-from services.server_files import private_dir, write_private
+from services.platform.server_files import private_dir, write_private
 
 
 class LocalChatStorage(BaseStorageClient):

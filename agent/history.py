@@ -57,7 +57,7 @@ from agent.history_rows import (
     utc_timestamp,
 )
 from agent.input_checks import message_refusal
-from services.server_files import private_dir
+from services.platform.server_files import private_dir
 
 logger = logging.getLogger("chainlit")
 

@@ -1,6 +1,6 @@
 """New notifications shown live in open chats: one LISTEN connection per app process.
 
-The `notifications` insert trigger NOTIFYs `services.notifications.CHANNEL` with the new row's ids.
+The `notifications` insert trigger NOTIFYs `services.platform.notifications.CHANNEL` with the new row's ids.
 The feed keeps one connection listening, looks a notification up once (title and recipients) when
 someone it is for has a chat open on this process, and hands it to a `deliver` callback per open
 session (the chat app sends a toast). It never blocks a chat: when the database is unreachable it
@@ -22,8 +22,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from db.pool import Database
-from services import notifications
-from services.notifications import Notification
+from services.platform import notifications
+from services.platform.notifications import Notification
 from services.retrying import Backoff
 
 log = logging.getLogger(__name__)

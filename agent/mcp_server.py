@@ -36,8 +36,8 @@ from starlette.types import Receive, Scope, Send
 
 from agent.render import actions_of
 from db.pool import Caller, Database
-from services.api_tokens import TokenRefused, caller_for_token
 from services.errors import DatabaseUnavailable, UserFacingError
+from services.platform.api_tokens import TokenRefused, caller_for_token
 from settings import get_settings
 from tools.deps import Deps
 from tools.registry import ToolSpec, agent_tools, all_specs, get_spec, result_of

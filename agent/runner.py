@@ -37,7 +37,7 @@ from agent.slash import help_text, is_slash, parse_slash
 from db.pool import Caller, Database
 from services.brands import visible_brands
 from services.errors import DatabaseUnavailable, UserFacingError
-from services.model_choice import provider_trouble
+from services.llm.model_choice import provider_trouble
 from settings import get_settings
 from tools.deps import Deps
 from tools.registry import result_of

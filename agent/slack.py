@@ -52,10 +52,10 @@ from agent.history import HistoryDataLayer
 from agent.runner import TurnResult, run_turn, storable_history
 from agent.slack_render import ACTION_PREFIX, SlackAnswer, escape, render_turn
 from db.pool import Caller, Database
-from services import slack_out
-from services.accounts import find_caller
 from services.errors import NotFound, UserFacingError
-from services.server_files import private_dir
+from services.platform import slack_out
+from services.platform.accounts import find_caller
+from services.platform.server_files import private_dir
 from settings import Settings, get_settings
 from tools.actions import ActionButton
 

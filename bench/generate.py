@@ -34,7 +34,7 @@ from psycopg.rows import dict_row
 
 from db.migrate import migrate
 from db.pool import Caller, Database
-from services.accounts import add_user, create_organization, find_caller
+from services.platform.accounts import add_user, create_organization, find_caller
 from settings import Settings, get_settings
 
 BENCH_ORG = "Bench Org"

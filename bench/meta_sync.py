@@ -67,9 +67,8 @@ from bench.chat_load import (
 from db.embedded import start_embedded
 from db.pool import Database
 from fakes.meta_graph import FakeGraph
-from services.accounts import create_organization
-from services.meta_api import Limits, MetaClient, RangeDone
-from services.meta_sync import (
+from services.meta.api import Limits, MetaClient, RangeDone
+from services.meta.sync import (
     INSIGHT_FIELDS,
     INSIGHT_ROWS,
     AccountSync,
@@ -77,6 +76,7 @@ from services.meta_sync import (
     copy_line,
     link_account,
 )
+from services.platform.accounts import create_organization
 from services.process import calm_garbage_collector
 from settings import Settings
 

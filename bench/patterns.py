@@ -2,11 +2,11 @@
 
 1. a temporary VIRALTRACKER_HOME with its own embedded Postgres (`viraltracker db up`);
 2. organization "Bench Co", one member, brand "Bench Brand"; 20,000 evidence rows written directly
-   as the service role into the tables services/evidence.py reads: ad copy analyses (pain points),
+   as the service role into the tables services/research/evidence.py reads: ad copy analyses (pain points),
    Amazon review analyses (desires) and landing pages (benefits), one text per row. 36 planted themes,
    each said in 6 phrasings × 10 framings ("honestly, ...", "... for my dog") across the three kinds
    of source, plus 10% noise (shipping, price, packaging remarks built from word lists); a fixed seed;
-3. the floors: reading the evidence alone (`services.evidence.gather`, as the member under RLS) and
+3. the floors: reading the evidence alone (`services.research.evidence.gather`, as the member under RLS) and
    `embeddings.embed()` alone on a 1,000-text sample of the same texts (rows/s);
 4. the first run (`discover_patterns`, as the member): everything embedded, embedding time reported
    apart, embedding rows/s printed;
@@ -40,10 +40,10 @@ from bench.chat_load import app_env, run_cli, stop_embedded_postgres
 from db.embedded import start_embedded
 from db.jsonb import jsonb
 from db.pool import Caller, Database
-from services import embeddings
-from services.accounts import add_user, create_organization
-from services.evidence import gather
-from services.patterns import (
+from services.llm import embeddings
+from services.platform.accounts import add_user, create_organization
+from services.research.evidence import gather
+from services.research.patterns import (
     ALL_SOURCES,
     PatternReport,
     _agglomerate,

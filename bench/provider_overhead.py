@@ -4,7 +4,7 @@ The fake Anthropic Messages API runs in its own process (as a provider is elsewh
 parsing does not share our interpreter) with a 300 ms time-to-first-token (`--ttft`). In a fresh
 embedded database, `--turns` (100) chat turns go through `run_turn` with the chat UI's own listener
 (`agent.chat_ui.ChainlitListener`, in a Chainlit session whose emitter records when the answer's
-first token goes to the browser), on the model `services.model_choice.chat_model` builds (the real
+first token goes to the browser), on the model `services.llm.model_choice.chat_model` builds (the real
 `anthropic` client through Pydantic-AI, our retrying transport). Each turn is paired with a floor: a
 bare `anthropic` client call sending the very request the app sent (same tools, instructions,
 message), timed to its first text delta.
@@ -65,7 +65,7 @@ def serve_fake(ttft: float, conn: Connection) -> None:
 
 async def _caller(db: Any) -> Any:
     from db.pool import Caller
-    from services.accounts import add_user, create_organization
+    from services.platform.accounts import add_user, create_organization
 
     async with db.as_owner() as conn:
         org = await create_organization(conn, name="Bench Provider Org")
@@ -99,7 +99,7 @@ async def measure(args: argparse.Namespace, home: Path, fake: Connection, fake_u
     from db.migrate import migrate
     from db.pool import Database
     from fakes.anthropic_api import API_KEY
-    from services.model_choice import chat_model
+    from services.llm.model_choice import chat_model
     from services.process import calm_garbage_collector
     from settings import Settings
 

@@ -29,7 +29,7 @@ TARGET_SECONDS = 15.0
 async def _setup(db: object, templates: int) -> tuple[list[UUID], list[UUID]]:
     from db.jsonb import jsonb
     from db.pool import Database
-    from services.accounts import create_organization
+    from services.platform.accounts import create_organization
 
     assert isinstance(db, Database)
     async with db.as_owner() as conn:
@@ -71,8 +71,8 @@ async def measure(args: argparse.Namespace, home: Path) -> bool:
     from db.migrate import migrate
     from db.pool import Database
     from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
-    from services.model_choice import analysis_model
-    from services.template_scoring import score_templates
+    from services.llm.model_choice import analysis_model
+    from services.templates.scoring import score_templates
     from settings import Settings
 
     def responder(request: FakeRequest) -> Reply:

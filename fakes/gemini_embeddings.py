@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from fakes.http_fake import FakeHandler, HttpFake
-from services import embeddings
+from services.llm import embeddings
 
 API_KEY = "gemini-embed-test-key"
 MAX_BATCH = 100

@@ -37,8 +37,8 @@ class MetaSyncJobResult(BaseModel):
 
 
 async def run_meta_sync(context: RunContext, params: MetaSyncParams) -> MetaSyncJobResult:
-    """`services.meta_sync.MetaSync(...).run(...)` as the service role, then the optional classification."""
-    from services.meta_sync import MetaSync
+    """`services.meta.sync.MetaSync(...).run(...)` as the service role, then the optional classification."""
+    from services.meta.sync import MetaSync
 
     sync = MetaSync(context.db, None, settings=context.settings, client_factory=context.meta_client_factory)
     result = await sync.run(params.brand_id, days=params.days, ads_only=params.ads_only)
@@ -71,7 +71,7 @@ async def _chain_classification(context: RunContext, brand_id: UUID) -> UUID | N
     note (the sync itself succeeded)."""
     from jobs.runs import enqueue, validated_params
 
-    if _service("services.classification", "classify_brand_ads") is None:
+    if _service("services.creative.classification", "classify_brand_ads") is None:
         context.notes.append("Classification not available: new ads were not classified.")
         return None
     job_type = AD_CLASSIFICATION
@@ -115,7 +115,7 @@ class NoParams(BaseModel):
 
 
 async def run_token_expiry_check(context: RunContext, params: NoParams) -> BaseModel:
-    from services.meta_tokens import check_tokens
+    from services.meta.tokens import check_tokens
 
     return await check_tokens(
         context.db, settings=context.settings, client_factory=context.meta_client_factory
@@ -204,7 +204,7 @@ AD_CLASSIFICATION = register(
     JobType(
         name="ad_classification",
         params=ClassificationParams,
-        run=_brand_service("services.classification", "classify_brand_ads", "Ad classification"),
+        run=_brand_service("services.creative.classification", "classify_brand_ads", "Ad classification"),
         description="Classify a brand's new or changed ads (cached results reused).",
         needs_brand=True,
         max_attempts=3,
@@ -218,7 +218,7 @@ ASSET_DOWNLOAD = register(
     JobType(
         name="asset_download",
         params=AssetDownloadParams,
-        run=_brand_service("services.assets", "download_brand_assets", "Asset download"),
+        run=_brand_service("services.creative.assets", "download_brand_assets", "Asset download"),
         description="Download a brand's ad thumbnails and videos into storage.",
         needs_brand=True,
         max_attempts=3,
@@ -255,10 +255,10 @@ class TemplateScoringJobResult(BaseModel):
 async def run_template_scoring(
     context: RunContext, params: TemplateScoringParams
 ) -> TemplateScoringJobResult:
-    """`services.template_auto.auto_recommend`: score, recommend above each product's threshold, notify."""
-    if _service("services.template_scoring", "score_templates") is None:
+    """`services.templates.auto.auto_recommend`: score, recommend above each product's threshold, notify."""
+    if _service("services.templates.scoring", "score_templates") is None:
         raise PermanentJobError("Template scoring is not available in this deployment yet.")
-    from services.template_auto import auto_recommend
+    from services.templates.auto import auto_recommend
 
     outcome = await auto_recommend(
         context.db,
@@ -308,8 +308,8 @@ class AdCreationParams(BrandJobParams):
 
 
 async def run_ad_creation(context: RunContext, params: AdCreationParams) -> BaseModel:
-    """`services.ad_creation.create_ads` for the run (a re-run fills only the slots still missing)."""
-    from services.ad_creation import create_ads, product_in_brand
+    """`services.creative.ad_creation.create_ads` for the run (a re-run fills only the slots still missing)."""
+    from services.creative.ad_creation import create_ads, product_in_brand
 
     async with context.db.as_service() as conn:
         product = await product_in_brand(conn, brand_id=params.brand_id, product=params.product)
@@ -361,7 +361,7 @@ class BriefingParams(BrandJobParams):
     @field_validator("channel")
     @classmethod
     def _slack_channel(cls, value: str) -> str:
-        from services.slack_channels import check_channel
+        from services.platform.slack_channels import check_channel
 
         try:
             return check_channel(value)
@@ -370,10 +370,10 @@ class BriefingParams(BrandJobParams):
 
 
 async def run_briefing(context: RunContext, params: BriefingParams) -> BaseModel:
-    """`services.briefings.post_briefing`: what changed for the brand, posted to the channel."""
+    """`services.analytics.briefings.post_briefing`: what changed for the brand, posted to the channel."""
     from datetime import UTC, datetime
 
-    from services.briefings import post_briefing
+    from services.analytics.briefings import post_briefing
 
     return await post_briefing(
         context.db,
@@ -405,8 +405,8 @@ class SlackNotificationParams(BaseModel):
 
 
 async def run_slack_notification(context: RunContext, params: SlackNotificationParams) -> BaseModel:
-    """`services.slack_channels.post_notification` (queued with the notification itself)."""
-    from services.slack_channels import post_notification
+    """`services.platform.slack_channels.post_notification` (queued with the notification itself)."""
+    from services.platform.slack_channels import post_notification
 
     return await post_notification(context.db, context.settings, notification_id=params.notification_id)
 

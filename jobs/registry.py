@@ -15,7 +15,7 @@ from services.retrying import Backoff
 from settings import Settings
 
 if TYPE_CHECKING:
-    from services.meta_api import MetaClient
+    from services.meta.api import MetaClient
 
 
 class PermanentJobError(UserFacingError):

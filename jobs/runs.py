@@ -267,7 +267,7 @@ async def _record_failure(
 async def notify(conn: Conn, context: RunContext, notice: Notice) -> UUID | None:
     """An org-wide notification about this run (in the caller's transaction, in a savepoint: a
     notification that can't be written is logged and never loses the run's own record)."""
-    from services import notifications
+    from services.platform import notifications
 
     assert context.organization_id is not None
     try:

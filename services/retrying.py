@@ -15,7 +15,7 @@ through (`longest_wait`, seconds) and its `Backoff` for failures that name no wa
   that step (jitter). A tenacity wait strategy, and `seconds(attempt)` for schedulers (jobs).
 
 Meta's throttle (usage headers, codes, breaker) is built on the same tenacity primitives and
-`Backoff` in `services.meta_api`.
+`Backoff` in `services.meta.api`.
 """
 
 from __future__ import annotations

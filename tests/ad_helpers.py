@@ -16,8 +16,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from db.pool import Caller, Database
-from services.accounts import add_user, create_organization
-from services.assets import storage_for
+from services.creative.assets import storage_for
+from services.platform.accounts import add_user, create_organization
 from settings import Settings, get_settings
 
 
@@ -163,7 +163,7 @@ async def scored_library(
 ) -> tuple[Shop, list[UUID]]:
     """A shop with the product "Joint Chews" (an offer variant with HOOK and one benefit) and one approved
     template per palette, named "Layout {n} {tag}", in quadrants of its colours, scored for the product."""
-    from services.template_scoring import OFFLINE_VERSION
+    from services.templates.scoring import OFFLINE_VERSION
 
     shop = await new_shop(db, label, ["Joint Chews"])
     product_id = shop.products["Joint Chews"]

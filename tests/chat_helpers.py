@@ -21,7 +21,7 @@ from chainlit.session import WebsocketSession
 
 import app
 from db.pool import Caller, Database
-from services.accounts import add_user, create_organization
+from services.platform.accounts import add_user, create_organization
 
 
 class OpenChat:

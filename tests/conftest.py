@@ -83,7 +83,7 @@ async def own_db(database_url: str) -> AsyncIterator[Database]:
 async def demo(db: Database) -> Any:
     """The demo data, seeded once for the session: tests only read it (a test that writes makes its own
     organization, e.g. `tests.ad_helpers.new_shop`, or uses `own_db`)."""
-    from services.demo import seed_demo
+    from services.platform.demo import seed_demo
 
     return await seed_demo(db, seed=7)
 
@@ -101,7 +101,7 @@ async def leo(db: Database, demo: Any) -> Caller:
 
 
 async def _caller(db: Database, email: str) -> Caller:
-    from services.accounts import find_caller
+    from services.platform.accounts import find_caller
 
     async with db.as_owner() as conn:
         return await find_caller(conn, email=email)

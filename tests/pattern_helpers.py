@@ -9,7 +9,7 @@ from uuid import UUID
 
 from db.jsonb import jsonb
 from db.pool import Caller, Database
-from services.patterns import PatternReport
+from services.research.patterns import PatternReport
 from tests.research_helpers import insert, new_tenant
 
 # theme -> [(kind, text)]: kind "ads" = ad copy analysis, "reviews" = review analysis, "lp" = landing page.

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from db.pool import Caller, Conn, Database
-from services.accounts import add_user, create_organization
+from services.platform.accounts import add_user, create_organization
 
 
 async def new_tenant(db: Database, *, organization: str, person: str) -> tuple[UUID, Caller]:

@@ -19,8 +19,8 @@ import pytest
 
 from db.pool import Database
 from fakes.meta_graph import FakeGraph
-from services.accounts import create_organization
-from services.assets import download_brand_assets
+from services.creative.assets import download_brand_assets
+from services.platform.accounts import create_organization
 from settings import Settings
 
 TOKEN = "EAAB-assets-token-" + uuid.uuid4().hex

@@ -21,9 +21,10 @@ from fakes.slack_api import BOT_TOKEN, FakeSlack
 from jobs import api
 from jobs.registry import REGISTRY
 from jobs.schedules import tick
-from services import briefings, notifications
+from services.analytics import briefings
 from services.brands import resolve_brand
 from services.errors import NoData
+from services.platform import notifications
 from settings import Settings, get_settings
 from tests.chat_helpers import Team, make_team
 from tests.oracle import ratio, raw_ads
@@ -166,7 +167,7 @@ async def reach_by_ad(db: Database, brand: str, since: date, until: date) -> dic
 
 
 async def expected(db: Database, brand: str) -> dict[str, Any]:
-    """The rules of services/briefings.py, done again by hand over the raw daily rows (week)."""
+    """The rules of services/analytics/briefings.py, done again by hand over the raw daily rows (week)."""
     cur_s, cur_u = TODAY - timedelta(days=7), TODAY - timedelta(days=1)
     prev_s, prev_u = TODAY - timedelta(days=14), TODAY - timedelta(days=8)
     base_s = TODAY - timedelta(days=35)

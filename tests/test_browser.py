@@ -384,8 +384,8 @@ async def test_notifications_pop_up_live_and_mark_all_read_is_a_button(
 ) -> None:
     import uuid
 
-    from services import notifications
-    from services.accounts import add_user, create_organization
+    from services.platform import notifications
+    from services.platform.accounts import add_user, create_organization
 
     tag = uuid.uuid4().hex[:8]
     email, password = f"nia.{tag}@example.com", f"pw-{tag}"

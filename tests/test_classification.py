@@ -19,11 +19,11 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from agent.runner import run_turn
 from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
-from services.accounts import add_user, create_organization
-from services.classification import classify_brand_ads
-from services.classifier import OFFLINE_MODEL, OFFLINE_VERSION, classifier_agent, prompt_version
-from services.meta_api import Limits, MetaClient
-from services.meta_sync import MetaSync, link_account
+from services.creative.classification import classify_brand_ads
+from services.creative.classifier import OFFLINE_MODEL, OFFLINE_VERSION, classifier_agent, prompt_version
+from services.meta.api import Limits, MetaClient
+from services.meta.sync import MetaSync, link_account
+from services.platform.accounts import add_user, create_organization
 from settings import Settings
 
 TOKEN = "EAAB-classify-token-" + uuid.uuid4().hex

@@ -22,9 +22,9 @@ import pytest
 
 from agent.runner import run_turn
 from db.pool import Caller, Database
-from services.accounts import add_user, create_organization, find_caller
-from services.meta_csv import import_meta_csv
+from services.meta.csv_import import import_meta_csv
 from services.models import per_ad_sums_sql
+from services.platform.accounts import add_user, create_organization, find_caller
 
 ORG = "Cumulative Org"
 BRAND = "Cumulative Brand"

@@ -28,10 +28,10 @@ from agent.runner import run_turn
 from db.pool import Caller, Database
 from jobs import api
 from jobs import worker as jobs_worker
-from services.accounts import add_user, create_organization
-from services.api_tokens import create_token
 from services.brands import visible_brands
 from services.errors import DatabaseUnavailable
+from services.platform.accounts import add_user, create_organization
+from services.platform.api_tokens import create_token
 from settings import Settings
 from tests import job_doubles
 from tests.cli_helpers import CLI, mcp_http_server

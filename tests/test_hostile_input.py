@@ -1,4 +1,4 @@
-"""The address policy of fetches made on someone's behalf (services/public_fetch.py): every spelling
+"""The address policy of fetches made on someone's behalf (services/platform/public_fetch.py): every spelling
 of a non-public address is refused, and a checked connection goes to the address that was checked."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from services import public_fetch
 from services.errors import InvalidArgument
-from services.page_fetch import fetch_page
-from services.public_fetch import PrivateAddress, public_address, public_client
+from services.platform import public_fetch
+from services.platform.public_fetch import PrivateAddress, public_address, public_client
+from services.research.page_fetch import fetch_page
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,10 @@ from db.pool import Database
 from fakes.gemini_api import API_KEY, FakeGemini, FakeRequest, Reply
 from jobs import api
 from jobs.runs import RunFailed, execute_run
-from services.ad_creation import create_ads
-from services.ad_previews import OfflinePreview, generator_for
-from services.assets import storage_for
-from services.image_models import GeminiImageGenerator
+from services.creative.ad_creation import create_ads
+from services.creative.ad_previews import OfflinePreview, generator_for
+from services.creative.assets import storage_for
+from services.creative.image_models import GeminiImageGenerator
 from settings import Settings
 from tests.ad_helpers import (
     HOOK,

@@ -32,12 +32,12 @@ from jobs.registry import REGISTRY
 from jobs.runs import enqueue
 from jobs.schedules import tick
 from jobs.worker import run_worker
-from services.accounts import add_user, create_organization
 from services.errors import InvalidArgument
-from services.meta_api import Limits, MetaClient
-from services.meta_sync import link_account
-from services.meta_tokens import check_tokens
-from services.token_vault import TokenVault
+from services.meta.api import Limits, MetaClient
+from services.meta.sync import link_account
+from services.meta.tokens import check_tokens
+from services.meta.vault import TokenVault
+from services.platform.accounts import add_user, create_organization
 from settings import Settings
 from tests import job_doubles
 from tests.cli_helpers import run_cli

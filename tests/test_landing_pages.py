@@ -21,11 +21,11 @@ from agent.runner import TurnResult, run_turn
 from db.jsonb import jsonb
 from db.pool import Caller, Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
-from services import landing_pages as pages
-from services.accounts import add_user, create_organization
 from services.errors import ExternalServiceError, InvalidArgument
-from services.lp_extract import OFFLINE_LABEL, OFFLINE_METHOD
-from services.page_fetch import (
+from services.platform.accounts import add_user, create_organization
+from services.research import landing_pages as pages
+from services.research.lp_extract import OFFLINE_LABEL, OFFLINE_METHOD
+from services.research.page_fetch import (
     CHUNK_CHARS,
     MAX_BYTES,
     USER_AGENT,

@@ -23,7 +23,7 @@ from mcp.types import CallToolResult, TextContent
 
 from agent.runner import run_turn
 from db.pool import Caller, Database
-from services.api_tokens import CreatedToken, create_token, revoke_token
+from services.platform.api_tokens import CreatedToken, create_token, revoke_token
 from tests.ad_helpers import Shop, drop_shop, new_shop
 from tests.cli_helpers import CLI, mcp_http_server, run_cli
 from tools.registry import agent_tools, all_specs

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from db.pool import Database
-from services.accounts import create_organization
 from services.errors import InvalidArgument, NotFound
-from services.meta_csv import ImportSummary, import_meta_csv
+from services.meta.csv_import import ImportSummary, import_meta_csv
+from services.platform.accounts import create_organization
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPORT = FIXTURES / "meta_ads_export.csv"

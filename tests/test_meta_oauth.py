@@ -21,10 +21,9 @@ from pydantic import SecretStr
 import app
 from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
-from services.accounts import add_user, create_organization
 from services.errors import ConfigurationError
-from services.meta_api import Limits, MetaClient
-from services.meta_oauth import (
+from services.meta.api import Limits, MetaClient
+from services.meta.oauth import (
     AGAIN,
     CALLBACK_PATH,
     CHOOSE_PATH,
@@ -34,9 +33,10 @@ from services.meta_oauth import (
     confirm_account,
     start_connect,
 )
-from services.meta_sync import meta_status
-from services.session_versions import session_version
-from services.token_vault import TokenVault
+from services.meta.sync import meta_status
+from services.meta.vault import TokenVault
+from services.platform.accounts import add_user, create_organization
+from services.platform.session_versions import session_version
 from settings import Settings, get_settings
 from web import web_app
 

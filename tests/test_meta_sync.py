@@ -24,10 +24,10 @@ from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
 from jobs import api as jobs_api
 from jobs.runs import RunFailed, execute_run
-from services.accounts import add_user, create_organization
 from services.errors import Ambiguous, ConfigurationError, InvalidArgument, NeedsReconnect, NotFound
-from services.meta_api import Limits, MetaClient
-from services.meta_sync import MetaSync, link_account
+from services.meta.api import Limits, MetaClient
+from services.meta.sync import MetaSync, link_account
+from services.platform.accounts import add_user, create_organization
 from settings import Settings, get_settings
 from tests.cli_helpers import run_cli
 

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from services.errors import ConfigurationError, InvalidArgument
-from services.meta_sync import (
+from services.meta.sync import (
     INSIGHT_ROWS,
     ad_row,
     canonical_url,
@@ -23,7 +23,7 @@ from services.meta_sync import (
     normalize_account_id,
     performance_row,
 )
-from services.token_vault import TokenVault
+from services.meta.vault import TokenVault
 from settings import Settings
 
 
@@ -183,7 +183,7 @@ def test_destinations_are_found_in_every_creative_shape_and_canonicalised() -> N
 
 
 def test_a_token_never_shows_in_a_client_message() -> None:
-    from services.meta_api import MetaClient
+    from services.meta.api import MetaClient
 
     client = MetaClient(token=SecretStr("EAAB-very-secret"), graph_url="http://127.0.0.1:9")
     assert client.scrub("GET /act_1/insights?access_token=EAAB-very-secret&limit=500") == (
@@ -193,7 +193,7 @@ def test_a_token_never_shows_in_a_client_message() -> None:
 
 
 def test_secret_query_parameters_are_masked_in_http_log_lines(caplog: pytest.LogCaptureFixture) -> None:
-    import services.meta_api  # noqa: F401  (installs the filter)
+    import services.meta.api  # noqa: F401  (installs the filter)
 
     with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
         logging.getLogger("urllib3.connectionpool").debug(

@@ -17,8 +17,8 @@ from pydantic import BaseModel
 import app
 from agent import live
 from db.pool import Caller, Database
-from services import notifications
 from services.errors import InvalidArgument
+from services.platform import notifications
 from tests.chat_helpers import OpenChat, Team, app_on_test_database, make_team
 from tests.cli_helpers import run_cli
 

@@ -16,7 +16,7 @@ from fakes.anthropic_api import API_KEY as ANTHROPIC_KEY
 from fakes.anthropic_api import FakeAnthropic, FakeRequest, Reply
 from fakes.gemini_embeddings import API_KEY, EmbedReply, EmbedRequest, FakeGeminiEmbeddings
 from services.errors import ConfigurationError
-from services.patterns import PatternReport, discover_patterns
+from services.research.patterns import PatternReport, discover_patterns
 from settings import Settings
 from tests.pattern_helpers import NOISE, THEMES, Barkwell, pattern_of, seed_barkwell
 
@@ -107,7 +107,7 @@ async def test_gemini_rate_limit_is_waited_out_and_a_refused_key_is_named(db: Da
 
 
 def test_gemini_embeddings_without_a_key_say_how_to_enable_them() -> None:
-    from services.gemini_embeddings import embedder_for
+    from services.llm.gemini_embeddings import embedder_for
 
     settings = Settings(_env_file=None, VIRALTRACKER_EMBEDDINGS="gemini")  # type: ignore[call-arg]
     with pytest.raises(ConfigurationError, match="GEMINI_API_KEY"):

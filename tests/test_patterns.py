@@ -14,9 +14,9 @@ from agent.charts import charts_for
 from agent.render import tables_for
 from agent.runner import run_turn
 from db.pool import Database
-from services import embeddings
 from services.errors import NotFound
-from services.patterns import PatternReport, confidence, discover_patterns
+from services.llm import embeddings
+from services.research.patterns import PatternReport, confidence, discover_patterns
 from settings import Settings
 from tests.pattern_helpers import NOISE, THEMES, Barkwell, pattern_of, seed_barkwell
 from tests.research_helpers import new_tenant

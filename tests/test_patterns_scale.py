@@ -12,8 +12,8 @@ import pytest
 
 from db.jsonb import jsonb
 from db.pool import Database
-from services import patterns
-from services.patterns import PatternReport, cluster, discover_patterns
+from services.research import patterns
+from services.research.patterns import PatternReport, cluster, discover_patterns
 from tests.research_helpers import insert, new_tenant
 from tests.test_patterns import NOISE, OFFLINE, THEMES, CountingEmbedder
 

@@ -20,7 +20,7 @@ from db.jsonb import jsonb
 from db.pool import Caller, Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from services.errors import InvalidArgument, NoData
-from services.personas import EXTRACTIVE_LABEL, PersonaDraft, PersonaSources, synthesize_persona
+from services.research.personas import EXTRACTIVE_LABEL, PersonaDraft, PersonaSources, synthesize_persona
 from settings import Settings
 from tests.research_helpers import insert, new_tenant
 

@@ -38,8 +38,8 @@ from fakes.slack_api import (
     Posted,
     sign,
 )
-from services import slack_out
 from services.errors import ExternalServiceError
+from services.platform import slack_out
 from settings import Settings, get_settings
 from tests.ad_helpers import drop_shop, new_shop
 from web import web_app

@@ -28,15 +28,15 @@ from db.jsonb import jsonb
 from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
 from fakes.reddit_api import FakeReddit
-from services import landing_pages as pages
-from services.competitor_ads import competitor_ads
 from services.errors import ConfigurationError, InvalidArgument, NotFound
-from services.evidence import gather
-from services.meta_api import Limits, MetaClient
-from services.patterns import discover_patterns
-from services.reddit import USER_AGENT, RedditClient, research_reddit
-from services.reviews_import import import_reviews
-from services.token_vault import TokenVault
+from services.meta.api import Limits, MetaClient
+from services.meta.vault import TokenVault
+from services.research import landing_pages as pages
+from services.research.competitors import competitor_ads
+from services.research.evidence import gather
+from services.research.patterns import discover_patterns
+from services.research.reddit import USER_AGENT, RedditClient, research_reddit
+from services.research.reviews import import_reviews
 from settings import Settings, get_settings
 from tests.cli_helpers import run_cli
 from tests.research_helpers import insert, new_tenant

@@ -14,9 +14,9 @@ from PIL import Image
 
 from db.pool import Database
 from fakes.supabase_storage import FakeSupabaseStorage
-from services.assets import LocalStorage, SupabaseStorage, storage_for
+from services.creative.assets import LocalStorage, SupabaseStorage, storage_for
 from services.errors import ConfigurationError, ExternalServiceError
-from services.template_import import import_templates
+from services.templates.importing import import_templates
 from settings import Settings
 
 KEY = "service-role-" + uuid.uuid4().hex

@@ -9,7 +9,7 @@ import pytest
 
 from fakes.supabase_auth import FakeSupabaseAuth
 from services.errors import ExternalServiceError
-from services.supabase_auth import verify_supabase_password
+from services.platform.supabase_auth import verify_supabase_password
 
 KEY = "sb_publishable_k3y-never-to-be-shown"
 PASSWORD = "correct horse battery staple"

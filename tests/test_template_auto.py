@@ -17,9 +17,9 @@ from db.pool import Caller, Database
 from jobs import api
 from jobs.runs import execute_run
 from services.errors import InvalidArgument
-from services.template_auto import on_templates_approved
-from services.template_scoring import OFFLINE_VERSION
-from services.templates import finalize_approval, set_reviewer
+from services.templates.auto import on_templates_approved
+from services.templates.library import finalize_approval, set_reviewer
+from services.templates.scoring import OFFLINE_VERSION
 from settings import Settings
 from tests.ad_helpers import (
     Shop,

@@ -20,11 +20,11 @@ from agent.runner import run_turn
 from db.jsonb import jsonb
 from db.pool import Caller, Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
-from services.accounts import add_user, create_organization
 from services.errors import InvalidArgument
+from services.platform.accounts import add_user, create_organization
 from services.products import ProductRef, product_by_id
-from services.template_recommendations import PRIOR_SPEND, mark_used, recommend, round_robin
-from services.template_scoring import (
+from services.templates.recommendations import PRIOR_SPEND, mark_used, recommend, round_robin
+from services.templates.scoring import (
     MAX_ATTEMPTS,
     OFFLINE_LABEL,
     OFFLINE_VERSION,
@@ -245,7 +245,7 @@ async def test_the_fake_speaks_sse_and_json_to_the_real_client(allow_model_reque
     from pydantic import BaseModel
     from pydantic_ai import Agent
 
-    from services.model_choice import analysis_model
+    from services.llm.model_choice import analysis_model
 
     class Verdict(BaseModel):
         score: int
@@ -439,7 +439,7 @@ async def test_diversity_deals_unused_templates_across_categories(shop: Shop) ->
 
 
 def test_round_robin_takes_one_per_category_in_turn() -> None:
-    from services.template_recommendations import TemplatePick
+    from services.templates.recommendations import TemplatePick
 
     def pick(name: str, category: str | None, score: float | None) -> TemplatePick:
         return TemplatePick(template_id=uuid.uuid4(), name=name, category=category, format=None,

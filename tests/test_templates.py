@@ -21,10 +21,10 @@ from PIL import Image
 import app
 from agent.runner import run_turn
 from db.pool import Database
-from services import public_fetch
-from services.demo import seed_demo
 from services.errors import InvalidArgument
-from services.templates import (
+from services.platform import public_fetch
+from services.platform.demo import seed_demo
+from services.templates.library import (
     REVIEWERS_ONLY,
     ImportResult,
     TemplateMeta,

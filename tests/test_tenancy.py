@@ -99,7 +99,7 @@ async def test_rls_refuses_writes_into_another_organization(db: Database, leo: C
 
 
 async def test_a_user_without_an_organization_sees_nothing(db: Database, demo: object) -> None:
-    from services.accounts import add_user, create_organization
+    from services.platform.accounts import add_user, create_organization
 
     async with db.as_owner() as conn:
         lonely_org = await create_organization(conn, name="Lonely Org")

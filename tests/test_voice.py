@@ -12,7 +12,7 @@ import pytest
 
 from db.pool import Caller, Database
 from services.errors import NotFound
-from services.voice import VoiceTone, resolve_voice_tone
+from services.research.voice import VoiceTone, resolve_voice_tone
 
 
 class _Rollback(Exception):

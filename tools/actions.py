@@ -8,8 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from services.accounts import Membership
 from services.errors import NotAllowed
+from services.platform.accounts import Membership
 
 Answer = TypeVar("Answer", bound=BaseModel)
 NOTHING_YET = "Nothing has changed yet: confirm to go ahead."

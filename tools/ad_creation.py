@@ -10,13 +10,13 @@ from pydantic import BaseModel, Field
 
 from jobs import api as jobs_api
 from jobs.schedules import check_cron
-from services import ad_creation as service
-from services.accounts import memberships
-from services.assets import storage_for
+from services.creative import ad_creation as service
+from services.creative.assets import storage_for
 from services.errors import NoData
+from services.platform.accounts import memberships
+from services.platform.server_files import ServerFile
 from services.presentable import Presentable, Table, table_of
 from services.products import resolve_product
-from services.server_files import ServerFile
 from tools.actions import ActionButton, admin_of, ask_first, confirmation
 from tools.deps import Deps
 from tools.registry import tool

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from services.blueprint_exports import ExportFormat
-from services.blueprints import (
+from services.blueprints.build import (
     BlueprintResult,
     compare_blueprints,
     export,
@@ -11,6 +10,7 @@ from services.blueprints import (
     run_blueprint,
     start_blueprint,
 )
+from services.blueprints.exports import ExportFormat
 from services.errors import InvalidArgument
 from tools.actions import ActionButton
 from tools.deps import Deps

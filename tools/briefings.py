@@ -10,14 +10,14 @@ from pydantic import BaseModel, Field
 
 from jobs import api as jobs_api
 from jobs.schedules import check_cron
-from services import briefings as service
-from services import slack_channels as channels
-from services.accounts import Membership, memberships
+from services.analytics import briefings as service
+from services.analytics.metrics import format_metric
 from services.brands import resolve_brand
 from services.errors import InvalidArgument, NoData, NotAllowed
-from services.metrics import format_metric
+from services.platform import slack_channels as channels
+from services.platform.accounts import Membership, memberships
+from services.platform.slack_out import slack_configured
 from services.presentable import Presentable, Table, with_rows
-from services.slack_out import slack_configured
 from tools.actions import ActionButton, admin_of, ask_first
 from tools.deps import Deps
 from tools.registry import tool

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from services import content_gaps as gaps
 from services.presentable import Presentable, Table, table_of
+from services.research import content_gaps as gaps
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
 from tools.registry import tool

@@ -7,11 +7,11 @@ from typing import Literal
 
 from pydantic_ai import BinaryContent
 
-from services import congruence as congruence_service
-from services import deep_analysis as deep_service
-from services import hooks as hooks_service
-from services.assets import fetch_ad_image, storage_for
+from services.analytics import congruence as congruence_service
+from services.analytics import deep_analysis as deep_service
+from services.analytics import hooks as hooks_service
 from services.brands import resolve_brand
+from services.creative.assets import fetch_ad_image, storage_for
 from tools.common import Days, Limit, MinSpend, ShortLimit, window_of
 from tools.deps import Deps
 from tools.registry import WithImages, tool

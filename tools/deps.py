@@ -24,7 +24,7 @@ class Deps:
     tool_call_id: str | None = None
     """The call a tool is answering (the registry sets it per call): its progress goes on that call's step."""
     reads_images: bool = False
-    """Whether the model reads images a tool adds to its result (`services.model_choice.reads_images`)."""
+    """Whether the model reads images a tool adds to its result (`services.llm.model_choice.reads_images`)."""
 
     def report(self, message: str) -> None:
         if self.progress is not None:

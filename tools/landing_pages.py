@@ -7,9 +7,9 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from services import brands as brand_service
-from services import landing_pages as pages
-from services import offer_variants as variants
 from services.presentable import Presentable, Table, table_of, with_rows
+from services.research import landing_pages as pages
+from services.research import offer_variants as variants
 from tools.actions import ActionButton, confirmation
 from tools.common import Limit
 from tools.deps import Deps

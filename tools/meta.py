@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from services import brands as brand_service
-from services import meta_oauth, meta_sync
+from services.meta import oauth as meta_oauth
+from services.meta import sync as meta_sync
 from tools.actions import ActionButton
 from tools.common import Days
 from tools.deps import Deps

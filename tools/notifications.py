@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from services import notifications as notification_service
-from services.notifications import Notification
+from services.platform import notifications as notification_service
+from services.platform.notifications import Notification
 from services.presentable import Presentable, Table
 from tools.actions import ActionButton
 from tools.common import Limit

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from services import patterns
 from services.presentable import Figure, Presentable, Table, layout, percents, with_rows
+from services.research import patterns
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
 from tools.registry import tool

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 from typing import Literal
 
 from services import brands as brand_service
-from services import performance as performance_service
-from services.metrics import MetricName
+from services.analytics import performance as performance_service
+from services.analytics.metrics import MetricName
 from tools.common import Days, Limit, MinSpend, window_of
 from tools.deps import Deps
 from tools.registry import tool

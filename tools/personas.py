@@ -6,9 +6,9 @@ from collections import OrderedDict
 
 from pydantic import BaseModel, Field
 
-from services import personas
-from services.evidence import SOURCE_LABELS
 from services.presentable import Presentable, Table, with_rows
+from services.research import personas
+from services.research.evidence import SOURCE_LABELS
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
 from tools.registry import tool

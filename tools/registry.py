@@ -13,7 +13,7 @@ from pydantic_ai import BinaryContent, ModelRetry, RunContext, Tool, ToolReturn
 from pydantic_ai.tools import ToolDefinition
 
 from services.errors import DatabaseUnavailable, InvalidArgument, UserFacingError
-from services.model_choice import reads_images
+from services.llm.model_choice import reads_images
 from services.storable import unstorable
 from tools.arguments import explain
 from tools.deps import Deps
@@ -119,7 +119,7 @@ REGISTRY: dict[str, ToolSpec] = {}
 @dataclass(frozen=True)
 class WithImages(Generic[R]):
     """A tool's result plus images for the model to look at (in the tool result itself); a tool adds
-    them only for a model that reads images (`services.model_choice.reads_images`)."""
+    them only for a model that reads images (`services.llm.model_choice.reads_images`)."""
 
     result: R
     images: tuple[BinaryContent, ...] = ()

@@ -9,10 +9,10 @@ from typing import Annotated
 
 from pydantic import Field
 
-from services import competitor_ads as ads_service
-from services import reddit as reddit_service
-from services.competitor_ads import MOST_ADS
-from services.reddit import MOST_POSTS
+from services.research import competitors as ads_service
+from services.research import reddit as reddit_service
+from services.research.competitors import MOST_ADS
+from services.research.reddit import MOST_POSTS
 from tools.deps import Deps
 from tools.registry import tool
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.assets import storage_for
 from services.brands import resolve_brand
+from services.creative.assets import storage_for
 from services.products import resolve_product
-from services.template_recommendations import RecommendationResult, recommend
-from services.template_recommendations import mark_used as mark_template_used
-from services.template_scoring import Methodology, RecommendationFilter, ScoringResult, score_templates
-from services.templates import template_file
+from services.templates.library import template_file
+from services.templates.recommendations import RecommendationResult, recommend
+from services.templates.recommendations import mark_used as mark_template_used
+from services.templates.scoring import Methodology, RecommendationFilter, ScoringResult, score_templates
 from tools.actions import ActionButton
 from tools.common import Days, ShortLimit, window_of
 from tools.deps import Deps

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from services import templates as library
-from services.assets import storage_for
+from services.creative.assets import storage_for
 from services.errors import InvalidArgument, NotAllowed
+from services.platform.server_files import ServerFile, shown_name
 from services.presentable import Presentable, Table
-from services.server_files import ServerFile, shown_name
+from services.templates import library
 from tools.actions import ActionButton, ask_first
 from tools.common import Limit
 from tools.deps import Deps

@@ -9,11 +9,11 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from jobs import api as jobs_api
-from services.accounts import memberships
 from services.errors import InvalidArgument
+from services.platform.accounts import memberships
 from services.presentable import Presentable, Table, table_of
 from services.products import resolve_product
-from services.template_auto import JOB_TYPE, AutoSetting, auto_settings, set_auto
+from services.templates.auto import JOB_TYPE, AutoSetting, auto_settings, set_auto
 from tools.actions import ActionButton, admin_of, ask_first
 from tools.deps import Deps
 from tools.registry import tool

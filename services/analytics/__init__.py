@@ -1,0 +1,1 @@
+"""Metrics, reporting windows, performance, hooks, congruence, deep analysis and briefings."""

@@ -1,0 +1,241 @@
+"""Everything about one ad: creative classification, hooks, transcript, storyboard, claims, performance."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+
+from db.pool import Conn
+from services.analytics.congruence import DimensionCheck, dimension_checks
+from services.analytics.metrics import format_metric
+from services.errors import Ambiguous, NotFound
+from services.models import AdMetrics, BrandRef, WindowInfo
+from services.presentable import Presentable, Table, metric_column, table_of
+from services.windows import Window
+
+
+class Hook(BaseModel):
+    type: str
+    text: str
+    category: str | None
+
+
+class DailyPoint(BaseModel):
+    date: date
+    spend: float
+    impressions: int
+    hook_rate: float | None
+    ctr: float | None
+
+
+class DeepAnalysisResult(BaseModel, Presentable):
+    brand: str
+    window: WindowInfo
+    meta_ad_id: str
+    ad_name: str
+    campaign: str | None
+    adset: str | None
+    format: str
+    status: str
+    ad_copy: str | None
+    headline: str | None
+    thumbnail_url: str | None
+    classified: bool
+    awareness_level: str | None
+    hooks: list[Hook]
+    benefits: list[str]
+    angles: list[str]
+    claims: list[str]
+    transcript: str | None
+    storyboard: list[dict[str, Any]]
+    congruence_score: float | None
+    congruence: list[DimensionCheck]
+    performance: AdMetrics | None
+    daily: list[DailyPoint]
+    summary: str
+
+    def as_tables(self) -> list[Table]:
+        tables = []
+        if (p := self.performance) is not None:
+            rows = [[m, metric_column(m).show(getattr(p, m))] for m in _SHOWN_METRICS]
+            tables.append(Table(f"Performance — {self.window.label}", ["metric", "value"], rows))
+        if self.hooks:
+            tables.append(table_of("Hooks", self.hooks, ["type", "category", "text"]))
+        if self.congruence:
+            tables.append(table_of("Congruence", self.congruence, ["dimension", "status", "note"]))
+        return tables
+
+    def as_panels(self) -> list[tuple[str, str]]:
+        """The transcript and the storyboard, beat by beat."""
+        panels = [("Transcript", self.transcript)] if self.transcript else []
+        if self.storyboard:
+            beats = "\n".join(
+                f"- {beat.get('t', '?')}s — {beat.get('scene', '')}"
+                + (f" (overlay: {beat['text_overlay']})" if beat.get("text_overlay") else "")
+                for beat in self.storyboard
+            )
+            panels.append(("Storyboard", beats))
+        return panels
+
+
+_SHOWN_METRICS = ["spend", "impressions", "link_clicks", "purchases", "purchase_value", "ctr", "cpc", "cpm",
+                  "cpa", "roas", "hook_rate", "hold_rate", "thruplay_rate"]  # fmt: skip
+
+
+async def _find_ad(conn: Conn, *, brand: BrandRef, ad: str) -> dict[str, Any]:
+    key = ad.strip()
+    cur = await conn.execute(
+        "select * from meta_ads where brand_id = %(b)s and (meta_ad_id = %(k)s or lower(name) = lower(%(k)s))",
+        {"b": brand.id, "k": key},
+    )
+    rows = await cur.fetchall()
+    if not rows:
+        cur = await conn.execute(
+            "select * from meta_ads where brand_id = %(b)s and name ilike %(p)s order by name limit 6",
+            {"b": brand.id, "p": f"%{key}%"},
+        )
+        rows = await cur.fetchall()
+    if not rows:
+        raise NotFound(f"No ad '{ad}' for {brand.name}. Use the ad's Meta ID or part of its name.")
+    if len(rows) > 1:
+        names = ", ".join(f"'{r['name']}' ({r['meta_ad_id']})" for r in rows[:5])
+        raise Ambiguous(f"'{ad}' matches several ads of {brand.name}: {names}. Which one?")
+    return dict(rows[0])
+
+
+AD_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+MAX_AD_IMAGE_BYTES = 5 * 1024 * 1024
+"""Larger images are not shown to a model (Anthropic refuses images over 5 MB)."""
+
+
+async def stored_ad_image(conn: Conn, *, meta_ad_id: str) -> tuple[str, str] | None:
+    """(storage path, content type) of the ad's downloaded image (its thumbnail, from the asset downloads),
+    when it is one a model can read; None when none was downloaded."""
+    cur = await conn.execute(
+        "select path, content_type, bytes from ad_assets where meta_ad_id = %s and kind = 'image'"
+        " order by fetched_at desc limit 1",
+        (meta_ad_id,),
+    )
+    row = await cur.fetchone()
+    return readable_ad_image(row)
+
+
+def readable_ad_image(row: dict[str, Any] | None) -> tuple[str, str] | None:
+    """(path, content type) of a stored ad image a model can read (type and size), else None."""
+    if row is None or row["content_type"] not in AD_IMAGE_TYPES or row["bytes"] > MAX_AD_IMAGE_BYTES:
+        return None
+    return str(row["path"]), str(row["content_type"])
+
+
+async def ad_image_downloaded(conn: Conn, *, meta_ad_id: str) -> bool:
+    """Whether the asset downloads stored an image of the ad (readable by a model or not)."""
+    cur = await conn.execute(
+        "select 1 from ad_assets where meta_ad_id = %s and kind = 'image' limit 1", (meta_ad_id,)
+    )
+    return await cur.fetchone() is not None
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in value or []]
+
+
+async def deep_analysis(conn: Conn, *, brand: BrandRef, window: Window, ad: str) -> DeepAnalysisResult:
+    """One ad, all we know: what it says and shows, how it is classified, and how it performed."""
+    row = await _find_ad(conn, brand=brand, ad=ad)
+    cur = await conn.execute(
+        "select * from ad_creative_classifications where meta_ad_id = %s order by classified_at desc limit 1",
+        (row["meta_ad_id"],),
+    )
+    cls = await cur.fetchone()
+    cur = await conn.execute(
+        "select date, spend, impressions, link_clicks, purchases, purchase_value, video_3s_views, video_thruplays"
+        " from meta_ads_performance where meta_ad_id = %(a)s and date between %(s)s and %(u)s order by date",
+        {"a": row["meta_ad_id"], "s": window.since, "u": window.until},
+    )
+    days = await cur.fetchall()
+    is_video = row["format"] == "video"
+    performance = None
+    if days:
+        sums: dict[str, Any] = {
+            "meta_ad_id": row["meta_ad_id"],
+            "ad_name": row["name"],
+            "format": row["format"],
+        }
+        for key in (
+            "spend",
+            "impressions",
+            "link_clicks",
+            "purchases",
+            "purchase_value",
+            "video_3s_views",
+            "video_thruplays",
+        ):
+            sums[key] = sum(d[key] for d in days)
+        performance = AdMetrics.from_sums(sums)
+    daily = [
+        DailyPoint(
+            date=d["date"],
+            spend=float(d["spend"]),
+            impressions=int(d["impressions"]),
+            hook_rate=(d["video_3s_views"] / d["impressions"]) if is_video and d["impressions"] else None,
+            ctr=(d["link_clicks"] / d["impressions"]) if d["impressions"] else None,
+        )
+        for d in days
+    ]
+    hooks: list[Hook] = []
+    if cls is not None:
+        for kind in ("spoken", "overlay", "visual"):
+            h = (cls["hooks"] or {}).get(kind)
+            if h:
+                hooks.append(Hook(type=kind, text=str(h.get("text") or ""), category=h.get("category")))
+    parts = [f"'{row['name']}' ({row['meta_ad_id']}), a {row['format']} ad of {brand.name}."]
+    if performance is not None:
+        parts.append(
+            f"In {window.label}: ${performance.spend:,.2f} spend, ROAS {format_metric('roas', performance.roas)},"
+            f" CTR {format_metric('ctr', performance.ctr)}"
+            + (
+                f", hook rate {format_metric('hook_rate', performance.hook_rate)}, hold rate {format_metric('hold_rate', performance.hold_rate)}"
+                if is_video
+                else ""
+            )
+            + "."
+        )
+    else:
+        parts.append(f"No delivery in {window.described}.")
+    if cls is None:
+        parts.append("Not classified yet: no hooks, transcript or congruence data.")
+    else:
+        if hooks:
+            parts.append(
+                f'Opens with a {hooks[0].category or "uncategorised"} {hooks[0].type} hook: "{hooks[0].text}".'
+            )
+        if cls["awareness_level"]:
+            parts.append(f"Awareness level: {cls['awareness_level'].replace('_', ' ')}.")
+    return DeepAnalysisResult(
+        brand=brand.name,
+        window=WindowInfo.of(window),
+        meta_ad_id=row["meta_ad_id"],
+        ad_name=row["name"],
+        campaign=row["campaign"],
+        adset=row["adset"],
+        format=row["format"],
+        status=row["status"],
+        ad_copy=row["ad_copy"],
+        headline=row["headline"],
+        thumbnail_url=row["thumbnail_url"],
+        classified=cls is not None,
+        awareness_level=cls["awareness_level"] if cls else None,
+        hooks=hooks,
+        benefits=_strings(cls["benefits"]) if cls else [],
+        angles=_strings(cls["angles"]) if cls else [],
+        claims=_strings(cls["claims"]) if cls else [],
+        transcript=cls["transcript"] if cls else None,
+        storyboard=list(cls["storyboard"] or []) if cls else [],
+        congruence_score=cls["congruence_score"] if cls else None,
+        congruence=dimension_checks(cls["congruence_components"]) if cls else [],
+        performance=performance,
+        daily=daily,
+        summary=" ".join(parts),
+    )

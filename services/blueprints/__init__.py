@@ -1,0 +1,1 @@
+"""Reconstruction blueprints of landing pages: the analysis, its offline version and exports."""

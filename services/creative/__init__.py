@@ -1,0 +1,1 @@
+"""Ads as creative: classification, media assets, ad creation and image models."""

@@ -1,0 +1,297 @@
+"""Classify a brand's ads (hooks, awareness, benefits, congruence with the landing page) in the background.
+
+Dedup by `(input_hash, prompt_version)`: an ad whose input (copy, headline, format, media, landing page)
+is unchanged for the current classifier reuses its stored result (`cached`); a changed ad is classified
+again (`new`). The rows feed `top_hooks`, `hook_analysis` and the congruence tools, whatever the brand's
+source (Meta sync, CSV import, demo). Runs as the service role (a job); tenancy comes from the brand row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field, computed_field
+
+from db.jsonb import jsonb
+from db.pool import Database
+from services.creative.classifier import (
+    OFFLINE_MODEL,
+    OFFLINE_VERSION,
+    AdClassification,
+    AdInput,
+    LandingPage,
+    classify_with_model,
+    prompt_version,
+)
+from services.creative.rules_classifier import classify_offline
+from services.errors import NotFound, UserFacingError
+from services.llm.model_choice import configured_model
+from services.meta.sync import canonical_url
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+MODEL_CONCURRENCY = 4  # model calls at a time
+BATCH = 50  # ads classified, then written in one transaction
+MAX_ERROR_SAMPLES = 5
+
+_ADS_SQL = """
+select a.meta_ad_id, a.name, a.format, a.ad_copy, a.headline, a.thumbnail_url, a.video_id, a.video_url,
+       d.url as destination_url, p.id as product_id, p.name as product_name, p.description as product_description,
+       latest.source as latest_source, latest.input_hash as latest_hash, latest.prompt_version as latest_version
+from meta_ads a
+left join lateral (select url from meta_ad_destinations d where d.meta_ad_id = a.meta_ad_id
+                   order by d.created_at, d.canonical_url limit 1) d on true
+left join lateral (select p.id, p.name, p.description from meta_ad_product_matches m
+                   join products p on p.id = m.product_id where m.meta_ad_id = a.meta_ad_id
+                   order by m.confidence desc nulls last, p.name limit 1) p on true
+left join lateral (select c.source, c.input_hash, c.prompt_version from ad_creative_classifications c
+                   where c.brand_id = a.brand_id and c.meta_ad_id = a.meta_ad_id
+                   order by c.classified_at desc limit 1) latest on true
+left join lateral (select s.spend_cents from meta_ads_cumulative s where s.meta_ad_id = a.meta_ad_id
+                   order by s.date desc limit 1) spend on true
+where a.brand_id = %(brand_id)s
+order by coalesce(spend.spend_cents, 0) desc, a.meta_ad_id
+"""
+_COLUMNS = (
+    "source, model, format, awareness_level, congruence_score, congruence_components, hooks, benefits,"
+    " angles, claims, transcript, storyboard, landing_page_id"
+)
+_INSERT = f"""
+insert into ad_creative_classifications (meta_ad_id, brand_id, organization_id, input_hash, prompt_version,
+  {_COLUMNS})
+values (%(meta_ad_id)s, %(brand_id)s, %(organization_id)s, %(input_hash)s, %(prompt_version)s, %(source)s,
+  %(model)s, %(format)s, %(awareness_level)s, %(congruence_score)s, %(congruence_components)s, %(hooks)s,
+  %(benefits)s, %(angles)s, %(claims)s, %(transcript)s, %(storyboard)s, %(landing_page_id)s)
+on conflict (meta_ad_id, input_hash, prompt_version) do update set
+  {", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _COLUMNS.split(","))}, classified_at = now()
+"""
+# Reuse: the same input already classified for another of the brand's ads (a creative duplicated
+# across ad sets), or this ad's own older row for the input it has again (made the latest).
+_COPY = f"""
+insert into ad_creative_classifications (meta_ad_id, brand_id, organization_id, input_hash, prompt_version,
+  {_COLUMNS})
+select %(meta_ad_id)s, brand_id, organization_id, input_hash, prompt_version, {_COLUMNS}
+from ad_creative_classifications
+where brand_id = %(brand_id)s and input_hash = %(input_hash)s and prompt_version = %(prompt_version)s
+order by classified_at desc limit 1
+on conflict (meta_ad_id, input_hash, prompt_version) do update set classified_at = now()
+"""
+
+
+class ClassificationResult(BaseModel):
+    """What one run did, in counts a marketer can read (`summary`)."""
+
+    brand: str
+    classifier: str
+    prompt_version: str
+    new: int = 0
+    cached: int = 0
+    skipped: int = 0
+    errors: int = 0
+    left_for_later: int = 0
+    """Ads past `limit`: classified by the next run."""
+    skip_reasons: dict[str, int] = Field(default_factory=dict)
+    error_samples: list[str] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> str:
+        offline = self.classifier == OFFLINE_MODEL
+        by = "the offline rules (text only; set ANTHROPIC_API_KEY or GEMINI_API_KEY for full classification)"
+        parts = [
+            f"Classified {self.new} new or changed ads for {self.brand} with {by if offline else self.classifier}"
+        ]
+        parts.append(f"{self.cached} unchanged ads kept their classification")
+        if self.skipped:
+            reasons = ", ".join(f"{n} {why}" for why, n in sorted(self.skip_reasons.items()))
+            parts.append(f"{self.skipped} skipped ({reasons})")
+        if self.left_for_later:
+            parts.append(f"{self.left_for_later} left for the next run (limit reached)")
+        text = "; ".join(parts) + "."
+        if self.errors:
+            text += f" {self.errors} failed: " + "; ".join(self.error_samples) + "."
+        return text
+
+
+def _skip_reason(ad: AdInput, offline: bool) -> str | None:
+    if ad.format in ("image", "carousel") and not ad.thumbnail_url:
+        return f"{ad.format} ad without an image"
+    if ad.format == "video" and not (ad.video_id or ad.video_url):
+        return "video ad without a video"
+    if offline and not ad.text:
+        return "ad without text (the offline rules read text only)"
+    return None
+
+
+async def _inputs(
+    db: Database, brand_id: UUID
+) -> tuple[dict[str, Any], list[tuple[AdInput, dict[str, Any]]]]:
+    async with db.as_service() as conn:
+        cur = await conn.execute(
+            "select id, name, organization_id, brand_voice_tone from brands where id = %s", (brand_id,)
+        )
+        brand = await cur.fetchone()
+        if brand is None:
+            raise NotFound(f"No brand with id {brand_id}.")
+        cur = await conn.execute(
+            "select distinct on (url) id, url, title, raw_markdown, benefits, content_hash, product_id"
+            " from brand_landing_pages where brand_id = %s order by url, scraped_at desc",
+            (brand_id,),
+        )
+        pages = await cur.fetchall()
+        cur = await conn.execute(_ADS_SQL, {"brand_id": brand_id})
+        rows = await cur.fetchall()
+    by_url = {canonical_url(p["url"]): p for p in pages}
+    by_product = {p["product_id"]: p for p in pages if p["product_id"]}
+    ads = []
+    for row in rows:
+        page = (by_url.get(canonical_url(row["destination_url"])) if row["destination_url"] else None) or (
+            by_product.get(row["product_id"])
+        )
+        landing = None
+        if page is not None:
+            landing = LandingPage(
+                id=page["id"], url=page["url"], title=page["title"], text=(page["raw_markdown"] or "")[:8000],
+                benefits=[str(b) for b in page["benefits"] or []], content_hash=page["content_hash"],
+            )  # fmt: skip
+        ad = AdInput(
+            **{k: row[k] for k in ("meta_ad_id", "name", "format", "ad_copy", "headline", "thumbnail_url")},
+            video_id=row["video_id"], video_url=row["video_url"], brand_name=brand["name"],
+            brand_voice=brand["brand_voice_tone"], product_name=row["product_name"],
+            product_description=row["product_description"], destination_url=row["destination_url"],
+            landing_page=landing,
+        )  # fmt: skip
+        ads.append((ad, row))
+    return brand, ads
+
+
+async def classify_brand_ads(
+    db: Database,
+    *,
+    brand_id: UUID,
+    settings: Settings,
+    progress: Progress | None = None,
+    only_new: bool = True,
+    limit: int | None = None,
+) -> ClassificationResult:
+    """Classify the brand's new and changed ads (biggest spenders first); reuse stored results for the rest.
+
+    `only_new=False` classifies every ad again. `limit` caps the ads classified in this run (the rest are
+    counted as left for later). One ad that fails is counted and described; the others go on.
+    """
+    model = configured_model(settings)
+    version = OFFLINE_VERSION if model is None else prompt_version()
+    brand, ads = await _inputs(db, brand_id)
+    result = ClassificationResult(
+        brand=brand["name"], classifier=model or OFFLINE_MODEL, prompt_version=version
+    )
+    skips: Counter[str] = Counter()
+    async with db.as_service() as conn:
+        cur = await conn.execute(
+            "select distinct input_hash from ad_creative_classifications"
+            " where brand_id = %s and prompt_version = %s",
+            (brand_id, version),
+        )
+        known_hashes = {r["input_hash"] for r in await cur.fetchall()}
+    todo: list[tuple[AdInput, str]] = []
+    reuse: list[dict[str, Any]] = []
+    for ad, row in ads:
+        reason = _skip_reason(ad, model is None)
+        if reason:
+            skips[reason] += 1
+            continue
+        digest = ad.input_hash()
+        if only_new:
+            if (row["latest_hash"], row["latest_version"]) == (digest, version):
+                result.cached += 1
+                continue
+            # The rules never replace what a model (or the demo seed) said about the same ad.
+            if model is None and (row["latest_source"] == "demo" or (
+                row["latest_source"] == "model" and row["latest_hash"] == digest)):  # fmt: skip
+                result.cached += 1
+                continue
+            if digest in known_hashes:
+                reuse.append({"meta_ad_id": ad.meta_ad_id, "brand_id": brand_id, "input_hash": digest,
+                              "prompt_version": version})  # fmt: skip
+                continue
+        if limit is not None and len(todo) >= limit:
+            result.left_for_later += 1
+            continue
+        todo.append((ad, digest))
+        known_hashes.add(digest)
+    result.skipped, result.skip_reasons = sum(skips.values()), dict(skips)
+    await _classify_all(db, todo, brand, model, version, result, progress)
+    if reuse:  # after the run: a duplicate may reuse what this run just classified
+        async with db.as_service() as conn:
+            for params in reuse:
+                cur = await conn.execute(_COPY, params)
+                if cur.rowcount:
+                    result.cached += 1
+                else:
+                    result.errors += 1
+                    if len(result.error_samples) < MAX_ERROR_SAMPLES:
+                        result.error_samples.append(
+                            f"{params['meta_ad_id']}: same creative as an ad that failed"
+                        )
+    if progress is not None:
+        progress(f"Classified ads for {brand['name']}", 1.0)
+    return result
+
+
+async def _classify_all(
+    db: Database,
+    todo: list[tuple[AdInput, str]],
+    brand: dict[str, Any],
+    model: str | None,
+    version: str,
+    result: ClassificationResult,
+    progress: Progress | None,
+) -> None:
+    gate = asyncio.Semaphore(MODEL_CONCURRENCY)
+
+    async def one(ad: AdInput) -> AdClassification | str:
+        if model is None:
+            return classify_offline(ad)
+        async with gate:
+            try:
+                return await classify_with_model(ad, model=model)
+            except UserFacingError as error:
+                return error.message
+            except Exception as error:  # one ad's failure is counted and described; the others go on
+                log.warning("classifying ad %s failed", ad.meta_ad_id, exc_info=True)
+                return f"{type(error).__name__}: {str(error)[:200]}"
+
+    for start in range(0, len(todo), BATCH):
+        batch = todo[start : start + BATCH]
+        outcomes = await asyncio.gather(*(one(ad) for ad, _ in batch))
+        rows = []
+        for (ad, digest), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, str):
+                result.errors += 1
+                if len(result.error_samples) < MAX_ERROR_SAMPLES:
+                    result.error_samples.append(f"{ad.name} ({ad.meta_ad_id}): {outcome}")
+                continue
+            data = outcome.model_dump()
+            rows.append({
+                **{k: data[k] for k in ("awareness_level", "transcript")},
+                **{k: jsonb(data[k]) for k in ("congruence_components", "hooks", "benefits", "angles", "claims",
+                                                "storyboard")},
+                "meta_ad_id": ad.meta_ad_id, "brand_id": brand["id"], "organization_id": brand["organization_id"],
+                "input_hash": digest, "prompt_version": version, "source": "offline" if model is None else "model",
+                "model": model or OFFLINE_MODEL, "format": ad.format, "congruence_score": outcome.congruence_score(),
+                "landing_page_id": ad.landing_page.id if ad.landing_page else None,
+            })  # fmt: skip
+        if rows:
+            async with db.as_service() as conn, conn.cursor() as cur:
+                await cur.executemany(_INSERT, rows)
+            result.new += len(rows)
+        if progress is not None:
+            done = start + len(batch)
+            progress(f"Classified {done} of {len(todo)} ads for {brand['name']}", done / len(todo))

@@ -1,0 +1,1 @@
+"""Models: which provider answers, Gemini calls, embeddings."""

@@ -1,0 +1,1 @@
+"""The template library: import, images, scoring, recommendations and auto-recommendations."""
