@@ -31,7 +31,6 @@ from agent.chat_storage import LocalChatStorage
 from agent.chat_ui import ACTION, ChainlitListener, forget_once
 from agent.history import HistoryDataLayer, make_data_layer
 from agent.live import NotificationFeed, toast_text
-from agent.observability import configure_tracing
 from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
@@ -44,10 +43,10 @@ from agent.web_security import (
     token_claims,
     token_session,
 )
+from core.errors import DatabaseUnavailable, ExternalServiceError, NotFound
 from db.pool import Caller, Conn, Database, resolve_database_url
 from jobs import worker as jobs_worker
 from services.brands import visible_brands
-from services.errors import DatabaseUnavailable, ExternalServiceError, NotFound
 from services.platform import notifications
 from services.platform.accounts import (
     find_caller,
@@ -58,6 +57,7 @@ from services.platform.accounts import (
 )
 from services.platform.login_throttle import SignInAttempt, TooManyAttempts, check_not_blocked, record_attempt
 from services.platform.notifications import Notification
+from services.platform.observability import configure_tracing
 from services.platform.session_versions import end_sessions, session_version
 from services.platform.supabase_auth import verify_supabase_password
 from services.process import calm_garbage_collector

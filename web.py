@@ -33,8 +33,8 @@ from starlette.responses import HTMLResponse
 import app
 from agent import slack as slack_bot
 from agent.web_security import AllowedOrigins, WebSecurityMiddleware
+from core.errors import UserFacingError
 from db.pool import Caller
-from services.errors import UserFacingError
 from services.meta import oauth as meta_oauth
 from services.meta.oauth import OAuthOutcome
 from settings import get_settings

@@ -35,8 +35,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from agent.render import actions_of
+from core.errors import DatabaseUnavailable, UserFacingError
 from db.pool import Caller, Database
-from services.errors import DatabaseUnavailable, UserFacingError
 from services.platform.api_tokens import TokenRefused, caller_for_token
 from settings import get_settings
 from tools.deps import Deps

@@ -28,7 +28,7 @@ from rapidfuzz import fuzz
 
 from agent.slash import help_text, is_slash, parse_slash
 from agent.windows import window_args
-from services.errors import UserFacingError
+from core.errors import UserFacingError
 
 CANNOT_UNDERSTAND = (
     "I'm the offline assistant, so I understand slash commands (type /help) and simple questions like "

@@ -34,9 +34,9 @@ from agent.build import build_agent
 from agent.input_checks import message_refusal
 from agent.offline import RouterContext, offline_model
 from agent.slash import help_text, is_slash, parse_slash
+from core.errors import DatabaseUnavailable, UserFacingError
 from db.pool import Caller, Database
 from services.brands import visible_brands
-from services.errors import DatabaseUnavailable, UserFacingError
 from services.llm.model_choice import provider_trouble
 from settings import get_settings
 from tools.deps import Deps

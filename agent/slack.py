@@ -51,8 +51,8 @@ from agent.chat_ui import elements_for
 from agent.history import HistoryDataLayer
 from agent.runner import TurnResult, run_turn, storable_history
 from agent.slack_render import ACTION_PREFIX, SlackAnswer, escape, render_turn
+from core.errors import NotFound, UserFacingError
 from db.pool import Caller, Database
-from services.errors import NotFound, UserFacingError
 from services.platform import slack_out
 from services.platform.accounts import find_caller
 from services.platform.server_files import private_dir

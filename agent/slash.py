@@ -11,7 +11,7 @@ from typing import Any
 
 from rapidfuzz import process
 
-from services.errors import InvalidArgument, NotFound
+from core.errors import InvalidArgument, NotFound
 from tools.registry import ToolSpec, all_specs, get_spec
 
 

@@ -25,7 +25,7 @@ from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.errors import DatabaseUnavailable
+from core.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 

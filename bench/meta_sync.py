@@ -68,14 +68,9 @@ from db.embedded import start_embedded
 from db.pool import Database
 from fakes.meta_graph import FakeGraph
 from services.meta.api import Limits, MetaClient, RangeDone
-from services.meta.sync import (
-    INSIGHT_FIELDS,
-    INSIGHT_ROWS,
-    AccountSync,
-    MetaSync,
-    copy_line,
-    link_account,
-)
+from services.meta.connections import link_account
+from services.meta.rows import INSIGHT_FIELDS, INSIGHT_ROWS, copy_line
+from services.meta.sync import AccountSync, MetaSync
 from services.platform.accounts import create_organization
 from services.process import calm_garbage_collector
 from settings import Settings

@@ -42,15 +42,9 @@ from db.jsonb import jsonb
 from db.pool import Caller, Database
 from services.llm import embeddings
 from services.platform.accounts import add_user, create_organization
+from services.research.clustering import _agglomerate, cluster, embed_cached
 from services.research.evidence import gather
-from services.research.patterns import (
-    ALL_SOURCES,
-    PatternReport,
-    _agglomerate,
-    cluster,
-    discover_patterns,
-    embed_cached,
-)
+from services.research.patterns import ALL_SOURCES, PatternReport, discover_patterns
 from settings import Settings
 
 ORG = "Bench Co"

@@ -16,7 +16,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from services.errors import DatabaseUnavailable
+from core.errors import DatabaseUnavailable
 from settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

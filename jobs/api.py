@@ -13,11 +13,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, computed_field
 
+from core.errors import InvalidArgument, NotFound
 from db.pool import Conn, Database
 from jobs.registry import REGISTRY, PermanentJobError, job_type_named
 from jobs.runs import check_brand, enqueue, validated_params
 from jobs.schedules import Schedule, create_schedule
-from services.errors import InvalidArgument, NotFound
 
 __all__ = [
     "JobsHealth",

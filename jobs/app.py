@@ -24,7 +24,8 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 
 from db.pool import Database, resolve_database_url
-from jobs.runs import TASK_NAME, RetryLater, execute_run
+from jobs.queue import TASK_NAME
+from jobs.runs import RetryLater, execute_run
 from settings import Settings
 
 SHUTDOWN_RETRY_SECONDS = 2.0

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jobs.registry import JobType, Notice, PermanentJobError, RetryableJobError, RunContext, register
-from services.errors import UserFacingError
+from core.errors import UserFacingError
+from jobs.registry import (
+    JobFunction,
+    JobType,
+    Notice,
+    PermanentJobError,
+    RetryableJobError,
+    RunContext,
+    register,
+)
+from services.creative.assets import download_brand_assets
+from services.creative.classification import classify_brand_ads
+from services.platform.notifications import SLACK_JOB, SlackNotificationParams
+from services.templates.auto import JOB_TYPE as TEMPLATE_SCORING_JOB
+from services.templates.auto import TemplateScoringParams
 
 # -- meta_sync -----------------------------------------------------------------------------------
 
@@ -67,13 +80,9 @@ async def run_meta_sync(context: RunContext, params: MetaSyncParams) -> MetaSync
 
 
 async def _chain_classification(context: RunContext, brand_id: UUID) -> UUID | None:
-    """Queue an ad_classification run for the brand; when classification isn't in this deployment, a
-    note (the sync itself succeeded)."""
+    """Queue an ad_classification run for the brand."""
     from jobs.runs import enqueue, validated_params
 
-    if _service("services.creative.classification", "classify_brand_ads") is None:
-        context.notes.append("Classification not available: new ads were not classified.")
-        return None
     job_type = AD_CLASSIFICATION
     params = validated_params(job_type, {}, organization_id=context.organization_id, brand_id=brand_id)
     async with context.db.as_service() as conn:
@@ -138,18 +147,6 @@ TOKEN_EXPIRY_CHECK = register(
 # -- services written elsewhere: classification and assets ---------------------------------------
 
 
-def _service(module: str, function: str) -> Any | None:
-    """`module.function` when this deployment has it, else None (a module of its own that fails to
-    import is a bug and raises)."""
-    try:
-        found = importlib.import_module(module)
-    except ModuleNotFoundError as error:
-        if error.name == module:
-            return None
-        raise
-    return getattr(found, function, None)
-
-
 class BrandJobParams(BaseModel):
     """A brand; subclasses add the service's own keyword arguments."""
 
@@ -169,11 +166,10 @@ class AssetDownloadParams(BrandJobParams):
     max_images: int | None = Field(default=None, ge=0, le=100_000)
 
 
-def _brand_service(module: str, function: str, what: str) -> Any:
+def _brand_service(service: Callable[..., Awaitable[BaseModel]]) -> JobFunction:
+    """A job body calling `service(db, brand_id=..., settings=..., **the rest of the parameters)`."""
+
     async def run(context: RunContext, params: BrandJobParams) -> BaseModel:
-        service = _service(module, function)
-        if service is None:
-            raise PermanentJobError(f"{what} is not available in this deployment yet ({module}.{function}).")
         extra = params.model_dump(exclude={"brand_id"}, exclude_none=True)
         result: BaseModel = await service(
             context.db, brand_id=params.brand_id, settings=context.settings, **extra
@@ -204,7 +200,7 @@ AD_CLASSIFICATION = register(
     JobType(
         name="ad_classification",
         params=ClassificationParams,
-        run=_brand_service("services.creative.classification", "classify_brand_ads", "Ad classification"),
+        run=_brand_service(classify_brand_ads),
         description="Classify a brand's new or changed ads (cached results reused).",
         needs_brand=True,
         max_attempts=3,
@@ -218,7 +214,7 @@ ASSET_DOWNLOAD = register(
     JobType(
         name="asset_download",
         params=AssetDownloadParams,
-        run=_brand_service("services.creative.assets", "download_brand_assets", "Asset download"),
+        run=_brand_service(download_brand_assets),
         description="Download a brand's ad thumbnails and videos into storage.",
         needs_brand=True,
         max_attempts=3,
@@ -229,15 +225,6 @@ ASSET_DOWNLOAD = register(
 
 
 # -- template_scoring (platform) and ad_creation (per brand) -------------------------------------
-
-
-class TemplateScoringParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    template_ids: list[UUID] | None = Field(default=None, max_length=10_000)
-    """The templates just approved; None: every approved template not yet scored for a product."""
-    product_ids: list[UUID] | None = Field(default=None, max_length=10_000)
-    """Only these products (those of them with auto-recommendations on); None: every opted-in product."""
 
 
 class TemplateScoringJobResult(BaseModel):
@@ -256,8 +243,6 @@ async def run_template_scoring(
     context: RunContext, params: TemplateScoringParams
 ) -> TemplateScoringJobResult:
     """`services.templates.auto.auto_recommend`: score, recommend above each product's threshold, notify."""
-    if _service("services.templates.scoring", "score_templates") is None:
-        raise PermanentJobError("Template scoring is not available in this deployment yet.")
     from services.templates.auto import auto_recommend
 
     outcome = await auto_recommend(
@@ -286,7 +271,7 @@ async def run_template_scoring(
 
 TEMPLATE_SCORING = register(
     JobType(
-        name="template_scoring",
+        name=TEMPLATE_SCORING_JOB,
         params=TemplateScoringParams,
         run=run_template_scoring,
         description="Score approved templates for the products with auto-recommendations on; recommend"
@@ -398,12 +383,6 @@ BRIEFING = register(
 )
 
 
-class SlackNotificationParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    notification_id: UUID
-
-
 async def run_slack_notification(context: RunContext, params: SlackNotificationParams) -> BaseModel:
     """`services.platform.slack_channels.post_notification` (queued with the notification itself)."""
     from services.platform.slack_channels import post_notification
@@ -413,7 +392,7 @@ async def run_slack_notification(context: RunContext, params: SlackNotificationP
 
 SLACK_NOTIFICATION = register(
     JobType(
-        name="slack_notification",
+        name=SLACK_JOB,
         params=SlackNotificationParams,
         run=run_slack_notification,
         description="Post an organization's new notification to its Slack channel.",

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from core.errors import ExternalServiceError, MetaAuthError, UserFacingError
 from db.pool import Database
-from services.errors import ExternalServiceError, MetaAuthError, UserFacingError
 from services.retrying import Backoff
 from settings import Settings
 

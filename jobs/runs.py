@@ -14,12 +14,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, SecretStr
 
+from core.errors import InvalidArgument, NotFound, UserFacingError
 from db.pool import Conn, Database
+from jobs import queue
 from jobs.registry import (
     JobType,
     Notice,
@@ -29,12 +31,10 @@ from jobs.registry import (
     is_retryable,
     job_type_named,
 )
-from services.errors import InvalidArgument, NotFound, UserFacingError
+from services.platform import notifications, observability
 from settings import Settings
 
 log = logging.getLogger(__name__)
-
-TASK_NAME = "viraltracker.run_job"
 
 
 class RetryLater(Exception):
@@ -60,59 +60,29 @@ async def enqueue(
     scheduled_for: datetime | None = None,
     retry_of: UUID | None = None,
 ) -> UUID:
-    """A queued run and its queue job, in one statement of the caller's transaction (both or neither;
-    workers see them at commit). Returns the run id."""
-    run_id = uuid4()
-    lock = f"{job_type.name}:{brand_id}" if job_type.serialize_per_brand and brand_id else None
-    await conn.execute(
-        _ENQUEUE,
-        {
-            "run": run_id,
-            "queue": job_type.queue,
-            "task": TASK_NAME,
-            "lock": lock,
-            "org": organization_id,
-            "brand": brand_id,
-            "type": job_type.name,
-            "params": Jsonb(params.model_dump(mode="json")),
-            "schedule": scheduled_job_id,
-            "slot": scheduled_for,
-            "retry_of": retry_of,
-        },
+    """A queued run of a registered type (its queue and per-brand lock) and its queue job, in the
+    caller's transaction (`jobs.queue.enqueue`). Returns the run id."""
+    return await queue.enqueue(
+        conn,
+        job_type.name,
+        params,
+        organization_id=organization_id,
+        brand_id=brand_id,
+        queue=job_type.queue,
+        serialize_per_brand=job_type.serialize_per_brand,
+        scheduled_job_id=scheduled_job_id,
+        scheduled_for=scheduled_for,
+        retry_of=retry_of,
     )
-    return run_id
-
-
-_ENQUEUE = """
-with job as (
-  select unnest(procrastinate_defer_jobs_v1(array[row(%(queue)s, %(task)s, 0, %(lock)s, null,
-    jsonb_build_object('run_id', %(run)s::text), null)::procrastinate_job_to_defer_v1])) as id
-)
-insert into job_runs (id, organization_id, brand_id, job_type, params, scheduled_job_id, scheduled_for, retry_of,
-  procrastinate_job_id)
-select %(run)s, %(org)s, %(brand)s, %(type)s, %(params)s, %(schedule)s, %(slot)s, %(retry_of)s, job.id from job
-"""
 
 
 async def enqueue_many(
     conn: Conn, job_type: JobType, many: list[BaseModel], *, organization_id: UUID | None
 ) -> list[UUID]:
-    """Many runs of one type (no brand) and their queue jobs in two statements, in the caller's
-    transaction: fan-outs and the benchmark."""
-    run_ids = [uuid4() for _ in many]
-    cur = await conn.execute(
-        "select unnest(procrastinate_defer_jobs_v1(array(select row(%s, %s, 0, null, null,"
-        " jsonb_build_object('run_id', r::text), null)::procrastinate_job_to_defer_v1"
-        " from unnest(%s::uuid[]) with ordinality as t(r, n) order by n))) as id",
-        (job_type.queue, TASK_NAME, run_ids),
+    """Many runs of one type (no brand) and their queue jobs in two statements (`jobs.queue`)."""
+    return await queue.enqueue_many(
+        conn, job_type.name, many, organization_id=organization_id, queue=job_type.queue
     )
-    job_ids = [row["id"] for row in await cur.fetchall()]  # in the order given
-    await conn.execute(
-        "insert into job_runs (id, organization_id, job_type, params, procrastinate_job_id)"
-        " select r, %s, %s, p, j from unnest(%s::uuid[], %s::jsonb[], %s::bigint[]) as t(r, p, j)",
-        (organization_id, job_type.name, run_ids, [Jsonb(p.model_dump(mode="json")) for p in many], job_ids),
-    )
-    return run_ids
 
 
 async def check_brand(conn: Conn, brand_id: UUID, organization_id: UUID | None) -> None:
@@ -267,7 +237,6 @@ async def _record_failure(
 async def notify(conn: Conn, context: RunContext, notice: Notice) -> UUID | None:
     """An org-wide notification about this run (in the caller's transaction, in a savepoint: a
     notification that can't be written is logged and never loses the run's own record)."""
-    from services.platform import notifications
 
     assert context.organization_id is not None
     try:
@@ -289,8 +258,6 @@ async def notify(conn: Conn, context: RunContext, notice: Notice) -> UUID | None
 
 def _span(job_type: str, run_id: UUID, attempt: int) -> contextlib.AbstractContextManager[Any]:
     """A logfire span per attempt when tracing is on (a no-op otherwise)."""
-    from agent import observability
-
     if not observability.is_configured():
         return contextlib.nullcontext()
     import logfire

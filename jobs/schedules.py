@@ -16,10 +16,10 @@ from croniter import CroniterBadCronError, croniter
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
+from core.errors import InvalidArgument
 from db.pool import Conn, Database
 from jobs.registry import PermanentJobError, job_type_named
 from jobs.runs import check_brand, enqueue, validated_params
-from services.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from procrastinate.exceptions import ConnectorException
 from psycopg import OperationalError
 from pydantic import SecretStr
 
+from core.errors import DatabaseUnavailable
 from db.pool import Database
 from jobs.app import Runtime, build_app, jobs_database_url
 from jobs.schedules import tick
-from services.errors import DatabaseUnavailable
 from services.retrying import Backoff
 from settings import Settings
 

@@ -12,7 +12,7 @@ from psycopg.rows import DictRow
 from pydantic import BaseModel
 
 from db.pool import Conn
-from services.analytics.metrics import all_ratios
+from services.metrics import all_ratios
 from services.windows import Window
 
 

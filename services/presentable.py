@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from services.analytics.metrics import NumberFormat, format_number, number_format
+from services.metrics import NumberFormat, format_number, number_format
 
 Format = Literal["text"] | NumberFormat
 """text: by the value's type (None is blank); the others say "n/a" for None. money $1,234.50;
@@ -35,7 +35,7 @@ class Column:
 
 
 def metric_column(name: str) -> Column:
-    """A column named after a metric, in that metric's unit (services.analytics.metrics); any other name is text."""
+    """A column named after a metric, in that metric's unit (services.metrics); any other name is text."""
     return Column(name, number_format(name) or "text")
 
 

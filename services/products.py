@@ -7,8 +7,8 @@ from uuid import UUID
 from pydantic import BaseModel
 from rapidfuzz import fuzz, process
 
+from core.errors import Ambiguous, NotFound
 from db.pool import Conn
-from services.errors import Ambiguous, NotFound
 
 
 class ProductRef(BaseModel):

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel
 
-from services.errors import InvalidArgument
+from core.errors import InvalidArgument
 
 MAX_DAYS = 730
 

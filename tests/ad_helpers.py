@@ -16,8 +16,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from db.pool import Caller, Database
-from services.creative.assets import storage_for
 from services.platform.accounts import add_user, create_organization
+from services.platform.storage import storage_for
 from settings import Settings, get_settings
 
 

@@ -83,7 +83,7 @@ async def own_db(database_url: str) -> AsyncIterator[Database]:
 async def demo(db: Database) -> Any:
     """The demo data, seeded once for the session: tests only read it (a test that writes makes its own
     organization, e.g. `tests.ad_helpers.new_shop`, or uses `own_db`)."""
-    from services.platform.demo import seed_demo
+    from services.demo.seed import seed_demo
 
     return await seed_demo(db, seed=7)
 

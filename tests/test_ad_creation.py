@@ -17,14 +17,14 @@ import pytest
 from PIL import Image
 
 from agent.runner import run_turn
+from core.errors import InvalidArgument, NoData
 from db.pool import Caller, Database
 from jobs import api
 from jobs.runs import RunFailed, execute_run
 from jobs.schedules import tick
 from services.creative.ad_creation import create_ads
 from services.creative.ad_previews import LABEL_FILL, PREVIEW_LABEL, fitted_size, label_box
-from services.creative.assets import storage_for
-from services.errors import InvalidArgument, NoData
+from services.platform.storage import storage_for
 from settings import Settings
 from tests.ad_helpers import (
     HOOK,

@@ -18,12 +18,12 @@ from pypdf import PdfReader
 
 from agent.render import files_of, tables_for
 from agent.runner import run_turn
+from core.errors import InvalidArgument, NotFound
 from db.pool import Caller, Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from services.blueprints.build import BlueprintContent, get_blueprint, run_blueprint, start_blueprint
-from services.errors import InvalidArgument, NotFound
+from services.demo.seed import DemoSummary, seed_demo
 from services.platform.accounts import find_caller
-from services.platform.demo import DemoSummary, seed_demo
 from settings import Settings, get_settings
 from tests.file_helpers import mode, open_umask
 from tools.registry import for_model

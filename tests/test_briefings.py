@@ -16,6 +16,7 @@ from uuid import UUID
 import pytest
 
 from agent.runner import TurnResult, run_turn
+from core.errors import NoData
 from db.pool import Caller, Database
 from fakes.slack_api import BOT_TOKEN, FakeSlack
 from jobs import api
@@ -23,7 +24,6 @@ from jobs.registry import REGISTRY
 from jobs.schedules import tick
 from services.analytics import briefings
 from services.brands import resolve_brand
-from services.errors import NoData
 from services.platform import notifications
 from settings import Settings, get_settings
 from tests.chat_helpers import Team, make_team

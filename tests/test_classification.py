@@ -22,7 +22,8 @@ from fakes.meta_graph import FakeGraph
 from services.creative.classification import classify_brand_ads
 from services.creative.classifier import OFFLINE_MODEL, OFFLINE_VERSION, classifier_agent, prompt_version
 from services.meta.api import Limits, MetaClient
-from services.meta.sync import MetaSync, link_account
+from services.meta.connections import link_account
+from services.meta.sync import MetaSync
 from services.platform.accounts import add_user, create_organization
 from settings import Settings
 

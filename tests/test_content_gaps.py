@@ -13,9 +13,9 @@ import pytest
 
 from agent.render import tables_for
 from agent.runner import run_turn
+from core.errors import InvalidArgument, NotFound
 from db.jsonb import jsonb
 from db.pool import Caller, Database
-from services.errors import InvalidArgument, NotFound
 from services.research.content_gaps import GapsReport, content_gaps, fill_gap
 from tests.research_helpers import insert, new_tenant
 

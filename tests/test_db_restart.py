@@ -25,11 +25,11 @@ from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 import app
 from agent.history import make_data_layer
 from agent.runner import run_turn
+from core.errors import DatabaseUnavailable
 from db.pool import Caller, Database
 from jobs import api
 from jobs import worker as jobs_worker
 from services.brands import visible_brands
-from services.errors import DatabaseUnavailable
 from services.platform.accounts import add_user, create_organization
 from services.platform.api_tokens import create_token
 from settings import Settings

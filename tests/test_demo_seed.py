@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from db.pool import Database
-from services.platform.accounts import add_user, create_organization, verify_password
-from services.platform.demo import (
+from services.demo.seed import (
     CONGRUENCE_DIMENSIONS,
     CONGRUENCE_STATUSES,
     DEMO_ORGANIZATIONS,
@@ -18,6 +17,7 @@ from services.platform.demo import (
     DemoSummary,
     seed_demo,
 )
+from services.platform.accounts import add_user, create_organization, verify_password
 
 TODAY = date.today()
 SEED = 11

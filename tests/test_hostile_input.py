@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.errors import InvalidArgument
+from core.errors import InvalidArgument
 from services.platform import public_fetch
 from services.platform.public_fetch import PrivateAddress, public_address, public_client
 from services.research.page_fetch import fetch_page

@@ -23,8 +23,8 @@ from jobs import api
 from jobs.runs import RunFailed, execute_run
 from services.creative.ad_creation import create_ads
 from services.creative.ad_previews import OfflinePreview, generator_for
-from services.creative.assets import storage_for
 from services.creative.image_models import GeminiImageGenerator
+from services.platform.storage import storage_for
 from settings import Settings
 from tests.ad_helpers import (
     HOOK,

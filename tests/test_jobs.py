@@ -24,6 +24,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from core.errors import InvalidArgument
 from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
 from jobs import api
@@ -32,9 +33,8 @@ from jobs.registry import REGISTRY
 from jobs.runs import enqueue
 from jobs.schedules import tick
 from jobs.worker import run_worker
-from services.errors import InvalidArgument
 from services.meta.api import Limits, MetaClient
-from services.meta.sync import link_account
+from services.meta.connections import link_account
 from services.meta.tokens import check_tokens
 from services.meta.vault import TokenVault
 from services.platform.accounts import add_user, create_organization

@@ -18,10 +18,10 @@ from pydantic_ai import models
 
 from agent.render import tables_for
 from agent.runner import TurnResult, run_turn
+from core.errors import ExternalServiceError, InvalidArgument
 from db.jsonb import jsonb
 from db.pool import Caller, Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
-from services.errors import ExternalServiceError, InvalidArgument
 from services.platform.accounts import add_user, create_organization
 from services.research import landing_pages as pages
 from services.research.lp_extract import OFFLINE_LABEL, OFFLINE_METHOD

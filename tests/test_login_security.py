@@ -36,8 +36,8 @@ from websockets.exceptions import InvalidStatus
 import app
 from agent.history import make_data_layer
 from agent.web_security import AllowedOrigins, WebSecurityMiddleware
+from core.errors import DatabaseUnavailable
 from db.pool import Database
-from services.errors import DatabaseUnavailable
 from services.platform.accounts import add_user, create_organization
 from settings import Settings, get_settings
 from tests.test_browser import WAIT_MS, _free_port, chat_app_process

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from core.errors import InvalidArgument, NotFound
 from db.pool import Database
-from services.errors import InvalidArgument, NotFound
 from services.meta.csv_import import ImportSummary, import_meta_csv
 from services.platform.accounts import create_organization
 

@@ -19,10 +19,11 @@ from chainlit.auth import create_jwt
 from pydantic import SecretStr
 
 import app
+from core.errors import ConfigurationError
 from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
-from services.errors import ConfigurationError
 from services.meta.api import Limits, MetaClient
+from services.meta.connections import meta_status
 from services.meta.oauth import (
     AGAIN,
     CALLBACK_PATH,
@@ -33,7 +34,6 @@ from services.meta.oauth import (
     confirm_account,
     start_connect,
 )
-from services.meta.sync import meta_status
 from services.meta.vault import TokenVault
 from services.platform.accounts import add_user, create_organization
 from services.platform.session_versions import session_version

@@ -20,13 +20,14 @@ from pydantic import SecretStr
 
 from agent.render import actions_of
 from agent.runner import run_turn
+from core.errors import Ambiguous, ConfigurationError, InvalidArgument, NeedsReconnect, NotFound
 from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
 from jobs import api as jobs_api
 from jobs.runs import RunFailed, execute_run
-from services.errors import Ambiguous, ConfigurationError, InvalidArgument, NeedsReconnect, NotFound
 from services.meta.api import Limits, MetaClient
-from services.meta.sync import MetaSync, link_account
+from services.meta.connections import link_account
+from services.meta.sync import MetaSync
 from services.platform.accounts import add_user, create_organization
 from settings import Settings, get_settings
 from tests.cli_helpers import run_cli

@@ -13,14 +13,14 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from services.errors import ConfigurationError, InvalidArgument
-from services.meta.sync import (
+from core.errors import ConfigurationError, InvalidArgument
+from services.meta.connections import normalize_account_id
+from services.meta.rows import (
     INSIGHT_ROWS,
     ad_row,
     canonical_url,
     copy_line,
     destination_urls,
-    normalize_account_id,
     performance_row,
 )
 from services.meta.vault import TokenVault

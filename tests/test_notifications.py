@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 import app
 from agent import live
+from core.errors import InvalidArgument
 from db.pool import Caller, Database
-from services.errors import InvalidArgument
 from services.platform import notifications
 from tests.chat_helpers import OpenChat, Team, app_on_test_database, make_team
 from tests.cli_helpers import run_cli

@@ -7,9 +7,9 @@ import json
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agent.observability import configure_tracing
 from agent.runner import run_turn
 from db.pool import Caller, Database
+from services.platform.observability import configure_tracing
 from settings import Settings
 
 

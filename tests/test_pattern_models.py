@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from pydantic_ai import models
 
+from core.errors import ConfigurationError
 from db.pool import Database
 from fakes.anthropic_api import API_KEY as ANTHROPIC_KEY
 from fakes.anthropic_api import FakeAnthropic, FakeRequest, Reply
 from fakes.gemini_embeddings import API_KEY, EmbedReply, EmbedRequest, FakeGeminiEmbeddings
-from services.errors import ConfigurationError
 from services.research.patterns import PatternReport, discover_patterns
 from settings import Settings
 from tests.pattern_helpers import NOISE, THEMES, Barkwell, pattern_of, seed_barkwell

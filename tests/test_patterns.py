@@ -13,8 +13,8 @@ import pytest
 from agent.charts import charts_for
 from agent.render import tables_for
 from agent.runner import run_turn
+from core.errors import NotFound
 from db.pool import Database
-from services.errors import NotFound
 from services.llm import embeddings
 from services.research.patterns import PatternReport, confidence, discover_patterns
 from settings import Settings

@@ -12,8 +12,9 @@ import pytest
 
 from db.jsonb import jsonb
 from db.pool import Database
-from services.research import patterns
-from services.research.patterns import PatternReport, cluster, discover_patterns
+from services.research import clustering, patterns
+from services.research.clustering import cluster
+from services.research.patterns import PatternReport, discover_patterns
 from tests.research_helpers import insert, new_tenant
 from tests.test_patterns import NOISE, OFFLINE, THEMES, CountingEmbedder
 
@@ -102,7 +103,7 @@ def test_two_stage_clustering_recovers_planted_themes() -> None:
     x = np.concatenate([rows, noise]).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     truth = [i // size for i in range(themes * size)] + [-1 - i for i in range(100)]
-    assert len(x) > patterns.EXACT_TEXTS
+    assert len(x) > clustering.EXACT_TEXTS
     started = time.monotonic()
     labels = cluster(x)
     assert time.monotonic() - started < 20

@@ -16,10 +16,10 @@ from pydantic_ai import models
 
 from agent.render import tables_for
 from agent.runner import run_turn
+from core.errors import InvalidArgument, NoData
 from db.jsonb import jsonb
 from db.pool import Caller, Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
-from services.errors import InvalidArgument, NoData
 from services.research.personas import EXTRACTIVE_LABEL, PersonaDraft, PersonaSources, synthesize_persona
 from settings import Settings
 from tests.research_helpers import insert, new_tenant

@@ -28,9 +28,9 @@ import app
 from agent.runner import run_turn, storable_history
 from db.pool import Caller, Database
 from fakes import anthropic_api, gemini_api
-from services.creative.assets import storage_for
 from services.llm import model_choice
 from services.llm.model_choice import chat_model, configured_model
+from services.platform.storage import storage_for
 from settings import Settings, get_settings
 from tests.ad_helpers import Shop, drop_shop, new_shop, quadrants
 from tests.chat_helpers import OpenChat, app_on_test_database

@@ -27,6 +27,7 @@ from agent import slack
 from agent.history import make_data_layer
 from agent.render import Table
 from agent.slack_render import chart_png, compact_table
+from core.errors import ExternalServiceError
 from db.pool import Caller, Database
 from fakes.slack_api import (
     BOT_ID,
@@ -38,7 +39,6 @@ from fakes.slack_api import (
     Posted,
     sign,
 )
-from services.errors import ExternalServiceError
 from services.platform import slack_out
 from settings import Settings, get_settings
 from tests.ad_helpers import drop_shop, new_shop

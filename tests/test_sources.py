@@ -24,11 +24,11 @@ from pydantic import SecretStr
 
 from agent.render import tables_for
 from agent.runner import run_turn
+from core.errors import ConfigurationError, InvalidArgument, NotFound
 from db.jsonb import jsonb
 from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
 from fakes.reddit_api import FakeReddit
-from services.errors import ConfigurationError, InvalidArgument, NotFound
 from services.meta.api import Limits, MetaClient
 from services.meta.vault import TokenVault
 from services.research import landing_pages as pages

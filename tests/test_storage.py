@@ -12,10 +12,10 @@ import httpx
 import pytest
 from PIL import Image
 
+from core.errors import ConfigurationError, ExternalServiceError
 from db.pool import Database
 from fakes.supabase_storage import FakeSupabaseStorage
-from services.creative.assets import LocalStorage, SupabaseStorage, storage_for
-from services.errors import ConfigurationError, ExternalServiceError
+from services.platform.storage import LocalStorage, SupabaseStorage, storage_for
 from services.templates.importing import import_templates
 from settings import Settings
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.errors import ExternalServiceError
 from fakes.supabase_auth import FakeSupabaseAuth
-from services.errors import ExternalServiceError
 from services.platform.supabase_auth import verify_supabase_password
 
 KEY = "sb_publishable_k3y-never-to-be-shown"

@@ -13,10 +13,10 @@ import psycopg
 import pytest
 
 from agent.runner import run_turn
+from core.errors import InvalidArgument
 from db.pool import Caller, Database
 from jobs import api
 from jobs.runs import execute_run
-from services.errors import InvalidArgument
 from services.templates.auto import on_templates_approved
 from services.templates.library import finalize_approval, set_reviewer
 from services.templates.scoring import OFFLINE_VERSION

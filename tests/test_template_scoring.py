@@ -17,10 +17,10 @@ import pytest
 from pydantic_ai import models
 
 from agent.runner import run_turn
+from core.errors import InvalidArgument
 from db.jsonb import jsonb
 from db.pool import Caller, Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
-from services.errors import InvalidArgument
 from services.platform.accounts import add_user, create_organization
 from services.products import ProductRef, product_by_id
 from services.templates.recommendations import PRIOR_SPEND, mark_used, recommend, round_robin

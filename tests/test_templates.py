@@ -20,10 +20,10 @@ from PIL import Image
 
 import app
 from agent.runner import run_turn
+from core.errors import InvalidArgument
 from db.pool import Database
-from services.errors import InvalidArgument
+from services.demo.seed import seed_demo
 from services.platform import public_fetch
-from services.platform.demo import seed_demo
 from services.templates.library import (
     REVIEWERS_ONLY,
     ImportResult,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from core.errors import NotFound
 from db.pool import Caller, Database
-from services.errors import NotFound
 from services.research.voice import VoiceTone, resolve_voice_tone
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from services.errors import NotAllowed
+from core.errors import NotAllowed
 from services.platform.accounts import Membership
 
 Answer = TypeVar("Answer", bound=BaseModel)

@@ -8,13 +8,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from core.errors import NoData
 from jobs import api as jobs_api
 from jobs.schedules import check_cron
 from services.creative import ad_creation as service
-from services.creative.assets import storage_for
-from services.errors import NoData
 from services.platform.accounts import memberships
 from services.platform.server_files import ServerFile
+from services.platform.storage import storage_for
 from services.presentable import Presentable, Table, table_of
 from services.products import resolve_product
 from tools.actions import ActionButton, admin_of, ask_first, confirmation

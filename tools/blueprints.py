@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.errors import InvalidArgument
 from services.blueprints.build import (
     BlueprintResult,
     compare_blueprints,
@@ -11,7 +12,6 @@ from services.blueprints.build import (
     start_blueprint,
 )
 from services.blueprints.exports import ExportFormat
-from services.errors import InvalidArgument
 from tools.actions import ActionButton
 from tools.deps import Deps
 from tools.registry import tool

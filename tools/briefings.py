@@ -8,12 +8,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from core.errors import InvalidArgument, NoData, NotAllowed
 from jobs import api as jobs_api
 from jobs.schedules import check_cron
 from services.analytics import briefings as service
-from services.analytics.metrics import format_metric
 from services.brands import resolve_brand
-from services.errors import InvalidArgument, NoData, NotAllowed
+from services.metrics import format_metric
 from services.platform import slack_channels as channels
 from services.platform.accounts import Membership, memberships
 from services.platform.slack_out import slack_configured

@@ -11,7 +11,8 @@ from services.analytics import congruence as congruence_service
 from services.analytics import deep_analysis as deep_service
 from services.analytics import hooks as hooks_service
 from services.brands import resolve_brand
-from services.creative.assets import fetch_ad_image, storage_for
+from services.creative.assets import fetch_ad_image
+from services.platform.storage import storage_for
 from tools.common import Days, Limit, MinSpend, ShortLimit, window_of
 from tools.deps import Deps
 from tools.registry import WithImages, tool

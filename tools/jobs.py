@@ -9,8 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from core.errors import Ambiguous, InvalidArgument, NotAllowed, NotFound
 from jobs import api as jobs_api
-from services.errors import Ambiguous, InvalidArgument, NotAllowed, NotFound
 from services.platform.accounts import Membership, memberships
 from services.presentable import Presentable, Table
 from tools.actions import ActionButton, admin_of, ask_first

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from services import brands as brand_service
+from services.meta import connections
 from services.meta import oauth as meta_oauth
 from services.meta import sync as meta_sync
 from tools.actions import ActionButton
@@ -17,7 +18,7 @@ from tools.registry import tool
     example='/meta_account brand:"Acme Pets" account:act_1234567890',
     step="Linking {account} to {brand}",
 )
-async def meta_account(deps: Deps, brand: str, account: str) -> meta_sync.LinkResult:
+async def meta_account(deps: Deps, brand: str, account: str) -> connections.LinkResult:
     """Link a brand to a Meta ad account by its ID (read with the system user's token), after checking
     with Meta that the account exists and can be read.
 
@@ -25,7 +26,7 @@ async def meta_account(deps: Deps, brand: str, account: str) -> meta_sync.LinkRe
         brand: The brand's name as the person wrote it (fuzzy matched).
         account: The ad account ID, act_1234567890 (the digits alone work too).
     """
-    return await meta_sync.link_account(deps.db, deps.caller, brand_name=brand, account=account)
+    return await connections.link_account(deps.db, deps.caller, brand_name=brand, account=account)
 
 
 @tool(
@@ -49,7 +50,7 @@ async def sync_meta(
     )
 
 
-class MetaStatusAnswer(meta_sync.MetaStatusResult):
+class MetaStatusAnswer(connections.MetaStatusResult):
     """The status, with a Reconnect button (a Facebook sign-in link) per brand whose token needs it."""
 
     actions: list[ActionButton] = Field(default_factory=list)
@@ -68,7 +69,7 @@ async def meta_status(deps: Deps, brand: str | None = None) -> MetaStatusAnswer:
     """
     async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand) if brand else None
-        status = await meta_sync.meta_status(conn, brand=brand_ref)
+        status = await connections.meta_status(conn, brand=brand_ref)
     brands = dict.fromkeys(c.brand for c in status.connections if c.needs_reconnect)
     return MetaStatusAnswer(
         **status.model_dump(),

@@ -7,7 +7,7 @@ from typing import Literal
 
 from services import brands as brand_service
 from services.analytics import performance as performance_service
-from services.analytics.metrics import MetricName
+from services.metrics import MetricName
 from tools.common import Days, Limit, MinSpend, window_of
 from tools.deps import Deps
 from tools.registry import tool

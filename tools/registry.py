@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic_ai import BinaryContent, ModelRetry, RunContext, Tool, ToolReturn
 from pydantic_ai.tools import ToolDefinition
 
-from services.errors import DatabaseUnavailable, InvalidArgument, UserFacingError
+from core.errors import DatabaseUnavailable, InvalidArgument, UserFacingError
 from services.llm.model_choice import reads_images
 from services.storable import unstorable
 from tools.arguments import explain

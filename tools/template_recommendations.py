@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from services.brands import resolve_brand
-from services.creative.assets import storage_for
+from services.platform.storage import storage_for
 from services.products import resolve_product
 from services.templates.library import template_file
 from services.templates.recommendations import RecommendationResult, recommend

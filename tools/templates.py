@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from services.creative.assets import storage_for
-from services.errors import InvalidArgument, NotAllowed
+from core.errors import InvalidArgument, NotAllowed
 from services.platform.server_files import ServerFile, shown_name
+from services.platform.storage import storage_for
 from services.presentable import Presentable, Table
 from services.templates import library
 from tools.actions import ActionButton, ask_first

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from core.errors import InvalidArgument
 from jobs import api as jobs_api
-from services.errors import InvalidArgument
 from services.platform.accounts import memberships
 from services.presentable import Presentable, Table, table_of
 from services.products import resolve_product

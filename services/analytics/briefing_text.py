@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.analytics.metrics import format_metric
+from services.metrics import format_metric
 
 if TYPE_CHECKING:
     from services.analytics.briefings import AdChange, Briefing, HookChange, ScalingCongruence, SpendShift

@@ -13,12 +13,12 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from core.errors import NoData
 from db.pool import Conn, Database
 from services.analytics import briefing_text as wording
 from services.analytics.congruence import dimension_checks
-from services.analytics.metrics import compute_ratio, formula
 from services.brands import brand_by_id
-from services.errors import NoData
+from services.metrics import compute_ratio, formula
 from services.models import BrandRef, WindowInfo, latest_classification_sql, per_ad_sums_sql, window_scan
 from services.platform.slack_channels import post
 from services.platform.slack_out import SlackNotConfigured, slack_configured

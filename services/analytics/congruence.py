@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from core.errors import NoData, NotFound
 from db.pool import Conn
-from services.errors import NoData, NotFound
 from services.models import (
     BrandRef,
     WindowInfo,

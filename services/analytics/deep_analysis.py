@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.errors import Ambiguous, NotFound
 from db.pool import Conn
 from services.analytics.congruence import DimensionCheck, dimension_checks
-from services.analytics.metrics import format_metric
-from services.errors import Ambiguous, NotFound
+from services.metrics import format_metric
 from services.models import AdMetrics, BrandRef, WindowInfo
 from services.presentable import Presentable, Table, metric_column, table_of
 from services.windows import Window

@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from core.errors import NoData
 from db.pool import Conn
-from services.analytics.metrics import (
+from services.metrics import (
     RATIOS,
     compute_ratio,
     format_metric,
@@ -15,7 +16,6 @@ from services.analytics.metrics import (
     is_higher_better,
     ratio_sql,
 )
-from services.errors import NoData
 from services.models import (
     AdMetrics,
     BrandRef,

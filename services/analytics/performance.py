@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from core.errors import NoData
 from db.pool import Conn
-from services.analytics.metrics import RATIOS, all_ratios, format_metric, formula, is_higher_better, ratio_sql
-from services.errors import NoData
+from services.metrics import RATIOS, all_ratios, format_metric, formula, is_higher_better, ratio_sql
 from services.models import AdMetrics, BrandRef, WindowInfo, per_ad_sums_sql, window_scan
 from services.presentable import Column, Presentable, Table, table_of
 from services.windows import Window

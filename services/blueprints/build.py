@@ -20,12 +20,12 @@ from pydantic import BaseModel, Field
 from pydantic_ai import Agent
 from pydantic_ai.models import Model
 
+from core.errors import Ambiguous, InvalidArgument, NotFound
 from db.pool import Caller, Conn, Database
 from prompts import load_prompt
 from services.blueprints.exports import ExportFormat, write_export
 from services.blueprints.offline import OFFLINE_NOTE, BrandFacts, offline_sections, page_sections
 from services.brands import resolve_brand
-from services.errors import Ambiguous, InvalidArgument, NotFound
 from services.llm.model_choice import analysis_model
 from services.platform.server_files import ServerFile
 from services.presentable import Presentable, Table, table_of

@@ -17,10 +17,10 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, Field
 
+from core.errors import ConfigurationError, InvalidArgument, NoData, NotFound, UserFacingError
 from db.pool import Conn, Database
 from services.creative.ad_previews import AdBrief, ImageGenerator, generator_for
-from services.creative.assets import Storage, storage_for
-from services.errors import ConfigurationError, InvalidArgument, NoData, NotFound, UserFacingError
+from services.platform.storage import Storage, storage_for
 from services.products import ProductRef, product_by_id, resolve_product
 from settings import Settings
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-from dataclasses import dataclass
 from typing import Protocol
 
 from PIL import Image, ImageDraw, ImageFont, PngImagePlugin, UnidentifiedImageError
 
-from services.errors import InvalidArgument
+from core.errors import InvalidArgument
+from services.creative.ad_brief import MAX_PIXELS, AdBrief
 from settings import Settings
 
 PREVIEW_LABEL = "PREVIEW (offline)"
@@ -26,16 +26,6 @@ BAND = 260
 """Height of the text band under the reference image."""
 LABEL_FILL = (220, 38, 38)
 BAND_FILL = (17, 24, 39)
-MAX_PIXELS = 40_000_000
-"""A reference bigger than this is refused (a decompression bomb, not an ad)."""
-
-
-@dataclass(frozen=True)
-class AdBrief:
-    brand: str
-    product: str
-    headline: str
-    reference_name: str
 
 
 class ImageGenerator(Protocol):

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, computed_field
 
+from core.errors import NotFound, UserFacingError
 from db.jsonb import jsonb
 from db.pool import Database
 from services.creative.classifier import (
@@ -29,9 +30,8 @@ from services.creative.classifier import (
     prompt_version,
 )
 from services.creative.rules_classifier import classify_offline
-from services.errors import NotFound, UserFacingError
 from services.llm.model_choice import configured_model
-from services.meta.sync import canonical_url
+from services.meta.rows import canonical_url
 from settings import Settings
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from typing import Any
 from google.genai import types
 from PIL import Image, UnidentifiedImageError
 
+from core.errors import ExternalServiceError, InvalidArgument
 from prompts import load_prompt
-from services.creative.ad_previews import MAX_PIXELS, AdBrief
-from services.errors import ExternalServiceError, InvalidArgument
+from services.creative.ad_brief import MAX_PIXELS, AdBrief
 from services.llm import gemini as gemini_calls
 
 log = logging.getLogger(__name__)

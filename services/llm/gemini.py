@@ -14,7 +14,7 @@ import httpx
 from google import genai
 from google.genai import errors, types
 
-from services.errors import ConfigurationError, ExternalServiceError
+from core.errors import ConfigurationError, ExternalServiceError
 from services.retry_after import retry_after_seconds
 from services.retrying import Backoff, GaveUp, RetryPolicy
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from google.genai import types
 
-from services.errors import ConfigurationError, ExternalServiceError
+from core.errors import ConfigurationError, ExternalServiceError
 from services.llm import gemini as gemini_calls
 from services.llm.embeddings import Array, LocalEmbedder, TextEmbedder, unit_rows
 from settings import Settings

@@ -38,7 +38,7 @@ from facebook_business.session import FacebookSession
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
-from services.errors import ExternalServiceError, MetaAuthError, MetaThrottled, MetaTooMuchData
+from core.errors import ExternalServiceError, MetaAuthError, MetaThrottled, MetaTooMuchData
 from services.retrying import Backoff
 
 API_VERSION = "v26.0"

@@ -14,8 +14,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from core.errors import InvalidArgument, NotFound
 from db.pool import Conn, Database
-from services.errors import InvalidArgument, NotFound
 from services.platform.accounts import find_organization
 from services.storable import numeric_max, unstorable
 

@@ -25,11 +25,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, SecretStr, computed_field
 
+from core.errors import ConfigurationError, ExternalServiceError, InvalidArgument
 from db.pool import Caller, Database
 from services.brands import resolve_brand
-from services.errors import ConfigurationError, ExternalServiceError, InvalidArgument
 from services.meta.api import API_VERSION, MetaClient
-from services.meta.sync import ensure_account_is_free, normalize_account_id
+from services.meta.connections import ensure_account_is_free, normalize_account_id
 from services.meta.vault import TokenVault
 from services.presentable import Presentable, Table
 from settings import Settings, get_settings

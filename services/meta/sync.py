@@ -11,33 +11,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID
 
-import msgspec
 from pydantic import BaseModel, SecretStr, computed_field
 
-from db.pool import Caller, Conn, Database
-from services.brands import brand_by_id, resolve_brand
-from services.errors import (
-    ConfigurationError,
-    ExternalServiceError,
+from core.errors import (
     InvalidArgument,
     MetaAuthError,
     MetaTooMuchData,
     NeedsReconnect,
-    NotFound,
     UserFacingError,
 )
-from services.meta.api import MetaClient, RangeDone, RowReader
-from services.meta.vault import TokenVault
+from db.pool import Caller, Conn, Database
+from services.brands import brand_by_id, resolve_brand
+from services.meta.api import MetaClient, RangeDone
+from services.meta.connections import Connection, as_caller, connections_for, paused_until_reconnect
+from services.meta.rows import (
+    AD_FIELDS,
+    INSIGHT_FIELDS,
+    INSIGHT_ROWS,
+    UPSERT_AD,
+    ad_row,
+    canonical_url,
+    copy_line,
+    write_insights,
+)
 from services.models import BrandRef
 from services.presentable import Presentable, Table, table_of
 from settings import Settings, get_settings
@@ -45,439 +48,6 @@ from settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 INITIAL_DAYS = 90  # a first sync's history
-CENT = Decimal("0.01")
-ZERO_MONEY = Decimal("0.00")
-COPY_CHUNK_LINES = 2_000  # about 200 kB of COPY text per write
-ACCOUNT_ID = re.compile(r"^(?:act_)?(\d{5,20})$")
-
-AD_FIELDS = (
-    "id,name,effective_status,created_time,campaign_id,adset_id,campaign{name},adset{name},"
-    "creative{id,body,title,thumbnail_url,video_id,object_type,link_url,object_story_spec,asset_feed_spec}"
-)
-INSIGHT_FIELDS = (
-    "ad_id,ad_name,adset_id,campaign_id,date_start,spend,impressions,reach,clicks,inline_link_clicks,"
-    "actions,action_values,video_thruplay_watched_actions,video_p25_watched_actions,"
-    "video_p50_watched_actions,video_p75_watched_actions,video_p100_watched_actions"
-)
-# Several action types count the same purchase (pixel, on-Meta, "omni" = all channels, deduplicated):
-# take the first present, never a sum.
-PURCHASE_TYPES = ("omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase")
-ADD_TO_CART_TYPES = ("omni_add_to_cart", "add_to_cart", "offsite_conversion.fb_pixel_add_to_cart")
-TRACKING_PARAMS = re.compile(r"^(utm_.*|fbclid|gclid|mc_[a-z]+|_hs[a-z]+|ref)$", re.IGNORECASE)
-
-PERFORMANCE_COLUMNS = (
-    "meta_ad_id",
-    "date",
-    "spend",
-    "impressions",
-    "reach",
-    "clicks",
-    "link_clicks",
-    "add_to_carts",
-    "purchases",
-    "purchase_value",
-    "video_3s_views",
-    "video_thruplays",
-    "video_p25",
-    "video_p50",
-    "video_p75",
-    "video_p100",
-)
-
-
-# -- identifiers and tokens ------------------------------------------------------------------
-
-
-def normalize_account_id(raw: str) -> str:
-    """`act_<digits>` from what a person typed ("act_123…", "123…"), or a clear message."""
-    found = ACCOUNT_ID.match(raw.strip())
-    if not found:
-        raise InvalidArgument(
-            f"'{raw.strip()}' is not a Meta ad account ID. It looks like act_1234567890"
-            " (Ads Manager → account dropdown, or Business Settings → Ad accounts)."
-        )
-    return f"act_{found[1]}"
-
-
-@dataclass(frozen=True)
-class Connection:
-    """One linked ad account and how to call Meta for it (the token is never printed)."""
-
-    brand: BrandRef
-    account_id: str
-    method: str  # system_user | oauth
-    token: SecretStr = field(repr=False)
-    expired: bool = False
-    """Marked expired (Meta refused the token, or its date passed): paused until someone reconnects."""
-
-
-def paused_until_reconnect(account_id: str, brand: str) -> str:
-    """What an expired connection means, in the words its notification and a refused sync both use
-    (/meta_status points to the same command)."""
-    return f'Syncs of {account_id} are paused until someone reconnects: /connect_meta brand:"{brand}".'
-
-
-def system_token(settings: Settings) -> SecretStr | None:
-    return settings.meta_system_user_token
-
-
-async def connections_for(conn: Conn, brand: BrandRef, settings: Settings) -> list[Connection]:
-    """The brand's linked accounts with their tokens: its own (OAuth or per-brand) first, else the
-    system user's (`META_SYSTEM_USER_TOKEN`)."""
-    cur = await conn.execute(
-        "select meta_ad_account_id, auth_method, access_token_encrypted, status from brand_ad_accounts"
-        " where brand_id = %s and status <> 'disconnected' order by created_at",
-        (brand.id,),
-    )
-    rows = await cur.fetchall()
-    if not rows:
-        raise NotFound(
-            f"{brand.name} has no Meta ad account linked. Link one with"
-            f' /meta_account brand:"{brand.name}" account:act_1234567890'
-            " (or connect Facebook with /connect_meta)."
-        )
-    found: list[Connection] = []
-    vault: TokenVault | None = None
-    for row in rows:
-        if row["access_token_encrypted"]:
-            vault = vault or TokenVault.from_settings(settings)
-            token = vault.decrypt(row["access_token_encrypted"])
-        else:
-            fallback = system_token(settings)
-            if fallback is None:
-                raise ConfigurationError(
-                    f"{brand.name}'s account {row['meta_ad_account_id']} has no token of its own and"
-                    " META_SYSTEM_USER_TOKEN is not set. Connect it with /connect_meta or set the variable."
-                )
-            token = fallback
-        expired = row["status"] == "expired"
-        found.append(Connection(brand, row["meta_ad_account_id"], row["auth_method"], token, expired))
-    return found
-
-
-# -- parsing ---------------------------------------------------------------------------------
-
-
-def _int(value: Any) -> int:
-    if value is None:
-        return 0
-    try:
-        return int(value)  # Meta's counts: strings of digits
-    except (ValueError, TypeError):
-        pass
-    try:
-        return int(Decimal(str(value)))
-    except (InvalidOperation, ValueError, TypeError):
-        return 0
-
-
-def _money(value: Any) -> Decimal:
-    if value is None:
-        return ZERO_MONEY
-    try:
-        return Decimal(str(value)).quantize(CENT)
-    except (InvalidOperation, ValueError, TypeError):
-        return ZERO_MONEY
-
-
-class Action(msgspec.Struct, gc=False):
-    """One entry of an insights action list (`actions`, `action_values`, the video lists)."""
-
-    action_type: Any = None
-    value: Any = None
-
-
-class InsightRow(msgspec.Struct, gc=False):
-    """The fields of a daily ad-level insights row that we keep (INSIGHT_FIELDS), as Meta sends them."""
-
-    ad_id: Any = None
-    ad_name: Any = None
-    date_start: Any = None
-    spend: Any = None
-    impressions: Any = None
-    reach: Any = None
-    clicks: Any = None
-    inline_link_clicks: Any = None
-    actions: list[Action] = []
-    action_values: list[Action] = []
-    video_thruplay_watched_actions: list[Action] = []
-    video_p25_watched_actions: list[Action] = []
-    video_p50_watched_actions: list[Action] = []
-    video_p75_watched_actions: list[Action] = []
-    video_p100_watched_actions: list[Action] = []
-
-
-_ROW_FIELDS = tuple((f.name, f.type == list[Action]) for f in msgspec.structs.fields(InsightRow))
-
-
-def insight_row(row: dict[str, Any]) -> InsightRow:
-    """A row read as plain JSON, as an `InsightRow`; a field of another shape than Meta's reads as absent."""
-    fields: dict[str, Any] = {}
-    for name, is_list in _ROW_FIELDS:
-        value = row.get(name)
-        if is_list:
-            value = (
-                [Action(e.get("action_type"), e.get("value")) for e in value if isinstance(e, dict)]
-                if isinstance(value, list)
-                else []
-            )
-        fields[name] = value
-    return InsightRow(**fields)
-
-
-INSIGHT_ROWS = RowReader(InsightRow, insight_row)
-
-
-def _by_type(entries: list[Action]) -> dict[Any, Any]:
-    return {e.action_type: e.value for e in entries}
-
-
-def _first(by_type: dict[Any, Any], types: Sequence[str]) -> Any:
-    for kind in types:
-        if kind in by_type:
-            return by_type[kind]
-    return None
-
-
-def _video_views(entries: list[Action]) -> Any:
-    for entry in entries:
-        if entry.action_type == "video_view":
-            return entry.value
-    return None
-
-
-_MONEY_TEXT = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
-_DAY_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _count_text(value: Any) -> str:
-    """A count as Postgres reads it. Meta sends strings of digits: those pass as they are."""
-    if value.__class__ is str and value.isascii() and value.isdigit() and len(value) < 19:
-        return value
-    return str(_int(value))
-
-
-def _money_text(value: Any) -> str:
-    if value.__class__ is str and _MONEY_TEXT.fullmatch(value):
-        return value
-    return str(_money(value))
-
-
-def insight_fields(row: InsightRow | dict[str, Any]) -> tuple[str, ...] | None:
-    """One insights row as the text of our columns (PERFORMANCE_COLUMNS), or None when it names no
-    ad or no valid day. 3-second views are `actions` of type `video_view` (`video_play_actions`
-    counts any start). Kept as text: the sync streams it to Postgres as it came."""
-    if isinstance(row, dict):
-        row = insight_row(row)
-    ad_id, day = row.ad_id, row.date_start
-    if not ad_id or day.__class__ is not str or not _DAY_TEXT.fullmatch(day):
-        return None
-    actions = _by_type(row.actions) if row.actions else {}
-    link_clicks = row.inline_link_clicks
-    if link_clicks is None:
-        link_clicks = actions.get("link_click")
-    return (
-        str(ad_id),
-        day,
-        _money_text(row.spend),
-        _count_text(row.impressions),
-        _count_text(row.reach),
-        _count_text(row.clicks),
-        _count_text(link_clicks),
-        _count_text(_first(actions, ADD_TO_CART_TYPES)),
-        _count_text(_first(actions, PURCHASE_TYPES)),
-        _money_text(_first(_by_type(row.action_values), PURCHASE_TYPES)),
-        _count_text(actions.get("video_view")),
-        _count_text(_video_views(row.video_thruplay_watched_actions)),
-        _count_text(_video_views(row.video_p25_watched_actions)),
-        _count_text(_video_views(row.video_p50_watched_actions)),
-        _count_text(_video_views(row.video_p75_watched_actions)),
-        _count_text(_video_views(row.video_p100_watched_actions)),
-    )
-
-
-def copy_line(row: InsightRow | dict[str, Any]) -> tuple[str, str, str] | None:
-    """(ad, day, the row as a line of COPY text: the ad's name, then PERFORMANCE_COLUMNS), or None."""
-    if isinstance(row, dict):
-        row = insight_row(row)
-    fields = insight_fields(row)
-    if fields is None:
-        return None
-    name = str(row.ad_name or fields[0]).translate(_COPY_ESCAPES)
-    return fields[0], fields[1], "\t".join((name, *fields)) + "\n"
-
-
-def performance_row(row: InsightRow | dict[str, Any]) -> tuple[Any, ...]:
-    """One insights row as typed values of our columns (what `copy_line` sends, as Postgres reads it)."""
-    fields = insight_fields(row)
-    if fields is None:
-        raise ValueError("an insights row without an ad or a valid day")
-    ad_id, day, spend, *counts = fields
-    value = counts.pop(6)  # purchase_value, between purchases and the video counts
-    ints = [int(c) for c in counts]
-    money = Decimal(spend).quantize(CENT), Decimal(value).quantize(CENT)
-    return (ad_id, date.fromisoformat(day), money[0], *ints[:6], money[1], *ints[6:])
-
-
-def canonical_url(url: str) -> str:
-    """The page an ad sends people to, without what varies per ad: scheme and host in lower case,
-    no "www.", no tracking parameters (utm_*, fbclid, …), no fragment, no trailing slash."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower().removeprefix("www.")
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
-    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query) if not TRACKING_PARAMS.match(k)))
-    path = parts.path.rstrip("/") or ""
-    return urlunsplit(("https", host, path, query, ""))
-
-
-def destination_urls(creative: dict[str, Any]) -> list[str]:
-    """Every landing page a creative links to (single link, carousel cards, dynamic creative)."""
-    urls: list[str] = []
-    story = creative.get("object_story_spec") or {}
-    link_data = story.get("link_data") or {}
-    video_data = story.get("video_data") or {}
-    candidates = [
-        creative.get("link_url"),
-        link_data.get("link"),
-        ((video_data.get("call_to_action") or {}).get("value") or {}).get("link"),
-        *(card.get("link") for card in link_data.get("child_attachments") or [] if isinstance(card, dict)),
-        *(
-            entry.get("website_url")
-            for entry in (creative.get("asset_feed_spec") or {}).get("link_urls") or []
-            if isinstance(entry, dict)
-        ),
-    ]
-    for url in candidates:
-        if isinstance(url, str) and url.startswith(("http://", "https://")) and url not in urls:
-            urls.append(url)
-    return urls
-
-
-def ad_row(ad: dict[str, Any]) -> dict[str, Any]:
-    creative = ad.get("creative") or {}
-    story = creative.get("object_story_spec") or {}
-    link_data = story.get("link_data") or {}
-    video_id = creative.get("video_id") or (story.get("video_data") or {}).get("video_id")
-    if link_data.get("child_attachments"):
-        ad_format = "carousel"
-    elif video_id or creative.get("object_type") == "VIDEO":
-        ad_format = "video"
-    else:
-        ad_format = "image"
-    created = ad.get("created_time")
-    return {
-        "meta_ad_id": str(ad["id"]),
-        "name": str(ad.get("name") or ad["id"]),
-        "campaign": (ad.get("campaign") or {}).get("name"),
-        "campaign_id": ad.get("campaign_id") or (ad.get("campaign") or {}).get("id"),
-        "adset": (ad.get("adset") or {}).get("name"),
-        "adset_id": ad.get("adset_id") or (ad.get("adset") or {}).get("id"),
-        "format": ad_format,
-        "ad_copy": creative.get("body") or link_data.get("message"),
-        "headline": creative.get("title") or link_data.get("name"),
-        "thumbnail_url": creative.get("thumbnail_url"),
-        "video_id": str(video_id) if video_id else None,
-        "status": str(ad.get("effective_status") or "unknown").lower(),
-        "created_time": datetime.strptime(created, "%Y-%m-%dT%H:%M:%S%z") if created else None,
-        "urls": destination_urls(creative),
-    }
-
-
-# -- writing ---------------------------------------------------------------------------------
-
-_UPSERT_AD = """
-insert into meta_ads (meta_ad_id, brand_id, organization_id, meta_ad_account_id, name, campaign,
-  campaign_id, adset, adset_id, format, ad_copy, headline, thumbnail_url, video_id, status, created_time)
-values (%(meta_ad_id)s, %(brand_id)s, %(organization_id)s, %(account)s, %(name)s, %(campaign)s,
-  %(campaign_id)s, %(adset)s, %(adset_id)s, %(format)s, %(ad_copy)s, %(headline)s, %(thumbnail_url)s,
-  %(video_id)s, %(status)s, %(created_time)s)
-on conflict (meta_ad_id) do update set
-  meta_ad_account_id = excluded.meta_ad_account_id, name = excluded.name, campaign = excluded.campaign,
-  campaign_id = excluded.campaign_id, adset = excluded.adset, adset_id = excluded.adset_id,
-  format = excluded.format, ad_copy = excluded.ad_copy, headline = excluded.headline,
-  thumbnail_url = excluded.thumbnail_url, video_id = excluded.video_id, status = excluded.status,
-  created_time = excluded.created_time, updated_at = now()
-where (meta_ads.meta_ad_account_id, meta_ads.name, meta_ads.campaign, meta_ads.campaign_id, meta_ads.adset,
-       meta_ads.adset_id, meta_ads.format, meta_ads.ad_copy, meta_ads.headline, meta_ads.thumbnail_url,
-       meta_ads.video_id, meta_ads.status, meta_ads.created_time)
-  is distinct from
-      (excluded.meta_ad_account_id, excluded.name, excluded.campaign, excluded.campaign_id, excluded.adset,
-       excluded.adset_id, excluded.format, excluded.ad_copy, excluded.headline, excluded.thumbnail_url,
-       excluded.video_id, excluded.status, excluded.created_time)
-"""
-
-_UPSERT_PERFORMANCE = f"""
-with stubs as (
-  -- An ad Meta no longer lists (deleted, archived) still has its days: keep them under its name.
-  insert into meta_ads (meta_ad_id, brand_id, organization_id, meta_ad_account_id, name)
-  select n.meta_ad_id, %(brand_id)s::uuid, %(organization_id)s::uuid, %(account)s, n.ad_name
-  from (select i.meta_ad_id, min(i.ad_name) as ad_name from _insights i group by i.meta_ad_id) n
-  where not exists (select 1 from meta_ads a where a.meta_ad_id = n.meta_ad_id)
-  on conflict (meta_ad_id) do nothing
-)
-insert into meta_ads_performance (brand_id, organization_id, {", ".join(PERFORMANCE_COLUMNS)})
-select %(brand_id)s::uuid, %(organization_id)s::uuid, {", ".join(PERFORMANCE_COLUMNS)} from _insights
-on conflict (meta_ad_id, date) do update set
-  {", ".join(f"{c} = excluded.{c}" for c in PERFORMANCE_COLUMNS[2:])}, updated_at = now()
-where ({", ".join(f"meta_ads_performance.{c}" for c in PERFORMANCE_COLUMNS[2:])})
-  is distinct from ({", ".join(f"excluded.{c}" for c in PERFORMANCE_COLUMNS[2:])})
-"""
-
-
-# The same without the conflict handling, for days the brand has no rows for yet.
-_INSERT_PERFORMANCE = _UPSERT_PERFORMANCE[: _UPSERT_PERFORMANCE.index("on conflict (meta_ad_id, date)")]
-
-# The lock first (a CTE calling a volatile function is run before the query that reads it), then
-# the check: it holds until this transaction's rows are in.
-_NEW_DAYS_ONLY = """
-with locked as (select pg_advisory_xact_lock(hashtextextended(%(account)s, 0)))
-select not exists (
-  select 1 from meta_ads_performance where brand_id = %(brand_id)s and date >= %(first_day)s
-) as new_days_only
-from locked
-"""
-
-
-async def _write_insights(conn: Conn, connection: Connection, batch: dict[tuple[str, str], str]) -> int:
-    """One batch of insight rows (`copy_line`s by ad and day): COPY into a temporary table, then one
-    statement. The rows written (a row whose figures did not change is not).
-
-    Days the brand has no rows for yet (a first sync, or the days after the last one) are a plain
-    insert; otherwise an upsert that skips unchanged rows. Writers of one ad account take turns (a
-    transaction lock), so the check holds until the rows are in."""
-    owner = {
-        "brand_id": connection.brand.id,
-        "organization_id": connection.brand.organization_id,
-        "account": connection.account_id,
-    }
-    cur = await conn.execute(_NEW_DAYS_ONLY, {**owner, "first_day": min(day for _, day in batch)})
-    check = await cur.fetchone()
-    await conn.execute(
-        # Dropped at commit: a pooled connection serves several roles, and a temporary table kept
-        # from one (say the service role's) is another's (a person's) to be refused.
-        "create temporary table _insights (ad_name text, meta_ad_id text, date date,"
-        " spend numeric, impressions bigint, reach bigint, clicks bigint, link_clicks bigint,"
-        " add_to_carts bigint, purchases bigint, purchase_value numeric, video_3s_views bigint,"
-        " video_thruplays bigint, video_p25 bigint, video_p50 bigint, video_p75 bigint, video_p100 bigint)"
-        " on commit drop"
-    )
-    cur = conn.cursor()
-    async with cur.copy(f"copy _insights (ad_name, {', '.join(PERFORMANCE_COLUMNS)}) from stdin") as copy:
-        chunk: list[str] = []
-        for line in batch.values():
-            chunk.append(line)
-            if len(chunk) == COPY_CHUNK_LINES:
-                await copy.write("".join(chunk))
-                chunk.clear()
-        if chunk:
-            await copy.write("".join(chunk))
-    new_only = check is not None and check["new_days_only"]
-    cur = await conn.execute(_INSERT_PERFORMANCE if new_only else _UPSERT_PERFORMANCE, owner)
-    return max(cur.rowcount, 0)
-
-
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -569,7 +139,7 @@ class MetaSync:
     batch_rows: int = 20_000
 
     def _session(self) -> AbstractAsyncContextManager[Conn]:
-        return _as(self.db, self.caller)
+        return as_caller(self.db, self.caller)
 
     def _client(self, token: SecretStr) -> MetaClient:
         if self.client_factory is not None:
@@ -697,7 +267,7 @@ class MetaSync:
             ]
             # One round trip per page (executemany pipelines), not per ad.
             async with self._session() as conn, conn.cursor() as cur:
-                await cur.executemany(_UPSERT_AD, [{**ad, **owner} for ad in ads])
+                await cur.executemany(UPSERT_AD, [{**ad, **owner} for ad in ads])
                 state.ads_written += max(cur.rowcount, 0)
                 await cur.executemany(
                     "insert into meta_ad_destinations (meta_ad_id, organization_id, url, canonical_url)"
@@ -731,7 +301,7 @@ class MetaSync:
                             (lines, connection.account_id),
                         )
                     else:
-                        state.rows_written += await _write_insights(conn, connection, lines)
+                        state.rows_written += await write_insights(conn, connection, lines)
                 if isinstance(lines, date):  # committed
                     state.saved_through = lines - timedelta(days=1)
 
@@ -877,189 +447,4 @@ async def _set_state(
         # A run that got the whole range in leaves nothing to resume.
         " resume_from = case when excluded.high_water_mark is null then sync_state.resume_from end",
         (connection.brand.id, connection.brand.organization_id, connection.account_id, mark, status, error),
-    )
-
-
-async def ensure_account_is_free(db: Database, *, account_id: str, organization_id: Any) -> None:
-    """An ad account's ads belong to one organization (ad IDs are unique across the database): refuse
-    to link an account another organization already reads, rather than fail at its first sync."""
-    async with db.as_service() as conn:
-        cur = await conn.execute(
-            "select 1 from brand_ad_accounts where meta_ad_account_id = %s and organization_id <> %s"
-            " union all select 1 from meta_ads where meta_ad_account_id = %s and organization_id <> %s limit 1",
-            (account_id, organization_id, account_id, organization_id),
-        )
-        taken = await cur.fetchone() is not None
-    if taken:
-        raise InvalidArgument(
-            f"{account_id} is already linked by another organization here; an ad account's data can"
-            " belong to only one. Ask whoever runs ViralTracker to move it."
-        )
-
-
-def _as(db: Database, caller: Caller | None) -> AbstractAsyncContextManager[Conn]:
-    return db.as_user(caller) if caller is not None else db.as_service()
-
-
-# -- linking an account ----------------------------------------------------------------------
-
-
-class LinkResult(BaseModel, Presentable):
-    brand: str
-    account_id: str
-    account_name: str
-    currency: str | None = None
-    method: str
-
-    def as_tables(self) -> list[Table]:
-        return []  # one account, said in the summary
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def summary(self) -> str:
-        return (
-            f"Linked {self.account_id} ({self.account_name}, {self.currency or 'currency unknown'}) to"
-            f' {self.brand}. Sync it with /sync_meta brand:"{self.brand}".'
-        )
-
-
-async def link_account(
-    db: Database,
-    caller: Caller | None,
-    *,
-    brand_name: str,
-    account: str,
-    settings: Settings | None = None,
-    client_factory: Callable[[SecretStr], MetaClient] | None = None,
-) -> LinkResult:
-    """Link an ad account to a brand with the system user's token, after checking Meta lets it read it.
-    `caller` None: as the service role (the CLI, run by whoever operates the deployment)."""
-    settings = settings or get_settings()
-    account_id = normalize_account_id(account)
-    async with _as(db, caller) as conn:
-        brand = await resolve_brand(conn, name=brand_name)
-    token = system_token(settings)
-    if token is None:
-        raise ConfigurationError(
-            "Linking an account by ID uses META_SYSTEM_USER_TOKEN, which is not set."
-            " Set it, or connect Facebook with /connect_meta."
-        )
-    client = (
-        client_factory(token)
-        if client_factory
-        else MetaClient(token=token, graph_url=settings.meta_graph_url)
-    )
-    try:
-        info = await asyncio.to_thread(
-            client.get, (account_id,), {"fields": "id,name,account_status,currency,timezone_name"}
-        )
-    except ExternalServiceError as error:
-        if "code 100" in error.message:
-            raise NotFound(
-                f"Meta has no ad account {account_id} that this token can read. Check the ID, and that the"
-                " system user was given access to the account in Business Settings."
-            ) from None
-        raise
-    if info.get("account_status") not in (1, None):
-        raise InvalidArgument(
-            f"{account_id} ({info.get('name')}) is not active in Meta (status {info.get('account_status')})."
-        )
-    await ensure_account_is_free(db, account_id=account_id, organization_id=brand.organization_id)
-    async with _as(db, caller) as conn:
-        await conn.execute(
-            "insert into brand_ad_accounts (brand_id, organization_id, meta_ad_account_id, auth_method, status)"
-            " values (%s, %s, %s, 'system_user', 'active') on conflict (brand_id, meta_ad_account_id)"
-            " do update set status = 'active', last_error = null",
-            (brand.id, brand.organization_id, account_id),
-        )
-    return LinkResult(
-        brand=brand.name,
-        account_id=account_id,
-        account_name=str(info.get("name") or account_id),
-        currency=info.get("currency"),
-        method="system_user",
-    )
-
-
-# -- status ----------------------------------------------------------------------------------
-
-EXPIRY_WARNING_DAYS = 7
-
-
-class ConnectionStatus(BaseModel):
-    brand: str
-    account_id: str
-    method: str
-    status: str
-    token_expires_at: datetime | None
-    last_synced_at: datetime | None
-    last_sync: str | None
-    health: str
-    needs_reconnect: bool = False  # expired, revoked, or expiring within EXPIRY_WARNING_DAYS
-
-
-class MetaStatusResult(BaseModel, Presentable):
-    connections: list[ConnectionStatus]
-    summary: str
-
-    def as_tables(self) -> list[Table]:
-        columns = ["brand", "account_id", "method", "status", "token_expires_at", "last_synced_at", "health"]
-        return [table_of("Meta connections", self.connections, columns)]
-
-
-async def meta_status(conn: Conn, *, brand: BrandRef | None, now: datetime | None = None) -> MetaStatusResult:
-    """Each linked ad account: how it is connected, until when, when it last synced, and what to do."""
-    now = now or datetime.now(UTC)
-    cur = await conn.execute(
-        "select b.name as brand, a.meta_ad_account_id, a.auth_method, a.status, a.token_expires_at,"
-        " a.last_synced_at, a.last_error, s.last_status, s.last_error as sync_error"
-        " from brand_ad_accounts a join brands b on b.id = a.brand_id"
-        " left join sync_state s on s.meta_ad_account_id = a.meta_ad_account_id and s.stream = 'insights'"
-        " where (%(brand)s::uuid is null or a.brand_id = %(brand)s) order by b.name, a.created_at",
-        {"brand": brand.id if brand else None},
-    )
-    rows = await cur.fetchall()
-    found = [_status_of(row, now) for row in rows]
-    scope = brand.name if brand else "your brands"
-    if not found:
-        summary = (
-            f'No Meta ad account is linked to {scope}. Link one with /meta_account brand:"NAME"'
-            " account:act_1234567890, or connect Facebook with /connect_meta."
-        )
-    else:
-        attention = [c for c in found if not c.health.startswith("Healthy")]
-        summary = f"{len(found)} Meta ad account(s) linked to {scope}; " + (
-            f"{len(attention)} need attention." if attention else "all healthy."
-        )
-    return MetaStatusResult(connections=found, summary=summary)
-
-
-def _status_of(row: dict[str, Any], now: datetime) -> ConnectionStatus:
-    expires: datetime | None = row["token_expires_at"]
-    reconnect = f'Reconnect with /connect_meta brand:"{row["brand"]}".'
-    needs_reconnect = row["status"] == "expired" or (
-        expires is not None and expires - now <= timedelta(days=EXPIRY_WARNING_DAYS)
-    )
-    if row["status"] == "expired":
-        health = f"Token expired or revoked. {reconnect}"
-    elif expires is not None and expires <= now:
-        health = f"Token expired on {expires:%b %-d}. {reconnect}"
-    elif expires is not None and expires - now <= timedelta(days=EXPIRY_WARNING_DAYS):
-        health = f"Token expires on {expires:%b %-d}. {reconnect}"
-    elif row["last_status"] == "failed":
-        health = f"Last sync failed: {row['sync_error'] or row['last_error'] or 'unknown error'}"
-    elif row["last_synced_at"] is None:
-        health = f'Never synced. Run /sync_meta brand:"{row["brand"]}".'
-    else:
-        health = "Healthy."
-    return ConnectionStatus(
-        brand=row["brand"],
-        account_id=row["meta_ad_account_id"],
-        method=row["auth_method"],
-        status=row["status"],
-        token_expires_at=expires,
-        last_synced_at=row["last_synced_at"],
-        last_sync=row["last_status"],
-        health=health,
-        needs_reconnect=needs_reconnect,
     )

@@ -17,10 +17,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, SecretStr
 
+from core.errors import ExternalServiceError, MetaAuthError, UserFacingError
 from db.pool import Conn, Database
-from services.errors import ExternalServiceError, MetaAuthError, UserFacingError
 from services.meta.api import MetaClient
-from services.meta.sync import EXPIRY_WARNING_DAYS, paused_until_reconnect
+from services.meta.connections import EXPIRY_WARNING_DAYS, paused_until_reconnect
 from services.meta.vault import TokenVault
 from services.platform import notifications
 from settings import Settings

@@ -12,7 +12,7 @@ from __future__ import annotations
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
 
-from services.errors import ConfigurationError
+from core.errors import ConfigurationError
 from services.platform.server_files import write_private
 from settings import Settings, get_settings
 

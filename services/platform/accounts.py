@@ -11,8 +11,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from pydantic import BaseModel
 
+from core.errors import InvalidArgument, NotFound
 from db.pool import Caller, Conn
-from services.errors import InvalidArgument, NotFound
 
 # OWASP's argon2id setting (19 MiB, 2 passes, 1 lane): ~25 ms of one core per check, where the
 # library default (64 MiB, 3 passes, 4 lanes) takes ~0.2 s of both. Older hashes keep verifying

@@ -14,8 +14,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from core.errors import InvalidArgument, NotFound, UserFacingError
 from db.pool import Caller, Conn
-from services.errors import InvalidArgument, NotFound, UserFacingError
 
 TOKEN_PREFIX = "vt_"
 # Shown in listings so a person can tell their tokens apart without the secret.

@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.errors import UserFacingError
 from db.pool import Conn
-from services.errors import UserFacingError
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from core.errors import InvalidArgument
 from db.jsonb import jsonb
 from db.pool import Conn
-from services.errors import InvalidArgument
+from jobs import queue
 
 CHANNEL = "vt_notifications"
 """The NOTIFY channel a new notification is announced on (ids only; see the migration's trigger)."""
@@ -25,6 +26,14 @@ CHANNEL = "vt_notifications"
 MAX_LIST = 200
 SLACK_JOB = "slack_notification"
 """The job type that posts an org-wide notification to its organization's Slack channel."""
+
+
+class SlackNotificationParams(BaseModel):
+    """The parameters of a `slack_notification` run (jobs.builtin runs it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notification_id: UUID
 
 
 class Notification(BaseModel):
@@ -116,12 +125,8 @@ async def _queue_slack_post(conn: Conn, *, organization_id: UUID, notification_i
     """An org-wide notification goes to the organization's Slack channel by a job queued in this same
     transaction: one post whatever the number of app processes, none if the notification rolls back,
     retried with backoff while Slack is down."""
-    from jobs.registry import job_type_named
-    from jobs.runs import enqueue
-
-    kind = job_type_named(SLACK_JOB)
-    params = kind.parse({"notification_id": str(notification_id)})
-    await enqueue(conn, kind, params, organization_id=organization_id, brand_id=None)
+    params = SlackNotificationParams(notification_id=notification_id)
+    await queue.enqueue(conn, SLACK_JOB, params, organization_id=organization_id, brand_id=None)
 
 
 async def unread_count(conn: Conn, *, user_id: UUID) -> int:

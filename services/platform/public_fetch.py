@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from services.errors import ExternalServiceError, InvalidArgument
+from core.errors import ExternalServiceError, InvalidArgument
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 PRIVATE_REASON = "only public web addresses can be read"

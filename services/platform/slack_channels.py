@@ -12,8 +12,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from core.errors import ConfigurationError, InvalidArgument, NotFound
 from db.pool import Conn, Database
-from services.errors import ConfigurationError, InvalidArgument, NotFound
 from services.platform.slack_out import SlackError, post_message
 from settings import Settings
 

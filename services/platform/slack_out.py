@@ -21,7 +21,7 @@ from slack_sdk.http_retry.response import HttpResponse as RetryHttpResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from services.errors import ExternalServiceError, UserFacingError
+from core.errors import ExternalServiceError, UserFacingError
 from services.retry_after import retry_after_seconds
 from services.retrying import Backoff, RetryPolicy
 from settings import Settings

@@ -10,7 +10,7 @@ from supabase import AsyncClientOptions, AsyncSupabaseException, acreate_client
 from supabase_auth import AsyncMemoryStorage
 from supabase_auth.errors import AuthApiError, AuthError, AuthRetryableError
 
-from services.errors import ExternalServiceError
+from core.errors import ExternalServiceError
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, SecretStr
 
+from core.errors import ConfigurationError, InvalidArgument, NotFound
 from db.pool import Caller, Database
 from services import brands as brand_service
-from services.errors import ConfigurationError, InvalidArgument, NotFound
 from services.meta.api import MetaClient
-from services.meta.sync import connections_for, system_token
+from services.meta.connections import connections_for, system_token
 from services.models import BrandRef
 from services.presentable import Presentable, Table, with_rows
 from settings import Settings

@@ -10,10 +10,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from core.errors import InvalidArgument, NotFound
 from db.jsonb import jsonb
 from db.pool import Conn
 from services.creative.classifier import AwarenessLevel
-from services.errors import InvalidArgument, NotFound
 from services.research.evidence import (
     SOURCE_LABELS,
     Category,

@@ -19,10 +19,10 @@ from pydantic_ai import Agent
 from pydantic_ai.exceptions import AgentRunError, ModelHTTPError
 from pydantic_ai.models import Model
 
+from core.errors import InvalidArgument, NotFound
 from db.pool import Caller, Conn, Database
 from prompts import load_prompt
 from services import brands as brand_service
-from services.errors import InvalidArgument, NotFound
 from services.llm.model_choice import analysis_model, model_name
 from services.models import BrandRef
 from services.products import resolve_product

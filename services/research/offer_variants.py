@@ -12,9 +12,9 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
+from core.errors import InvalidArgument, NotFound
 from db.pool import Conn
-from services.errors import InvalidArgument, NotFound
-from services.meta.sync import canonical_url
+from services.meta.rows import canonical_url
 from services.products import ProductRef, resolve_product
 from services.research.lp_extract import offline_section
 from services.research.page_fetch import Chunk, chunk_markdown, normalize_url

@@ -11,7 +11,7 @@ import html2text
 import httpx
 from pydantic import BaseModel, Field
 
-from services.errors import ExternalServiceError, InvalidArgument
+from core.errors import ExternalServiceError, InvalidArgument
 from services.platform.public_fetch import public_address, public_client
 
 USER_AGENT = "ViralTrackerBot/1.0 (+contact: bot@viraltracker.app)"

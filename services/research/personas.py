@@ -17,12 +17,12 @@ from pydantic import BaseModel, Field
 from pydantic_ai import Agent
 from pydantic_ai.exceptions import AgentRunError, ModelHTTPError
 
+from core.errors import ExternalServiceError, InvalidArgument, NoData
 from db.jsonb import jsonb
 from db.pool import Conn
 from prompts import load_prompt
 from services.brands import resolve_brand
 from services.creative.classifier import AwarenessLevel
-from services.errors import ExternalServiceError, InvalidArgument, NoData
 from services.llm.model_choice import analysis_model, model_name
 from services.products import ProductRef, resolve_product
 from services.research.evidence import (

@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field
 
+from core.errors import ExternalServiceError, InvalidArgument
 from db.pool import Caller, Database
 from services import brands as brand_service
-from services.errors import ExternalServiceError, InvalidArgument
 from services.presentable import Presentable, Table, with_rows
 from services.retry_after import retry_after_seconds
 from services.retrying import Backoff, GaveUp, RetryPolicy

@@ -24,9 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from core.errors import InvalidArgument
 from db.pool import Caller, Conn, Database
 from services import brands as brand_service
-from services.errors import InvalidArgument
 from services.models import BrandRef
 from services.platform.accounts import find_organization
 from services.products import resolve_product

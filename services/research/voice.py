@@ -11,8 +11,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from core.errors import NotFound
 from db.pool import Conn
-from services.errors import NotFound
 
 VoiceLevel = Literal["persona", "offer_variant", "brand", "none"]
 LEVEL_LABELS: dict[VoiceLevel, str] = {

@@ -8,22 +8,35 @@ raises); the run calls `auto_recommend`, which may take minutes with a model.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from core.errors import UserFacingError
 from db.pool import Conn, Database
-from services.errors import UserFacingError
+from jobs import queue
 from services.platform import notifications
 from settings import Settings
 
 log = logging.getLogger(__name__)
 
 JOB_TYPE = "template_scoring"
+
+
+class TemplateScoringParams(BaseModel):
+    """The parameters of a `template_scoring` run (jobs.builtin runs it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template_ids: list[UUID] | None = Field(default=None, max_length=10_000)
+    """The templates just approved; None: every approved template not yet scored for a product."""
+    product_ids: list[UUID] | None = Field(default=None, max_length=10_000)
+    """Only these products (those of them with auto-recommendations on); None: every opted-in product."""
+
+
 Progress = Callable[[str, float], None]
 
 
@@ -60,20 +73,14 @@ async def on_templates_approved(db: Database, template_ids: list[UUID], settings
     stands either way)."""
     result = AutoResult(templates=len(template_ids))
     try:
-        from jobs.api import run_now
-
         async with db.as_service() as conn:
             result.products = len(await opted_in_products(conn))
         if not result.products:
             result.summary = "No product has auto-recommendations on: nothing to score."
             return result
-        result.run_id = await run_now(
-            db,
-            job_type=JOB_TYPE,
-            params={"template_ids": [str(t) for t in template_ids]},
-            organization_id=None,
-            brand_id=None,
-        )
+        params = TemplateScoringParams(template_ids=template_ids)
+        async with db.as_service() as conn:
+            result.run_id = await queue.enqueue(conn, JOB_TYPE, params, organization_id=None, brand_id=None)
     except Exception as error:
         log.exception("queueing auto-recommendations for %s failed", template_ids)
         result.errors.append(_describe(error))
@@ -146,7 +153,9 @@ async def auto_recommend(
 
 def _scorer() -> Any:
     """`services.templates.scoring.score_templates` (imported when used: it pulls in the model stack)."""
-    return importlib.import_module("services.templates.scoring").score_templates
+    from services.templates.scoring import score_templates
+
+    return score_templates
 
 
 _MARK = """

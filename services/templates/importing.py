@@ -25,11 +25,11 @@ import httpx
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, ValidationError, computed_field
 
+from core.errors import ExternalServiceError, InvalidArgument
 from db.pool import Database
-from services.creative.assets import Storage, storage_for
-from services.errors import ExternalServiceError, InvalidArgument
 from services.platform.downloads import TooLarge, stream_to_file
 from services.platform.public_fetch import PrivateAddress, public_client
+from services.platform.storage import Storage, storage_for
 from services.storable import unstorable
 from services.templates.images import CONTENT_TYPES, NotAnImage, inspect_image, write_thumbnail
 from settings import Settings

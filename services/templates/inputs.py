@@ -10,9 +10,9 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 from pydantic_ai import BinaryContent, ImageUrl
 
+from core.errors import NotFound
 from db.pool import Conn
-from services.creative.assets import Storage, storage_for
-from services.errors import NotFound
+from services.platform.storage import Storage, storage_for
 from settings import Settings
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # the Messages API's limit for one image

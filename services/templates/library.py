@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
-import importlib.util
 import logging
 import os
 import re
@@ -23,9 +21,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from core.errors import InvalidArgument, NotAllowed, NotFound
 from db.pool import Caller, Conn, Database
-from services.creative.assets import Storage, storage_for
-from services.errors import InvalidArgument, NotAllowed, NotFound
+from services.platform.storage import Storage, storage_for
+from services.templates.auto import on_templates_approved
 from services.templates.images import demo_image
 from services.templates.importing import (
     ImportItem,
@@ -186,12 +185,9 @@ async def finalize_approval(
 
 
 async def _auto_recommend(db: Database, template_ids: list[UUID], settings: Settings) -> str | None:
-    """Run the auto-recommendation hook if it is installed; report, never raise."""
-    if importlib.util.find_spec("services.templates.auto") is None:
-        return None
+    """Run the auto-recommendation hook; report, never raise."""
     try:
-        module = importlib.import_module("services.templates.auto")
-        outcome = await module.on_templates_approved(db, template_ids, settings)
+        outcome = await on_templates_approved(db, template_ids, settings)
     except Exception as error:  # the approval stands whatever happens here
         log.exception("auto-recommendations after approving %s failed", template_ids)
         return f"Auto-recommendations could not run ({type(error).__name__}); the approval stands."

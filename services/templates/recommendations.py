@@ -23,9 +23,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from core.errors import Ambiguous, InvalidArgument, NotFound
 from db.pool import Conn
-from services.analytics.metrics import compute_ratio, format_metric
-from services.errors import Ambiguous, InvalidArgument, NotFound
+from services.metrics import compute_ratio, format_metric
 from services.models import WindowInfo, per_ad_sums_sql, window_scan
 from services.platform.server_files import ServerFile
 from services.presentable import Presentable, Table

@@ -25,9 +25,9 @@ from pydantic_ai import Agent, UserContent
 from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.models import Model
 
-from db.pool import Conn, Database
+from core.errors import InvalidArgument, UserFacingError
+from db.pool import Database
 from prompts import load_prompt
-from services.errors import InvalidArgument, UserFacingError
 from services.llm.model_choice import analysis_model, model_name
 from services.retry_after import retry_after_seconds
 from services.retrying import Backoff, GaveUp, RetryPolicy
@@ -336,20 +336,3 @@ async def _score_offline(
     rows = [_row(product, t, score, reason, version) for t, (score, reason) in zip(todo, scores, strict=True)]
     await _write(db, rows)
     result.scored = len(rows)
-
-
-async def recommend(
-    conn: Conn,
-    *,
-    product: Any,
-    methodology: Methodology = "ai_match",
-    filter: RecommendationFilter = "all",
-    limit: int = 12,
-    **options: Any,
-) -> Any:
-    """The product's template recommendations for the tool (see `services.templates.recommendations.recommend`)."""
-    from services.templates.recommendations import recommend as recommend_for_product
-
-    return await recommend_for_product(
-        conn, product=product, methodology=methodology, filter=filter, limit=limit, **options
-    )

@@ -18,8 +18,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
 from db.pool import Conn, Database
-from services.platform.accounts import add_user, create_organization
-from services.platform.demo_catalogue import (
+from services.demo.catalogue import (
     _CAMPAIGNS,
     _COLUMNS,
     _CONCEPTS,
@@ -47,6 +46,7 @@ from services.platform.demo_catalogue import (
     _Brand,
     _Product,
 )
+from services.platform.accounts import add_user, create_organization
 from services.templates.library import set_reviewer, store_demo_images
 from settings import Settings, get_settings
 

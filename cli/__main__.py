@@ -1,0 +1,5 @@
+"""`python -m cli`: the `viraltracker` command."""
+
+from cli import main
+
+main()

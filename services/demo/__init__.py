@@ -1,0 +1,1 @@
+"""Deterministic demo data across every domain (it seeds them all, so it sits above them)."""
