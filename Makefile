@@ -24,6 +24,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The browser tests drive Debian's chromium (never a Playwright-downloaded browser); CI runs as root.
 chromium:
