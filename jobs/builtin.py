@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import UserFacingError
 from jobs.registry import (
-    JobFunction,
     JobType,
     Notice,
     PermanentJobError,
@@ -18,8 +17,6 @@ from jobs.registry import (
     RunContext,
     register,
 )
-from services.creative.assets import download_brand_assets
-from services.creative.classification import classify_brand_ads
 from services.platform.notifications import SLACK_JOB, SlackNotificationParams
 from services.templates.auto import JOB_TYPE as TEMPLATE_SCORING_JOB
 from services.templates.auto import TemplateScoringParams
@@ -166,17 +163,26 @@ class AssetDownloadParams(BrandJobParams):
     max_images: int | None = Field(default=None, ge=0, le=100_000)
 
 
-def _brand_service(service: Callable[..., Awaitable[BaseModel]]) -> JobFunction:
-    """A job body calling `service(db, brand_id=..., settings=..., **the rest of the parameters)`."""
+async def _brand_service(
+    service: Callable[..., Awaitable[BaseModel]], context: RunContext, params: BrandJobParams
+) -> BaseModel:
+    """`service(db, brand_id=..., settings=..., **the rest of the parameters)`."""
+    extra = params.model_dump(exclude={"brand_id"}, exclude_none=True)
+    return await service(context.db, brand_id=params.brand_id, settings=context.settings, **extra)
 
-    async def run(context: RunContext, params: BrandJobParams) -> BaseModel:
-        extra = params.model_dump(exclude={"brand_id"}, exclude_none=True)
-        result: BaseModel = await service(
-            context.db, brand_id=params.brand_id, settings=context.settings, **extra
-        )
-        return result
 
-    return run
+async def run_classification(context: RunContext, params: ClassificationParams) -> BaseModel:
+    """`services.creative.classification.classify_brand_ads` for the brand."""
+    from services.creative.classification import classify_brand_ads  # the model stack loads when used
+
+    return await _brand_service(classify_brand_ads, context, params)
+
+
+async def run_asset_download(context: RunContext, params: AssetDownloadParams) -> BaseModel:
+    """`services.creative.assets.download_brand_assets` for the brand."""
+    from services.creative.assets import download_brand_assets  # the Meta SDK loads when used
+
+    return await _brand_service(download_brand_assets, context, params)
 
 
 def _counts_notice(kind: str, title: str) -> Any:
@@ -200,7 +206,7 @@ AD_CLASSIFICATION = register(
     JobType(
         name="ad_classification",
         params=ClassificationParams,
-        run=_brand_service(classify_brand_ads),
+        run=run_classification,
         description="Classify a brand's new or changed ads (cached results reused).",
         needs_brand=True,
         max_attempts=3,
@@ -214,7 +220,7 @@ ASSET_DOWNLOAD = register(
     JobType(
         name="asset_download",
         params=AssetDownloadParams,
-        run=_brand_service(download_brand_assets),
+        run=run_asset_download,
         description="Download a brand's ad thumbnails and videos into storage.",
         needs_brand=True,
         max_attempts=3,
