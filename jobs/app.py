@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 
 from db.pool import Database, resolve_database_url
-from jobs.queue import TASK_NAME
+from jobs.queue import DEFAULT_QUEUE, TASK_NAME
 from jobs.runs import RetryLater, execute_run
 from settings import Settings
 
@@ -88,5 +88,5 @@ def build_app(url: str, *, pool_size: int = 4) -> procrastinate.App:
         kwargs={"prepare_threshold": None},
     )
     app = procrastinate.App(connector=connector)
-    app.task(name=TASK_NAME, pass_context=True, retry=FollowTheRun(), queue="jobs")(run_job)
+    app.task(name=TASK_NAME, pass_context=True, retry=FollowTheRun(), queue=DEFAULT_QUEUE)(run_job)
     return app

@@ -11,6 +11,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from core.errors import ExternalServiceError, MetaAuthError, UserFacingError
 from db.pool import Database
+from jobs.queue import DEFAULT_QUEUE
 from services.retrying import Backoff
 from settings import Settings
 
@@ -72,7 +73,7 @@ class JobType:
     backoff_base: float = 30.0
     """Seconds before the first retry; doubled each attempt, with jitter, up to `backoff_cap`."""
     backoff_cap: float = 1800.0
-    queue: str = "jobs"
+    queue: str = DEFAULT_QUEUE
     serialize_per_brand: bool = False
     """Runs of this type for one brand never overlap (procrastinate's `lock`)."""
     on_success: SuccessNotice | None = None
