@@ -172,8 +172,8 @@ async def _brand_service(
 
 
 async def run_classification(context: RunContext, params: ClassificationParams) -> BaseModel:
-    """`services.creative.classification.classify_brand_ads` for the brand."""
-    from services.creative.classification import classify_brand_ads  # the model stack loads when used
+    """`services.creative.brand_classification.classify_brand_ads` for the brand."""
+    from services.creative.brand_classification import classify_brand_ads  # the model stack loads when used
 
     return await _brand_service(classify_brand_ads, context, params)
 

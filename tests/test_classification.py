@@ -19,8 +19,8 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from agent.runner import run_turn
 from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
-from services.creative.classification import classify_brand_ads
-from services.creative.classifier import OFFLINE_MODEL, OFFLINE_VERSION, classifier_agent, prompt_version
+from services.creative.ad_classifier import OFFLINE_MODEL, OFFLINE_VERSION, classifier_agent, prompt_version
+from services.creative.brand_classification import classify_brand_ads
 from services.meta.api import Limits, MetaClient
 from services.meta.connections import link_account
 from services.meta.sync import MetaSync

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from core.errors import ExternalServiceError, NotFound, UserFacingError
 from db.pool import Database
-from services.creative.classifier import url_identity
+from services.creative.ad_classifier import url_identity
 from services.meta.api import MetaClient
 from services.meta.connections import connections_for
 from services.models import BrandRef

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from services.creative.classifier import (
+from services.creative.ad_classifier import (
     AdClassification,
     AdInput,
     AwarenessLevel,

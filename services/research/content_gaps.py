@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from core.errors import InvalidArgument, NotFound
 from db.jsonb import jsonb
 from db.pool import Conn
-from services.creative.classifier import AwarenessLevel
+from services.creative.ad_classifier import AwarenessLevel
 from services.research.evidence import (
     SOURCE_LABELS,
     Category,

@@ -22,7 +22,7 @@ from db.jsonb import jsonb
 from db.pool import Conn
 from prompts import load_prompt
 from services.brands import resolve_brand
-from services.creative.classifier import AwarenessLevel
+from services.creative.ad_classifier import AwarenessLevel
 from services.llm.model_choice import analysis_model, model_name
 from services.products import ProductRef, resolve_product
 from services.research.evidence import (

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, computed_field
 from core.errors import NotFound, UserFacingError
 from db.jsonb import jsonb
 from db.pool import Database
-from services.creative.classifier import (
+from services.creative.ad_classifier import (
     OFFLINE_MODEL,
     OFFLINE_VERSION,
     AdClassification,
