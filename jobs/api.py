@@ -7,7 +7,7 @@ and pass `organization_id` to confine the write to that organization.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -17,13 +17,15 @@ from core.errors import InvalidArgument, NotFound
 from db.pool import Conn, Database
 from jobs.registry import REGISTRY, PermanentJobError, job_type_named
 from jobs.runs import check_brand, enqueue, validated_params
-from jobs.schedules import Schedule, create_schedule
+from jobs.schedules import Schedule, check_cron, create_schedule, describe_cron, next_run, refuse_duplicate
 
 __all__ = [
     "JobsHealth",
     "Run",
     "Schedule",
     "create_schedule",
+    "delete_schedule",
+    "describe_cron",
     "health",
     "job_types",
     "list_schedules",
@@ -31,6 +33,7 @@ __all__ = [
     "retry",
     "run_now",
     "set_enabled",
+    "update_schedule",
 ]
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -153,18 +156,8 @@ async def set_enabled(
 ) -> Schedule:
     """Pause (False) or resume (True) a schedule; resuming plans its next run from now. With
     `organization_id`, only that organization's schedules (platform ones are the operator's)."""
-    from datetime import UTC
-
-    from jobs.schedules import next_run
-
     async with db.as_service() as conn:
-        cur = await conn.execute(
-            "select organization_id, cron, enabled from scheduled_jobs where id = %s for update",
-            (schedule_id,),
-        )
-        row = await cur.fetchone()
-        if row is None or (organization_id is not None and row["organization_id"] != organization_id):
-            raise NotFound(f"No schedule {schedule_id}.")
+        row = await _locked(conn, schedule_id, organization_id)
         planned = next_run(row["cron"], datetime.now(UTC)) if enabled and not row["enabled"] else None
         await conn.execute(
             "update scheduled_jobs set enabled = %s, next_run_at = coalesce(%s, next_run_at) where id = %s",
@@ -172,6 +165,44 @@ async def set_enabled(
         )
         found = [s for s in await list_schedules(conn) if s.id == schedule_id]
     return found[0]
+
+
+async def update_schedule(
+    db: Database, schedule_id: UUID, *, cron: str, organization_id: UUID | None = None
+) -> Schedule:
+    """Move a schedule to another cron (UTC); its next run is the first time the new one names.
+    A bad cron, or one the brand already has for this job type, raises `InvalidArgument`."""
+    cron = check_cron(cron)
+    async with db.as_service() as conn:
+        row = await _locked(conn, schedule_id, organization_id)
+        if row["brand_id"] is not None:
+            await refuse_duplicate(
+                conn, brand_id=row["brand_id"], job_type=row["job_type"], cron=cron, other_than=schedule_id
+            )
+        await conn.execute(
+            "update scheduled_jobs set cron = %s, next_run_at = %s where id = %s",
+            (cron, next_run(cron, datetime.now(UTC)), schedule_id),
+        )
+        found = [s for s in await list_schedules(conn) if s.id == schedule_id]
+    return found[0]
+
+
+async def delete_schedule(db: Database, schedule_id: UUID, *, organization_id: UUID | None = None) -> None:
+    """Remove a schedule (its past runs stay in the history, no longer linked to it)."""
+    async with db.as_service() as conn:
+        await _locked(conn, schedule_id, organization_id)
+        await conn.execute("delete from scheduled_jobs where id = %s", (schedule_id,))
+
+
+async def _locked(conn: Conn, schedule_id: UUID, organization_id: UUID | None) -> dict[str, Any]:
+    cur = await conn.execute(
+        "select organization_id, brand_id, job_type, cron, enabled from scheduled_jobs where id = %s for update",
+        (schedule_id,),
+    )
+    row = await cur.fetchone()
+    if row is None or (organization_id is not None and row["organization_id"] != organization_id):
+        raise NotFound(f"No schedule {schedule_id}.")
+    return dict(row)
 
 
 # -- health --------------------------------------------------------------------------------------

@@ -65,6 +65,40 @@ def check_cron(cron: str) -> str:
     return cleaned
 
 
+DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+
+
+def describe_cron(cron: str) -> str:
+    """A cron expression (UTC) in words for the common shapes ("every day at 06:00 UTC"); any other
+    shape comes back as the expression itself ("on cron '5 4 1-7 * 1' (UTC)")."""
+    fields = cron.split()
+    raw = f"on cron '{' '.join(fields)}' (UTC)"
+    if len(fields) != 5:
+        return raw
+    minute, hour, day, month, weekday = fields
+    if month != "*":
+        return raw
+    if minute.startswith("*/") and minute[2:].isdigit() and (hour, day, weekday) == ("*", "*", "*"):
+        step = int(minute[2:])
+        return "every minute" if step == 1 else f"every {step} minutes"
+    if not minute.isdigit() or int(minute) > 59:
+        return raw
+    if (hour, day, weekday) == ("*", "*", "*"):
+        return f"every hour at :{int(minute):02d}"
+    if not hour.isdigit() or int(hour) > 23:
+        return raw
+    at = f"at {int(hour):02d}:{int(minute):02d} UTC"
+    if day == "*" and weekday == "*":
+        return f"every day {at}"
+    if day == "*" and weekday in ("1-5", "MON-FRI", "mon-fri"):
+        return f"every weekday (Monday to Friday) {at}"
+    if day == "*" and weekday.isdigit() and int(weekday) <= 7:
+        return f"every {DAYS[int(weekday) % 7]} {at}"
+    if weekday == "*" and day.isdigit() and 1 <= int(day) <= 31:
+        return f"every month on day {int(day)} {at}"
+    return raw
+
+
 async def create_schedule(
     db: Database,
     *,
@@ -93,6 +127,7 @@ async def create_schedule(
     async with db.as_service() as conn:
         if brand_id is not None:
             await check_brand(conn, brand_id, organization_id)
+            await refuse_duplicate(conn, brand_id=brand_id, job_type=kind.name, cron=cron)
         if organization_id is None:
             cur = await conn.execute(
                 "select id from scheduled_jobs where job_type = %s and organization_id is null", (kind.name,)
@@ -110,6 +145,24 @@ async def create_schedule(
     assert row is not None
     schedule_id: UUID = row["id"]
     return schedule_id
+
+
+async def refuse_duplicate(
+    conn: Conn, *, brand_id: UUID, job_type: str, cron: str, other_than: UUID | None = None
+) -> None:
+    """`InvalidArgument` if the brand already has this job type on this cron (a second one would run
+    everything twice)."""
+    cur = await conn.execute(
+        "select id from scheduled_jobs where brand_id = %s and job_type = %s and cron = %s"
+        " and id is distinct from %s",
+        (brand_id, job_type, cron, other_than),
+    )
+    found = await cur.fetchone()
+    if found is not None:
+        raise InvalidArgument(
+            f"This brand already has a {job_type} schedule {describe_cron(cron)}"
+            f" ({str(found['id'])[:8]}): nothing changed."
+        )
 
 
 async def tick(db: Database, *, now: datetime | None = None) -> list[UUID]:

@@ -121,9 +121,9 @@ async def jobs(
     if changes:
         [(change, ref)] = changes.items()
         if change == "retry":
-            target: jobs_api.Run | jobs_api.Schedule = _find(runs, ref, what="job run")
+            target: jobs_api.Run | jobs_api.Schedule = find_by_id(runs, ref, what="job run")
         else:
-            target = _find(schedules, ref, what="schedule")
+            target = find_by_id(schedules, ref, what="schedule")
         membership = _admin_of(target, roles, change)
         if not confirm:
             return _preview(change, target, membership)
@@ -136,7 +136,8 @@ async def jobs(
     return _listing(view, schedules, runs[:limit], roles, done=done)
 
 
-def _find(items: list[Found], ref: str, *, what: str) -> Found:
+def find_by_id(items: list[Found], ref: str, *, what: str, listing: str | None = None) -> Found:
+    """The one item whose id starts with `ref` (6+ characters), else a message saying where to look."""
     ref = ref.strip().lower()
     if len(ref) < MIN_ID:
         raise InvalidArgument(
@@ -144,7 +145,7 @@ def _find(items: list[Found], ref: str, *, what: str) -> Found:
         )
     found = [item for item in items if str(item.id).startswith(ref)]
     if not found:
-        listing = "/jobs view:failed" if what == "job run" else "/jobs view:schedules"
+        listing = listing or ("/jobs view:failed" if what == "job run" else "/jobs view:schedules")
         raise NotFound(f"No {what} '{ref}' among yours; {listing} lists them with their ids.")
     if len(found) > 1:
         raise Ambiguous(f"'{ref}' starts several {what} ids; give more of it.")

@@ -243,6 +243,7 @@ def _load_all() -> None:
         performance,
         personas,
         research,
+        schedules,
         template_recommendations,
         templates,
         templates_auto,
