@@ -108,9 +108,11 @@ async def create_schedule(
     organization_id: UUID | None,
     brand_id: UUID | None,
     now: datetime | None = None,
+    refuse_duplicates: bool = False,
 ) -> UUID:
     """A new enabled schedule; its first run at the next time `cron` names. Refuses a brand or
-    organization schedule of a platform-level job type (with a pointer to the platform schedule)."""
+    organization schedule of a platform-level job type (with a pointer to the platform schedule), and
+    with `refuse_duplicates` one the brand already has for this job type and cron."""
     try:
         kind = job_type_named(job_type)
     except PermanentJobError as error:
@@ -127,7 +129,8 @@ async def create_schedule(
     async with db.as_service() as conn:
         if brand_id is not None:
             await check_brand(conn, brand_id, organization_id)
-            await refuse_duplicate(conn, brand_id=brand_id, job_type=kind.name, cron=cron)
+            if refuse_duplicates:
+                await refuse_duplicate(conn, brand_id=brand_id, job_type=kind.name, cron=cron)
         if organization_id is None:
             cur = await conn.execute(
                 "select id from scheduled_jobs where job_type = %s and organization_id is null", (kind.name,)
@@ -160,7 +163,7 @@ async def refuse_duplicate(
     found = await cur.fetchone()
     if found is not None:
         raise InvalidArgument(
-            f"This brand already has a {job_type} schedule {describe_cron(cron)}"
+            f"This brand already has {'an' if job_type[:1] in 'aeiou' else 'a'} {job_type} schedule {describe_cron(cron)}"
             f" ({str(found['id'])[:8]}): nothing changed."
         )
 

@@ -170,7 +170,7 @@ async def _create(
     twin = _twin(listed, brand_id=found.id, job_type=job_type, cron=cron)
     if twin is not None:
         return _exists(twin, listed, roles)
-    what = f"a {job_type} schedule for {found.name}, {jobs_api.describe_cron(cron)}"
+    what = f"{_a(job_type)} {job_type} schedule for {found.name}, {jobs_api.describe_cron(cron)}"
     if not confirm:
         args: dict[str, str | int | bool] = {
             "action": "create",
@@ -187,6 +187,7 @@ async def _create(
         params=params,
         organization_id=found.organization_id,
         brand_id=found.id,
+        refuse_duplicates=True,
     )
     return await _after(deps, found, roles, f"Created {what} ({short(created)}).", changed_id=created)
 
@@ -198,6 +199,10 @@ async def _after(
         listed = _brand_schedules(await jobs_api.list_schedules(conn), found)
     result = _listing(listed, found, roles)
     return result.model_copy(update={"summary": f"{done} {result.summary}", "schedule_id": changed_id})
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _brand_schedules(
@@ -233,7 +238,7 @@ def _exists(
 ) -> SchedulesResult:
     result = _listing(listed, None, roles)
     said = (
-        f"{twin.brand} already has a {twin.job_type} schedule {jobs_api.describe_cron(twin.cron)}"
+        f"{twin.brand} already has {_a(twin.job_type)} {twin.job_type} schedule {jobs_api.describe_cron(twin.cron)}"
         f" ({short(twin.id)}): nothing changed."
     )
     return result.model_copy(update={"summary": said, "schedule_id": twin.id})
