@@ -19,6 +19,7 @@ from db.pool import Caller, Database
 from jobs.schedules import create_schedule, describe_cron, tick
 from tests.chat_helpers import Team, make_team
 from tests.cli_helpers import run_cli
+from tools.actions import ActionButton
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ async def test_an_admin_previews_then_creates_a_schedule_the_tick_enqueues_when_
     )
     assert await rows(db, brand.id) == []
     [confirm, _cancel] = result_of(preview)["actions"]
-    assert confirm["args"]["confirm"] is True
-    done = await ask(db, brand.team.admin, create + " confirm:true")
+    # Confirm runs the same command with confirm:true, as whoever clicks it.
+    done = await ask(db, brand.team.admin, ActionButton(**confirm).command or "")
     [row] = await rows(db, brand.id)
     assert done.text.startswith(
         f"Created an ad_classification schedule for {brand.name}, every day at 06:00 UTC ({str(row['id'])[:8]})."
