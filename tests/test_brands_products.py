@@ -186,3 +186,84 @@ async def test_a_products_pages_match_the_synced_ads_that_link_to_them(
         assert archived.returncode == 0, archived.stderr
         [third] = (await sync.run(brand, today=TODAY, ads_only=True)).accounts
         assert third.ads_matched_to_products == 0
+
+
+async def test_chat_brand_and_products_are_for_admins_previewed_confirmed_and_private(
+    db: Database, org: Org
+) -> None:
+    from agent.runner import run_turn
+
+    async def ask(caller: Caller, message: str) -> Any:
+        return await run_turn(db=db, caller=caller, message=message)
+
+    brand = f"Chat Tea {org.name[-8:]}"
+    preview = await ask(org.admin, f'/brand name:"{brand}" niche:tea')
+    assert preview.text == (
+        f"Create the brand '{brand}' in {org.name}? Nothing has changed yet: confirm to go ahead."
+    )
+    async with db.as_owner() as conn:
+        cur = await conn.execute("select count(*) as n from brands where name = %s", (brand,))
+        assert await cur.fetchone() == {"n": 0}
+    member = await ask(org.member, f'/brand name:"{brand}" confirm:true')
+    assert member.refused and member.text == (
+        f"Only admins of {org.name} can create brands; you are a member. Ask an admin to do it."
+    )
+    made = await ask(org.admin, f'/brand name:"{brand}" niche:tea confirm:true')
+    assert made.text.startswith(f"Created the brand '{brand}' in {org.name}."), made.text
+    await ask(org.admin, f'/brand name:"{brand} Two" confirm:true')
+    clash = await ask(org.admin, f'/brand name:"{brand} Two" rename:"{brand.lower()}" confirm:true')
+    assert clash.refused and clash.text == (
+        f"Another brand is already named '{brand.lower()}' in its organization: choose another name."
+    )
+
+    add = f'/products brand:"{brand}" action:add name:"Green Tea" urls:"https://WWW.chattea.example/green/?utm_source=fb"'
+    preview = await ask(org.admin, add)
+    assert preview.text == (
+        f"Add 'Green Tea' to {brand} with 1 product page? Nothing has changed yet: confirm to go ahead."
+    )
+    assert await _products(db, brand) == []
+    refused = await ask(org.member, add + " confirm:true")
+    assert refused.refused and refused.text == (
+        f"Only admins of {org.name} can change its products; you are a member. Ask an admin to do it."
+    )
+    added = await ask(org.admin, add + " confirm:true")
+    assert added.text == f"Added 'Green Tea' to {brand} with 1 product page."
+    before = await _products(db, brand)
+    assert before[0]["product_pages"] == ["https://chattea.example/green"]
+    twice = await ask(
+        org.admin, f'/products brand:"{brand}" action:add name:"green tea" price:3 confirm:true'
+    )
+    assert twice.text == (
+        f"'Green Tea' is already there for {brand}; nothing changed. To change it: product edit."
+    )
+    assert await _products(db, brand) == before
+    listed = await ask(org.member, f'/products brand:"{brand}"')  # members may read
+    assert listed.text == f"{brand} has 1 product: Green Tea"
+    assert listed.tool_calls[0].result["products"][0]["pages"] == "https://chattea.example/green"
+
+    # Another organization's admin neither sees nor touches them.
+    async with db.as_owner() as conn:
+        other = await create_organization(conn, name=f"Elsewhere {org.name[-8:]}")
+        outsider = await add_user(
+            conn, email=f"boss@{org.name[-8:]}.elsewhere.example", organization_id=other, role="admin"
+        )
+    try:
+        stranger = Caller(outsider, f"boss@{org.name[-8:]}.elsewhere.example")
+        hidden = await ask(
+            stranger, f'/products brand:"{brand}" action:archive name:"Green Tea" confirm:true'
+        )
+        assert hidden.refused and hidden.text == f"No brand named '{brand}'. You have no brands yet."
+        assert await _products(db, brand) == before
+    finally:
+        async with db.as_owner() as conn:
+            await conn.execute("delete from organizations where id = %s", (other,))
+            await conn.execute("delete from auth.users where id = %s", (outsider,))
+
+    archived = await ask(org.admin, f'/products brand:"{brand}" action:archive name:"Green Tea" confirm:true')
+    assert (
+        archived.text == f"Archived 'Green Tea' ({brand}): hidden from lists and matching, its history kept."
+    )
+    listed = await ask(org.admin, f'/products brand:"{brand}"')
+    assert (
+        listed.text == f'{brand} has no products yet. Add one: /products brand:"{brand}" action:add name:"…"'
+    )
