@@ -110,7 +110,7 @@ select b.id, b.name,
   (select count(*) from meta_ads a where a.brand_id = b.id and a.format = 'video') as video_ads,
   (select count(distinct c.meta_ad_id) from ad_creative_classifications c where c.brand_id = b.id)
     as classified_ads,
-  (select count(*) from products p where p.brand_id = b.id) as products,
+  (select count(*) from products p where p.brand_id = b.id and p.archived_at is null) as products,
   (select count(*) from brand_landing_pages l where l.brand_id = b.id) as landing_pages,
   (select count(*) from amazon_reviews r where r.brand_id = b.id) as reviews,
   (select min(p.date) from meta_ads_performance p where p.brand_id = b.id) as first_day,

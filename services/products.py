@@ -246,7 +246,9 @@ async def list_products(conn: Conn, *, brand: BrandRef) -> ProductsResult:
         for r in await cur.fetchall()
     ]
     if not rows:
-        summary = f'{brand.name} has no products yet. Add one: /products brand:"{brand.name}" action:add name:"…"'
+        summary = (
+            f'{brand.name} has no products yet. Add one: /products brand:"{brand.name}" action:add name:"…"'
+        )
     else:
         summary = f"{brand.name} has {len(rows)} product{'s' if len(rows) != 1 else ''}: " + ", ".join(
             r.name for r in rows

@@ -263,6 +263,9 @@ async def test_chat_brand_and_products_are_for_admins_previewed_confirmed_and_pr
     assert (
         archived.text == f"Archived 'Green Tea' ({brand}): hidden from lists and matching, its history kept."
     )
+    overview = await ask(org.admin, "/brands")  # an archived product is not counted
+    counts = {b["name"]: b["products"] for b in overview.tool_calls[0].result["brands"]}
+    assert counts == {brand: 0, f"{brand} Two": 0}
     listed = await ask(org.admin, f'/products brand:"{brand}"')
     assert (
         listed.text == f'{brand} has no products yet. Add one: /products brand:"{brand}" action:add name:"…"'
