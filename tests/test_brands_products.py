@@ -211,6 +211,13 @@ async def test_chat_brand_and_products_are_for_admins_previewed_confirmed_and_pr
     made = await ask(org.admin, f'/brand name:"{brand}" niche:tea confirm:true')
     assert made.text.startswith(f"Created the brand '{brand}' in {org.name}."), made.text
     await ask(org.admin, f'/brand name:"{brand} Two" confirm:true')
+    same = await ask(org.admin, f'/brand name:"{brand.upper()}" confirm:true')
+    assert same.text == (
+        f"{org.name} already has a brand named '{brand}'; nothing changed."
+        " To change it, add rename:…, website:…, niche:… or voice:…."
+    )
+    edit = await ask(org.admin, f'/brand name:"{brand}" voice:calm')
+    assert edit.text == f"Change {brand}'s voice to 'calm'? Nothing has changed yet: confirm to go ahead."
     clash = await ask(org.admin, f'/brand name:"{brand} Two" rename:"{brand.lower()}" confirm:true')
     assert clash.refused and clash.text == (
         f"Another brand is already named '{brand.lower()}' in its organization: choose another name."

@@ -88,12 +88,15 @@ async def brand(
             found = visible[0] if len(visible) == 1 else await resolve_brand(conn, name=name)
             org = roles[found.organization_id].organization
             admin_of(roles, found.organization_id, organization=org, to="edit its brands")
-            if not confirm:
-                changes = ", ".join(
-                    f"{k} to '{v}'" for k, v in given.items() if v is not None and k != "beside"
+            changes = ", ".join(f"{k} to '{v}'" for k, v in given.items() if v is not None and k != "beside")
+            if not changes:  # creating a brand that exists: say so, and how to change it
+                return BrandAnswer(
+                    summary=f"{org} already has a brand named '{found.name}'; nothing changed."
+                    " To change it, add rename:…, website:…, niche:… or voice:…."
                 )
-                return ask_first(BrandAnswer, f"Change {found.name}'s {changes or 'nothing'}?", tool="brand",
-                                 args=args, label="Save")  # fmt: skip
+            if not confirm:
+                return ask_first(BrandAnswer, f"Change {found.name}'s {changes}?", tool="brand", args=args,
+                                 label="Save")  # fmt: skip
             saved = await edit_brand(
                 conn, brand=found, rename=rename, website=website, niche=niche, voice=voice
             )
