@@ -266,6 +266,17 @@ async def test_chat_brand_and_products_are_for_admins_previewed_confirmed_and_pr
             await conn.execute("delete from organizations where id = %s", (other,))
             await conn.execute("delete from auth.users where id = %s", (outsider,))
 
+    edit = (
+        f'/products brand:"{brand}" action:edit name:"Green Tea" price:4.5 urls:"https://chattea.example/g/"'
+    )
+    preview = await ask(org.admin, edit)
+    assert preview.text == (
+        f"Change 'Green Tea' ({brand}): urls, price? Nothing has changed yet: confirm to go ahead."
+    )
+    edited = await ask(org.admin, edit + " confirm:true")
+    assert edited.text == f"Updated 'Green Tea' ({brand}): pages, price."
+    [row] = await _products(db, brand)
+    assert (row["price"], row["product_pages"]) == (4.5, ["https://chattea.example/g"])
     archived = await ask(org.admin, f'/products brand:"{brand}" action:archive name:"Green Tea" confirm:true')
     assert (
         archived.text == f"Archived 'Green Tea' ({brand}): hidden from lists and matching, its history kept."
