@@ -19,11 +19,17 @@ Org = Annotated[
 
 
 async def _brand(conn: Any, *, name: str, org: str | None) -> Any:
+    from core.errors import Ambiguous
     from services.brands import resolve_brand
     from services.platform.accounts import find_organization
 
     organization_id = await find_organization(conn, name=org) if org else None
-    return await resolve_brand(conn, name=name, organization_id=organization_id)
+    try:
+        return await resolve_brand(conn, name=name, organization_id=organization_id)
+    except Ambiguous:  # the operator sees every organization: let them say which
+        raise Ambiguous(
+            f"Several organizations have a brand named '{name}': say which with --org NAME."
+        ) from None
 
 
 @brand_app.command("create")

@@ -136,6 +136,20 @@ async def test_the_cli_creates_brands_and_products_once_and_archives_them(
     assert gone.returncode == 2
     assert " ".join(gone.stderr.split()) == "No product named 'Evening Blend'. Did you mean 'Morning Blend'?"
     assert [p["archived"] for p in await _products(db, brand)] == [True, False]  # kept for history
+    async with db.as_owner() as conn:  # another organization has a brand of the same name
+        other = await create_organization(conn, name=f"Twin {org.name}")
+    try:
+        assert cli("brand", "create", brand, "--org", f"Twin {org.name}").returncode == 0
+        which = cli("product", "list", "--brand", brand)
+        assert which.returncode == 2
+        assert " ".join(which.stderr.split()) == (
+            f"Several organizations have a brand named '{brand}': say which with --org NAME."
+        )
+        listed = cli("product", "list", "--brand", brand, "--org", org.name)
+        assert listed.stdout.splitlines()[0] == f"{brand} has 1 product: Morning Blend"
+    finally:
+        async with db.as_owner() as conn:
+            await conn.execute("delete from organizations where id = %s", (other,))
 
 
 async def test_a_products_pages_match_the_synced_ads_that_link_to_them(
