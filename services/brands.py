@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel
 from rapidfuzz import fuzz, process
 
-from core.errors import Ambiguous, NotFound
+from core.errors import Ambiguous, InvalidArgument, NotFound
 from db.pool import Conn
 from services.models import BrandRef
 from services.presentable import Column, Presentable, Table, table_of
@@ -33,10 +33,11 @@ def _quote_list(names: list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
-async def resolve_brand(conn: Conn, *, name: str) -> BrandRef:
-    """The brand a person meant: an exact name (any case, any spacing); otherwise 'did you mean'."""
+async def resolve_brand(conn: Conn, *, name: str, organization_id: UUID | None = None) -> BrandRef:
+    """The brand a person meant (in one organization if given): an exact name (any case, any spacing);
+    otherwise 'did you mean'."""
     wanted = " ".join(name.split()).casefold()
-    brands = await visible_brands(conn)
+    brands = [b for b in await visible_brands(conn) if organization_id in (None, b.organization_id)]
     if not wanted:
         raise NotFound(f"Which brand? Your brands: {_quote_list([b.name for b in brands])}.")
     exact = [b for b in brands if b.name.casefold() == wanted]
@@ -88,8 +89,18 @@ class BrandsResult(BaseModel, Presentable):
     summary: str
 
     def as_tables(self) -> list[Table]:
-        columns = ("name", "ads", "video_ads", "classified_ads", "products", "landing_pages", "reviews",
-                   "first_day", "last_day", Column("spend_last_30_days", "integer"))  # fmt: skip
+        columns = (
+            "name",
+            "ads",
+            "video_ads",
+            "classified_ads",
+            "products",
+            "landing_pages",
+            "reviews",
+            "first_day",
+            "last_day",
+            Column("spend_last_30_days", "integer"),
+        )
         return [table_of("Brands", self.brands, columns)]
 
 
@@ -99,7 +110,7 @@ select b.id, b.name,
   (select count(*) from meta_ads a where a.brand_id = b.id and a.format = 'video') as video_ads,
   (select count(distinct c.meta_ad_id) from ad_creative_classifications c where c.brand_id = b.id)
     as classified_ads,
-  (select count(*) from products p where p.brand_id = b.id) as products,
+  (select count(*) from products p where p.brand_id = b.id and p.archived_at is null) as products,
   (select count(*) from brand_landing_pages l where l.brand_id = b.id) as landing_pages,
   (select count(*) from amazon_reviews r where r.brand_id = b.id) as reviews,
   (select min(p.date) from meta_ads_performance p where p.brand_id = b.id) as first_day,
@@ -167,3 +178,82 @@ async def brand_overview(conn: Conn, *, since: date, until: date) -> BrandsResul
             f"{b.name} ({b.ads} ads, {b.classified_ads} classified)" for b in brands
         )
     return BrandsResult(brands=brands, summary=summary)
+
+
+class BrandSaved(BaseModel):
+    brand: BrandRef
+    summary: str
+
+
+def _clean(value: str | None) -> str | None:
+    """An option as typed: surrounding spaces dropped; an empty value clears the field."""
+    return None if value is None else (value.strip() or None)
+
+
+async def _name_taken(conn: Conn, *, organization_id: UUID, name: str, other_than: UUID | None) -> bool:
+    cur = await conn.execute(
+        "select 1 from brands where organization_id = %s and lower(name) = lower(%s)"
+        " and (%s::uuid is null or id <> %s)",
+        (organization_id, name, other_than, other_than),
+    )
+    return await cur.fetchone() is not None
+
+
+async def create_brand(
+    conn: Conn,
+    *,
+    organization_id: UUID,
+    organization: str,
+    name: str,
+    website: str | None = None,
+    niche: str | None = None,
+    voice: str | None = None,
+) -> BrandSaved:
+    """A new brand in the organization; a name already used there (in any case) is refused."""
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidArgument("A brand needs a name.")
+    if await _name_taken(conn, organization_id=organization_id, name=name, other_than=None):
+        raise InvalidArgument(f"{organization} already has a brand named '{name}': choose another name.")
+    cur = await conn.execute(
+        "insert into brands (organization_id, name, website_url, niche, brand_voice_tone)"
+        " values (%s, %s, %s, %s, %s) returning id, name, organization_id",
+        (organization_id, name, _clean(website), _clean(niche), _clean(voice)),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return BrandSaved(brand=BrandRef(**row), summary=f"Created the brand '{name}' in {organization}.")
+
+
+async def edit_brand(
+    conn: Conn,
+    *,
+    brand: BrandRef,
+    rename: str | None = None,
+    website: str | None = None,
+    niche: str | None = None,
+    voice: str | None = None,
+) -> BrandSaved:
+    """Change what was given (None leaves a field as it is; an empty value clears it)."""
+    new_name = brand.name if rename is None else " ".join(rename.split())
+    if not new_name:
+        raise InvalidArgument("A brand needs a name.")
+    if new_name != brand.name and await _name_taken(
+        conn, organization_id=brand.organization_id, name=new_name, other_than=brand.id
+    ):
+        raise InvalidArgument(
+            f"Another brand is already named '{new_name}' in its organization: choose another name."
+        )
+    changes: dict[str, str | None] = {"name": new_name}
+    for column, value in (("website_url", website), ("niche", niche), ("brand_voice_tone", voice)):
+        if value is not None:
+            changes[column] = _clean(value)
+    sets = ", ".join(f"{column} = %({column})s" for column in changes)
+    await conn.execute(f"update brands set {sets} where id = %(id)s", {**changes, "id": brand.id})
+    given = {"name": rename, "website": website, "niche": niche, "voice": voice}
+    changed = [field for field, value in given.items() if value is not None]
+    what = ", ".join(changed) if changed else "nothing (no changes given)"
+    return BrandSaved(
+        brand=BrandRef(id=brand.id, name=new_name, organization_id=brand.organization_id),
+        summary=f"Updated the brand '{new_name}': {what}.",
+    )

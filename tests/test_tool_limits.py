@@ -39,6 +39,7 @@ LIMITS = {
     ("landing_page_analyses", "limit"): (1, 100),
     ("sync_meta", "days"): (1, 730),
     ("notifications", "limit"): (1, 100),
+    ("products", "price"): (0, 1_000_000),
     ("ad_performance", "days"): (1, 730),
     ("ad_performance", "min_spend"): (0, 999_999_999_999.99),
     ("ad_performance", "limit"): (1, 100),

@@ -232,6 +232,7 @@ def _load_all() -> None:
     from tools import (  # noqa: F401
         ad_creation,
         blueprints,
+        brands,
         briefings,
         content_gaps,
         creative,

@@ -413,9 +413,16 @@ async def _match_products(conn: Conn, brand: BrandRef, state: AccountSync) -> No
     """Ads whose landing page is one of the brand's product pages (canonical URLs equal), matched in
     SQL over the stored destinations; the counts and the most used unmatched pages for the answer."""
     cur = await conn.execute(
-        "select id, product_url from products where brand_id = %s and product_url is not null", (brand.id,)
+        "select id, product_url, product_pages from products where brand_id = %s and archived_at is null",
+        (brand.id,),
     )
-    products = [(row["id"], canonical_url(row["product_url"])) for row in await cur.fetchall()]
+    products = [
+        (row["id"], page)
+        for row in await cur.fetchall()
+        for page in dict.fromkeys(
+            [*row["product_pages"], *([canonical_url(row["product_url"])] if row["product_url"] else [])]
+        )
+    ]
     params = {"brand": brand.id, "ids": [p[0] for p in products], "pages": [p[1] for p in products]}
     cur = await conn.execute(_MATCH_PRODUCTS, params)
     stats = await cur.fetchone()

@@ -114,7 +114,8 @@ async def _product(conn: Conn, *, name: str | None, product_id: UUID | None, bra
         return await resolve_product(conn, name=name, brand_id=brand_id)
     cur = await conn.execute(
         "select p.id, p.name, p.brand_id, b.name as brand, p.organization_id from products p"
-        " join brands b on b.id = p.brand_id where p.brand_id = %s order by (p.id = %s) desc, p.name",
+        " join brands b on b.id = p.brand_id where p.brand_id = %s and p.archived_at is null"
+        " order by (p.id = %s) desc, p.name",
         (brand_id, product_id),
     )
     rows = await cur.fetchall()

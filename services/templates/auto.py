@@ -97,7 +97,8 @@ async def opted_in_products(conn: Conn, product_ids: list[UUID] | None = None) -
     cur = await conn.execute(
         "select p.id, p.name, p.organization_id, p.auto_template_threshold as threshold, b.name as brand"
         " from products p join brands b on b.id = p.brand_id"
-        " where p.auto_recommend_templates and (%(ids)s::uuid[] is null or p.id = any(%(ids)s))"
+        " where p.auto_recommend_templates and p.archived_at is null"
+        " and (%(ids)s::uuid[] is null or p.id = any(%(ids)s))"
         " order by b.name, p.name",
         {"ids": product_ids},
     )
@@ -217,7 +218,7 @@ async def auto_settings(conn: Conn, *, product_id: UUID | None = None) -> list[A
     cur = await conn.execute(
         "select p.name as product, b.name as brand, p.auto_recommend_templates as enabled,"
         " p.auto_template_threshold as threshold from products p join brands b on b.id = p.brand_id"
-        " where %(id)s::uuid is null or p.id = %(id)s order by b.name, p.name",
+        " where p.archived_at is null and (%(id)s::uuid is null or p.id = %(id)s) order by b.name, p.name",
         {"id": product_id},
     )
     return [AutoSetting(**row) for row in await cur.fetchall()]

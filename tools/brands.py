@@ -1,0 +1,202 @@
+"""`/brand` and `/products` in chat: an organization's admins create and edit brands and their products,
+each change previewed then confirmed, as the caller (RLS decides what they can see)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from core.errors import InvalidArgument, NotAllowed
+from services import products as product_service
+from services.brands import create_brand, edit_brand, resolve_brand, visible_brands
+from services.models import BrandRef
+from services.platform.accounts import Membership, memberships
+from services.presentable import Presentable, Table, table_of
+from tools.actions import ActionButton, admin_of, ask_first
+from tools.deps import Deps
+from tools.registry import tool
+
+Text = Annotated[str, Field(max_length=500)]
+Price = Annotated[float, Field(ge=0, le=1_000_000)]
+ProductAction = Literal["list", "add", "edit", "archive"]
+
+
+class BrandAnswer(BaseModel, Presentable):
+    summary: str
+    actions: list[ActionButton] = []
+
+    def as_tables(self) -> list[Table]:
+        return []
+
+
+def _organization(roles: dict[UUID, Membership], beside: BrandRef | None) -> Membership:
+    """The organization of the brand named, else the only one the caller is an admin of (or in)."""
+    if beside is not None:
+        return roles[beside.organization_id]
+    admins = [m for m in roles.values() if m.role == "admin"]
+    if len(roles) == 1 or len(admins) == 1:
+        return admins[0] if admins else next(iter(roles.values()))
+    if not roles:
+        raise NotAllowed("You are not in an organization yet: ask an admin to add you to one.")
+    quoted = ", ".join(sorted(f"'{m.organization}'" for m in admins))
+    raise InvalidArgument(
+        f"You are an admin of several organizations ({quoted}): name one of the brands of the one you mean,"
+        ' e.g. beside:"Acme Pets".'
+    )
+
+
+@tool(example='/brand name:"Northwind Naturals" website:https://northwind.example', step="Brand {name}")
+async def brand(
+    deps: Deps,
+    name: Text,
+    rename: Text | None = None,
+    website: Text | None = None,
+    niche: Text | None = None,
+    voice: Text | None = None,
+    beside: Text | None = None,
+    confirm: bool = False,
+) -> BrandAnswer:
+    """Create a brand (in your organization), or change an existing one's name, website, niche or voice.
+    Admins only; shows what will change and asks to confirm.
+
+    Args:
+        name: The brand's name (a new name creates the brand; names are unique in an organization).
+        rename: A new name for an existing brand.
+        website: The brand's website.
+        niche: What it sells, in a few words.
+        voice: The brand's voice and tone.
+        beside: One of your brands: the new brand goes in its organization (when you are in several).
+        confirm: Go ahead (after the preview).
+    """
+    args: dict[str, str | int | bool] = {"name": name}
+    given = {
+        "rename": rename,
+        "website": website,
+        "niche": niche,
+        "voice": voice,
+        "beside": beside,
+    }
+    args.update({key: value for key, value in given.items() if value is not None})
+    async with deps.db.as_user(deps.caller) as conn:
+        roles = await memberships(conn, user_id=deps.caller.user_id)
+        visible = [
+            b for b in await visible_brands(conn) if b.name.casefold() == " ".join(name.split()).casefold()
+        ]
+        if visible:
+            found = visible[0] if len(visible) == 1 else await resolve_brand(conn, name=name)
+            org = roles[found.organization_id].organization
+            admin_of(roles, found.organization_id, organization=org, to="edit its brands")
+            changes = ", ".join(f"{k} to '{v}'" for k, v in given.items() if v is not None and k != "beside")
+            if not changes:  # creating a brand that exists: say so, and how to change it
+                return BrandAnswer(
+                    summary=f"{org} already has a brand named '{found.name}'; nothing changed."
+                    " To change it, add rename:…, website:…, niche:… or voice:…."
+                )
+            if not confirm:
+                return ask_first(BrandAnswer, f"Change {found.name}'s {changes}?", tool="brand", args=args,
+                                 label="Save")  # fmt: skip
+            saved = await edit_brand(
+                conn, brand=found, rename=rename, website=website, niche=niche, voice=voice
+            )
+            return BrandAnswer(summary=saved.summary)
+        if rename is not None:
+            await resolve_brand(conn, name=name)  # no such brand: its 'did you mean'
+        member = _organization(roles, await resolve_brand(conn, name=beside) if beside else None)
+        admin_of(roles, member.organization_id, organization=member.organization, to="create brands")
+        if not confirm:
+            return ask_first(BrandAnswer, f"Create the brand '{' '.join(name.split())}' in {member.organization}?",
+                             tool="brand", args=args, label="Create")  # fmt: skip
+        saved = await create_brand(
+            conn, organization_id=member.organization_id, organization=member.organization, name=name,
+            website=website, niche=niche, voice=voice,
+        )  # fmt: skip
+    return BrandAnswer(
+        summary=f'{saved.summary} Next: add its products (/products brand:"{saved.brand.name}" action:add name:…)'
+        " and link its ad account (/meta_account)."
+    )
+
+
+class ProductsAnswer(BaseModel, Presentable):
+    summary: str
+    products: list[product_service.ProductRow] = []
+    actions: list[ActionButton] = []
+
+    def as_tables(self) -> list[Table]:
+        return [table_of("Products", self.products, ("name", "brand", "price", "pages", "description"))]
+
+
+@tool(
+    example='/products brand:"Northwind Naturals" action:add name:"Morning Blend" urls:https://…',
+    step="Products of {brand}",
+)
+async def products(
+    deps: Deps,
+    brand: Text,
+    action: ProductAction = "list",
+    name: Text | None = None,
+    urls: Annotated[str, Field(max_length=4000)] | None = None,
+    price: Price | None = None,
+    description: Annotated[str, Field(max_length=4000)] | None = None,
+    rename: Text | None = None,
+    confirm: bool = False,
+) -> ProductsAnswer:
+    """A brand's products: list them, or (admins; previewed, then confirmed) add, edit or archive one.
+    A product's URLs are its product pages: the sync matches ads that link to them to the product.
+
+    Args:
+        brand: The brand.
+        action: list, add, edit or archive.
+        name: The product (add, edit, archive).
+        urls: Its product pages, separated by spaces (add; edit replaces them).
+        price: Its price.
+        description: What it is, in a sentence or two.
+        rename: A new name (edit).
+        confirm: Go ahead (after the preview).
+    """
+    async with deps.db.as_user(deps.caller) as conn:
+        found = await resolve_brand(conn, name=brand)
+        if action == "list":
+            listed = await product_service.list_products(conn, brand=found)
+            return ProductsAnswer(summary=listed.summary, products=listed.products)
+        if not name:
+            raise InvalidArgument(f'Which product? Say name:"…" to {action} one.')
+        roles = await memberships(conn, user_id=deps.caller.user_id)
+        admin_of(roles, found.organization_id, organization=roles[found.organization_id].organization,
+                 to="change its products")  # fmt: skip
+        pages = None if urls is None else urls.split()
+        args: dict[str, str | int | bool] = {"brand": found.name, "action": action, "name": name}
+        extra = {"urls": urls, "price": price, "description": description, "rename": rename}
+        args.update({key: str(value) for key, value in extra.items() if value is not None})
+        if action == "add":
+            checked = product_service.product_pages(pages or [])  # bad URLs refused before the preview
+            if not confirm:
+                what = (
+                    f" with {len(checked)} product page{'s' if len(checked) != 1 else ''}" if checked else ""
+                )
+                return ask_first(ProductsAnswer, f"Add '{' '.join(name.split())}' to {found.name}{what}?",
+                                 tool="products", args=args, label="Add")  # fmt: skip
+            saved = await product_service.add_product(
+                conn, brand=found, name=name, urls=pages or [], price=price, description=description
+            )
+            return ProductsAnswer(summary=saved.summary)
+        product = await product_service.resolve_product(conn, name=name, brand_id=found.id)
+        if action == "archive":
+            if not confirm:
+                return ask_first(ProductsAnswer, f"Archive '{product.name}' ({found.name})? It will be hidden from"
+                                 " lists and matching; its history stays.", tool="products", args=args,
+                                 label="Archive")  # fmt: skip
+            return ProductsAnswer(
+                summary=(await product_service.archive_product(conn, product=product)).summary
+            )
+        if pages is not None:
+            product_service.product_pages(pages)
+        if not confirm:
+            changes = ", ".join(k for k, v in extra.items() if v is not None) or "nothing"
+            return ask_first(ProductsAnswer, f"Change '{product.name}' ({found.name}): {changes}?", tool="products",
+                             args=args, label="Save")  # fmt: skip
+        saved = await product_service.edit_product(
+            conn, product=product, rename=rename, urls=pages, price=price, description=description
+        )
+    return ProductsAnswer(summary=saved.summary)
