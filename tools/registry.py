@@ -234,6 +234,7 @@ def _load_all() -> None:
         blueprints,
         brands,
         briefings,
+        classify,
         content_gaps,
         creative,
         jobs,
