@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -27,6 +28,25 @@ HOOKS = (
 )
 OFFLINE = "the offline rules (text only; set ANTHROPIC_API_KEY or GEMINI_API_KEY for full classification)"
 NO_TEXT = "2 skipped (2 ad without text (the offline rules read text only))"
+
+
+class Watching:
+    """A surface that shows progress: what the chat's tool step would show."""
+
+    def __init__(self) -> None:
+        self.progress: list[str] = []
+
+    async def on_text(self, delta: str) -> None:
+        pass
+
+    async def on_tool_start(self, call_id: str, tool: str, args: dict[str, Any]) -> None:
+        pass
+
+    async def on_tool_end(self, call_id: str, tool: str, result: Any, error: str | None) -> None:
+        pass
+
+    def on_progress(self, call_id: str | None, message: str) -> None:
+        self.progress.append(message)
 
 
 @dataclass(frozen=True)
@@ -76,12 +96,19 @@ async def stored(db: Database, brand_id: UUID) -> tuple[int, object]:
 async def test_classify_in_chat_counts_what_it_wrote_then_reports_it_cached(
     db: Database, brand: Brand
 ) -> None:
-    first = await run_turn(db=db, caller=brand.team.member, message=f'/classify brand:"{brand.name}"')
+    watching = Watching()
+    first = await run_turn(
+        db=db, caller=brand.team.member, message=f'/classify brand:"{brand.name}"', listener=watching
+    )
     assert not first.refused, first.text
     assert first.text.startswith(
         f"Classified 5 new or changed ads for {brand.name} with {OFFLINE};"
         f" 0 unchanged ads kept their classification; {NO_TEXT}."
     ), first.text
+    assert watching.progress == [
+        f"Classified 5 of 5 ads for {brand.name}",
+        f"Classified ads for {brand.name}",
+    ]
     count, last = await stored(db, brand.id)
     assert count == 5
 
