@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from rapidfuzz import process
 
@@ -40,6 +40,22 @@ def _split(text: str) -> list[str]:
         raise InvalidArgument(f"Couldn't read that command: {error} (check the quotes).") from error
 
 
+def _choice_argument(spec: ToolSpec, word: str) -> str | None:
+    """The argument that takes `word` as one of its fixed choices (a Literal), if exactly one does."""
+    found = [
+        name
+        for name, field in spec.args_model.model_fields.items()
+        if word.lower() in _choices(field.annotation)
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _choices(annotation: Any) -> set[str]:
+    if get_origin(annotation) is Literal:
+        return {str(a).lower() for a in get_args(annotation)}
+    return {c for a in get_args(annotation) for c in _choices(a)}  # Optional[Literal[...]], Annotated
+
+
 def parse_slash(text: str) -> SlashCommand:
     """Parse and validate a slash command, or raise a user-facing error saying exactly what is wrong."""
     tokens = _split(text.strip()[1:])
@@ -55,9 +71,11 @@ def parse_slash(text: str) -> SlashCommand:
     for i, token in enumerate(rest):
         cut = min((p for p in (token.find(":"), token.find("=")) if p > 0), default=-1)
         if cut < 0:
-            # A bare first word is the first required argument, else the first one: /top_hooks "Acme Pets",
-            # /jobs failed.
-            first = spec.required[0] if spec.required else next(iter(spec.arguments), None)
+            # A bare first word is the argument whose choices name it (/schedules create, /products add),
+            # else the first required argument, else the first one: /top_hooks "Acme Pets", /jobs failed.
+            first = _choice_argument(spec, token) or (
+                spec.required[0] if spec.required else next(iter(spec.arguments), None)
+            )
             if i == 0 and first is not None:
                 given[first] = token
                 continue

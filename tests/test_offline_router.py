@@ -10,6 +10,7 @@ from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolCall
 
 from agent.offline import RouterContext, route
 from agent.runner import run_turn
+from agent.slash import parse_slash
 from db.pool import Caller, Database
 
 TODAY = date(2026, 11, 25)  # a Wednesday
@@ -96,3 +97,19 @@ async def test_plain_english_runs_end_to_end_with_history(db: Database, maya: Ca
     second = await run_turn(db=db, caller=maya, message="and the last 60 days?", history=first.messages)
     assert second.tool_calls[0].args == {"brand": "Acme Pets", "days": 60}
     assert "last 60 days" in second.text
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ('/schedules create brand:"Acme Pets"', {"action": "create", "brand": "Acme Pets"}),
+        ('/products add brand:"Acme Pets" name:Chews', {"action": "add", "brand": "Acme Pets"}),
+        ('/top_hooks "Acme Pets"', {"brand": "Acme Pets"}),
+        ("/jobs failed", {"view": "failed"}),
+    ],
+)
+def test_a_bare_first_word_fills_the_argument_it_names(command: str, expected: dict[str, str]) -> None:
+    """A choice word (create, add, failed) fills the argument that offers it; anything else the first
+    required argument, as before."""
+    args = parse_slash(command).args
+    assert {key: args.get(key) for key in expected} == expected
