@@ -99,7 +99,7 @@ def user_add(
             return await add_user(conn, email=email, organization_id=org_id, role=role, password=chosen)
 
     _run(work)
-    console.print(f"{email} is a {role} of '{org}'.")
+    console.print(f"{email} is {'an' if role == 'admin' else 'a'} {role} of '{org}'.")
     if password is None:
         console.print(f"Generated password: {chosen}")
 

@@ -13,7 +13,7 @@ from services import products as product_service
 from services.brands import create_brand, edit_brand, resolve_brand, visible_brands
 from services.models import BrandRef
 from services.platform.accounts import Membership, memberships
-from services.presentable import Presentable, Table, table_of
+from services.presentable import Column, Presentable, Table, table_of
 from tools.actions import ActionButton, admin_of, ask_first
 from tools.deps import Deps
 from tools.registry import tool
@@ -124,7 +124,11 @@ class ProductsAnswer(BaseModel, Presentable):
     actions: list[ActionButton] = []
 
     def as_tables(self) -> list[Table]:
-        return [table_of("Products", self.products, ("name", "brand", "price", "pages", "description"))]
+        return [
+            table_of(
+                "Products", self.products, ("name", "brand", Column("price", "money"), "pages", "description")
+            )
+        ]
 
 
 @tool(
