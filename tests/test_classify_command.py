@@ -147,3 +147,15 @@ async def test_cli_prints_the_summary(db: Database, brand: Brand, tmp_path: Path
         f" 0 unchanged ads kept their classification; {NO_TEXT}."
     ) in " ".join(done.stdout.split())
     assert (await stored(db, brand.id))[0] == 5
+
+
+async def test_a_brand_made_from_nothing_is_told_where_ads_come_from(db: Database, tmp_path: Path) -> None:
+    """A brand created by `viraltracker brand create` has no ads: /classify says how to get some."""
+    team = await make_team(db, "Empty Co")
+    name = f"Fresh {uuid.uuid4().hex[:8]}"
+    made = run_cli(db.url, tmp_path, "brand", "create", name, "--org", team.name)
+    assert made.returncode == 0, made.stderr
+    turn = await run_turn(db=db, caller=team.admin, message=f'/classify brand:"{name}"')
+    assert turn.text.startswith(
+        f"{name} has no ads to classify yet: link its Meta ad account (/meta_account or /connect_meta)"
+    ), turn.text

@@ -103,6 +103,11 @@ class ClassificationResult(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> str:
+        if not (self.new or self.cached or self.skipped or self.errors or self.left_for_later):
+            return (
+                f"{self.brand} has no ads to classify yet: link its Meta ad account (/meta_account or"
+                " /connect_meta) and sync, or import an Ads Manager export (viraltracker import meta-csv)."
+            )
         offline = self.classifier == OFFLINE_MODEL
         by = "the offline rules (text only; set ANTHROPIC_API_KEY or GEMINI_API_KEY for full classification)"
         parts = [
