@@ -100,8 +100,10 @@ def with_rows(*tables: Table) -> list[Table]:
 
 
 def layout(title: str, **rest: Any) -> dict[str, Any]:
-    """A chart's layout: its title, the legend in a row under it, and the rest as given."""
-    return {"title": {"text": title}, "legend": {"orientation": "h"}, **rest}
+    """A chart's layout: its title, the legend in a row under it, and the rest as given. Axes make
+    room for their labels (long hook texts on a bar chart's axis are otherwise cut at the left)."""
+    axes = {axis: {"automargin": True, **rest.pop(axis, {})} for axis in ("xaxis", "yaxis")}
+    return {"title": {"text": title}, "legend": {"orientation": "h"}, **axes, **rest}
 
 
 def percents(values: Sequence[float | None]) -> list[float | None]:
