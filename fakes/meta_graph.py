@@ -565,6 +565,11 @@ class FakeGraph:
         self.tokens: dict[str, set[str] | None] = {}
         """Valid access tokens → the account ids each may read (None: every account)."""
         self.expired_tokens: set[str] = set()
+        self.token_expires: dict[str, int] = {}
+        """Long-lived token → when it ends (epoch seconds), as `/debug_token` and a re-exchange tell."""
+        self.unextendable_tokens: set[str] = set()
+        """Long-lived tokens Meta won't extend: exchanging one answers the same token and its remaining
+        lifetime (what Meta does when the person has not used the app lately)."""
         self.usage: dict[str, int] = {
             "call_count": 1,
             "total_cputime": 1,
@@ -1018,9 +1023,15 @@ class FakeGraph:
         if params.get("grant_type") == "fb_exchange_token":
             short = params.get("fb_exchange_token", "")
             self._check_token(short)
+            now = int(time.time())
+            if short in self.unextendable_tokens:
+                remaining = max(self.token_expires.get(short, now + LONG_TOKEN_SECONDS) - now, 0)
+                return {"access_token": short, "token_type": "bearer", "expires_in": remaining}
             long = "EAAL" + hashlib.sha256(short.encode()).hexdigest()[:40]
             accounts = self.tokens[short]
             self.tokens[long] = None if accounts is None else set(accounts)
+            self.expired_tokens.discard(long)
+            self.token_expires[long] = now + LONG_TOKEN_SECONDS
             return {"access_token": long, "token_type": "bearer", "expires_in": LONG_TOKEN_SECONDS}
         code = params.get("code")
         if not code:
@@ -1053,7 +1064,7 @@ class FakeGraph:
             "type": "USER",
             "application": "ViralTracker",
             "data_access_expires_at": now + 90 * 86400,
-            "expires_at": now + LONG_TOKEN_SECONDS,
+            "expires_at": self.token_expires.get(input_token, now + LONG_TOKEN_SECONDS),
             "is_valid": input_token in self.tokens and input_token not in self.expired_tokens,
             "scopes": ["ads_read", "ads_management", "business_management"],
             "user_id": "100000000000001",
