@@ -14,9 +14,13 @@ from services.models import BrandRef
 from services.presentable import Column, Presentable, Table, table_of
 
 
-async def visible_brands(conn: Conn) -> list[BrandRef]:
-    """Every brand the caller's organizations own (RLS decides), by name."""
-    cur = await conn.execute("select id, name, organization_id from brands order by name")
+async def visible_brands(conn: Conn, *, archived: bool = False) -> list[BrandRef]:
+    """Every brand the caller's organizations own (RLS decides), by name: the live ones, or with
+    `archived` the archived ones (hidden everywhere else)."""
+    cur = await conn.execute(
+        "select id, name, organization_id from brands where (archived_at is not null) = %s order by name",
+        (archived,),
+    )
     return [BrandRef(**row) for row in await cur.fetchall()]
 
 
@@ -33,11 +37,24 @@ def _quote_list(names: list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
-async def resolve_brand(conn: Conn, *, name: str, organization_id: UUID | None = None) -> BrandRef:
+async def resolve_brand(
+    conn: Conn, *, name: str, organization_id: UUID | None = None, archived: bool = False
+) -> BrandRef:
     """The brand a person meant (in one organization if given): an exact name (any case, any spacing);
-    otherwise 'did you mean'."""
+    otherwise 'did you mean'. Archived brands are not found, unless `archived` (then only they are)."""
     wanted = " ".join(name.split()).casefold()
-    brands = [b for b in await visible_brands(conn) if organization_id in (None, b.organization_id)]
+    brands = [
+        b
+        for b in await visible_brands(conn, archived=archived)
+        if organization_id in (None, b.organization_id)
+    ]
+    if archived and not any(b.name.casefold() == wanted for b in brands):
+        live = [b for b in await visible_brands(conn) if b.name.casefold() == wanted]
+        raise NotFound(
+            f"'{live[0].name}' is not archived: nothing to bring back."
+            if live
+            else f"No archived brand named '{name}'."
+        )
     if not wanted:
         raise NotFound(f"Which brand? Your brands: {_quote_list([b.name for b in brands])}.")
     exact = [b for b in brands if b.name.casefold() == wanted]
@@ -62,6 +79,61 @@ async def resolve_brand(conn: Conn, *, name: str, organization_id: UUID | None =
     if not brands:
         raise NotFound(f"No brand named '{name}'. You have no brands yet.")
     raise NotFound(f"No brand named '{name}'. Your brands: {_quote_list([b.name for b in brands])}.")
+
+
+class BrandArchived(BaseModel):
+    brand: BrandRef
+    schedules_stopped: list[str]
+    """The job types of the schedules archiving stopped."""
+    summary: str
+
+
+async def running_schedules(conn: Conn, *, brand: BrandRef) -> list[str]:
+    """The job types of the brand's enabled schedules (what archiving would stop)."""
+    cur = await conn.execute(
+        "select job_type from scheduled_jobs where brand_id = %s and enabled order by job_type, created_at",
+        (brand.id,),
+    )
+    return [str(row["job_type"]) for row in await cur.fetchall()]
+
+
+def _schedules(job_types: list[str]) -> str:
+    n = len(job_types)
+    return f"{n} schedule{'s' if n != 1 else ''} ({', '.join(job_types)})"
+
+
+async def archive_brand(conn: Conn, *, brand: BrandRef) -> BrandArchived:
+    """Hide the brand from lists and name resolution and stop its schedules, in the caller's
+    transaction (both or neither); its ads, reports and history stay."""
+    cur = await conn.execute(
+        "update brands set archived_at = now() where id = %s and archived_at is null returning id",
+        (brand.id,),
+    )
+    if await cur.fetchone() is None:
+        raise NotFound(f"'{brand.name}' is already archived.")
+    cur = await conn.execute(
+        "update scheduled_jobs set enabled = false where brand_id = %s and enabled returning job_type",
+        (brand.id,),
+    )
+    stopped = sorted(str(row["job_type"]) for row in await cur.fetchall())
+    what = f"Stopped its {_schedules(stopped)}." if stopped else "It had no running schedules."
+    return BrandArchived(
+        brand=brand,
+        schedules_stopped=stopped,
+        summary=f"Archived '{brand.name}': hidden from /brands and brand names; its ads, reports and"
+        f" history are kept. {what}",
+    )
+
+
+async def unarchive_brand(conn: Conn, *, brand: BrandRef) -> BrandArchived:
+    """Bring an archived brand back. Its schedules stay paused: which to resume is the person's call."""
+    await conn.execute("update brands set archived_at = null where id = %s", (brand.id,))
+    return BrandArchived(
+        brand=brand,
+        schedules_stopped=[],
+        summary=f"Restored '{brand.name}': it shows in /brands again. Its schedules stay paused:"
+        " resume the ones you want with /schedules.",
+    )
 
 
 class ToolReadiness(BaseModel):
