@@ -81,6 +81,15 @@ async def resolve_brand(
     raise NotFound(f"No brand named '{name}'. Your brands: {_quote_list([b.name for b in brands])}.")
 
 
+async def has_archived_brand(conn: Conn, *, organization_id: UUID, name: str) -> bool:
+    """Whether the organization's brand of this name (any case) is archived."""
+    cur = await conn.execute(
+        "select 1 from brands where organization_id = %s and lower(name) = lower(%s) and archived_at is not null",
+        (organization_id, name),
+    )
+    return await cur.fetchone() is not None
+
+
 class BrandArchived(BaseModel):
     brand: BrandRef
     schedules_stopped: list[str]
@@ -286,6 +295,11 @@ async def create_brand(
     if not name:
         raise InvalidArgument("A brand needs a name.")
     if await _name_taken(conn, organization_id=organization_id, name=name, other_than=None):
+        if await has_archived_brand(conn, organization_id=organization_id, name=name):
+            raise InvalidArgument(
+                f"{organization} has an archived brand named '{name}': bring it back (brand unarchive,"
+                " /brand unarchive) or choose another name."
+            )
         raise InvalidArgument(f"{organization} already has a brand named '{name}': choose another name.")
     cur = await conn.execute(
         "insert into brands (organization_id, name, website_url, niche, brand_voice_tone)"

@@ -86,6 +86,12 @@ async def test_the_cli_archives_a_brand_stops_its_schedules_and_brings_it_back(
         " Stopped its 2 schedules (meta_sync, meta_sync)."
     )
     assert await state_of(db, brand_id) == {"archived": True, "enabled": [False, False]}
+    taken = cli("brand", "create", brand.lower(), "--org", org.name)
+    assert taken.returncode == 2
+    assert " ".join(taken.stderr.split()) == (
+        f"{org.name} has an archived brand named '{brand.lower()}': bring it back (brand unarchive,"
+        " /brand unarchive) or choose another name."
+    )
     hidden = cli("product", "list", "--brand", brand, "--org", org.name)
     assert hidden.returncode == 2 and "Traceback" not in hidden.stderr
     assert " ".join(hidden.stderr.split()) == f"No brand named '{brand}'. You have no brands yet."

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,21 +15,19 @@ from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 import pytest
-from chainlit.context import ChainlitContext, context_var
 from chainlit.message import Message
-from chainlit.session import HTTPSession
 from chainlit.user import User
-from pydantic import SecretStr
 
 from agent.history import HistoryDataLayer, make_data_layer
 from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
-from services.meta.api import Limits, MetaClient
 from services.meta.oauth import complete_connect, confirm_account, start_connect
 from services.meta.tokens import check_tokens
 from services.meta.vault import TokenVault
 from services.platform.accounts import add_user, create_organization
 from settings import Settings
+from tests.test_chat_history import chainlit_context
+from tests.test_meta_oauth import client_for
 
 APP_ID, APP_SECRET = "2345678901", "renewal-app-secret-" + uuid.uuid4().hex
 
@@ -68,15 +65,6 @@ def settings_for(fake: FakeGraph, tmp_path: Path, *, app: bool = True) -> Settin
         CHAINLIT_AUTH_SECRET="test-auth-secret-" + uuid.uuid4().hex,
         **extra,
     )
-
-
-def client_for(fake: FakeGraph) -> Any:
-    def make(token: SecretStr | None) -> MetaClient:
-        return MetaClient(
-            token=token, graph_url=fake.url, limits=Limits(backoff_base=0.001), sleep=lambda _: None
-        )
-
-    return make
 
 
 async def link_with_facebook(db: Database, fake: FakeGraph, settings: Settings) -> Linked:
@@ -134,16 +122,6 @@ async def expires_in(db: Database, fake: FakeGraph, linked: Linked, days: int) -
         )
     fake.token_expires[linked.token] = int(expires.timestamp())
     return expires
-
-
-@contextmanager
-def chainlit_context(thread_id: str, user: Any) -> Iterator[None]:
-    session = HTTPSession(id=str(uuid.uuid4()), client_type="webapp", thread_id=thread_id, user=user)
-    token = context_var.set(ChainlitContext(session))
-    try:
-        yield
-    finally:
-        context_var.reset(token)
 
 
 async def chat(layer: HistoryDataLayer, linked: Linked, *, days_ago: int) -> None:
