@@ -567,6 +567,11 @@ class FakeGraph:
         self.expired_tokens: set[str] = set()
         self.token_expires: dict[str, int] = {}
         """Long-lived token → when it ends (epoch seconds), as `/debug_token` and a re-exchange tell."""
+        self.exchange_omits_expires_in = False
+        """When set, the `fb_exchange_token` answer has no `expires_in` (Meta's answer at times; its end
+        is then only in `/debug_token`, where 0 means never)."""
+        self.exchanged_tokens_never_expire = False
+        """When set, exchanged tokens don't expire: no `expires_in`, `/debug_token` says `expires_at` 0."""
         self.unextendable_tokens: set[str] = set()
         """Long-lived tokens Meta won't extend: exchanging one answers the same token and its remaining
         lifetime (what Meta does when the person has not used the app lately)."""
@@ -945,6 +950,8 @@ class FakeGraph:
         if path == "/oauth/access_token":
             return self._oauth(params)
         parts = path.strip("/").split("/")
+        if path == "/debug_token" and self._is_app_token(params.get("access_token")):
+            return self._debug_token(params.get("input_token", ""))
         allowed = self._check_token(params.get("access_token"))
         if path == "/debug_token":
             return self._debug_token(params.get("input_token", ""))
@@ -1012,6 +1019,10 @@ class FakeGraph:
 
     # -- OAuth -----------------------------------------------------------------------------------
 
+    def _is_app_token(self, token: str | None) -> bool:
+        """Meta's app access token, `{app-id}|{app-secret}` (only when the fake has an app)."""
+        return self.app_id is not None and token == f"{self.app_id}|{self.app_secret}"
+
     def _check_app(self, params: dict[str, str]) -> None:
         if self.app_id is not None and params.get("client_id") != self.app_id:
             raise GraphError(400, 101, "Error validating application. Invalid application ID.")
@@ -1031,7 +1042,9 @@ class FakeGraph:
             accounts = self.tokens[short]
             self.tokens[long] = None if accounts is None else set(accounts)
             self.expired_tokens.discard(long)
-            self.token_expires[long] = now + LONG_TOKEN_SECONDS
+            self.token_expires[long] = 0 if self.exchanged_tokens_never_expire else now + LONG_TOKEN_SECONDS
+            if self.exchange_omits_expires_in or self.exchanged_tokens_never_expire:
+                return {"access_token": long, "token_type": "bearer"}
             return {"access_token": long, "token_type": "bearer", "expires_in": LONG_TOKEN_SECONDS}
         code = params.get("code")
         if not code:

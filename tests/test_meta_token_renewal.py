@@ -255,3 +255,35 @@ async def test_system_user_links_are_left_alone(
     row = await stored(db, settings, linked.account)
     assert (row["token"], row["token_expires_at"]) == (linked.token, expires)
     assert await notes_of(db, linked.org) == []
+
+
+async def test_when_meta_leaves_out_the_lifetime_debug_token_tells_it(
+    db: Database, fake: FakeGraph, tmp_path: Path, layer: HistoryDataLayer
+) -> None:
+    settings = settings_for(fake, tmp_path)
+    for case in ("no expires_in", "never expires"):
+        fake.exchange_omits_expires_in = case == "no expires_in"
+        fake.exchanged_tokens_never_expire = case == "never expires"
+        linked = await link_with_facebook(db, fake, settings)
+        await expires_in(db, fake, linked, days=4)
+        await chat(layer, linked, days_ago=3)
+        asked = fake.calls("/debug_token")
+        result = await check_tokens(
+            db, settings=settings, organization_id=linked.org, client_factory=client_for(fake)
+        )
+        assert (result.renewed, result.warned) == (1, 0), case
+        assert fake.calls("/debug_token") == asked + 1, case
+        [debug] = [r for r in fake.requests if r.path == "/debug_token"][-1:]
+        assert debug.params["access_token"] == f"{APP_ID}|{APP_SECRET}"  # the app's own token
+        row = await stored(db, settings, linked.account)
+        assert row["token"] != linked.token and row["token"] == debug.params["input_token"]
+        [note] = await notes_of(db, linked.org)
+        if case == "never expires":
+            assert row["token_expires_at"] is None
+            assert note["message"] == f"Renewed the Meta connection for {linked.brand}; it no longer expires."
+        else:
+            ends = row["token_expires_at"]
+            assert ends == datetime.fromtimestamp(fake.token_expires[row["token"]], UTC)
+            assert note["message"] == (
+                f"Renewed the Meta connection for {linked.brand}; it now lasts until {ends:%b %-d, %Y}."
+            )

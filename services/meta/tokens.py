@@ -188,19 +188,37 @@ async def _renewal(
     )
     try:
         fresh = await exchange_for_long_lived(app, settings=settings, token=token, now=now)
+        if not fresh.token.get_secret_value():
+            return None
+        if fresh.expires_at is None:  # Meta at times leaves out expires_in: debug_token has the end
+            ends = await _debug_expiry(app, settings, fresh.token)
+            if ends == 0:
+                return fresh  # a token that does not expire
+            fresh = fresh.model_copy(update={"expires_at": datetime.fromtimestamp(ends, UTC)})
     except ExternalServiceError as error:
         log.warning("Meta did not renew a token: %s", error.message)
         return None
-    if not fresh.token.get_secret_value() or fresh.expires_at is None:
-        return None
+    assert fresh.expires_at is not None
     return fresh if fresh.expires_at - expires >= MIN_GAIN else None
+
+
+async def _debug_expiry(app: MetaClient, settings: Settings, token: SecretStr) -> int:
+    """When Meta says the token ends (epoch seconds; 0: never), asked with the app's own token."""
+    assert settings.meta_app_id and settings.meta_app_secret is not None  # _may_renew checked
+    app_token = SecretStr(f"{settings.meta_app_id}|{settings.meta_app_secret.get_secret_value()}")
+    client = MetaClient(token=app_token, graph_url=app.graph_url, limits=app.limits, sleep=app.sleep)
+    answer = await asyncio.to_thread(client.get, ("debug_token",), {"input_token": token.get_secret_value()})
+    data = answer.get("data") or {}
+    if not data.get("is_valid") or not isinstance(data.get("expires_at"), int):
+        raise ExternalServiceError("Meta did not confirm the renewed token.")
+    return int(data["expires_at"])
 
 
 async def _store_renewal(
     conn: Conn, row: dict[str, Any], renewal: LongLivedToken, vault: TokenVault | None
 ) -> int:
     """Store the new token (encrypted) in place of the one it replaces, and say so once."""
-    assert vault is not None and renewal.expires_at is not None
+    assert vault is not None
     cur = await conn.execute(
         "update brand_ad_accounts set access_token_encrypted = %s, token_expires_at = %s, last_error = null"
         " where id = %s and access_token_encrypted = %s and status in ('active', 'error') returning id",
@@ -209,13 +227,14 @@ async def _store_renewal(
     if await cur.fetchone() is None:
         return 0  # reconnected or renewed meanwhile: that newer token stays
     brand, until = row["brand"], renewal.expires_at
+    lasts = f"it now lasts until {until:%b %-d, %Y}" if until else "it no longer expires"
     return await _notify(
         conn,
         row,
         RENEWED,
         title=f"Meta connection for {brand} renewed",
-        message=f"Renewed the Meta connection for {brand}; it now lasts until {until:%b %-d, %Y}.",
-        expires_at=until.isoformat(),
+        message=f"Renewed the Meta connection for {brand}; {lasts}.",
+        expires_at=until.isoformat() if until else "never",
     )
 
 
