@@ -5,12 +5,13 @@ Run daily by the platform's `token_expiry_check` job. A connection expiring with
 or whose date has passed is marked expired, which notifies once and stops further checks until the
 brand reconnects.
 
-Renewal: Meta lets an app exchange a valid long-lived user token (`oauth/access_token`,
-`grant_type=fb_exchange_token`, with the app id and secret) and answers a fresh ~60-day expiry only
-while the person keeps using the app; an expired token can't be exchanged. So a connection expiring
-within `RENEW_WITHIN_DAYS` whose person sent a chat message in the last `RECENT_USE_DAYS` is
-exchanged, and the new token stored encrypted. When Meta refuses, answers no later expiry, or no
-Meta app is configured, nothing changes and the warnings stay. System-user links are never touched.
+Renewal: an app may exchange a valid user token for a long-lived (~60-day) one (`oauth/access_token`,
+`grant_type=fb_exchange_token`, with the app id and secret); an expired token can't be exchanged, and
+Meta refreshes tokens only for people who keep using the app (for a long-lived token it may answer the
+same token and expiry). So a connection expiring within `RENEW_WITHIN_DAYS` whose person sent a chat
+message in the last `RECENT_USE_DAYS` is exchanged, and a token that lasts longer is stored encrypted.
+When Meta refuses, answers no later expiry, or no Meta app is configured, nothing changes and the
+warnings stay. System-user links are never touched.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ RENEWED = "meta_token_renewed"
 # A week before the first warning: when Meta renews, nobody is warned, and a person who comes back
 # within those two weeks is still caught by a daily try.
 RENEW_WITHIN_DAYS = EXPIRY_WARNING_DAYS + 7
-# Only the access of someone still using the app is extended; Meta's own refresh rule is similar.
+# Only the access of someone still using the app is extended (Meta's SDKs refresh within 90 days).
 RECENT_USE_DAYS = 30
 # Meta answers the same expiry when it won't extend: a gain under a day is no renewal.
 MIN_GAIN = timedelta(days=1)
