@@ -36,6 +36,10 @@ class CreatedAd(BaseModel):
     headline: str
     status: str
     image_path: str
+    tracking_id: str
+    """Carried into Meta (in the ad name, or utm_content in the link): the sync links the live ad back."""
+    ad_name: str
+    link: str | None = None
     image_file: ServerFile | None = None
     """Where the image can be opened (a local file in the embedded default; answers name it)."""
 
@@ -51,7 +55,7 @@ class CreateAdsResult(BaseModel, Presentable):
 
     def as_tables(self) -> list[Table]:
         if self.ads:
-            columns = ["position", "reference", "headline", "status", "image_path"]
+            columns = ["position", "reference", "headline", "ad_name", "link", "status", "image_path"]
             return [table_of(f"Ads made — {self.product}", self.ads, columns)]
         if self.planned:
             return [table_of(f"Planned — {self.product}", self.planned, ["position", "reference", "score"])]
@@ -150,8 +154,8 @@ async def create_ads(
         ads=[
             CreatedAd(
                 position=a.position, reference=a.reference, source_template_id=a.source_template_id,
-                headline=a.headline, status=a.status, image_path=a.image_path,
-                image_file=storage.locate(a.image_path),
+                headline=a.headline, status=a.status, image_path=a.image_path, tracking_id=a.tracking_id,
+                ad_name=a.ad_name, link=a.link, image_file=storage.locate(a.image_path),
             )
             for a in made.ads
         ],
