@@ -277,9 +277,10 @@ async def _existing(conn: Conn, run_id: UUID, product: ProductRef, page: str | N
     )
     return [
         GeneratedAd(
-            **row, ad_name=suggested_name(product.name, row["reference"], row["tracking_id"]),
+            **row,
+            ad_name=suggested_name(product.name, row["reference"], row["tracking_id"]),
             link=tracked_link(page, row["tracking_id"]) if page else None,
-        )  # fmt: skip
+        )
         for row in await cur.fetchall()
     ]
 

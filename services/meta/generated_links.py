@@ -104,6 +104,8 @@ class GeneratedAdRef(BaseModel):
     brand: str
     organization_id: UUID
     product: str | None
+    template: str | None
+    """The library template it was made from (None: made from one of the brand's own ads)."""
     meta_ad_id: str | None
 
 
@@ -126,8 +128,10 @@ async def find_generated_ad(conn: Conn, *, reference: str) -> GeneratedAdRef:
         )
     cur = await conn.execute(
         "select g.id, g.tracking_id, g.brand_id, b.name as brand, g.organization_id, p.name as product,"
+        " case when g.source_template_id is not null then coalesce(t.name, 'template') end as template,"
         " g.meta_ad_id from generated_ads g join brands b on b.id = g.brand_id"
-        " left join products p on p.id = g.product_id where g.id::text like %s order by g.created_at limit 2",
+        " left join products p on p.id = g.product_id left join scraped_templates t on t.id = g.source_template_id"
+        " where g.id::text like %s order by g.created_at limit 2",
         (prefix + "%",),
     )
     found = await cur.fetchall()
@@ -138,13 +142,21 @@ async def find_generated_ad(conn: Conn, *, reference: str) -> GeneratedAdRef:
     return GeneratedAdRef(**found[0])
 
 
-async def check_link(conn: Conn, *, generated: GeneratedAdRef, meta_ad_id: str) -> str | None:
-    """Why the generated ad can't be linked to the Meta ad (None: it can): the Meta ad's name on success
-    is read by `link_by_hand`. Raises for an id the brand has no synced ad of."""
+class LinkCheck(BaseModel):
+    meta_ad_name: str
+    already: str | None = None
+    """Set when the two are linked already: what to say (nothing changes)."""
+
+
+async def check_link(conn: Conn, *, generated: GeneratedAdRef, meta_ad_id: str) -> LinkCheck:
+    """Whether the generated ad can be linked to the Meta ad: a Meta ad of its brand, neither linked to
+    another. Raises, saying why, when it can't."""
     if not _META_AD_ID.fullmatch(meta_ad_id):
-        raise InvalidArgument(f"A Meta ad id is digits (as in Ads Manager's Ad ID column), not '{meta_ad_id}'.")
+        raise InvalidArgument(
+            f"A Meta ad id is digits (as in Ads Manager's Ad ID column), not '{meta_ad_id}'."
+        )
     cur = await conn.execute(
-        "select a.brand_id, b.name as brand from meta_ads a join brands b on b.id = a.brand_id"
+        "select a.brand_id, a.name, b.name as brand from meta_ads a join brands b on b.id = a.brand_id"
         " where a.meta_ad_id = %s",
         (meta_ad_id,),
     )
@@ -157,13 +169,15 @@ async def check_link(conn: Conn, *, generated: GeneratedAdRef, meta_ad_id: str) 
     if ad["brand_id"] != generated.brand_id:
         raise InvalidArgument(
             f"Meta ad {meta_ad_id} is {ad['brand']}'s, and {generated.tracking_id} was made for"
-            f" {generated.brand}: an ad links only to an ad of its own brand."
+            f" {generated.brand}: an ad links only to an ad of its own brand. Nothing changed."
         )
+    check = LinkCheck(meta_ad_name=str(ad["name"] or meta_ad_id))
     if generated.meta_ad_id == meta_ad_id:
-        return f"{generated.tracking_id} is already linked to Meta ad {meta_ad_id}; nothing changed."
+        check.already = f"{generated.tracking_id} is already linked to Meta ad {meta_ad_id}; nothing changed."
+        return check
     if generated.meta_ad_id is not None:
         raise InvalidArgument(
-            f"{generated.tracking_id} is already linked to Meta ad {generated.meta_ad_id}; a generated ad"
+            f"{generated.tracking_id} is already linked to Meta ad {generated.meta_ad_id}; an ad made here"
             " links to one Meta ad. Nothing changed."
         )
     cur = await conn.execute("select tracking_id from generated_ads where meta_ad_id = %s", (meta_ad_id,))
@@ -171,27 +185,34 @@ async def check_link(conn: Conn, *, generated: GeneratedAdRef, meta_ad_id: str) 
     if other is not None:
         raise InvalidArgument(
             f"Meta ad {meta_ad_id} is already linked to {other['tracking_id']}; a Meta ad is the result of"
-            " one generated ad. Nothing changed."
+            " one ad made here. Nothing changed."
         )
-    return None
+    return check
 
 
 async def link_by_hand(conn: Conn, *, generated: GeneratedAdRef, meta_ad_id: str) -> LinkResult:
     """Link the generated ad to the brand's Meta ad (checked as `check_link` does)."""
-    already = await check_link(conn, generated=generated, meta_ad_id=meta_ad_id)
-    cur = await conn.execute("select name from meta_ads where meta_ad_id = %s", (meta_ad_id,))
-    row = await cur.fetchone()
-    name = str(row["name"]) if row else meta_ad_id
-    if already is not None:
-        return LinkResult(generated=generated, meta_ad_id=meta_ad_id, meta_ad_name=name, changed=False,
-                          summary=already)  # fmt: skip
-    await conn.execute(
+    check = await check_link(conn, generated=generated, meta_ad_id=meta_ad_id)
+    done = LinkResult(
+        generated=generated, meta_ad_id=meta_ad_id, meta_ad_name=check.meta_ad_name, changed=False,
+        summary=check.already or "",
+    )  # fmt: skip
+    if check.already is not None:
+        return done
+    cur = await conn.execute(
         "update generated_ads set meta_ad_id = %s where id = %s and meta_ad_id is null",
         (meta_ad_id, generated.id),
     )
-    return LinkResult(
-        generated=generated, meta_ad_id=meta_ad_id, meta_ad_name=name, changed=True,
-        summary=f"Linked {generated.tracking_id} ({generated.product or generated.brand}) to Meta ad"
-        f" {meta_ad_id} ('{name}'): its results now count for the template it was made from"
-        " (/recommend_templates methodology:performance).",
-    )  # fmt: skip
+    if not cur.rowcount:  # linked by a sync meanwhile
+        raise InvalidArgument(f"{generated.tracking_id} was linked meanwhile; nothing changed.")
+    done.changed = True
+    done.summary = (
+        f"Linked {generated.tracking_id} ({generated.product or generated.brand}) to Meta ad {meta_ad_id}"
+        f" ('{check.meta_ad_name}')."
+    )
+    if generated.template is not None:
+        done.summary += (
+            f" Its results now count for the template '{generated.template}'"
+            " (/recommend_templates methodology:performance)."
+        )
+    return done
