@@ -711,7 +711,9 @@ class FakeGraph:
             profile = self._profile(account, index)
             creative = {**profile.creative, **({"link_url": link} if link is not None else {})}
             name = profile.name if name is None else name
-            account.profiles[index] = replace(profile, name=name, name_json=json.dumps(name), creative=creative)
+            account.profiles[index] = replace(
+                profile, name=name, name_json=json.dumps(name), creative=creative
+            )
 
     def bump(self, act_id: str, since: date | str, until: date | str, factor: float) -> None:
         """Scale every figure of the account's rows from `since` to `until` (inclusive) by `factor`."""
