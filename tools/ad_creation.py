@@ -152,7 +152,8 @@ async def create_ads(
     )  # fmt: skip
     storage = storage_for(settings)
     return CreateAdsResult(
-        summary=made.summary, product=found.name, brand=found.brand,
+        summary=f"{made.summary} {service.tracking_instruction(made.ads)}" if made.ads else made.summary,
+        product=found.name, brand=found.brand,
         ads=[
             CreatedAd(
                 position=a.position, reference=a.reference, source_template_id=a.source_template_id,

@@ -337,8 +337,6 @@ def _summary(result: AdCreationResult, short: bool) -> str:
         text += f" {result.failed} failed: {'; '.join(e.rstrip('.') for e in result.errors[:3])}."
     if result.generator == "offline-preview":
         text += " Offline previews: the template with your product and headline, labelled PREVIEW."
-    if result.ads:
-        text += " " + tracking_instruction(result.ads)
     return text
 
 
