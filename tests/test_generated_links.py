@@ -254,6 +254,11 @@ async def test_an_ad_launched_by_hand_is_linked_in_chat_and_the_cli(
         f"Link {code} ({launch.product}) to Meta ad {live[5]} ('{name}')? Nothing has changed yet: confirm to go ahead."
     )
     assert (await generated_ads(db, "tracking_id = %s", code))[0]["meta_ad_id"] is None
+    stranger = await new_shop(db, "stranger", [])
+    try:  # another organization's admin can't even find the ad made here
+        assert await ask(preview + " confirm:true", stranger.admin) == f"No ad made here has the id '{code}'."
+    finally:
+        await drop_shop(db, stranger)
     assert await ask(f"/link_generated_ad ad:vt-ffffffff meta_ad:{live[5]}") == (
         "No ad made here has the id 'vt-ffffffff'."
     )

@@ -47,19 +47,19 @@ def tracked_link(url: str, tracking: str) -> str:
     return urlunsplit(parts._replace(query=urlencode([*query, ("utm_content", tracking)])))
 
 
+# One brand's links are made in turn (syncs, by hand): never two generated ads to one Meta ad.
+_LOCK = "select pg_advisory_xact_lock(hashtextextended('generated_links:' || %(brand)s::text, 0))"
 # The ids a brand's Meta ads carry: in a destination's utm_content (rank 1), or in the name (rank 2).
-# A lock per brand: two syncs of one brand link in turn, not both to the same generated ad.
 _LINK = r"""
-with locked as (select pg_advisory_xact_lock(hashtextextended('generated_links:' || %(brand)s::text, 0))),
-carried as (
+with carried as (
   select a.meta_ad_id, a.created_time, 1 as rank,
     lower((regexp_match((regexp_match(d.url, '[?&]utm_content=([^&#]*)', 'i'))[1],
       '\m(vt-[0-9a-f]{8})\M', 'i'))[1]) as code
-  from meta_ads a join meta_ad_destinations d on d.meta_ad_id = a.meta_ad_id, locked
+  from meta_ads a join meta_ad_destinations d on d.meta_ad_id = a.meta_ad_id
   where a.brand_id = %(brand)s and d.url ilike '%%utm_content=%%vt-%%'
   union all
   select a.meta_ad_id, a.created_time, 2, lower((regexp_match(a.name, '\m(vt-[0-9a-f]{8})\M', 'i'))[1])
-  from meta_ads a, locked
+  from meta_ads a
   where a.brand_id = %(brand)s and a.name ilike '%%vt-%%'
 ),
 codes as (  -- each id that names exactly one generated ad of the brand
@@ -88,6 +88,7 @@ returning g.id
 async def link_generated_ads(conn: Conn, *, brand: BrandRef) -> int:
     """Link the brand's Meta ads that carry a tracking id to their generated ads; how many were linked
     now (links made before stay as they are)."""
+    await conn.execute(_LOCK, {"brand": brand.id})
     cur = await conn.execute(_LINK, {"brand": brand.id, "org": brand.organization_id})
     return len(await cur.fetchall())
 
@@ -192,6 +193,7 @@ async def check_link(conn: Conn, *, generated: GeneratedAdRef, meta_ad_id: str) 
 
 async def link_by_hand(conn: Conn, *, generated: GeneratedAdRef, meta_ad_id: str) -> LinkResult:
     """Link the generated ad to the brand's Meta ad (checked as `check_link` does)."""
+    await conn.execute(_LOCK, {"brand": generated.brand_id})
     check = await check_link(conn, generated=generated, meta_ad_id=meta_ad_id)
     done = LinkResult(
         generated=generated, meta_ad_id=meta_ad_id, meta_ad_name=check.meta_ad_name, changed=False,
