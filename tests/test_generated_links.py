@@ -23,7 +23,9 @@ from db.pool import Database
 from fakes.meta_graph import FakeGraph
 from services.meta.api import Limits, MetaClient
 from services.meta.connections import link_account
+from services.meta.generated_links import link_generated_ads
 from services.meta.sync import MetaSync
+from services.models import BrandRef
 from services.templates.recommendations import PRIOR_SPEND
 from settings import Settings
 from tests.ad_helpers import (
@@ -301,3 +303,61 @@ async def test_an_ad_launched_by_hand_is_linked_in_chat_and_the_cli(
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.startswith(f"Linked vt-{second} ({launch.product}) to Meta ad {live[6]}")
     assert (await generated_ads(db, "tracking_id = %s", f"vt-{second}"))[0]["meta_ad_id"] == live[6]
+
+
+async def test_linking_rules_a_links_id_beats_its_names_a_shared_id_is_skipped_a_link_stays(
+    db: Database,
+) -> None:
+    shop = await new_shop(db, "rules", [])
+    try:
+        # Two ads made here whose ids start alike (one tracking id, two ads), and two others.
+        ids = [UUID(f"abcd{shop.tag[:4]}-0000-4000-8000-00000000000{n}") for n in range(2)]
+        ids += [uuid.uuid4(), uuid.uuid4()]
+        async with db.as_owner() as conn:
+            for generated in ids:
+                await conn.execute(
+                    "insert into generated_ads (id, brand_id, organization_id) values (%s, %s, %s)",
+                    (generated, shop.brand_id, shop.org),
+                )
+        shared, named, linked = f"vt-abcd{shop.tag[:4]}", f"vt-{str(ids[2])[:8]}", f"vt-{str(ids[3])[:8]}"
+        ads = {  # Meta ad id: (name, link)
+            f"91{shop.tag}": (f"Spring {shared}", None),  # the id names two ads made here: skipped
+            f"92{shop.tag}": (f"Spring {named}", f"{PAGE}&utm_content={linked}"),  # the link's id wins
+            f"93{shop.tag}": (f"Spring {named}", None),  # so the name's id goes to this one
+        }
+        async with db.as_owner() as conn:
+            for ad_id, (name, link) in ads.items():
+                await conn.execute(
+                    "insert into meta_ads (meta_ad_id, brand_id, organization_id, name) values (%s, %s, %s, %s)",
+                    (ad_id, shop.brand_id, shop.org, name),
+                )
+                if link:
+                    await conn.execute(
+                        "insert into meta_ad_destinations (meta_ad_id, organization_id, url, canonical_url)"
+                        " values (%s, %s, %s, %s)",
+                        (ad_id, shop.org, link, PAGE),
+                    )
+        brand = BrandRef(id=shop.brand_id, name=shop.brand, organization_id=shop.org)
+        async with db.as_user(shop.admin) as conn:
+            assert await link_generated_ads(conn, brand=brand) == 2
+        made = {
+            str(g["id"]): g["meta_ad_id"] for g in await generated_ads(db, "brand_id = %s", shop.brand_id)
+        }
+        assert made == {
+            str(ids[0]): None,
+            str(ids[1]): None,
+            str(ids[2]): f"93{shop.tag}",
+            str(ids[3]): f"92{shop.tag}",
+        }
+        # A link once made stays, whatever the ads are renamed to later.
+        async with db.as_owner() as conn:
+            await conn.execute(
+                "update meta_ads set name = %s where meta_ad_id = %s", (f"x {linked}", f"93{shop.tag}")
+            )
+        async with db.as_user(shop.admin) as conn:
+            assert await link_generated_ads(conn, brand=brand) == 0
+        assert {
+            str(g["id"]): g["meta_ad_id"] for g in await generated_ads(db, "brand_id = %s", shop.brand_id)
+        } == made
+    finally:
+        await drop_shop(db, shop)
