@@ -21,9 +21,10 @@ from pydantic import SecretStr
 from agent.runner import run_turn
 from db.pool import Database
 from fakes.meta_graph import FakeGraph
+from services.creative.ad_creation import GeneratedAd, tracking_instruction
 from services.meta.api import Limits, MetaClient
 from services.meta.connections import link_account
-from services.meta.generated_links import link_generated_ads
+from services.meta.generated_links import link_generated_ads, suggested_name, tracked_link
 from services.meta.sync import MetaSync
 from services.models import BrandRef
 from services.templates.recommendations import PRIOR_SPEND
@@ -361,3 +362,17 @@ async def test_linking_rules_a_links_id_beats_its_names_a_shared_id_is_skipped_a
         } == made
     finally:
         await drop_shop(db, shop)
+
+
+def test_one_ad_gets_its_own_name_and_utm_content_in_the_instruction() -> None:
+    ad = GeneratedAd(
+        id=UUID("7f3a9c2e-0000-4000-8000-000000000000"), position=0, source_template_id=None,
+        reference_meta_ad_id="1", reference="Own ad", headline="Hi", image_path="x.png", status="preview",
+        tracking_id="vt-7f3a9c2e", ad_name=suggested_name("Joint Chews", "Own ad", "vt-7f3a9c2e"),
+        link=tracked_link("https://shop.example/chews?utm_content=old#top", "vt-7f3a9c2e"),
+    )  # fmt: skip
+    assert ad.link == "https://shop.example/chews?utm_content=vt-7f3a9c2e#top"
+    assert tracking_instruction([ad]) == (
+        "Name the ad 'Joint Chews · Own ad · vt-7f3a9c2e' in Ads Manager or keep utm_content=vt-7f3a9c2e in its"
+        " link so results come back here (launched otherwise: /link_generated_ad)."
+    )

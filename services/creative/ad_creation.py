@@ -3,6 +3,8 @@ library (chosen by the product's recommendations) or one of the brand's own stor
 
 Every generated ad records where it came from (`source_template_id`, or `reference_meta_ad_id`) and,
 for a job run, its run and slot: running the same run again fills only the slots still missing.
+Each has a tracking id, shown in a suggested ad name and link, by which a sync finds the live Meta ad it
+became (`services.meta.generated_links`).
 Runs as the service role (jobs, or a tool that has already resolved the caller's product).
 """
 
