@@ -713,6 +713,18 @@ class FakeGraph:
         self._locate(ad_id)
         self._overrides.setdefault((ad_id, _as_date(day)), {}).update(figures)
 
+    def relabel(self, ad_id: str, *, name: str | None = None, link: str | None = None) -> None:
+        """What a marketer types in Ads Manager: the ad's `name` (its insight rows carry it too) and
+        its creative's `link_url` (where it sends people)."""
+        account, index = self._locate(ad_id)
+        with self._lock:
+            profile = self._profile(account, index)
+            creative = {**profile.creative, **({"link_url": link} if link is not None else {})}
+            name = profile.name if name is None else name
+            account.profiles[index] = replace(
+                profile, name=name, name_json=json.dumps(name), creative=creative
+            )
+
     def bump(self, act_id: str, since: date | str, until: date | str, factor: float) -> None:
         """Scale every figure of the account's rows from `since` to `until` (inclusive) by `factor`."""
         self._bumps.append((act_id, _as_date(since), _as_date(until), factor))
