@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -107,22 +108,41 @@ where enabled and job_type = 'meta_sync' and brand_id is not null
 """
 
 
+def plain(command: str) -> str:
+    return command
+
+
+def code(command: str) -> str:
+    """A command in a code span: Chainlit's Markdown reads `:word` as a directive and drops it."""
+    return f"`{command}`"
+
+
 def next_step(
-    brand: str, *, products: int, linked_accounts: int, ads: int, ever_synced: bool, classified_ads: int
+    brand: str,
+    *,
+    products: int,
+    linked_accounts: int,
+    ads: int,
+    ever_synced: bool,
+    classified_ads: int,
+    shown: Callable[[str], str] = plain,
 ) -> str:
-    """The one thing to do next for a brand, as the command that does it, in order of what is missing."""
+    """The one thing to do next for a brand, with the command that does it, in order of what is missing."""
     quoted = f'brand:"{brand}"'
     if products == 0:
-        return f'add a product: /products add {quoted} name:"…" urls:https://…'
+        return "add a product: " + shown(f'/products add {quoted} name:"…" urls:https://…')
     if linked_accounts == 0 and ads == 0:
-        return f"link an ad account: /meta_account {quoted} account:act_… (or /connect_meta {quoted})"
+        return (
+            f"link an ad account: {shown(f'/meta_account {quoted} account:act_…')}"
+            f" (or {shown(f'/connect_meta {quoted}')})"
+        )
     if linked_accounts and not ever_synced:
-        return f"sync it: /sync_meta {quoted}"
+        return "sync it: " + shown(f"/sync_meta {quoted}")
     if ads and classified_ads == 0:
-        return f"classify its ads: /classify {quoted}"
+        return "classify its ads: " + shown(f"/classify {quoted}")
     if ads == 0:
-        return f"wait for the sync to bring ads, or run /sync_meta {quoted}"
-    return f"ready: try /top_hooks {quoted}"
+        return "wait for the sync to bring ads, or run " + shown(f"/sync_meta {quoted}")
+    return "ready: try " + shown(f"/top_hooks {quoted}")
 
 
 def _next_sync(
@@ -158,11 +178,17 @@ async def brand_overview(
     for row in await cur.fetchall():
         schedules.setdefault(row["brand_id"], []).append(row)
     brands: list[BrandOverview] = []
+    steps: list[str] = []  # the summary's, commands in code spans
     for row in rows:
         ref = BrandRef(id=row["id"], name=row["name"], organization_id=row["organization_id"])
         statuses = (await meta_status(conn, brand=ref, now=now)).connections
         linked = sum(1 for s in statuses if s.status != "disconnected")
         ads, classified = int(row["ads"]), int(row["classified_ads"])
+        step = partial(
+            next_step, ref.name, products=int(row["products"]), linked_accounts=linked, ads=ads,
+            ever_synced=bool(row["ever_synced"]), classified_ads=classified,
+        )  # fmt: skip
+        steps.append(step(shown=code))
         brands.append(
             BrandOverview(
                 name=row["name"],
@@ -181,22 +207,16 @@ async def brand_overview(
                 account_health=_health(statuses),
                 last_sync=row["last_sync"],
                 next_sync=_next_sync(row["sync_in_progress"], schedules.get(ref.id, []), now, next_fire),
-                next_step=next_step(
-                    ref.name,
-                    products=int(row["products"]),
-                    linked_accounts=linked,
-                    ads=ads,
-                    ever_synced=bool(row["ever_synced"]),
-                    classified_ads=classified,
-                ),
+                next_step=step(),
                 tools=_tools(ads=ads, classified=classified, has_performance=row["last_day"] is not None),
             )
         )
     if not brands:
-        summary = "You have no brands yet. " + FIRST_BRAND_STEPS
+        summary = "You have no brands yet. " + first_brand_steps(code)
     else:
         summary = f"You have {len(brands)} brand{'s' if len(brands) != 1 else ''}. Next steps: " + "; ".join(
-            f"{b.name} ({b.ads} ads, {b.classified_ads} classified): {b.next_step}" for b in brands
+            f"{b.name} ({b.ads} ads, {b.classified_ads} classified): {step}"
+            for b, step in zip(brands, steps, strict=True)
         )
     return BrandsResult(brands=brands, summary=summary)
 
@@ -226,16 +246,23 @@ def _tools(*, ads: int, classified: int, has_performance: bool) -> list[ToolRead
     ]
 
 
-FIRST_BRAND_STEPS = (
-    'To get started: 1. create a brand: /brand name:"Your brand" website:https://…;'
-    ' 2. add its products: /products add brand:"Your brand" name:"…" urls:https://…;'
-    ' 3. link its ad account: /meta_account brand:"Your brand" account:act_… (or /connect_meta);'
-    ' 4. sync it: /sync_meta brand:"Your brand"; 5. classify its ads: /classify brand:"Your brand".'
-    " (Or import an Ads Manager export: viraltracker import meta-csv FILE --brand NAME.)"
-)
+def first_brand_steps(shown: Callable[[str], str] = plain) -> str:
+    """Setting up a brand from nothing, step by step, each with its command."""
+    brand = 'brand:"Your brand"'
+    create = shown('/brand name:"Your brand" website:https://…')
+    add = shown(f'/products add {brand} name:"…" urls:https://…')
+    link, connect = shown(f"/meta_account {brand} account:act_…"), shown("/connect_meta")
+    return (
+        f"To get started: 1. create a brand: {create}; 2. add its products: {add};"
+        f" 3. link its ad account: {link} (or {connect}); 4. sync it: {shown(f'/sync_meta {brand}')};"
+        f" 5. classify its ads: {shown(f'/classify {brand}')}."
+        f" (Or import an Ads Manager export: {shown('viraltracker import meta-csv FILE --brand NAME')}.)"
+    )
 
 
-async def first_brand_checklist(conn: Conn, *, caller: Caller) -> str | None:
+async def first_brand_checklist(
+    conn: Conn, *, caller: Caller, shown: Callable[[str], str] = plain
+) -> str | None:
     """For a person whose organizations have no brand yet, the steps to set one up (and, for a member
     who isn't an admin, who can create brands); None when they can see a brand."""
     cur = await conn.execute("select 1 from brands limit 1")
@@ -245,7 +272,7 @@ async def first_brand_checklist(conn: Conn, *, caller: Caller) -> str | None:
     if not roles:
         return "You are not in an organization yet: ask an admin to add you to one."
     if any(m.role == "admin" for m in roles.values()):
-        return "Your organization has no brand yet. " + FIRST_BRAND_STEPS
+        return "Your organization has no brand yet. " + first_brand_steps(shown)
     # A member sees only their own membership row: the admins come from a function that shows
     # the admins of the caller's own organizations (migration 20261205000600).
     cur = await conn.execute(
@@ -259,5 +286,5 @@ async def first_brand_checklist(conn: Conn, *, caller: Caller) -> str | None:
     )
     return (
         "Your organization has no brand yet, and only its admins can create one"
-        f" ({who}): ask one to create it with /brand. Then /brands shows each step to take."
+        f" ({who}): ask one to create it with {shown('/brand')}. Then {shown('/brands')} shows each step to take."
     )

@@ -114,8 +114,9 @@ async def test_brands_shows_each_figure_and_the_next_step_from_nothing_to_ready(
     assert datetime.fromisoformat(got["last_sync"]) == last_run
     assert got["next_sync"] == f"{expected_next:%Y-%m-%d %H:%M} UTC"
     assert got["next_step"] == f"classify its ads: /classify {quoted}"
+    # In the answer the command is a code span (Chainlit's Markdown would drop `:word` otherwise).
     assert text == (
-        f"You have 1 brand. Next steps: {brand} (10 ads, 0 classified): classify its ads: /classify {quoted}"
+        f"You have 1 brand. Next steps: {brand} (10 ads, 0 classified): classify its ads: `/classify {quoted}`"
     )
 
     # Creatives stored for two ads (one with its image and its video) count as two ads downloaded.
@@ -233,8 +234,15 @@ async def test_chat_start_gives_a_person_with_no_brand_the_checklist_and_a_start
         ("Set up your first brand", "/brands"),
         ("What can you do?", "/help"),
     ]
-    # The starter's /brands answers with the same checklist.
-    assert (await _brands(db, team.admin))[0] == CHECKLIST
+    # The starter's /brands answers with the same checklist, its commands in code spans.
+    assert (await _brands(db, team.admin))[0] == (
+        "Your organization has no brand yet. To get started: 1. create a brand:"
+        ' `/brand name:"Your brand" website:https://…`; 2. add its products:'
+        ' `/products add brand:"Your brand" name:"…" urls:https://…`; 3. link its ad account:'
+        ' `/meta_account brand:"Your brand" account:act_…` (or `/connect_meta`); 4. sync it:'
+        ' `/sync_meta brand:"Your brand"`; 5. classify its ads: `/classify brand:"Your brand"`.'
+        " (Or import an Ads Manager export: `viraltracker import meta-csv FILE --brand NAME`.)"
+    )
 
     member_says = (
         f"Your organization has no brand yet, and only its admins can create one ({team.name}:"
@@ -243,7 +251,9 @@ async def test_chat_start_gives_a_person_with_no_brand_the_checklist_and_a_start
     toasts, starters = await _start(team.member)
     assert member_says in toasts and CHECKLIST not in toasts
     assert starters[0].label == "Set up your first brand"
-    assert (await _brands(db, team.member))[0] == member_says
+    assert (await _brands(db, team.member))[0] == member_says.replace("/brand.", "`/brand`.").replace(
+        "/brands ", "`/brands` "
+    )
 
     # Someone with brands keeps today's starters and gets no checklist.
     toasts, starters = await _start(maya)

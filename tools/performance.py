@@ -32,7 +32,7 @@ async def brands(deps: Deps) -> readiness.BrandsResult:
             conn, since=until - timedelta(days=29), until=until, now=datetime.now(UTC), next_fire=next_run
         )
         if not found.brands:
-            checklist = await readiness.first_brand_checklist(conn, caller=deps.caller)
+            checklist = await readiness.first_brand_checklist(conn, caller=deps.caller, shown=readiness.code)
             found.summary = checklist or found.summary
     return found
 
