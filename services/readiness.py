@@ -125,6 +125,7 @@ def next_step(
     ads: int,
     ever_synced: bool,
     classified_ads: int,
+    paused: bool = False,
     shown: Callable[[str], str] = plain,
 ) -> str:
     """The one thing to do next for a brand, with the command that does it, in order of what is missing."""
@@ -136,6 +137,8 @@ def next_step(
             f"link an ad account: {shown(f'/meta_account {quoted} account:act_…')}"
             f" (or {shown(f'/connect_meta {quoted}')})"
         )
+    if paused:  # every linked account's token expired or was revoked: no sync runs until then
+        return "reconnect Meta (syncs are paused): " + shown(f"/connect_meta {quoted}")
     if linked_accounts and not ever_synced:
         return "sync it: " + shown(f"/sync_meta {quoted}")
     if ads and classified_ads == 0:
@@ -156,6 +159,12 @@ def _next_sync(
         for row in schedules
     ]
     return f"{min(times):%Y-%m-%d %H:%M} UTC" if times else "not scheduled"
+
+
+def _expired(status: ConnectionStatus, now: datetime) -> bool:
+    return status.status == "expired" or (
+        status.token_expires_at is not None and status.token_expires_at <= now
+    )
 
 
 def _health(statuses: list[ConnectionStatus]) -> str:
@@ -182,11 +191,13 @@ async def brand_overview(
     for row in rows:
         ref = BrandRef(id=row["id"], name=row["name"], organization_id=row["organization_id"])
         statuses = (await meta_status(conn, brand=ref, now=now)).connections
-        linked = sum(1 for s in statuses if s.status != "disconnected")
+        linked_statuses = [s for s in statuses if s.status != "disconnected"]
+        linked = len(linked_statuses)
+        paused = bool(linked_statuses) and all(_expired(s, now) for s in linked_statuses)
         ads, classified = int(row["ads"]), int(row["classified_ads"])
         step = partial(
             next_step, ref.name, products=int(row["products"]), linked_accounts=linked, ads=ads,
-            ever_synced=bool(row["ever_synced"]), classified_ads=classified,
+            ever_synced=bool(row["ever_synced"]), classified_ads=classified, paused=paused,
         )  # fmt: skip
         steps.append(step(shown=code))
         brands.append(

@@ -152,6 +152,7 @@ async def test_brands_shows_each_figure_and_the_next_step_from_nothing_to_ready(
         f"{account}: Token expired or revoked. Reconnect with /connect_meta {quoted}."
     )
     assert shown[brand]["next_sync"] == "queued now"
+    assert shown[brand]["next_step"] == f"reconnect Meta (syncs are paused): /connect_meta {quoted}"
     tables = BrandsResult.model_validate({"brands": [shown[brand]], "summary": ""}).as_tables()
     assert [(t.title, t.columns) for t in tables] == [
         ("Brands", ["name", "ads", "ads_with_spend", "creatives_downloaded", "classified_ads", "products",
