@@ -69,7 +69,7 @@ class BrandsResult(BaseModel, Presentable):
             Column("reviews", "integer"),
             "first_day",
             "last_day",
-            Column("spend_last_30_days", "money"),
+            Column("spend_last_30_days", "integer"),  # accounts differ in currency,
         )
         setup = ("name", Column("linked_accounts", "integer"), "account_health", "last_sync", "next_sync",
                  "next_step")  # fmt: skip
@@ -93,7 +93,8 @@ select b.id, b.name, b.organization_id,
   (select max(p.date) from meta_ads_performance p where p.brand_id = b.id) as last_day,
   (select coalesce(sum(p.spend), 0) from meta_ads_performance p
     where p.brand_id = b.id and p.date between %(since)s and %(until)s) as spend_last_30_days,
-  (select max(s.last_run_at) from sync_state s where s.brand_id = b.id and s.stream = 'insights') as last_sync,
+  greatest((select max(s.last_run_at) from sync_state s where s.brand_id = b.id and s.stream = 'insights'),
+    (select max(r.finished_at) from job_runs r where r.brand_id = b.id and r.job_type = 'meta_sync')) as last_sync,
   exists (select 1 from sync_state s where s.brand_id = b.id and s.stream = 'insights' and s.last_status = 'ok')
     as ever_synced,
   (select r.status from job_runs r where r.brand_id = b.id and r.job_type = 'meta_sync'

@@ -147,11 +147,19 @@ async def test_brands_shows_each_figure_and_the_next_step_from_nothing_to_ready(
             "insert into job_runs (organization_id, brand_id, job_type, status) values (%s, %s, 'meta_sync', 'queued')",
             (team.org, brand_id),
         )
+        # A sync job that failed before reaching the account (no sync_state row) still counts as the last sync.
+        cur = await conn.execute(
+            "insert into job_runs (organization_id, brand_id, job_type, status, finished_at)"
+            " values (%s, %s, 'meta_sync', 'failed', now() + interval '1 minute') returning finished_at",
+            (team.org, brand_id),
+        )
+        failed = await cur.fetchone()
     _, shown = await _brands(db, team.admin)
     assert shown[brand]["account_health"] == (
         f"{account}: Token expired or revoked. Reconnect with /connect_meta {quoted}."
     )
     assert shown[brand]["next_sync"] == "queued now"
+    assert failed is not None and datetime.fromisoformat(shown[brand]["last_sync"]) == failed["finished_at"]
     assert shown[brand]["next_step"] == f"reconnect Meta (syncs are paused): /connect_meta {quoted}"
     tables = BrandsResult.model_validate({"brands": [shown[brand]], "summary": ""}).as_tables()
     assert [(t.title, t.columns) for t in tables] == [
