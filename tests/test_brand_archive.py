@@ -142,6 +142,9 @@ async def test_chat_archive_is_for_admins_previewed_confirmed_and_hides_the_bran
     assert await state_of(db, brand_id) == {"archived": True, "enabled": [False]}
     gone = await ask(org.admin, f'/products brand:"{brand}"')
     assert gone.refused and gone.text == f"No brand named '{brand}'. Did you mean '{brand} Two'?"
+    listing = await ask(org.admin, "/brands")
+    names = [row["name"] for row in listing.tool_calls[0].result["brands"]]
+    assert brand not in names and f"{brand} Two" in names, names
 
     restore = await ask(org.admin, f'/brand unarchive name:"{brand}"')
     assert restore.text == (
@@ -152,6 +155,7 @@ async def test_chat_archive_is_for_admins_previewed_confirmed_and_hides_the_bran
         f"Restored '{brand}': it shows in /brands again. Its schedules stay paused:"
         " resume the ones you want with /schedules."
     )
+    assert brand in [row["name"] for row in (await ask(org.admin, "/brands")).tool_calls[0].result["brands"]]
     listed = await ask(org.member, f'/products brand:"{brand}"')
     assert not listed.refused and listed.text.startswith(brand), listed.text
     assert await state_of(db, brand_id) == {"archived": False, "enabled": [False]}
