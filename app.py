@@ -322,7 +322,7 @@ async def on_chat_start() -> None:
     async with db.as_user(caller) as conn:
         unread = await notifications.unread_count(conn, user_id=caller.user_id)
         names = [b.name for b in await visible_brands(conn)] if offline else []
-        checklist = await first_brand_checklist(conn, caller=caller)
+        checklist = await first_brand_checklist(conn, caller=caller, brief=True)
     # Toasts, not messages: a message would hide the welcome screen and its starters.
     if offline:
         first = names[0] if names else "Acme Pets"

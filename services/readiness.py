@@ -73,6 +73,8 @@ class BrandsResult(BaseModel, Presentable):
         )
         setup = ("name", Column("linked_accounts", "integer"), "account_health", "last_sync", "next_sync",
                  "next_step")  # fmt: skip
+        if not self.brands:
+            return []  # the summary says what to do; empty tables would only say "No results"
         # Two tables: one row each would be too wide to read in a chat or a terminal.
         return [table_of("Brands", self.brands, data), table_of("Setup", self.brands, setup)]
 
@@ -266,18 +268,22 @@ def first_brand_steps(shown: Callable[[str], str] = plain) -> str:
     add = shown(f'/products add {brand} name:"…" urls:https://…')
     link, connect = shown(f"/meta_account {brand} account:act_…"), shown("/connect_meta")
     return (
-        f"To get started: 1. create a brand: {create}; 2. add its products: {add};"
-        f" 3. link its ad account: {link} (or {connect}); 4. sync it: {shown(f'/sync_meta {brand}')};"
-        f" 5. classify its ads: {shown(f'/classify {brand}')}."
-        f" (Or import an Ads Manager export: {shown('viraltracker import meta-csv FILE --brand NAME')}.)"
+        "To get started:\n"
+        f"1. Create a brand: {create}\n"
+        f"2. Add its products: {add}\n"
+        f"3. Link its ad account: {link} (or {connect})\n"
+        f"4. Sync it: {shown(f'/sync_meta {brand}')}\n"
+        f"5. Classify its ads: {shown(f'/classify {brand}')}\n\n"
+        f"Or import an Ads Manager export: {shown('viraltracker import meta-csv FILE --brand NAME')}."
     )
 
 
 async def first_brand_checklist(
-    conn: Conn, *, caller: Caller, shown: Callable[[str], str] = plain
+    conn: Conn, *, caller: Caller, shown: Callable[[str], str] = plain, brief: bool = False
 ) -> str | None:
     """For a person whose organizations have no brand yet, the steps to set one up (and, for a member
-    who isn't an admin, who can create brands); None when they can see a brand."""
+    who isn't an admin, who can create brands); None when they can see a brand. `brief`: a line
+    pointing to the steps instead of them (a toast at chat start)."""
     cur = await conn.execute("select 1 from brands where archived_at is null limit 1")
     if await cur.fetchone() is not None:
         return None
@@ -285,7 +291,9 @@ async def first_brand_checklist(
     if not roles:
         return "You are not in an organization yet: ask an admin to add you to one."
     if any(m.role == "admin" for m in roles.values()):
-        return "Your organization has no brand yet. " + first_brand_steps(shown)
+        if brief:
+            return "Your organization has no brand yet: choose “Set up your first brand” below for the steps."
+        return "Your organization has no brand yet.\n\n" + first_brand_steps(shown)
     # A member sees only their own membership row: the admins come from a function that shows
     # the admins of the caller's own organizations (migration 20261205000600).
     cur = await conn.execute(

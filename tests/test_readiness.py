@@ -224,13 +224,7 @@ async def _start(caller: Caller) -> tuple[list[str], list[cl.Starter]]:
     return chat.toasts(), await app.starters(user)
 
 
-CHECKLIST = (
-    'Your organization has no brand yet. To get started: 1. create a brand: /brand name:"Your brand"'
-    ' website:https://…; 2. add its products: /products add brand:"Your brand" name:"…" urls:https://…;'
-    ' 3. link its ad account: /meta_account brand:"Your brand" account:act_… (or /connect_meta);'
-    ' 4. sync it: /sync_meta brand:"Your brand"; 5. classify its ads: /classify brand:"Your brand".'
-    " (Or import an Ads Manager export: viraltracker import meta-csv FILE --brand NAME.)"
-)
+CHECKLIST = "Your organization has no brand yet: choose “Set up your first brand” below for the steps."
 
 
 async def test_chat_start_gives_a_person_with_no_brand_the_checklist_and_a_starter(
@@ -245,13 +239,17 @@ async def test_chat_start_gives_a_person_with_no_brand_the_checklist_and_a_start
     ]
     # The starter's /brands answers with the same checklist, its commands in code spans.
     assert (await _brands(db, team.admin))[0] == (
-        "Your organization has no brand yet. To get started: 1. create a brand:"
-        ' `/brand name:"Your brand" website:https://…`; 2. add its products:'
-        ' `/products add brand:"Your brand" name:"…" urls:https://…`; 3. link its ad account:'
-        ' `/meta_account brand:"Your brand" account:act_…` (or `/connect_meta`); 4. sync it:'
-        ' `/sync_meta brand:"Your brand"`; 5. classify its ads: `/classify brand:"Your brand"`.'
-        " (Or import an Ads Manager export: `viraltracker import meta-csv FILE --brand NAME`.)"
+        "Your organization has no brand yet.\n\nTo get started:\n"
+        '1. Create a brand: `/brand name:"Your brand" website:https://…`\n'
+        '2. Add its products: `/products add brand:"Your brand" name:"…" urls:https://…`\n'
+        '3. Link its ad account: `/meta_account brand:"Your brand" account:act_…` (or `/connect_meta`)\n'
+        '4. Sync it: `/sync_meta brand:"Your brand"`\n'
+        '5. Classify its ads: `/classify brand:"Your brand"`\n\n'
+        "Or import an Ads Manager export: `viraltracker import meta-csv FILE --brand NAME`."
     )
+
+    # With no brand there is nothing to tabulate: no empty "No results" tables under the steps.
+    assert BrandsResult(brands=[], summary="").as_tables() == []
 
     member_says = (
         f"Your organization has no brand yet, and only its admins can create one ({team.name}:"
