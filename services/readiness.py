@@ -229,8 +229,8 @@ async def brand_overview(
     if not brands:
         summary = "You have no brands yet. " + first_brand_steps(code)
     else:
-        summary = f"You have {len(brands)} brand{'s' if len(brands) != 1 else ''}. Next steps: " + "; ".join(
-            f"{b.name} ({b.ads} ads, {b.classified_ads} classified): {step}"
+        summary = f"You have {len(brands)} brand{'s' if len(brands) != 1 else ''}. Next steps:\n" + "\n".join(
+            f"- {b.name} ({b.ads} ads, {b.classified_ads} classified): {step}"
             for b, step in zip(brands, steps, strict=True)
         )
     return BrandsResult(brands=brands, summary=summary)

@@ -116,7 +116,7 @@ async def test_brands_shows_each_figure_and_the_next_step_from_nothing_to_ready(
     assert got["next_step"] == f"classify its ads: /classify {quoted}"
     # In the answer the command is a code span (Chainlit's Markdown would drop `:word` otherwise).
     assert text == (
-        f"You have 1 brand. Next steps: {brand} (10 ads, 0 classified): classify its ads: `/classify {quoted}`"
+        f"You have 1 brand. Next steps:\n- {brand} (10 ads, 0 classified): classify its ads: `/classify {quoted}`"
     )
 
     # Creatives stored for two ads (one with its image and its video) count as two ads downloaded.
