@@ -74,6 +74,9 @@ on conflict (meta_ad_id, kind) do update set media_key = excluded.media_key, sou
 class AssetResult(BaseModel):
     brand: str
     downloaded: int = 0
+    images: int = 0
+    """Of `downloaded`, images (thumbnails); the rest are videos."""
+    videos: int = 0
     already_had: int = 0
     failed: int = 0
     skipped_over_limit: int = 0
@@ -265,6 +268,8 @@ async def _download_all(
                 async with db.as_service() as conn:
                     await conn.execute(_UPSERT, record)
                 result.downloaded += 1
+                result.images += item.kind == "image"
+                result.videos += item.kind == "video"
                 result.bytes += int(record["bytes"])
             except (_Failed, TimeoutError, httpx.HTTPError) as error:
                 result.failed += 1
