@@ -144,12 +144,12 @@ NO_COPY = "ad without text (the offline rules read text only)"
 
 
 def _skip_reason(ad: AdInput, offline: bool) -> str | None:
+    if offline:  # the rules read the copy alone: an ad without media (a CSV import's) is still read
+        return None if ad.text else NO_COPY
     if ad.format in ("image", "carousel") and not ad.thumbnail_url:
         return f"{ad.format} ad without an image"
     if ad.format == "video" and not (ad.video_id or ad.video_url):
         return "video ad without a video"
-    if offline and not ad.text:
-        return NO_COPY
     return None
 
 
