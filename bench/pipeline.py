@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
         run_cli(["db", "up"], env, home / "pipeline-bench.log")
         fake, graph_url = start_fake(args.ads, token, home / "fake.log")
         url = start_embedded(home / "pgdata")
-        settings = Settings(  # type: ignore[call-arg]
+        settings = Settings(
             VIRALTRACKER_HOME=home, DATABASE_URL=url, META_SYSTEM_USER_TOKEN=token, META_GRAPH_URL=graph_url,
             VIRALTRACKER_FETCH_PRIVATE_ADDRESSES=True,  # the fake's media are on 127.0.0.1
             VIRALTRACKER_MODEL=None, ANTHROPIC_API_KEY=None, GEMINI_API_KEY=None, GOOGLE_API_KEY=None,
