@@ -22,11 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -46,14 +44,13 @@ from services.meta.connections import link_account
 from services.platform.accounts import create_organization
 from settings import Settings
 
-ACCOUNT = "act_1000000001"
+ACCOUNT = "act_1000000001"  # the account `bench.meta_sync.start_fake` serves
 ORG = "Pipeline Co"
 BRAND = "Pipeline Brand"
 DAYS = 7  # the daily rows are not this bench's subject: a week keeps the sync short
 TARGET_ADS_PER_S = 200.0
 STAGES = ("asset_download", "ad_classification")
 STAGE_SECONDS = 900.0  # the longest wait for the sync, then for the stages
-READY_SECONDS = 60.0
 POLL_SECONDS = 0.05
 MAX_ADS = 100_000
 
@@ -304,31 +301,9 @@ def report(out: Outcome) -> None:
 # The run in its own home, database and fake
 
 
-def start_fake(ads: int, token: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m fakes.meta_graph --media` in its own session; it and its URL once ready."""
-    from bench.chat_load import ROOT, free_port, stop_server
-
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fakes.meta_graph", "--port", str(free_port()), "--accounts",
-             f"{ACCOUNT}:{ads}:{DAYS}", "--token", token, "--media"],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    deadline = time.monotonic() + READY_SECONDS
-    while True:
-        found = re.search(r"^ready (http://\S+)$", log.read_text(errors="replace"), re.MULTILINE)
-        if found:
-            return process, found[1]
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_server(process)
-            raise SystemExit(
-                f"the fake Graph API did not get ready:\n{log.read_text(errors='replace')[-3000:]}"
-            )
-        time.sleep(0.1)
-
-
 def main(argv: list[str] | None = None) -> None:
     from bench.chat_load import app_env, run_cli, stop_embedded_postgres, stop_server
+    from bench.meta_sync import start_fake
     from db.embedded import start_embedded
     from services.process import calm_garbage_collector
 
@@ -353,7 +328,7 @@ def main(argv: list[str] | None = None) -> None:
     ok = False
     try:
         run_cli(["db", "up"], env, home / "pipeline-bench.log")
-        fake, graph_url = start_fake(args.ads, token, home / "fake.log")
+        fake, graph_url = start_fake(args.ads, DAYS, token, home / "fake.log", media=True)
         url = start_embedded(home / "pgdata")
         settings = Settings(
             VIRALTRACKER_HOME=home, DATABASE_URL=url, META_SYSTEM_USER_TOKEN=token, META_GRAPH_URL=graph_url,
