@@ -29,7 +29,7 @@ async def test_the_pipeline_bench_runs_with_a_few_ads(
         fake.media_root = fake.url
         fake.add_account(account, name="Pipeline US", tokens={token})
         fake.generate(account, n_ads=ADS, since=date.today(), days=1)
-        settings = Settings(  # type: ignore[call-arg]
+        settings = Settings(
             VIRALTRACKER_HOME=tmp_path, META_SYSTEM_USER_TOKEN=token, META_GRAPH_URL=fake.url,
             VIRALTRACKER_FETCH_PRIVATE_ADDRESSES=True, VIRALTRACKER_MODEL=None, ANTHROPIC_API_KEY=None,
             GEMINI_API_KEY=None, GOOGLE_API_KEY=None, VIRALTRACKER_JOBS_POLL_SECONDS=0.05,
