@@ -276,6 +276,11 @@ def report(out: Outcome) -> None:
     for run in (out.sync, *out.stages):
         summary = (run.result or {}).get("summary") or run.error or ""
         print(f"{run.job_type:<20} {run.status:>10} {run.seconds:>16.1f}  {summary[:160]}")
+    shown = "; ".join(
+        f"{r.job_type} {', '.join(f'{k}={v}' for k, v in r.params.items() if k != 'brand_id' and v is not None) or 'defaults'}"
+        for r in out.stages
+    )
+    print(f"Stage parameters: {shown}")  # the sync's own choice when it queued them
     print()
     print(
         f"Download and classification (queued by {out.queued_by}), first queued → last done:"
