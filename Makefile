@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider chromium
+.PHONY: run test install lint bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,8 @@ bench-patterns: install
 # 100 chat turns against the fake Anthropic API (300 ms to first token): the app's added latency.
 bench-provider: install
 	$(BIN)/python -m bench.provider_overhead
+
+# 5,000 synced ads through creative download (from the fake) and offline classification, as worker
+# jobs: ads/s against classify_offline's in-memory floor (BENCH_ADS=50 for a quick run).
+bench-pipeline: install
+	$(BIN)/python -m bench.pipeline --ads $(or $(BENCH_ADS),5000)

@@ -91,8 +91,11 @@ PHASE_SECONDS = 1800.0  # each of the floor, the sync and the re-sync (--timeout
 # The fake Graph API, in its own process
 
 
-def start_fake(ads: int, days: int, token: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m fakes.meta_graph` in its own session; returns it and its URL once ready."""
+def start_fake(
+    ads: int, days: int, token: str, log: Path, *, media: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m fakes.meta_graph` in its own session (`media`: serving the creatives' files too);
+    returns it and its URL once ready."""
     port = free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -108,6 +111,7 @@ def start_fake(ads: int, days: int, token: str, log: Path) -> tuple[subprocess.P
                 token,
                 "--seed",
                 str(SEED),
+                *(["--media"] if media else []),
             ],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,

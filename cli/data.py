@@ -130,6 +130,11 @@ def import_meta_csv(
         f"{summary.ads_created} new ads, {summary.ads_updated} already known; {summary.days_inserted:,} new ad-days, "
         f"{summary.days_updated:,} already present (refreshed); {summary.since} to {summary.until}."
     )
+    if summary.ads_with_copy:
+        console.print(
+            f"{summary.ads_with_copy:,} of {summary.ads_created + summary.ads_updated:,} ads have copy to"
+            f' classify: viraltracker classify --brand "{summary.brand}"'
+        )
 
 
 @import_app.command("reviews")

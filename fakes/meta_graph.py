@@ -39,6 +39,10 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 MAX_BODY_BYTES = 1024 * 1024
+MEDIA_IMAGE_BYTES = 8 * 1024  # a generated thumbnail's size (a small JPEG's)
+MEDIA_VIDEO_BYTES = 256 * 1024
+_MEDIA_FILE = re.compile(r"/media/(235\d{10}_thumb|234\d{10})\.(jpg|mp4)")
+_GENERATED_VIDEO = re.compile(r"234\d{10}")
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 500
 SHORT_TOKEN_SECONDS = 3600
@@ -606,6 +610,10 @@ class FakeGraph:
         self._server: ThreadingHTTPServer | None = None
         self.video_sources: dict[str, str] = {}
         """Video id → the URL `GET /{video_id}?fields=source` answers (any valid token may read it)."""
+        self.media_root: str | None = None
+        """Set (to `url`) before ads are read: generated creatives' thumbnails and their videos' sources
+        are files this fake serves under /media/, as a CDN would; else thumbnails point at
+        scontent.example, which never resolves."""
         self.archive_ads: list[dict[str, Any]] = []
         """The Ad Library (`GET /ads_archive`): ad nodes, each with the `countries` it reached."""
         self._thread: threading.Thread | None = None
@@ -857,6 +865,16 @@ class FakeGraph:
         with self._lock:
             self._faults.append(_Fault(path_contains, times, after_calls, "drop", drop_when=when))
 
+    def media(self, path: str) -> tuple[bytes, str] | None:
+        """A generated creative's file under /media/ (bytes that depend on its name only), or None."""
+        found = _MEDIA_FILE.fullmatch(path)
+        if self.media_root is None or found is None:
+            return None
+        name, suffix = found.groups()
+        size = MEDIA_IMAGE_BYTES if suffix == "jpg" else MEDIA_VIDEO_BYTES
+        body = (hashlib.sha256(name.encode()).digest() * (size // 32 + 1))[:size]
+        return body, "image/jpeg" if suffix == "jpg" else "video/mp4"
+
     def calls(self, path_contains: str = "") -> int:
         """How many requests had `path_contains` in their path."""
         with self._lock:
@@ -1011,6 +1029,9 @@ class FakeGraph:
         if method == "GET" and edge == "" and node in self.video_sources:
             video = {"id": node, "source": self.video_sources[node]}
             return self._select(video, params, VIDEO_FIELDS, "AdVideo", frozenset({"id"}))
+        if method == "GET" and edge == "" and self.media_root and _GENERATED_VIDEO.fullmatch(node):
+            video = {"id": node, "source": f"{self.media_root}/media/{node}.mp4?oe=signed"}
+            return self._select(video, params, VIDEO_FIELDS, "AdVideo", frozenset({"id"}))
         if method == "GET" and edge == "" and node.isdigit():
             try:
                 account, index = self._locate(node)
@@ -1136,11 +1157,12 @@ class FakeGraph:
         stop = days if not paused else start + 1 + int((days - start - 1) * (0.5 + 0.5 * u[7]))
         url = f"https://acme.example/products/{slug}?utm_source=fb&utm_medium=paid&utm_content=ad{index}"
         creative_id = f"235{prefix}{index:06d}"
+        thumbs = f"{self.media_root}/media" if self.media_root else "https://scontent.example/v/t45"
         creative: dict[str, Any] = {
             "id": creative_id,
             "body": _HOOKS[int(u[8] * len(_HOOKS))],
             "title": f"{product} - free shipping today",
-            "thumbnail_url": f"https://scontent.example/v/t45/{creative_id}_thumb.jpg",
+            "thumbnail_url": f"{thumbs}/{creative_id}_thumb.jpg",
             "object_type": "VIDEO" if video else "SHARE",
         }
         if video:
@@ -1626,6 +1648,9 @@ class FakeGraph:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 5  # an idle keep-alive connection does not hold a thread for long
+    # Headers and body go out in two writes: without TCP_NODELAY the body waits for the client's
+    # delayed ACK (~40 ms) on every keep-alive response, which no real server makes its clients pay.
+    disable_nagle_algorithm = True
     server_version = "fake-graph"
 
     def do_GET(self) -> None:
@@ -1640,6 +1665,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         fake: FakeGraph = self.server.fake  # type: ignore[attr-defined]
         url = urlsplit(self.path)
+        if self.command == "GET" and (media := fake.media(url.path)) is not None:
+            body, content_type = media  # a CDN file: no token, no Graph envelope
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
@@ -1699,9 +1732,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", action="append", default=[], help="a valid token for every account")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--async-polls", type=int, default=3)
+    parser.add_argument("--media", action="store_true", help="serve the creatives' thumbnails and videos")
     args = parser.parse_args(argv)
     fake = FakeGraph()
     fake.async_polls_needed = args.async_polls
+    if args.media:  # the media URLs name the fake's own address: listen before the ads are built
+        fake.start(args.port)
+        fake.media_root = fake.url
     for token in args.token or ["test-token"]:
         fake.add_token(token)
     for spec in args.accounts:
@@ -1715,7 +1752,8 @@ def main(argv: list[str] | None = None) -> None:
             seed=args.seed,
         )
         fake.ad_ids(act_id)  # build the ads' profiles now, not during the first timed pages
-    fake.start(args.port)
+    if not args.media:
+        fake.start(args.port)
     print(f"ready {fake.url}", flush=True)
     try:
         threading.Event().wait()

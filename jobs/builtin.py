@@ -101,6 +101,7 @@ def _meta_sync_notice(context: RunContext, params: Any, outcome: BaseModel) -> N
 META_SYNC = register(
     JobType(
         name="meta_sync",
+        label="Meta sync",
         params=MetaSyncParams,
         run=run_meta_sync,
         description="Sync a brand's Meta ads and daily insights (optionally classify new ads after).",
@@ -131,6 +132,7 @@ async def run_token_expiry_check(context: RunContext, params: NoParams) -> BaseM
 TOKEN_EXPIRY_CHECK = register(
     JobType(
         name="token_expiry_check",
+        label="Meta token check",
         params=NoParams,
         run=run_token_expiry_check,
         description="Renew Meta user tokens expiring within 14 days for people who use the app; warn about those expiring within 7; mark refused ones expired (daily, platform-wide).",
@@ -185,26 +187,65 @@ async def run_asset_download(context: RunContext, params: AssetDownloadParams) -
     return await _brand_service(download_brand_assets, context, params)
 
 
-def _counts_notice(kind: str, title: str) -> Any:
-    def notice(context: RunContext, params: Any, outcome: BaseModel) -> Notice:
-        counts = {
-            k: v for k, v in outcome.model_dump().items() if isinstance(v, int) and not isinstance(v, bool)
-        }
-        described = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items()) or "done"
-        summary = getattr(outcome, "summary", None)  # the service's own sentence reads better
-        return Notice(
-            type=kind,
-            category="jobs",
-            title=title,
-            message=summary if isinstance(summary, str) else described,
-        )
+def _counted(n: int, thing: str) -> str:
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
 
-    return notice
+
+def _classification_notice(context: RunContext, params: Any, outcome: BaseModel) -> Notice | None:
+    """What the run newly classified. None when it classified nothing new and something is already
+    classified: the run queued after every sync mostly finds unchanged ads (and the same skips), and a
+    daily "0 new" would bury real news; a run where everything failed still speaks."""
+    from services.creative.brand_classification import NO_COPY, ClassificationResult
+
+    assert isinstance(outcome, ClassificationResult)
+    if not (outcome.new or (outcome.errors and not outcome.cached)):
+        return None
+    parts = [f"{outcome.with_hook:,} with a hook"]
+    if outcome.new > outcome.with_hook:
+        parts.append(f"{outcome.new - outcome.with_hook:,} with none found")
+    if outcome.no_copy:
+        parts.append(f"{outcome.no_copy:,} with no copy to read ({outcome.no_copy_listed()})")
+    others = {why: n for why, n in sorted(outcome.skip_reasons.items()) if why != NO_COPY}
+    if others:
+        parts.append(
+            f"{sum(others.values()):,} skipped (" + ", ".join(f"{n:,} {w}" for w, n in others.items()) + ")"
+        )
+    if outcome.errors:
+        parts.append(f"{outcome.errors:,} failed ({'; '.join(outcome.error_samples)})")
+    return Notice(
+        type="classification_finished",
+        category="jobs",
+        title=f"Ad classification finished for {outcome.brand}",
+        message=f"Classified {_counted(outcome.new, 'new ad')} for {outcome.brand}: {', '.join(parts)}.",
+    )
+
+
+def _asset_notice(context: RunContext, params: Any, outcome: BaseModel) -> Notice | None:
+    """What the run newly stored. None when it stored nothing new and some files are stored (as above:
+    the same dead link failing each day is in /jobs, not a new notification every day)."""
+    from services.creative.assets import AssetResult
+
+    assert isinstance(outcome, AssetResult)
+    if not (outcome.downloaded or (outcome.failed and not outcome.already_had)):
+        return None
+    message = (
+        f"Downloaded {_counted(outcome.downloaded, 'new creative')} for {outcome.brand}:"
+        f" {_counted(outcome.images, 'image')}, {_counted(outcome.videos, 'video')}"
+    )
+    if outcome.failed:
+        message += f"; {outcome.failed:,} failed ({'; '.join(outcome.error_samples)})"
+    return Notice(
+        type="assets_downloaded",
+        category="jobs",
+        title=f"Creative download finished for {outcome.brand}",
+        message=message + ".",
+    )
 
 
 AD_CLASSIFICATION = register(
     JobType(
         name="ad_classification",
+        label="Ad classification",
         params=ClassificationParams,
         run=run_classification,
         description="Classify a brand's new or changed ads (cached results reused).",
@@ -212,7 +253,7 @@ AD_CLASSIFICATION = register(
         max_attempts=3,
         backoff_base=60.0,
         serialize_per_brand=True,
-        on_success=_counts_notice("classification_finished", "Ad classification finished"),
+        on_success=_classification_notice,
     )
 )
 
@@ -222,10 +263,12 @@ ASSET_DOWNLOAD = register(
         params=AssetDownloadParams,
         run=run_asset_download,
         description="Download a brand's ad thumbnails and videos into storage.",
+        label="Creative download",
         needs_brand=True,
         max_attempts=3,
         backoff_base=60.0,
         serialize_per_brand=True,
+        on_success=_asset_notice,
     )
 )
 
@@ -278,6 +321,7 @@ async def run_template_scoring(
 TEMPLATE_SCORING = register(
     JobType(
         name=TEMPLATE_SCORING_JOB,
+        label="Template scoring",
         params=TemplateScoringParams,
         run=run_template_scoring,
         description="Score approved templates for the products with auto-recommendations on; recommend"
@@ -328,6 +372,7 @@ def _ad_creation_notice(context: RunContext, params: Any, outcome: BaseModel) ->
 AD_CREATION = register(
     JobType(
         name="ad_creation",
+        label="Ad creation",
         params=AdCreationParams,
         run=run_ad_creation,
         description="Make ads for a product from library templates (recommended first) or the brand's"
@@ -379,6 +424,7 @@ async def run_briefing(context: RunContext, params: BriefingParams) -> BaseModel
 BRIEFING = register(
     JobType(
         name="briefing",
+        label="Briefing",
         params=BriefingParams,
         run=run_briefing,
         description="Post a brand's briefing (what changed yesterday or in the last 7 days) to a Slack channel.",
@@ -399,6 +445,7 @@ async def run_slack_notification(context: RunContext, params: SlackNotificationP
 SLACK_NOTIFICATION = register(
     JobType(
         name=SLACK_JOB,
+        label="Slack post",
         params=SlackNotificationParams,
         run=run_slack_notification,
         description="Post an organization's new notification to its Slack channel.",

@@ -66,6 +66,8 @@ class JobType:
     params: type[BaseModel]
     run: JobFunction
     description: str
+    label: str | None = None
+    """The stage in a marketer's words ("Ad classification"), for notifications; else the name."""
     platform_only: bool = False
     """Runs once for everyone (no organization or brand): schedules per brand are refused."""
     needs_brand: bool = False

@@ -220,18 +220,29 @@ async def _record_failure(
             (message, context.run_id),
         )
         if context.organization_id is not None:
-            attempts = f" after {context.attempt} attempts" if context.attempt > 1 else ""
-            await notify(
-                conn,
-                context,
-                Notice(
-                    type="job_failed",
-                    category="jobs",
-                    title=f"{context.job_type} failed{attempts}",
-                    message=f"{message} Retry it from /jobs failed (run {context.run_id}).",
-                ),
-            )
+            await notify(conn, context, await _failure_notice(conn, context, job_type, message))
     raise RunFailed(message) from error
+
+
+async def _failure_notice(conn: Conn, context: RunContext, job_type: JobType | None, reason: str) -> Notice:
+    """What failed (the stage, the brand), why, and the command that retries it."""
+    stage = (job_type.label if job_type is not None else None) or context.job_type
+    brand = None
+    if context.brand_id is not None:
+        cur = await conn.execute("select name from brands where id = %s", (context.brand_id,))
+        row = await cur.fetchone()
+        brand = row["name"] if row is not None else None
+    attempts = f" after {context.attempt} attempts" if context.attempt > 1 else ""
+    short = str(context.run_id)[:8]
+    return Notice(
+        type="job_failed",
+        category="jobs",
+        title=f"{stage}{f' for {brand}' if brand else ''} failed{attempts}",
+        message=(
+            f"{reason.rstrip('.')}. Retry it with /jobs retry:{short} in chat, or"
+            f' viraltracker ask "/jobs retry:{short} confirm:true" --user YOUR_EMAIL (run {context.run_id}).'
+        ),
+    )
 
 
 async def notify(conn: Conn, context: RunContext, notice: Notice) -> UUID | None:

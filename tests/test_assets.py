@@ -258,3 +258,40 @@ async def test_media_on_a_private_address_is_refused_without_a_request(brand: Br
         " network address: only public web addresses can be read"
     ]
     assert brand.media.hits == Counter() and await brand.stored() == {}
+
+
+async def test_the_download_job_says_what_it_stored_then_stays_quiet(brand: Brand) -> None:
+    """The asset_download job's notification: new creatives by kind and the failures; a run that
+    stores nothing new (only the same 404 again) adds none."""
+    from jobs import api
+    from jobs.runs import execute_run
+
+    await _three_images_two_videos(brand)
+    missing = f"{str(brand.id.int)[:8]}03"
+
+    async def run_job() -> list[tuple[str, str, str]]:
+        run_id = await api.run_now(
+            brand.db, job_type="asset_download", params={}, organization_id=brand.organization_id,
+            brand_id=brand.id,
+        )  # fmt: skip
+        await execute_run(brand.db, brand.settings, run_id, attempt=1)
+        async with brand.db.as_owner() as conn:
+            cur = await conn.execute(
+                "select type, title, message from notifications where organization_id = %s order by created_at",
+                (brand.organization_id,),
+            )
+            return [(r["type"], r["title"], r["message"]) for r in await cur.fetchall()]
+
+    async with brand.db.as_owner() as conn:
+        cur = await conn.execute("select name from brands where id = %s", (brand.id,))
+        row = await cur.fetchone()
+    assert row is not None
+    name = row["name"]
+    expected = (
+        "assets_downloaded",
+        f"Creative download finished for {name}",
+        f"Downloaded 6 new creatives for {name}: 4 images, 2 videos;"
+        f" 1 failed (image of Ad {missing} ({missing}): HTTP 404).",
+    )
+    assert await run_job() == [expected]
+    assert await run_job() == [expected]

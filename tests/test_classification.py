@@ -128,22 +128,23 @@ async def _ad_ids(brand: Brand) -> list[str]:
 
 
 async def test_new_then_cached_then_only_the_changed_ad(brand: Brand) -> None:
-    # An ad Meta reports results for but no longer lists: an image ad with no image.
+    # An ad Meta reports results for but no longer lists: no image and no copy for the rules to read.
     async with brand.db.as_owner() as conn:
         await conn.execute(
             "insert into meta_ads (meta_ad_id, brand_id, organization_id, name, format, ad_copy)"
-            " values ('990000000001', %s, %s, 'Deleted static', 'image', 'Old copy.')",
+            " values ('990000000001', %s, %s, 'Deleted static', 'image', null)",
             (brand.id, brand.organization_id),
         )
     progress: list[tuple[str, float]] = []
     first = await brand.classify(progress=lambda what, done: progress.append((what, done)))
     assert (first.new, first.cached, first.skipped, first.errors) == (N_ADS, 0, 1, 0)
-    assert first.skip_reasons == {"image ad without an image": 1}
+    assert first.skip_reasons == {"ad without text (the offline rules read text only)": 1}
     assert first.classifier == OFFLINE_MODEL and first.prompt_version == OFFLINE_VERSION
     assert first.summary.startswith(
         f"Classified {N_ADS} new or changed ads for {brand.name} with the offline rules (text only;"
     )
-    assert "1 skipped (1 image ad without an image)" in first.summary
+    assert "1 skipped (1 ad without text (the offline rules read text only))." in first.summary
+    assert first.summary.endswith(" No copy to read: Deleted static.")
     assert progress[-1][1] == 1.0
     rows = await brand.rows()
     assert len(rows) == N_ADS

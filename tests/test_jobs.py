@@ -178,8 +178,10 @@ async def test_a_job_that_always_fails_is_dead_lettered_with_its_error(
         assert [(n["type"], n["title"]) for n in notes] == [
             ("job_failed", "_test_always_fails failed after 3 attempts")
         ]
+        short = str(run_id)[:8]
         assert notes[0]["message"] == (
-            f"RuntimeError: the widget exploded Retry it from /jobs failed (run {run_id})."
+            f"RuntimeError: the widget exploded. Retry it with /jobs retry:{short} in chat, or"
+            f' viraltracker ask "/jobs retry:{short} confirm:true" --user YOUR_EMAIL (run {run_id}).'
         )
         assert notes[0]["metadata"]["run_id"] == str(run_id)
         # Retry: a new run with the same parameters (it fails again, as it should).

@@ -18,6 +18,7 @@ from services.platform.accounts import create_organization
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPORT = FIXTURES / "meta_ads_export.csv"
+COPY_EXPORT = FIXTURES / "meta_ads_export_with_copy.csv"
 ORG = "CSV Test Org"
 BRAND = "CSV Test Brand"
 
@@ -342,3 +343,65 @@ async def test_a_large_export_imports_in_chunks(db: Database, org: str, tmp_path
         " where b.name = 'CSV Large Brand' group by format order by format",
     )
     assert formats == [{"format": "image", "n": 100}, {"format": "video", "n": 100}]
+
+
+async def test_an_export_with_copy_columns_classifies_from_the_cli_and_names_the_ads_without_copy(
+    db: Database, tmp_path: Path
+) -> None:
+    """Body, Title and Link (Ads Manager's "(ad settings)" spellings) become the ads' copy, headline and
+    landing page; `viraltracker classify` then reads them with the offline rules and names the ads with
+    no copy, biggest spenders first."""
+    from tests.cli_helpers import run_cli
+
+    org_name = f"CSV Copy Org {tmp_path.name[-8:]}"
+    async with db.as_owner() as conn:
+        org_id = await create_organization(conn, name=org_name)
+    try:
+        brand = "Glow Copy Co"
+        imported = run_cli(
+            db.url, tmp_path, "import", "meta-csv", str(COPY_EXPORT), "--brand", brand, "--org", org_name
+        )
+        assert imported.returncode == 0, imported.stderr
+        assert f'3 of 8 ads have copy to classify: viraltracker classify --brand "{brand}"' in imported.stdout
+
+        classified = run_cli(db.url, tmp_path, "classify", "--brand", brand, "--org", org_name)
+        assert classified.returncode == 0, classified.stderr
+        offline = (
+            "the offline rules (text only; set ANTHROPIC_API_KEY or GEMINI_API_KEY for full classification)"
+        )
+        assert " ".join(classified.stdout.split()) == (
+            f"Classified 3 new or changed ads for {brand} with {offline}; 0 unchanged ads kept their"
+            " classification; 5 skipped (5 ad without text (the offline rules read text only))."
+            " No copy to read: Lookbook 1, Lookbook 2, Lookbook 3 and 2 more."
+        )
+        hooks = await fetch(
+            db,
+            "select a.name, c.hooks -> 'overlay' as hook from ad_creative_classifications c"
+            " join meta_ads a using (meta_ad_id) where c.organization_id = %s order by a.name",
+            org_id,
+        )
+        assert hooks == [
+            {"name": "Derm Question",
+             "hook": {"text": "Why do 9 out of 10 dermatologists recommend this cream?", "category": "social_proof"}},
+            {"name": "Serum UGC", "hook": {"text": "Tired of dull skin?", "category": "problem_callout"}},
+            {"name": "Shipping Static",
+             "hook": {"text": "Free shipping today only: your glow starts now.", "category": "offer"}},
+        ]  # fmt: skip
+        stored = await fetch(
+            db,
+            "select a.name, a.ad_copy, a.headline, d.canonical_url from meta_ads a"
+            " left join meta_ad_destinations d using (meta_ad_id) where a.organization_id = %s"
+            " and a.name not like 'Lookbook%%' order by a.name",
+            org_id,
+        )
+        assert stored == [
+            {"name": "Derm Question", "ad_copy": "Why do 9 out of 10 dermatologists recommend this cream?",
+             "headline": "Night Cream", "canonical_url": "https://glowco.example/products/night-cream"},
+            {"name": "Serum UGC", "ad_copy": "Tired of dull skin? Meet the serum that works overnight.",
+             "headline": "Glow Serum", "canonical_url": "https://glowco.example/products/serum"},
+            {"name": "Shipping Static", "ad_copy": None,
+             "headline": "Free shipping today only: your glow starts now.", "canonical_url": None},
+        ]  # fmt: skip
+    finally:
+        async with db.as_owner() as conn:
+            await conn.execute("delete from organizations where id = %s", (org_id,))

@@ -1,5 +1,6 @@
 """`/classify brand:` classifies a brand's ads now, in the foreground, with progress; the answer is the
-same summary the ad_classification job's notification carries (new, cached, skipped with reasons)."""
+run's summary (new, cached, skipped with reasons, the ads with no copy to read by name), as the
+ad_classification job stores it."""
 
 from __future__ import annotations
 

@@ -43,6 +43,7 @@ IMAGE_MAX_BYTES = 20 * 1024 * 1024
 VIDEO_MAX_BYTES = 512 * 1024 * 1024
 CHUNK_BYTES = 256 * 1024
 CONCURRENCY = 4  # files at a time
+WRITE_BATCH = 50  # stored files recorded per transaction (one commit per file was most of a thumbnail's time)
 FILE_DEADLINE = 600.0  # seconds for one file, however slowly it trickles in
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_ERROR_SAMPLES = 5
@@ -74,6 +75,9 @@ on conflict (meta_ad_id, kind) do update set media_key = excluded.media_key, sou
 class AssetResult(BaseModel):
     brand: str
     downloaded: int = 0
+    images: int = 0
+    """Of `downloaded`, images (thumbnails); the rest are videos."""
+    videos: int = 0
     already_had: int = 0
     failed: int = 0
     skipped_over_limit: int = 0
@@ -254,6 +258,22 @@ async def _download_all(
 ) -> None:
     gate = asyncio.Semaphore(CONCURRENCY)
     done = 0
+    stored: list[dict[str, Any]] = []
+
+    async def record_stored() -> None:
+        """Write the stored files' rows in one transaction (a file whose row is lost to a crash is
+        fetched again by the next run, to the same path)."""
+        batch = stored[:]
+        del stored[:]
+        if not batch:
+            return
+        async with db.as_service() as conn, conn.cursor() as cur:
+            await cur.executemany(_UPSERT, batch)
+        for record in batch:
+            result.downloaded += 1
+            result.images += record["kind"] == "image"
+            result.videos += record["kind"] == "video"
+            result.bytes += int(record["bytes"])
 
     async def one(item: _Wanted) -> None:
         nonlocal done
@@ -261,11 +281,9 @@ async def _download_all(
         async with gate:
             try:
                 async with asyncio.timeout(FILE_DEADLINE):
-                    record = await _fetch(http, storage, brand, item, cap)
-                async with db.as_service() as conn:
-                    await conn.execute(_UPSERT, record)
-                result.downloaded += 1
-                result.bytes += int(record["bytes"])
+                    stored.append(await _fetch(http, storage, brand, item, cap))
+                if len(stored) >= WRITE_BATCH:
+                    await record_stored()
             except (_Failed, TimeoutError, httpx.HTTPError) as error:
                 result.failed += 1
                 why = str(error) or type(error).__name__
@@ -276,6 +294,7 @@ async def _download_all(
             progress(f"Stored {done} of {len(wanted)} files for {brand.name}", done / len(wanted))
 
     await asyncio.gather(*(one(item) for item in wanted))
+    await record_stored()
 
 
 @asynccontextmanager

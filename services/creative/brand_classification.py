@@ -99,6 +99,12 @@ class ClassificationResult(BaseModel):
     """Ads past `limit`: classified by the next run."""
     skip_reasons: dict[str, int] = Field(default_factory=dict)
     error_samples: list[str] = Field(default_factory=list)
+    with_hook: int = 0
+    """Of the `new` ads, those with at least one hook found."""
+    no_copy: int = 0
+    """Ads skipped because the offline rules had no copy or headline to read."""
+    no_copy_names: list[str] = Field(default_factory=list)
+    """The first few of those ads' names (`NO_COPY_NAMES`)."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -120,18 +126,30 @@ class ClassificationResult(BaseModel):
         if self.left_for_later:
             parts.append(f"{self.left_for_later} left for the next run (limit reached)")
         text = "; ".join(parts) + "."
+        if self.no_copy:
+            text += f" No copy to read: {self.no_copy_listed()}."
         if self.errors:
             text += f" {self.errors} failed: " + "; ".join(self.error_samples) + "."
         return text
 
+    def no_copy_listed(self) -> str:
+        """The named ads with no copy, then how many more ("A, B, C and 15 more")."""
+        names = ", ".join(self.no_copy_names)
+        more = self.no_copy - len(self.no_copy_names)
+        return f"{names} and {more} more" if more > 0 else names
+
+
+NO_COPY_NAMES = 3  # ads named in the answer; the rest are counted
+NO_COPY = "ad without text (the offline rules read text only)"
+
 
 def _skip_reason(ad: AdInput, offline: bool) -> str | None:
+    if offline:  # the rules read the copy alone: an ad without media (a CSV import's) is still read
+        return None if ad.text else NO_COPY
     if ad.format in ("image", "carousel") and not ad.thumbnail_url:
         return f"{ad.format} ad without an image"
     if ad.format == "video" and not (ad.video_id or ad.video_url):
         return "video ad without a video"
-    if offline and not ad.text:
-        return "ad without text (the offline rules read text only)"
     return None
 
 
@@ -211,6 +229,8 @@ async def classify_brand_ads(
         reason = _skip_reason(ad, model is None)
         if reason:
             skips[reason] += 1
+            if reason == NO_COPY and len(result.no_copy_names) < NO_COPY_NAMES:
+                result.no_copy_names.append(ad.name)
             continue
         digest = ad.input_hash()
         if only_new:
@@ -232,6 +252,7 @@ async def classify_brand_ads(
         todo.append((ad, digest))
         known_hashes.add(digest)
     result.skipped, result.skip_reasons = sum(skips.values()), dict(skips)
+    result.no_copy = skips[NO_COPY]
     await _classify_all(db, todo, brand, model, version, result, progress)
     if reuse:  # after the run: a duplicate may reuse what this run just classified
         async with db.as_service() as conn:
@@ -283,6 +304,9 @@ async def _classify_all(
                 if len(result.error_samples) < MAX_ERROR_SAMPLES:
                     result.error_samples.append(f"{ad.name} ({ad.meta_ad_id}): {outcome}")
                 continue
+            hooks = outcome.hooks
+            if hooks.spoken or hooks.overlay or hooks.visual:
+                result.with_hook += 1
             data = outcome.model_dump()
             rows.append({
                 **{k: data[k] for k in ("awareness_level", "transcript")},

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from core.errors import InvalidArgument, NotFound
 from db.pool import Conn, Database
+from services.meta.rows import canonical_url
 from services.platform.accounts import find_organization
 from services.storable import numeric_max, unstorable
 
@@ -42,7 +43,12 @@ _HEADERS: dict[str, tuple[str, ...]] = {
     "video_p50": ("video plays at 50%",),
     "video_p75": ("video plays at 75%",),
     "video_p100": ("video plays at 100%",),
+    # The ad's copy, when the export includes Ads Manager's creative columns (what the classifier reads).
+    "ad_copy": ("body", "body (ad settings)", "ad body", "primary text"),
+    "headline": ("title", "title (ad settings)", "headline", "headline (ad settings)", "ad title"),
+    "link": ("link", "link (ad settings)", "website url", "website url (ad settings)", "destination url"),
 }
+_COPY = ("ad_copy", "headline", "link")
 _REQUIRED = {
     "day": "Day",
     "ad_id": "Ad ID",
@@ -82,6 +88,8 @@ class ImportSummary(BaseModel):
     since: date | None
     until: date | None
     currency: str | None
+    ads_with_copy: int = 0
+    """Ads whose copy or headline the export holds (what offline classification reads)."""
 
 
 @dataclass
@@ -90,6 +98,10 @@ class _Ad:
     campaign: str | None
     adset: str | None
     last_day: date
+    ad_copy: str | None = None
+    headline: str | None = None
+    link: str | None = None
+    """A web address (http/https) only; anything else in the column is not a landing page."""
 
 
 @dataclass
@@ -243,10 +255,15 @@ def _read_export(path: Path) -> _Export:
             video_ads.add(ad_id)
         if ad_id not in ads or day >= ads[ad_id].last_day:  # name, campaign, ad set as of the latest day
             text = {f: _text_cell(record, columns.get(f), row_no, headers[columns[f]]) if f in columns else ""
-                    for f in ("ad_name", "campaign", "adset")}  # fmt: skip
+                    for f in ("ad_name", "campaign", "adset", *_COPY)}  # fmt: skip
+            before = ads.get(ad_id)
+            # A blank copy cell on the latest day keeps what an earlier day said.
+            copy = {f: text[f] or (getattr(before, f) if before else None) or None for f in _COPY}
+            if copy["link"] and not copy["link"].lower().startswith(("http://", "https://")):
+                copy["link"] = getattr(before, "link", None)
             ads[ad_id] = _Ad(
                 name=text["ad_name"] or ad_id, campaign=text["campaign"] or None, adset=text["adset"] or None,
-                last_day=day,
+                last_day=day, **copy,
             )  # fmt: skip
     if not days:
         raise InvalidArgument(f"{path} has no ad rows: every row lacks an Ad ID or a Day.")
@@ -323,27 +340,43 @@ async def _upsert_ads(conn: Conn, *, brand_id: UUID, organization_id: UUID, expo
             f"Ad ID {foreign[0]}{more} already belongs to another brand, so nothing was imported. "
             "Check that this export is for the brand you named."
         )
-    # Video is never downgraded (the file may lack video columns) and a synced 'carousel' is kept.
+    # Video is never downgraded (the file may lack video columns) and a synced 'carousel' is kept;
+    # copy the file lacks keeps what a sync (or an earlier export) stored.
     async with conn.cursor() as cur:
         await cur.executemany(
-            "insert into meta_ads (meta_ad_id, brand_id, organization_id, name, campaign, adset, format)"
-            " values (%s, %s, %s, %s, %s, %s, %s)"
+            "insert into meta_ads (meta_ad_id, brand_id, organization_id, name, campaign, adset, format,"
+            " ad_copy, headline)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " on conflict (meta_ad_id) do update set name = excluded.name,"
             " campaign = coalesce(excluded.campaign, meta_ads.campaign),"
             " adset = coalesce(excluded.adset, meta_ads.adset),"
             " format = case when excluded.format = 'video' then 'video' else meta_ads.format end,"
+            " ad_copy = coalesce(excluded.ad_copy, meta_ads.ad_copy),"
+            " headline = coalesce(excluded.headline, meta_ads.headline),"
             " updated_at = now()"
             " where meta_ads.brand_id = excluded.brand_id"
-            " and (meta_ads.name, meta_ads.campaign, meta_ads.adset, meta_ads.format) is distinct from"
+            " and (meta_ads.name, meta_ads.campaign, meta_ads.adset, meta_ads.format, meta_ads.ad_copy,"
+            " meta_ads.headline) is distinct from"
             " (excluded.name, coalesce(excluded.campaign, meta_ads.campaign),"
             " coalesce(excluded.adset, meta_ads.adset),"
-            " case when excluded.format = 'video' then 'video' else meta_ads.format end)",
+            " case when excluded.format = 'video' then 'video' else meta_ads.format end,"
+            " coalesce(excluded.ad_copy, meta_ads.ad_copy), coalesce(excluded.headline, meta_ads.headline))",
             [
                 (ad_id, brand_id, organization_id, ad.name, ad.campaign, ad.adset,
-                 "video" if ad_id in export.video_ads else "image")
+                 "video" if ad_id in export.video_ads else "image", ad.ad_copy, ad.headline)
                 for ad_id, ad in export.ads.items()
             ],
         )  # fmt: skip
+        # Landing pages as the sync stores them (canonical URL), for product matching and congruence.
+        await cur.executemany(
+            "insert into meta_ad_destinations (meta_ad_id, organization_id, url, canonical_url)"
+            " values (%s, %s, %s, %s) on conflict (meta_ad_id, canonical_url) do nothing",
+            [
+                (ad_id, organization_id, ad.link, canonical_url(ad.link))
+                for ad_id, ad in export.ads.items()
+                if ad.link
+            ],
+        )
     return len(existing)
 
 
@@ -428,4 +461,5 @@ async def import_meta_csv(
         since=export.since,
         until=export.until,
         currency=export.currency,
+        ads_with_copy=sum(1 for ad in export.ads.values() if ad.ad_copy or ad.headline),
     )
