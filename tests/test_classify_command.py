@@ -27,7 +27,7 @@ HOOKS = (
     "I tried every moisturiser for years. This one finally worked.",
 )
 OFFLINE = "the offline rules (text only; set ANTHROPIC_API_KEY or GEMINI_API_KEY for full classification)"
-NO_TEXT = "2 skipped (2 ad without text (the offline rules read text only))"
+NO_TEXT = "2 skipped (2 ads without text (the offline rules read text only))"
 
 
 class Watching:

@@ -371,7 +371,7 @@ async def test_an_export_with_copy_columns_classifies_from_the_cli_and_names_the
         )
         assert " ".join(classified.stdout.split()) == (
             f"Classified 3 new or changed ads for {brand} with {offline}; 0 unchanged ads kept their"
-            " classification; 5 skipped (5 ad without text (the offline rules read text only))."
+            " classification; 5 skipped (5 ads without text (the offline rules read text only))."
             " No copy to read: Lookbook 1, Lookbook 2, Lookbook 3 and 2 more."
         )
         hooks = await fetch(
@@ -402,6 +402,47 @@ async def test_an_export_with_copy_columns_classifies_from_the_cli_and_names_the
             {"name": "Shipping Static", "ad_copy": None,
              "headline": "Free shipping today only: your glow starts now.", "canonical_url": None},
         ]  # fmt: skip
+    finally:
+        async with db.as_owner() as conn:
+            await conn.execute("delete from organizations where id = %s", (org_id,))
+
+
+async def test_an_export_naming_an_ad_made_here_by_its_tracking_id_links_it(
+    db: Database, tmp_path: Path
+) -> None:
+    """An ad made by /create_ads and launched under its suggested name comes back in the next export:
+    the import links it to the ad made here (as a sync does), in this organization only."""
+    from tests.cli_helpers import run_cli
+
+    org_name = f"CSV Links Org {tmp_path.name[-8:]}"
+    async with db.as_owner() as conn:
+        org_id = await create_organization(conn, name=org_name)
+    try:
+        brand = "Glow Links Co"
+        first = run_cli(
+            db.url, tmp_path, "import", "meta-csv", str(COPY_EXPORT), "--brand", brand, "--org", org_name
+        )
+        assert first.returncode == 0, first.stderr
+        assert "Results came back" not in first.stdout
+        [made] = await fetch(
+            db,
+            "insert into generated_ads (brand_id, organization_id) select id, organization_id from brands"
+            " where organization_id = %s returning id, tracking_id",
+            org_id,
+        )
+        renamed = tmp_path / "renamed.csv"
+        text = COPY_EXPORT.read_text(encoding="utf-8-sig")
+        renamed.write_text(
+            text.replace('"Serum UGC"', f'"Serum UGC · {made["tracking_id"]}"'), encoding="utf-8"
+        )
+        again = run_cli(
+            db.url, tmp_path, "import", "meta-csv", str(renamed), "--brand", brand, "--org", org_name
+        )
+        assert again.returncode == 0, again.stderr
+        assert "Results came back for ads made here: linked 1 live ad to ads made here." in again.stdout
+        assert await fetch(db, "select meta_ad_id from generated_ads where id = %s", made["id"]) == [
+            {"meta_ad_id": "130000000000000001"}
+        ]
     finally:
         async with db.as_owner() as conn:
             await conn.execute("delete from organizations where id = %s", (org_id,))

@@ -121,7 +121,7 @@ class ClassificationResult(BaseModel):
         ]
         parts.append(f"{self.cached} unchanged ads kept their classification")
         if self.skipped:
-            reasons = ", ".join(f"{n} {why}" for why, n in sorted(self.skip_reasons.items()))
+            reasons = ", ".join(f"{n} {_plural(why, n)}" for why, n in sorted(self.skip_reasons.items()))
             parts.append(f"{self.skipped} skipped ({reasons})")
         if self.left_for_later:
             parts.append(f"{self.left_for_later} left for the next run (limit reached)")
@@ -141,6 +141,11 @@ class ClassificationResult(BaseModel):
 
 NO_COPY_NAMES = 3  # ads named in the answer; the rest are counted
 NO_COPY = "ad without text (the offline rules read text only)"
+
+
+def _plural(reason: str, n: int) -> str:
+    """'ad without text' for one, 'ads without text' for more (the reasons name one ad)."""
+    return reason if n == 1 else reason.replace("ad ", "ads ", 1)
 
 
 def _skip_reason(ad: AdInput, offline: bool) -> str | None:

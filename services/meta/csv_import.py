@@ -16,7 +16,9 @@ from pydantic import BaseModel
 
 from core.errors import InvalidArgument, NotFound
 from db.pool import Conn, Database
+from services.meta.generated_links import link_generated_ads, links_phrase
 from services.meta.rows import canonical_url
+from services.models import BrandRef
 from services.platform.accounts import find_organization
 from services.storable import numeric_max, unstorable
 
@@ -90,6 +92,16 @@ class ImportSummary(BaseModel):
     currency: str | None
     ads_with_copy: int = 0
     """Ads whose copy or headline the export holds (what offline classification reads)."""
+    generated_ads_linked: int = 0
+    """Ads made here (/create_ads) whose live ad the export now names by its tracking id."""
+
+    @property
+    def links_line(self) -> str | None:
+        return (
+            f"Results came back for ads made here: {links_phrase(self.generated_ads_linked)}."
+            if self.generated_ads_linked
+            else None
+        )
 
 
 @dataclass
@@ -449,6 +461,10 @@ async def import_meta_csv(
         days_existing = await _upsert_days(
             conn, brand_id=brand_id, organization_id=org_id, days=export.days, progress=progress
         )
+        # An ad made here and launched with its tracking id (in its name or link) meets its results.
+        linked = await link_generated_ads(
+            conn, brand=BrandRef(id=brand_id, name=brand, organization_id=org_id)
+        )
     return ImportSummary(
         brand=brand,
         organization=organization,
@@ -462,4 +478,5 @@ async def import_meta_csv(
         until=export.until,
         currency=export.currency,
         ads_with_copy=sum(1 for ad in export.ads.values() if ad.ad_copy or ad.headline),
+        generated_ads_linked=linked,
     )
