@@ -214,7 +214,7 @@ def _range_form(m: re.Match[str], today: date) -> tuple[date, date, str, int | N
         except ValueError as error:
             raise _CannotPlace(m["b"]) from error
         end_label = end.isoformat()
-    if start > end and not re.search(_YEAR, m["a"]):
+    if start > end and not re.search(_YEAR, m["a"]) and start.month > end.month:  # "Dec 20 to Jan 5"
         start, start_label = _parse_date(m["a"], today=today, year_hint=end.year - 1)
     if start > end:
         raise _CannotPlace("starts after it ends")
