@@ -70,7 +70,8 @@ _NAMED = re.compile(
 )
 _NOT_BRANDS = re.compile(
     r"(?:the\s+|my\s+|our\s+)?(?:ads?|hooks?|brands?|me|us|it|them|that|this|all|each\s+ad|roas|ctr|cpa|cpc|cpm"
-    r"|hook\s+rate|hold\s+rate|spend|meta|facebook|instagram|tiktok|i|\d+)?",
+    r"|hook\s+rate|hold\s+rate|spend|meta|facebook|instagram|tiktok|ugc|cta|lp|aov|vsl|videos?|statics?"
+    r"|carousels?|reels?|stories|i|\d+)?",
     re.IGNORECASE,
 )
 
@@ -114,9 +115,12 @@ def _named_brand(text: str, names: list[str], reading: PeriodReading) -> str | N
     if known := _brand(text.lower(), names):
         return known
     for m in _NAMED.finditer(text):
-        name = " ".join((m["name"] or m["any"] or "").split()).rstrip(".'")
-        if name and not _NOT_BRANDS.fullmatch(name) and _metric(name.lower()) is None:
-            return name
+        name = re.sub(r"'s$", "", " ".join((m["name"] or m["any"] or "").split()).rstrip(".'"))
+        if not name or _NOT_BRANDS.fullmatch(name) or _metric(name.lower()) or _intent(name):
+            continue
+        # Part of exactly one of the caller's names ("Acme" for Acme Pets) means that brand.
+        partial = [n for n in names if name.casefold() in n.casefold()]
+        return partial[0] if len(partial) == 1 else name
     return None
 
 
@@ -228,21 +232,28 @@ def _result_text(part: ToolReturnPart | RetryPromptPart) -> str:
 
 
 def period_note(messages: list[ModelMessage], *, today: date) -> str | None:
-    """What the answer must say first when the question named time words that could not be placed:
-    those words, and the window answered instead."""
+    """What the answer must say first when it is not for the period the question named: the words it
+    could not place (or could not apply) and the window answered instead."""
     prompts = [
         p for m in messages if isinstance(m, ModelRequest) for p in m.parts if isinstance(p, UserPromptPart)
     ]
     question = str(prompts[-1].content) if prompts else ""
-    unplaced = read_period(question, today=today).unplaced if not is_slash(question) else None
-    if unplaced is None:
+    if is_slash(question):  # a command's arguments are exact
         return None
-    said = (
-        f"'{unplaced.words}' {unplaced.reason}"
-        if unplaced.reason
-        else f"I couldn't read '{unplaced.words}' as dates"
-    )
+    reading = read_period(question, today=today)
     call = _last_tool_call([*messages, ModelRequest(parts=[])])
+    period = reading.period
+    if (
+        call
+        and call.tool_name == "briefing"
+        and period
+        and not re.search(r"week|yesterday|\b7 days", period.words)
+    ):
+        return f"A briefing covers yesterday or the last 7 days, not '{period.words}'."
+    if reading.unplaced is None:
+        return None
+    words, reason = reading.unplaced.words, reading.unplaced.reason
+    said = f"'{words}' {reason}" if reason else f"I couldn't read '{words}' as dates"
     if call is None or call.tool_name not in WINDOW_TOOLS:
         return f"{said}."
     args = call.args_as_dict()

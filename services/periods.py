@@ -427,7 +427,9 @@ def read_period(text: str, *, today: date) -> PeriodReading:
                 return PeriodReading(period=period, unplaced=Unplaced(other.group(0).strip()))
             return PeriodReading(period=period)
     if other := _PERIOD_LIKE.search(text):
-        return PeriodReading(unplaced=Unplaced(other.group(0).strip()))
+        words = other.group(0).strip()
+        future = re.match(r"tomorrow|next\b", words, re.IGNORECASE)
+        return PeriodReading(unplaced=Unplaced(words, "is in the future" if future else ""))
     return PeriodReading()
 
 

@@ -258,3 +258,21 @@ async def test_another_organizations_brand_never_answers_with_the_threads_brand(
     # The same words from Peak Fuel's own organization answer with its data.
     own = await run_turn(db=db, caller=leo, message="top hooks for Peak Fuel last 7 days")
     assert own.text.startswith("Top 10 hooks for Peak Fuel by hook_rate in last 7 days")
+
+
+async def test_a_period_a_briefing_cannot_cover_is_said(db: Database, maya: Caller) -> None:
+    turn = await run_turn(db=db, caller=maya, message="what changed for Acme Pets in October?")
+    assert turn.tool_calls[0].tool == "briefing"
+    assert turn.text.startswith(
+        "A briefing covers yesterday or the last 7 days, not 'in October'.\n\nAcme Pets, yesterday ("
+    )
+
+
+async def test_a_future_period_is_said_with_the_window_used(db: Database, maya: Caller) -> None:
+    today = date.today()
+    turn = await run_turn(db=db, caller=maya, message="best ads for Acme Pets next week", today=today)
+    assert turn.tool_calls[0].args == {"brand": "Acme Pets"}
+    since, until = today - timedelta(days=30), today - timedelta(days=1)
+    assert turn.text.startswith(
+        f"'next week' is in the future, so this answer covers last 30 days ({since} to {until}).\n\nTop 10 ads"
+    )
