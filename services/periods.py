@@ -389,7 +389,7 @@ def _bare_month_ok(m: re.Match[str]) -> bool:
 
 
 # Words that name a time but no form above placed them: said back to the person, never guessed.
-_STOP = r"(?=\s+(?:for|by|on|with|vs|versus|and|in|of|sorted|ranked)\b|[,.;:?!]|$)"
+_STOP = r"(?=\s+(?:for|by|on|with|vs|versus|and|in|of|sorted|ranked)\b|[,.;:?!]|\s*$)"
 _PERIOD_LIKE = re.compile(
     r"\b(?:since|starting|until|till|between|during)\s+(?:(?!\s).)+?(?:\s+\S+?){0,3}?" + _STOP
     + r"|\b(?:(?:in|during|over|for|this|last|past)\s+)?(?:the\s+)?(?:spring|summer|fall|autumn|winter|holidays?"
@@ -407,11 +407,20 @@ def read_period(text: str, *, today: date) -> PeriodReading:
         for m in pattern.finditer(text):
             if reader is _named_month and not _bare_month_ok(m):
                 continue
-            words = m.group(0).strip()
+            start, end, words = m.start(), m.end(), m.group(0).strip()
             try:
                 since, until, label, days = reader(m, today)
             except _CannotPlace:
                 return PeriodReading(unplaced=Unplaced(words, "is not a date I can place"))
+            lead = re.search(
+                r"\b(?:since|starting(?:\s+(?:on|from))?)(?:\s+the\s+(?:start|beginning)(?:\s+of)?)?\s+$",
+                text[:start],
+                re.IGNORECASE,
+            )
+            if lead and reader not in (_since_form, _range_form):  # "since last week": its start to today
+                start, words = lead.start(), f"{lead.group(0)}{words}"
+                until, days = today, None
+                label = "since " + label.split(" (")[0].removesuffix(" to date")
             if since > today:
                 return PeriodReading(unplaced=Unplaced(words, "is in the future"))
             if until > today:  # a period under way ("in December" on Dec 5) runs to today
@@ -421,11 +430,13 @@ def read_period(text: str, *, today: date) -> PeriodReading:
                     unplaced=Unplaced(words, f"spans more than the {MAX_DAYS} days a window can")
                 )
             period = Period(since=since, until=until, label=label, words=words, days=days)
-            rest = text[: m.start()] + text[m.end() :]
-            if (other := _PERIOD_LIKE.search(rest)) and not read_period(rest, today=today).period:
-                # One period placed, other time words left over: the person should hear which were used.
-                return PeriodReading(period=period, unplaced=Unplaced(other.group(0).strip()))
-            return PeriodReading(period=period)
+            # Time words left over are said back to the person: a second period, or words it can't place.
+            rest = read_period(text[:start] + " " + text[end:], today=today)
+            if rest.period is not None:
+                return PeriodReading(
+                    period, Unplaced(rest.period.words, "was left out (one period per answer)")
+                )
+            return PeriodReading(period=period, unplaced=rest.unplaced)
     if other := _PERIOD_LIKE.search(text):
         words = other.group(0).strip()
         future = re.match(r"tomorrow|next\b", words, re.IGNORECASE)

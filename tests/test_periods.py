@@ -58,6 +58,12 @@ NEW_YEAR = date(2027, 1, 10)  # a Sunday, early in a year: months and quarters w
          "starting October 1st, 2026"),
         ("since Cyber Monday", TODAY, "2026-11-30", "2026-12-05", "since Cyber Monday 2026", "since Cyber Monday"),
         ("since black friday", NEW_YEAR, "2026-11-27", "2027-01-10", "since Black Friday 2026", "since black friday"),
+        ("since last week", TODAY, "2026-11-23", "2026-12-05", "since last week", "since last week"),
+        ("since October", TODAY, "2026-10-01", "2026-12-05", "since October 2026", "since October"),
+        ("since the start of Q3", TODAY, "2026-07-01", "2026-12-05", "since Q3 2026", "since the start of Q3"),
+        ("since the beginning of last month", TODAY, "2026-11-01", "2026-12-05", "since last month",
+         "since the beginning of last month"),
+        ("since yesterday", TODAY, "2026-12-04", "2026-12-05", "since yesterday", "since yesterday"),
         # Named days: the most recent one not in the future.
         ("on black friday", TODAY, "2026-11-27", "2026-11-27", "Black Friday 2026", "on black friday"),
         ("cyber monday 2025", TODAY, "2025-12-01", "2025-12-01", "Cyber Monday 2025", "cyber monday 2025"),
@@ -170,6 +176,7 @@ def test_last_n_days_are_full_days_before_today(
         ("from Oct 15 to Oct 1 2026", Unplaced("from Oct 15 to Oct 1 2026", "is not a date I can place")),
         ("since 2020-01-01", Unplaced("since 2020-01-01", "spans more than the 730 days a window can")),
         ("in October since the launch", Unplaced("since the launch")),
+        ("top hooks this week vs last week", Unplaced("last week", "was left out (one period per answer)")),
     ],
 )
 def test_time_words_it_cannot_place_are_named(text: str, unplaced: Unplaced) -> None:
