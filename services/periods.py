@@ -195,10 +195,12 @@ def _months_back(day: date, n: int) -> date:
 
 # ---- the table of forms ------------------------------------------------------------------------------
 
-_Reader = Callable[[re.Match[str], date], tuple[date, date, str, int | None]]
+_Read = tuple[date, date, str, int | None]
+"""since, until, label, and N for a rolling "last N days" window."""
+_Reader = Callable[[re.Match[str], date], _Read]
 
 
-def _range_form(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _range_form(m: re.Match[str], today: date) -> _Read:
     end, end_label = (
         _parse_date(m["b"], today=today)
         if not re.fullmatch(rf"{_DAY}(?:,?\s+{_YEAR})?", m["b"].strip())
@@ -221,17 +223,17 @@ def _range_form(m: re.Match[str], today: date) -> tuple[date, date, str, int | N
     return start, end, f"{start_label} to {end_label}", None
 
 
-def _since_form(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _since_form(m: re.Match[str], today: date) -> _Read:
     start, label = _parse_date(m["a"], today=today)
     return start, today, f"since {label}", None
 
 
-def _on_day(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _on_day(m: re.Match[str], today: date) -> _Read:
     day, label = _parse_date(m["a"], today=today)
     return day, day, label, None
 
 
-def _quarter(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _quarter(m: re.Match[str], today: date) -> _Read:
     q = int(m["q"]) if m["q"] else _ORDINAL_QUARTERS[m["ord"]]
     if m["y"]:
         year = _year(m["y"] if len(m["y"]) != 2 else "'" + m["y"])
@@ -241,7 +243,7 @@ def _quarter(m: re.Match[str], today: date) -> tuple[date, date, str, int | None
     return since, until, f"Q{q} {year}", None
 
 
-def _relative_quarter(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _relative_quarter(m: re.Match[str], today: date) -> _Read:
     q, year = _quarter_of(today), today.year
     if m["which"] in ("last", "previous", "past"):
         q, year = (q - 1, year) if q > 1 else (4, year - 1)
@@ -250,14 +252,14 @@ def _relative_quarter(m: re.Match[str], today: date) -> tuple[date, date, str, i
     return quarter_range(year, q)[0], today, f"this quarter to date (Q{q} {year})", None
 
 
-def _week(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _week(m: re.Match[str], today: date) -> _Read:
     monday = today - timedelta(days=today.weekday())
     if m["which"] in ("last", "previous", "past"):
         return monday - timedelta(days=7), monday - timedelta(days=1), "last week (Monday to Sunday)", None
     return monday, today, "this week (since Monday)", None
 
 
-def _weekend(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _weekend(m: re.Match[str], today: date) -> _Read:
     if m["which"] in ("last", "previous", "past"):
         # The most recent Saturday and Sunday that are over.
         sunday = today - timedelta(days=(today.weekday() + 1) % 7 or 7)
@@ -268,7 +270,7 @@ def _weekend(m: re.Match[str], today: date) -> tuple[date, date, str, int | None
     return saturday, saturday + timedelta(days=1), "this weekend", None
 
 
-def _month(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _month(m: re.Match[str], today: date) -> _Read:
     first = today.replace(day=1)
     if m["which"] in ("last", "previous", "past"):
         end = first - timedelta(days=1)
@@ -276,14 +278,14 @@ def _month(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
     return first, today, "this month to date", None
 
 
-def _year_form(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _year_form(m: re.Match[str], today: date) -> _Read:
     if m["which"] in ("last", "previous"):
         y = today.year - 1
         return date(y, 1, 1), date(y, 12, 31), f"last year ({y})", None
     return date(today.year, 1, 1), today, "this year to date", None
 
 
-def _to_date(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _to_date(m: re.Match[str], today: date) -> _Read:
     unit = {"w": "week", "m": "month", "q": "quarter", "y": "year"}[(m["unit"] or m["abbr"])[0].lower()]
     if unit == "week":
         since = today - timedelta(days=today.weekday())
@@ -296,7 +298,7 @@ def _to_date(m: re.Match[str], today: date) -> tuple[date, date, str, int | None
     return since, today, f"{unit} to date", None
 
 
-def _last_n(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _last_n(m: re.Match[str], today: date) -> _Read:
     n = int(m["n"]) if m["n"].isdigit() else _NUMBER_WORDS[m["n"]]
     unit = m["unit"]
     until = today - timedelta(days=1)
@@ -312,16 +314,16 @@ def _last_n(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]
     return until - timedelta(days=days - 1), until, f"last {n} {unit.rstrip('s')}{plural}", days
 
 
-def _yesterday(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _yesterday(m: re.Match[str], today: date) -> _Read:
     day = today - timedelta(days=1)
     return day, day, "yesterday", None
 
 
-def _today(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _today(m: re.Match[str], today: date) -> _Read:
     return today, today, "today", None
 
 
-def _named_month(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _named_month(m: re.Match[str], today: date) -> _Read:
     month = _MONTHS[m["m"][:3].lower()]
     if m["y"]:
         year = _year(m["y"])
@@ -333,12 +335,12 @@ def _named_month(m: re.Match[str], today: date) -> tuple[date, date, str, int | 
     return since, until, f"{_MONTH_NAMES[month - 1]} {year}", None
 
 
-def _whole_year(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _whole_year(m: re.Match[str], today: date) -> _Read:
     year = int(m["y"])
     return date(year, 1, 1), date(year, 12, 31), str(year), None
 
 
-def _past_year(m: re.Match[str], today: date) -> tuple[date, date, str, int | None]:
+def _past_year(m: re.Match[str], today: date) -> _Read:
     until = today - timedelta(days=1)
     days = (today - _months_back(today, 12)).days
     return until - timedelta(days=days - 1), until, "last 12 months", days
@@ -402,7 +404,21 @@ _PERIOD_LIKE = re.compile(
 
 def read_period(text: str, *, today: date) -> PeriodReading:
     """The period a message names: the first form that matches, with the words it consumed; or the
-    period-like words that could not be placed; or neither (no period named)."""
+    period-like words that could not be placed; or neither (no period named). Time words left over
+    beside a placed period (a second period, words it can't place) come back as `unplaced`."""
+    first, span = _place(text, today=today)
+    if first.period is None:
+        return first
+    rest, _ = _place(text[: span[0]] + " " + text[span[1] :], today=today)
+    if rest.period is not None:
+        return PeriodReading(
+            first.period, Unplaced(rest.period.words, "was left out (one period per answer)")
+        )
+    return PeriodReading(first.period, rest.unplaced)
+
+
+def _place(text: str, *, today: date) -> tuple[PeriodReading, tuple[int, int]]:
+    """The first form that matches and where its words are; else the period-like words it can't place."""
     for pattern, reader in _COMPILED:
         for m in pattern.finditer(text):
             if reader is _named_month and not _bare_month_ok(m):
@@ -411,37 +427,31 @@ def read_period(text: str, *, today: date) -> PeriodReading:
             try:
                 since, until, label, days = reader(m, today)
             except _CannotPlace:
-                return PeriodReading(unplaced=Unplaced(words, "is not a date I can place"))
+                return PeriodReading(unplaced=Unplaced(words, "is not a date I can place")), (start, end)
             lead = re.search(
                 r"\b(?:since|starting(?:\s+(?:on|from))?)(?:\s+the\s+(?:start|beginning)(?:\s+of)?)?\s+$",
-                text[:start],
+                text[max(0, start - 40) : start],
                 re.IGNORECASE,
             )
             if lead and reader not in (_since_form, _range_form):  # "since last week": its start to today
-                start, words = lead.start(), f"{lead.group(0)}{words}"
+                start, words = start - len(lead.group(0)), f"{lead.group(0)}{words}"
                 until, days = today, None
                 label = "since " + label.split(" (")[0].removesuffix(" to date")
             if since > today:
-                return PeriodReading(unplaced=Unplaced(words, "is in the future"))
+                return PeriodReading(unplaced=Unplaced(words, "is in the future")), (start, end)
             if until > today:  # a period under way ("in December" on Dec 5) runs to today
                 until, label = today, label if "to date" in label else f"{label} to date"
             if (until - since).days + 1 > MAX_DAYS:
-                return PeriodReading(
-                    unplaced=Unplaced(words, f"spans more than the {MAX_DAYS} days a window can")
-                )
+                reason = f"spans more than the {MAX_DAYS} days a window can"
+                return PeriodReading(unplaced=Unplaced(words, reason)), (start, end)
             period = Period(since=since, until=until, label=label, words=words, days=days)
-            # Time words left over are said back to the person: a second period, or words it can't place.
-            rest = read_period(text[:start] + " " + text[end:], today=today)
-            if rest.period is not None:
-                return PeriodReading(
-                    period, Unplaced(rest.period.words, "was left out (one period per answer)")
-                )
-            return PeriodReading(period=period, unplaced=rest.unplaced)
+            return PeriodReading(period=period), (start, end)
     if other := _PERIOD_LIKE.search(text):
         words = other.group(0).strip()
         future = re.match(r"tomorrow|next\b", words, re.IGNORECASE)
-        return PeriodReading(unplaced=Unplaced(words, "is in the future" if future else ""))
-    return PeriodReading()
+        reading = PeriodReading(unplaced=Unplaced(words, "is in the future" if future else ""))
+        return reading, other.span()
+    return PeriodReading(), (0, 0)
 
 
 def describe_range(since: date, until: date, *, today: date) -> str:

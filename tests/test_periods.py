@@ -232,3 +232,9 @@ def test_a_window_given_as_dates_is_named_as_people_say_it(since: date, until: d
     assert window.label == label
     range_text = f"{since} to {until}" if since != until else str(since)
     assert window.described == (range_text if label == range_text else f"{label} ({range_text})")
+
+
+def test_a_message_as_long_as_allowed_is_read_once_not_recursively() -> None:
+    reading = read_period("today " * 16_000, today=TODAY)  # the chat takes up to 100,000 characters
+    assert reading.period is not None and reading.period.label == "today"
+    assert reading.unplaced == Unplaced("today", "was left out (one period per answer)")
