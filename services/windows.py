@@ -23,9 +23,14 @@ class Window(BaseModel):
 
     @property
     def described(self) -> str:
-        """'last 30 days (2026-10-26 to 2026-11-24)', or just the range when it was given as one."""
+        """'last 30 days (2026-10-26 to 2026-11-24)', 'last week (Monday to Sunday, 2026-11-16 to
+        2026-11-22)', or just the range when it was given as one."""
         range_text = f"{self.since} to {self.until}" if self.since != self.until else str(self.since)
-        return range_text if self.label == range_text else f"{self.label} ({range_text})"
+        if self.label == range_text:
+            return range_text
+        if self.label.endswith(")"):  # one pair of brackets, not two in a row
+            return f"{self.label[:-1]}, {range_text})"
+        return f"{self.label} ({range_text})"
 
 
 def resolve_window(

@@ -211,27 +211,31 @@ def test_black_friday_is_the_day_after_the_fourth_thursday_of_november(
 
 
 @pytest.mark.parametrize(
-    ("since", "until", "label"),
+    ("since", "until", "label", "described"),
     [
-        (date(2026, 10, 1), date(2026, 10, 31), "October 2026"),
-        (date(2026, 7, 1), date(2026, 9, 30), "Q3 2026"),
-        (date(2025, 1, 1), date(2025, 12, 31), "2025"),
-        (date(2026, 11, 23), date(2026, 11, 29), "last week (Monday to Sunday)"),
-        (date(2026, 11, 30), date(2026, 12, 5), "this week (since Monday)"),
-        (date(2026, 12, 1), date(2026, 12, 5), "this month to date"),
-        (date(2026, 10, 1), date(2026, 12, 5), "this quarter to date (Q4 2026)"),
-        (date(2026, 1, 1), date(2026, 12, 5), "this year to date"),
-        (date(2026, 12, 4), date(2026, 12, 4), "yesterday"),
-        (date(2026, 11, 2), date(2026, 11, 2), "2026-11-02"),
-        (date(2026, 10, 1), date(2026, 10, 15), "2026-10-01 to 2026-10-15"),
+        (date(2026, 10, 1), date(2026, 10, 31), "October 2026", "October 2026 (2026-10-01 to 2026-10-31)"),
+        (date(2026, 7, 1), date(2026, 9, 30), "Q3 2026", "Q3 2026 (2026-07-01 to 2026-09-30)"),
+        (date(2025, 1, 1), date(2025, 12, 31), "2025", "2025 (2025-01-01 to 2025-12-31)"),
+        (date(2026, 11, 23), date(2026, 11, 29), "last week (Monday to Sunday)",
+         "last week (Monday to Sunday, 2026-11-23 to 2026-11-29)"),
+        (date(2026, 11, 30), date(2026, 12, 5), "this week (since Monday)",
+         "this week (since Monday, 2026-11-30 to 2026-12-05)"),
+        (date(2026, 12, 1), date(2026, 12, 5), "this month to date", "this month to date (2026-12-01 to 2026-12-05)"),
+        (date(2026, 10, 1), date(2026, 12, 5), "this quarter to date (Q4 2026)",
+         "this quarter to date (Q4 2026, 2026-10-01 to 2026-12-05)"),
+        (date(2026, 1, 1), date(2026, 12, 5), "this year to date", "this year to date (2026-01-01 to 2026-12-05)"),
+        (date(2026, 12, 4), date(2026, 12, 4), "yesterday", "yesterday (2026-12-04)"),
+        (date(2026, 11, 2), date(2026, 11, 2), "2026-11-02", "2026-11-02"),
+        (date(2026, 10, 1), date(2026, 10, 15), "2026-10-01 to 2026-10-15", "2026-10-01 to 2026-10-15"),
     ],
-)
-def test_a_window_given_as_dates_is_named_as_people_say_it(since: date, until: date, label: str) -> None:
+)  # fmt: skip
+def test_a_window_given_as_dates_is_named_as_people_say_it(
+    since: date, until: date, label: str, described: str
+) -> None:
     assert describe_range(since, until, today=TODAY) == label
     window = resolve_window(today=TODAY, since=since, until=until)
     assert window.label == label
-    range_text = f"{since} to {until}" if since != until else str(since)
-    assert window.described == (range_text if label == range_text else f"{label} ({range_text})")
+    assert window.described == described
 
 
 def test_a_message_as_long_as_allowed_is_read_once_not_recursively() -> None:
