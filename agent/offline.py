@@ -68,12 +68,13 @@ _NAMED = re.compile(
     r"\b(?:for|about|of)\s+(?P<name>[A-Z0-9][\w'&.-]*(?:\s+(?:&\s+)?[A-Z0-9][\w'&.-]*){0,4})"
     r"|\b(?:what|how)\s+about\s+(?P<any>[^?.!,;]+)",
 )
-_NOT_BRANDS = re.compile(
-    r"(?:the\s+|my\s+|our\s+)?(?:ads?|hooks?|brands?|me|us|it|them|that|this|all|each\s+ad|roas|ctr|cpa|cpc|cpm"
-    r"|hook\s+rate|hold\s+rate|spend|meta|facebook|instagram|tiktok|ugc|cta|lp|aov|vsl|videos?|statics?"
-    r"|carousels?|reels?|stories|i|\d+)?",
-    re.IGNORECASE,
-)
+# Words after "for"/"about" that name what to look at, not whose: a name made only of these is no brand.
+_NOT_BRAND_WORDS = {
+    "the", "my", "our", "a", "an", "all", "each", "this", "that", "it", "them", "me", "us", "i", "ad", "ads",
+    "hook", "hooks", "brand", "brands", "campaign", "campaigns", "roas", "ctr", "cpa", "cpc", "cpm", "spend",
+    "hold", "rate", "meta", "facebook", "instagram", "tiktok", "ugc", "cta", "lp", "aov", "vsl", "video",
+    "videos", "static", "statics", "carousel", "carousels", "reel", "reels", "story", "stories",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,12 @@ def _named_brand(text: str, names: list[str], reading: PeriodReading) -> str | N
         return known
     for m in _NAMED.finditer(text):
         name = re.sub(r"'s$", "", " ".join((m["name"] or m["any"] or "").split()).rstrip(".'"))
-        if not name or _NOT_BRANDS.fullmatch(name) or _metric(name.lower()) or _intent(name):
+        tokens = name.casefold().split()
+        if (
+            all(w in _NOT_BRAND_WORDS or w.isdigit() for w in tokens)
+            or _metric(name.lower())
+            or _intent(name)
+        ):
             continue
         # Part of exactly one of the caller's names ("Acme" for Acme Pets) means that brand.
         partial = [n for n in names if name.casefold() in n.casefold()]

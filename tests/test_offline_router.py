@@ -191,6 +191,10 @@ def test_a_brand_named_in_the_message_wins_over_the_threads() -> None:
         {"brand": "Bloom Botanicals", "since": "2026-11-23", "until": "2026-11-29"},
     )
     # Words after "for" that name no brand leave the thread's brand in place.
+    assert call_on(DECEMBER, "top hooks for Instagram Reels", history) == (
+        "top_hooks",
+        {"brand": "Acme Pets"},
+    )
     assert call_on(DECEMBER, "top hooks for ROAS in October", history) == (
         "top_hooks",
         {"brand": "Acme Pets", "metric": "roas", "since": "2026-10-01", "until": "2026-10-31"},
