@@ -166,6 +166,11 @@ def test_a_follow_up_naming_only_a_period_keeps_the_question() -> None:
         "congruence_summary",
         {"brand": "Acme Pets", "since": "2026-09-01", "until": "2026-09-30"},
     )
+    # Words it can't place still make a follow-up: the answer then says what it used (see below).
+    assert call_on(DECEMBER, "and since the launch?", history) == (
+        "congruence_summary",
+        {"brand": "Acme Pets"},
+    )
 
 
 def test_a_brand_named_in_the_message_wins_over_the_threads() -> None:
