@@ -260,14 +260,23 @@ def _week(m: re.Match[str], today: date) -> _Read:
 
 
 def _weekend(m: re.Match[str], today: date) -> _Read:
-    if m["which"] in ("last", "previous", "past"):
-        # The most recent Saturday and Sunday that are over.
-        sunday = today - timedelta(days=(today.weekday() + 1) % 7 or 7)
-        return sunday - timedelta(days=1), sunday, "last weekend (Saturday and Sunday)", None
-    saturday = today + timedelta(days=5 - today.weekday()) if today.weekday() < 5 else today
-    if today.weekday() == 6:
-        saturday = today - timedelta(days=1)
-    return saturday, saturday + timedelta(days=1), "this weekend", None
+    if today.weekday() >= 5 and m["which"] in (None, "this", "current"):  # the weekend under way, to today
+        saturday = today - timedelta(days=today.weekday() - 5)
+        return saturday, saturday + timedelta(days=1), "this weekend", None
+    if m["which"] in ("this", "current"):  # the coming one
+        saturday = today + timedelta(days=5 - today.weekday())
+        return saturday, saturday + timedelta(days=1), "this weekend", None
+    sunday = today - timedelta(days=(today.weekday() + 1) % 7 or 7)  # the most recent one that is over
+    return sunday - timedelta(days=1), sunday, "last weekend (Saturday and Sunday)", None
+
+
+def _bfcm(m: re.Match[str], today: date) -> _Read:
+    if m["y"]:
+        year = _year(m["y"])
+    else:  # the most recent one that has begun
+        year = today.year if named_day("black friday", today.year)[0] <= today else today.year - 1
+    start, end = named_day("black friday", year)[0], named_day("cyber monday", year)[0]
+    return start, end, f"Black Friday to Cyber Monday {year}", None
 
 
 def _month(m: re.Match[str], today: date) -> _Read:
@@ -348,6 +357,11 @@ def _past_year(m: re.Match[str], today: date) -> _Read:
 
 _LAST = r"(?P<which>last|previous|past|this|current)"
 _FORMS: list[tuple[str, _Reader]] = [
+    (
+        rf"\b(?:(?:during|over|for|in)\s+)?(?:the\s+)?(?:bfcm|black\s+friday\s*(?:/|-|–|&|and)\s*cyber\s+monday)"
+        rf"(?:\s+weekend)?(?:\s+(?P<y>{_YEAR}))?(?![\w-])",
+        _bfcm,
+    ),
     (rf"\b(?:from\s+)?(?P<a>{DATE}){_TO}(?P<b>{_END})(?![\w-])", _range_form),
     (rf"\bbetween\s+(?P<a>{DATE})\s*(?:and|-|–|to)\s*(?P<b>{_END})(?![\w-])", _range_form),
     (rf"\b(?:since|starting(?:\s+(?:on|from))?|from)\s+(?P<a>{DATE})(?![\w-])", _since_form),
@@ -359,8 +373,8 @@ _FORMS: list[tuple[str, _Reader]] = [
         r"(?:\s*(?:of\s+)?'?(?P<y>20\d\d|\d\d)\b)?\b",
         _quarter,
     ),
-    (rf"\b{_LAST}\s+week\b", _week),
-    (rf"\b{_LAST}\s+weekend\b", _weekend),
+    (rf"\b{_LAST}\s+week\b(?!\s+of\b)", _week),  # "the last week of October" is no calendar week
+    (rf"\b(?:{_LAST}|(?:over|during)\s+the|the)\s+weekend\b", _weekend),
     (rf"\b{_LAST}\s+month\b", _month),
     (r"\b(?P<which>last|previous|this|current)\s+year\b", _year_form),
     (
@@ -402,12 +416,19 @@ _PERIOD_LIKE = re.compile(
 )  # fmt: skip
 
 
+_PART_OF = re.compile(
+    r"\b(?:(?:the\s+)?(?:first|second|third|fourth|last|final|1st|2nd|3rd|4th)\s+(?:week|weekend|half|days?)"
+    r"|early|late|mid|(?:the\s+)?(?:start|beginning|end|middle))[\s-]+(?:of\s+)?$",
+    re.IGNORECASE,
+)
+
+
 def read_period(text: str, *, today: date) -> PeriodReading:
     """The period a message names: the first form that matches, with the words it consumed; or the
     period-like words that could not be placed; or neither (no period named). Time words left over
     beside a placed period (a second period, words it can't place) come back as `unplaced`."""
     first, span = _place(text, today=today)
-    if first.period is None:
+    if first.period is None or first.unplaced is not None:
         return first
     rest, _ = _place(text[: span[0]] + " " + text[span[1] :], today=today)
     if rest.period is not None:
@@ -445,6 +466,12 @@ def _place(text: str, *, today: date) -> tuple[PeriodReading, tuple[int, int]]:
                 reason = f"spans more than the {MAX_DAYS} days a window can"
                 return PeriodReading(unplaced=Unplaced(words, reason)), (start, end)
             period = Period(since=since, until=until, label=label, words=words, days=days)
+            if part := _PART_OF.search(text[max(0, start - 40) : start]):
+                # "the first week of November": the month is read, the part of it isn't; say so.
+                return PeriodReading(period, Unplaced(f"{part.group(0)}{words}")), (
+                    start - len(part.group(0)),
+                    end,
+                )
             return PeriodReading(period=period), (start, end)
     if other := _PERIOD_LIKE.search(text):
         words = other.group(0).strip()

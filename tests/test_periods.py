@@ -91,6 +91,10 @@ NEW_YEAR = date(2027, 1, 10)  # a Sunday, early in a year: months and quarters w
         ("this week", TODAY, "2026-11-30", "2026-12-05", "this week (since Monday)", "this week"),
         ("this week", NEW_YEAR, "2027-01-04", "2027-01-10", "this week (since Monday)", "this week"),
         ("last weekend", TODAY, "2026-11-28", "2026-11-29", "last weekend (Saturday and Sunday)", "last weekend"),
+        ("over the weekend", TODAY, "2026-12-05", "2026-12-05", "this weekend to date", "over the weekend"),
+        ("over the weekend", NEW_YEAR, "2027-01-09", "2027-01-10", "this weekend", "over the weekend"),
+        ("during bfcm", TODAY, "2026-11-27", "2026-11-30", "Black Friday to Cyber Monday 2026", "during bfcm"),
+        ("BFCM 2025", TODAY, "2025-11-28", "2025-12-01", "Black Friday to Cyber Monday 2025", "BFCM 2025"),
         ("last weekend", NEW_YEAR, "2027-01-02", "2027-01-03", "last weekend (Saturday and Sunday)", "last weekend"),
         # Months, years, and to date.
         ("last month", TODAY, "2026-11-01", "2026-11-30", "last month (November 2026)", "last month"),
@@ -183,10 +187,23 @@ def test_time_words_it_cannot_place_are_named(text: str, unplaced: Unplaced) -> 
     assert read_period(text, today=TODAY).unplaced == unplaced
 
 
-def test_a_period_it_can_place_alongside_words_it_cannot_keeps_both() -> None:
-    reading = read_period("top hooks in October since the launch", today=TODAY)
-    assert reading.period is not None and reading.period.label == "October 2026"
-    assert reading.unplaced == Unplaced("since the launch")
+@pytest.mark.parametrize(
+    ("text", "label", "unplaced"),
+    [
+        ("top hooks in October since the launch", "October 2026", "since the launch"),
+        ("top hooks in the first week of November", "November 2026", "the first week of November"),
+        ("best ads the last week of October", "October 2026", "the last week of October"),
+        ("hooks from mid-October", "October 2026", "mid-October"),
+        ("ads at the end of Q3", "Q3 2026", "the end of Q3"),
+    ],
+)
+def test_a_period_it_can_place_alongside_words_it_cannot_keeps_both(
+    text: str, label: str, unplaced: str
+) -> None:
+    """The answer covers the period it placed and names the words it could not apply to it."""
+    reading = read_period(text, today=TODAY)
+    assert reading.period is not None and reading.period.label == label
+    assert reading.unplaced == Unplaced(unplaced)
 
 
 @pytest.mark.parametrize(
