@@ -42,10 +42,12 @@ NAMED_DAY = (
 )
 _YEAR = r"(?:20\d\d|'\d\d)"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
-DATE = (
+DATE_IN_WORDS = (
     rf"(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|{MONTH}\s+{_DAY}(?:,?\s+{_YEAR})?|{_DAY}\s+(?:of\s+)?{MONTH}(?:,?\s+{_YEAR})?"
     rf"|{NAMED_DAY}(?:\s+{_YEAR})?)"
 )
+_SLASHED = r"\d{1,2}/\d{1,2}(?:/(?:\d{4}|\d{2}))?"  # US order, month/day: the answer shows the ISO dates read
+DATE = rf"(?:{DATE_IN_WORDS}|{_SLASHED})"
 _END = rf"(?:{DATE}|{_DAY}(?:,?\s+{_YEAR})?)"  # "Oct 1 to 15": the end may be a bare day of the same month
 _TO = r"\s*(?:to|through|thru|until|till|-|–|—)\s*"
 
@@ -141,6 +143,11 @@ def _parse_date(text: str, *, today: date, year_hint: int | None = None) -> tupl
     try:
         if m := re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", t):
             day = date(int(m[1]), int(m[2]), int(m[3]))
+            return day, day.isoformat()
+        if m := re.fullmatch(r"(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?", t):
+            month, dom = int(m[1]), int(m[2])
+            year = (int(m[3]) + (2000 if len(m[3]) == 2 else 0)) if m[3] else year_hint
+            day = date(year, month, dom) if year else _latest(lambda y: date(y, month, dom), today)
             return day, day.isoformat()
         year_m = re.search(rf"(?:,?\s+)({_YEAR})$", t)
         year = _year(year_m[1]) if year_m else year_hint
@@ -385,7 +392,8 @@ _FORMS: list[tuple[str, _Reader]] = [
     (r"\b(?:past|trailing)\s+(?:12\s+months|year)\b", _past_year),
     (r"\byesterday\b", _yesterday),
     (r"\btoday\b", _today),
-    (rf"\b(?:on\s+)?(?P<a>{DATE})(?![\w-])", _on_day),
+    (rf"\bon\s+(?P<a>{DATE})(?![\w/-])", _on_day),
+    (rf"\b(?P<a>{DATE_IN_WORDS})(?![\w-])", _on_day),  # "50/50" alone is no date; "on 11/27" is
     (
         rf"\b(?:(?:in|during|for|of|over)\s+(?:the\s+month\s+of\s+)?)?(?P<last>last\s+)?"
         rf"(?P<m>{MONTH})(?:\s*,?\s+(?P<y>20\d\d|'\d\d))?(?![\w-])",

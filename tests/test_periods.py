@@ -45,6 +45,11 @@ NEW_YEAR = date(2027, 1, 10)  # a Sunday, early in a year: months and quarters w
         ("from 1 Oct to 15 Oct", TODAY, "2026-10-01", "2026-10-15", "2026-10-01 to 2026-10-15", "from 1 Oct to 15 Oct"),
         ("Oct 1, 2025 to Oct 15, 2025", TODAY, "2025-10-01", "2025-10-15", "2025-10-01 to 2025-10-15",
          "Oct 1, 2025 to Oct 15, 2025"),
+        ("best ads from 11/1 to 11/15", TODAY, "2026-11-01", "2026-11-15", "2026-11-01 to 2026-11-15",
+         "from 11/1 to 11/15"),
+        ("between 12/20/2025 and 1/5/2026", TODAY, "2025-12-20", "2026-01-05", "2025-12-20 to 2026-01-05",
+         "between 12/20/2025 and 1/5/2026"),
+        ("on 11/27", TODAY, "2026-11-27", "2026-11-27", "2026-11-27", "on 11/27"),
         ("dec 20 to jan 5", NEW_YEAR, "2026-12-20", "2027-01-05", "2026-12-20 to 2027-01-05", "dec 20 to jan 5"),
         ("dec 20 to jan 5", TODAY, "2025-12-20", "2026-01-05", "2025-12-20 to 2026-01-05", "dec 20 to jan 5"),
         ("from Black Friday to Cyber Monday", TODAY, "2026-11-27", "2026-11-30",
@@ -175,6 +180,7 @@ def test_last_n_days_are_full_days_before_today(
         ("spend next week", Unplaced("next week", "is in the future")),
         ("spend tomorrow", Unplaced("tomorrow", "is in the future")),
         ("ads on Feb 30", Unplaced("on Feb 30", "is not a date I can place")),
+        ("from 13/1 to 14/1", Unplaced("from 13/1 to 14/1", "is not a date I can place")),
         ("ads in jan 2027", Unplaced("in jan 2027", "is in the future")),
         ("Q1 2027", Unplaced("Q1 2027", "is in the future")),
         ("from Oct 15 to Oct 1 2026", Unplaced("from Oct 15 to Oct 1 2026", "is not a date I can place")),
@@ -208,7 +214,13 @@ def test_a_period_it_can_place_alongside_words_it_cannot_keeps_both(
 
 @pytest.mark.parametrize(
     "text",
-    ["top 10 hooks for Acme Pets", "may I see the best ads?", "before and after hooks for Acme Pets", "2025"],
+    [
+        "top 10 hooks for Acme Pets",
+        "may I see the best ads?",
+        "before and after hooks for Acme Pets",
+        "2025",
+        "a 50/50 split test",
+    ],
 )
 def test_no_period_named(text: str) -> None:
     reading = read_period(text, today=TODAY)
