@@ -13,16 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-MAX_DAYS = 730
+from services.calendar_days import (
+    MONTH_NAMES,
+    month_range,
+    months_back,
+    named_day,
+    quarter_of,
+    quarter_range,
+)
+from services.windows import MAX_DAYS
 
 _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
     "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
 }  # fmt: skip
-_MONTH_NAMES = [
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-]  # fmt: skip
 _NUMBER_WORDS = {
     "a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "thirty": 30, "sixty": 60, "ninety": 90,
@@ -95,35 +99,6 @@ def _year(text: str) -> int:
     return 2000 + int(text[1:]) if text.startswith("'") else int(text)
 
 
-def nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    """The nth given weekday (Monday = 0) of a month."""
-    first = date(year, month, 1)
-    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-
-
-def named_day(name: str, year: int) -> tuple[date, str]:
-    """A retail day of a year and its proper name. Black Friday is the day after the 4th Thursday
-    of November (US Thanksgiving); Cyber Monday the Monday after it."""
-    key = re.sub(r"\s+", " ", name.lower().replace("'", ""))
-    thanksgiving = nth_weekday(year, 11, 3, 4)
-    table = {
-        "black friday": (thanksgiving + timedelta(days=1), "Black Friday"),
-        "cyber monday": (thanksgiving + timedelta(days=4), "Cyber Monday"),
-        "thanksgiving": (thanksgiving, "Thanksgiving"),
-        "thanksgiving day": (thanksgiving, "Thanksgiving"),
-        "christmas eve": (date(year, 12, 24), "Christmas Eve"),
-        "christmas": (date(year, 12, 25), "Christmas Day"),
-        "christmas day": (date(year, 12, 25), "Christmas Day"),
-        "new years eve": (date(year, 12, 31), "New Year's Eve"),
-        "new years": (date(year, 1, 1), "New Year's Day"),
-        "new years day": (date(year, 1, 1), "New Year's Day"),
-        "valentines": (date(year, 2, 14), "Valentine's Day"),
-        "valentines day": (date(year, 2, 14), "Valentine's Day"),
-        "halloween": (date(year, 10, 31), "Halloween"),
-    }
-    return table[key]
-
-
 def _latest(make: Callable[[int], date], today: date) -> date:
     """The most recent of a yearly date that is not in the future."""
     for year in (today.year, today.year - 1):
@@ -174,30 +149,6 @@ def _parse_date(text: str, *, today: date, year_hint: int | None = None) -> tupl
         return day, day.isoformat()
     except ValueError as error:  # date() of a day that doesn't exist
         raise _CannotPlace(text) from error
-
-
-# ---- calendar blocks ---------------------------------------------------------------------------------
-
-
-def month_range(year: int, month: int) -> tuple[date, date]:
-    first = date(year, month, 1)
-    nxt = date(year + (month == 12), month % 12 + 1, 1)
-    return first, nxt - timedelta(days=1)
-
-
-def quarter_range(year: int, quarter: int) -> tuple[date, date]:
-    return month_range(year, 3 * quarter - 2)[0], month_range(year, 3 * quarter)[1]
-
-
-def _quarter_of(day: date) -> int:
-    return (day.month - 1) // 3 + 1
-
-
-def _months_back(day: date, n: int) -> date:
-    """The same day n calendar months earlier (the month's last day when it is shorter)."""
-    index = day.year * 12 + day.month - 1 - n
-    year, month = divmod(index, 12)
-    return date(year, month + 1, min(day.day, month_range(year, month + 1)[1].day))
 
 
 # ---- the table of forms ------------------------------------------------------------------------------
@@ -251,7 +202,7 @@ def _quarter(m: re.Match[str], today: date) -> _Read:
 
 
 def _relative_quarter(m: re.Match[str], today: date) -> _Read:
-    q, year = _quarter_of(today), today.year
+    q, year = quarter_of(today), today.year
     if m["which"] in ("last", "previous", "past"):
         q, year = (q - 1, year) if q > 1 else (4, year - 1)
         since, until = quarter_range(year, q)
@@ -290,7 +241,7 @@ def _month(m: re.Match[str], today: date) -> _Read:
     first = today.replace(day=1)
     if m["which"] in ("last", "previous", "past"):
         end = first - timedelta(days=1)
-        return end.replace(day=1), end, f"last month ({_MONTH_NAMES[end.month - 1]} {end.year})", None
+        return end.replace(day=1), end, f"last month ({MONTH_NAMES[end.month - 1]} {end.year})", None
     return first, today, "this month to date", None
 
 
@@ -308,7 +259,7 @@ def _to_date(m: re.Match[str], today: date) -> _Read:
     elif unit == "month":
         since = today.replace(day=1)
     elif unit == "quarter":
-        since = quarter_range(today.year, _quarter_of(today))[0]
+        since = quarter_range(today.year, quarter_of(today))[0]
     else:
         since = date(today.year, 1, 1)
     return since, today, f"{unit} to date", None
@@ -325,7 +276,7 @@ def _last_n(m: re.Match[str], today: date) -> _Read:
     elif unit.startswith("week"):
         days = 7 * n
     else:  # calendar months back from today, not 30-day blocks
-        days = (today - _months_back(today, n)).days
+        days = (today - months_back(today, n)).days
     plural = "" if n == 1 else "s"
     return until - timedelta(days=days - 1), until, f"last {n} {unit.rstrip('s')}{plural}", days
 
@@ -348,7 +299,7 @@ def _named_month(m: re.Match[str], today: date) -> _Read:
     else:  # the most recent one that has begun
         year = today.year if month <= today.month else today.year - 1
     since, until = month_range(year, month)
-    return since, until, f"{_MONTH_NAMES[month - 1]} {year}", None
+    return since, until, f"{MONTH_NAMES[month - 1]} {year}", None
 
 
 def _whole_year(m: re.Match[str], today: date) -> _Read:
@@ -358,7 +309,7 @@ def _whole_year(m: re.Match[str], today: date) -> _Read:
 
 def _past_year(m: re.Match[str], today: date) -> _Read:
     until = today - timedelta(days=1)
-    days = (today - _months_back(today, 12)).days
+    days = (today - months_back(today, 12)).days
     return until - timedelta(days=days - 1), until, "last 12 months", days
 
 
@@ -487,34 +438,3 @@ def _place(text: str, *, today: date) -> tuple[PeriodReading, tuple[int, int]]:
         reading = PeriodReading(unplaced=Unplaced(words, "is in the future" if future else ""))
         return reading, other.span()
     return PeriodReading(), (0, 0)
-
-
-def describe_range(since: date, until: date, *, today: date) -> str:
-    """A range's name in words when it is a calendar block the person would name ("October 2026",
-    "last week (Monday to Sunday)"), else "since to until"."""
-    monday = today - timedelta(days=today.weekday())
-    yesterday = today - timedelta(days=1)
-    if since == until == today:
-        return "today"
-    if since == until == yesterday:
-        return "yesterday"
-    if since == until:
-        return since.isoformat()
-    if (since, until) == (monday, today):
-        return "this week (since Monday)"
-    if (since, until) == (monday - timedelta(days=7), monday - timedelta(days=1)):
-        return "last week (Monday to Sunday)"
-    if since.day == 1 and until == today and since.month == today.month and since.year == today.year:
-        return "this month to date"
-    if (since, until) == month_range(since.year, since.month):
-        return f"{_MONTH_NAMES[since.month - 1]} {since.year}"
-    q = _quarter_of(since)
-    if (since, until) == quarter_range(since.year, q):
-        return f"Q{q} {since.year}"
-    if since == quarter_range(today.year, _quarter_of(today))[0] and until == today:
-        return f"this quarter to date (Q{q} {since.year})"
-    if (since, until) == (date(since.year, 1, 1), date(since.year, 12, 31)):
-        return str(since.year)
-    if since == date(today.year, 1, 1) and until == today:
-        return "this year to date"
-    return f"{since} to {until}"

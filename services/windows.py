@@ -7,7 +7,9 @@ from datetime import date, timedelta
 from pydantic import BaseModel
 
 from core.errors import InvalidArgument
-from services.periods import MAX_DAYS, describe_range
+from services.calendar_days import describe_range
+
+MAX_DAYS = 730
 
 
 class Window(BaseModel):

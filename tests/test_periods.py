@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from services.periods import Unplaced, describe_range, named_day, read_period
+from services.calendar_days import describe_range, named_day
+from services.periods import Unplaced, read_period
 from services.windows import resolve_window
 
 TODAY = date(2026, 12, 5)  # a Saturday
