@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolCallPart, UserPromptPart
 
-from agent.offline import RouterContext, route
+from agent.offline import WINDOW_TOOLS, RouterContext, route
 from agent.runner import run_turn
 from agent.slash import parse_slash
 from db.pool import Caller, Database
+from tools.registry import all_specs
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 CONTEXT = RouterContext(brand_names=["Acme Pets", "Bloom Botanicals"], today=TODAY)
@@ -155,6 +156,13 @@ def call_on(
 )  # fmt: skip
 def test_every_window_tool_gets_the_period_asked_for(text: str, tool: str, args: dict[str, Any]) -> None:
     assert call_on(DECEMBER, text) == (tool, args)
+
+
+def test_the_window_tools_the_router_names_take_a_period() -> None:
+    """The router passes since/until only to these: each must take them, or the period would be lost."""
+    specs = {spec.name: spec for spec in all_specs()}
+    for name in WINDOW_TOOLS:
+        assert {"days", "since", "until"} <= set(specs[name].arguments), name
 
 
 def test_a_follow_up_naming_only_a_period_keeps_the_question() -> None:
