@@ -27,8 +27,9 @@ from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls
 from rapidfuzz import fuzz
 
 from agent.slash import help_text, is_slash, parse_slash
-from agent.windows import window_args
 from core.errors import UserFacingError
+from services.periods import PeriodReading, read_period
+from services.windows import resolve_window
 
 CANNOT_UNDERSTAND = (
     "I'm the offline assistant, so I understand slash commands (type /help) and simple questions like "
@@ -52,6 +53,28 @@ _METRIC_WORDS: list[tuple[str, str]] = [
     (r"\bspend\b|\bspent\b|\bspending\b", "spend"),
 ]
 _HOOK_METRICS = {"hook_rate", "hold_rate", "thruplay_rate", "ctr", "cpa", "roas"}
+WINDOW_TOOLS = {
+    "top_hooks",
+    "hook_analysis",
+    "congruence_check",
+    "congruence_summary",
+    "deep_analysis",
+    "ad_performance",
+}
+"""The tools that take days/since/until: a period in the message always reaches them."""
+
+# A capitalised name after "for"/"about" ("top hooks for Peak Fuel"), or anything after "what about".
+_NAMED = re.compile(
+    r"\b(?:for|about|of)\s+(?P<name>[A-Z0-9][\w'&.-]*(?:\s+(?:&\s+)?[A-Z0-9][\w'&.-]*){0,4})"
+    r"|\b(?:what|how)\s+about\s+(?P<any>[^?.!,;]+)",
+)
+# Words after "for"/"about" that name what to look at, not whose: a name made only of these is no brand.
+_NOT_BRAND_WORDS = {
+    "the", "my", "our", "a", "an", "all", "each", "this", "that", "it", "them", "me", "us", "i", "ad", "ads",
+    "hook", "hooks", "brand", "brands", "campaign", "campaigns", "roas", "ctr", "cpa", "cpc", "cpm", "spend",
+    "hold", "rate", "meta", "facebook", "instagram", "tiktok", "ugc", "cta", "lp", "aov", "vsl", "video",
+    "videos", "static", "statics", "carousel", "carousels", "reel", "reels", "story", "stories",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,6 +103,31 @@ def _brand(text: str, names: list[str]) -> str | None:
         if score > best[0]:
             best = (score, name)
     return best[1] if best[0] >= 85 else None
+
+
+def _named_brand(text: str, names: list[str], reading: PeriodReading) -> str | None:
+    """The brand a message names: one of the caller's, or a name they can't see, passed on as typed so
+    the tool answers "No brand named …" rather than the thread's previous brand answering instead."""
+    for words in (
+        reading.period.words if reading.period else "",
+        reading.unplaced.words if reading.unplaced else "",
+    ):
+        text = text.replace(words, " ") if words else text
+    if known := _brand(text.lower(), names):
+        return known
+    for m in _NAMED.finditer(text):
+        name = re.sub(r"'s$", "", " ".join((m["name"] or m["any"] or "").split()).rstrip(".'"))
+        tokens = name.casefold().split()
+        if (
+            all(w in _NOT_BRAND_WORDS or w.isdigit() for w in tokens)
+            or _metric(name.lower())
+            or _intent(name)
+        ):
+            continue
+        # Part of exactly one of the caller's names ("Acme" for Acme Pets) means that brand.
+        partial = [n for n in names if name.casefold() in n.casefold()]
+        return partial[0] if len(partial) == 1 else name
+    return None
 
 
 def _intent(text: str) -> str | None:
@@ -131,22 +179,21 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
         return ModelResponse(parts=[TextPart(help_text())])
     tool = _intent(t)
     previous = _last_tool_call(history)
+    reading = read_period(text, today=context.today)
+    window = reading.period.tool_args() if reading.period else {}
+    named = _named_brand(text, context.brand_names, reading)
     args: dict[str, Any] = {}
-    if tool is None and previous is not None:
-        # A follow-up ("and for the last 90 days?", "what about Bloom?") reuses the last question.
-        changes = window_args(t, today=context.today) or _brand(t, context.brand_names) or _metric(t)
-        if changes:
-            tool = previous.tool_name
-            args = {k: v for k, v in previous.args_as_dict().items() if k not in ("days", "since", "until")}
-            if not window_args(t, today=context.today):
-                args.update(
-                    {k: v for k, v in previous.args_as_dict().items() if k in ("days", "since", "until")}
-                )
+    # A follow-up ("and for the last 90 days?", "what about Bloom?") reuses the last question.
+    if tool is None and previous is not None and (window or reading.unplaced or named or _metric(t)):
+        tool = previous.tool_name
+        kept = previous.args_as_dict()
+        args = {k: v for k, v in kept.items() if k not in ("days", "since", "until") or not window}
     example_brand = context.brand_names[0] if context.brand_names else "Acme Pets"
     if tool is None:
         return ModelResponse(parts=[TextPart(CANNOT_UNDERSTAND.format(brand=example_brand))])
     if tool != "brands":
-        brand = _brand(t, context.brand_names) or args.get("brand")
+        # The message's brand wins over the thread's, even one the caller can't see (the tool says so).
+        brand = named or args.get("brand")
         if brand is None and previous is not None:
             brand = previous.args_as_dict().get("brand")
         if brand is None and len(context.brand_names) == 1:
@@ -155,7 +202,8 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
             names = ", ".join(context.brand_names) or "none yet"
             return ModelResponse(parts=[TextPart(f"Which brand? Your brands: {names}.")])
         args["brand"] = brand
-        args.update(window_args(t, today=context.today))
+        if tool in WINDOW_TOOLS:
+            args.update(window)
     metric = _metric(t)
     if tool == "top_hooks" and metric in _HOOK_METRICS:
         args["metric"] = metric
@@ -189,6 +237,44 @@ def _result_text(part: ToolReturnPart | RetryPromptPart) -> str:
     return str(content)
 
 
+def period_note(messages: list[ModelMessage], *, today: date) -> str | None:
+    """What the answer must say first when it is not for the period the question named: the words it
+    could not place (or could not apply) and the window answered instead."""
+    prompts = [
+        p for m in messages if isinstance(m, ModelRequest) for p in m.parts if isinstance(p, UserPromptPart)
+    ]
+    question = str(prompts[-1].content) if prompts else ""
+    if is_slash(question):  # a command's arguments are exact
+        return None
+    reading = read_period(question, today=today)
+    call = _last_tool_call([*messages, ModelRequest(parts=[])])
+    period = reading.period
+    if (
+        call
+        and call.tool_name == "briefing"
+        and period
+        and not re.search(r"week|yesterday|\b7 days", period.words)
+    ):
+        return f"A briefing covers yesterday or the last 7 days, not '{period.words}'."
+    if reading.unplaced is None:
+        return None
+    words, reason = reading.unplaced.words, reading.unplaced.reason
+    said = f"'{words}' {reason}" if reason else f"I couldn't read '{words}' as dates"
+    if call is None or call.tool_name not in WINDOW_TOOLS:
+        return f"{said}."
+    args = call.args_as_dict()
+    try:
+        window = resolve_window(
+            today=today,
+            days=args.get("days"),
+            since=date.fromisoformat(args["since"]) if args.get("since") else None,
+            until=date.fromisoformat(args["until"]) if args.get("until") else None,
+        )
+    except (UserFacingError, ValueError):  # the tool itself said what was wrong with the window
+        return f"{said}."
+    return f"{said}, so this answer covers {window.described}."
+
+
 def offline_model(context: RouterContext) -> FunctionModel:
     """A FunctionModel that routes like the product's offline assistant."""
 
@@ -197,7 +283,9 @@ def offline_model(context: RouterContext) -> FunctionModel:
         assert isinstance(last, ModelRequest)
         results = [p for p in last.parts if isinstance(p, ToolReturnPart | RetryPromptPart)]
         if results:
-            return ModelResponse(parts=[TextPart("\n\n".join(_result_text(p) for p in results))])
+            text = "\n\n".join(_result_text(p) for p in results)
+            note = period_note(messages, today=context.today)
+            return ModelResponse(parts=[TextPart(f"{note}\n\n{text}" if note else text)])
         prompts = [p for p in last.parts if isinstance(p, UserPromptPart)]
         text = str(prompts[-1].content) if prompts else ""
         if is_slash(text):

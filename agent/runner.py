@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -199,7 +199,8 @@ async def _run_turn(
     today: date | None,
     listener: TurnListener | None,
 ) -> TurnResult:
-    today = today or date.today()
+    # Periods are read from the caller's today; organizations have no timezone of their own yet, so UTC's.
+    today = today or datetime.now(UTC).date()
     history = list(history or [])
     if (refusal := message_refusal(message)) is not None:  # before anything runs or is stored
         return TurnResult(text=refusal, refused=True, messages=history)

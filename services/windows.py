@@ -1,4 +1,4 @@
-"""Reporting windows: `days:N` = the N full days before today; `since`/`until` inclusive."""
+"""Reporting windows: `days:N` = the N full days before today; `since`/`until` inclusive; weeks start Monday."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pydantic import BaseModel
 
 from core.errors import InvalidArgument
+from services.calendar_days import describe_range
 
 MAX_DAYS = 730
 
@@ -24,9 +25,14 @@ class Window(BaseModel):
 
     @property
     def described(self) -> str:
-        """'last 30 days (2026-10-26 to 2026-11-24)', or just the range when it was given as one."""
-        range_text = f"{self.since} to {self.until}"
-        return range_text if self.label == range_text else f"{self.label} ({range_text})"
+        """'last 30 days (2026-10-26 to 2026-11-24)', 'last week (Monday to Sunday, 2026-11-16 to
+        2026-11-22)', or just the range when it was given as one."""
+        range_text = f"{self.since} to {self.until}" if self.since != self.until else str(self.since)
+        if self.label == range_text:
+            return range_text
+        if self.label.endswith(")"):  # one pair of brackets, not two in a row
+            return f"{self.label[:-1]}, {range_text})"
+        return f"{self.label} ({range_text})"
 
 
 def resolve_window(
@@ -55,4 +61,5 @@ def resolve_window(
         raise InvalidArgument(f"until ({until}) is in the future; today is {today}.")
     if (until - since).days + 1 > MAX_DAYS:
         raise InvalidArgument(f"A date range can span at most {MAX_DAYS} days.")
-    return Window(since=since, until=until, label=f"{since} to {until}")
+    # A calendar block is named as people say it ("October 2026", "last week (Monday to Sunday)").
+    return Window(since=since, until=until, label=describe_range(since, until, today=today))
