@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, SecretStr, computed_field
+from pydantic import BaseModel, Field, SecretStr, computed_field
 
 from core.errors import (
     InvalidArgument,
@@ -31,6 +31,7 @@ from db.pool import Caller, Conn, Database
 from services.brands import brand_by_id, resolve_brand
 from services.meta.api import MetaClient, RangeDone
 from services.meta.connections import Connection, as_caller, connections_for, paused_until_reconnect
+from services.meta.media import STORED_CREATIVES, new_creatives_and_ads
 from services.meta.rows import (
     AD_FIELDS,
     INSIGHT_FIELDS,
@@ -42,6 +43,7 @@ from services.meta.rows import (
     write_insights,
 )
 from services.models import BrandRef
+from services.pipeline import Queued, queue_after_sync
 from services.presentable import Presentable, Table, table_of
 from settings import Settings, get_settings
 
@@ -68,6 +70,8 @@ class AccountSync(BaseModel):
     ads_with_destination: int = 0
     ads_matched_to_products: int = 0
     top_unmatched_pages: list[str] = []
+    queued: Queued = Field(default_factory=Queued)
+    """The downloads and classifications this account's new ads set going."""
 
 
 class SyncResult(BaseModel, Presentable):
@@ -89,6 +93,13 @@ class SyncResult(BaseModel, Presentable):
             "error",
         ]
         return [table_of("Meta sync", self.accounts, columns)]
+
+    @property
+    def queued(self) -> Queued:
+        total = Queued()
+        for account in self.accounts:
+            total.add(account.queued)
+        return total
 
     @property
     def ok(self) -> bool:
@@ -121,7 +132,13 @@ class SyncResult(BaseModel, Presentable):
                     f"; {a.ads_matched_to_products:,} of {a.ads_with_destination:,} ads with a landing page"
                     " link to a known product page"
                 )
-        return f"Meta sync for {self.brand} — " + "; ".join(parts) + "".join(f" {p}" for p in self.paused)
+        after = self.queued.sentence
+        return (
+            f"Meta sync for {self.brand} — "
+            + "; ".join(parts)
+            + "".join(f" {p}" for p in self.paused)
+            + (f" {after}" if after else "")
+        )
 
 
 Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
@@ -267,6 +284,8 @@ class MetaSync:
             ]
             # One round trip per page (executemany pipelines), not per ad.
             async with self._session() as conn, conn.cursor() as cur:
+                await cur.execute(STORED_CREATIVES, ([ad["meta_ad_id"] for ad in ads],))
+                before = {row["meta_ad_id"]: row for row in await cur.fetchall()}
                 await cur.executemany(UPSERT_AD, [{**ad, **owner} for ad in ads])
                 state.ads_written += max(cur.rowcount, 0)
                 await cur.executemany(
@@ -274,6 +293,13 @@ class MetaSync:
                     " values (%s, %s, %s, %s) on conflict (meta_ad_id, canonical_url) do nothing",
                     destinations,
                 )
+                creatives, changed = new_creatives_and_ads(before, ads)
+                # Queued in the transaction that stores the page: a stored ad always has its download and
+                # classification queued (the next sync finds it unchanged and would queue nothing).
+                queued = await queue_after_sync(
+                    conn, brand=connection.brand, creatives=creatives, ads=changed
+                )
+            state.queued.add(queued)
             state.ads += len(ads)
             self._say(f"{connection.account_id}: {state.ads:,} ads", 0.0)
 
