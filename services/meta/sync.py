@@ -136,8 +136,8 @@ class SyncResult(BaseModel, Presentable):
         return (
             f"Meta sync for {self.brand} — "
             + "; ".join(parts)
+            + (f". {after}" if after else "")
             + "".join(f" {p}" for p in self.paused)
-            + (f" {after}" if after else "")
         )
 
 
@@ -282,22 +282,23 @@ class MetaSync:
                 for ad in ads
                 for url in ad["urls"]
             ]
-            # One round trip per page (executemany pipelines), not per ad.
+            # One round trip per page (executemany pipelines), not per ad. What the page brings is queued
+            # in the transaction that stores it: both or neither (a stored ad always has its download and
+            # classification queued; the next sync would find it unchanged and queue nothing).
             async with self._session() as conn, conn.cursor() as cur:
                 await cur.execute(STORED_CREATIVES, ([ad["meta_ad_id"] for ad in ads],))
-                before = {row["meta_ad_id"]: row for row in await cur.fetchall()}
+                creatives, changed = new_creatives_and_ads(
+                    {row["meta_ad_id"]: row for row in await cur.fetchall()}, ads
+                )
+                queued = await queue_after_sync(
+                    conn, brand=connection.brand, creatives=creatives, ads=changed
+                )
                 await cur.executemany(UPSERT_AD, [{**ad, **owner} for ad in ads])
                 state.ads_written += max(cur.rowcount, 0)
                 await cur.executemany(
                     "insert into meta_ad_destinations (meta_ad_id, organization_id, url, canonical_url)"
                     " values (%s, %s, %s, %s) on conflict (meta_ad_id, canonical_url) do nothing",
                     destinations,
-                )
-                creatives, changed = new_creatives_and_ads(before, ads)
-                # Queued in the transaction that stores the page: a stored ad always has its download and
-                # classification queued (the next sync finds it unchanged and would queue nothing).
-                queued = await queue_after_sync(
-                    conn, brand=connection.brand, creatives=creatives, ads=changed
                 )
             state.queued.add(queued)
             state.ads += len(ads)
