@@ -334,7 +334,9 @@ async def test_after_a_chat_sync_the_worker_stores_creatives_and_classifies_so_t
     monkeypatch.setenv("VIRALTRACKER_MODEL", "offline")
     get_settings.cache_clear()
     try:
-        synced = await run_turn(db=shop.db, caller=shop.caller, message=f'/sync_meta brand:"{reed}" days:{DAYS}')
+        synced = await run_turn(
+            db=shop.db, caller=shop.caller, message=f'/sync_meta brand:"{reed}" days:{DAYS}'
+        )
         unclassified = await run_turn(
             db=shop.db, caller=shop.caller, message=f'/top_hooks brand:"{reed}" days:30'
         )
