@@ -312,11 +312,24 @@ async def test_a_page_of_ads_that_is_not_stored_queues_nothing(shop: Shop) -> No
             await conn.execute("delete from organizations where id = %s", (other,))
     assert not failed.ok and "Queued" not in failed.summary
     assert await shop.runs(moss) == []
-    async with shop.db.as_owner() as conn:
-        cur = await conn.execute(
-            "select count(*) as n from meta_ads where brand_id = %s", (shop.brands[moss],)
-        )
-        assert await cur.fetchone() == {"n": 0}
+
+    async def stored_ads() -> int:
+        async with shop.db.as_owner() as conn:
+            cur = await conn.execute(
+                "select count(*) as n from meta_ads where brand_id = %s", (shop.brands[moss],)
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row["n"])
+
+    assert await stored_ads() == 0
+    # Once the page can be stored, it is, with its runs.
+    again = await shop.sync().run(moss, today=TODAY, ads_only=True)
+    assert again.ok and again.summary.endswith(
+        f"Queued: downloading {N_ADS} new creatives, classifying {N_ADS} new ads; you'll get a notification."
+    )
+    assert await stored_ads() == N_ADS
+    assert [r["job_type"] for r in await shop.runs(moss)] == ["asset_download", "ad_classification"]
 
 
 # -- the worker takes it from there ----------------------------------------------------------------
