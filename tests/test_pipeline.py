@@ -23,6 +23,8 @@ from agent.runner import run_turn
 from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
 from jobs import api as jobs_api
+from jobs.registry import job_type_named
+from jobs.runs import validated_params
 from services.meta.api import Limits, MetaClient
 from services.meta.connections import link_account
 from services.meta.oauth import complete_connect, confirm_account, start_connect
@@ -77,7 +79,7 @@ class Shop:
     async def schedules(self, brand: str) -> list[dict[str, Any]]:
         async with self.db.as_owner() as conn:
             cur = await conn.execute(
-                "select job_type, cron, enabled, next_run_at, organization_id from scheduled_jobs"
+                "select job_type, cron, enabled, next_run_at, organization_id, params from scheduled_jobs"
                 " where brand_id = %s",
                 (self.brands[brand],),
             )
@@ -423,3 +425,20 @@ async def test_the_cli_links_and_syncs_saying_what_it_scheduled_and_queued(
     )
     assert [r["job_type"] for r in await shop.runs(fern)] == ["asset_download", "ad_classification"]
     assert [s["cron"] for s in await shop.schedules(fern)] == ["0 6 * * *"]
+
+
+async def test_a_schedule_saved_with_auto_classify_still_runs_after_the_upgrade(shop: Shop) -> None:
+    fern = next(iter(shop.brands))
+    async with shop.db.as_owner() as conn:
+        await conn.execute(
+            "insert into scheduled_jobs (organization_id, brand_id, job_type, cron, params)"
+            """ values (%s, %s, 'meta_sync', '0 6 * * *', '{"days": 3, "auto_classify": true}')""",
+            (shop.org, shop.brands[fern]),
+        )
+        upgrade = Path(__file__).parent.parent / "supabase/migrations/20261205000500_pipeline_after_sync.sql"
+        await conn.execute(upgrade.read_text())
+    [schedule] = await shop.schedules(fern)
+    params = validated_params(
+        job_type_named("meta_sync"), schedule["params"], organization_id=shop.org, brand_id=shop.brands[fern]
+    )
+    assert params.model_dump() == {"brand_id": shop.brands[fern], "days": 3, "ads_only": False}
