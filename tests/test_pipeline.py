@@ -32,7 +32,7 @@ from services.meta.sync import MetaSync
 from services.platform.accounts import add_user, create_organization
 from settings import Settings, get_settings
 from tests.cli_helpers import run_cli
-from tests.test_assets import MediaServer
+from tests.test_assets import MediaServer, _bytes
 from tests.test_jobs import fast_settings, wait_for, worker
 
 TOKEN = "EAAB-pipeline-token-" + uuid.uuid4().hex
@@ -94,10 +94,6 @@ class Shop:
                 (self.brands[brand],),
             )
             return await cur.fetchall()
-
-
-def _bytes(label: str, size: int) -> bytes:
-    return (hashlib.sha256(label.encode()).digest() * (size // 32 + 1))[:size]
 
 
 def _serve_creatives(fake: FakeGraph, media: MediaServer, account: str, files: dict[str, bytes]) -> None:
