@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
+import psycopg
 import pytest
 from pydantic import SecretStr
 
@@ -29,6 +30,8 @@ from services.meta.api import Limits, MetaClient
 from services.meta.connections import link_account
 from services.meta.oauth import complete_connect, confirm_account, start_connect
 from services.meta.sync import MetaSync
+from services.models import BrandRef
+from services.pipeline import queue_after_sync
 from services.platform.accounts import add_user, create_organization
 from settings import Settings, get_settings
 from tests.cli_helpers import run_cli
@@ -328,6 +331,30 @@ async def test_a_page_of_ads_that_is_not_stored_queues_nothing(shop: Shop) -> No
     )
     assert await stored_ads() == N_ADS
     assert [r["job_type"] for r in await shop.runs(moss)] == ["asset_download", "ad_classification"]
+
+
+async def test_a_persons_sync_queues_as_the_service_role_for_those_statements_only(
+    shop: Shop, leo: Caller
+) -> None:
+    """The queue belongs to no tenant (a signed-in role can't write it); the person's role and claims
+    come back right after, in the same transaction."""
+    moss = list(shop.brands)[1]
+    brand = BrandRef(id=shop.brands[moss], name=moss, organization_id=shop.org)
+    async with shop.db.as_user(shop.caller) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            async with conn.transaction():
+                await conn.execute("select count(*) from procrastinate_jobs")
+        queued = await queue_after_sync(conn, brand=brand, creatives=1, ads=0)
+        cur = await conn.execute(
+            "select current_user as role, (select count(*) from brands where organization_id <> %s) as others",
+            (shop.org,),
+        )
+        assert await cur.fetchone() == {"role": "authenticated", "others": 0}
+    assert [r["job_type"] for r in await shop.runs(moss)] == ["asset_download"] and len(queued.runs) == 1
+    # Another organization's person sees none of it.
+    async with shop.db.as_user(leo) as conn:
+        cur = await conn.execute("select count(*) as n from job_runs where brand_id = %s", (brand.id,))
+        assert await cur.fetchone() == {"n": 0}
 
 
 # -- the worker takes it from there ----------------------------------------------------------------
