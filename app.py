@@ -61,6 +61,7 @@ from services.platform.observability import configure_tracing
 from services.platform.session_versions import end_sessions, session_version
 from services.platform.supabase_auth import verify_supabase_password
 from services.process import calm_garbage_collector
+from services.readiness import first_brand_checklist
 from settings import get_settings
 from tools.actions import ActionButton
 
@@ -289,7 +290,11 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
     async with db.as_user(Caller(user_id=UUID(user.metadata["user_id"]), email=user.identifier)) as conn:
         names = [b.name for b in await visible_brands(conn)]
     if not names:
-        return [cl.Starter(label="What can you do?", message="/help")]
+        # /brands with no brand answers with the setup checklist (who can create one, for a member).
+        return [
+            cl.Starter(label="Set up your first brand", message="/brands"),
+            cl.Starter(label="What can you do?", message="/help"),
+        ]
     first = names[0]
     return [
         cl.Starter(
@@ -317,12 +322,15 @@ async def on_chat_start() -> None:
     async with db.as_user(caller) as conn:
         unread = await notifications.unread_count(conn, user_id=caller.user_id)
         names = [b.name for b in await visible_brands(conn)] if offline else []
+        checklist = await first_brand_checklist(conn, caller=caller, brief=True)
     # Toasts, not messages: a message would hide the welcome screen and its starters.
     if offline:
         first = names[0] if names else "Acme Pets"
         await cl.context.emitter.send_toast(
             "Running offline. " + CANNOT_UNDERSTAND.format(brand=first), "info"
         )
+    if checklist:
+        await cl.context.emitter.send_toast(checklist, "info")
     if unread:
         await cl.context.emitter.send_toast(unread_notice(unread), "info")
     await listen_for_notifications(caller)

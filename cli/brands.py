@@ -8,7 +8,7 @@ import typer
 
 from cli.base import _run, app, console
 
-brand_app = typer.Typer(help="Brands: create and edit.", no_args_is_help=True)
+brand_app = typer.Typer(help="Brands: create, edit, archive, unarchive.", no_args_is_help=True)
 product_app = typer.Typer(help="A brand's products: add, edit, archive, list.", no_args_is_help=True)
 app.add_typer(brand_app, name="brand")
 app.add_typer(product_app, name="product")
@@ -18,14 +18,14 @@ Org = Annotated[
 ]
 
 
-async def _brand(conn: Any, *, name: str, org: str | None) -> Any:
+async def _brand(conn: Any, *, name: str, org: str | None, archived: bool = False) -> Any:
     from core.errors import Ambiguous
     from services.brands import resolve_brand
     from services.platform.accounts import find_organization
 
     organization_id = await find_organization(conn, name=org) if org else None
     try:
-        return await resolve_brand(conn, name=name, organization_id=organization_id)
+        return await resolve_brand(conn, name=name, organization_id=organization_id, archived=archived)
     except Ambiguous:  # the operator sees every organization: let them say which
         raise Ambiguous(
             f"Several organizations have a brand named '{name}': say which with --org NAME."
@@ -78,6 +78,34 @@ def brand_edit(
             return await edit_brand(
                 conn, brand=brand, rename=rename, website=website, niche=niche, voice=voice
             )
+
+    console.print(_run(work).summary, markup=False, highlight=False)
+
+
+@brand_app.command("archive")
+def brand_archive(
+    name: Annotated[str, typer.Argument(help="The brand to archive.")], org: Org = None
+) -> None:
+    """Hide a brand from lists and brand names and stop its schedules (its history stays)."""
+    from services.brands import archive_brand
+
+    async def work(db: Any) -> Any:
+        async with db.as_owner() as conn:
+            return await archive_brand(conn, brand=await _brand(conn, name=name, org=org))
+
+    console.print(_run(work).summary, markup=False, highlight=False)
+
+
+@brand_app.command("unarchive")
+def brand_unarchive(
+    name: Annotated[str, typer.Argument(help="The archived brand to bring back.")], org: Org = None
+) -> None:
+    """Bring an archived brand back (its schedules stay paused until you resume them)."""
+    from services.brands import unarchive_brand
+
+    async def work(db: Any) -> Any:
+        async with db.as_owner() as conn:
+            return await unarchive_brand(conn, brand=await _brand(conn, name=name, org=org, archived=True))
 
     console.print(_run(work).summary, markup=False, highlight=False)
 

@@ -565,6 +565,16 @@ class FakeGraph:
         self.tokens: dict[str, set[str] | None] = {}
         """Valid access tokens → the account ids each may read (None: every account)."""
         self.expired_tokens: set[str] = set()
+        self.token_expires: dict[str, int] = {}
+        """Long-lived token → when it ends (epoch seconds), as `/debug_token` and a re-exchange tell."""
+        self.exchange_omits_expires_in = False
+        """When set, the `fb_exchange_token` answer has no `expires_in` (Meta's answer at times; its end
+        is then only in `/debug_token`, where 0 means never)."""
+        self.exchanged_tokens_never_expire = False
+        """When set, exchanged tokens don't expire: no `expires_in`, `/debug_token` says `expires_at` 0."""
+        self.unextendable_tokens: set[str] = set()
+        """Long-lived tokens Meta won't extend: exchanging one answers the same token and its remaining
+        lifetime (what Meta does when the person has not used the app lately)."""
         self.usage: dict[str, int] = {
             "call_count": 1,
             "total_cputime": 1,
@@ -702,6 +712,18 @@ class FakeGraph:
             raise ValueError(f"unknown figures {sorted(unknown)}; known: {FIGURES}")
         self._locate(ad_id)
         self._overrides.setdefault((ad_id, _as_date(day)), {}).update(figures)
+
+    def relabel(self, ad_id: str, *, name: str | None = None, link: str | None = None) -> None:
+        """What a marketer types in Ads Manager: the ad's `name` (its insight rows carry it too) and
+        its creative's `link_url` (where it sends people)."""
+        account, index = self._locate(ad_id)
+        with self._lock:
+            profile = self._profile(account, index)
+            creative = {**profile.creative, **({"link_url": link} if link is not None else {})}
+            name = profile.name if name is None else name
+            account.profiles[index] = replace(
+                profile, name=name, name_json=json.dumps(name), creative=creative
+            )
 
     def bump(self, act_id: str, since: date | str, until: date | str, factor: float) -> None:
         """Scale every figure of the account's rows from `since` to `until` (inclusive) by `factor`."""
@@ -940,6 +962,8 @@ class FakeGraph:
         if path == "/oauth/access_token":
             return self._oauth(params)
         parts = path.strip("/").split("/")
+        if path == "/debug_token" and self._is_app_token(params.get("access_token")):
+            return self._debug_token(params.get("input_token", ""))
         allowed = self._check_token(params.get("access_token"))
         if path == "/debug_token":
             return self._debug_token(params.get("input_token", ""))
@@ -1007,6 +1031,10 @@ class FakeGraph:
 
     # -- OAuth -----------------------------------------------------------------------------------
 
+    def _is_app_token(self, token: str | None) -> bool:
+        """Meta's app access token, `{app-id}|{app-secret}` (only when the fake has an app)."""
+        return self.app_id is not None and token == f"{self.app_id}|{self.app_secret}"
+
     def _check_app(self, params: dict[str, str]) -> None:
         if self.app_id is not None and params.get("client_id") != self.app_id:
             raise GraphError(400, 101, "Error validating application. Invalid application ID.")
@@ -1018,9 +1046,17 @@ class FakeGraph:
         if params.get("grant_type") == "fb_exchange_token":
             short = params.get("fb_exchange_token", "")
             self._check_token(short)
+            now = int(time.time())
+            if short in self.unextendable_tokens:
+                remaining = max(self.token_expires.get(short, now + LONG_TOKEN_SECONDS) - now, 0)
+                return {"access_token": short, "token_type": "bearer", "expires_in": remaining}
             long = "EAAL" + hashlib.sha256(short.encode()).hexdigest()[:40]
             accounts = self.tokens[short]
             self.tokens[long] = None if accounts is None else set(accounts)
+            self.expired_tokens.discard(long)
+            self.token_expires[long] = 0 if self.exchanged_tokens_never_expire else now + LONG_TOKEN_SECONDS
+            if self.exchange_omits_expires_in or self.exchanged_tokens_never_expire:
+                return {"access_token": long, "token_type": "bearer"}
             return {"access_token": long, "token_type": "bearer", "expires_in": LONG_TOKEN_SECONDS}
         code = params.get("code")
         if not code:
@@ -1053,7 +1089,7 @@ class FakeGraph:
             "type": "USER",
             "application": "ViralTracker",
             "data_access_expires_at": now + 90 * 86400,
-            "expires_at": now + LONG_TOKEN_SECONDS,
+            "expires_at": self.token_expires.get(input_token, now + LONG_TOKEN_SECONDS),
             "is_valid": input_token in self.tokens and input_token not in self.expired_tokens,
             "scopes": ["ads_read", "ads_management", "business_management"],
             "user_id": "100000000000001",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -11,12 +10,15 @@ from rapidfuzz import fuzz, process
 from core.errors import Ambiguous, InvalidArgument, NotFound
 from db.pool import Conn
 from services.models import BrandRef
-from services.presentable import Column, Presentable, Table, table_of
 
 
-async def visible_brands(conn: Conn) -> list[BrandRef]:
-    """Every brand the caller's organizations own (RLS decides), by name."""
-    cur = await conn.execute("select id, name, organization_id from brands order by name")
+async def visible_brands(conn: Conn, *, archived: bool = False) -> list[BrandRef]:
+    """Every brand the caller's organizations own (RLS decides), by name: the live ones, or with
+    `archived` the archived ones (hidden everywhere else)."""
+    cur = await conn.execute(
+        "select id, name, organization_id from brands where (archived_at is not null) = %s order by name",
+        (archived,),
+    )
     return [BrandRef(**row) for row in await cur.fetchall()]
 
 
@@ -33,11 +35,24 @@ def _quote_list(names: list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
-async def resolve_brand(conn: Conn, *, name: str, organization_id: UUID | None = None) -> BrandRef:
+async def resolve_brand(
+    conn: Conn, *, name: str, organization_id: UUID | None = None, archived: bool = False
+) -> BrandRef:
     """The brand a person meant (in one organization if given): an exact name (any case, any spacing);
-    otherwise 'did you mean'."""
+    otherwise 'did you mean'. Archived brands are not found, unless `archived` (then only they are)."""
     wanted = " ".join(name.split()).casefold()
-    brands = [b for b in await visible_brands(conn) if organization_id in (None, b.organization_id)]
+    brands = [
+        b
+        for b in await visible_brands(conn, archived=archived)
+        if organization_id in (None, b.organization_id)
+    ]
+    if archived and not any(b.name.casefold() == wanted for b in brands):
+        live = [b for b in await visible_brands(conn) if b.name.casefold() == wanted]
+        raise NotFound(
+            f"'{live[0].name}' is not archived: nothing to bring back."
+            if live
+            else f"No archived brand named '{name}'."
+        )
     if not wanted:
         raise NotFound(f"Which brand? Your brands: {_quote_list([b.name for b in brands])}.")
     exact = [b for b in brands if b.name.casefold() == wanted]
@@ -64,120 +79,68 @@ async def resolve_brand(conn: Conn, *, name: str, organization_id: UUID | None =
     raise NotFound(f"No brand named '{name}'. Your brands: {_quote_list([b.name for b in brands])}.")
 
 
-class ToolReadiness(BaseModel):
-    tool: str
-    ready: bool
-    note: str
+async def has_archived_brand(conn: Conn, *, organization_id: UUID, name: str) -> bool:
+    """Whether the organization's brand of this name (any case) is archived."""
+    cur = await conn.execute(
+        "select 1 from brands where organization_id = %s and lower(name) = lower(%s) and archived_at is not null",
+        (organization_id, name),
+    )
+    return await cur.fetchone() is not None
 
 
-class BrandOverview(BaseModel):
-    name: str
-    ads: int
-    video_ads: int
-    classified_ads: int
-    products: int
-    landing_pages: int
-    reviews: int
-    first_day: date | None
-    last_day: date | None
-    spend_last_30_days: float
-    tools: list[ToolReadiness]
-
-
-class BrandsResult(BaseModel, Presentable):
-    brands: list[BrandOverview]
+class BrandArchived(BaseModel):
+    brand: BrandRef
+    schedules_stopped: list[str]
+    """The job types of the schedules archiving stopped."""
     summary: str
 
-    def as_tables(self) -> list[Table]:
-        columns = (
-            "name",
-            "ads",
-            "video_ads",
-            "classified_ads",
-            "products",
-            "landing_pages",
-            "reviews",
-            "first_day",
-            "last_day",
-            Column("spend_last_30_days", "integer"),
-        )
-        return [table_of("Brands", self.brands, columns)]
+
+async def running_schedules(conn: Conn, *, brand: BrandRef) -> list[str]:
+    """The job types of the brand's enabled schedules (what archiving would stop)."""
+    cur = await conn.execute(
+        "select job_type from scheduled_jobs where brand_id = %s and enabled order by job_type, created_at",
+        (brand.id,),
+    )
+    return [str(row["job_type"]) for row in await cur.fetchall()]
 
 
-_OVERVIEW_SQL = """
-select b.id, b.name,
-  (select count(*) from meta_ads a where a.brand_id = b.id) as ads,
-  (select count(*) from meta_ads a where a.brand_id = b.id and a.format = 'video') as video_ads,
-  (select count(distinct c.meta_ad_id) from ad_creative_classifications c where c.brand_id = b.id)
-    as classified_ads,
-  (select count(*) from products p where p.brand_id = b.id and p.archived_at is null) as products,
-  (select count(*) from brand_landing_pages l where l.brand_id = b.id) as landing_pages,
-  (select count(*) from amazon_reviews r where r.brand_id = b.id) as reviews,
-  (select min(p.date) from meta_ads_performance p where p.brand_id = b.id) as first_day,
-  (select max(p.date) from meta_ads_performance p where p.brand_id = b.id) as last_day,
-  (select coalesce(sum(p.spend), 0) from meta_ads_performance p
-    where p.brand_id = b.id and p.date between %(since)s and %(until)s) as spend_last_30_days
-from brands b
-order by b.name
-"""
+def _schedules(job_types: list[str]) -> str:
+    n = len(job_types)
+    return f"{n} schedule{'s' if n != 1 else ''} ({', '.join(job_types)})"
 
 
-async def brand_overview(conn: Conn, *, since: date, until: date) -> BrandsResult:
-    """The caller's brands, what data each has, and which tools can answer for it."""
-    cur = await conn.execute(_OVERVIEW_SQL, {"since": since, "until": until})
-    brands: list[BrandOverview] = []
-    for row in await cur.fetchall():
-        has_perf = row["last_day"] is not None
-        classified = int(row["classified_ads"])
-        ads = int(row["ads"])
-        tools = [
-            ToolReadiness(
-                tool="ad_performance",
-                ready=has_perf,
-                note="daily performance present" if has_perf else "needs ad performance (import or sync)",
-            ),
-            ToolReadiness(
-                tool="top_hooks / hook_analysis",
-                ready=has_perf and classified > 0,
-                note=f"{classified} of {ads} ads classified"
-                if classified
-                else "needs classified ads (hooks come from classification)",
-            ),
-            ToolReadiness(
-                tool="congruence_check / congruence_summary",
-                ready=classified > 0,
-                note=f"{classified} of {ads} ads have congruence components"
-                if classified
-                else "needs classified ads with a landing page",
-            ),
-            ToolReadiness(
-                tool="deep_analysis",
-                ready=ads > 0,
-                note=f"{ads} ads" if ads else "needs ads",
-            ),
-        ]
-        brands.append(
-            BrandOverview(
-                name=row["name"],
-                ads=ads,
-                video_ads=int(row["video_ads"]),
-                classified_ads=classified,
-                products=int(row["products"]),
-                landing_pages=int(row["landing_pages"]),
-                reviews=int(row["reviews"]),
-                first_day=row["first_day"],
-                last_day=row["last_day"],
-                spend_last_30_days=round(float(row["spend_last_30_days"]), 2),
-                tools=tools,
-            )
-        )
-    if not brands:
-        summary = "You have no brands yet. Import an Ads Manager export: viraltracker import meta-csv FILE --brand NAME"
-    else:
-        summary = f"You have {len(brands)} brand{'s' if len(brands) != 1 else ''}: " + ", ".join(
-            f"{b.name} ({b.ads} ads, {b.classified_ads} classified)" for b in brands
-        )
-    return BrandsResult(brands=brands, summary=summary)
+async def archive_brand(conn: Conn, *, brand: BrandRef) -> BrandArchived:
+    """Hide the brand from lists and name resolution and stop its schedules, in the caller's
+    transaction (both or neither); its ads, reports and history stay."""
+    cur = await conn.execute(
+        "update brands set archived_at = now() where id = %s and archived_at is null returning id",
+        (brand.id,),
+    )
+    if await cur.fetchone() is None:
+        raise NotFound(f"'{brand.name}' is already archived.")
+    cur = await conn.execute(
+        "update scheduled_jobs set enabled = false where brand_id = %s and enabled returning job_type",
+        (brand.id,),
+    )
+    stopped = sorted(str(row["job_type"]) for row in await cur.fetchall())
+    what = f"Stopped its {_schedules(stopped)}." if stopped else "It had no running schedules."
+    return BrandArchived(
+        brand=brand,
+        schedules_stopped=stopped,
+        summary=f"Archived '{brand.name}': hidden from /brands and brand names; its ads, reports and"
+        f" history are kept. {what}",
+    )
+
+
+async def unarchive_brand(conn: Conn, *, brand: BrandRef) -> BrandArchived:
+    """Bring an archived brand back. Its schedules stay paused: which to resume is the person's call."""
+    await conn.execute("update brands set archived_at = null where id = %s", (brand.id,))
+    return BrandArchived(
+        brand=brand,
+        schedules_stopped=[],
+        summary=f"Restored '{brand.name}': it shows in /brands again. Its schedules stay paused:"
+        " resume the ones you want with /schedules.",
+    )
 
 
 class BrandSaved(BaseModel):
@@ -214,6 +177,11 @@ async def create_brand(
     if not name:
         raise InvalidArgument("A brand needs a name.")
     if await _name_taken(conn, organization_id=organization_id, name=name, other_than=None):
+        if await has_archived_brand(conn, organization_id=organization_id, name=name):
+            raise InvalidArgument(
+                f"{organization} has an archived brand named '{name}': bring it back (brand unarchive,"
+                " /brand unarchive) or choose another name."
+            )
         raise InvalidArgument(f"{organization} already has a brand named '{name}': choose another name.")
     cur = await conn.execute(
         "insert into brands (organization_id, name, website_url, niche, brand_voice_tone)"

@@ -1,5 +1,6 @@
 """Ad creation in chat: make ads for a product from library templates (or the brand's own ads) now, or
-schedule a recurring run; each previewed first and done only on confirmation."""
+schedule a recurring run; link one launched by hand to its live Meta ad. Each previewed first and done
+only on confirmation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from core.errors import NoData
 from jobs import api as jobs_api
 from jobs.schedules import check_cron
 from services.creative import ad_creation as service
+from services.meta import generated_links as links
 from services.platform.accounts import memberships
 from services.platform.server_files import ServerFile
 from services.platform.storage import storage_for
@@ -36,6 +38,10 @@ class CreatedAd(BaseModel):
     headline: str
     status: str
     image_path: str
+    tracking_id: str
+    """Carried into Meta (in the ad name, or utm_content in the link): the sync links the live ad back."""
+    ad_name: str
+    link: str | None = None
     image_file: ServerFile | None = None
     """Where the image can be opened (a local file in the embedded default; answers name it)."""
 
@@ -51,7 +57,7 @@ class CreateAdsResult(BaseModel, Presentable):
 
     def as_tables(self) -> list[Table]:
         if self.ads:
-            columns = ["position", "reference", "headline", "status", "image_path"]
+            columns = ["position", "reference", "headline", "ad_name", "link", "status", "image_path"]
             return [table_of(f"Ads made — {self.product}", self.ads, columns)]
         if self.planned:
             return [table_of(f"Planned — {self.product}", self.planned, ["position", "reference", "score"])]
@@ -146,13 +152,64 @@ async def create_ads(
     )  # fmt: skip
     storage = storage_for(settings)
     return CreateAdsResult(
-        summary=made.summary, product=found.name, brand=found.brand,
+        summary=f"{made.summary} {service.tracking_instruction(made.ads)}" if made.ads else made.summary,
+        product=found.name, brand=found.brand,
         ads=[
             CreatedAd(
                 position=a.position, reference=a.reference, source_template_id=a.source_template_id,
-                headline=a.headline, status=a.status, image_path=a.image_path,
-                image_file=storage.locate(a.image_path),
+                headline=a.headline, status=a.status, image_path=a.image_path, tracking_id=a.tracking_id,
+                ad_name=a.ad_name, link=a.link, image_file=storage.locate(a.image_path),
             )
             for a in made.ads
         ],
     )  # fmt: skip
+
+
+class LinkAnswer(BaseModel, Presentable):
+    summary: str
+    tracking_id: str | None = None
+    meta_ad_id: str | None = None
+    linked: bool = False
+    actions: list[ActionButton] = Field(default_factory=list)
+
+    def as_tables(self) -> list[Table]:
+        return []
+
+
+@tool(
+    example="/link_generated_ad ad:vt-7f3a9c2e meta_ad:120210000000123",
+    step="Linking {ad} to Meta ad {meta_ad}",
+)
+async def link_generated_ad(
+    deps: Deps,
+    ad: Annotated[str, Field(max_length=40)],
+    meta_ad: Annotated[str, Field(max_length=40)],
+    confirm: bool = False,
+) -> LinkAnswer:
+    """Link an ad made here (/create_ads) to the live Meta ad it became, when it was launched without its
+    tracking id in the ad name or the link's utm_content (the sync links those by itself): its results
+    then count for the template it was made from. Admins only; without confirm:true this only previews.
+
+    Args:
+        ad: The ad made here: its tracking id (like vt-7f3a9c2e) or the start of its id.
+        meta_ad: The Meta ad's id (Ads Manager's Ad ID column), an ad of the same brand, already synced.
+        confirm: true to link them; otherwise it is only previewed.
+    """
+    meta_ad = meta_ad.strip()
+    async with deps.db.as_user(deps.caller) as conn:
+        generated = await links.find_generated_ad(conn, reference=ad)
+        roles = await memberships(conn, user_id=deps.caller.user_id)
+        admin_of(roles, generated.organization_id, organization=f"{generated.brand}'s organization",
+                 to="link ads made here to Meta ads")  # fmt: skip
+        answer = {"tracking_id": generated.tracking_id, "meta_ad_id": meta_ad}
+        if not confirm:
+            check = await links.check_link(conn, generated=generated, meta_ad_id=meta_ad)
+            if check.already is not None:
+                return LinkAnswer(summary=check.already, linked=True, **answer)
+            return ask_first(
+                LinkAnswer, f"Link {generated.tracking_id} ({generated.product or generated.brand}) to Meta ad"
+                f" {meta_ad} ('{check.meta_ad_name}')?", tool="link_generated_ad",
+                args={"ad": str(generated.id), "meta_ad": meta_ad}, label="Link", **answer,
+            )  # fmt: skip
+        done = await links.link_by_hand(conn, generated=generated, meta_ad_id=meta_ad)
+    return LinkAnswer(summary=done.summary, linked=True, **answer)

@@ -10,7 +10,15 @@ from pydantic import BaseModel, Field
 
 from core.errors import InvalidArgument, NotAllowed
 from services import products as product_service
-from services.brands import create_brand, edit_brand, resolve_brand, visible_brands
+from services.brands import (
+    archive_brand,
+    create_brand,
+    edit_brand,
+    resolve_brand,
+    running_schedules,
+    unarchive_brand,
+    visible_brands,
+)
 from services.models import BrandRef
 from services.platform.accounts import Membership, memberships
 from services.presentable import Column, Presentable, Table, table_of
@@ -21,6 +29,7 @@ from tools.registry import tool
 Text = Annotated[str, Field(max_length=500)]
 Price = Annotated[float, Field(ge=0, le=1_000_000)]
 ProductAction = Literal["list", "add", "edit", "archive"]
+BrandAction = Literal["save", "archive", "unarchive"]
 
 
 class BrandAnswer(BaseModel, Presentable):
@@ -47,10 +56,38 @@ def _organization(roles: dict[UUID, Membership], beside: BrandRef | None) -> Mem
     )
 
 
+async def _archive_or_restore(
+    deps: Deps, *, name: str, action: Literal["archive", "unarchive"], confirm: bool
+) -> BrandAnswer:
+    args: dict[str, str | int | bool] = {"action": action, "name": name}
+    async with deps.db.as_user(deps.caller) as conn:
+        found = await resolve_brand(conn, name=name, archived=action == "unarchive")
+        roles = await memberships(conn, user_id=deps.caller.user_id)
+        org = roles[found.organization_id].organization
+        admin_of(roles, found.organization_id, organization=org, to=f"{action} its brands")
+        if action == "unarchive":
+            if not confirm:
+                return ask_first(BrandAnswer, f"Bring back the archived brand '{found.name}' ({org})?",
+                                 tool="brand", args=args, label="Unarchive")  # fmt: skip
+            return BrandAnswer(summary=(await unarchive_brand(conn, brand=found)).summary)
+        if not confirm:
+            running = await running_schedules(conn, brand=found)
+            stops = (
+                f" and its {len(running)} running schedule{'s' if len(running) != 1 else ''} stop"
+                if running
+                else ""
+            )
+            return ask_first(BrandAnswer, f"Archive '{found.name}' ({org})? It will be hidden from /brands and brand"
+                             f" names{stops}; its history stays.", tool="brand", args=args,
+                             label="Archive")  # fmt: skip
+        return BrandAnswer(summary=(await archive_brand(conn, brand=found)).summary)
+
+
 @tool(example='/brand name:"Northwind Naturals" website:https://northwind.example', step="Brand {name}")
 async def brand(
     deps: Deps,
     name: Text,
+    action: BrandAction = "save",
     rename: Text | None = None,
     website: Text | None = None,
     niche: Text | None = None,
@@ -58,11 +95,13 @@ async def brand(
     beside: Text | None = None,
     confirm: bool = False,
 ) -> BrandAnswer:
-    """Create a brand (in your organization), or change an existing one's name, website, niche or voice.
-    Admins only; shows what will change and asks to confirm.
+    """Create a brand (in your organization), change an existing one's name, website, niche or voice,
+    or archive one (hidden from lists and brand names, its schedules stopped, its history kept) or bring
+    it back. Admins only; shows what will change and asks to confirm.
 
     Args:
         name: The brand's name (a new name creates the brand; names are unique in an organization).
+        action: save (create or change; the default), archive, or unarchive (bring an archived brand back).
         rename: A new name for an existing brand.
         website: The brand's website.
         niche: What it sells, in a few words.
@@ -70,6 +109,8 @@ async def brand(
         beside: One of your brands: the new brand goes in its organization (when you are in several).
         confirm: Go ahead (after the preview).
     """
+    if action != "save":
+        return await _archive_or_restore(deps, name=name, action=action, confirm=confirm)
     args: dict[str, str | int | bool] = {"name": name}
     given = {
         "rename": rename,

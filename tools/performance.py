@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
+from jobs.schedules import next_run
 from services import brands as brand_service
+from services import readiness
 from services.analytics import performance as performance_service
 from services.metrics import MetricName
 from tools.common import Days, Limit, MinSpend, window_of
@@ -17,14 +19,22 @@ from tools.registry import tool
     example="/brands",
     step="Listing your brands and their data",
 )
-async def brands(deps: Deps) -> brand_service.BrandsResult:
-    """List your brands and what data each has (ads, classified ads, landing pages, reviews, dates).
+async def brands(deps: Deps) -> readiness.BrandsResult:
+    """List your brands, what data each has (ads, ads with spend in the last 30 days, creatives downloaded,
+    classified ads, products, landing pages, reviews, dates), its linked ad accounts' health, its last and
+    next sync, and the next step to take for it (the exact command).
 
     Says for each analysis tool whether the brand has the data it needs.
     """
     async with deps.db.as_user(deps.caller) as conn:
         until = deps.today - timedelta(days=1)
-        return await brand_service.brand_overview(conn, since=until - timedelta(days=29), until=until)
+        found = await readiness.brand_overview(
+            conn, since=until - timedelta(days=29), until=until, now=datetime.now(UTC), next_fire=next_run
+        )
+        if not found.brands:
+            checklist = await readiness.first_brand_checklist(conn, caller=deps.caller, shown=readiness.code)
+            found.summary = checklist or found.summary
+    return found
 
 
 @tool(

@@ -3,6 +3,8 @@ library (chosen by the product's recommendations) or one of the brand's own stor
 
 Every generated ad records where it came from (`source_template_id`, or `reference_meta_ad_id`) and,
 for a job run, its run and slot: running the same run again fills only the slots still missing.
+Each has a tracking id, shown in a suggested ad name and link, by which a sync finds the live Meta ad it
+became (`services.meta.generated_links`).
 Runs as the service role (jobs, or a tool that has already resolved the caller's product).
 """
 
@@ -20,6 +22,7 @@ from pydantic import BaseModel, Field
 from core.errors import ConfigurationError, InvalidArgument, NoData, NotFound, UserFacingError
 from db.pool import Conn, Database
 from services.creative.ad_previews import AdBrief, ImageGenerator, generator_for
+from services.meta.generated_links import suggested_name, tracked_link
 from services.platform.storage import Storage, storage_for
 from services.products import ProductRef, product_by_id, resolve_product
 from settings import Settings
@@ -53,6 +56,11 @@ class GeneratedAd(BaseModel):
     image_path: str
     status: str
     """'preview' (an offline mock-up) or 'generated' (a model's image)."""
+    tracking_id: str
+    """What links the live Meta ad back to this one: in `ad_name`, or as utm_content in `link`."""
+    ad_name: str
+    link: str | None = None
+    """The product's page with utm_content=<tracking id> (None: the product has no page)."""
 
 
 class AdCreationResult(BaseModel):
@@ -171,7 +179,8 @@ async def create_ads(
     storage = storage_for(settings)
     async with db.as_service() as conn:
         product = await product_by_id(conn, product_id)
-        existing = await _existing(conn, run_id) if run_id is not None else []
+        page = await _product_page(conn, product)
+        existing = await _existing(conn, run_id, product, page) if run_id is not None else []
         missing = [slot for slot in range(count) if slot not in {ad.position for ad in existing}]
         used = set(await _reference_paths(conn, run_id))
         references = (
@@ -194,7 +203,7 @@ async def create_ads(
         try:
             ad = await _make_one(
                 db, storage, generator, product, reference, headline,
-                slot=slot, run_id=run_id, run_key=run_key, source=template_source,
+                slot=slot, run_id=run_id, run_key=run_key, source=template_source, page=page,
             )  # fmt: skip
         except (UserFacingError, OSError) as error:
             result.failed += 1
@@ -218,7 +227,7 @@ async def create_ads(
 
 async def _make_one(
     db: Database, storage: Storage, generator: ImageGenerator, product: ProductRef, reference: Reference,
-    headline: str, *, slot: int, run_id: UUID | None, run_key: UUID, source: TemplateSource,
+    headline: str, *, slot: int, run_id: UUID | None, run_key: UUID, source: TemplateSource, page: str | None,
 ) -> GeneratedAd | None:  # fmt: skip
     try:
         image = await storage.read(reference.image_path)
@@ -237,7 +246,7 @@ async def _make_one(
             "insert into generated_ads (brand_id, organization_id, product_id, source_template_id,"
             " reference_meta_ad_id, image_path, headline, job_run_id, position, template_source, generator, status)"
             " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " on conflict (job_run_id, position) where job_run_id is not null do nothing returning id",
+            " on conflict (job_run_id, position) where job_run_id is not null do nothing returning id, tracking_id",
             (
                 product.brand_id, product.organization_id, product.id, reference.template_id,
                 reference.meta_ad_id, path, headline, run_id, slot, source, generator.name, generator.status,
@@ -254,19 +263,35 @@ async def _make_one(
     return GeneratedAd(
         id=row["id"], position=slot, source_template_id=reference.template_id,
         reference_meta_ad_id=reference.meta_ad_id, reference=reference.name, headline=headline,
-        image_path=path, status=generator.status,
+        image_path=path, status=generator.status, tracking_id=row["tracking_id"],
+        ad_name=suggested_name(product.name, reference.name, row["tracking_id"]),
+        link=tracked_link(page, row["tracking_id"]) if page else None,
     )  # fmt: skip
 
 
-async def _existing(conn: Conn, run_id: UUID) -> list[GeneratedAd]:
+async def _existing(conn: Conn, run_id: UUID, product: ProductRef, page: str | None) -> list[GeneratedAd]:
     cur = await conn.execute(
         "select g.id, g.position, g.source_template_id, g.reference_meta_ad_id,"
-        " coalesce(t.name, g.reference_meta_ad_id, 'template') as reference, g.headline, g.image_path, g.status"
-        " from generated_ads g left join scraped_templates t on t.id = g.source_template_id"
+        " coalesce(t.name, g.reference_meta_ad_id, 'template') as reference, g.headline, g.image_path, g.status,"
+        " g.tracking_id from generated_ads g left join scraped_templates t on t.id = g.source_template_id"
         " where g.job_run_id = %s order by g.position",
         (run_id,),
     )
-    return [GeneratedAd(**row) for row in await cur.fetchall()]
+    return [
+        GeneratedAd(
+            **row,
+            ad_name=suggested_name(product.name, row["reference"], row["tracking_id"]),
+            link=tracked_link(page, row["tracking_id"]) if page else None,
+        )
+        for row in await cur.fetchall()
+    ]
+
+
+async def _product_page(conn: Conn, product: ProductRef) -> str | None:
+    """Where the product's ads send people: its first product page."""
+    cur = await conn.execute("select product_url from products where id = %s", (product.id,))
+    row = await cur.fetchone()
+    return row["product_url"] if row else None
 
 
 async def _reference_paths(conn: Conn, run_id: UUID | None) -> list[str]:
@@ -315,6 +340,19 @@ def _summary(result: AdCreationResult, short: bool) -> str:
     if result.generator == "offline-preview":
         text += " Offline previews: the template with your product and headline, labelled PREVIEW."
     return text
+
+
+def tracking_instruction(ads: list[GeneratedAd]) -> str:
+    """The one line that tells the marketer how a live ad's results find their way back here."""
+    first = ads[0]
+    if len(ads) == 1:
+        keep = f"Name the ad '{first.ad_name}' in Ads Manager or keep utm_content={first.tracking_id} in its link"
+    else:
+        keep = (
+            f"Name each ad as listed in Ads Manager (e.g. '{first.ad_name}') or keep its utm_content in its"
+            f" link (utm_content={first.tracking_id} for the first)"
+        )
+    return f"{keep} so results come back here (launched otherwise: /link_generated_ad)."
 
 
 async def product_in_brand(conn: Conn, *, brand_id: UUID, product: str) -> ProductRef:

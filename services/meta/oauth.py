@@ -89,6 +89,35 @@ def _require_app(settings: Settings) -> tuple[str, SecretStr]:
     return settings.meta_app_id, settings.meta_app_secret
 
 
+class LongLivedToken(BaseModel):
+    token: SecretStr
+    expires_at: datetime | None
+    """None: Meta gave no lifetime (a token that does not expire)."""
+
+
+async def exchange_for_long_lived(
+    app: MetaClient, *, settings: Settings, token: SecretStr, now: datetime
+) -> LongLivedToken:
+    """Meta's `fb_exchange_token` grant: a long-lived (~60-day) user token for a short- or long-lived
+    one. Raises `ExternalServiceError` (or `MetaAuthError`, code 190) when Meta refuses."""
+    app_id, app_secret = _require_app(settings)
+    answer = await asyncio.to_thread(
+        app.get,
+        ("oauth", "access_token"),
+        {
+            "grant_type": "fb_exchange_token",
+            "client_id": app_id,
+            "client_secret": app_secret.get_secret_value(),
+            "fb_exchange_token": token.get_secret_value(),
+        },
+    )
+    expires_in = answer.get("expires_in")
+    return LongLivedToken(
+        token=SecretStr(str(answer.get("access_token", ""))),
+        expires_at=now + timedelta(seconds=int(expires_in)) if expires_in else None,
+    )
+
+
 def _signature(settings: Settings, nonce: str) -> str:
     key = hashlib.sha256(b"meta-oauth-state:" + settings.auth_secret().encode()).digest()
     return hmac.new(key, nonce.encode(), hashlib.sha256).hexdigest()[:32]
@@ -237,21 +266,12 @@ async def complete_connect(
                 "code": code,
             },
         )
-        long = await asyncio.to_thread(
-            app.get,
-            ("oauth", "access_token"),
-            {
-                "grant_type": "fb_exchange_token",
-                "client_id": app_id,
-                "client_secret": app_secret.get_secret_value(),
-                "fb_exchange_token": str(short.get("access_token", "")),
-            },
+        long = await exchange_for_long_lived(
+            app, settings=settings, token=SecretStr(str(short.get("access_token", ""))), now=now
         )
     except ExternalServiceError as error:
         return _refused(f"Facebook did not accept the sign-in ({error.message}) {AGAIN}")
-    token = SecretStr(str(long.get("access_token", "")))
-    expires_in = long.get("expires_in")
-    token_expires = now + timedelta(seconds=int(expires_in)) if expires_in else None
+    token, token_expires = long.token, long.expires_at
 
     user = make_client(token)
     try:
@@ -389,12 +409,20 @@ async def _link(
     async with db.as_service() as conn:
         await conn.execute(
             "insert into brand_ad_accounts (brand_id, organization_id, meta_ad_account_id, auth_method,"
-            " access_token_encrypted, token_expires_at, status, last_error)"
-            " values (%s, %s, %s, 'oauth', %s, %s, 'active', null)"
+            " access_token_encrypted, token_expires_at, status, last_error, connected_by)"
+            " values (%s, %s, %s, 'oauth', %s, %s, 'active', null, %s)"
             " on conflict (brand_id, meta_ad_account_id) do update set auth_method = 'oauth',"
             " access_token_encrypted = excluded.access_token_encrypted,"
-            " token_expires_at = excluded.token_expires_at, status = 'active', last_error = null",
-            (row["brand_id"], row["organization_id"], account.id, vault.encrypt(token), token_expires),
+            " token_expires_at = excluded.token_expires_at, status = 'active', last_error = null,"
+            " connected_by = excluded.connected_by",
+            (
+                row["brand_id"],
+                row["organization_id"],
+                account.id,
+                vault.encrypt(token),
+                token_expires,
+                row["user_id"],
+            ),
         )
         brand = BrandRef(id=row["brand_id"], name=brand_name, organization_id=row["organization_id"])
         schedule = await schedule_daily_sync(conn, brand=brand)

@@ -31,6 +31,7 @@ from db.pool import Caller, Conn, Database
 from services.brands import brand_by_id, resolve_brand
 from services.meta.api import MetaClient, RangeDone
 from services.meta.connections import Connection, as_caller, connections_for, paused_until_reconnect
+from services.meta.generated_links import link_generated_ads, links_phrase
 from services.meta.media import STORED_CREATIVES, new_creatives_and_ads
 from services.meta.rows import (
     AD_FIELDS,
@@ -70,6 +71,7 @@ class AccountSync(BaseModel):
     ads_with_destination: int = 0
     ads_matched_to_products: int = 0
     top_unmatched_pages: list[str] = []
+    generated_linked: int = 0  # live ads linked to the generated ads they came from
     queued: Queued = Field(default_factory=Queued)
     """The downloads and classifications this account's new ads set going."""
 
@@ -132,6 +134,7 @@ class SyncResult(BaseModel, Presentable):
                     f"; {a.ads_matched_to_products:,} of {a.ads_with_destination:,} ads with a landing page"
                     " link to a known product page"
                 )
+            parts[-1] += f"; {links_phrase(a.generated_linked)}" if a.generated_linked else ""
         after = self.queued.sentence
         return (
             f"Meta sync for {self.brand} — "
@@ -231,6 +234,7 @@ class MetaSync:
             await self._sync_ads(client, connection, state)
             async with self._session() as conn:
                 await _match_products(conn, connection.brand, state)
+                state.generated_linked = await link_generated_ads(conn, brand=connection.brand)
             if not ads_only:
                 await self._sync_insights(client, connection, state)
         except MetaAuthError as error:

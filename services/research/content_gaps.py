@@ -124,14 +124,16 @@ async def _owners(conn: Conn, *, brand_id: UUID, product_id: UUID | None) -> lis
         ("brand", "select id, name, null::uuid as product_id, brand_voice_tone, website_url, niche"
                   " from brands where id = %(brand)s"),
         ("product", "select id, name, id as product_id, description, product_url, price from products"
-                    " where brand_id = %(brand)s and (%(product)s::uuid is null or id = %(product)s) order by name"),
+                    " where brand_id = %(brand)s and archived_at is null"
+                    " and (%(product)s::uuid is null or id = %(product)s) order by name"),
         ("offer_variant", "select v.id, v.name, v.product_id, v.benefits, v.pain_points, v.objections, v.desires,"
                           " v.sample_hooks, v.mechanism, v.voice_tone_override from product_offer_variants v join products p"
-                          " on p.id = v.product_id where p.brand_id = %(brand)s and (%(product)s::uuid is null"
-                          " or v.product_id = %(product)s) order by v.name, v.id"),
+                          " on p.id = v.product_id where p.brand_id = %(brand)s and p.archived_at is null"
+                          " and (%(product)s::uuid is null or v.product_id = %(product)s) order by v.name, v.id"),
         ("persona", "select id, name, product_id, demographics, psychographics, pains, desires, objections,"
-                    " language, awareness_level, voice_tone_override from personas_4d where brand_id = %(brand)s"
+                    " language, awareness_level, voice_tone_override from personas_4d x where brand_id = %(brand)s"
                     " and (%(product)s::uuid is null or product_id is null or product_id = %(product)s)"
+                    " and not exists (select 1 from products p where p.id = x.product_id and p.archived_at is not null)"
                     " order by created_at, id"),
     ]  # fmt: skip
     for level, query in queries:

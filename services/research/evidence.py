@@ -140,7 +140,8 @@ select
     where l.brand_id = %(brand)s and (%(product)s::uuid is null or l.product_id = %(product)s))
     as landing_page_analyses,
   (select count(*) from product_offer_variants v join products p on p.id = v.product_id
-    where p.brand_id = %(brand)s and (%(product)s::uuid is null or v.product_id = %(product)s))
+    where p.brand_id = %(brand)s and p.archived_at is null
+      and (%(product)s::uuid is null or v.product_id = %(product)s))
     as offer_variants
 """
 
@@ -241,7 +242,8 @@ async def gather(
         cur = await conn.execute(
             "select v.id, v.benefits, v.pain_points, v.objections, v.mechanism, v.desires, v.sample_hooks,"
             " v.voice_tone_override from product_offer_variants v join products p on p.id = v.product_id"
-            " where p.brand_id = %(brand)s and (%(product)s::uuid is null or v.product_id = %(product)s)"
+            " where p.brand_id = %(brand)s and p.archived_at is null"
+            " and (%(product)s::uuid is null or v.product_id = %(product)s)"
             " order by v.created_at, v.id",
             args,
         )
