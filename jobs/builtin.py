@@ -17,6 +17,14 @@ from jobs.registry import (
     RunContext,
     register,
 )
+from services.pipeline import (
+    ASSET_DOWNLOAD_JOB,
+    CLASSIFICATION_JOB,
+    CREATIVES_LOCK,
+    AssetDownloadParams,
+    BrandJobParams,
+    ClassificationParams,
+)
 from services.platform.notifications import SLACK_JOB, SlackNotificationParams
 from services.templates.auto import JOB_TYPE as TEMPLATE_SCORING_JOB
 from services.templates.auto import TemplateScoringParams
@@ -31,8 +39,6 @@ class MetaSyncParams(BaseModel):
     days: int | None = Field(default=None, ge=1, le=730)
     """Fetch this many days back instead of resuming from the last sync."""
     ads_only: bool = False
-    auto_classify: bool = False
-    """Then classify new or changed ads (a chained ad_classification run), when that is available."""
 
 
 class MetaSyncJobResult(BaseModel):
@@ -43,11 +49,12 @@ class MetaSyncJobResult(BaseModel):
     rows: int
     rows_written: int
     summary: str
-    classification_run_id: UUID | None = None
+    queued_runs: list[UUID] = Field(default_factory=list)
+    """The download and classification runs the sync queued (services.pipeline)."""
 
 
 async def run_meta_sync(context: RunContext, params: MetaSyncParams) -> MetaSyncJobResult:
-    """`services.meta.sync.MetaSync(...).run(...)` as the service role, then the optional classification."""
+    """`services.meta.sync.MetaSync(...).run(...)` as the service role (it queues what follows)."""
     from services.meta.sync import MetaSync
 
     sync = MetaSync(context.db, None, settings=context.settings, client_factory=context.meta_client_factory)
@@ -62,7 +69,7 @@ async def run_meta_sync(context: RunContext, params: MetaSyncParams) -> MetaSync
         if row is not None and row["n"]:
             raise PermanentJobError(result.summary)  # a refused token: only reconnecting helps
         raise RetryableJobError(result.summary)
-    outcome = MetaSyncJobResult(
+    return MetaSyncJobResult(
         brand=result.brand,
         accounts=len(result.accounts),
         ads=sum(a.ads for a in result.accounts),
@@ -70,22 +77,8 @@ async def run_meta_sync(context: RunContext, params: MetaSyncParams) -> MetaSync
         rows=sum(a.rows for a in result.accounts),
         rows_written=sum(a.rows_written for a in result.accounts),
         summary=result.summary,
+        queued_runs=result.queued.runs,
     )
-    if params.auto_classify:
-        outcome.classification_run_id = await _chain_classification(context, params.brand_id)
-    return outcome
-
-
-async def _chain_classification(context: RunContext, brand_id: UUID) -> UUID | None:
-    """Queue an ad_classification run for the brand."""
-    from jobs.runs import enqueue, validated_params
-
-    job_type = AD_CLASSIFICATION
-    params = validated_params(job_type, {}, organization_id=context.organization_id, brand_id=brand_id)
-    async with context.db.as_service() as conn:
-        return await enqueue(
-            conn, job_type, params, organization_id=context.organization_id, brand_id=brand_id
-        )
 
 
 def _meta_sync_notice(context: RunContext, params: Any, outcome: BaseModel) -> Notice:
@@ -104,7 +97,7 @@ META_SYNC = register(
         label="Meta sync",
         params=MetaSyncParams,
         run=run_meta_sync,
-        description="Sync a brand's Meta ads and daily insights (optionally classify new ads after).",
+        description="Sync a brand's Meta ads and daily insights; new creatives are then downloaded and classified.",
         needs_brand=True,
         max_attempts=4,
         backoff_base=60.0,
@@ -144,25 +137,6 @@ TOKEN_EXPIRY_CHECK = register(
 
 
 # -- services written elsewhere: classification and assets ---------------------------------------
-
-
-class BrandJobParams(BaseModel):
-    """A brand; subclasses add the service's own keyword arguments."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    brand_id: UUID
-
-
-class ClassificationParams(BrandJobParams):
-    only_new: bool = True
-    """False: classify every ad again, changed or not (a new prompt or model to try)."""
-    limit: int | None = Field(default=None, ge=1, le=100_000)
-
-
-class AssetDownloadParams(BrandJobParams):
-    max_videos: int | None = Field(default=None, ge=0, le=10_000)
-    max_images: int | None = Field(default=None, ge=0, le=100_000)
 
 
 async def _brand_service(
@@ -244,7 +218,7 @@ def _asset_notice(context: RunContext, params: Any, outcome: BaseModel) -> Notic
 
 AD_CLASSIFICATION = register(
     JobType(
-        name="ad_classification",
+        name=CLASSIFICATION_JOB,
         label="Ad classification",
         params=ClassificationParams,
         run=run_classification,
@@ -253,13 +227,14 @@ AD_CLASSIFICATION = register(
         max_attempts=3,
         backoff_base=60.0,
         serialize_per_brand=True,
+        lock_group=CREATIVES_LOCK,
         on_success=_classification_notice,
     )
 )
 
 ASSET_DOWNLOAD = register(
     JobType(
-        name="asset_download",
+        name=ASSET_DOWNLOAD_JOB,
         params=AssetDownloadParams,
         run=run_asset_download,
         description="Download a brand's ad thumbnails and videos into storage.",
@@ -268,6 +243,7 @@ ASSET_DOWNLOAD = register(
         max_attempts=3,
         backoff_base=60.0,
         serialize_per_brand=True,
+        lock_group=CREATIVES_LOCK,
         on_success=_asset_notice,
     )
 )

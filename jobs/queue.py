@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
@@ -27,14 +28,16 @@ async def enqueue(
     brand_id: UUID | None,
     queue: str = DEFAULT_QUEUE,
     serialize_per_brand: bool = False,
+    lock_group: str | None = None,
     scheduled_job_id: UUID | None = None,
     scheduled_for: datetime | None = None,
     retry_of: UUID | None = None,
 ) -> UUID:
     """A queued run and its queue job, in one statement of the caller's transaction (both or neither;
-    workers see them at commit). Returns the run id."""
+    workers see them at commit). Returns the run id. `serialize_per_brand`: one run of the type (or of
+    every type of `lock_group`) for the brand at a time, in the order queued."""
     run_id = uuid4()
-    lock = f"{job_type}:{brand_id}" if serialize_per_brand and brand_id else None
+    lock = f"{lock_group or job_type}:{brand_id}" if serialize_per_brand and brand_id else None
     await conn.execute(
         _ENQUEUE,
         {
@@ -89,3 +92,49 @@ async def enqueue_many(
         (organization_id, job_type, run_ids, [Jsonb(p.model_dump(mode="json")) for p in many], job_ids),
     )
     return run_ids
+
+
+async def enqueue_unless_waiting(
+    conn: Conn,
+    job_type: str,
+    params: BaseModel,
+    *,
+    organization_id: UUID,
+    brand_id: UUID,
+    lock_group: str | None = None,
+) -> UUID | None:
+    """A run for the brand, in the caller's transaction, unless one of that type is queued and not yet
+    started (it will read whatever this transaction stores): the new run's id, or None. Also inside a
+    person's transaction (RLS): the queue belongs to no tenant, so these statements alone run as the
+    service role, and the caller's role comes back after them."""
+    cur = await conn.execute("select current_user as role, session_user as login")
+    who = await cur.fetchone()
+    assert who is not None
+    await conn.execute("set local role service_role")
+    # Two syncs of one brand at once still leave one waiting run of each type.
+    await conn.execute(
+        "select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"queue:{brand_id}:{job_type}",)
+    )
+    cur = await conn.execute(
+        "select 1 from job_runs where brand_id = %s and job_type = %s and status = 'queued'"
+        " and started_at is null limit 1",
+        (brand_id, job_type),
+    )
+    waiting = await cur.fetchone() is not None
+    run_id = None
+    if not waiting:
+        run_id = await enqueue(
+            conn,
+            job_type,
+            params,
+            organization_id=organization_id,
+            brand_id=brand_id,
+            serialize_per_brand=True,
+            lock_group=lock_group,
+        )
+    # Not in a finally: after a failed statement the transaction rolls back, and the role with it.
+    if who["role"] == who["login"]:
+        await conn.execute("set local role none")
+    else:
+        await conn.execute(sql.SQL("set local role {}").format(sql.Identifier(who["role"])))
+    return run_id

@@ -78,6 +78,9 @@ class JobType:
     queue: str = DEFAULT_QUEUE
     serialize_per_brand: bool = False
     """Runs of this type for one brand never overlap (procrastinate's `lock`)."""
+    lock_group: str | None = None
+    """With `serialize_per_brand`: the types sharing a group run one at a time per brand, in the order
+    queued (the creative download, then the classification a sync queued after it)."""
     on_success: SuccessNotice | None = None
 
     def backoff(self, attempt: int) -> float:

@@ -70,6 +70,7 @@ async def enqueue(
         brand_id=brand_id,
         queue=job_type.queue,
         serialize_per_brand=job_type.serialize_per_brand,
+        lock_group=job_type.lock_group,
         scheduled_job_id=scheduled_job_id,
         scheduled_for=scheduled_for,
         retry_of=retry_of,

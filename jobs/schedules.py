@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from croniter import CroniterBadCronError, croniter
+from croniter import CroniterBadCronError
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
 from core.errors import InvalidArgument
 from db.pool import Conn, Database
+from jobs.cron import check_cron, describe_cron, next_run
 from jobs.registry import PermanentJobError, job_type_named
 from jobs.runs import check_brand, enqueue, validated_params
 
@@ -42,61 +43,6 @@ class Schedule(BaseModel):
     @property
     def scope(self) -> str:
         return "platform" if self.organization_id is None else (self.brand or "organization")
-
-
-def next_run(cron: str, after: datetime) -> datetime:
-    """The first time strictly after `after` that `cron` (5 fields, UTC) names."""
-    found: datetime = croniter(cron, after.astimezone(UTC)).get_next(datetime)
-    return found
-
-
-def check_cron(cron: str) -> str:
-    """The expression, normalised, or a message with an example."""
-    cleaned = " ".join(cron.split())
-    if len(cleaned.split(" ")) != 5:
-        raise InvalidArgument(
-            f"'{cron}' is not a cron expression: it takes 5 fields (minute hour day month weekday),"
-            " e.g. '0 6 * * *' for every day at 06:00 UTC."
-        )
-    try:
-        croniter(cleaned)
-    except (CroniterBadCronError, ValueError) as error:
-        raise InvalidArgument(f"'{cron}' is not a valid cron expression ({error}).") from None
-    return cleaned
-
-
-DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-
-
-def describe_cron(cron: str) -> str:
-    """A cron expression (UTC) in words for the common shapes ("every day at 06:00 UTC"); any other
-    shape comes back as the expression itself ("on cron '5 4 1-7 * 1' (UTC)")."""
-    fields = cron.split()
-    raw = f"on cron '{' '.join(fields)}' (UTC)"
-    if len(fields) != 5:
-        return raw
-    minute, hour, day, month, weekday = fields
-    if month != "*":
-        return raw
-    if minute.startswith("*/") and minute[2:].isdigit() and (hour, day, weekday) == ("*", "*", "*"):
-        step = int(minute[2:])
-        return "every minute" if step == 1 else f"every {step} minutes"
-    if not minute.isdigit() or int(minute) > 59:
-        return raw
-    if (hour, day, weekday) == ("*", "*", "*"):
-        return f"every hour at :{int(minute):02d}"
-    if not hour.isdigit() or int(hour) > 23:
-        return raw
-    at = f"at {int(hour):02d}:{int(minute):02d} UTC"
-    if day == "*" and weekday == "*":
-        return f"every day {at}"
-    if day == "*" and weekday in ("1-5", "MON-FRI", "mon-fri"):
-        return f"every weekday (Monday to Friday) {at}"
-    if day == "*" and weekday.isdigit() and int(weekday) <= 7:
-        return f"every {DAYS[int(weekday) % 7]} {at}"
-    if weekday == "*" and day.isdigit() and 1 <= int(day) <= 31:
-        return f"every month on day {int(day)} {at}"
-    return raw
 
 
 async def create_schedule(

@@ -184,7 +184,10 @@ async def test_the_sync_links_live_ads_that_carry_a_tracking_id_and_templates_ge
 
         result = await launch.sync().run(shop.brand)
         assert result.ok, result.summary
-        assert result.summary.endswith("; linked 2 live ads to ads made here"), result.summary
+        assert result.summary.endswith(
+            "; linked 2 live ads to ads made here. Queued: downloading 8 new creatives, classifying 8 new ads;"
+            " you'll get a notification."
+        ), result.summary
         linked = {
             g["tracking_id"]: g["meta_ad_id"] for g in await generated_ads(db, "brand_id = %s", shop.brand_id)
         }

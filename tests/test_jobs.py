@@ -227,9 +227,7 @@ async def test_bad_parameters_are_refused_and_a_bad_payload_fails_clearly(
         )
         assert (await cur.fetchone()) == {"n": 0}
     # A stage that hands over garbage (here: written past validation) fails at once, saying why.
-    garbage = MetaSyncParams.model_construct(
-        brand_id=tenant.brand_id, days=0, ads_only=False, auto_classify=False
-    )
+    garbage = MetaSyncParams.model_construct(brand_id=tenant.brand_id, days=0, ads_only=False)
     async with db.as_service() as conn:
         run_id = await enqueue(
             conn, REGISTRY["meta_sync"], garbage, organization_id=tenant.org, brand_id=tenant.brand_id
@@ -380,7 +378,7 @@ async def test_platform_schedules_versus_brand_schedules(db: Database, tenant: T
         db,
         job_type="meta_sync",
         cron="0 */6 * * *",
-        params={"auto_classify": True},
+        params={"ads_only": True},
         organization_id=tenant.org,
         brand_id=tenant.brand_id,
     )
@@ -403,11 +401,7 @@ async def test_platform_schedules_versus_brand_schedules(db: Database, tenant: T
     platform = [s for s in seen if s.organization_id is None and s.job_type == "token_expiry_check"]
     assert len(platform) == 1 and platform[0].cron == "0 6 * * *" and platform[0].scope == "platform"
     brand = [s for s in seen if s.id == mine]
-    assert (
-        brand
-        and brand[0].brand == tenant.brand
-        and brand[0].params == {"days": None, "ads_only": False, "auto_classify": True}
-    )
+    assert brand and brand[0].brand == tenant.brand and brand[0].params == {"days": None, "ads_only": True}
     assert mine not in {s.id for s in theirs} and any(s.organization_id is None for s in theirs)
     paused = await api.set_enabled(db, mine, False, organization_id=tenant.org)
     assert paused.enabled is False
@@ -455,16 +449,16 @@ async def test_meta_sync_job_end_to_end(
     run_id = await api.run_now(
         db,
         job_type="meta_sync",
-        params={"days": 10, "auto_classify": True},
+        params={"days": 10},
         organization_id=tenant.org,
         brand_id=tenant.brand_id,
     )
     async with worker(db, settings, meta_client_factory=quick_client(fake)):
         row = await wait_for(db, run_id, {"succeeded", "failed"}, within=30)
         assert row["status"] == "succeeded", row["error"]
-        chained = row["result"]["classification_run_id"]
-        assert chained is not None
-        classified = await wait_for(db, UUID(chained), {"succeeded", "failed"}, within=30)
+        download, classification = row["result"]["queued_runs"]  # the sync queued what follows
+        downloaded = await wait_for(db, UUID(download), {"succeeded", "failed"}, within=30)
+        classified = await wait_for(db, UUID(classification), {"succeeded", "failed"}, within=30)
     expected_rows = len(list(fake.rows_between(account, date.today() - timedelta(days=9), date.today())))
     async with db.as_owner() as conn:
         cur = await conn.execute(
@@ -481,6 +475,7 @@ async def test_meta_sync_job_end_to_end(
         expected_rows,
         expected_rows,
     )
+    assert downloaded["job_type"] == "asset_download" and downloaded["brand_id"] == tenant.brand_id
     assert classified["job_type"] == "ad_classification" and classified["brand_id"] == tenant.brand_id
     notes = await notifications_of(db, tenant.org)
     assert (

@@ -633,7 +633,10 @@ async def test_landing_pages_alone_and_their_match_to_product_pages(world: World
     brand's product pages (tracking parameters aside) are matched to that product."""
     await world.link()
     first = await world.sync().run(world.brand, today=TODAY, ads_only=True)
-    assert first.ok and first.summary.endswith("ads with a landing page link to a known product page")
+    assert first.ok and first.summary.endswith(
+        "ads with a landing page link to a known product page. Queued: downloading 12 new creatives,"
+        " classifying 12 new ads; you'll get a notification."
+    )
     [run] = first.accounts
     assert run.ads == 12 and run.rows == 0 and run.ads_matched_to_products == 0
     assert "(no daily results fetched)" in first.summary

@@ -20,7 +20,8 @@ from tools.registry import tool
 )
 async def meta_account(deps: Deps, brand: str, account: str) -> connections.LinkResult:
     """Link a brand to a Meta ad account by its ID (read with the system user's token), after checking
-    with Meta that the account exists and can be read.
+    with Meta that the account exists and can be read. The brand gets a daily sync at 06:00 UTC unless it
+    has a sync schedule already (changed with /schedules).
 
     Args:
         brand: The brand's name as the person wrote it (fuzzy matched).
@@ -38,7 +39,8 @@ async def sync_meta(
 ) -> meta_sync.SyncResult:
     """Fetch a brand's ads and daily ad-level results from Meta now (incremental: from the last sync,
     re-reading the last 7 days that Meta still revises; re-runs never duplicate). Also matches the
-    ads' landing pages to the brand's product pages.
+    ads' landing pages to the brand's product pages, and queues the download of new creatives and the
+    classification of new or changed ads (a worker runs them; a notification says when they are done).
 
     Args:
         brand: The brand's name as the person wrote it (fuzzy matched).

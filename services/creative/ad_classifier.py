@@ -11,13 +11,13 @@ import hashlib
 import json
 from functools import cache
 from typing import Literal
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent, ImageUrl, UserContent
 
 from prompts import load_prompt
+from services.meta.media import url_identity
 
 OFFLINE_MODEL = "offline-rules"
 # The rules' own version: a model's classification is never "cached" by the rules, nor the reverse.
@@ -92,12 +92,6 @@ class AdClassification(BaseModel):
             return None
         statuses = list(seen.values())
         return round((statuses.count("aligned") + 0.5 * statuses.count("weak")) / len(DIMENSIONS), 3)
-
-
-def url_identity(url: str) -> str:
-    """A media URL without what changes between syncs (Meta's CDN signs URLs with per-sync query
-    parameters and serves them from many hosts): its path."""
-    return urlsplit(url).path or url
 
 
 # -- what a classifier reads about one ad ---------------------------------------------------------

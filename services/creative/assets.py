@@ -26,9 +26,9 @@ from pydantic import BaseModel, Field, computed_field
 
 from core.errors import ExternalServiceError, NotFound, UserFacingError
 from db.pool import Database
-from services.creative.ad_classifier import url_identity
 from services.meta.api import MetaClient
 from services.meta.connections import connections_for
+from services.meta.media import url_identity
 from services.models import BrandRef
 from services.platform.downloads import TooLarge, stream_to_file
 from services.platform.public_fetch import PrivateAddress, public_client

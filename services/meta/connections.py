@@ -23,6 +23,7 @@ from services.brands import resolve_brand
 from services.meta.api import MetaClient
 from services.meta.vault import TokenVault
 from services.models import BrandRef
+from services.pipeline import schedule_daily_sync
 from services.presentable import Presentable, Table, table_of
 from settings import Settings, get_settings
 
@@ -128,6 +129,8 @@ class LinkResult(BaseModel, Presentable):
     account_name: str
     currency: str | None = None
     method: str
+    schedule: str
+    """The brand's daily sync, said: scheduled now, or the schedule it had (`schedule_daily_sync`)."""
 
     def as_tables(self) -> list[Table]:
         return []  # one account, said in the summary
@@ -137,7 +140,7 @@ class LinkResult(BaseModel, Presentable):
     def summary(self) -> str:
         return (
             f"Linked {self.account_id} ({self.account_name}, {self.currency or 'currency unknown'}) to"
-            f' {self.brand}. Sync it with /sync_meta brand:"{self.brand}".'
+            f' {self.brand}. {self.schedule} Sync it now with /sync_meta brand:"{self.brand}".'
         )
 
 
@@ -190,12 +193,14 @@ async def link_account(
             " do update set status = 'active', last_error = null",
             (brand.id, brand.organization_id, account_id),
         )
+        schedule = await schedule_daily_sync(conn, brand=brand)
     return LinkResult(
         brand=brand.name,
         account_id=account_id,
         account_name=str(info.get("name") or account_id),
         currency=info.get("currency"),
         method="system_user",
+        schedule=schedule,
     )
 
 

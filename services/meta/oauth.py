@@ -31,6 +31,8 @@ from services.brands import resolve_brand
 from services.meta.api import API_VERSION, MetaClient
 from services.meta.connections import ensure_account_is_free, normalize_account_id
 from services.meta.vault import TokenVault
+from services.models import BrandRef
+from services.pipeline import schedule_daily_sync
 from services.presentable import Presentable, Table
 from settings import Settings, get_settings
 
@@ -422,12 +424,14 @@ async def _link(
                 row["user_id"],
             ),
         )
+        brand = BrandRef(id=row["brand_id"], name=brand_name, organization_id=row["organization_id"])
+        schedule = await schedule_daily_sync(conn, brand=brand)
     until = f" until {token_expires:%b %-d, %Y}" if token_expires else ""
     return OAuthOutcome(
         status="linked",
         message=(
             f"Connected: {brand_name} now reads {account.id} ({account.name}) with your Facebook access{until}."
-            f' Back in the chat, run /sync_meta brand:"{brand_name}".'
+            f' {schedule} Back in the chat, sync it now with /sync_meta brand:"{brand_name}".'
         ),
         brand=brand_name,
         accounts=[account],

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, SecretStr, computed_field
+from pydantic import BaseModel, Field, SecretStr, computed_field
 
 from core.errors import (
     InvalidArgument,
@@ -32,6 +32,7 @@ from services.brands import brand_by_id, resolve_brand
 from services.meta.api import MetaClient, RangeDone
 from services.meta.connections import Connection, as_caller, connections_for, paused_until_reconnect
 from services.meta.generated_links import link_generated_ads, links_phrase
+from services.meta.media import STORED_CREATIVES, new_creatives_and_ads
 from services.meta.rows import (
     AD_FIELDS,
     INSIGHT_FIELDS,
@@ -43,6 +44,7 @@ from services.meta.rows import (
     write_insights,
 )
 from services.models import BrandRef
+from services.pipeline import Queued, queue_after_sync
 from services.presentable import Presentable, Table, table_of
 from settings import Settings, get_settings
 
@@ -70,6 +72,8 @@ class AccountSync(BaseModel):
     ads_matched_to_products: int = 0
     top_unmatched_pages: list[str] = []
     generated_linked: int = 0  # live ads linked to the generated ads they came from
+    queued: Queued = Field(default_factory=Queued)
+    """The downloads and classifications this account's new ads set going."""
 
 
 class SyncResult(BaseModel, Presentable):
@@ -91,6 +95,13 @@ class SyncResult(BaseModel, Presentable):
             "error",
         ]
         return [table_of("Meta sync", self.accounts, columns)]
+
+    @property
+    def queued(self) -> Queued:
+        total = Queued()
+        for account in self.accounts:
+            total.add(account.queued)
+        return total
 
     @property
     def ok(self) -> bool:
@@ -124,7 +135,13 @@ class SyncResult(BaseModel, Presentable):
                     " link to a known product page"
                 )
             parts[-1] += f"; {links_phrase(a.generated_linked)}" if a.generated_linked else ""
-        return f"Meta sync for {self.brand} — " + "; ".join(parts) + "".join(f" {p}" for p in self.paused)
+        after = self.queued.sentence
+        return (
+            f"Meta sync for {self.brand} — "
+            + "; ".join(parts)
+            + (f". {after}" if after else "")
+            + "".join(f" {p}" for p in self.paused)
+        )
 
 
 Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
@@ -269,8 +286,17 @@ class MetaSync:
                 for ad in ads
                 for url in ad["urls"]
             ]
-            # One round trip per page (executemany pipelines), not per ad.
+            # One round trip per page (executemany pipelines), not per ad. What the page brings is queued
+            # in the transaction that stores it: both or neither (a stored ad always has its download and
+            # classification queued; the next sync would find it unchanged and queue nothing).
             async with self._session() as conn, conn.cursor() as cur:
+                await cur.execute(STORED_CREATIVES, ([ad["meta_ad_id"] for ad in ads],))
+                creatives, changed = new_creatives_and_ads(
+                    {row["meta_ad_id"]: row for row in await cur.fetchall()}, ads
+                )
+                queued = await queue_after_sync(
+                    conn, brand=connection.brand, creatives=creatives, ads=changed
+                )
                 await cur.executemany(UPSERT_AD, [{**ad, **owner} for ad in ads])
                 state.ads_written += max(cur.rowcount, 0)
                 await cur.executemany(
@@ -278,6 +304,7 @@ class MetaSync:
                     " values (%s, %s, %s, %s) on conflict (meta_ad_id, canonical_url) do nothing",
                     destinations,
                 )
+            state.queued.add(queued)
             state.ads += len(ads)
             self._say(f"{connection.account_id}: {state.ads:,} ads", 0.0)
 
