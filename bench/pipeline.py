@@ -5,9 +5,8 @@ offline classification, against a bare classification floor measured in the same
    Graph API in its own process serving the creatives' files too (`python -m fakes.meta_graph --media`);
 2. organization "Pipeline Co", brand "Pipeline Brand", the account linked with the system user's token;
 3. a `meta_sync` job (the last DAYS days) run by a real worker (procrastinate, in this process);
-4. the stages after it: the `asset_download` and `ad_classification` runs the sync queued, or, when
-   this code's sync does not queue them, runs queued by the bench (every thumbnail, the job's default
-   of 20 videos), the moment the sync is done; timed from their queueing to the last one done
+4. the stages after it: the `asset_download` and `ad_classification` runs the sync queued with the
+   pages of ads it stored; timed from their queueing (while the sync still runs) to the last one done
    (job_runs' own timestamps): ads/s = ads / that time;
 5. the floor: `rules_classifier.classify_offline` over the same ads' inputs, in memory, no database;
 6. checks: every ad classified, every wanted file stored, each stage's notification written.
@@ -119,7 +118,7 @@ async def _fetch(db: Database, query: str, params: tuple[Any, ...] | dict[str, A
 
 _RUN = (
     "select job_type, id, status, params, result, error, created_at, finished_at from job_runs"
-    " where id = any(%s) order by created_at"
+    " where id = any(%s) order by created_at, procrastinate_job_id"  # one transaction queues both stages
 )
 
 
@@ -205,20 +204,14 @@ async def run_pipeline(
         say(f"  {sync.result and sync.result['summary']} ({sync.seconds:.1f} s)")
         queued = await _fetch(
             db,
-            "select id from job_runs where brand_id = %s and job_type = any(%s) order by created_at",
+            "select id from job_runs where brand_id = %s and job_type = any(%s)"
+            " order by created_at, procrastinate_job_id",
             (brand_id, list(STAGES)),
         )
         queued_by = "the sync"
         ids = [row["id"] for row in queued]
-        if not ids:  # this code's sync does not queue its stages: queue them as it would
-            queued_by = "the bench"
-            params = {"asset_download": {"max_images": ads}, "ad_classification": {}}
-            ids = [
-                await api.run_now(
-                    db, job_type=stage, params=params[stage], organization_id=org_id, brand_id=brand_id
-                )
-                for stage in STAGES
-            ]
+        if not ids:
+            raise SystemExit("the sync queued no download or classification: nothing to measure")
         say(f"Download and classification: {len(ids)} runs queued by {queued_by}…")
         stages = await wait_done(db, ids, budget)
     finally:

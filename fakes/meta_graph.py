@@ -20,6 +20,7 @@ import argparse
 import base64
 import binascii
 import hashlib
+import itertools
 import json
 import operator
 import re
@@ -163,6 +164,10 @@ _ZEROS: tuple[float, ...] = (0,) * 15
 _DATE_PRESETS = {"today": (0, 0), "yesterday": (1, 1), "maximum": (36500, 1)} | {
     f"last_{n}d": (n, 1) for n in (3, 7, 14, 28, 30, 90)
 }
+
+# Account numbers (and so ad ids) are unique across every fake of a process: Meta's ad ids are global,
+# and tests that share a database must not meet another test's ads under the same id.
+_ACCOUNT_NUMBERS = itertools.count(1)
 
 _PRODUCTS = (
     ("glow-serum", "Glow Serum"),
@@ -686,7 +691,7 @@ class FakeGraph:
             currency=currency,
             timezone_name=timezone_name,
             account_status=account_status,
-            number=len(self.accounts) + 1,
+            number=next(_ACCOUNT_NUMBERS),
         )
         self.accounts[act_id] = account
         self._prefixes[account.ad_prefix()] = account
