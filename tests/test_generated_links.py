@@ -379,3 +379,26 @@ def test_one_ad_gets_its_own_name_and_utm_content_in_the_instruction() -> None:
         "Name the ad 'Joint Chews · Own ad · vt-7f3a9c2e' in Ads Manager or keep utm_content=vt-7f3a9c2e in its"
         " link so results come back here (launched otherwise: /link_generated_ad)."
     )
+
+
+async def test_a_tracking_id_added_to_a_live_ads_link_later_is_read_by_the_next_sync(
+    db: Database, launch: Launch
+) -> None:
+    """A marketer adds utm_content to an ad that was already synced, its page otherwise the same: the
+    next sync keeps the new link and links the ad."""
+    shop, fake = launch.shop, launch.fake
+    [ad, *_] = await _make_ads(launch)
+    await launch.sync().run(shop.brand)
+    async with db.as_owner() as conn:
+        cur = await conn.execute(  # an ad with one landing page (a carousel's cards have several)
+            "select meta_ad_id, min(url) as url from meta_ad_destinations where meta_ad_id = any(%s)"
+            " group by meta_ad_id having count(*) = 1 order by meta_ad_id limit 1",
+            (fake.ad_ids(launch.account),),
+        )
+        before = await cur.fetchone()
+    assert before is not None and ad["tracking_id"] not in before["url"]
+    live = before["meta_ad_id"]
+    fake.relabel(live, link=tracked_link(before["url"], ad["tracking_id"]))
+    again = await launch.sync().run(shop.brand)
+    assert again.summary.endswith("; linked 1 live ad to ads made here"), again.summary
+    assert (await generated_ads(db, "tracking_id = %s", ad["tracking_id"]))[0]["meta_ad_id"] == live

@@ -301,7 +301,9 @@ class MetaSync:
                 state.ads_written += max(cur.rowcount, 0)
                 await cur.executemany(
                     "insert into meta_ad_destinations (meta_ad_id, organization_id, url, canonical_url)"
-                    " values (%s, %s, %s, %s) on conflict (meta_ad_id, canonical_url) do nothing",
+                    " values (%s, %s, %s, %s) on conflict (meta_ad_id, canonical_url) do update"
+                    # the latest raw link: a utm_content tracking id added in Ads Manager is read from it
+                    " set url = excluded.url where meta_ad_destinations.url is distinct from excluded.url",
                     destinations,
                 )
             state.queued.add(queued)
