@@ -135,6 +135,8 @@ def import_meta_csv(
             f"{summary.ads_with_copy:,} of {summary.ads_created + summary.ads_updated:,} ads have copy to"
             f' classify: viraltracker classify --brand "{summary.brand}"'
         )
+    if summary.queued:
+        console.print(f"{summary.queued} (A worker runs it: `viraltracker worker`, or the chat app's own.)")
     if summary.links_line:
         console.print(summary.links_line)
 

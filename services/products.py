@@ -11,6 +11,7 @@ from rapidfuzz import fuzz, process
 
 from core.errors import Ambiguous, InvalidArgument, NotFound
 from db.pool import Conn
+from services.meta.product_matches import match_products
 from services.meta.rows import canonical_url
 from services.models import BrandRef
 from services.presentable import Presentable, Table, table_of
@@ -157,7 +158,8 @@ async def add_product(
         id=row["id"], name=name, brand_id=brand.id, brand=brand.name, organization_id=brand.organization_id
     )
     where = f" with {len(pages)} product page{'s' if len(pages) != 1 else ''}" if pages else ""
-    return ProductSaved(product=ref, changed=True, summary=f"Added '{name}' to {brand.name}{where}.")
+    linked = await _ads_linking_to(conn, ref) if pages else ""
+    return ProductSaved(product=ref, changed=True, summary=f"Added '{name}' to {brand.name}{where}.{linked}")
 
 
 async def edit_product(
@@ -195,9 +197,22 @@ async def edit_product(
     await conn.execute(f"update products set {sets} where id = %(id)s", {**changes, "id": product.id})
     ref = product.model_copy(update={"name": changes.get("name", product.name)})
     fields = ", ".join("pages" if c == "product_pages" else c for c in changes if c != "product_url")
+    linked = await _ads_linking_to(conn, ref) if urls else ""
     return ProductSaved(
-        product=ref, changed=True, summary=f"Updated '{ref.name}' ({product.brand}): {fields}."
+        product=ref, changed=True, summary=f"Updated '{ref.name}' ({product.brand}): {fields}.{linked}"
     )
+
+
+async def _ads_linking_to(conn: Conn, product: ProductRef) -> str:
+    """Match the brand's stored ads to its product pages now (ads synced or imported before the
+    product was added count too); how many link to this product, in words ("" when none)."""
+    await match_products(conn, brand_id=product.brand_id)
+    cur = await conn.execute(
+        "select count(*) as n from meta_ad_product_matches where product_id = %s", (product.id,)
+    )
+    row = await cur.fetchone()
+    n = int(row["n"]) if row else 0
+    return f" {n:,} of {product.brand}'s ads link to it." if n else ""
 
 
 async def archive_product(conn: Conn, *, product: ProductRef) -> ProductSaved:

@@ -191,7 +191,10 @@ async def test_a_products_pages_match_the_synced_ads_that_link_to_them(
             database_url, tmp_path, "product", "add", "Hero", "--brand", brand,
             "--url", "https://elsewhere.example/hero", "--url", pasted,
         )  # fmt: skip
-        assert added.stdout.strip() == f"Added 'Hero' to {brand} with 2 product pages.", added.stderr
+        # The ads already synced are matched at once, not at the next sync.
+        assert added.stdout.strip() == (
+            f"Added 'Hero' to {brand} with 2 product pages. {top['ads']} of {brand}'s ads link to it."
+        ), added.stderr
         [again] = (await sync.run(brand, today=TODAY, ads_only=True)).accounts
         assert again.ads_matched_to_products == top["ads"]
         assert top["canonical_url"] not in again.top_unmatched_pages

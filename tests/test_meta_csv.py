@@ -363,6 +363,20 @@ async def test_an_export_with_copy_columns_classifies_from_the_cli_and_names_the
         )
         assert imported.returncode == 0, imported.stderr
         assert f'3 of 8 ads have copy to classify: viraltracker classify --brand "{brand}"' in imported.stdout
+        # As a sync does, the import queues the classification of the ads whose copy is new.
+        assert "Queued: classifying 3 new ads; you'll get a notification." in imported.stdout
+        again = run_cli(
+            db.url, tmp_path, "import", "meta-csv", str(COPY_EXPORT), "--brand", brand, "--org", org_name
+        )
+        assert again.returncode == 0 and "Queued" not in again.stdout, again.stdout  # nothing new
+        # A product added after the import is matched to the ads that link to its page at once.
+        added = run_cli(
+            db.url, tmp_path, "product", "add", "Glow Serum", "--brand", brand, "--org", org_name,
+            "--url", "https://glowco.example/products/serum", "--description", "A serum for dull skin",
+        )  # fmt: skip
+        assert added.stdout.strip() == (
+            f"Added 'Glow Serum' to {brand} with 1 product page. 1 of {brand}'s ads link to it."
+        ), added.stderr
 
         classified = run_cli(db.url, tmp_path, "classify", "--brand", brand, "--org", org_name)
         assert classified.returncode == 0, classified.stderr

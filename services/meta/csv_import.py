@@ -17,8 +17,10 @@ from pydantic import BaseModel
 from core.errors import InvalidArgument, NotFound
 from db.pool import Conn, Database
 from services.meta.generated_links import link_generated_ads, links_phrase
+from services.meta.product_matches import match_products
 from services.meta.rows import canonical_url
 from services.models import BrandRef
+from services.pipeline import queue_after_sync
 from services.platform.accounts import find_organization
 from services.storable import numeric_max, unstorable
 
@@ -92,6 +94,8 @@ class ImportSummary(BaseModel):
     currency: str | None
     ads_with_copy: int = 0
     """Ads whose copy or headline the export holds (what offline classification reads)."""
+    queued: str = ""
+    """What the import queued, in words ("Queued: classifying 3 new ads; …"), or ""."""
     generated_ads_linked: int = 0
     """Ads made here (/create_ads) whose live ad the export now names by its tracking id."""
 
@@ -457,14 +461,17 @@ async def import_meta_csv(
         brand_id, brand, brand_created = await _find_or_create_brand(
             conn, organization_id=org_id, name=brand_name
         )
+        to_classify = await _copy_changed(conn, export)
         ads_existing = await _upsert_ads(conn, brand_id=brand_id, organization_id=org_id, export=export)
         days_existing = await _upsert_days(
             conn, brand_id=brand_id, organization_id=org_id, days=export.days, progress=progress
         )
+        ref = BrandRef(id=brand_id, name=brand, organization_id=org_id)
         # An ad made here and launched with its tracking id (in its name or link) meets its results.
-        linked = await link_generated_ads(
-            conn, brand=BrandRef(id=brand_id, name=brand, organization_id=org_id)
-        )
+        linked = await link_generated_ads(conn, brand=ref)
+        await match_products(conn, brand_id=brand_id)
+        # As a sync does: the ads whose copy is new or changed are classified by the next worker.
+        queued = await queue_after_sync(conn, brand=ref, creatives=0, ads=to_classify)
     return ImportSummary(
         brand=brand,
         organization=organization,
@@ -479,4 +486,21 @@ async def import_meta_csv(
         currency=export.currency,
         ads_with_copy=sum(1 for ad in export.ads.values() if ad.ad_copy or ad.headline),
         generated_ads_linked=linked,
+        queued=queued.sentence,
     )
+
+
+async def _copy_changed(conn: Conn, export: _Export) -> int:
+    """The export's ads with copy that is new or differs from what is stored (blank cells keep it)."""
+    cur = await conn.execute(
+        "select meta_ad_id, ad_copy, headline from meta_ads where meta_ad_id = any(%s)", (list(export.ads),)
+    )
+    stored = {row["meta_ad_id"]: (row["ad_copy"], row["headline"]) for row in await cur.fetchall()}
+    changed = 0
+    for ad_id, ad in export.ads.items():
+        if not (ad.ad_copy or ad.headline):
+            continue
+        before = stored.get(ad_id)
+        if before is None or (ad.ad_copy or before[0], ad.headline or before[1]) != before:
+            changed += 1
+    return changed

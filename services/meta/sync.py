@@ -33,6 +33,7 @@ from services.meta.api import MetaClient, RangeDone
 from services.meta.connections import Connection, as_caller, connections_for, paused_until_reconnect
 from services.meta.generated_links import link_generated_ads, links_phrase
 from services.meta.media import STORED_CREATIVES, new_creatives_and_ads
+from services.meta.product_matches import match_products
 from services.meta.rows import (
     AD_FIELDS,
     INSIGHT_FIELDS,
@@ -415,54 +416,11 @@ async def _pages_in_thread(pages: Iterator[list[Any] | RangeDone]) -> Any:
             pending.cancel()
 
 
-_MATCH_PRODUCTS = """
-with product as (
-  select p.id, p.organization_id, c.canonical
-  from products p join unnest(%(ids)s::uuid[], %(pages)s::text[]) as c(id, canonical) on c.id = p.id
-), inserted as (
-  insert into meta_ad_product_matches (meta_ad_id, product_id, organization_id, match_method, confidence)
-  select distinct d.meta_ad_id, pr.id, pr.organization_id, 'url', 1.0
-  from meta_ad_destinations d join meta_ads a on a.meta_ad_id = d.meta_ad_id
-  join product pr on pr.canonical = d.canonical_url
-  where a.brand_id = %(brand)s
-  on conflict (meta_ad_id, product_id) do nothing
-)
-select count(distinct d.meta_ad_id) as with_destination,
-       count(distinct d.meta_ad_id) filter (where pr.id is not null) as matched
-from meta_ad_destinations d join meta_ads a on a.meta_ad_id = d.meta_ad_id
-left join product pr on pr.canonical = d.canonical_url
-where a.brand_id = %(brand)s
-"""
-
-_TOP_UNMATCHED = """
-select d.canonical_url, count(distinct d.meta_ad_id) as ads
-from meta_ad_destinations d join meta_ads a on a.meta_ad_id = d.meta_ad_id
-where a.brand_id = %(brand)s and d.canonical_url <> all(%(pages)s::text[])
-group by d.canonical_url order by ads desc, d.canonical_url limit 3
-"""
-
-
 async def _match_products(conn: Conn, brand: BrandRef, state: AccountSync) -> None:
-    """Ads whose landing page is one of the brand's product pages (canonical URLs equal), matched in
-    SQL over the stored destinations; the counts and the most used unmatched pages for the answer."""
-    cur = await conn.execute(
-        "select id, product_url, product_pages from products where brand_id = %s and archived_at is null",
-        (brand.id,),
-    )
-    products = [
-        (row["id"], page)
-        for row in await cur.fetchall()
-        for page in dict.fromkeys(
-            [*row["product_pages"], *([canonical_url(row["product_url"])] if row["product_url"] else [])]
-        )
-    ]
-    params = {"brand": brand.id, "ids": [p[0] for p in products], "pages": [p[1] for p in products]}
-    cur = await conn.execute(_MATCH_PRODUCTS, params)
-    stats = await cur.fetchone()
-    state.ads_with_destination = int(stats["with_destination"]) if stats else 0
-    state.ads_matched_to_products = int(stats["matched"]) if stats else 0
-    cur = await conn.execute(_TOP_UNMATCHED, params)
-    state.top_unmatched_pages = [row["canonical_url"] for row in await cur.fetchall()]
+    """The brand's ads matched to its product pages; the counts for the answer."""
+    found = await match_products(conn, brand_id=brand.id)
+    state.ads_with_destination, state.ads_matched_to_products = found.with_destination, found.matched
+    state.top_unmatched_pages = found.top_unmatched
 
 
 async def _high_water_mark(conn: Conn, account_id: str) -> tuple[date | None, date | None]:
