@@ -209,8 +209,8 @@ def halves(window: Window) -> tuple[Window, Window]:
     """The window's first and second half (the second gets the odd day: it is the latest news)."""
     if window.days < 2:
         raise InvalidArgument(
-            f"Fatigue compares the first half of a period with the second, so it needs at least 2 days"
-            f" ({window.described} is one). Try days:14."
+            "Fatigue compares the first half of a period with the second, so it needs at least 2 days;"
+            f" {window.since} is one. Try days:14."
         )
     first_days = window.days // 2
     middle = window.since + timedelta(days=first_days)
@@ -341,15 +341,15 @@ def _one(r: FatigueRow) -> str:
 
 def _summary(r: FatigueResult) -> str:
     unit = r.by
+    second, first = r.second_half, r.first_half
     compared = (
-        f"comparing the {r.second_half.label} ({r.second_half.since} to {r.second_half.until}) with the"
-        f" {r.first_half.label} before"
+        f"comparing the {second.label} ({second.since} to {second.until}) with the {_days(first.days)} before"
+        f" ({first.since} to {first.until})"
     )
     floor = (
         f"Flagged when {r.thresholds}; only {unit}s with at least ${r.min_spend:,.0f} spend and"
-        f" {r.min_impressions:,} impressions in each half are judged ({r.below_floor} below that"
-        + (f", {r.without_hook} ads without a classified hook" if r.without_hook else "")
-        + ")."
+        f" {r.min_impressions:,} impressions in each half are judged ({r.below_floor} below that)."
+        + (f" {r.without_hook} ads without a classified hook are left out." if r.without_hook else "")
     )
     if r.judged == 0:
         return (
