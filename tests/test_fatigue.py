@@ -316,3 +316,16 @@ async def test_a_period_in_a_fatigue_question_is_the_window_answered(db: Databas
     since = last_month_end.replace(day=1)
     assert tool_call.args == {"brand": "Acme Pets", "since": str(since), "until": str(last_month_end)}
     assert f"({since} to {last_month_end})" in turn.text
+
+
+async def test_the_weekly_briefing_reads_fatigue_with_the_same_rule(db: Database, shop: Shop) -> None:
+    """The briefing's week against the week before is /fatigue days:14's second half against its first:
+    the ad fatiguing on hook rate carries the same figures in both. (The briefing floors hooks on
+    impressions only, so the $5-a-day ad shows there too; /fatigue also reads CTR.)"""
+    briefing = result_of(await ask(db, shop.team.admin, f'/briefing brand:"{shop.brand}" period:week'))
+    fatiguing = {h["meta_ad_id"]: h for h in briefing["briefing"]["hooks"] if h["trend"] == "fatiguing"}
+    assert set(fatiguing) == {shop.ids["hook_drop"], shop.ids["cheap"]}
+    tool = result_of(await ask(db, shop.team.admin, f'/fatigue brand:"{shop.brand}" days:14'))
+    [row] = [r for r in tool["rows"] if r["meta_ad_id"] == shop.ids["hook_drop"]]
+    for field in ("previous_frequency", "frequency", "previous_hook_rate", "hook_rate", "hook_rate_change"):
+        assert fatiguing[shop.ids["hook_drop"]][field] == pytest.approx(row[field]), field
