@@ -225,7 +225,7 @@ async def test_only_the_ads_planted_to_fatigue_are_flagged(db: Database, shop: S
 
 async def test_the_table_reads_as_a_marketer_would(db: Database, shop: Shop) -> None:
     result = FatigueResult.model_validate(
-        result_of(await ask(db, shop.team.admin, f'/fatigue brand:"{shop.brand}"'))
+        result_of(await ask(db, shop.team.admin, f'/fatigue brand:"{shop.brand}" days:14'))
     )
     [table] = result.as_tables()
     assert table.columns[:6] == ["Ad", "Hook", "Ad ID", "Spend", "Frequency before", "Frequency after"]
@@ -241,7 +241,7 @@ async def test_the_table_reads_as_a_marketer_would(db: Database, shop: Shop) -> 
 async def test_by_hook_sums_the_ads_of_each_primary_hook(db: Database, shop: Shop) -> None:
     """'Is your dog limping?' runs on two ads (in two spellings): one fatiguing, one mild; summed, the
     hook fatigues. The image without a classified hook is counted, not judged."""
-    turn = await ask(db, shop.team.admin, f'/fatigue brand:"{shop.brand}" by:hook')
+    turn = await ask(db, shop.team.admin, f'/fatigue brand:"{shop.brand}" days:14 by:hook')
     result = result_of(turn)
     want = await expected(db, shop.brand, "hook")
     assert set(want) == {"is your dog limping?"}
@@ -269,7 +269,7 @@ async def test_a_one_day_period_is_refused_with_a_reason(db: Database, shop: Sho
 
 
 async def test_another_organizations_brand_is_not_found(db: Database, shop: Shop) -> None:
-    turn = await ask(db, shop.team.outsider, f'/fatigue brand:"{shop.brand}"')
+    turn = await ask(db, shop.team.outsider, f'/fatigue brand:"{shop.brand}" days:14')
     assert turn.text.startswith(f"No brand named '{shop.brand}'.")
 
 
@@ -301,8 +301,8 @@ async def test_which_hooks_are_fatiguing_no_longer_ranks_the_best_hooks(db: Data
     [tool_call] = turn.tool_calls
     assert (tool_call.tool, tool_call.args) == ("fatigue", {"brand": "Acme Pets", "by": "hook"})
     assert tool_call.error is None
-    since, until = today - timedelta(days=14), today - timedelta(days=1)
-    assert f"last 14 days ({since} to {until})" in turn.text
+    since, until = today - timedelta(days=30), today - timedelta(days=1)
+    assert f"last 30 days ({since} to {until})" in turn.text
     assert not turn.text.startswith("Top") and "hooks for Acme Pets" in turn.text
 
 
@@ -329,3 +329,16 @@ async def test_the_weekly_briefing_reads_fatigue_with_the_same_rule(db: Database
     [row] = [r for r in tool["rows"] if r["meta_ad_id"] == shop.ids["hook_drop"]]
     for field in ("previous_frequency", "frequency", "previous_hook_rate", "hook_rate", "hook_rate_change"):
         assert fatiguing[shop.ids["hook_drop"]][field] == pytest.approx(row[field]), field
+
+
+async def test_a_period_it_cannot_read_is_named_with_the_window_used(db: Database, maya: Caller) -> None:
+    today = date.today()
+    turn = await run_turn(
+        db=db, caller=maya, message="which ads are wearing out for Acme Pets since the launch?", today=today
+    )
+    assert turn.tool_calls[0].args == {"brand": "Acme Pets"}
+    since, until = today - timedelta(days=30), today - timedelta(days=1)
+    assert turn.text.startswith(
+        f"I couldn't read 'since the launch' as dates, so this answer covers last 30 days ({since} to {until})."
+    )
+    assert f"ads for Acme Pets are fatiguing in last 30 days ({since} to {until})" in turn.text

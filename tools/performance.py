@@ -97,14 +97,14 @@ async def fatigue(
 
     Args:
         brand: The brand's name as the person wrote it (fuzzy matched).
-        days: The last N full days before today (1-730); default 14 (the last 7 days against the 7 before).
-            Not with since/until.
+        days: The last N full days before today (1-730); default 30 (the last 15 days against the 15
+            before). Not with since/until.
         since: First day of an explicit range (YYYY-MM-DD), inclusive.
         until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
         by: "ad" for each ad, "hook" for each primary hook (its ads' counts summed).
         min_spend: Minimum spend in each half for an ad or hook to be judged (default $50).
     """
-    window = window_of(deps, days, since, until, default_days=14)
+    window = window_of(deps, days, since, until)
     async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand)
         return await fatigue_service.fatigue(conn, brand=brand_ref, window=window, by=by, min_spend=min_spend)

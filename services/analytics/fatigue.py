@@ -279,8 +279,7 @@ async def fatigue(
         _add(a, before.get(ad_id), reach_before)
         _add(b, now.get(ad_id), reach_now)
     rows, judged = [], 0
-    for members_sums in units.values():
-        a, b, members = members_sums
+    for a, b, members in units.values():
         if (
             min(a["spend"], b["spend"]) < min_spend
             or min(a["impressions"], b["impressions"]) < min_impressions
