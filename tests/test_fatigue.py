@@ -18,6 +18,7 @@ from db.pool import Caller, Database
 from services.analytics.fatigue import FatigueResult
 from tests.chat_helpers import Team, make_team
 from tests.oracle import ratio, raw_ads
+from tests.test_briefings import reach_by_ad
 from tests.test_offline_router import CONTEXT, call
 
 TODAY = datetime.now(UTC).date()
@@ -132,34 +133,19 @@ def result_of(turn: TurnResult) -> dict[str, Any]:
 # -- the independent computation -----------------------------------------------------------------
 
 
-async def _reach(db: Database, brand: str, since: date, until: date) -> dict[str, int]:
-    async with db.as_owner() as conn:
-        cur = await conn.execute(
-            "select p.meta_ad_id, p.date, p.reach from meta_ads_performance p join brands b on b.id = p.brand_id"
-            " where b.name = %s",
-            (brand,),
-        )
-        rows = await cur.fetchall()
-    out: dict[str, int] = {}
-    for row in rows:
-        if since <= row["date"] <= until:
-            out[row["meta_ad_id"]] = out.get(row["meta_ad_id"], 0) + int(row["reach"])
-    return out
-
-
 async def expected(db: Database, brand: str, by: str) -> dict[str, dict[str, Any]]:
     """The fatigue rule done again by hand over the raw daily rows: per ad (or hook, by its words in any
     case), frequency up >= 10 % and hook rate or CTR down >= 15 %, with >= $50 and 1,000 impressions a half."""
     halves = []
     for since, until in (FIRST, SECOND):
-        ads, reach = await raw_ads(db, brand, since, until), await _reach(db, brand, since, until)
+        ads, reach = await raw_ads(db, brand, since, until), await reach_by_ad(db, brand, since, until)
         units: dict[str, dict[str, Any]] = {}
         for ad_id, ad in ads.items():
             hooks = (ad["cls"] or {}).get("hooks") or {}
             hook = (hooks.get("spoken") or {}).get("text")
             if by == "hook" and hook is None:
                 continue
-            key = ad_id if by == "ad" else " ".join(hook.split()).lower()
+            key = ad_id if by == "ad" else " ".join(str(hook).split()).lower()
             u = units.setdefault(
                 key, {"spend": 0.0, "impr": 0, "video_impr": 0, "views": 0, "clicks": 0, "reach": 0}
             )
