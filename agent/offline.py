@@ -52,6 +52,9 @@ _METRIC_WORDS: list[tuple[str, str]] = [
     (r"\bcpm\b", "cpm"),
     (r"\bspend\b|\bspent\b|\bspending\b", "spend"),
 ]
+_FATIGUE = re.compile(
+    r"fatigu|burn(ing|ed|t)?[ -]?out|wear(ing)?[ -]out|worn[ -]out|\btired\b|frequency.{0,15}high|high freq"
+)
 _HOOK_METRICS = {"hook_rate", "hold_rate", "thruplay_rate", "ctr", "cpa", "roas"}
 WINDOW_TOOLS = {
     "top_hooks",
@@ -60,6 +63,7 @@ WINDOW_TOOLS = {
     "congruence_summary",
     "deep_analysis",
     "ad_performance",
+    "fatigue",
 }
 """The tools that take days/since/until: a period in the message always reaches them."""
 
@@ -146,6 +150,8 @@ def _intent(text: str) -> str | None:
         _AD_ID.search(t) or "ad" in t
     ):
         return "deep_analysis"
+    if _FATIGUE.search(t):
+        return "fatigue"
     if re.search(r"\bhooks?\b", t) and re.search(
         r"categor|kinds? of|types? of|hook types|which type|style", t
     ):
@@ -205,6 +211,8 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
         if tool in WINDOW_TOOLS:
             args.update(window)
     metric = _metric(t)
+    if tool == "fatigue" and re.search(r"\bhooks?\b", t):
+        args["by"] = "hook"
     if tool == "top_hooks" and metric in _HOOK_METRICS:
         args["metric"] = metric
     if tool == "ad_performance":

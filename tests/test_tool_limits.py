@@ -43,6 +43,8 @@ LIMITS = {
     ("ad_performance", "days"): (1, 730),
     ("ad_performance", "min_spend"): (0, 999_999_999_999.99),
     ("ad_performance", "limit"): (1, 100),
+    ("fatigue", "days"): (1, 730),
+    ("fatigue", "min_spend"): (0, 999_999_999_999.99),
     ("research_reddit", "limit"): (1, 100),
     ("competitor_ads", "limit"): (1, 500),
     ("recommend_templates", "limit"): (1, 50),

@@ -1,4 +1,4 @@
-"""Tools over ad performance: the caller's brands, top and bottom performers."""
+"""Tools over ad performance: the caller's brands, top and bottom performers, creative fatigue."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Literal
 from jobs.schedules import next_run
 from services import brands as brand_service
 from services import readiness
+from services.analytics import fatigue as fatigue_service
 from services.analytics import performance as performance_service
 from services.metrics import MetricName
 from tools.common import Days, Limit, MinSpend, window_of
@@ -73,3 +74,37 @@ async def ad_performance(
         return await performance_service.ad_performance(
             conn, brand=brand_ref, window=window, sort=sort, order=order, min_spend=min_spend, limit=limit
         )
+
+
+@tool(
+    example='/fatigue brand:"Acme Pets" days:14 by:ad',
+    step="Looking for fatiguing {by}s for {brand}, {window}",
+)
+async def fatigue(
+    deps: Deps,
+    brand: str,
+    days: Days | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    by: fatigue_service.By = "ad",
+    min_spend: MinSpend = 50.0,
+) -> fatigue_service.FatigueResult:
+    """Which ads (or hooks) are fatiguing: frequency up 10 % or more while hook rate or CTR is down
+    15 % or more, from the period's first half to its second half (ratios of summed raw counts).
+
+    Only ads (or hooks) with at least `min_spend` spend and 1,000 impressions in each half are judged;
+    the answer says how many were left out. by:hook groups ads by their primary hook (classified ads).
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        days: The last N full days before today (1-730); default 30 (the last 15 days against the 15
+            before). Not with since/until.
+        since: First day of an explicit range (YYYY-MM-DD), inclusive.
+        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+        by: "ad" for each ad, "hook" for each primary hook (its ads' counts summed).
+        min_spend: Minimum spend in each half for an ad or hook to be judged (default $50).
+    """
+    window = window_of(deps, days, since, until)
+    async with deps.db.as_user(deps.caller) as conn:
+        brand_ref = await brand_service.resolve_brand(conn, name=brand)
+        return await fatigue_service.fatigue(conn, brand=brand_ref, window=window, by=by, min_spend=min_spend)

@@ -17,9 +17,19 @@ from core.errors import NoData
 from db.pool import Conn, Database
 from services.analytics import briefing_text as wording
 from services.analytics.congruence import dimension_checks
+from services.analytics.fatigue import (
+    DROP,
+    FREQUENCY_FORMULA,
+    FREQUENCY_RISE,
+    fatigued_by,
+    per_ad_sums,
+    primary_hook,
+    reach_by_ad,
+    trend,
+)
 from services.brands import brand_by_id
 from services.metrics import compute_ratio, formula
-from services.models import BrandRef, WindowInfo, latest_classification_sql, per_ad_sums_sql, window_scan
+from services.models import BrandRef, WindowInfo, latest_classification_sql
 from services.platform.slack_channels import post
 from services.platform.slack_out import SlackNotConfigured, slack_configured
 from services.windows import Window
@@ -30,10 +40,8 @@ BASELINE_PERIODS = 4
 WINNER_RATIO = 1.25
 """A winner's ROAS is at least 1.25x the brand's baseline ROAS; a loser's at most LOSER_RATIO x."""
 LOSER_RATIO = 0.75
-HOOK_CHANGE = 0.15
-"""Hook rate moving by 15 % or more (relative) against the previous period."""
-FREQUENCY_RISE = 0.10
-"""Fatigue: hook rate down HOOK_CHANGE while frequency is up 10 % or more."""
+HOOK_CHANGE = DROP
+"""Hook rate moving by 15 % or more (relative) against the previous period (fatigue: services.analytics.fatigue)."""
 SHARE_SHIFT = 0.05
 """A spend shift: the share of the brand's spend moved by 5 percentage points or more."""
 SCALING = 0.5
@@ -42,10 +50,6 @@ LOW_CONGRUENCE = 0.6
 MIN_SPEND = {"day": 20.0, "week": 100.0}
 MIN_IMPRESSIONS = {"day": 1_000, "week": 5_000}
 
-FREQUENCY_FORMULA = (
-    "frequency = impressions / reach (reach summed over the daily rows: a person reached on two days"
-    " counts twice)"
-)
 SHARE_FORMULA = "share of spend = ad spend / brand spend in the window; shift in percentage points"
 SCALING_FORMULA = f"spend change = period spend / (baseline spend / {BASELINE_PERIODS}) - 1"
 CONGRUENCE_FORMULA = "congruence score = (aligned + 0.5 x weak) / 7 dimensions (latest classification)"
@@ -195,32 +199,6 @@ def periods(period: Period, today: date) -> tuple[Window, Window, Window]:
     return current, previous, baseline
 
 
-async def _sums(conn: Conn, brand: BrandRef, window: Window) -> dict[str, dict[str, Any]]:
-    params = {"brand_id": brand.id, "since": window.since, "until": window.until}
-    cur = await window_scan(conn, per_ad_sums_sql(ad_columns=True), params)
-    return {str(r["meta_ad_id"]): dict(r) for r in await cur.fetchall()}
-
-
-async def _reach(
-    conn: Conn, brand: BrandRef, current: Window, previous: Window
-) -> dict[str, tuple[int, int]]:
-    # Reach is not in the running totals (it does not add up across days): summed from the daily rows.
-    cur = await conn.execute(
-        "select meta_ad_id, coalesce(sum(reach) filter (where date >= %(c_since)s), 0) as current,"
-        " coalesce(sum(reach) filter (where date <= %(p_until)s), 0) as previous"
-        " from meta_ads_performance where brand_id = %(brand_id)s and date between %(p_since)s and %(c_until)s"
-        " group by meta_ad_id",
-        {
-            "brand_id": brand.id,
-            "c_since": current.since,
-            "c_until": current.until,
-            "p_since": previous.since,
-            "p_until": previous.until,
-        },
-    )
-    return {str(r["meta_ad_id"]): (int(r["current"]), int(r["previous"])) for r in await cur.fetchall()}
-
-
 async def _ads(conn: Conn, brand: BrandRef, ids: list[str]) -> dict[str, dict[str, Any]]:
     cols = "c.meta_ad_id, c.congruence_score, c.congruence_components, c.hooks"
     cur = await conn.execute(
@@ -245,10 +223,12 @@ def _roas(row: dict[str, Any] | None) -> float | None:
 async def briefing(conn: Conn, *, brand: BrandRef, period: Period, today: date) -> Briefing:
     """What changed for the brand in the period against its baseline (the caller's connection: RLS)."""
     current, previous, baseline = periods(period, today)
-    now, before, base = [await _sums(conn, brand, w) for w in (current, previous, baseline)]
+    now, before, base = [
+        await per_ad_sums(conn, brand_id=brand.id, window=w) for w in (current, previous, baseline)
+    ]
     if not any(float(r["spend"] or 0) > 0 for r in now.values()):
         raise NoData(f"No spend for {brand.name} {current.described}: nothing to brief on.")
-    reach = await _reach(conn, brand, current, previous)
+    reach = await reach_by_ad(conn, brand_id=brand.id, current=current, previous=previous)
     ads = await _ads(conn, brand, sorted(set(now) | set(base)))
     limits = Thresholds(min_spend=MIN_SPEND[period], min_impressions=MIN_IMPRESSIONS[period])
     base_total, now_total = _total(base), _total(now)
@@ -332,14 +312,6 @@ def _winners_and_losers(
     return winners, losers
 
 
-def _hook_text(cls_hooks: dict[str, Any] | None) -> str | None:
-    for kind in ("spoken", "overlay", "visual"):
-        hook = (cls_hooks or {}).get(kind)
-        if isinstance(hook, dict) and hook.get("text"):
-            return str(hook["text"])
-    return None
-
-
 def _hooks(
     now: dict[str, dict[str, Any]],
     before: dict[str, dict[str, Any]],
@@ -354,32 +326,28 @@ def _hooks(
             continue
         if min(int(row["impressions"]), int(prev["impressions"])) < limits.min_impressions:
             continue
-        rate, prev_rate = compute_ratio("hook_rate", row), compute_ratio("hook_rate", prev)
-        if rate is None or not prev_rate:
-            continue
-        change = rate / prev_rate - 1
         reach_now, reach_before = reach.get(ad_id, (0, 0))
-        freq = int(row["impressions"]) / reach_now if reach_now else None
-        prev_freq = int(prev["impressions"]) / reach_before if reach_before else None
-        freq_change = freq / prev_freq - 1 if freq is not None and prev_freq else None
-        if change <= -HOOK_CHANGE and freq_change is not None and freq_change >= FREQUENCY_RISE:
-            trend: Literal["fatiguing", "gaining"] = "fatiguing"
-        elif change >= HOOK_CHANGE:
-            trend = "gaining"
+        t = trend(row, prev, reach=reach_now, previous_reach=reach_before)
+        if t.hook_rate_change is None:
+            continue
+        if fatigued_by(t, signals=("hook_rate",)):
+            kind: Literal["fatiguing", "gaining"] = "fatiguing"
+        elif t.hook_rate_change >= HOOK_CHANGE:
+            kind = "gaining"
         else:
             continue
         found.append(
             HookChange(
                 meta_ad_id=ad_id,
                 ad_name=str(row["ad_name"]),
-                hook=_hook_text(ads.get(ad_id, {}).get("hooks")),
-                trend=trend,
-                hook_rate=rate,
-                previous_hook_rate=prev_rate,
-                hook_rate_change=change,
-                frequency=freq,
-                previous_frequency=prev_freq,
-                frequency_change=freq_change,
+                hook=primary_hook(ads.get(ad_id, {}).get("hooks")),
+                trend=kind,
+                hook_rate=t.hook_rate,
+                previous_hook_rate=t.previous_hook_rate,
+                hook_rate_change=t.hook_rate_change,
+                frequency=t.frequency,
+                previous_frequency=t.previous_frequency,
+                frequency_change=t.frequency_change,
             )
         )
     found.sort(key=lambda h: (h.trend != "fatiguing", -abs(h.hook_rate_change), h.meta_ad_id))
