@@ -256,12 +256,23 @@ async def test_a_meta_brand_from_nothing_to_insight_with_the_cli_and_chat_only(
         pending = one_call(await ask("/templates status:pending"))
         ours = [t["id"][:8] for t in pending["templates"] if t["name"].startswith(f"First hour {tag}")]
         assert len(ours) == 2, pending["summary"]
-        approved = await ask(f"/review_templates ids:{','.join(ours)} decision:approve confirm:true")
-        assert approved.text.startswith("Approved 2 template(s)"), approved.text
-        made = one_call(
-            await ask('/create_ads product:"Glow Serum" count:2 from:library filter:all confirm:true')
-        )
+        # The product opts in to auto-recommendations: approving templates gets them scored for it.
+        auto = await ask('/template_auto product:"Glow Serum" enabled:true threshold:0 confirm:true')
+        assert not auto.refused, auto.text
+        with worker(worker_env, home / "worker-templates.log"):
+            approved = await ask(f"/review_templates ids:{','.join(ours)} decision:approve confirm:true")
+            assert approved.text.startswith("Approved 2 template(s)"), approved.text
+            deadline = time.monotonic() + 60
+            ask_recommended = f'/recommend_templates brand:"{brand}" product:"Glow Serum" filter:recommended'
+            while True:
+                picks = one_call(await ask(ask_recommended))
+                if {str(r["template_id"])[:8] for r in picks["rows"]} >= set(ours):
+                    break
+                assert time.monotonic() < deadline, f"not recommended in 60 s: {picks['summary']}"
+                await _sleep(0.25)
+        made = one_call(await ask('/create_ads product:"Glow Serum" count:2 from:library confirm:true'))
         assert len(made["ads"]) == 2, made["summary"]
+        assert {str(a["source_template_id"])[:8] for a in made["ads"]} == set(ours)
         live = sorted(sums, key=lambda a: (-sums[a]["spend"], a))[:2]
         for ad_id, generated in zip(live, made["ads"], strict=True):
             fake.relabel(ad_id, name=generated["ad_name"])  # launched as the answer told

@@ -64,6 +64,8 @@ class TemplatePick(BaseModel):
     """ai_match / diversity: the 0–100 fit; performance: the smoothed ROAS."""
     reason: str
     used: bool
+    auto_recommended: bool = False
+    """Scored at or above the product's own auto-recommendation threshold (/template_auto)."""
     ads: int | None = None
     spend: float | None = None
     purchase_value: float | None = None
@@ -123,7 +125,7 @@ _USED = """(exists (select 1 from template_recommendations u where u.product_id 
 
 _AI_MATCH_SQL = f"""
 select t.id as template_id, t.name, t.category, t.format, t.image_path, t.thumbnail_path, r.score, r.reason, r.prompt_version,
-       {_USED} as used
+       {_USED} as used, r.auto_recommended_at is not null as auto_recommended
 from scraped_templates t
 join template_recommendations r
   on r.template_id = t.id and r.product_id = %(product_id)s and r.methodology = 'ai_match'
@@ -133,7 +135,7 @@ order by r.score desc nulls last, t.name, t.id
 
 _UNUSED_SQL = f"""
 select t.id as template_id, t.name, t.category, t.format, t.image_path, t.thumbnail_path, r.score, r.reason, r.prompt_version,
-       false as used
+       false as used, coalesce(r.auto_recommended_at is not null, false) as auto_recommended
 from scraped_templates t
 left join template_recommendations r
   on r.template_id = t.id and r.product_id = %(product_id)s and r.methodology = 'ai_match'
@@ -183,11 +185,13 @@ def _pick(row: dict[str, Any], reason: str | None = None) -> TemplatePick:
         if reason is not None
         else (row.get("reason") or "Not scored yet: run methodology:ai_match."),
         used=bool(row["used"]),
+        auto_recommended=bool(row.get("auto_recommended")),
     )
 
 
 def _is_recommended(pick: TemplatePick) -> bool:
-    return pick.score is not None and pick.score >= RECOMMENDED_SCORE
+    """The scorer's bar, or the product's own threshold (as /create_ads reads "recommended")."""
+    return pick.auto_recommended or (pick.score is not None and pick.score >= RECOMMENDED_SCORE)
 
 
 def round_robin(picks: list[TemplatePick]) -> list[TemplatePick]:
@@ -307,7 +311,9 @@ def _summary(result: RecommendationResult, methodology: Methodology, filter: Rec
     else:
         text = f"{head} not yet used, spread across categories ({result.considered} unused)."
     if filter != "all" and methodology != "performance":
-        text += f" Recommended = score ≥ {RECOMMENDED_SCORE:.0f}."
+        text += (
+            f" Recommended = score ≥ {RECOMMENDED_SCORE:.0f}, or the product's own /template_auto threshold."
+        )
     if result.rows:
         top = result.rows[0]
         text += f" Top: {top.name or 'Untitled'} ({top.category or 'uncategorised'}) — {top.reason}"
