@@ -14,7 +14,7 @@ from db.pool import Conn
 from services.calendar_days import describe_range, month_range, quarter_of, quarter_range
 from services.metrics import compute_ratio, format_metric, formula, number_format
 from services.models import BrandRef, WindowInfo, per_ad_sums_sql, window_scan
-from services.presentable import Column, Presentable, Table, table_of, with_rows
+from services.presentable import Column, Presentable, Table, with_rows
 from services.windows import Window
 
 # The figures of a summary, in the order a marketer reads them; ratios from the summed counts.
@@ -150,19 +150,33 @@ class TotalsResult(BaseModel, Presentable):
         ]
         columns = [Column("Metric"), Column(self.side), Column(vs_title), Column("Change"),
                    Column("Change %"), Column("Formula")]  # fmt: skip
-        movers: list[str | Column] = ["ad_name", "meta_ad_id", "format", Column("spend", "money"),
-                                      Column("vs_spend", "money"), Column("spend_change", "money"),
-                                      Column("roas", "ratio"), Column("vs_roas", "ratio"), Column("roas_change", "ratio")]  # fmt: skip
         floor = f"${self.min_spend:,.0f}" if self.min_spend is not None else ""
+        title = (
+            f"{self.brand}: {self.side} vs {self.vs_side}"
+            if self.brand == self.vs_brand
+            else f"{self.brand} vs {self.vs_brand}, {self.window.label}"
+        )
         return [
-            Table(f"{self.brand}: {self.side} vs {self.vs_side}", columns, values),
+            Table(title, columns, values),
             *with_rows(
-                table_of(
-                    f"Ads that moved most by spend ({self.side} vs {self.vs_side})", self.spend_movers, movers
+                _movers_table(
+                    f"Ads that moved most by spend ({self.side} vs {self.vs_side})", self.spend_movers
                 ),
-                table_of(f"Ads that moved most by ROAS (spend ≥ {floor} in both)", self.roas_movers, movers),
+                _movers_table(f"Ads that moved most by ROAS (spend ≥ {floor} in both)", self.roas_movers),
             ),
         ]
+
+
+def _movers_table(title: str, moves: list[AdMove]) -> Table:
+    columns = [Column("ad_name"), Column("meta_ad_id"), Column("format"), Column("spend", "money"),
+               Column("vs_spend", "money"), Column("spend_change"), Column("roas", "ratio"),
+               Column("vs_roas", "ratio"), Column("roas_change")]  # fmt: skip
+    values = [
+        [m.ad_name, m.meta_ad_id, m.format, m.spend, m.vs_spend, _signed("spend", m.spend_change), m.roas,
+         m.vs_roas, _signed("roas", m.roas_change)]
+        for m in moves
+    ]  # fmt: skip
+    return Table(title, columns, values)
 
 
 @dataclass(frozen=True)
@@ -330,10 +344,11 @@ def formulas() -> list[str]:
     return [formula(m) for m in RATIOS_SHOWN]
 
 
-def named(window: Window) -> str:
-    """A period as a noun: 'September 2026 (2026-09-01 to 2026-09-30)', 'the 30 days 2026-10-06 to 2026-11-04'."""
+def named(window: Window, *, previous: bool = False) -> str:
+    """A period as a noun: 'September 2026 (2026-09-01 to 2026-09-30)', 'the previous 30 days (…)', or its dates."""
     if window.label == f"{window.since} to {window.until}":
-        return f"the {window.days} days {window.since} to {window.until}"
+        range_text = f"{window.since} to {window.until}"
+        return f"the previous {window.days} days ({range_text})" if previous else range_text
     return window.described
 
 
@@ -343,7 +358,9 @@ async def brand_summary(conn: Conn, *, brand: BrandRef, window: Window, today: d
     found = await compare_sides(
         conn, first=Side(brand, window), second=Side(brand, vs_window), min_spend=None
     )
-    text = sentence(brand.name, window, named(vs_window), found["totals"], found["vs_totals"], "was")
+    text = sentence(
+        brand.name, window, named(vs_window, previous=True), found["totals"], found["vs_totals"], "was"
+    )
     return _result(brand, window, brand, vs_window, found, text, side=window.label, vs_side=vs_window.label)
 
 
