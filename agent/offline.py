@@ -179,7 +179,8 @@ def _totals_intent(t: str) -> str | None:
     """'How much did we spend…', 'what was our ROAS…', 'totals for…' → summary; 'X vs Y', 'compare…' → compare."""
     if _COMPARE_WORDS.search(t):
         return "compare"
-    return "summary" if _SUMMARY_WORDS.search(t) else None
+    ranking = re.search(r"\b(?:best|worst|top|bottom|winners?|losers?|most|least|rank\w*|which ads?)\b", t)
+    return "summary" if _SUMMARY_WORDS.search(t) and not ranking else None
 
 
 _VS = re.compile(r"\s+(?:vs\.?|versus|against|compared\s+(?:to|with))\s+", re.IGNORECASE)

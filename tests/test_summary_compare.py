@@ -254,6 +254,8 @@ DECEMBER = RouterContext(brand_names=["Acme Pets", "Bloom Botanicals"], today=da
          {"brand": "Acme Pets", "since": "2026-10-01", "until": "2026-10-31", "vs_brand": "Bloom Botanicals"}),
         ("compare Acme Pets last 7 days", "compare", {"brand": "Acme Pets", "days": 7}),
         ("top ads by roas for Acme Pets", "ad_performance", {"brand": "Acme Pets", "sort": "roas"}),
+        ("best ads overall for Acme Pets", "ad_performance", {"brand": "Acme Pets"}),
+        ("which ads had the most total spend for Acme Pets", "ad_performance", {"brand": "Acme Pets", "sort": "spend"}),
     ],
 )  # fmt: skip
 def test_totals_and_comparison_questions_route_with_their_periods(
@@ -327,3 +329,16 @@ async def test_questions_reach_summary_and_compare_and_show_the_window(db: Datab
     assert turn.tool_calls[0].args == {"brand": BRAND, "days": 30, "vs_brand": "Bloom Botanicals"}
     assert f"in the last 30 days ({today - timedelta(days=30)} to {today - timedelta(days=1)})" in turn.text
     assert "on Bloom Botanicals ($" in turn.text
+
+
+async def test_a_side_it_cannot_place_is_said_and_the_period_before_used(db: Database, maya: Caller) -> None:
+    today = date.today()
+    monday = today - timedelta(days=today.weekday())
+    last_monday, last_sunday = monday - timedelta(days=7), monday - timedelta(days=1)
+    turn = await run_turn(
+        db=db, caller=maya, message="compare Acme Pets last week vs since the launch", today=today
+    )
+    assert turn.tool_calls[0].args == {"brand": BRAND, "since": str(last_monday), "until": str(last_sunday)}
+    before = f"{last_monday - timedelta(days=7)} to {last_monday - timedelta(days=1)}"
+    assert turn.text.startswith(f"I couldn't read 'since the launch' as dates.\n\n{BRAND} spent $")
+    assert f"on the previous 7 days ({before})" in turn.text

@@ -373,7 +373,16 @@ async def compare(
         conn, first=Side(brand, window), second=Side(vs_brand, vs_window), min_spend=min_spend
     )
     if same_brand:
-        text = sentence(brand.name, window, named(vs_window), found["totals"], found["vs_totals"], "was")
+        before = previous_period(window, today=window.until)  # only its dates are compared
+        is_before = (before.since, before.until) == (vs_window.since, vs_window.until)
+        text = sentence(
+            brand.name,
+            window,
+            named(vs_window, previous=is_before),
+            found["totals"],
+            found["vs_totals"],
+            "was",
+        )
         side, vs_side = window.label, vs_window.label
         if window.days != vs_window.days:
             text += f" The periods differ in length ({window.days} vs {vs_window.days} days)."
