@@ -342,3 +342,19 @@ async def test_a_side_it_cannot_place_is_said_and_the_period_before_used(db: Dat
     before = f"{last_monday - timedelta(days=7)} to {last_monday - timedelta(days=1)}"
     assert turn.text.startswith(f"I couldn't read 'since the launch' as dates.\n\n{BRAND} spent $")
     assert f"on the previous 7 days ({before})" in turn.text
+
+
+async def test_no_spend_on_either_side_is_said(db: Database, maya: Caller) -> None:
+    today = date.today()
+    since, until = today - timedelta(days=300), today - timedelta(days=291)  # long before the demo's 90 days
+    turn = await run_turn(
+        db=db, caller=maya, message=f'/summary brand:"{BRAND}" since:{since} until:{until}', today=today
+    )
+    before = f"{since - timedelta(days=10)} to {since - timedelta(days=1)}"
+    assert turn.text == f"No spend for {BRAND} in {since} to {until} nor in {before}."
+
+
+async def test_a_zero_spend_floor_ranks_only_ads_with_spend_in_both(db: Database, maya: Caller) -> None:
+    turn = await run_turn(db=db, caller=maya, message=f'/compare brand:"{BRAND}" days:7 min_spend:0')
+    result = result_of(turn)
+    assert result["roas_movers"] and all(m["spend"] > 0 and m["vs_spend"] > 0 for m in result["roas_movers"])

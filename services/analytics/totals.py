@@ -185,6 +185,16 @@ class Side:
     window: Window
 
 
+@dataclass(frozen=True)
+class Found:
+    """What one query found for both sides."""
+
+    totals: Totals
+    vs_totals: Totals
+    spend_movers: list[AdMove]
+    roas_movers: list[AdMove]
+
+
 def _totals_sql(cte: str) -> str:
     return f"""select count(*) filter (where spend > 0) as ads_with_spend,
              count(*) filter (where spend > 0 and format = 'video') as video_ads,
@@ -210,13 +220,13 @@ _MOVERS_SQL = """,
       order by abs(j.spend - j.vs_spend) desc, j.meta_ad_id limit %(movers)s
     ),
     by_roas as (
-      select * from j where j.spend >= %(min_spend)s and j.vs_spend >= %(min_spend)s
+      select * from j where j.spend >= %(min_spend)s and j.vs_spend >= %(min_spend)s and j.spend > 0 and j.vs_spend > 0
       order by abs(j.purchase_value / j.spend - j.vs_purchase_value / j.vs_spend) desc, j.meta_ad_id
       limit %(movers)s
     )"""
 
 
-async def compare_sides(conn: Conn, *, first: Side, second: Side, min_spend: float | None) -> dict[str, Any]:
+async def compare_sides(conn: Conn, *, first: Side, second: Side, min_spend: float | None) -> Found:
     """Both sides' totals in one query and, for two periods of one brand (`min_spend` given), the ads
     whose spend and ROAS moved most. Raises NoData when neither side has spend."""
     movers = min_spend is not None and first.brand.id == second.brand.id
@@ -239,16 +249,16 @@ async def compare_sides(conn: Conn, *, first: Side, second: Side, min_spend: flo
     assert row is not None
     totals, vs_totals = Totals.of(row["first"]), Totals.of(row["second"])
     if totals.spend == 0 and vs_totals.spend == 0:
+        other = "" if second.brand.id == first.brand.id else f"for {second.brand.name} "
         raise NoData(
-            f"No spend for {first.brand.name} in {first.window.described}"
-            f" nor for {second.brand.name} in {second.window.described}."
+            f"No spend for {first.brand.name} in {first.window.described} nor {other}in {second.window.described}."
         )
-    return {
-        "totals": totals,
-        "vs_totals": vs_totals,
-        "spend_movers": [_move(r) for r in row["by_spend"]],
-        "roas_movers": [_move(r) for r in row["by_roas"]],
-    }
+    return Found(
+        totals=totals,
+        vs_totals=vs_totals,
+        spend_movers=[_move(r) for r in row["by_spend"]],
+        roas_movers=[_move(r) for r in row["by_roas"]],
+    )
 
 
 def _move(row: dict[str, Any]) -> AdMove:
@@ -358,9 +368,7 @@ async def brand_summary(conn: Conn, *, brand: BrandRef, window: Window, today: d
     found = await compare_sides(
         conn, first=Side(brand, window), second=Side(brand, vs_window), min_spend=None
     )
-    text = sentence(
-        brand.name, window, named(vs_window, previous=True), found["totals"], found["vs_totals"], "was"
-    )
+    text = sentence(brand.name, window, named(vs_window, previous=True), found.totals, found.vs_totals, "was")
     return _result(brand, window, brand, vs_window, found, text, side=window.label, vs_side=vs_window.label)
 
 
@@ -379,17 +387,17 @@ async def compare(
             brand.name,
             window,
             named(vs_window, previous=is_before),
-            found["totals"],
-            found["vs_totals"],
+            found.totals,
+            found.vs_totals,
             "was",
         )
         side, vs_side = window.label, vs_window.label
         if window.days != vs_window.days:
             text += f" The periods differ in length ({window.days} vs {vs_window.days} days)."
-        text += _movers_text(found["spend_movers"], found["roas_movers"], min_spend)
+        text += _movers_text(found.spend_movers, found.roas_movers, min_spend)
     else:
         vs_name = vs_brand.name if vs_window == window else f"{vs_brand.name} {when(vs_window)}"
-        text = sentence(brand.name, window, vs_name, found["totals"], found["vs_totals"], vs_brand.name)
+        text = sentence(brand.name, window, vs_name, found.totals, found.vs_totals, vs_brand.name)
         text += " Ads that moved are listed for two periods of one brand."
         side, vs_side = brand.name, vs_brand.name
     return _result(
@@ -422,7 +430,7 @@ def _result(
     window: Window,
     vs_brand: BrandRef,
     vs_window: Window,
-    found: dict[str, Any],
+    found: Found,
     text: str,
     *,
     side: str,
@@ -431,8 +439,8 @@ def _result(
 ) -> TotalsResult:
     return TotalsResult(
         brand=brand.name, window=WindowInfo.of(window), vs_brand=vs_brand.name, vs_window=WindowInfo.of(vs_window),
-        side=side, vs_side=vs_side, totals=found["totals"], vs_totals=found["vs_totals"],
-        changes=changes(found["totals"], found["vs_totals"]), formulas=formulas(), min_spend=min_spend,
-        spend_movers=found["spend_movers"], roas_movers=found["roas_movers"],
+        side=side, vs_side=vs_side, totals=found.totals, vs_totals=found.vs_totals,
+        changes=changes(found.totals, found.vs_totals), formulas=formulas(), min_spend=min_spend,
+        spend_movers=found.spend_movers, roas_movers=found.roas_movers,
         summary=text + " Ratios are of summed counts; hook and hold rates over video ads only.",
     )  # fmt: skip
