@@ -177,9 +177,9 @@ _COMPARE_WORDS = re.compile(r"\bcompar(?:e|ed|ing|ison)\b|\bvs\b\.?|\bversus\b")
 
 def _totals_intent(t: str) -> str | None:
     """'How much did we spend…', 'what was our ROAS…', 'totals for…' → summary; 'X vs Y', 'compare…' → compare."""
-    if _COMPARE_WORDS.search(t):
-        return "compare"
     ranking = re.search(r"\b(?:best|worst|top|bottom|winners?|losers?|most|least|rank\w*|which ads?)\b", t)
+    if _COMPARE_WORDS.search(t) or (re.search(r"\bagainst\b", t) and not ranking):  # not "best ads against…"
+        return "compare"
     return "summary" if _SUMMARY_WORDS.search(t) and not ranking else None
 
 

@@ -253,6 +253,8 @@ DECEMBER = RouterContext(brand_names=["Acme Pets", "Bloom Botanicals"], today=da
         ("compare acme pets versus bloom botanicals in october", "compare",
          {"brand": "Acme Pets", "since": "2026-10-01", "until": "2026-10-31", "vs_brand": "Bloom Botanicals"}),
         ("compare Acme Pets last 7 days", "compare", {"brand": "Acme Pets", "days": 7}),
+        ("Acme Pets spend this month against last month", "compare",
+         {"brand": "Acme Pets", "since": "2026-12-01", "until": "2026-12-05", "vs_since": "2026-11-01", "vs_until": "2026-11-30"}),
         ("top ads by roas for Acme Pets", "ad_performance", {"brand": "Acme Pets", "sort": "roas"}),
         ("best ads overall for Acme Pets", "ad_performance", {"brand": "Acme Pets"}),
         ("which ads had the most total spend for Acme Pets", "ad_performance", {"brand": "Acme Pets", "sort": "spend"}),
