@@ -11,20 +11,22 @@ from pydantic import BaseModel
 
 from core.errors import NoData
 from db.pool import Conn
+from services.analytics.totals_text import (
+    LABELS,
+    RATIOS_SHOWN,
+    SUMMED,
+    named,
+    pct_change,
+    sentence,
+    signed,
+    when,
+)
 from services.calendar_days import describe_range, month_range, quarter_of, quarter_range
-from services.metrics import compute_ratio, format_metric, formula, number_format
+from services.metrics import compute_ratio, format_metric, formula
 from services.models import BrandRef, WindowInfo, per_ad_sums_sql, window_scan
 from services.presentable import Column, Presentable, Table, with_rows
 from services.windows import Window
 
-# The figures of a summary, in the order a marketer reads them; ratios from the summed counts.
-SUMMED = ("spend", "impressions", "link_clicks", "purchases", "purchase_value")
-RATIOS_SHOWN = ("roas", "cpa", "ctr", "hook_rate", "hold_rate")
-LABELS = {
-    "spend": "Spend", "impressions": "Impressions", "link_clicks": "Link clicks", "purchases": "Purchases",
-    "purchase_value": "Revenue (purchase value)", "roas": "ROAS", "cpa": "CPA", "ctr": "CTR",
-    "hook_rate": "Hook rate", "hold_rate": "Hold rate",
-}  # fmt: skip
 MOVERS = 5
 
 
@@ -142,8 +144,8 @@ class TotalsResult(BaseModel, Presentable):
                 c.label,
                 format_metric(c.metric, c.value),
                 format_metric(c.metric, c.vs_value),
-                _signed(c.metric, c.change),
-                _pct(c.change_pct),
+                signed(c.metric, c.change),
+                pct_change(c.change_pct),
                 c.formula,
             ]
             for c in self.changes
@@ -172,8 +174,8 @@ def _movers_table(title: str, moves: list[AdMove]) -> Table:
                Column("vs_spend", "money"), Column("spend_change"), Column("roas", "ratio"),
                Column("vs_roas", "ratio"), Column("roas_change")]  # fmt: skip
     values = [
-        [m.ad_name, m.meta_ad_id, m.format, m.spend, m.vs_spend, _signed("spend", m.spend_change), m.roas,
-         m.vs_roas, _signed("roas", m.roas_change)]
+        [m.ad_name, m.meta_ad_id, m.format, m.spend, m.vs_spend, signed("spend", m.spend_change), m.roas,
+         m.vs_roas, signed("roas", m.roas_change)]
         for m in moves
     ]  # fmt: skip
     return Table(title, columns, values)
@@ -294,72 +296,8 @@ def changes(totals: Totals, vs_totals: Totals) -> list[MetricChange]:
     return found
 
 
-def _signed(metric: str, change: float | None) -> str:
-    """+$1,234.00, -0.31x, +1.20 pp (points for a percentage), +1,234; n/a for None."""
-    if change is None:
-        return "n/a"
-    sign = "+" if change >= 0 else "-"
-    if number_format(metric) == "percent":
-        return f"{sign}{abs(change) * 100:.2f} pp"
-    return sign + format_metric(metric, abs(change))
-
-
-def _pct(change: float | None) -> str:
-    return "n/a" if change is None else f"{change * 100:+.1f}%"
-
-
-def _dollars(value: float) -> str:
-    return f"${value:,.0f}"
-
-
-def when(window: Window) -> str:
-    """The window as it reads after a verb: 'in October 2026 (…)', 'in the last 30 days (…)', 'yesterday'."""
-    described = window.described
-    if window.label.startswith(("last ", "past ")):
-        return f"in the {described}"
-    if window.label.startswith(("this ", "yesterday", "today")):
-        return described
-    if window.label == f"{window.since} to {window.until}":
-        return f"from {window.since} to {window.until}"
-    if window.since == window.until:
-        return f"on {described}"
-    return f"in {described}"
-
-
-def sentence(
-    result_brand: str, window: Window, vs_name: str, totals: Totals, vs_totals: Totals, was: str
-) -> str:
-    """'Acme Pets spent $12,340 in October 2026 (…), up 8% on September 2026 (…) ($11,420); ROAS 2.41x
-    (was 2.10x), …' — `vs_name` names the other side, `was` the word before its figures."""
-    spend, vs_spend = totals.spend, vs_totals.spend
-    if vs_spend == 0:
-        trend = f"; {vs_name} had no spend (change n/a)"
-    else:
-        pct = round((spend - vs_spend) / vs_spend * 100)
-        trend = "flat" if pct == 0 else f"{'up' if pct > 0 else 'down'} {abs(pct)}%"
-        trend = f", {trend} on {vs_name} ({_dollars(vs_spend)})"
-    figures = ", ".join(
-        f"{LABELS[m] if m in ('roas', 'cpa', 'ctr') else LABELS[m].lower()} {format_metric(m, getattr(totals, m))}"
-        f" ({was} {format_metric(m, getattr(vs_totals, m))})"
-        for m in RATIOS_SHOWN
-    )
-    return (
-        f"{result_brand} spent {_dollars(spend)} {when(window)}{trend}; {figures}; "
-        f"{totals.purchases:,} purchases ({was} {vs_totals.purchases:,}) for {_dollars(totals.purchase_value)} revenue"
-        f" ({was} {_dollars(vs_totals.purchase_value)})."
-    )
-
-
 def formulas() -> list[str]:
     return [formula(m) for m in RATIOS_SHOWN]
-
-
-def named(window: Window, *, previous: bool = False) -> str:
-    """A period as a noun: 'September 2026 (2026-09-01 to 2026-09-30)', 'the previous 30 days (…)', or its dates."""
-    if window.label == f"{window.since} to {window.until}":
-        range_text = f"{window.since} to {window.until}"
-        return f"the previous {window.days} days ({range_text})" if previous else range_text
-    return window.described
 
 
 async def brand_summary(conn: Conn, *, brand: BrandRef, window: Window, today: date) -> TotalsResult:
@@ -368,7 +306,7 @@ async def brand_summary(conn: Conn, *, brand: BrandRef, window: Window, today: d
     found = await compare_sides(
         conn, first=Side(brand, window), second=Side(brand, vs_window), min_spend=None
     )
-    text = sentence(brand.name, window, named(vs_window, previous=True), found.totals, found.vs_totals, "was")
+    text = _sentence(brand.name, window, named(vs_window, previous=True), found, "was")
     return _result(brand, window, brand, vs_window, found, text, side=window.label, vs_side=vs_window.label)
 
 
@@ -383,21 +321,14 @@ async def compare(
     if same_brand:
         before = previous_period(window, today=window.until)  # only its dates are compared
         is_before = (before.since, before.until) == (vs_window.since, vs_window.until)
-        text = sentence(
-            brand.name,
-            window,
-            named(vs_window, previous=is_before),
-            found.totals,
-            found.vs_totals,
-            "was",
-        )
+        text = _sentence(brand.name, window, named(vs_window, previous=is_before), found, "was")
         side, vs_side = window.label, vs_window.label
         if window.days != vs_window.days:
             text += f" The periods differ in length ({window.days} vs {vs_window.days} days)."
         text += _movers_text(found.spend_movers, found.roas_movers, min_spend)
     else:
         vs_name = vs_brand.name if vs_window == window else f"{vs_brand.name} {when(vs_window)}"
-        text = sentence(brand.name, window, vs_name, found.totals, found.vs_totals, vs_brand.name)
+        text = _sentence(brand.name, window, vs_name, found, vs_brand.name)
         text += " Ads that moved are listed for two periods of one brand."
         side, vs_side = brand.name, vs_brand.name
     return _result(
@@ -406,12 +337,16 @@ async def compare(
     )  # fmt: skip
 
 
+def _sentence(brand: str, window: Window, vs_name: str, found: Found, was: str) -> str:
+    return sentence(brand, window, vs_name, found.totals.model_dump(), found.vs_totals.model_dump(), was)
+
+
 def _movers_text(by_spend: list[AdMove], by_roas: list[AdMove], min_spend: float) -> str:
     text = ""
     if by_spend:
         top = by_spend[0]
         text += (
-            f" Biggest spend move: '{top.ad_name}' {_signed('spend', top.spend_change)}"
+            f" Biggest spend move: '{top.ad_name}' {signed('spend', top.spend_change)}"
             f" ({format_metric('spend', top.vs_spend)} → {format_metric('spend', top.spend)})."
         )
     if by_roas:
