@@ -64,6 +64,8 @@ WINDOW_TOOLS = {
     "deep_analysis",
     "ad_performance",
     "fatigue",
+    "summary",
+    "compare",
 }
 """The tools that take days/since/until: a period in the message always reaches them."""
 
@@ -160,12 +162,110 @@ def _intent(text: str) -> str | None:
         return "top_hooks"
     if re.search(r"\b(my|our|which|what|list( my)?) brands\b|what data", t):
         return "brands"
+    if totals := _totals_intent(t):
+        return totals
     if re.search(
         r"perform|winner|loser|\bbest\b|\bworst\b|\btop\b|\bbottom\b|\broas\b|\bcpa\b|\bctr\b|\bcpc\b|\bcpm\b"
         r"|\bspend\b|\bads?\b.*(doing|working)",
         t,
     ):
         return "ad_performance"
+    return None
+
+
+_SUMMARY_WORDS = re.compile(
+    r"\bhow much\b.*\b(?:spen[dt]|spending|revenue|sales|made?)\b|\btotals?\b|\boverall\b|\bsummar(?:y|ise|ize)\b"
+    r"|\bkpis?\b|\bwhat(?:'s| was| is| were| are)\s+(?:our|my|the)\s+(?:total\s+|overall\s+|blended\s+)?"
+    r"(?:roas|spend|cpa|ctr|revenue|sales|purchases)\b"
+)
+_COMPARE_WORDS = re.compile(r"\bcompar(?:e|ed|ing|ison)\b|\bvs\b\.?|\bversus\b")
+
+
+def _totals_intent(t: str) -> str | None:
+    """'How much did we spend…', 'what was our ROAS…', 'totals for…' → summary; 'X vs Y', 'compare…' → compare."""
+    ranking = re.search(r"\b(?:best|worst|top|bottom|winners?|losers?|most|least|rank\w*|which ads?)\b", t)
+    if _COMPARE_WORDS.search(t) or (re.search(r"\bagainst\b", t) and not ranking):  # not "best ads against…"
+        return "compare"
+    return "summary" if _SUMMARY_WORDS.search(t) and not ranking else None
+
+
+_VS = re.compile(r"\s+(?:vs\.?|versus|against|compared\s+(?:to|with))\s+", re.IGNORECASE)
+_AND = re.compile(r"\s+(?:and|with|to)\s+", re.IGNORECASE)
+_FILLER = re.compile(
+    r"\b(?:please|can you|let'?s|compare|comparing|comparison|how|did|does|do|was|is|were|of|for|on|in|the|between)\b"
+    r"|[?.!,;:]",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Side:
+    brand: str | None
+    reading: PeriodReading
+
+
+def _compare_sides(text: str, names: list[str], today: date) -> list[_Side]:
+    """The two sides of a comparison ("this week vs last week", "Acme Pets and Peak Fuel"), each with
+    the brand and period it names; one side when the message names only one thing."""
+    parts = _VS.split(text, maxsplit=1)
+    sides = [_compare_side(p, names, today) for p in parts]
+    if len(sides) == 1:  # "compare Acme Pets and Peak Fuel": two brands, or no split at all
+        halves = [_compare_side(p, names, today) for p in _AND.split(text, maxsplit=1)]
+        if len(halves) == 2 and (all(h.brand for h in halves) or all(h.reading.period for h in halves)):
+            sides = halves
+    return sides
+
+
+def _compare_side(words: str, names: list[str], today: date) -> _Side:
+    reading = read_period(words, today=today)
+    brand = _named_brand(words, names, reading)
+    if brand is None:  # a name the caller may not have, said bare: what is left once the period is out
+        for taken in (
+            reading.period.words if reading.period else "",
+            reading.unplaced.words if reading.unplaced else "",
+        ):
+            words = words.replace(taken, " ") if taken else words
+        rest = " ".join(_FILLER.sub(" ", words).split())
+        tokens = rest.casefold().split()
+        if (
+            tokens
+            and not all(w in _NOT_BRAND_WORDS or w.isdigit() for w in tokens)
+            and not _metric(rest.lower())
+        ):
+            brand = rest
+    return _Side(brand, reading)
+
+
+def _compare_call(text: str, *, context: RouterContext, previous: ToolCallPart | None) -> ModelResponse:
+    """compare: two periods of one brand (since/until, vs_since/vs_until) or two brands (brand, vs_brand)."""
+    sides = _compare_sides(text, context.brand_names, context.today)
+    first, second = sides[0], sides[-1]
+    brand = first.brand or second.brand or (previous.args_as_dict().get("brand") if previous else None)
+    if brand is None and len(context.brand_names) == 1:
+        brand = context.brand_names[0]
+    if brand is None:
+        names = ", ".join(context.brand_names) or "none yet"
+        return ModelResponse(parts=[TextPart(f"Which brand? Your brands: {names}.")])
+    periods = [s.reading.period for s in sides if s.reading.period is not None]
+    args: dict[str, Any] = {"brand": brand, **(periods[0].tool_args() if periods else {})}
+    vs_brand = second.brand if len(sides) == 2 and second.brand and second.brand != brand else None
+    if vs_brand:
+        args["vs_brand"] = vs_brand
+    if len(periods) == 2 and (periods[0].since, periods[0].until) != (periods[1].since, periods[1].until):
+        args.update(vs_since=periods[1].since.isoformat(), vs_until=periods[1].until.isoformat())
+    return ModelResponse(parts=[ToolCallPart(tool_name="compare", args=args)])
+
+
+def _compare_note(question: str, *, today: date) -> str | None:
+    """Words on either side of a comparison that could not be placed as dates, said first."""
+    for side in _compare_sides(question, [], today):
+        if (unplaced := side.reading.unplaced) is not None:
+            said = (
+                f"'{unplaced.words}' {unplaced.reason}"
+                if unplaced.reason
+                else f"I couldn't read '{unplaced.words}' as dates"
+            )
+            return f"{said}."
     return None
 
 
@@ -185,6 +285,8 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
         return ModelResponse(parts=[TextPart(help_text())])
     tool = _intent(t)
     previous = _last_tool_call(history)
+    if tool == "compare":
+        return _compare_call(text, context=context, previous=previous)
     reading = read_period(text, today=context.today)
     window = reading.period.tool_args() if reading.period else {}
     named = _named_brand(text, context.brand_names, reading)
@@ -264,6 +366,8 @@ def period_note(messages: list[ModelMessage], *, today: date) -> str | None:
         and not re.search(r"week|yesterday|\b7 days", period.words)
     ):
         return f"A briefing covers yesterday or the last 7 days, not '{period.words}'."
+    if call is not None and call.tool_name == "compare":
+        return _compare_note(question, today=today)
     if reading.unplaced is None:
         return None
     words, reason = reading.unplaced.words, reading.unplaced.reason

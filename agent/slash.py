@@ -94,6 +94,8 @@ def parse_slash(text: str) -> SlashCommand:
 CATALOGUE = (
     "brands",
     "ad_performance",
+    "summary",
+    "compare",
     "top_hooks",
     "hook_analysis",
     "congruence_check",

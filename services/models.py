@@ -109,7 +109,13 @@ def _totals_at(alias: str, exact: str, bound: str) -> str:
         limit 1) {alias} on true"""
 
 
-def per_ad_sums_sql(*, brand_param: str = "brand_id", ad_columns: bool = False) -> str:
+def per_ad_sums_sql(
+    *,
+    brand_param: str = "brand_id",
+    since_param: str = "since",
+    until_param: str = "until",
+    ad_columns: bool = False,
+) -> str:
     """A CTE body: raw counts summed per ad over [since, until] for one brand, one row per ad with
     a daily row in the window: meta_ad_id, spend, impressions, link_clicks, purchases,
     purchase_value, video_3s_views, video_thruplays (and, with `ad_columns`, the ad's `ad_name`
@@ -125,7 +131,7 @@ def per_ad_sums_sql(*, brand_param: str = "brand_id", ad_columns: bool = False) 
     amounts, scale 2 included (numeric); counts are bigint (a sum over the daily rows would be
     numeric: the same integers, in JSON and in every ratio, which casts to float8).
     """
-    b = f"%({brand_param})s"
+    b, since, until = f"%({brand_param})s", f"%({since_param})s", f"%({until_param})s"
 
     def diff(total: str) -> str:
         return f"coalesce(he.{total}, hl.{total}) - coalesce(le.{total}, ll.{total}, 0)"
@@ -142,12 +148,12 @@ def per_ad_sums_sql(*, brand_param: str = "brand_id", ad_columns: bool = False) 
              {diff("video_thruplays")} as video_thruplays{extra}
       from meta_ads a
       left join meta_ads_cumulative he
-        on he.brand_id = {b} and he.date = %(until)s and he.meta_ad_id = a.meta_ad_id
+        on he.brand_id = {b} and he.date = {until} and he.meta_ad_id = a.meta_ad_id
       left join meta_ads_cumulative le
-        on le.brand_id = {b} and le.date = %(since)s::date - 1 and le.meta_ad_id = a.meta_ad_id
-      {_totals_at("hl", "he", "<= %(until)s")}
-      {_totals_at("ll", "le", "< %(since)s")}
-      where a.brand_id = {b} and coalesce(he.date, hl.date) >= %(since)s
+        on le.brand_id = {b} and le.date = {since}::date - 1 and le.meta_ad_id = a.meta_ad_id
+      {_totals_at("hl", "he", f"<= {until}")}
+      {_totals_at("ll", "le", f"< {since}")}
+      where a.brand_id = {b} and coalesce(he.date, hl.date) >= {since}
     """
 
 

@@ -1,16 +1,20 @@
-"""Tools over ad performance: the caller's brands, top and bottom performers, creative fatigue."""
+"""Tools over ad performance: the caller's brands, top and bottom performers, totals and comparisons,
+fatigue."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
+from core.errors import InvalidArgument
 from jobs.schedules import next_run
 from services import brands as brand_service
 from services import readiness
 from services.analytics import fatigue as fatigue_service
 from services.analytics import performance as performance_service
+from services.analytics import totals as totals_service
 from services.metrics import MetricName
+from services.windows import resolve_window
 from tools.common import Days, Limit, MinSpend, window_of
 from tools.deps import Deps
 from tools.registry import tool
@@ -73,6 +77,86 @@ async def ad_performance(
         brand_ref = await brand_service.resolve_brand(conn, name=brand)
         return await performance_service.ad_performance(
             conn, brand=brand_ref, window=window, sort=sort, order=order, min_spend=min_spend, limit=limit
+        )
+
+
+@tool(
+    example='/summary brand:"Acme Pets" since:2026-10-01 until:2026-10-31',
+    step="Adding up {brand}'s totals, {window}, against the period before",
+)
+async def summary(
+    deps: Deps,
+    brand: str,
+    days: Days | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> totals_service.TotalsResult:
+    """A brand's totals for a period against the previous one: spend, impressions, link clicks, purchases,
+    revenue (purchase value), ROAS, CPA, CTR, hook rate and hold rate, with the change in each.
+
+    Figures are summed raw counts over the period, ratios built from the sums (hook and hold rates over
+    video ads only); a change against 0 is n/a. The previous period is the calendar month, quarter or
+    year before a whole one, otherwise the same number of days just before.
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        days: The last N full days before today (1-730); default 30. Not with since/until.
+        since: First day of an explicit range (YYYY-MM-DD), inclusive.
+        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+    """
+    window = window_of(deps, days, since, until)
+    async with deps.db.as_user(deps.caller) as conn:
+        brand_ref = await brand_service.resolve_brand(conn, name=brand)
+        return await totals_service.brand_summary(conn, brand=brand_ref, window=window, today=deps.today)
+
+
+@tool(
+    example='/compare brand:"Acme Pets" since:2026-11-01 until:2026-11-30 vs_since:2026-10-01 vs_until:2026-10-31',
+    step="Comparing {brand}, {window}",
+)
+async def compare(
+    deps: Deps,
+    brand: str,
+    days: Days | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    vs_since: date | None = None,
+    vs_until: date | None = None,
+    vs_brand: str | None = None,
+    min_spend: MinSpend = 50.0,
+) -> totals_service.TotalsResult:
+    """Compare a brand's totals over two periods, or two of your brands over one period: spend, impressions,
+    link clicks, purchases, revenue, ROAS, CPA, CTR, hook and hold rates, with the changes; for two periods
+    of one brand, also the 5 ads whose spend moved most and the 5 whose ROAS moved most.
+
+    The first period is days/since/until; the second is vs_since/vs_until, or, when neither is given, the
+    same period for vs_brand, or else the period before (as /summary).
+
+    Args:
+        brand: The brand's name as the person wrote it (fuzzy matched).
+        days: The first period: the last N full days before today (1-730); default 30. Not with since/until.
+        since: First day of the first period (YYYY-MM-DD), inclusive.
+        until: Last day of the first period (YYYY-MM-DD), inclusive; default today.
+        vs_since: First day of the period to compare with (YYYY-MM-DD), inclusive.
+        vs_until: Last day of the period to compare with; default: as long as the first period.
+        vs_brand: Another of your brands to compare with, over the same period unless vs_since is given.
+        min_spend: The spend an ad needs in both periods to be ranked by ROAS change (default $50).
+    """
+    window = window_of(deps, days, since, until)
+    if vs_since is None and vs_until is not None:
+        raise InvalidArgument("vs_until needs a vs_since date too (vs_since:YYYY-MM-DD vs_until:YYYY-MM-DD).")
+    async with deps.db.as_user(deps.caller) as conn:
+        brand_ref = await brand_service.resolve_brand(conn, name=brand)
+        other = await brand_service.resolve_brand(conn, name=vs_brand) if vs_brand else brand_ref
+        if vs_since is not None:
+            end = vs_until or min(vs_since + timedelta(days=window.days - 1), deps.today)
+            vs_window = resolve_window(today=deps.today, since=vs_since, until=end)
+        elif vs_brand:
+            vs_window = window
+        else:
+            vs_window = totals_service.previous_period(window, today=deps.today)
+        return await totals_service.compare(
+            conn, brand=brand_ref, window=window, vs_brand=other, vs_window=vs_window, min_spend=min_spend
         )
 
 
