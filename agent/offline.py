@@ -150,10 +150,10 @@ def _intent(text: str) -> str | None:
     ):
         return "deep_analysis"
     if re.search(r"\bhooks?\b", t) and re.search(
-        r"categor|kinds? of|types? of|hook types|which type|style", t
+        r"categor|kinds? of|types? of|hook types|which type|style|hook analysis", t
     ):
         return "hook_analysis"
-    if re.search(r"\bhooks?\b|thumb.?stop|\bopening|\bscroll", t):
+    if re.search(r"\bhooks?\b|thumb.?stop|\bopening|\bopeners?\b|\bfirst lines?\b|\bscroll", t):
         return "top_hooks"
     if re.search(r"\b(my|our|which|what|list( my)?) brands\b|what data", t):
         return "brands"
@@ -173,12 +173,13 @@ _WORKSPACE_RULES: list[tuple[str, str]] = [
     (r"\bnotifications?\b|\bunread\b", "notifications"),
     (r"\bact_\d+|\bad account \d+", "meta_account"),
     (r"\bblueprint|section by section|\brebuild\b", "blueprint"),
+    (r"https?://\S+.{0,40}\bvariant|\bvariant.{0,40}https?://", "promote_lp_to_variant"),
+    (r"\b(make|create|generate|produce|design)\b.{0,30}\b(ads?|ad images?|creatives?|images)\b", "create_ads"),
     (r"\bauto.?recommend|\btemplates?\b.{0,20}\bauto|\bauto\b.{0,20}\btemplates?", "template_auto"),
     (r"\b(approve|reject)\b.{0,10}\btemplates?\b", "review_templates"),
-    (r"\btemplates?\b.{0,30}\b(recommend|fit|suit|for)\b|\brecommend\b.{0,20}\btemplates?", "recommend_templates"),
+    (r"\btemplates?\b.{0,30}\b(recommend|fit|suit)|\b(recommend|suggest)\b.{0,20}\btemplates?", "recommend_templates"),
     (r"\btemplates?\b", "templates"),
     (r"\bvt-[0-9a-f]{4,}", "link_generated_ad"),
-    (r"\b(make|create|generate|produce|design)\b.{0,30}\b(ads?|ad images?|creatives?|images)\b", "create_ads"),
     (r"\b(add|create|new|archive|unarchive|rename)\b.{0,12}\bbrand\b", "brand"),
     (r"\bschedul|\bnext\b.{0,30}\b(run|sync)\b", "schedules"),
     (r"\bjobs?\b|\bfail(ed|ing|ures?)?\b|\bbackground\b", "jobs"),
@@ -186,16 +187,15 @@ _WORKSPACE_RULES: list[tuple[str, str]] = [
     (r"\bconnect (my |our )?(facebook|meta|fb)|\bhow do i connect\b", "connect_meta"),
     (r"\b(meta|facebook|fb)\b.{0,30}\b(connected|status|token|expir)|\b(last|latest) sync(ed)?\b"
      r"|\bsync(ed)? .{0,20}\blast\b|\bwhen did\b.{0,40}\bsync", "meta_status"),
+    (r"https?://", "analyze_landing_page"),
     (r"\bcompetitor|\bad library\b", "competitor_ads"),
-    (r"\b(sync|pull|refresh|fetch|import)\b.{0,40}\b(meta|facebook|fb|ads)\b", "sync_meta"),
+    (r"\b(re-?)?(sync|pull|refresh|fetch|import)\b.{0,40}\b(meta|facebook|fb|ads)\b", "sync_meta"),
     (r"\breddit\b", "research_reddit"),
     (r"\bpersona|\bwho is our customer|\bcustomer avatar", "synthesize_persona"),
-    (r"https?://\S+.{0,40}\bvariant|\bvariant.{0,40}https?://", "promote_lp_to_variant"),
     (r"\bvariants?\b", "discover_variants"),
     (r"\b(landing pages?|lps?)\b.{0,30}\b(analy[sz]ed|analys[ie]s)\b|\banalys[ie]s\b.{0,20}\blanding", "landing_page_analyses"),
-    (r"https?://", "analyze_landing_page"),
     (r"\bpatterns?\b|\bthemes?\b|\brecurring\b", "discover_patterns"),
-    (r"\bgaps?\b|\bwhat'?s missing\b|\bempty fields\b", "content_gaps"),
+    (r"\bgaps?\b|\bwhat'?s missing\b|\b(empty|blank|unfilled)\b", "content_gaps"),
     (r"\bproducts?\b|\bcatalog", "products"),
 ]  # fmt: skip
 
@@ -259,8 +259,8 @@ def _workspace_args(tool: str, text: str, *, named: str | None, brand_names: lis
             args["unread"] = True
     elif tool == "slack_channel" and (m := re.search(r"#[a-z0-9][\w-]*", t)):
         args["channel"] = m.group(0)
-    elif tool == "templates" and (m := re.search(r"\b(pending|rejected|approved)\b", t)):
-        args["status"] = m[1]
+    elif tool == "templates" and (m := re.search(r"\b(pending|rejected|approved)\b|\b(waiting|awaiting|queue)", t)):
+        args["status"] = m[1] or "pending"
     elif tool == "review_templates":
         ids = re.findall(r"\b(?=[0-9a-f]*\d)[0-9a-f]{6,36}\b", t)
         if ids:
