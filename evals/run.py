@@ -244,6 +244,10 @@ async def run_model(
 # ---- the report -------------------------------------------------------------------------------------
 
 
+def _cases(n: int) -> str:
+    return f"{n} case" if n == 1 else f"{n} cases"
+
+
 def accuracy(outcomes: list[Outcome]) -> float:
     scored = [o for o in outcomes if o.verdict != "not built yet"]
     return sum(o.verdict == "hit" for o in scored) / len(scored) if scored else 0.0
@@ -259,11 +263,11 @@ def report(title: str, outcomes: list[Outcome]) -> str:
     for category, group in categories.items():
         scored = [o for o in group if o.verdict != "not built yet"]
         if not scored:
-            lines.append(f"  {category:<{width}}  not built yet ({len(group)} cases left out of the score)")
+            lines.append(f"  {category:<{width}}  not built yet ({_cases(len(group))} left out of the score)")
             continue
         hits = sum(o.verdict == "hit" for o in scored)
         left_out = len(group) - len(scored)
-        extra = f"  ({left_out} cases not built yet, left out)" if left_out else ""
+        extra = f"  ({_cases(left_out)} not built yet, left out)" if left_out else ""
         lines.append(f"  {category:<{width}}  {hits}/{len(scored)}  {hits / len(scored):.0%}{extra}")
     scored_all = [o for o in outcomes if o.verdict != "not built yet"]
     hits_all = sum(o.verdict == "hit" for o in scored_all)
@@ -272,7 +276,7 @@ def report(title: str, outcomes: list[Outcome]) -> str:
     if missing:
         left_out = sum(o.verdict == "not built yet" for o in outcomes)
         lines.append(
-            f"  Not built yet: {', '.join(missing)} ({left_out} cases left out of the score until "
+            f"  Not built yet: {', '.join(missing)} ({_cases(left_out)} left out of the score until "
             "the registry has them)."
         )
     misses = [o for o in outcomes if o.verdict == "miss"]
