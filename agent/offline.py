@@ -216,7 +216,9 @@ def _brand_word(t: str, names: list[str]) -> str | None:
     """A brand's first word alone ("acme", "bloom") as a whole word of the message, when it is exactly
     one of the caller's brands."""
     found = {
-        n for n in names if len(first := n.split()[0].casefold()) >= 4 and re.search(rf"\b{re.escape(first)}\b", t)
+        n
+        for n in names
+        if len(first := n.split()[0].casefold()) >= 4 and re.search(rf"\b{re.escape(first)}\b", t)
     }
     return found.pop() if len(found) == 1 else None
 
@@ -259,7 +261,9 @@ def _workspace_args(tool: str, text: str, *, named: str | None, brand_names: lis
             args["unread"] = True
     elif tool == "slack_channel" and (m := re.search(r"#[a-z0-9][\w-]*", t)):
         args["channel"] = m.group(0)
-    elif tool == "templates" and (m := re.search(r"\b(pending|rejected|approved)\b|\b(waiting|awaiting|queue)", t)):
+    elif tool == "templates" and (
+        m := re.search(r"\b(pending|rejected|approved)\b|\b(waiting|awaiting|queue)", t)
+    ):
         args["status"] = m[1] or "pending"
     elif tool == "review_templates":
         ids = re.findall(r"\b(?=[0-9a-f]*\d)[0-9a-f]{6,36}\b", t)

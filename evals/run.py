@@ -298,7 +298,9 @@ def main(argv: list[str] | None = None, *, echo: Callable[[str], None] = print) 
     evalset = load_cases()
     outcomes = run_offline(evalset)
     echo(report(f"Offline router: {len(evalset.cases)} cases, today {evalset.today}", outcomes))
-    echo(f"Floor for CI: {OFFLINE_FLOOR:.0%} ({'met' if accuracy(outcomes) >= OFFLINE_FLOOR else 'NOT met'}).")
+    echo(
+        f"Floor for CI: {OFFLINE_FLOOR:.0%} ({'met' if accuracy(outcomes) >= OFFLINE_FLOOR else 'NOT met'})."
+    )
     settings = get_settings()
     model = configured_model(settings)
     if options.offline_only:

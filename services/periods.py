@@ -238,7 +238,7 @@ def _bfcm(m: re.Match[str], today: date) -> _Read:
 
 
 def _named_week(m: re.Match[str], today: date) -> _Read:
-    """"Black Friday week": the Monday-to-Sunday week the day falls in (to today while it runs)."""
+    """The week a retail day falls in ("Black Friday week"): Monday to Sunday, to today while it runs."""
     day, label = _parse_date(m["a"] or m["w"], today=today)
     monday = day - timedelta(days=day.weekday())
     if monday + timedelta(days=6) > today:
