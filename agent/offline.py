@@ -303,7 +303,8 @@ def _workspace_args(tool: str, text: str, *, named: str | None, brand_names: lis
     elif tool == "competitor_ads" and (m := re.search(r"\b\d{6,20}\b", t)):
         args["page"] = m.group(0)
     elif tool == "brand":
-        name = _brand(t, brand_names) or _new_brand(text)
+        # Exact names only: a near miss of an existing brand ("Acme Petz") is a new brand's name.
+        name = next((n for n in brand_names if n.casefold() in t), None) or _new_brand(text)
         if name:
             args["name"] = name
         if m := re.search(r"\b(unarchive|archive)\b", t):

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent
+from pydantic_ai.exceptions import AgentRunError, ModelAPIError
 from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
@@ -233,7 +234,7 @@ async def run_model(
         async with gate:
             try:
                 return await model_answer(case, evalset, model=model, settings=settings)
-            except Exception as error:  # one failed call is a miss with its reason, not the end of the run
+            except (ModelAPIError, AgentRunError) as error:  # a miss with its reason; the run goes on
                 return Answer(text=f"(the call failed: {type(error).__name__}: {error})")
 
     built = [(i, c) for i, c in enumerate(evalset.cases) if _built(c)]
