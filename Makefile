@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline chromium
+.PHONY: run test install lint eval bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ chromium:
 
 test: lint chromium
 	$(BIN)/pytest
+
+# The labelled phrasings (evals/cases.yaml): the offline router, then the configured model when a key is set.
+eval: install
+	$(BIN)/python -m evals.run
 
 bench: install
 	$(BIN)/python -m bench.run_bench

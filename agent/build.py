@@ -27,6 +27,10 @@ def model_label(model: Model | str | None) -> str:
     return model if isinstance(model, str) else model.model_name
 
 
+# Organizations have no timezone of their own yet: today (agent.runner) and periods are UTC's.
+CALLER_TIMEZONE = "UTC"
+
+
 @cache
 def build_agent() -> Agent[Deps, str]:
     agent: Agent[Deps, str] = Agent(
@@ -44,8 +48,9 @@ def build_agent() -> Agent[Deps, str]:
                 ctx.deps.brand_names = [b.name for b in await visible_brands(conn)]
         names = ctx.deps.brand_names
         return (
-            f"Today is {ctx.deps.today.isoformat()} ({ctx.deps.today:%A}). "
-            f"The person is {ctx.deps.caller.email}; their brands: {', '.join(names) or 'none yet'}."
+            f"Today is {ctx.deps.today.isoformat()} ({ctx.deps.today:%A}) in the person's timezone, "
+            f"{CALLER_TIMEZONE}. The person is {ctx.deps.caller.email}; their brands: "
+            f"{', '.join(names) or 'none yet'}."
         )
 
     return agent

@@ -30,6 +30,7 @@ from agent.slash import help_text, is_slash, parse_slash
 from core.errors import UserFacingError
 from services.periods import PeriodReading, read_period
 from services.windows import resolve_window
+from tools.registry import get_spec
 
 CANNOT_UNDERSTAND = (
     "I'm the offline assistant, so I understand slash commands (type /help) and simple questions like "
@@ -69,9 +70,9 @@ WINDOW_TOOLS = {
 }
 """The tools that take days/since/until: a period in the message always reaches them."""
 
-# A capitalised name after "for"/"about" ("top hooks for Peak Fuel"), or anything after "what about".
+# A capitalised name after "for"/"about"/"of"/"on" ("top hooks for Peak Fuel"), or anything after "what about".
 _NAMED = re.compile(
-    r"\b(?:for|about|of)\s+(?P<name>[A-Z0-9][\w'&.-]*(?:\s+(?:&\s+)?[A-Z0-9][\w'&.-]*){0,4})"
+    r"\b(?:for|about|of|on)\s+(?P<name>[A-Z0-9][\w'&.-]*(?:\s+(?:&\s+)?[A-Z0-9][\w'&.-]*){0,4})"
     r"|\b(?:what|how)\s+about\s+(?P<any>[^?.!,;]+)",
 )
 # Words after "for"/"about" that name what to look at, not whose: a name made only of these is no brand.
@@ -79,7 +80,9 @@ _NOT_BRAND_WORDS = {
     "the", "my", "our", "a", "an", "all", "each", "this", "that", "it", "them", "me", "us", "i", "ad", "ads",
     "hook", "hooks", "brand", "brands", "campaign", "campaigns", "roas", "ctr", "cpa", "cpc", "cpm", "spend",
     "hold", "rate", "meta", "facebook", "instagram", "tiktok", "ugc", "cta", "lp", "aov", "vsl", "video",
-    "videos", "static", "statics", "carousel", "carousels", "reel", "reels", "story", "stories",
+    "videos", "static", "statics", "carousel", "carousels", "reel", "reels", "story", "stories", "reddit",
+    "slack", "google", "amazon", "shopify", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+    "sunday",
 }  # fmt: skip
 
 
@@ -155,10 +158,10 @@ def _intent(text: str) -> str | None:
     if _FATIGUE.search(t):
         return "fatigue"
     if re.search(r"\bhooks?\b", t) and re.search(
-        r"categor|kinds? of|types? of|hook types|which type|style", t
+        r"categor|kinds? of|types? of|hook types|which type|style|hook analysis", t
     ):
         return "hook_analysis"
-    if re.search(r"\bhooks?\b|thumb.?stop|\bopening|\bscroll", t):
+    if re.search(r"\bhooks?\b|thumb.?stop|\bopening|\bopeners?\b|\bfirst lines?\b|\bscroll", t):
         return "top_hooks"
     if re.search(r"\b(my|our|which|what|list( my)?) brands\b|what data", t):
         return "brands"
@@ -166,10 +169,51 @@ def _intent(text: str) -> str | None:
         return totals
     if re.search(
         r"perform|winner|loser|\bbest\b|\bworst\b|\btop\b|\bbottom\b|\broas\b|\bcpa\b|\bctr\b|\bcpc\b|\bcpm\b"
-        r"|\bspend\b|\bads?\b.*(doing|working)",
+        r"|\bspend\b|\bads?\b.*(doing|working)|\bwasting\b",
         t,
     ):
         return "ad_performance"
+    return _workspace_intent(t)
+
+
+# The workspace tools (setup, Meta, jobs, research, creative), one rule each, tried after the reporting
+# tools above; the first match wins, so a more specific rule comes before a broader one.
+_WORKSPACE_RULES: list[tuple[str, str]] = [
+    (r"\bslack\b|#[a-z0-9][\w-]*", "slack_channel"),
+    (r"\bnotifications?\b|\bunread\b", "notifications"),
+    (r"\bact_\d+|\bad account \d+", "meta_account"),
+    (r"\bblueprint|section by section|\brebuild\b", "blueprint"),
+    (r"https?://\S+.{0,40}\bvariant|\bvariant.{0,40}https?://", "promote_lp_to_variant"),
+    (r"\b(make|create|generate|produce|design)\b.{0,30}\b(ads?|ad images?|creatives?|images)\b", "create_ads"),
+    (r"\bauto.?recommend|\btemplates?\b.{0,20}\bauto|\bauto\b.{0,20}\btemplates?", "template_auto"),
+    (r"\b(approve|reject)\b.{0,10}\btemplates?\b", "review_templates"),
+    (r"\btemplates?\b.{0,30}\b(recommend|fit|suit)|\b(recommend|suggest)\b.{0,20}\btemplates?", "recommend_templates"),
+    (r"\btemplates?\b", "templates"),
+    (r"\bvt-[0-9a-f]{4,}", "link_generated_ad"),
+    (r"\b(add|create|new|archive|unarchive|rename)\b.{0,12}\bbrand\b", "brand"),
+    (r"\bschedul|\bnext\b.{0,30}\b(run|sync)\b", "schedules"),
+    (r"\bjobs?\b|\bfail(ed|ing|ures?)?\b|\bbackground\b", "jobs"),
+    (r"\bclassif", "classify"),
+    (r"\bconnect (my |our )?(facebook|meta|fb)|\bhow do i connect\b", "connect_meta"),
+    (r"\b(meta|facebook|fb)\b.{0,30}\b(connected|status|token|expir)|\b(last|latest) sync(ed)?\b"
+     r"|\bsync(ed)? .{0,20}\blast\b|\bwhen did\b.{0,40}\bsync", "meta_status"),
+    (r"https?://", "analyze_landing_page"),
+    (r"\bcompetitor|\bad library\b", "competitor_ads"),
+    (r"\b(re-?)?(sync|pull|refresh|fetch|import)\b.{0,40}\b(meta|facebook|fb|ads)\b", "sync_meta"),
+    (r"\breddit\b", "research_reddit"),
+    (r"\bpersona|\bwho is our customer|\bcustomer avatar", "synthesize_persona"),
+    (r"\bvariants?\b", "discover_variants"),
+    (r"\b(landing pages?|lps?)\b.{0,30}\b(analy[sz]ed|analys[ie]s)\b|\banalys[ie]s\b.{0,20}\blanding", "landing_page_analyses"),
+    (r"\bpatterns?\b|\bthemes?\b|\brecurring\b", "discover_patterns"),
+    (r"\bgaps?\b|\bwhat'?s missing\b|\b(empty|blank|unfilled)\b", "content_gaps"),
+    (r"\bproducts?\b|\bcatalog", "products"),
+]  # fmt: skip
+
+
+def _workspace_intent(t: str) -> str | None:
+    for pattern, tool in _WORKSPACE_RULES:
+        if re.search(pattern, t):
+            return tool
     return None
 
 
@@ -269,6 +313,113 @@ def _compare_note(question: str, *, today: date) -> str | None:
     return None
 
 
+_URL = re.compile(r"https?://[^\s\"'<>]+")
+_QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
+_CAPITALISED = r"[A-Z][\w'&.-]*(?:\s+(?:&\s+)?[A-Z][\w'&.-]*){0,4}"
+
+
+def _brand_word(t: str, names: list[str]) -> str | None:
+    """A brand's first word alone ("acme", "bloom") as a whole word of the message, when it is exactly
+    one of the caller's brands."""
+    found = {
+        n
+        for n in names
+        if len(first := n.split()[0].casefold()) >= 4 and re.search(rf"\b{re.escape(first)}\b", t)
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def _url(text: str) -> str | None:
+    m = _URL.search(text)
+    return m.group(0).rstrip(".,;:!?)") if m else None
+
+
+def _product(text: str, brand_names: list[str]) -> str | None:
+    """The product a message names: in quotes, or a capitalised name after "for"/"of" that is no brand."""
+    if m := _QUOTED.search(text):
+        return m[1] or m[2]
+    for m in re.finditer(rf"\b(?:for|of)\s+({_CAPITALISED})", text):
+        name = m[1].rstrip(".'")
+        if not any(name.casefold() in n.casefold() or n.casefold() in name.casefold() for n in brand_names):
+            return name
+    return None
+
+
+def _new_brand(text: str) -> str | None:
+    if m := _QUOTED.search(text):
+        return m[1] or m[2]
+    m = re.search(rf"\b(?:called|named)\s+({_CAPITALISED})", text) or re.search(
+        rf"\bbrand\s+({_CAPITALISED})", text
+    )
+    return m[1] if m else None
+
+
+def _workspace_args(tool: str, text: str, *, named: str | None, brand_names: list[str]) -> dict[str, Any]:
+    """The arguments a workspace tool's rule reads from the message (ids, links, names, switches)."""
+    t = text.lower()
+    args: dict[str, Any] = {}
+    if tool == "jobs" and re.search(r"\bfail", t):
+        args["view"] = "failed"
+    elif tool == "notifications":
+        if re.search(r"\bmark\b.{0,30}\bread\b", t):
+            args["mark_all_read"] = True
+        elif re.search(r"\bunread\b|\bnew\b", t):
+            args["unread"] = True
+    elif tool == "slack_channel" and (m := re.search(r"#[a-z0-9][\w-]*", t)):
+        args["channel"] = m.group(0)
+    elif tool == "templates" and (
+        m := re.search(r"\b(pending|rejected|approved)\b|\b(waiting|awaiting|queue)", t)
+    ):
+        args["status"] = m[1] or "pending"
+    elif tool == "review_templates":
+        ids = re.findall(r"\b(?=[0-9a-f]*\d)[0-9a-f]{6,36}\b", t)
+        if ids:
+            args["ids"] = ",".join(ids)
+        args["decision"] = "reject" if re.search(r"\breject", t) else "approve"
+    elif tool in ("template_auto", "create_ads", "recommend_templates"):
+        if product := _product(text, brand_names):
+            args["product"] = product
+        if tool == "template_auto":
+            args["enabled"] = not re.search(r"\b(off|disable|stop)\b", t)
+        if tool == "create_ads":
+            if m := re.search(r"\b(\d{1,2})\b", t):
+                args["count"] = int(m[1])
+            if re.search(r"\bupload|\bour own\b", t):
+                args["source"] = "uploaded"
+    elif tool == "link_generated_ad":
+        if m := re.search(r"\bvt-[0-9a-f]{4,}", t):
+            args["ad"] = m.group(0)
+        if m := _AD_ID.search(t):
+            args["meta_ad"] = m[1]
+    elif tool == "meta_account" and (m := re.search(r"\bact_\d+|\b\d{6,20}\b", t)):
+        args["account"] = m.group(0)
+    elif tool in ("analyze_landing_page", "promote_lp_to_variant") and (url := _url(text)):
+        args["url"] = url
+    elif tool == "blueprint":
+        if url := _url(text):
+            args["landing_page"] = url
+        if m := re.search(r"\b(docx|pdf|json|markdown)\b", t):
+            args["format"] = "md" if m[1] == "markdown" else m[1]
+    elif tool == "research_reddit" and (
+        m := re.search(r"\b(?:about|for|on)\s+(?!reddit\b)(.+?)(?=\s+for\s|\s+on reddit|[?.!,;:]|$)", t)
+    ):
+        query = m[1].strip()
+        if not any(query == n.casefold() for n in brand_names):
+            args["query"] = query
+    elif tool == "competitor_ads" and (m := re.search(r"\b\d{6,20}\b", t)):
+        args["page"] = m.group(0)
+    elif tool == "brand":
+        # Exact names only: a near miss of an existing brand ("Acme Petz") is a new brand's name.
+        name = next((n for n in brand_names if n.casefold() in t), None) or _new_brand(text)
+        if name:
+            args["name"] = name
+        if m := re.search(r"\b(unarchive|archive)\b", t):
+            args["action"] = m[1]
+        if url := _url(text):
+            args["website"] = url
+    return args
+
+
 def _last_tool_call(messages: list[ModelMessage]) -> ToolCallPart | None:
     for message in reversed(messages[:-1]):
         if isinstance(message, ModelResponse):
@@ -299,9 +450,16 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
     example_brand = context.brand_names[0] if context.brand_names else "Acme Pets"
     if tool is None:
         return ModelResponse(parts=[TextPart(CANNOT_UNDERSTAND.format(brand=example_brand))])
-    if tool != "brands":
+    spec = get_spec(tool)
+    takes_brand = spec is None or "brand" in spec.arguments  # a tool not registered yet: as the others
+    if spec is not None and "brand" in spec.arguments and "brand" not in spec.required:
+        # An optional brand (meta_status, schedules, …) is passed only when the message names one.
+        optional = named or _brand_word(t, context.brand_names)
+        if optional:
+            args["brand"] = optional
+    elif takes_brand and tool != "brand":
         # The message's brand wins over the thread's, even one the caller can't see (the tool says so).
-        brand = named or args.get("brand")
+        brand = named or _brand_word(t, context.brand_names) or args.get("brand")
         if brand is None and previous is not None:
             brand = previous.args_as_dict().get("brand")
         if brand is None and len(context.brand_names) == 1:
@@ -312,6 +470,7 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
         args["brand"] = brand
         if tool in WINDOW_TOOLS:
             args.update(window)
+    args.update(_workspace_args(tool, text, named=named, brand_names=context.brand_names))
     metric = _metric(t)
     if tool == "fatigue" and re.search(r"\bhooks?\b", t):
         args["by"] = "hook"
@@ -333,6 +492,10 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
             return ModelResponse(
                 parts=[TextPart("Which ad? Give its Meta ad ID, e.g. deep analysis of ad 1202...")]
             )
+    if spec is not None and (missing := [a for a in spec.required if a not in args]):
+        return ModelResponse(
+            parts=[TextPart(f"I need the {' and '.join(missing)} for that; for example `{spec.example}`.")]
+        )
     return ModelResponse(parts=[ToolCallPart(tool_name=tool, args=args)])
 
 

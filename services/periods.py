@@ -237,6 +237,15 @@ def _bfcm(m: re.Match[str], today: date) -> _Read:
     return start, end, f"Black Friday to Cyber Monday {year}", None
 
 
+def _named_week(m: re.Match[str], today: date) -> _Read:
+    """The week a retail day falls in ("Black Friday week"): Monday to Sunday, to today while it runs."""
+    day, label = _parse_date(m["a"] or m["w"], today=today)
+    monday = day - timedelta(days=day.weekday())
+    if monday + timedelta(days=6) > today:
+        return monday, today, f"the week of {label} (since Monday)", None
+    return monday, monday + timedelta(days=6), f"the week of {label} (Monday to Sunday)", None
+
+
 def _month(m: re.Match[str], today: date) -> _Read:
     first = today.replace(day=1)
     if m["which"] in ("last", "previous", "past"):
@@ -319,6 +328,11 @@ _FORMS: list[tuple[str, _Reader]] = [
         rf"\b(?:(?:during|over|for|in)\s+)?(?:the\s+)?(?:bfcm|black\s+friday\s*(?:/|-|–|&|and)\s*cyber\s+monday)"
         rf"(?:\s+weekend)?(?:\s+(?P<y>{_YEAR}))?(?![\w-])",
         _bfcm,
+    ),
+    (
+        rf"\b(?:(?:during|over|in)\s+)?(?:the\s+)?(?:(?P<a>{NAMED_DAY}(?:\s+{_YEAR})?)\s+week"
+        rf"|week\s+of\s+(?P<w>{NAMED_DAY}(?:\s+{_YEAR})?))\b",
+        _named_week,
     ),
     (rf"\b(?:from\s+)?(?P<a>{DATE}){_TO}(?P<b>{_END})(?![\w-])", _range_form),
     (rf"\bbetween\s+(?P<a>{DATE})\s*(?:and|-|–|to)\s*(?P<b>{_END})(?![\w-])", _range_form),

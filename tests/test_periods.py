@@ -55,6 +55,10 @@ NEW_YEAR = date(2027, 1, 10)  # a Sunday, early in a year: months and quarters w
         ("dec 20 to jan 5", TODAY, "2025-12-20", "2026-01-05", "2025-12-20 to 2026-01-05", "dec 20 to jan 5"),
         ("from Black Friday to Cyber Monday", TODAY, "2026-11-27", "2026-11-30",
          "Black Friday 2026 to Cyber Monday 2026", "from Black Friday to Cyber Monday"),
+        ("top hooks during Black Friday week", TODAY, "2026-11-23", "2026-11-29",
+         "the week of Black Friday 2026 (Monday to Sunday)", "during Black Friday week"),
+        ("spend the week of cyber monday", TODAY, "2026-11-30", "2026-12-05",
+         "the week of Cyber Monday 2026 (since Monday)", "the week of cyber monday"),
         # "since <date>" runs to today.
         ("top hooks for Acme Pets since Black Friday", TODAY, "2026-11-27", "2026-12-05", "since Black Friday 2026",
          "since Black Friday"),

@@ -1,0 +1,1 @@
+"""The labelled phrasings and their runner (`make eval`)."""
