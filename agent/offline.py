@@ -55,6 +55,7 @@ _METRIC_WORDS: list[tuple[str, str]] = [
 ]
 _FATIGUE = re.compile(
     r"fatigu|burn(ing|ed|t)?[ -]?out|wear(ing)?[ -]out|worn[ -]out|\btired\b|frequency.{0,15}high|high freq"
+    r"|frequency.{0,15}(ris|climb|increas|going up|\bup\b)"
 )
 _HOOK_METRICS = {"hook_rate", "hold_rate", "thruplay_rate", "ctr", "cpa", "roas"}
 WINDOW_TOOLS = {
@@ -219,10 +220,11 @@ def _workspace_intent(t: str) -> str | None:
 
 _SUMMARY_WORDS = re.compile(
     r"\bhow much\b.*\b(?:spen[dt]|spending|revenue|sales|made?)\b|\btotals?\b|\boverall\b|\bsummar(?:y|ise|ize)\b"
+    r"|\bhow many\s+(?:purchases|sales|orders|conversions|clicks|link clicks|impressions)\b"
     r"|\bkpis?\b|\bwhat(?:'s| was| is| were| are)\s+(?:our|my|the)\s+(?:total\s+|overall\s+|blended\s+)?"
     r"(?:roas|spend|cpa|ctr|revenue|sales|purchases)\b"
 )
-_COMPARE_WORDS = re.compile(r"\bcompar(?:e|ed|ing|ison)\b|\bvs\b\.?|\bversus\b")
+_COMPARE_WORDS = re.compile(r"\bcompar(?:e|ed|ing|ison)\b|\bvs\b\.?|\bversus\b|\b(?:better|worse) than\b")
 
 
 def _totals_intent(t: str) -> str | None:
@@ -472,8 +474,8 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
             args.update(window)
     args.update(_workspace_args(tool, text, named=named, brand_names=context.brand_names))
     metric = _metric(t)
-    if tool == "fatigue" and re.search(r"\bhooks?\b", t):
-        args["by"] = "hook"
+    if tool == "fatigue":  # said either way, so the answer's table is never a guess
+        args["by"] = "hook" if re.search(r"\bhooks?\b", t) else "ad"
     if tool == "top_hooks" and metric in _HOOK_METRICS:
         args["metric"] = metric
     if tool == "ad_performance":

@@ -267,12 +267,12 @@ async def test_another_organizations_brand_is_not_found(db: Database, shop: Shop
     [
         ("which hooks are fatiguing for Acme Pets?", {"brand": "Acme Pets", "by": "hook"}),
         ("what ads are burning out for Acme Pets last month?",
-         {"brand": "Acme Pets", "since": "2026-10-01", "until": "2026-10-31"}),
-        ("which ads are wearing out for Bloom Botanicals in the last 30 days", {"brand": "Bloom Botanicals", "days": 30}),
-        ("are any of our ads tired? Acme Pets", {"brand": "Acme Pets"}),
-        ("creative fatigue for Acme Pets since Nov 1", {"brand": "Acme Pets", "since": "2026-11-01", "until": "2026-11-25"}),
+         {"brand": "Acme Pets", "by": "ad", "since": "2026-10-01", "until": "2026-10-31"}),
+        ("which ads are wearing out for Bloom Botanicals in the last 30 days", {"brand": "Bloom Botanicals", "by": "ad", "days": 30}),
+        ("are any of our ads tired? Acme Pets", {"brand": "Acme Pets", "by": "ad"}),
+        ("creative fatigue for Acme Pets since Nov 1", {"brand": "Acme Pets", "by": "ad", "since": "2026-11-01", "until": "2026-11-25"}),
         ("is frequency too high on Acme Pets ads this week?",
-         {"brand": "Acme Pets", "since": "2026-11-23", "until": "2026-11-25"}),
+         {"brand": "Acme Pets", "by": "ad", "since": "2026-11-23", "until": "2026-11-25"}),
         ("which types of hooks are fatiguing for Acme Pets", {"brand": "Acme Pets", "by": "hook"}),
     ],
 )  # fmt: skip
@@ -299,7 +299,12 @@ async def test_a_period_in_a_fatigue_question_is_the_window_answered(db: Databas
     )
     [tool_call] = turn.tool_calls
     since = last_month_end.replace(day=1)
-    assert tool_call.args == {"brand": "Acme Pets", "since": str(since), "until": str(last_month_end)}
+    assert tool_call.args == {
+        "brand": "Acme Pets",
+        "since": str(since),
+        "until": str(last_month_end),
+        "by": "ad",
+    }
     assert f"({since} to {last_month_end})" in turn.text
 
 
@@ -321,7 +326,7 @@ async def test_a_period_it_cannot_read_is_named_with_the_window_used(db: Databas
     turn = await run_turn(
         db=db, caller=maya, message="which ads are wearing out for Acme Pets since the launch?", today=today
     )
-    assert turn.tool_calls[0].args == {"brand": "Acme Pets"}
+    assert turn.tool_calls[0].args == {"brand": "Acme Pets", "by": "ad"}
     since, until = today - timedelta(days=30), today - timedelta(days=1)
     assert turn.text.startswith(
         f"I couldn't read 'since the launch' as dates, so this answer covers last 30 days ({since} to {until})."
