@@ -36,6 +36,8 @@ DAYS = 14
 N_ADS = 16
 FIXTURES = Path(__file__).parent / "fixtures"
 PURCHASE = "omni_purchase"
+PITCH = "hydrates dry skin overnight; dermatologists love it; free shipping today."
+GLOW = f"Glow Serum: {PITCH}"
 
 
 @pytest.fixture
@@ -165,7 +167,7 @@ async def test_a_meta_brand_from_nothing_to_insight_with_the_cli_and_chat_only(
             ok(cli(
                 "product", "add", name, "--brand", brand, "--price", "34",
                 "--url", f"https://www.acme.example/products/{slug}/?utm_source=ig",
-                "--description", f"{name}: hydrates dry skin overnight; dermatologists love it; free shipping today.",
+                "--description", f"{name}: {PITCH}",
             ))  # fmt: skip
 
         # -- link and sync: the daily schedule made, the next stages queued
@@ -250,7 +252,8 @@ async def test_a_meta_brand_from_nothing_to_insight_with_the_cli_and_chat_only(
         for n, colour in enumerate(((200, 30, int(tag[:2], 16)), (30, 200, int(tag[2:4], 16)))):
             (folder / f"first-hour-{tag}-{n}.png").write_bytes(png(colour))
         assert "Imported 2 template(s) into the pending queue" in ok(
-            cli("templates", "import", str(folder), "--category", "ugc")
+            # Described for this product, so they score above the rest of a shared library for it.
+            cli("templates", "import", str(folder), "--category", "ugc", "--description", GLOW)
         )
         ok(cli("templates", "reviewer", email))
         pending = one_call(await ask("/templates status:pending"))
