@@ -991,6 +991,13 @@ class FakeGraph:
         if path == "/debug_token":
             return self._debug_token(params.get("input_token", ""))
         node, edge = parts[0], "/".join(parts[1:])
+        if node == "" and method == "GET" and "ids" in params:
+            # Several nodes in one call, as Graph reads `?ids=a,b`: {id: node}; one unknown id fails all.
+            ids = [one for one in params["ids"].split(",") if one]
+            if len(ids) > 50:
+                raise GraphError(400, 100, "(#100) Too many IDs. Maximum: 50.")
+            rest = {k: v for k, v in params.items() if k != "ids"}
+            return {one: self._route(method, f"/{one}", rest, version) for one in ids}
         if node == "me":
             if edge == "" and method == "GET":
                 return {"id": "100000000000001", "name": "Fake Meta User"}

@@ -187,12 +187,17 @@ async def test_download_then_already_had_and_a_404_is_counted(brand: Brand) -> N
         assert on_disk == expected and row["bytes"] == len(expected)
         assert row["sha256"] == hashlib.sha256(expected).hexdigest()
     assert not list((brand.home / "assets" / ".staging").iterdir())  # nothing half-written left behind
-    video_lookups = brand.graph.calls("/770")
+    # Both videos' sources in one Graph call (`?ids=`), not one call per video.
+    lookups = [
+        r.params for r in brand.graph.requests if "fields" in r.params and "source" in r.params["fields"]
+    ]
+    assert [sorted(p.get("ids", "").split(",")) for p in lookups] == [["771000", "772000"]], lookups
 
     second = await brand.download()
     assert (second.downloaded, second.already_had, second.failed, second.bytes) == (0, 6, 1, 0)
     assert all(n == 1 for path, n in brand.media.hits.items() if not path.endswith("a3.jpg?stp=x"))
-    assert brand.graph.calls("/770") == video_lookups  # stored videos are not looked up again
+    again = [r for r in brand.graph.requests if "fields" in r.params and "source" in r.params["fields"]]
+    assert len(again) == len(lookups)  # stored videos are not looked up again
 
     # A new thumbnail for a2 (another image): fetched again; a lost file is fetched again too.
     brand.media.files["/thumbs/a2-new.jpg"] = (b"new image", "image/png")
@@ -233,6 +238,23 @@ async def test_limits_size_cap_and_placeholders(brand: Brand) -> None:
         "4,000 bytes, over the 3,200-byte cap" in e for e in declared.error_samples
     )
     assert not list((brand.home / "assets" / ".staging").iterdir())
+
+
+async def test_a_video_meta_will_not_give_is_named_and_the_others_still_come(brand: Brand) -> None:
+    """One unreadable video fails Graph's whole `?ids=` call: each is then asked alone, so the others
+    are stored and the one Meta refuses is named."""
+    await _three_images_two_videos(brand)
+    prefix = str(brand.id.int)[:8]
+    await brand.add_ad(f"{prefix}13", "video", None, "779000")  # a video the fake does not know
+    result = await brand.download()
+    stored = await brand.stored()
+    assert {(ad, kind) for ad, kind in stored if kind == "video"} == {
+        (f"{prefix}11", "video"),
+        (f"{prefix}12", "video"),
+    }
+    assert result.failed == 2  # a3's 404 and the unknown video
+    [sample] = [e for e in result.error_samples if e.startswith("video of")]
+    assert sample.startswith(f"video of Ad {prefix}13 ({prefix}13): ") and "779000" in sample, sample
 
 
 async def test_videos_without_a_meta_connection_are_skipped(brand: Brand) -> None:

@@ -9,6 +9,9 @@ from pathlib import Path
 import httpx
 
 CHUNK_BYTES = 256 * 1024
+WRITE_BYTES = 4 * 1024 * 1024
+"""Written to disk this much at a time: one thread hop per write, not one per chunk (most creatives are
+written whole, in one)."""
 
 
 class TooLarge(Exception):
@@ -26,14 +29,22 @@ async def stream_to_file(response: httpx.Response, staged: Path, cap: int) -> tu
     if declared > cap:
         raise TooLarge(declared, declared=True)
     digest, size = hashlib.sha256(), 0
-    out = await asyncio.to_thread(staged.open, "wb")
-    try:
-        async for chunk in response.aiter_bytes(CHUNK_BYTES):
-            size += len(chunk)
-            if size > cap:
-                raise TooLarge(size, declared=False)
-            digest.update(chunk)
-            await asyncio.to_thread(out.write, chunk)
-    finally:
-        await asyncio.to_thread(out.close)
+    pending, written = bytearray(), False
+    async for chunk in response.aiter_bytes(CHUNK_BYTES):
+        size += len(chunk)
+        if size > cap:
+            raise TooLarge(size, declared=False)
+        digest.update(chunk)
+        pending += chunk
+        if len(pending) >= WRITE_BYTES:
+            await asyncio.to_thread(_write, staged, bytes(pending), append=written)
+            pending.clear()
+            written = True
+    if pending or not written:
+        await asyncio.to_thread(_write, staged, bytes(pending), append=written)
     return digest.hexdigest(), size
+
+
+def _write(staged: Path, data: bytes, *, append: bool) -> None:
+    with staged.open("ab" if append else "wb") as out:
+        out.write(data)
