@@ -103,10 +103,12 @@ def _metric(text: str) -> str | None:
 
 
 def _brand(text: str, names: list[str]) -> str | None:
-    t = text.casefold()
+    t = " ".join(text.casefold().split())
     for name in sorted(names, key=len, reverse=True):
         if name.casefold() in t:
             return name
+    if len(t) < 4:  # a partial match of almost nothing (" ", "ab") would match every name
+        return None
     best: tuple[float, str | None] = (0.0, None)
     for name in names:
         score = fuzz.partial_ratio(name.casefold(), t)

@@ -360,3 +360,19 @@ async def test_a_zero_spend_floor_ranks_only_ads_with_spend_in_both(db: Database
     turn = await run_turn(db=db, caller=maya, message=f'/compare brand:"{BRAND}" days:7 min_spend:0')
     result = result_of(turn)
     assert result["roas_movers"] and all(m["spend"] > 0 and m["vs_spend"] > 0 for m in result["roas_movers"])
+
+
+@pytest.mark.parametrize(
+    "names", [["Lumen Sleep", "Peak Fuel"], ["Acme Pets", "Bloom Botanicals", "Peak Fuel"], ["Peak Fuel"]]
+)
+def test_a_side_naming_only_a_period_never_becomes_another_brand(names: list[str]) -> None:
+    """'… vs last week' has no brand on its right: once the period is read there is nothing left, and
+    nothing must match one of the caller's other brands (leo's Lumen Sleep was once compared)."""
+    context = RouterContext(brand_names=names, today=date(2026, 12, 5))
+    text = "compare Peak Fuel this week vs last week"
+    part = route(text, context=context, history=[ModelRequest(parts=[UserPromptPart(text)])]).parts[0]
+    assert isinstance(part, ToolCallPart) and part.tool_name == "compare"
+    assert part.args_as_dict() == {
+        "brand": "Peak Fuel", "since": "2026-11-30", "until": "2026-12-05",
+        "vs_since": "2026-11-23", "vs_until": "2026-11-29",
+    }  # fmt: skip
