@@ -53,11 +53,14 @@ def ok(done: subprocess.CompletedProcess[str]) -> str:
 
 
 @contextmanager
-def worker(env: dict[str, str], log: Path) -> Iterator[None]:
-    """`viraltracker worker`, as an operator starts it, stopped with SIGTERM on the way out."""
+def worker(database_url: str, home: Path, log: Path, **env: str) -> Iterator[None]:
+    """`viraltracker worker`, as an operator starts it (no model keys), stopped with SIGTERM on the way out."""
+    full = {**os.environ, "DATABASE_URL": database_url, "VIRALTRACKER_HOME": str(home), **env}
+    for key in ("ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "VIRALTRACKER_MODEL"):
+        full.pop(key, None)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [CLI, "worker", "--concurrency", "2"], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out
+            [CLI, "worker", "--concurrency", "2"], env=full, stdin=subprocess.DEVNULL, stdout=out, stderr=out
         )
     try:
         yield
@@ -177,10 +180,7 @@ async def test_a_meta_brand_from_nothing_to_insight_with_the_cli_and_chat_only(
         assert f"Queued: downloading {N_ADS} new creatives, classifying {N_ADS} new ads" in synced, synced
 
         # -- a worker takes it from there
-        worker_env = {**os.environ, "DATABASE_URL": database_url, "VIRALTRACKER_HOME": str(home), **env}
-        for key in ("ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "VIRALTRACKER_MODEL"):
-            worker_env.pop(key, None)
-        with worker(worker_env, home / "worker.log"):
+        with worker(database_url, home, home / "worker.log", **env):
             runs = await settled(db, org, wanted={"asset_download", "ad_classification"})
         assert {(r["job_type"], r["status"]) for r in runs} == {
             ("asset_download", "succeeded"),
@@ -262,7 +262,7 @@ async def test_a_meta_brand_from_nothing_to_insight_with_the_cli_and_chat_only(
         # The product opts in to auto-recommendations: approving templates gets them scored for it.
         auto = await ask('/template_auto product:"Glow Serum" enabled:true threshold:0 confirm:true')
         assert not auto.refused, auto.text
-        with worker(worker_env, home / "worker-templates.log"):
+        with worker(database_url, home, home / "worker-templates.log", **env):
             approved = await ask(f"/review_templates ids:{','.join(ours)} decision:approve confirm:true")
             assert approved.text.startswith("Approved 2 template(s)"), approved.text
             deadline = time.monotonic() + 60
@@ -363,10 +363,7 @@ async def test_a_csv_brand_from_nothing_to_insight_with_the_cli_and_chat_only(
     ))  # fmt: skip
     assert added == f"Added 'Glow Serum' to {brand} with 1 product page. 2 of {brand}'s ads link to it."
 
-    worker_env = {**os.environ, "DATABASE_URL": database_url, "VIRALTRACKER_HOME": str(home)}
-    for key in ("ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "VIRALTRACKER_MODEL"):
-        worker_env.pop(key, None)
-    with worker(worker_env, home / "worker.log"):
+    with worker(database_url, home, home / "worker.log"):
         runs = await settled(db, org, wanted={"ad_classification"})
     assert [(r["job_type"], r["status"]) for r in runs] == [("ad_classification", "succeeded")], runs
 
