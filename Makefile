@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint eval bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline chromium
+.PHONY: run test install lint eval screenshots bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: lint chromium
 # The labelled phrasings (evals/cases.yaml): the offline router, then the configured model when a key is set.
 eval: install
 	$(BIN)/python -m evals.run
+
+# One PNG per chat command on the demo (1440x900 and 390x844) into screenshots/, for a person to look at.
+screenshots: install chromium
+	$(BIN)/python -m evals.screenshots $(if $(ONLY),--only $(ONLY))
 
 bench: install
 	$(BIN)/python -m bench.run_bench
