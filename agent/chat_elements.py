@@ -20,8 +20,6 @@ logger = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Element)
 
-# Chainlit sends a table's JSON untyped; stored, it says what it is.
-MIMES = {**mime_types, "dataframe": "application/json"}
 KINDS = {"dataframe": "table", "plotly": "chart", "image": "image", "text": "text", "file": "file"}
 
 
@@ -45,7 +43,7 @@ async def keep_elements(elements: list[E]) -> tuple[list[E], str]:
         if element.url:  # shown from where it already is (an image on the web)
             kept.append(element)
             continue
-        element.mime = element.mime or MIMES.get(element.type) or _guessed(element)
+        element.mime = element.mime or mime_types.get(element.type) or _guessed(element)
         try:
             await layer.keep_element(element)
         except Exception:
