@@ -79,6 +79,7 @@ class HistoryDataLayer(BaseDataLayer):
     """Users, threads, steps, elements and feedback in our chat-history tables."""
 
     KNOWN_THREADS_MAX = 50_000
+    KEPT_MAX = 1_000
 
     def __init__(
         self,
@@ -406,6 +407,8 @@ class HistoryDataLayer(BaseDataLayer):
         if self.storage_provider is None:
             raise ValueError("Chat history has no storage provider")
         uploaded = await self._upload(element)
+        if len(self._kept) >= self.KEPT_MAX:  # rows never written (no message); theirs would upload again
+            self._kept.pop(next(iter(self._kept)))
         self._kept[element.id] = uploaded
         element.url = str(uploaded["url"])
         return element.url
