@@ -12,7 +12,6 @@ origin check of writes and of the chat's socket, sign-in tokens dropped after th
 from __future__ import annotations
 
 import html
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -21,7 +20,6 @@ from uuid import UUID
 
 import jwt as pyjwt
 from chainlit.auth import decode_jwt, get_jwt_secret, get_token_from_cookies
-from chainlit.config import FILES_DIRECTORY
 from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
 from chainlit.utils import mount_chainlit
@@ -31,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 import app
+from agent import chainlit_tuning
 from agent import slack as slack_bot
 from agent.web_security import AllowedOrigins, WebSecurityMiddleware
 from core.errors import UserFacingError
@@ -54,8 +53,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await app.shutdown()
         if layer := get_data_layer():
             await layer.close()
-        # As Chainlit does: the sessions' files (uploads, elements being persisted) go with the server.
-        shutil.rmtree(FILES_DIRECTORY, ignore_errors=True)
+        # As Chainlit does, the sessions' files go with the server: only this server's own.
+        chainlit_tuning.remove_own_files_folder()
 
 
 @cache

@@ -12,6 +12,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from agent.charts import PlotlyChart, title_of
+from agent.chat_elements import keep_elements
 from agent.render import actions_of, charts_for, files_of, images_of, panels_of, tables_for
 from agent.runner import TurnResult
 from tools.actions import ActionButton
@@ -88,8 +89,9 @@ class ChainlitListener:
         if self.answer is None:
             self.answer = cl.Message(content=turn.text)
         elements, content_suffix = elements_for(turn.results)
-        if content_suffix:
-            self.answer.content += content_suffix
+        elements, not_kept = await keep_elements(elements)
+        if content_suffix or not_kept:
+            self.answer.content += content_suffix + not_kept
         self.answer.elements = elements
         self.answer.actions = chat_actions(turn.results)
         await self.answer.send()

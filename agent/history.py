@@ -70,7 +70,7 @@ def make_data_layer(
     Without a storage provider it persists users, threads, steps and feedback, and skips
     elements (logging a warning).
     """
-    # Chainlit writes a session's elements and uploads under `.files/<session>` with the umask's modes.
+    # Chainlit writes a session's uploads under its files folder (agent/chainlit_tuning) with the umask's modes.
     private_dir(chainlit.config.FILES_DIRECTORY)
     return HistoryDataLayer(database_url, storage_provider=storage_provider, max_size=max_size)
 
@@ -79,6 +79,7 @@ class HistoryDataLayer(BaseDataLayer):
     """Users, threads, steps, elements and feedback in our chat-history tables."""
 
     KNOWN_THREADS_MAX = 50_000
+    KEPT_MAX = 1_000
 
     def __init__(
         self,
@@ -108,6 +109,8 @@ class HistoryDataLayer(BaseDataLayer):
         # A thread known to exist (True), or being written right now (its outcome, to wait on):
         # Chainlit fires several step writes at once, and each first touches the thread.
         self._threads: dict[str, asyncio.Future[bool] | bool] = {}
+        # Elements stored before their answer was sent (keep_element), until their row is written.
+        self._kept: dict[str, dict[str, Any]] = {}
 
     # -- statements ------------------------------------------------------------------------------
 
@@ -397,15 +400,21 @@ class HistoryDataLayer(BaseDataLayer):
                 )
         return ElementDict(**{**row, "url": url})  # type: ignore[typeddict-item]
 
-    @queue_until_user_message()
-    async def create_element(self, element: Element) -> None:
-        """The element's content into the storage provider, its row into elements (an element of
-        no message is not kept)."""
+    async def keep_element(self, element: Element) -> str:
+        """Store the element's content now (before it is shown) and give it the URL it is read at,
+        so that the live answer and the reopened thread show the same stored copy; raises when the
+        storage fails. Its row is written when Chainlit persists the element (create_element)."""
         if self.storage_provider is None:
-            logger.warning("Chat history: no storage provider, so the element %s is not kept", element.id)
-            return
-        if not element.for_id:
-            return
+            raise ValueError("Chat history has no storage provider")
+        uploaded = await self._upload(element)
+        if len(self._kept) >= self.KEPT_MAX:  # rows never written (no message); theirs would upload again
+            self._kept.pop(next(iter(self._kept)))
+        self._kept[element.id] = uploaded
+        element.url = str(uploaded["url"])
+        return element.url
+
+    async def _upload(self, element: Element) -> dict[str, Any]:
+        assert self.storage_provider is not None
         content = await content_of(element)
         rows = await self._rows('select "userId" from threads where "id" = %(id)s', {"id": element.thread_id})
         owner = (rows[0]["userId"] if rows else None) or "unknown"
@@ -416,6 +425,18 @@ class HistoryDataLayer(BaseDataLayer):
         )
         if not uploaded:
             raise ValueError("Chat history: the storage provider did not keep the element")
+        return uploaded
+
+    @queue_until_user_message()
+    async def create_element(self, element: Element) -> None:
+        """The element's content into the storage provider (unless kept already), its row into
+        elements (an element of no message is not kept)."""
+        if self.storage_provider is None:
+            logger.warning("Chat history: no storage provider, so the element %s is not kept", element.id)
+            return
+        if not element.for_id:
+            return
+        uploaded = self._kept.pop(element.id, None) or await self._upload(element)
         given: dict[str, Any] = {
             **element.to_dict(),
             "url": uploaded.get("url"),

@@ -99,6 +99,8 @@ async def content_of(element: Element) -> bytes | str:
     """What the element shows: its file, its content, or what its URL serves."""
     if element.path:
         return await asyncio.to_thread(Path(element.path).read_bytes)
+    if element.content:  # before the URL: a kept element's URL is its stored copy
+        return element.content
     if element.url:
         async with httpx.AsyncClient(timeout=30) as client:
             response = await client.get(element.url)
@@ -107,8 +109,6 @@ async def content_of(element: Element) -> bytes | str:
                 f"Chat history: {element.url} answered {response.status_code}; the element is not kept"
             )
         return response.content
-    if element.content:
-        return element.content
     raise ValueError("Element url, path or content must be provided")
 
 

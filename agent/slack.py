@@ -337,8 +337,8 @@ async def record_turn(
             User(identifier=caller.email, metadata={"user_id": str(caller.user_id), "provider": "slack"})
         )
     session = HTTPSession(id=str(uuid.uuid4()), client_type="slack", thread_id=thread_id, user=user)
-    # Chainlit keeps an element's bytes under `.files/<session>` while it persists them; the folder
-    # itself is made at server start and removed at shutdown, so make sure it is there.
+    # Chainlit keeps an element's bytes in this server's session files folder (agent/chainlit_tuning)
+    # while it persists them; the folder is made at server start and removed at shutdown, so make sure.
     private_dir(session.files_dir.parent)
     context_var.set(ChainlitContext(session=session, emitter=BaseChainlitEmitter(session)))
     try:

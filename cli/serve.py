@@ -106,8 +106,8 @@ def chat(
     _run(migrate, migrate_first=False)
     console.print(f"ViralTracker chat on http://{host}:{port}  (Ctrl-C to stop)")
     console.print("Demo logins: maya@northwind.example / northwind-demo, leo@summit.example / summit-demo")
-    # Chainlit reads its signing key from the environment, and its .chainlit/ folder, chainlit.md
-    # and the sessions' .files/ from the working directory (both read when it is first imported).
+    # Chainlit reads its signing key from the environment, and its .chainlit/ folder and chainlit.md
+    # from the working directory (both read when it is first imported); session files: agent/chainlit_tuning.
     os.environ["CHAINLIT_AUTH_SECRET"] = settings.auth_secret()
     os.chdir(Path(__file__).resolve().parent.parent)  # the project folder, where app.py and .chainlit/ are
     # The app's log lines on stdout as well as in the log file, as they were under `chainlit run`.

@@ -11,11 +11,13 @@ import ast
 import importlib
 import inspect
 
+import chainlit.config
 import chainlit.server
 
 import app  # noqa: F401  (installs the tuning, as the server does)
-from agent.chainlit_tuning import strictly_increasing_utc_now
+from agent.chainlit_tuning import SESSION_FILES, strictly_increasing_utc_now
 from agent.input_checks import SOCKET_MAX_CHARS
+from settings import get_settings
 
 
 def _uses_of(module_name: str, name: str) -> list[str]:
@@ -46,3 +48,17 @@ def test_chainlit_still_sleeps_in_step_and_message_constructors() -> None:
 def test_the_socket_takes_a_message_up_to_our_limit() -> None:
     """Chainlit builds its socket.io server with engine.io's default frame cap (1 MB) and no setting."""
     assert chainlit.server.sio.eio.max_http_buffer_size == SOCKET_MAX_CHARS
+
+
+def test_chainlit_still_reads_its_files_folder_from_these_two_globals() -> None:
+    """We point `FILES_DIRECTORY` (in chainlit.config, and the copy chainlit.server imported) at this
+    server's own folder. When this fails, Chainlit keeps session files elsewhere (or deletes them
+    some other way): redo `use_own_files_folder`, or another server's stop may take our files again."""
+    assert set(_uses_of("chainlit.server", "FILES_DIRECTORY")) == {"FILES_DIRECTORY.is_dir"}
+    shutdown = inspect.getsource(importlib.import_module("chainlit.server"))
+    assert "shutil.rmtree(FILES_DIRECTORY)" in shutdown
+    files_dir = inspect.getsource(importlib.import_module("chainlit.session").BaseSession)
+    assert "from chainlit.config import FILES_DIRECTORY" in files_dir
+    assert "return FILES_DIRECTORY / self.id" in files_dir
+    assert chainlit.server.FILES_DIRECTORY is chainlit.config.FILES_DIRECTORY  # swapped in, both
+    assert chainlit.config.FILES_DIRECTORY.parent == get_settings().viraltracker_home / SESSION_FILES
