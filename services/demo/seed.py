@@ -443,7 +443,7 @@ async def seed_demo(
             brand_id, listings = await _seed_brand(conn, rng, brand, org_id, today, rows)
             plans += _plan_ads(rng, brand, brand_id, org_id, listings, start, end, rows, taken)
         step("template images")
-        catalogue = [(slug, name, category, fmt) for slug, name, category, fmt, _ in _TEMPLATES]
+        catalogue = [(slug, name, category, fmt) for slug, name, category, fmt, *_ in _TEMPLATES]
         images = await store_demo_images(settings or get_settings(), catalogue)
         cur = await conn.execute(  # the same image imported by someone else stays theirs
             "select sha256 from scraped_templates where sha256 = any(%s)",
@@ -452,9 +452,9 @@ async def seed_demo(
         imported = {row["sha256"] for row in await cur.fetchall()}
         rows["scraped_templates"] = [
             (status, name, category, fmt, Jsonb([category, fmt]), "demo", f"https://demo.invalid/templates/{slug}",
-             f"{name}: a proven {category} layout for DTC {fmt} ads.", image.path, image.path, image.sha256,
-             image.content_type, image.bytes, image.width, image.height)
-            for slug, name, category, fmt, status in _TEMPLATES
+             description, image.path, image.path, image.sha256, image.content_type, image.bytes, image.width,
+             image.height)
+            for slug, name, category, fmt, status, description in _TEMPLATES
             if (image := images[slug]).sha256 not in imported
         ]  # fmt: skip
         rows["notifications"] = [
