@@ -13,8 +13,8 @@ from db.pool import Caller, Database
 from services.demo.seed import seed_demo
 from services.platform.accounts import find_caller
 from services.templates.similarity import LABEL as OFFLINE_LABEL
-from tools.registry import all_specs, get_spec
 from tools.patterns import SHOWN
+from tools.registry import all_specs, get_spec
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,9 @@ async def test_a_demo_product_page_is_analysed_from_its_stored_copy(db: Database
     assert row is not None and row["n"] == 1
 
     missing = "https://acmepets.example/products/nothing-here"
-    turn = await run_turn(db=db, caller=maya, message=f'/analyze_landing_page url:{missing} brand:"Acme Pets"')
+    turn = await run_turn(
+        db=db, caller=maya, message=f'/analyze_landing_page url:{missing} brand:"Acme Pets"'
+    )
     [call] = turn.tool_calls
     assert call.error == (
         "acmepets.example is a reserved example address that never resolves, and Acme Pets has no stored"
@@ -65,13 +67,17 @@ async def test_a_demo_product_page_is_analysed_from_its_stored_copy(db: Database
 
 async def test_offline_ai_match_scores_differ_and_recommend_some(db: Database, maya: Caller) -> None:
     everything = only_result(
-        await run_turn(db=db, caller=maya, message='/recommend_templates brand:"Acme Pets" product:"Joint Chews"')
+        await run_turn(
+            db=db, caller=maya, message='/recommend_templates brand:"Acme Pets" product:"Joint Chews"'
+        )
     )
     scores = [r["score"] for r in everything["rows"]]
     assert len(scores) == 8 and len(set(scores)) >= 6, scores
     assert all(OFFLINE_LABEL in r["reason"] for r in everything["rows"])
     turn = await run_turn(
-        db=db, caller=maya, message='/recommend_templates brand:"Acme Pets" product:"Joint Chews" filter:recommended'
+        db=db,
+        caller=maya,
+        message='/recommend_templates brand:"Acme Pets" product:"Joint Chews" filter:recommended',
     )
     recommended = only_result(turn)
     assert [r["name"] for r in recommended["rows"]] == ["Split-screen before/after"]
@@ -80,7 +86,8 @@ async def test_offline_ai_match_scores_differ_and_recommend_some(db: Database, m
 
 
 async def test_demo_patterns_do_not_all_read_certain(db: Database, maya: Caller) -> None:
-    report = only_result(await run_turn(db=db, caller=maya, message='/discover_patterns brand:"Acme Pets"'))["report"]
+    turn = await run_turn(db=db, caller=maya, message='/discover_patterns brand:"Acme Pets"')
+    report = only_result(turn)["report"]
     shown = [p["confidence"] for p in report["patterns"][:SHOWN]]
     assert len(shown) == SHOWN and min(shown) < 1.0, shown
     # The FAQ pasted on every product page is one piece of evidence, not three.
@@ -109,7 +116,13 @@ async def test_every_example_names_what_the_demo_has_and_runs(db: Database, maya
         if spec.name != "link_generated_ad":  # its ad: is one made here (/create_ads)
             assert args.get("ad", "JC_Podcast_Demo_v1") in ads, spec.example
         assert args.get("meta_ad", "JC_Podcast_Demo_v1") in ads, spec.example
-    for name in ("recommend_templates", "analyze_landing_page", "blueprint", "congruence_check", "deep_analysis"):
+    for name in (
+        "recommend_templates",
+        "analyze_landing_page",
+        "blueprint",
+        "congruence_check",
+        "deep_analysis",
+    ):
         spec = get_spec(name)
         assert spec is not None
         turn = await run_turn(db=db, caller=maya, message=spec.example)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from string import Formatter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from string import Formatter
 from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -178,7 +178,9 @@ def _check_storable(arguments: dict[str, Any]) -> None:
                 )
 
 
-def tool(*, example: str, step: str | tuple[str, ...], aliases: dict[str, str] | None = None) -> Callable[[F], F]:
+def tool(
+    *, example: str, step: str | tuple[str, ...], aliases: dict[str, str] | None = None
+) -> Callable[[F], F]:
     """Register a tool: an async function of `deps: Deps` and its typed arguments (limits as
     `Annotated[int, Field(ge=…, le=…)]`), documented Google style. It is returned unchanged."""
 

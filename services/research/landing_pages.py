@@ -328,7 +328,9 @@ RESERVED_SUFFIXES = (".example", ".invalid", ".test")
 """Names reserved for examples and tests (RFC 2606, 6761): they never resolve, so there is nothing to fetch."""
 
 
-async def _read_page(db: Database, caller: Caller, brand: BrandRef, url: str, settings: Settings) -> FetchedPage:
+async def _read_page(
+    db: Database, caller: Caller, brand: BrandRef, url: str, settings: Settings
+) -> FetchedPage:
     """The page from the web; a page on a reserved example name (the demo's shops) is read from the copy
     stored with the brand, and the answer says so."""
     wanted = normalize_url(url)

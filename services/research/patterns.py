@@ -129,7 +129,8 @@ class Promotion(BaseModel):
 
 
 def confidence(*, rows: int, kinds: int) -> float:
-    """½ · min(1, rows / 5) + ½ · min(1, (kinds − 1) / 2): volume and agreement across kinds of source."""
+    """½ · min(1, rows / 5) + ½ · min(1, (kinds − 1) / 2): volume (source rows, each in its own words) and
+    agreement across kinds of source."""
     return round(0.5 * min(1.0, rows / 5) + 0.5 * min(1.0, max(0, kinds - 1) / 2), 3)
 
 
