@@ -37,6 +37,22 @@ def only_result(turn: TurnResult) -> dict[str, Any]:
     return call.result
 
 
+async def test_demo_pages_come_analysed_so_a_blueprint_needs_no_fetch(db: Database, maya: Caller) -> None:
+    listed = only_result(
+        await run_turn(db=db, caller=maya, message='/landing_page_analyses brand:"Acme Pets"')
+    )
+    assert sorted(a["url"] for a in listed["analyses"]) == [
+        "https://acmepets.example/products/calming-bites",
+        "https://acmepets.example/products/joint-chews",
+        "https://acmepets.example/products/skin-coat-oil",
+    ]
+    assert {a["method"] for a in listed["analyses"]} == {"demo-seed"}
+    spec = get_spec("blueprint")
+    assert spec is not None
+    built = only_result(await run_turn(db=db, caller=maya, message=spec.example))
+    assert built["blueprint"]["status"] == "succeeded"
+
+
 async def test_a_demo_product_page_is_analysed_from_its_stored_copy(db: Database, maya: Caller) -> None:
     url = "https://acmepets.example/products/joint-chews"
     turn = await run_turn(db=db, caller=maya, message=f'/analyze_landing_page url:{url} brand:"Acme Pets"')
@@ -50,9 +66,11 @@ async def test_a_demo_product_page_is_analysed_from_its_stored_copy(db: Database
     )
     assert "The page is unchanged since it was last stored (kept once)." in turn.text
     async with db.as_user(maya) as conn:
-        cur = await conn.execute("select count(*) as n from landing_page_analyses where url = %s", (url,))
-        row = await cur.fetchone()
-    assert row is not None and row["n"] == 1
+        cur = await conn.execute(
+            "select prompt_version from landing_page_analyses where url = %s order by created_at", (url,)
+        )
+        methods = [r["prompt_version"] for r in await cur.fetchall()]
+    assert methods == ["demo-seed", "offline-extractive-1"]
 
     missing = "https://acmepets.example/products/nothing-here"
     turn = await run_turn(

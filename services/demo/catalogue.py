@@ -287,6 +287,8 @@ _COLUMNS = {
                              "reach", "clicks", "link_clicks", "add_to_carts", "purchases", "purchase_value",
                              "video_3s_views", "video_thruplays", "video_p25", "video_p50", "video_p75",
                              "video_p100"),
+    "landing_page_analyses": ("organization_id", "brand_id", "landing_page_id", "url", "sections", "errors",
+                              "prompt_version"),
     "amazon_reviews": ("brand_id", "organization_id", "product_id", "asin", "rating", "title", "body",
                        "reviewed_on", "verified_purchase"),
     "amazon_review_analysis": ("brand_id", "organization_id", "product_id", "analysis"),
