@@ -19,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -69,34 +70,44 @@ async def shoot(url: str, wanted: list[tuple[str, str]], out: Path) -> list[Shot
                 await page.locator("#password").fill(WHO[1])
                 await page.get_by_role("button", name="Sign In").click()
                 await page.locator("#chat-input").wait_for(timeout=30_000)
+                await page.close()
                 for name, example in wanted:
-                    await page.goto("/")
-                    composer = page.locator("#chat-input")
-                    await composer.wait_for(timeout=30_000)
-                    await composer.fill(example)
-                    await page.locator("#chat-submit").click()
-                    answered = await _answered(page)
-                    await page.wait_for_timeout(SETTLE_MS)
-                    path = out / f"{name}-{size}.png"
-                    sideways = await page.evaluate(
-                        "document.documentElement.scrollWidth > window.innerWidth + 1"
-                    )
-                    # The chat scrolls inside its own pane: grow the window to the answer's height
-                    # (at most MAX_HEIGHT) so one picture holds all of it, then back.
-                    tall = await page.evaluate(_CONTENT_HEIGHT)
-                    await page.set_viewport_size(
-                        {"width": width, "height": min(max(height, tall), MAX_HEIGHT)}
-                    )
-                    await page.wait_for_timeout(300)
-                    await page.screenshot(path=str(path))
-                    await page.set_viewport_size({"width": width, "height": height})
-                    shots.append(Shot(name, size, path, bool(sideways), answered))
-                    print(f"  {path.name}: {'answered' if answered else 'NO ANSWER'}"
-                          f"{', scrolls sideways' if sideways else ''}", flush=True)  # fmt: skip
+                    page = await context.new_page()  # a fresh page and chat per command
+                    try:
+                        shots.append(await _one(page, name, example, size, (width, height), out))
+                    except Exception as error:  # one command's trouble is reported, the others still run
+                        print(
+                            f"  {name}-{size}: NOT PHOTOGRAPHED ({type(error).__name__}: {error})", flush=True
+                        )
+                        shots.append(Shot(name, size, out / f"{name}-{size}.png", False, False))
+                    finally:
+                        await page.close()
                 await context.close()
         finally:
             await browser.close()
     return shots
+
+
+async def _one(page: Any, name: str, example: str, size: str, viewport: tuple[int, int], out: Path) -> Shot:
+    width, height = viewport
+    await page.goto("/")
+    composer = page.locator("#chat-input")
+    await composer.wait_for(timeout=30_000)
+    await composer.fill(example)
+    await page.locator("#chat-submit").click(timeout=30_000)
+    answered = await _answered(page)
+    await page.wait_for_timeout(SETTLE_MS)
+    path = out / f"{name}-{size}.png"
+    sideways = await page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+    # The chat scrolls inside its own pane: grow the window to the answer's height (at most
+    # MAX_HEIGHT) so one picture holds all of it.
+    tall = await page.evaluate(_CONTENT_HEIGHT)
+    await page.set_viewport_size({"width": width, "height": min(max(height, tall), MAX_HEIGHT)})
+    await page.wait_for_timeout(300)
+    await page.screenshot(path=str(path))
+    print(f"  {path.name}: {'answered' if answered else 'NO ANSWER'}"
+          f"{', scrolls sideways' if sideways else ''}", flush=True)  # fmt: skip
+    return Shot(name, size, path, bool(sideways), answered)
 
 
 async def _answered(page: object) -> bool:

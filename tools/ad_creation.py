@@ -177,7 +177,7 @@ class LinkAnswer(BaseModel, Presentable):
 
 
 @tool(
-    example="/link_generated_ad ad:vt-7f3a9c2e meta_ad:120210000000123",
+    example="/link_generated_ad ad:vt-7f3a9c2e meta_ad:120210796649755270",
     step="Linking {ad} to Meta ad {meta_ad}",
 )
 async def link_generated_ad(

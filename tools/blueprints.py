@@ -18,8 +18,16 @@ from tools.registry import tool
 
 
 @tool(
-    example='/blueprint brand:"Acme Pets" landing_page:https://acmepets.example/products/hip-joint-chews format:docx',
-    step="Building a blueprint of {landing_page} for {brand}",
+    example='/blueprint brand:"Acme Pets" landing_page:https://acmepets.example/products/joint-chews format:docx',
+    step=(
+        "Comparing blueprints {compare}",
+        "Exporting blueprint {export_id} as {format}",
+        "Exporting blueprint {export_id}",
+        "Re-running blueprint {rerun}",
+        "Building a blueprint of {landing_page} for {brand}",
+        "Building a blueprint for {brand}",
+        "Building a blueprint",
+    ),
 )
 async def blueprint(
     deps: Deps,

@@ -173,7 +173,7 @@ class ProductsAnswer(BaseModel, Presentable):
 
 
 @tool(
-    example='/products brand:"Northwind Naturals" action:add name:"Morning Blend" urls:https://…',
+    example='/products brand:"Acme Pets" action:add name:"Dental Sticks" urls:https://acmepets.example/products/dental-sticks',
     step="Products of {brand}",
 )
 async def products(

@@ -98,7 +98,7 @@ async def hook_analysis(
 
 
 @tool(
-    example='/congruence_check brand:"Acme Pets" ad:120210000000000001',
+    example='/congruence_check brand:"Acme Pets" ad:JC_Podcast_Demo_v1',
     step="Checking ad ↔ landing page congruence for {brand}, {window}",
 )
 async def congruence_check(
@@ -156,7 +156,7 @@ async def congruence_summary(
 
 
 @tool(
-    example='/deep_analysis brand:"Acme Pets" ad:120210000000000001',
+    example='/deep_analysis brand:"Acme Pets" ad:JC_Podcast_Demo_v1',
     step="Analysing ad {ad} of {brand}, {window}",
 )
 async def deep_analysis(

@@ -25,8 +25,8 @@ class AnalyzeAnswer(pages.LandingPageAnalysis, Presentable):
 
 
 @tool(
-    example='/analyze_landing_page url:https://acmepets.example/products/calm-chews brand:"Acme Pets"',
-    step="Analysing the landing page {url}",
+    example='/analyze_landing_page url:https://acmepets.example/products/calming-bites brand:"Acme Pets"',
+    step=("Analysing the landing page {url}", "Analysing a landing page for {brand}"),
 )
 async def analyze_landing_page(
     deps: Deps, brand: str, url: str | None = None, product: str | None = None,
@@ -108,7 +108,7 @@ class VariantCard(BaseModel, Presentable):
 
 
 @tool(
-    example='/promote_lp_to_variant url:https://acmepets.example/products/calm-chews name:"Calm Chews for rescues"',
+    example='/promote_lp_to_variant url:https://acmepets.example/products/calming-bites name:"Calming Bites for rescues"',
     step="Drafting an offer variant from {url}",
     aliases={"set": "edits", "id": "url", "page": "url"},
 )

@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from string import Formatter
 from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -31,8 +32,9 @@ class ToolSpec:
     function: ToolFunction
     example: str
     args_model: type[BaseModel]
-    step: str
-    """What the step is called while it runs, e.g. 'Ranking hooks for {brand}, {window}'."""
+    step: str | tuple[str, ...]
+    """What the step is called while it runs, e.g. 'Ranking hooks for {brand}, {window}'; with several,
+    the first whose every {field} has a value ('Re-running blueprint {rerun}', then a plainer one)."""
     aliases: tuple[tuple[str, str], ...] = ()
     """Other names a slash command may use for an argument, e.g. ("from", "source") (a Python keyword)."""
 
@@ -41,10 +43,14 @@ class ToolSpec:
         values = {name: field.default for name, field in self.args_model.model_fields.items()}
         values.update({k: v for k, v in args.items() if v is not None})
         values["window"] = window_phrase(values)
-        try:
-            return self.step.format(**values)
-        except (KeyError, IndexError, ValueError):
-            return self.name.replace("_", " ").capitalize()
+        for template in (self.step,) if isinstance(self.step, str) else self.step:
+            try:
+                fields = [name for _, name, _, _ in Formatter().parse(template) if name is not None]
+                if all(values.get(name) is not None for name in fields):  # never "a blueprint of None"
+                    return template.format(**values)
+            except (KeyError, IndexError, ValueError):
+                continue
+        return self.name.replace("_", " ").capitalize()
 
     @property
     def description(self) -> str:
@@ -172,7 +178,9 @@ def _check_storable(arguments: dict[str, Any]) -> None:
                 )
 
 
-def tool(*, example: str, step: str, aliases: dict[str, str] | None = None) -> Callable[[F], F]:
+def tool(
+    *, example: str, step: str | tuple[str, ...], aliases: dict[str, str] | None = None
+) -> Callable[[F], F]:
     """Register a tool: an async function of `deps: Deps` and its typed arguments (limits as
     `Annotated[int, Field(ge=…, le=…)]`), documented Google style. It is returned unchanged."""
 

@@ -20,7 +20,7 @@ MARK_USED_BUTTONS = 3
 
 
 @tool(
-    example='/recommend_templates brand:"Acme Pets" product:"Hip & Joint Chews" filter:recommended',
+    example='/recommend_templates brand:"Acme Pets" product:"Joint Chews" filter:recommended',
     step="Recommending templates for {product} ({brand}) by {methodology}",
 )
 async def recommend_templates(

@@ -217,19 +217,41 @@ _STATUS_WEIGHTS = {"product": (92, 6, 2), "offer": (45, 30, 25), "angle": (75, 2
 _NOTES = {"aligned": "The landing page says the same thing above the fold.",
           "weak": "The page touches on it, but in different words or far below the fold.",
           "missing": "The landing page never mentions this, so the click loses the thread."}
-_TEMPLATES = (  # (slug, name, category, format, status)
-    ("ugc-unboxing-reaction", "UGC unboxing reaction", "ugc", "video", "approved"),
-    ("founder-story-testimonial", "Founder story testimonial", "testimonial", "video", "approved"),
-    ("five-star-review-card", "Five-star review card", "testimonial", "image", "approved"),
-    ("split-screen-before-after", "Split-screen before/after", "before_after", "image", "approved"),
-    ("thirty-day-transformation", "30-day transformation timeline", "before_after", "video", "pending"),
-    ("three-reasons-listicle", "3 reasons listicle", "listicle", "image", "approved"),
-    ("us-vs-them-checklist", "Us vs them checklist", "listicle", "image", "approved"),
-    ("myth-vs-fact-carousel", "Myth vs fact carousel", "listicle", "carousel", "pending"),
-    ("bold-sale-sticker", "Bold sale sticker", "offer", "image", "approved"),
-    ("bundle-value-stack", "Bundle value stack", "offer", "image", "pending"),
-    ("street-interview-ugc", "Street interview", "ugc", "video", "approved"),
-    ("green-screen-reaction", "Green-screen reaction", "ugc", "video", "pending"),
+# (slug, name, category, format, status, description): a curator's note on what the layout shows and
+# what it suits, the words the offline AI match compares with a product's.
+_TEMPLATES = (
+    ("ugc-unboxing-reaction", "UGC unboxing reaction", "ugc", "video", "approved",
+     "A creator opens the box on camera and reacts to the taste, texture and smell: made for treats, "
+     "gummies, chews and snacks people try on the spot."),
+    ("founder-story-testimonial", "Founder story testimonial", "testimonial", "video", "approved",
+     "The founder tells why they made the product, the problem they lived with and what the formula "
+     "changed, to camera in one take."),
+    ("five-star-review-card", "Five-star review card", "testimonial", "image", "approved",
+     "A verified customer's five-star review over the product shot: social proof for supplements and "
+     "skincare, where buyers want to hear from people like them."),
+    ("split-screen-before-after", "Split-screen before/after", "before_after", "image", "approved",
+     "Before on the left, after on the right: a stiff senior dog at the bottom of the stairs next to "
+     "the same dog running, or dull skin with dark spots next to bright, even skin."),
+    ("thirty-day-transformation", "30-day transformation timeline", "before_after", "video", "pending",
+     "Day 1, day 14, day 30: the same dog, face or athlete filmed as the results build week by week."),
+    ("three-reasons-listicle", "3 reasons listicle", "listicle", "image", "approved",
+     "Three numbered reasons to switch, each a benefit in a few words: protein, sugar, taste, sleep."),
+    ("us-vs-them-checklist", "Us vs them checklist", "listicle", "image", "approved",
+     "Two columns of ticks and crosses comparing the product with the usual alternative: sugary "
+     "sports drinks, chalky pills, melatonin or drugstore serums."),
+    ("myth-vs-fact-carousel", "Myth vs fact carousel", "listicle", "carousel", "pending",
+     "One myth per card, busted by the fact and the mechanism behind it, ending on the product."),
+    ("bold-sale-sticker", "Bold sale sticker", "offer", "image", "approved",
+     "The product with a big red sticker: save 25%, buy 2 get 1 free, a discount code or free shipping."),
+    ("bundle-value-stack", "Bundle value stack", "offer", "image", "pending",
+     "Everything in the bundle stacked up with its price crossed out: sampler packs, free gifts, "
+     "subscribe and save."),
+    ("street-interview-ugc", "Street interview", "ugc", "video", "approved",
+     "A host stops runners and gym-goers on the street and asks them to taste the product and guess "
+     "what is in it."),
+    ("green-screen-reaction", "Green-screen reaction", "ugc", "video", "pending",
+     "A creator in front of a screenshot of reviews or a news headline, reacting and explaining why "
+     "they switched."),
 )
 _FIRST_NAMES = ("Jess", "Marcus", "Priya", "Dana", "Tom", "Aisha", "Chris", "Elena", "Sam", "Kelly",
                 "Omar", "Rachel", "Ben", "Nina", "Luis", "Hannah")
@@ -265,6 +287,8 @@ _COLUMNS = {
                              "reach", "clicks", "link_clicks", "add_to_carts", "purchases", "purchase_value",
                              "video_3s_views", "video_thruplays", "video_p25", "video_p50", "video_p75",
                              "video_p100"),
+    "landing_page_analyses": ("organization_id", "brand_id", "landing_page_id", "url", "sections", "errors",
+                              "prompt_version"),
     "amazon_reviews": ("brand_id", "organization_id", "product_id", "asin", "rating", "title", "body",
                        "reviewed_on", "verified_purchase"),
     "amazon_review_analysis": ("brand_id", "organization_id", "product_id", "analysis"),

@@ -50,6 +50,10 @@ from services.platform.accounts import add_user, create_organization
 from services.templates.library import set_reviewer, store_demo_images
 from settings import Settings, get_settings
 
+ANALYSIS_METHOD = "demo-seed"
+"""The demo pages' analyses are written with the demo, not read by a model or the offline rules."""
+COPY_PATTERNS = ("Benefit-led headline", "Social proof above the fold", "Risk-reversal guarantee",
+                 "FAQ handles objections")  # fmt: skip
 TEMPLATE_REVIEWERS = ("maya@northwind.example",)
 """Demo users who review the template library (a platform role)."""
 
@@ -231,16 +235,18 @@ async def _seed_brand(
         belief_first = {"mechanism": p.mechanism, "ump": f"The root cause of {p.pain} is {p.cause}.",
                         "ums": p.mechanism, "desires": [p.win, *p.benefits[:2]],
                         "sample_hooks": sample_hooks}  # fmt: skip
+        sections = {"benefits": p.benefits, "persona_signals": [p.who, brand.audience, f"fed up with {p.pain}"],
+                    "copy_patterns": COPY_PATTERNS, "objection_handling": _objections(p),
+                    "belief_first_analysis": belief_first, "testimonials": quotes}  # fmt: skip
         lp_id = await _insert(conn, "brand_landing_pages", {
             "brand_id": brand_id, "organization_id": org_id, "product_id": product_id, "url": url,
             "title": f"{p.name} | {brand.name}", "raw_markdown": markdown, "content_hash": _sha256(markdown),
-            "benefits": Jsonb(p.benefits),
-            "persona_signals": Jsonb([p.who, brand.audience, f"fed up with {p.pain}"]),
-            "copy_patterns": Jsonb(["Benefit-led headline", "Social proof above the fold",
-                                    "Risk-reversal guarantee", "FAQ handles objections"]),
-            "belief_first_analysis": Jsonb(belief_first), "objection_handling": Jsonb(_objections(p)),
-            "testimonials": Jsonb(quotes),
+            **{column: Jsonb(value) for column, value in sections.items()},
         })  # fmt: skip
+        # The page's analysis too, so /landing_page_analyses lists it and /blueprint rebuilds it offline.
+        rows["landing_page_analyses"].append(
+            (org_id, brand_id, lp_id, url, Jsonb(sections), Jsonb({}), ANALYSIS_METHOD)
+        )
         listings.append(_Listing(p, product_id, lp_id, url))
         ratings, asin = [], "B0" + _digits(p.name, 8)
         for _ in range(REVIEWS_PER_PRODUCT):
@@ -443,7 +449,7 @@ async def seed_demo(
             brand_id, listings = await _seed_brand(conn, rng, brand, org_id, today, rows)
             plans += _plan_ads(rng, brand, brand_id, org_id, listings, start, end, rows, taken)
         step("template images")
-        catalogue = [(slug, name, category, fmt) for slug, name, category, fmt, _ in _TEMPLATES]
+        catalogue = [(slug, name, category, fmt) for slug, name, category, fmt, *_ in _TEMPLATES]
         images = await store_demo_images(settings or get_settings(), catalogue)
         cur = await conn.execute(  # the same image imported by someone else stays theirs
             "select sha256 from scraped_templates where sha256 = any(%s)",
@@ -452,9 +458,9 @@ async def seed_demo(
         imported = {row["sha256"] for row in await cur.fetchall()}
         rows["scraped_templates"] = [
             (status, name, category, fmt, Jsonb([category, fmt]), "demo", f"https://demo.invalid/templates/{slug}",
-             f"{name}: a proven {category} layout for DTC {fmt} ads.", image.path, image.path, image.sha256,
-             image.content_type, image.bytes, image.width, image.height)
-            for slug, name, category, fmt, status in _TEMPLATES
+             description, image.path, image.path, image.sha256, image.content_type, image.bytes, image.width,
+             image.height)
+            for slug, name, category, fmt, status, description in _TEMPLATES
             if (image := images[slug]).sha256 not in imported
         ]  # fmt: skip
         rows["notifications"] = [

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from psycopg import sql
@@ -40,6 +41,7 @@ from services.research.page_fetch import (
     FetchedPage,
     chunk_markdown,
     fetch_page,
+    normalize_url,
     pick_chunks_for_fields,
 )
 from settings import Settings
@@ -278,7 +280,7 @@ async def analyze_landing_page(
             "Which page? Give its address, e.g. url:https://example.com/products/calm-chews."
         )
     report("Fetching the page")
-    page = await fetch_page(url, allow_private=settings.fetch_private_addresses)
+    page = await _read_page(db, caller, brand_ref, url, settings)
     chunks = chunk_markdown(page.markdown)
     if not chunks:
         raise NotFound(f"{page.url} has no readable text (it may be drawn by JavaScript).")
@@ -319,6 +321,39 @@ async def analyze_landing_page(
         summary=text, url=page.url, brand=brand_ref.name, title=page.title, landing_page_id=page_id,
         analysis_id=analysis_id, stored_new=new, method=method, chunks=len(chunks), note=page.note,
         sections=outcomes, competitor=competitor,
+    )  # fmt: skip
+
+
+RESERVED_SUFFIXES = (".example", ".invalid", ".test")
+"""Names reserved for examples and tests (RFC 2606, 6761): they never resolve, so there is nothing to fetch."""
+
+
+async def _read_page(
+    db: Database, caller: Caller, brand: BrandRef, url: str, settings: Settings
+) -> FetchedPage:
+    """The page from the web; a page on a reserved example name (the demo's shops) is read from the copy
+    stored with the brand, and the answer says so."""
+    wanted = normalize_url(url)
+    host = (urlsplit(wanted).hostname or "").lower()
+    if not host.endswith(RESERVED_SUFFIXES):
+        return await fetch_page(wanted, allow_private=settings.fetch_private_addresses)
+    async with db.as_user(caller) as conn:
+        cur = await conn.execute(
+            "select title, raw_markdown from brand_landing_pages where brand_id = %s and url = %s"
+            " and raw_markdown is not null order by scraped_at desc, id limit 1",
+            (brand.id, wanted),
+        )
+        stored = await cur.fetchone()
+    if stored is None:
+        raise NotFound(
+            f"{host} is a reserved example address that never resolves, and {brand.name} has no stored copy"
+            f" of {wanted}: give the address of a live page."
+        )
+    markdown = stored["raw_markdown"]
+    return FetchedPage(
+        url=wanted, final_url=wanted, title=stored["title"], markdown=markdown, bytes_read=len(markdown.encode()),
+        note=f"{host} is a reserved example address that never resolves, so the copy stored with {brand.name}"
+        " was read instead of the web.",
     )  # fmt: skip
 
 

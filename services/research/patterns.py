@@ -8,7 +8,8 @@ two evidence items is a pattern:
 
 - name: written by the analysis model when a key is set (services/research/pattern_names.py), else its most
   central phrase (highest mean similarity to the other members);
-- confidence = ½ · volume + ½ · agreement, where volume = min(1, rows / 5) (distinct source rows) and
+- confidence = ½ · volume + ½ · agreement, where volume = min(1, n / 5), n = distinct source rows, each
+  saying it in its own words (the same sentence pasted into 20 ads is one piece of evidence), and
   agreement = min(1, (kinds − 1) / 2) (distinct kinds of source: ads, reviews, landing pages, offer
   variants, Reddit, competitors). One kind of source alone therefore never passes 50 %; three kinds and five rows make 100 %;
 - novelty = 1 − the highest cosine similarity of its centroid to the brand's existing angles (1 with none),
@@ -57,7 +58,7 @@ from settings import Settings
 Kind = Literal["ads", "reviews", "landing_pages", "offer_variants", "reddit", "competitors"]
 
 MAX_TEXTS = 50_000  # distinct texts clustered per run (the most repeated first)
-ALGORITHM = "v2"  # part of the evidence hash: a new clustering re-clusters unchanged evidence
+ALGORITHM = "v3"  # part of the evidence hash: a new clustering re-clusters unchanged evidence
 LOW_CONFIDENCE = 0.55  # below: say which kinds of source are missing
 LOW_NOVELTY = 0.3  # below (similarity ≥ 0.7 to an angle): "similar to existing angle X"
 STRONG_CONFIDENCE = 0.75
@@ -128,7 +129,8 @@ class Promotion(BaseModel):
 
 
 def confidence(*, rows: int, kinds: int) -> float:
-    """½ · min(1, rows / 5) + ½ · min(1, (kinds − 1) / 2): volume and agreement across kinds of source."""
+    """½ · min(1, rows / 5) + ½ · min(1, (kinds − 1) / 2): volume (source rows, each in its own words) and
+    agreement across kinds of source."""
     return round(0.5 * min(1.0, rows / 5) + 0.5 * min(1.0, max(0, kinds - 1) / 2), 3)
 
 
@@ -216,10 +218,11 @@ def _patterns(
         for m in members:
             breakdown[KINDS[m.source]] = breakdown.get(KINDS[m.source], 0) + 1
         rows = len({(m.table, m.row_id) for m in members})
+        voices = min(rows, len(idx))  # copies of one sentence (a templated FAQ, a reused claim) count once
         out.append(Pattern(
             name=texts[idx[central]], rows=rows, source_breakdown=breakdown, novelty=1.0,
             members=[Member(text=m.text, source=m.source, table=m.table, row_id=m.row_id) for m in members],
-            confidence=confidence(rows=rows, kinds=len(breakdown)), centroid=centroid.tolist(),
+            confidence=confidence(rows=voices, kinds=len(breakdown)), centroid=centroid.tolist(),
         ))  # fmt: skip
     return out
 
