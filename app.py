@@ -381,7 +381,13 @@ def session_history() -> list[ModelMessage]:
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     text = f"/{message.command} {message.content}".strip() if message.command else message.content
+    unnamed = bool(message.command) and not message.content.strip() and not session_history()
     await chat_turn(text)
+    if unnamed:
+        # Chainlit began the thread with the chip's empty text, which the browser ignores (the thread
+        # is neither listed nor opened): tell it again, now that the thread is named after the command.
+        thread_id = cl.context.session.thread_id
+        await cl.context.emitter.emit("first_interaction", {"interaction": text, "thread_id": thread_id})
 
 
 @cl.action_callback(ACTION)
