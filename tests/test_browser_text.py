@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from agent.runner import run_turn
+from db.pool import Caller, Database
 from tests.test_browser import (  # noqa: F401 (app_url and browser are fixtures used by name)
     ANSWER,
     MAYA,
@@ -61,7 +63,9 @@ async def inner_text(page: Page, selector: str, has_text: str) -> str:
     return await found.inner_text()
 
 
-async def test_help_and_the_persons_own_message_read_as_written(wide: BrowserContext, tmp_path: Path) -> None:
+async def test_help_hints_and_the_persons_own_messages_read_as_written(
+    wide: BrowserContext, db: Database, maya: Caller, tmp_path: Path
+) -> None:
     page = await sign_in(wide, *MAYA)
     await chat_ready(page)
 
@@ -83,18 +87,35 @@ async def test_help_and_the_persons_own_message_read_as_written(wide: BrowserCon
     shown = await inner_text(page, ANSWER, "Example: /briefing")
     assert 'Example: /briefing brand:"Acme Pets" period:day' in shown
 
-    await send_as_text(page, BRIEFING)
-    bubble = page.locator(USER_MESSAGE).filter(has_text="/briefing")
-    await expect(bubble).to_have_count(1)
-    assert (await bubble.inner_text()).strip() == BRIEFING
-    await expect(page.locator(ANSWER).filter(has_text="Acme Pets")).not_to_have_count(0)
-    await shot(page, tmp_path, "briefing")
+    # Hints and echoed commands in answers, and the person's own messages, as written.
+    for typed in ("/recommend_templates filter:recommended", '/sync_meta brand:"Acme Pets"', BRIEFING):
+        expected = await run_turn(db=db, caller=maya, message=typed)
+        before = await page.locator(ANSWER).count()
+        await send_as_text(page, typed)
+        bubble = page.locator(USER_MESSAGE).last
+        await expect(bubble).to_have_text(typed, use_inner_text=True)
+        await expect(page.locator(ANSWER).nth(before)).to_contain_text(expected.text, use_inner_text=True)
+    assert "filter:recommended" in await page.locator(ANSWER).nth(2).inner_text()
+    assert "account:act_1234567890" in await page.locator(ANSWER).nth(3).inner_text()
 
-    await page.reload()  # the stored message reads the same
-    await expect(page.locator(USER_MESSAGE).filter(has_text="/briefing")).to_have_count(1)
-    assert (await page.locator(USER_MESSAGE).filter(has_text="/briefing").inner_text()).strip() == BRIEFING
+    await page.reload()  # the stored messages read the same
+    await expect(page.locator(USER_MESSAGE)).to_have_count(5)
+    # The thread keeps the name of its first message (later ones never rename it).
+    thread = page.locator(f'#thread-history a[href="/thread/{thread_id_of(page)}"]')
+    await expect(thread).to_have_text("/help")
+    sent = [text.strip() for text in await page.locator(USER_MESSAGE).all_inner_texts()]
+    assert sent == [
+        "/help",
+        "/help briefing",
+        "/recommend_templates filter:recommended",
+        '/sync_meta brand:"Acme Pets"',
+        BRIEFING,
+    ]
     shown = await inner_text(page, ANSWER, "Commands (type /help COMMAND")
     assert "without confirm:true these only preview what would happen" in shown
+    await expect(page.locator(ANSWER).last).to_contain_text("Acme Pets, last 7 days", use_inner_text=True)
+    await page.locator(ANSWER).nth(3).scroll_into_view_if_needed()
+    await shot(page, tmp_path, "hints-reloaded")
 
 
 async def test_one_enter_sends_a_typed_command_and_the_thread_keeps_it(
