@@ -39,3 +39,12 @@ def test_a_streamed_answer_ends_as_the_whole_text_escaped() -> None:
     assert shown == as_written(text)
     assert "run\\:sync confirm\\:true (`confirm:true` in code) period\\:week" in shown
     assert 0 < replaced < 10  # mostly appended; the whole text resent only when a cut was escaped late
+
+
+def test_a_command_copied_as_markdown_runs_the_same() -> None:
+    """The answer's copy button copies its Markdown (escaped colons): pasted back, it runs the same."""
+    from agent.slash import parse_slash
+
+    typed = "/jobs view:failed confirm:true limit:5"
+    assert as_written(typed) == "/jobs view\\:failed confirm\\:true limit:5"
+    assert parse_slash(as_written(typed)) == parse_slash(typed)
