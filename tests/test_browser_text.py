@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from agent.runner import run_turn
 from db.pool import Caller, Database
@@ -118,14 +118,31 @@ async def test_help_hints_and_the_persons_own_messages_read_as_written(
     await shot(page, tmp_path, "hints-reloaded")
 
 
-async def test_one_enter_sends_a_typed_command_and_the_thread_keeps_it(
-    wide: BrowserContext, tmp_path: Path
-) -> None:
+async def typing_in_a_new_chat(wide: BrowserContext, typed: str) -> tuple[Page, Locator]:
+    """Maya signed in to a new chat, `typed` typed key by key into the composer (not sent)."""
     page = await sign_in(wide, *MAYA)
     await chat_ready(page)
     composer = page.locator("#chat-input")
     await composer.click()
-    await composer.press_sequentially("/brands")
+    await composer.press_sequentially(typed)
+    return page, composer
+
+
+async def reopens_with(message: str, page: Page, folder: Path, name: str) -> None:
+    """After a reload the thread shows its one message as sent, and is named after it."""
+    await expect(page).to_have_url(re.compile(r"/thread/[0-9a-f-]{36}$"))
+    thread = page.locator(f'#thread-history a[href="/thread/{thread_id_of(page)}"]')
+    await page.reload()
+    await expect(page.locator(USER_MESSAGE)).to_have_count(1)
+    assert (await page.locator(USER_MESSAGE).inner_text()).strip() == message
+    await expect(thread).to_have_text(message)
+    await shot(page, folder, name)
+
+
+async def test_one_enter_sends_a_typed_command_and_the_thread_keeps_it(
+    wide: BrowserContext, tmp_path: Path
+) -> None:
+    page, composer = await typing_in_a_new_chat(wide, "/brands")
     await expect(page.get_by_role("option", name=re.compile(r"^brands"))).to_be_visible()
     await composer.press("Enter")
 
@@ -136,46 +153,27 @@ async def test_one_enter_sends_a_typed_command_and_the_thread_keeps_it(
     await expect(composer).to_have_value("")
     await expect(page.locator("#command-button")).to_have_text("Tools")  # no command chosen (no chip)
     await expect(page).to_have_url(re.compile(r"/thread/[0-9a-f-]{36}$"))
-    thread_id = thread_id_of(page)
     await shot(page, tmp_path, "brands-sent")
 
-    await page.reload()
-    await expect(page.locator(USER_MESSAGE)).to_have_count(1)
-    assert (await page.locator(USER_MESSAGE).inner_text()).strip() == "/brands"
-    await expect(page.locator(f'#thread-history a[href="/thread/{thread_id}"]')).to_have_text("/brands")
-    await shot(page, tmp_path, "brands-reloaded")
+    await reopens_with("/brands", page, tmp_path, "brands-reloaded")
 
 
 async def test_a_command_picked_from_the_menu_keeps_its_name_in_the_thread(
     wide: BrowserContext, tmp_path: Path
 ) -> None:
-    page = await sign_in(wide, *MAYA)
-    await chat_ready(page)
-    composer = page.locator("#chat-input")
-    await composer.click()
-    await composer.press_sequentially("/")
+    page, composer = await typing_in_a_new_chat(wide, "/")
     await page.get_by_role("option", name=re.compile(r"^brands")).click()
     await composer.click()
     await composer.press("Enter")  # the command alone, no arguments
     await expect(page.locator(ANSWER).filter(has_text="Acme Pets")).not_to_have_count(0)
-    await expect(page).to_have_url(re.compile(r"/thread/[0-9a-f-]{36}$"))
-    thread_id = thread_id_of(page)
 
-    await page.reload()
-    await expect(page.locator(USER_MESSAGE)).to_have_count(1)
-    assert (await page.locator(USER_MESSAGE).inner_text()).strip() == "/brands"
-    await expect(page.locator(f'#thread-history a[href="/thread/{thread_id}"]')).to_have_text("/brands")
-    await shot(page, tmp_path, "picked-reloaded")
+    await reopens_with("/brands", page, tmp_path, "picked-reloaded")
 
 
 async def test_a_bare_slash_and_enter_keeps_the_menu_open_and_sends_nothing(
     wide: BrowserContext, tmp_path: Path
 ) -> None:
-    page = await sign_in(wide, *MAYA)
-    await chat_ready(page)
-    composer = page.locator("#chat-input")
-    await composer.click()
-    await composer.press_sequentially("/")
+    page, composer = await typing_in_a_new_chat(wide, "/")
     first = page.get_by_role("option").first
     await expect(first).to_be_visible()
     await composer.press("Enter")
