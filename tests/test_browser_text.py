@@ -18,6 +18,7 @@ from db.pool import Caller, Database
 from tests.test_browser import (  # noqa: F401 (app_url and browser are fixtures used by name)
     ANSWER,
     MAYA,
+    TOOL_STEP,
     USER_MESSAGE,
     WAIT_MS,
     app_url,
@@ -97,6 +98,10 @@ async def test_help_hints_and_the_persons_own_messages_read_as_written(
         await expect(page.locator(ANSWER).nth(before)).to_contain_text(expected.text, use_inner_text=True)
     assert "filter:recommended" in await page.locator(ANSWER).nth(2).inner_text()
     assert "account:act_1234567890" in await page.locator(ANSWER).nth(3).inner_text()
+    # The failed tool step says it too, as written.
+    step = page.locator(TOOL_STEP).filter(has_text="Syncing Acme Pets from Meta")
+    await step.get_by_role("button", name=re.compile(r"Syncing Acme Pets from Meta")).click()
+    await expect(step).to_contain_text("account:act_1234567890 (or connect", use_inner_text=True)
 
     await page.reload()  # the stored messages read the same
     await expect(page.locator(USER_MESSAGE)).to_have_count(5)
