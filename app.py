@@ -70,6 +70,7 @@ chainlit_tuning.install()  # no sleeping on the event loop in Chainlit's Step/Me
 log = logging.getLogger(__name__)
 
 HISTORY_KEY = "vt_history"
+NAMED_KEY = "vt_thread_named"
 _db: Database | None = None
 _db_lock = asyncio.Lock()
 _feed: NotificationFeed | None = None
@@ -367,6 +368,7 @@ async def on_chat_resume(thread: ThreadDict) -> None:
     """Restore the conversation context, so a follow-up in a resumed thread knows what came before."""
     stored = (thread.get("metadata") or {}).get(HISTORY_KEY)
     cl.user_session.set(HISTORY_KEY, stored if isinstance(stored, str) else "")
+    cl.user_session.set(NAMED_KEY, True)
     await send_commands()
     await listen_for_notifications(current_caller())
 
@@ -381,7 +383,15 @@ def session_history() -> list[ModelMessage]:
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     text = f"/{message.command} {message.content}".strip() if message.command else message.content
-    await chat_turn(text)
+    # The thread is named after its first message as typed, command included ("/top_hooks brand:…").
+    first = not cl.user_session.get(NAMED_KEY)
+    cl.user_session.set(NAMED_KEY, True)
+    await chat_turn(text, name=text[:80] if first else None)
+    if first and message.command and not message.content.strip():
+        # Chainlit began the thread with the chip's empty text, which the browser ignores (the thread
+        # is neither listed nor opened): tell it again, now that the thread is named after the command.
+        thread_id = cl.context.session.thread_id
+        await cl.context.emitter.emit("first_interaction", {"interaction": text, "thread_id": thread_id})
 
 
 @cl.action_callback(ACTION)
@@ -402,10 +412,9 @@ async def on_action(action: cl.Action) -> None:
     await chat_turn(button.command)
 
 
-async def chat_turn(text: str) -> None:
-    """One turn of the conversation, typed or clicked."""
+async def chat_turn(text: str, *, name: str | None = None) -> None:
+    """One turn of the conversation, typed or clicked; `name` names the thread."""
     db = await database()
-    first_message = not session_history()
     listener = ChainlitListener()
     turn = await run_turn(
         db=db,
@@ -416,14 +425,11 @@ async def chat_turn(text: str) -> None:
         listener=listener,
     )
     await listener.finish(turn)
-    await save_history(storable_history(turn.messages), name=text[:80] if first_message else None)
+    await save_history(storable_history(turn.messages), name=name)
 
 
 async def save_history(stored: str, *, name: str | None = None) -> None:
-    """Keep the model's view of the conversation in the session and with the thread (for on_chat_resume).
-
-    A thread is named after its first message as typed, command included ("/top_hooks brand:…").
-    """
+    """Keep the model's view of the conversation in the session and with the thread (for on_chat_resume)."""
     cl.user_session.set(HISTORY_KEY, stored)
     layer = get_data_layer()
     if layer is not None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from agent.charts import PlotlyChart, title_of
 from agent.chat_elements import keep_elements
+from agent.chat_markdown import StreamedAsWritten, as_written
 from agent.render import actions_of, charts_for, files_of, images_of, panels_of, tables_for
 from agent.runner import TurnResult
 from tools.actions import ActionButton
@@ -33,6 +34,7 @@ class ChainlitListener:
         self.answer: cl.Message | None = None
         self.steps: dict[str, cl.Step] = {}
         self._buffer = ""
+        self._streamed = StreamedAsWritten()
         self._last_flush = 0.0
         self._last_progress = 0.0
         self._updates: set[asyncio.Task[Any]] = set()
@@ -47,7 +49,8 @@ class ChainlitListener:
             return
         if self.answer is None:
             self.answer = cl.Message(content="")
-        await self.answer.stream_token(self._buffer)
+        token, replaces = self._streamed.add(self._buffer)
+        await self.answer.stream_token(token, is_sequence=replaces)
         self._buffer = ""
         self._last_flush = time.monotonic()
 
@@ -64,7 +67,7 @@ class ChainlitListener:
         step = self.steps.get(call_id or "")
         if step is None:
             return
-        step.output = message
+        step.output = as_written(message)
         if time.monotonic() - self._last_progress < PROGRESS_SECONDS:
             return
         self._last_progress = time.monotonic()
@@ -77,9 +80,9 @@ class ChainlitListener:
         if step is None:
             return
         if result is not None:
-            step.output = str(getattr(result, "summary", "")) or "Done."
+            step.output = as_written(str(getattr(result, "summary", ""))) or "Done."
         else:
-            step.output = error or "Failed."
+            step.output = as_written(error or "Failed.")
             step.is_error = True
         await step.update()
 
@@ -87,7 +90,7 @@ class ChainlitListener:
         """End the stream and attach the full tables and charts to the answer."""
         await self.flush()
         if self.answer is None:
-            self.answer = cl.Message(content=turn.text)
+            self.answer = cl.Message(content=as_written(turn.text))
         elements, content_suffix = elements_for(turn.results)
         elements, not_kept = await keep_elements(elements)
         if content_suffix or not_kept:
@@ -120,7 +123,9 @@ def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
             if os.path.isfile(path):
                 elements.append(cl.File(name=name, path=path, display="inline"))
         if panels := panels_of(result):  # long texts beside the answer (an ad's transcript, storyboard)
-            elements += [cl.Text(name=name, content=text, display="side") for name, text in panels]
+            elements += [
+                cl.Text(name=name, content=as_written(text), display="side") for name, text in panels
+            ]
             suffix = "\n\nOpen: " + " · ".join(name for name, _ in panels)
     return elements, suffix
 

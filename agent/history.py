@@ -337,6 +337,9 @@ class HistoryDataLayer(BaseDataLayer):
             return  # a message refused before anything ran (agent/input_checks) is not kept either
         await self.update_thread(step_dict["threadId"])
         given: dict[str, Any] = dict(step_dict)
+        if given.get("type") == "user_message" and given.get("command"):
+            # A command picked from the menu has no column of its own: kept in the text, as typed.
+            given["output"] = f"/{given['command']} {given.get('output') or ''}".strip()
         if "showInput" in given:
             given["showInput"] = str(given["showInput"]).lower()
         row = {

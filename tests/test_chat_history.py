@@ -266,7 +266,8 @@ async def test_history_round_trip(layer: HistoryDataLayer, db: Database, no_swal
         ("assistant_message", "ViralTracker"),
     ]
     assert [s["id"] for s in steps] == [question.id, tool.id, answer.id]
-    assert steps[0]["output"] == "Which Acme Pets ads had the best ROAS last week?"
+    # A command picked from the menu is kept in the message's text: it reopens as it was sent.
+    assert steps[0]["output"] == "/analyze Which Acme Pets ads had the best ROAS last week?"
     assert steps[1]["output"] == "1. Puppy Pack UGC: ROAS 4.2\n2. Kitten Starter: ROAS 3.1"
     assert '"metric": "roas"' in steps[1]["input"] and steps[1]["showInput"] == "json"
     assert steps[1]["parentId"] == question.id and steps[1]["language"] == "markdown"
