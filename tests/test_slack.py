@@ -288,7 +288,7 @@ async def test_a_mention_with_a_slash_command_answers_in_the_thread_with_a_table
     assert "Top hooks by hook_rate — Acme Pets" in text
     table = next(b["text"]["text"] for b in answer.blocks if "```" in b.get("text", {}).get("text", ""))
     rows = table.split("```")[1].strip().splitlines()
-    assert rows[0].split()[:2] == ["hook_text", "hook_category"] and 3 <= len(rows) <= 2 + 10
+    assert rows[0].split()[:3] == ["Hook", "Hook", "category"] and 3 <= len(rows) <= 2 + 10
     assert "See the full table in the web app: <http://127.0.0.1:8000/thread/" in table
     # The chart: a real PNG in the same thread.
     upload = await until(lambda: world.fake.files, "the chart upload")
