@@ -31,6 +31,9 @@ Figure = dict[str, Any]
 AD_ID_SHOWN = 6
 """Digits of a long ad id a table shows; the full id is in the chat's tooltip, a click copies it, the CSV has it."""
 
+LONG_TEXT = 32
+"""Characters over which a text column wraps in the chat (hooks, notes) instead of staying on one line."""
+
 # Field names as a marketer reads them, where the default (words of the name, acronyms in capitals) is not it.
 _TITLES = {
     "ad_name": "Ad",
@@ -58,6 +61,13 @@ def titled(name: str) -> str:
         return SUM_LABELS[name]
     words = [_ACRONYMS.get(w, w) for w in name.split("_") if w]
     return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
+
+
+def in_words(name: str) -> str:
+    """A field's title inside a sentence ("hook_rate" -> "hook rate", "roas" -> "ROAS")."""
+    title = titled(name)
+    first = title.split(" ")[0]
+    return title if first.isupper() or first != first.capitalize() else title[:1].lower() + title[1:]
 
 
 @dataclass(frozen=True)
@@ -161,14 +171,17 @@ class Table:
             "csv": self.csv(),
         }
 
-    def _kind(self, i: int) -> Literal["id", "number", "text"]:
-        """How the chat aligns and sorts a column: ids, numbers (right-aligned) or text."""
+    def _kind(self, i: int) -> Literal["id", "number", "text", "long"]:
+        """How the chat lays out and sorts a column: ids, numbers (right-aligned, highest first), short
+        text (one line) or long text (wrapped in a wider column)."""
         column = self.spec[i]
         if column.format == "ad_id":
             return "id"
         given = [row[i] for row in self.values if row[i] is not None]
         numbers = all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in given)
-        return "number" if column.numeric or (given and numbers) else "text"
+        if column.numeric or (given and numbers):
+            return "number"
+        return "long" if any(len(column.show(v)) > LONG_TEXT for v in given) else "text"
 
     def csv(self) -> str:
         """Every row, raw (fractions as fractions, full ids, ISO dates), under the columns' titles."""

@@ -38,7 +38,9 @@ MONEY = re.compile(r"^\$\d{1,3}(,\d{3})*\.\d\d$")
 
 
 @pytest.fixture(params=[DESKTOP, PHONE], ids=["1440x900", "390x844"])
-async def sized(request: pytest.FixtureRequest, browser: Browser, app_url: str) -> AsyncIterator[BrowserContext]:
+async def sized(
+    request: pytest.FixtureRequest, browser: Browser, app_url: str
+) -> AsyncIterator[BrowserContext]:
     """A fresh browser profile at a desktop or a phone's window size."""
     fresh = await browser.new_context(base_url=app_url, viewport=request.param, accept_downloads=True)
     fresh.set_default_timeout(WAIT_MS)
@@ -130,7 +132,9 @@ async def test_tables_read_as_the_text_sort_by_number_and_download(
     # Sorting by Spend sorts by the number, highest first, not by the text ("$980.00" > "$1,200.00").
     await first.locator("thead th").nth(spend).click()
     by_spend = sorted(range(len(ads.values)), key=lambda i: -float(ads.values[i][spend]))
-    await expect(rows.locator(f"td:nth-child({spend + 1})")).to_have_text([ads.rows[i][spend] for i in by_spend])
+    await expect(rows.locator(f"td:nth-child({spend + 1})")).to_have_text(
+        [ads.rows[i][spend] for i in by_spend]
+    )
 
     # The CSV: every row, raw, under the human titles.
     async with page.expect_download() as download_info:
@@ -171,13 +175,14 @@ async def test_every_table_is_titled_formatted_and_inside_the_window(
         await expect(shown.locator(".vt-table-title")).to_have_text([t.title for t in tables])
         for i, table in enumerate(tables):
             await expect(shown.nth(i).locator("thead th")).to_have_text(table.columns)
-            assert not any(re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", title) for title in table.columns), table.columns
+            assert not any(re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", title) for title in table.columns), (
+                table.columns
+            )
             if table.rows:
                 await expect(shown.nth(i).locator("tbody tr").first.locator("td")).to_have_text(table.rows[0])
-        await answer.scroll_into_view_if_needed()
+        await answer.evaluate("answer => answer.scrollIntoView({block: 'start'})")
         await page.wait_for_timeout(300)  # charts finish drawing
         await no_sideways_scrolling(page)
         shot = tmp_path / f"{name}-{size}.png"
-        await answer.screenshot(path=shot)
+        await page.screenshot(path=shot)
         print(f"screenshot: {shot}")
-

@@ -4,7 +4,6 @@ new tool shows in the chat, Slack and the CLI with nothing added to agent/."""
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,7 +124,10 @@ async def test_a_new_result_shows_in_chat_slack_and_the_cli(
         ("Days left", "number"),
     ]
     assert table["rows"] == [SPRING, EVERGREEN]
-    assert table["values"] == [["Spring sale", 1234.5, 0.1234, 2.5, 1200], ["Evergreen", 80.0, None, None, None]]
+    assert table["values"] == [
+        ["Spring sale", 1234.5, 0.1234, 2.5, 1200],
+        ["Evergreen", 80.0, None, None, None],
+    ]
     assert table["csv"] == (
         "Campaign,Spend,Budget used,ROAS,Days left\r\nSpring sale,1234.5,0.1234,2.5,1200\r\nEvergreen,80.0,,,\r\n"
     )
