@@ -133,6 +133,10 @@ async def test_tables_read_as_the_text_sort_by_number_and_download(
     id_cell = rows.nth(0).locator("td").nth(1)
     await expect(id_cell).to_have_text("…" + ad_id[-6:])
     await expect(id_cell).to_have_attribute("title", f"Ad ID {ad_id} (click to copy)")
+    await sized.grant_permissions(["clipboard-read", "clipboard-write"])
+    await id_cell.click()
+    await expect(page.get_by_text(f"Copied ad ID {ad_id}")).to_be_visible()
+    assert await page.evaluate("navigator.clipboard.readText()") == ad_id
 
     # Sorting by Spend sorts by the number, highest first, not by the text ("$980.00" > "$1,200.00").
     await first.locator("thead th").nth(spend).click()
