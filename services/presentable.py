@@ -40,6 +40,8 @@ _TITLES = {
     "meta_ad_id": "Ad ID",
     "hook_text": "Hook",
     "vs_baseline": "vs baseline",
+    "vs_baseline_roas": "ROAS vs baseline",
+    "shift_points": "Shift (points)",
     "spend_last_30_days": "Spend, last 30 days",
     "smoothed_roas": "Smoothed ROAS",
     "aligned_pct": "Aligned",
