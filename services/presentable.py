@@ -21,15 +21,15 @@ from typing import Any, Literal
 from services.metrics import RATIOS, SUM_LABELS, NumberFormat, format_number, number_format
 
 Format = Literal["text", "ad_id"] | NumberFormat
-"""text: by the value's type (None is blank; dates as "Dec 4, 2026"); ad_id: a long id by its last
-digits ("…123456"); the others say "n/a" for None. money $1,234.50; percent 12.34%; whole_percent 12%;
+"""text: by the value's type (None is blank; dates as "Dec 4, 2026"); ad_id: in the chat a long id by
+its last digits ("…123456"), in full where text is copied (Slack, the CLI); the others say "n/a" for None. money $1,234.50; percent 12.34%; whole_percent 12%;
 ratio 1.23x; integer 1,234; decimal 1.23; change +12%."""
 
 Figure = dict[str, Any]
 """{"data": [traces], "layout": {...}}, as plotly.js takes it."""
 
 AD_ID_SHOWN = 6
-"""Digits of a long ad id a table shows; the full id is in the chat's tooltip, a click copies it, the CSV has it."""
+"""Digits of a long ad id the chat's table shows; the full id is in its tooltip, a click copies it, the CSV has it."""
 
 LONG_TEXT = 32
 """Characters over which a text column wraps in the chat (hooks, notes) instead of staying on one line."""
@@ -90,7 +90,7 @@ class Column:
         if self.format == "text":
             return _text(value)
         if self.format == "ad_id":
-            return _short_id(value)
+            return "" if value is None else str(value)
         return format_number(self.format, None if value is None else float(value))
 
     @property
@@ -168,7 +168,13 @@ class Table:
         return {
             "title": self.title,
             "columns": [{"title": c.title, "kind": self._kind(i)} for i, c in enumerate(self.spec)],
-            "rows": self.rows,
+            "rows": [
+                [
+                    _short_id(v) if c.format == "ad_id" else c.show(v)
+                    for c, v in zip(self.spec, row, strict=True)
+                ]
+                for row in self.values
+            ],
             "values": [[_raw(v) for v in row] for row in self.values],
             "csv": self.csv(),
         }

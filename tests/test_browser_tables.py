@@ -73,20 +73,26 @@ async def send(page: Page, message: str, first_line: str) -> Locator:
     return answer
 
 
-async def latest_thread(db: Database, answer: str) -> str:
-    """The thread maya's answer was kept in (written a moment after it is shown)."""
+async def threads_with(db: Database, answer: str) -> set[str]:
+    """maya's threads that hold this answer and its tables."""
+    async with db.as_owner() as conn:
+        cur = await conn.execute(
+            """select distinct s."threadId" from steps s join threads t on t.id = s."threadId"
+               join elements e on e."forId" = s.id and e.type = 'custom'
+               where t."userIdentifier" = %s and s.output = %s""",
+            (MAYA[0], answer),
+        )
+        return {str(row["threadId"]) for row in await cur.fetchall()}
+
+
+async def new_thread(db: Database, answer: str, before: set[str]) -> str:
+    """The thread this answer and its tables were just kept in (written a moment after they are shown)."""
     for _ in range(50):
-        async with db.as_owner() as conn:
-            cur = await conn.execute(
-                """select s."threadId" from steps s join threads t on t.id = s."threadId"
-                   where t."userIdentifier" = %s and s.output = %s order by s."createdAt" desc limit 1""",
-                (MAYA[0], answer),
-            )
-            row = await cur.fetchone()
-        if row:
-            return str(row["threadId"])
+        if made := await threads_with(db, answer) - before:
+            [thread] = made
+            return thread
         await asyncio.sleep(0.1)
-    raise AssertionError(f"the answer was not kept in a thread: {answer[:80]}")
+    raise AssertionError(f"the answer was not kept in a new thread: {answer[:80]}")
 
 
 async def no_sideways_scrolling(page: Page) -> None:
@@ -105,6 +111,7 @@ async def test_tables_read_as_the_text_sort_by_number_and_download(
 
     page = await sign_in(sized, *MAYA)
     await chat_ready(page)
+    before = await threads_with(db, text)
     answer = await send(page, AD_PERFORMANCE, text.splitlines()[0])
 
     # Stacked full width in the answer's order, each under its title.
@@ -114,7 +121,7 @@ async def test_tables_read_as_the_text_sort_by_number_and_download(
     await expect(first.locator("thead th")).to_have_text(ads.columns)
     rows = first.locator("tbody tr")
     await expect(rows).to_have_count(len(ads.rows))
-    await expect(rows.nth(0).locator("td")).to_have_text(ads.rows[0])
+    await expect(rows.nth(0).locator("td")).to_have_text(ads.for_chat()["rows"][0])
     assert MONEY.match(ads.rows[0][spend]), ads.rows[0][spend]
     # The table says what the text says: the first ad's ROAS and spend ("#1 is '…' at 6.40x … on $356.35").
     roas = ads.columns.index("ROAS")
@@ -155,7 +162,7 @@ async def test_tables_read_as_the_text_sort_by_number_and_download(
     assert saved.read_text(encoding="utf-8-sig") == ads.csv().replace("\r\n", "\n")
 
     # Reopened from the history (a reload): the same tables, in the same order.
-    await page.goto(f"/thread/{await latest_thread(db, text)}")
+    await page.goto(f"/thread/{await new_thread(db, text, before)}")
     reopened = page.locator(ANSWER).filter(has_text=text.splitlines()[0])
     await expect(reopened.locator(".vt-table .vt-table-title")).to_have_text([t.title for t in tables])
     await expect(reopened.locator(".vt-table").nth(0).locator("thead th")).to_have_text(ads.columns)
@@ -178,8 +185,9 @@ async def test_every_table_is_titled_formatted_and_inside_the_window(
             assert not any(re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", title) for title in table.columns), (
                 table.columns
             )
-            if table.rows:
-                await expect(shown.nth(i).locator("tbody tr").first.locator("td")).to_have_text(table.rows[0])
+            if table.values:
+                first_row = table.for_chat()["rows"][0]
+                await expect(shown.nth(i).locator("tbody tr").first.locator("td")).to_have_text(first_row)
         if name == "top_hooks":  # its chart downloads as a PNG from the modebar
             chart = answer.locator(".js-plotly-plot")
             await chart.hover()
