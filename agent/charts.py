@@ -8,6 +8,7 @@ carry plotly.py's ~10 kB default template into every message.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 
 from chainlit.element import Element, ElementSize, ElementType
@@ -32,10 +33,26 @@ class PlotlyChart(Element):
         if not isinstance(self.figure, dict) or not isinstance(self.figure.get("data"), list):
             raise TypeError("figure must be a dict with a list of traces under 'data'")
         layout = {**self.figure.get("layout", {}), "autosize": True}
-        self.content = json.dumps({"data": self.figure["data"], "layout": layout}, allow_nan=False)
+        # The modebar's camera downloads the chart as a PNG named after it; Plotly's logo link is left out.
+        config = {
+            "displaylogo": False,
+            "toImageButtonOptions": {
+                "format": "png",
+                "filename": _file_name(title_of(self.figure)),
+                "scale": 2,
+            },
+        }
+        self.content = json.dumps(
+            {"data": self.figure["data"], "layout": layout, "config": config}, allow_nan=False
+        )
         self.mime = "application/json"
         super().__post_init__()
 
 
 def title_of(figure: Figure) -> str:
     return str(figure.get("layout", {}).get("title", {}).get("text") or "chart")
+
+
+def _file_name(title: str) -> str:
+    """A chart's PNG file name from its title ("Top hooks by hook_rate — Acme Pets" -> top-hooks-by-…)."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "chart"

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import chainlit as cl
-import pandas as pd
 from pydantic import BaseModel
 
 from agent.charts import PlotlyChart, title_of
@@ -25,6 +24,8 @@ ACTION = "vt_action"
 """The one Chainlit action name: every button carries an `ActionButton` (a command) as its payload."""
 ONCE_KEY = "vt_once_actions"
 ONCE_KEPT = 20
+TABLES_ELEMENT = "ResultTables"
+"""The custom element (public/elements/ResultTables.jsx) that draws an answer's tables."""
 
 
 class ChainlitListener:
@@ -103,15 +104,13 @@ class ChainlitListener:
 
 
 def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
-    """Tables (sortable), charts, and for one ad its transcript and storyboard in side panels."""
+    """Tables (sortable, each with its CSV), charts, and for one ad its transcript and storyboard in
+    side panels."""
     elements: list[Any] = []
     suffix = ""
+    if tables := [table.for_chat() for result in results for table in tables_for(result)]:
+        elements.append(result_tables(tables))
     for result in results:
-        for table in tables_for(result):
-            headers, rows = table.sortable()
-            elements.append(
-                cl.Dataframe(name=table.title, data=pd.DataFrame(rows, columns=headers), display="inline")
-            )
         for figure in charts_for(result):
             elements.append(PlotlyChart(name=title_of(figure), figure=figure, display="inline"))
         for name, where in images_of(result):  # a grid of thumbnails (template images)
@@ -128,6 +127,13 @@ def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
             ]
             suffix = "\n\nOpen: " + " · ".join(name for name, _ in panels)
     return elements, suffix
+
+
+def result_tables(tables: list[dict[str, Any]]) -> cl.CustomElement:
+    """An answer's tables, drawn by public/elements/ResultTables.jsx: stacked in order, each titled,
+    sorted by raw values, with its CSV. One element for them all, so their order is the same after a
+    reload (elements come back from the history in no particular order)."""
+    return cl.CustomElement(name=TABLES_ELEMENT, props={"tables": tables}, display="inline")
 
 
 def chat_actions(results: list[BaseModel]) -> list[cl.Action]:

@@ -148,7 +148,7 @@ def ratio_sql(metric: str, *, alias: str = "") -> str:
     return f"({scale}{prefix}{r.numerator}::float8 / nullif({prefix}{r.denominator}, 0)::float8)"
 
 
-NumberFormat = Literal["money", "percent", "whole_percent", "ratio", "integer"]
+NumberFormat = Literal["money", "percent", "whole_percent", "ratio", "integer", "decimal", "change"]
 _RATIO_FORMATS: dict[str, NumberFormat] = {"pct": "percent", "money": "money", "x": "ratio"}
 
 
@@ -160,7 +160,7 @@ def number_format(metric: str) -> NumberFormat | None:
 
 
 def format_number(format: NumberFormat, value: float | None) -> str:
-    """$1,234.50, 12.34%, 12%, 1.23x or 1,234; None is 'n/a'."""
+    """$1,234.50, 12.34%, 12%, 1.23x, 1,234, 1.23 or +12% (a change); None is 'n/a'."""
     if value is None:
         return "n/a"
     if format == "money":
@@ -171,6 +171,10 @@ def format_number(format: NumberFormat, value: float | None) -> str:
         return f"{value * 100:.0f}%"
     if format == "ratio":
         return f"{value:.2f}x"
+    if format == "decimal":
+        return f"{value:,.2f}"
+    if format == "change":
+        return f"{value:+.0%}"
     return f"{value:,.0f}"
 
 

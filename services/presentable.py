@@ -8,52 +8,146 @@ plotly.js draws (dicts, not `plotly.graph_objects`: see agent/charts.py).
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
-from services.metrics import NumberFormat, format_number, number_format
+from services.metrics import RATIOS, SUM_LABELS, NumberFormat, format_number, number_format
 
-Format = Literal["text"] | NumberFormat
-"""text: by the value's type (None is blank); the others say "n/a" for None. money $1,234.50;
-percent 12.34%; whole_percent 12%; ratio 1.23x; integer 1,234."""
+Format = Literal["text", "ad_id"] | NumberFormat
+"""text: by the value's type (None is blank; dates as "Dec 4, 2026"); ad_id: in the chat a long id by
+its last digits ("…123456"), in full where text is copied (Slack, the CLI); the others say "n/a" for None. money $1,234.50; percent 12.34%; whole_percent 12%;
+ratio 1.23x; integer 1,234; decimal 1.23; change +12%."""
 
 Figure = dict[str, Any]
 """{"data": [traces], "layout": {...}}, as plotly.js takes it."""
 
+AD_ID_SHOWN = 6
+"""Digits of a long ad id the chat's table shows; the full id is in its tooltip, a click copies it, the CSV has it."""
+
+LONG_TEXT = 32
+"""Characters over which a text column wraps in the chat (hooks, notes) instead of staying on one line."""
+
+# Field names as a marketer reads them, where the default (words of the name, acronyms in capitals) is not it.
+_TITLES = {
+    "ad_name": "Ad",
+    "meta_ad_id": "Ad ID",
+    "hook_text": "Hook",
+    "vs_baseline": "vs baseline",
+    "vs_baseline_roas": "ROAS vs baseline",
+    "shift_points": "Shift (points)",
+    "spend_last_30_days": "Spend, last 30 days",
+    "smoothed_roas": "Smoothed ROAS",
+    "aligned_pct": "Aligned",
+}
+_ACRONYMS = {"roas": "ROAS", "ctr": "CTR", "cpc": "CPC", "cpm": "CPM", "cpa": "CPA", "id": "ID", "url": "URL",
+             "lp": "LP", "ai": "AI", "aov": "AOV", "ugc": "UGC", "cta": "CTA"}  # fmt: skip
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def titled(name: str) -> str:
+    """A column's title from its field name ("hook_rate" -> "Hook rate"); a title already is one."""
+    if not _FIELD_NAME.fullmatch(name):
+        return name
+    if name in _TITLES:
+        return _TITLES[name]
+    if name in RATIOS:
+        return RATIOS[name].label
+    if name in SUM_LABELS:
+        return SUM_LABELS[name]
+    words = [_ACRONYMS.get(w, w) for w in name.split("_") if w]
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
+
+
+def in_words(name: str) -> str:
+    """A field's title inside a sentence ("hook_rate" -> "hook rate", "roas" -> "ROAS")."""
+    title = titled(name)
+    first = title.split(" ")[0]
+    return title if first.isupper() or first != first.capitalize() else title[:1].lower() + title[1:]
+
 
 @dataclass(frozen=True)
 class Column:
-    title: str
+    """A table's column: `name` is the field `table_of` reads (or the title itself), `title` what a
+    person reads (by default `titled(name)`), `format` how its values read."""
+
+    name: str
     format: Format = "text"
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.title:
+            object.__setattr__(self, "title", titled(self.name))
 
     def show(self, value: Any) -> str:
         """The value as a person reads it in this column."""
-        return _text(value) if self.format == "text" else format_number(self.format, value)
+        if self.format == "text":
+            return _text(value)
+        if self.format == "ad_id":
+            return "" if value is None else str(value)
+        return format_number(self.format, None if value is None else float(value))
+
+    @property
+    def numeric(self) -> bool:
+        return self.format not in ("text", "ad_id")
 
 
 def metric_column(name: str) -> Column:
-    """A column named after a metric, in that metric's unit (services.metrics); any other name is text."""
-    return Column(name, number_format(name) or "text")
+    """A column named after a field: a metric in its unit (services.metrics), an ad id shortened, any
+    other name as text."""
+    return Column(name, "ad_id" if name == "meta_ad_id" else number_format(name) or "text")
 
 
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float):
+    if isinstance(value, float | Decimal):
         return f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M} UTC"
+        return (
+            f"{value.astimezone(UTC):%b %-d, %Y %H:%M} UTC" if value.tzinfo else f"{value:%b %-d, %Y %H:%M}"
+        )
+    if isinstance(value, date):
+        return f"{value:%b %-d, %Y}"
     return "" if value is None else str(value)
 
 
+def _short_id(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "…" + text[-AD_ID_SHOWN:] if len(text) > AD_ID_SHOWN + 2 else text
+
+
+def _raw(value: Any) -> Any:
+    """A value as JSON carries it, unformatted: numbers stay numbers (so a table sorts them as
+    numbers), dates and times in ISO form (they sort as text), anything else as text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    return str(value)
+
+
+def _csv_cell(value: Any) -> Any:
+    raw = _raw(value)
+    if isinstance(raw, bool):
+        return "yes" if raw else "no"
+    return "" if raw is None else raw
+
+
 class Table:
-    """Rows of raw values under titled columns; `rows` for people reading text, `sortable()` for a
-    table widget. A column given by name alone is shown in its metric's unit (`metric_column`)."""
+    """Rows of raw values under titled columns; `rows` for people reading text, `for_chat()` for the
+    chat's sortable table, `csv()` for a download. A column given by name alone is shown in its
+    metric's unit (`metric_column`)."""
 
     def __init__(self, title: str, columns: Sequence[str | Column], values: list[list[Any]]) -> None:
         self.title = title
@@ -68,30 +162,51 @@ class Table:
     def rows(self) -> list[list[str]]:
         return [[c.show(v) for c, v in zip(self.spec, row, strict=True)] for row in self.values]
 
-    def sortable(self) -> tuple[list[str], list[list[Any]]]:
-        """Numbers stay numbers (percentages ×100, money rounded) so a table widget sorts them right."""
-        pct = [c.format in ("percent", "whole_percent") for c in self.spec]
-        headers = [f"{c.title} (%)" if p else c.title for c, p in zip(self.spec, pct, strict=True)]
-        return headers, [[_sortable(p, v) for p, v in zip(pct, row, strict=True)] for row in self.values]
+    def for_chat(self) -> dict[str, Any]:
+        """The table as the chat's element draws it: each cell as read (`rows`) and its raw value
+        (`values`), which the table sorts by, and the CSV for its download link."""
+        return {
+            "title": self.title,
+            "columns": [{"title": c.title, "kind": self._kind(i)} for i, c in enumerate(self.spec)],
+            "rows": [
+                [
+                    _short_id(v) if c.format == "ad_id" else c.show(v)
+                    for c, v in zip(self.spec, row, strict=True)
+                ]
+                for row in self.values
+            ],
+            "values": [[_raw(v) for v in row] for row in self.values],
+            "csv": self.csv(),
+        }
+
+    def _kind(self, i: int) -> Literal["id", "number", "text", "long"]:
+        """How the chat lays out and sorts a column: ids, numbers (right-aligned, highest first), short
+        text (one line) or long text (wrapped in a wider column)."""
+        column = self.spec[i]
+        if column.format == "ad_id":
+            return "id"
+        given = [row[i] for row in self.values if row[i] is not None]
+        numbers = all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in given)
+        if column.numeric or (given and numbers):
+            return "number"
+        return "long" if any(len(column.show(v)) > LONG_TEXT for v in given) else "text"
+
+    def csv(self) -> str:
+        """Every row, raw (fractions as fractions, full ids, ISO dates), under the columns' titles."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(self.columns)
+        writer.writerows([[_csv_cell(v) for v in row] for row in self.values])
+        return out.getvalue()
 
     def __repr__(self) -> str:
         return f"Table({self.title!r}, {self.columns!r}, {len(self.values)} rows)"
 
 
-def _sortable(percent: bool, value: Any) -> Any:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, float):
-        return round(value * 100, 2) if percent else round(value, 2)
-    if isinstance(value, int | str):
-        return value
-    return str(value)
-
-
 def table_of(title: str, items: Sequence[Any], columns: Sequence[str | Column]) -> Table:
-    """A table of one row per item, each column read from the item's attribute of that title."""
+    """A table of one row per item, each column read from the item's attribute of that name."""
     spec = [c if isinstance(c, Column) else metric_column(c) for c in columns]
-    return Table(title, spec, [[getattr(item, c.title) for c in spec] for item in items])
+    return Table(title, spec, [[getattr(item, c.name) for c in spec] for item in items])
 
 
 def with_rows(*tables: Table) -> list[Table]:

@@ -140,7 +140,7 @@ async def test_command_runs_with_a_named_step_streamed_answer_table_and_chart(ch
     assert len(chat.of("stream_start")) == 1 and chat.of("token")  # streamed, not sent whole
     assert chat.answer().startswith("Top 5 hooks for Acme Pets by hook_rate")
     kinds = sorted(e["type"] for e in chat.of("element"))
-    assert kinds == ["dataframe", "plotly"]
+    assert kinds == ["custom", "plotly"]  # the tables (ResultTables) and the chart
     assert len(app.session_history()) == 4  # request, tool call, tool return, answer
 
 
@@ -188,7 +188,7 @@ async def test_streamed_text_and_tool_call_turn_from_a_model(
     assert chat.answer().endswith(
         tuple(("product", "offer", "angle", "benefits", "claims", "audience", "voice_tone"))
     )
-    assert sorted(e["type"] for e in chat.of("element")) == ["dataframe", "plotly"]
+    assert sorted(e["type"] for e in chat.of("element")) == ["custom", "plotly"]
 
 
 async def test_resume_restores_the_conversation(chat: RecordingEmitter) -> None:

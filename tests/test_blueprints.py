@@ -274,7 +274,7 @@ async def test_two_brands_side_by_side(page: Page, maya: Caller, tmp_path: Path)
     result = call.result or {}
     assert result["compared_brands"] == ["Acme Pets", "Bloom Botanicals"]
     [table] = tables_for(turn.results[0])
-    assert table.columns == ["section", "Acme Pets", "Bloom Botanicals"]
+    assert table.columns == ["Section", "Acme Pets", "Bloom Botanicals"]
     assert [r[0] for r in table.rows] == page.headings
     assert all(r[1] and r[2] and r[1] != r[2] for r in table.rows)  # each brand writes its own copy
 

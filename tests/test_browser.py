@@ -251,11 +251,11 @@ async def test_maya_runs_a_command_asks_in_english_and_finds_the_thread_again(
     rows = answer.locator(".dataframe table tbody tr")
     await expect(rows).to_have_count(5)
     await expect(rows.locator("td:first-child")).to_have_text(hooks)
-    await expect(answer.locator(".dataframe table thead th").first).to_have_text("hook_text")
+    await expect(answer.locator(".dataframe table thead th").first).to_have_text("Hook")
     chart = answer.locator(".js-plotly-plot")
     await expect(chart).to_be_visible()
     await expect(chart.locator("g.point")).to_have_count(5)
-    await expect(chart).to_contain_text("Top hooks by hook_rate — Acme Pets, last 30 days")
+    await expect(chart).to_contain_text("Top hooks by hook rate — Acme Pets, last 30 days")
 
     # A plain-English question in the same thread.
     expected_en = await run_turn(db=db, caller=maya, message=QUESTION, history=expected.messages)

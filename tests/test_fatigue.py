@@ -203,8 +203,8 @@ async def test_only_the_ads_planted_to_fatigue_are_flagged(db: Database, shop: S
     assert turn.text == (
         f"2 of 6 ads for {shop.brand} are fatiguing in last 14 days ({a} to {d}), comparing the"
         f" last 7 days ({c} to {d}) with the 7 days before ({a} to {b}): 'CTR Drop C' (frequency 2.00 → 2.27"
-        " (+14%), CTR 2.00% → 1.50% (-25%)); 'Hook Drop H' (frequency 2.00 → 2.50 (+25%), hook rate 30.0% →"
-        " 20.0% (-33%)). Flagged when frequency up ≥ 10 % and hook rate or CTR down ≥ 15 %; only ads with at"
+        " (+14%), CTR 2.00% → 1.50% (-25%)); 'Hook Drop H' (frequency 2.00 → 2.50 (+25%), hook rate 30.00% →"
+        " 20.00% (-33%)). Flagged when frequency up ≥ 10 % and hook rate or CTR down ≥ 15 %; only ads with at"
         " least $50 spend and 1,000 impressions in each half are judged (2 below that)."
     )
 

@@ -114,8 +114,8 @@ async def test_jobs_failed_shows_the_error_and_offers_retry_to_an_admin(
     assert (
         f"Latest: meta_sync for {jobs.brand} ({str(jobs.failed)[:8]}, 3 attempt(s)): {ERROR}" in chat.answer()
     )
-    tables = [e for e in chat.of("element") if e["type"] == "dataframe"]
-    assert [t["name"] for t in tables] == ["Failed runs"]
+    tables = [t for e in chat.of("element") if e["type"] == "custom" for t in e["props"]["tables"]]
+    assert [t["title"] for t in tables] == ["Failed runs"]
     [retry] = chat.buttons()
     assert retry.label == f"Retry meta_sync · {jobs.brand}"
     assert retry.payload == {

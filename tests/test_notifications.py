@@ -209,8 +209,8 @@ async def test_notifications_command_lists_newest_first_and_marks_all_read(
     assert "(2 unread)" in answer
     assert answer.index("Job failed for good") < answer.index("Classification finished")
     assert "• " in answer  # unread marked
-    [table] = [e for e in chat.of("element") if e["type"] == "dataframe"]
-    assert table["name"] == "Notifications"
+    [table] = [t for e in chat.of("element") if e["type"] == "custom" for t in e["props"]["tables"]]
+    assert table["title"] == "Notifications"
     [button] = chat.buttons()
     assert button.label == "Mark all read"
     await chat.click("Mark all read")

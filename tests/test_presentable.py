@@ -4,7 +4,6 @@ new tool shows in the chat, Slack and the CLI with nothing added to agent/."""
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,16 +106,31 @@ EVERGREEN = ["Evergreen", "$80.00", "n/a", "n/a", "n/a"]
 async def test_a_new_result_shows_in_chat_slack_and_the_cli(
     db: Database, maya: Caller, pacing_tool: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # Chat: a sortable table (numbers stay numbers, percentages ×100) and the chart.
+    # Chat: the table titled, under human column titles, its cells as Slack and the CLI show them,
+    # its raw values to sort by, its CSV; and the chart.
     async with app_on_test_database(db, monkeypatch, tmp_path):
         chat = OpenChat(maya)
         await chat.say('/campaign_pacing brand:"Acme Pets"')
     assert chat.answer().startswith("2 campaigns for Acme Pets.")
-    [table] = [e for e in chat.of("element") if e["type"] == "dataframe"]
-    assert table["name"] == "Campaign pacing"
-    frame = json.loads((tmp_path / chat.session.id / table["chainlitKey"]).read_text())
-    assert frame["columns"] == ["campaign", "spend", "budget_used (%)", "roas", "days_left"]
-    assert frame["data"] == [["Spring sale", 1234.5, 12.34, 2.5, 1200], ["Evergreen", 80.0, None, None, None]]
+    [element] = [e for e in chat.of("element") if e["type"] == "custom"]
+    assert element["name"] == "ResultTables" and element["display"] == "inline"
+    [table] = element["props"]["tables"]
+    assert table["title"] == "Campaign pacing"
+    assert [(c["title"], c["kind"]) for c in table["columns"]] == [
+        ("Campaign", "text"),
+        ("Spend", "number"),
+        ("Budget used", "number"),
+        ("ROAS", "number"),
+        ("Days left", "number"),
+    ]
+    assert table["rows"] == [SPRING, EVERGREEN]
+    assert table["values"] == [
+        ["Spring sale", 1234.5, 0.1234, 2.5, 1200],
+        ["Evergreen", 80.0, None, None, None],
+    ]
+    assert table["csv"] == (
+        "Campaign,Spend,Budget used,ROAS,Days left\r\nSpring sale,1234.5,0.1234,2.5,1200\r\nEvergreen,80.0,,,\r\n"
+    )
     [chart] = [e for e in chat.of("element") if e["type"] == "plotly"]
     assert chart["name"] == "Budget used per campaign"
 

@@ -163,9 +163,9 @@ async def test_brands_shows_each_figure_and_the_next_step_from_nothing_to_ready(
     assert shown[brand]["next_step"] == f"reconnect Meta (syncs are paused): /connect_meta {quoted}"
     tables = BrandsResult.model_validate({"brands": [shown[brand]], "summary": ""}).as_tables()
     assert [(t.title, t.columns) for t in tables] == [
-        ("Brands", ["name", "ads", "ads_with_spend", "creatives_downloaded", "classified_ads", "products",
-                    "landing_pages", "reviews", "first_day", "last_day", "spend_last_30_days"]),
-        ("Setup", ["name", "linked_accounts", "account_health", "last_sync", "next_sync", "next_step"]),
+        ("Brands", ["Name", "Ads", "Ads with spend", "Creatives downloaded", "Classified ads", "Products",
+                    "Landing pages", "Reviews", "First day", "Last day", "Spend, last 30 days"]),
+        ("Setup", ["Name", "Linked accounts", "Account health", "Last sync", "Next sync", "Next step"]),
     ]  # fmt: skip
 
 

@@ -285,10 +285,10 @@ async def test_a_mention_with_a_slash_command_answers_in_the_thread_with_a_table
     answer = await world.answer_in(thread)
     assert answer.thread_ts == thread and answer.text != slack.WORKING
     text = all_text(answer)
-    assert "Top hooks by hook_rate — Acme Pets" in text
+    assert "Top hooks by hook rate — Acme Pets" in text
     table = next(b["text"]["text"] for b in answer.blocks if "```" in b.get("text", {}).get("text", ""))
     rows = table.split("```")[1].strip().splitlines()
-    assert rows[0].split()[:2] == ["hook_text", "hook_category"] and 3 <= len(rows) <= 2 + 10
+    assert rows[0].split()[:3] == ["Hook", "Hook", "category"] and 3 <= len(rows) <= 2 + 10
     assert "See the full table in the web app: <http://127.0.0.1:8000/thread/" in table
     # The chart: a real PNG in the same thread.
     upload = await until(lambda: world.fake.files, "the chart upload")
@@ -320,10 +320,10 @@ async def test_a_mention_with_a_slash_command_answers_in_the_thread_with_a_table
 async def test_the_second_message_in_a_thread_uses_the_firsts_context(world: SlackWorld) -> None:
     thread = await world.mention(MAYA, "which hooks worked best for Acme Pets in the last 30 days?")
     first = all_text(await world.answer_in(thread))
-    assert "Top hooks by hook_rate — Acme Pets, last 30 days" in first
+    assert "Top hooks by hook rate — Acme Pets, last 30 days" in first
     await world.mention(MAYA, "and for the last 90 days?", thread_ts=thread)
     second = all_text(await world.answer_in(thread, nth=2))
-    assert "Top hooks by hook_rate — Acme Pets, last 90 days" in second
+    assert "Top hooks by hook rate — Acme Pets, last 90 days" in second
     # The same words in a new thread have no context to go on.
     fresh = await world.mention(MAYA, "and for the last 90 days?")
     alone = all_text(await world.answer_in(fresh))

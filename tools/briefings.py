@@ -13,11 +13,10 @@ from jobs import api as jobs_api
 from jobs.schedules import check_cron
 from services.analytics import briefings as service
 from services.brands import resolve_brand
-from services.metrics import format_metric
 from services.platform import slack_channels as channels
 from services.platform.accounts import Membership, memberships
 from services.platform.slack_out import slack_configured
-from services.presentable import Presentable, Table, with_rows
+from services.presentable import Column, Format, Presentable, Table, with_rows
 from tools.actions import ActionButton, admin_of, ask_first
 from tools.deps import Deps
 from tools.registry import tool
@@ -222,37 +221,44 @@ def briefing_tables(b: service.Briefing) -> list[Table]:
     """A briefing's tables (those with rows): winners, losers, hooks, spend shifts, congruence, formulas."""
     ad_fields = ["ad_name", "meta_ad_id", "spend", "roas", "vs_baseline_roas", "cpa", "previous_roas"]
     tables = [
-        Table(f"New winners — {b.brand}, {b.current.label}", ad_fields, _values(b.winners, ad_fields)),
-        Table(f"New losers — {b.brand}, {b.current.label}", ad_fields, _values(b.losers, ad_fields)),
+        _table(f"New winners — {b.brand}, {b.current.label}", b.winners, ad_fields),
+        _table(f"New losers — {b.brand}, {b.current.label}", b.losers, ad_fields),
     ]
     fields = ["trend", "ad_name", "hook", "previous_hook_rate", "hook_rate", "hook_rate_change",
               "previous_frequency", "frequency", "frequency_change"]  # fmt: skip
-    tables.append(Table("Hooks gaining or fatiguing", fields, _values(b.hooks, fields)))
+    tables.append(_table("Hooks gaining or fatiguing", b.hooks, fields))
     fields = ["level", "name", "spend", "baseline_share", "share", "shift_points"]
-    tables.append(Table("Spend shifts (share of spend vs baseline)", fields, _values(b.spend_shifts, fields)))
+    tables.append(_table("Spend shifts (share of spend vs baseline)", b.spend_shifts, fields))
     fields = ["ad_name", "baseline_period_spend", "spend", "spend_change", "congruence_score", "problems"]
-    tables.append(Table("Scaling ads with congruence problems", fields, _values(b.congruence, fields)))
+    tables.append(_table("Scaling ads with congruence problems", b.congruence, fields))
     tables.append(Table("Formulas and thresholds", ["formula"], [[f] for f in b.formulas]))
     return with_rows(*tables)
 
 
+_FORMATS: dict[str, Format] = {
+    "previous_roas": "ratio",
+    "vs_baseline_roas": "ratio",
+    "previous_hook_rate": "percent",
+    "previous_frequency": "decimal",
+    "frequency": "decimal",
+    "hook_rate_change": "change",
+    "frequency_change": "change",
+    "baseline_period_spend": "money",
+    "congruence_score": "decimal",
+}
+"""Columns in a unit of their own (raw numbers: the chat sorts them, the CSV keeps them); the other
+columns named after a metric are in its unit."""
+
 _SHOWN = {
-    "previous_roas": lambda v: format_metric("roas", v),
-    "previous_hook_rate": lambda v: format_metric("hook_rate", v),
-    "vs_baseline_roas": lambda v: "n/a" if v is None else f"{v:.2f}x",
     "baseline_share": lambda v: f"{v:.1%}",
     "share": lambda v: f"{v:.1%}",
     "shift_points": lambda v: f"{v:+.1f}",
-    "previous_frequency": lambda v: "n/a" if v is None else f"{v:.2f}",
-    "frequency": lambda v: "n/a" if v is None else f"{v:.2f}",
-    "hook_rate_change": lambda v: "n/a" if v is None else f"{v:+.0%}",
-    "frequency_change": lambda v: "n/a" if v is None else f"{v:+.0%}",
     "spend_change": lambda v: "new spend" if v is None else f"{v:+.0%}",
-    "baseline_period_spend": lambda v: f"${v:,.2f}",
-    "congruence_score": lambda v: "n/a" if v is None else f"{v:.2f}",
 }
-"""Columns shown as text (the other columns named after a metric are shown in its unit)."""
+"""Columns shown as text, written as the briefing's text writes them."""
 
 
-def _values(items: list[Any], fields: list[str]) -> list[list[Any]]:
-    return [[_SHOWN.get(f, lambda v: v)(getattr(item, f)) for f in fields] for item in items]
+def _table(title: str, items: list[Any], fields: list[str]) -> Table:
+    columns = [Column(f, _FORMATS[f]) if f in _FORMATS else f for f in fields]
+    values = [[_SHOWN.get(f, lambda v: v)(getattr(item, f)) for f in fields] for item in items]
+    return Table(title, columns, values)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from core.errors import InvalidArgument, NoData
 from db.pool import Conn
-from services.metrics import compute_ratio, formula
+from services.metrics import compute_ratio, format_metric, format_number, formula
 from services.models import BrandRef, WindowInfo, latest_classification_sql, per_ad_sums_sql, window_scan
 from services.presentable import Column, Presentable, Table
 from services.windows import Window
@@ -168,13 +168,16 @@ class FatigueResult(BaseModel, Presentable):
 
     def as_tables(self) -> list[Table]:
         first = "Ad" if self.by == "ad" else "Hook"
-        columns = [Column(first), Column("Ad ID" if self.by == "ad" else "Ads"), Column("Spend", "money")]
+        ids = Column("Ad ID", "ad_id") if self.by == "ad" else Column("Ads", "integer")
+        columns = [Column(first), ids, Column("Spend", "money")]
         if self.by == "ad":
             columns.insert(1, Column("Hook"))
         columns += [
-            Column("Frequency before"), Column("Frequency after"), Column("Frequency change"),
-            Column("Hook rate before", "percent"), Column("Hook rate after", "percent"), Column("Hook rate change"),
-            Column("CTR before", "percent"), Column("CTR after", "percent"), Column("CTR change"),
+            Column("Frequency before", "decimal"), Column("Frequency after", "decimal"),
+            Column("Frequency change", "change"),
+            Column("Hook rate before", "percent"), Column("Hook rate after", "percent"),
+            Column("Hook rate change", "change"),
+            Column("CTR before", "percent"), Column("CTR after", "percent"), Column("CTR change", "change"),
             Column("Falling"),
         ]  # fmt: skip
         values = []
@@ -183,9 +186,9 @@ class FatigueResult(BaseModel, Presentable):
             values.append(
                 [
                     *lead, r.spend,
-                    _decimal(r.previous_frequency), _decimal(r.frequency), _signed(r.frequency_change),
-                    r.previous_hook_rate, r.hook_rate, _signed(r.hook_rate_change),
-                    r.previous_ctr, r.ctr, _signed(r.ctr_change),
+                    r.previous_frequency, r.frequency, r.frequency_change,
+                    r.previous_hook_rate, r.hook_rate, r.hook_rate_change,
+                    r.previous_ctr, r.ctr, r.ctr_change,
                     r.falling,
                 ]
             )  # fmt: skip
@@ -194,11 +197,11 @@ class FatigueResult(BaseModel, Presentable):
 
 
 def _decimal(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+    return format_number("decimal", value)
 
 
 def _signed(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.0%}"
+    return format_number("change", value)
 
 
 def _days(n: int) -> str:
@@ -331,10 +334,13 @@ def _one(r: FatigueRow) -> str:
     ]
     if r.hook_rate_change is not None and r.hook_rate_change <= -DROP:
         said.append(
-            f"hook rate {r.previous_hook_rate:.1%} → {r.hook_rate:.1%} ({_signed(r.hook_rate_change)})"
+            f"hook rate {format_metric('hook_rate', r.previous_hook_rate)} → {format_metric('hook_rate', r.hook_rate)}"
+            f" ({_signed(r.hook_rate_change)})"
         )
     if r.ctr_change is not None and r.ctr_change <= -DROP:
-        said.append(f"CTR {r.previous_ctr:.2%} → {r.ctr:.2%} ({_signed(r.ctr_change)})")
+        said.append(
+            f"CTR {format_metric('ctr', r.previous_ctr)} → {format_metric('ctr', r.ctr)} ({_signed(r.ctr_change)})"
+        )
     return f"'{r.name}' ({', '.join(said)})"
 
 

@@ -24,7 +24,7 @@ from services.models import (
     per_ad_sums_sql,
     window_scan,
 )
-from services.presentable import Figure, Presentable, Table, layout, percents, table_of
+from services.presentable import Figure, Presentable, Table, in_words, layout, percents, table_of, titled
 from services.windows import Window
 
 HookType = Literal["any", "spoken", "overlay", "visual"]
@@ -152,7 +152,11 @@ class TopHooksResult(BaseModel, Presentable):
         extra = [m for m in ("hook_rate", "hold_rate", "ctr", "roas") if m != self.metric]
         columns = ["hook_text", "hook_category", "hook_type", "ad_name", "spend", self.metric, *extra]
         return [
-            table_of(f"Top hooks by {self.metric} — {self.brand}, {self.window.label}", self.rows, columns)
+            table_of(
+                f"Top hooks by {in_words(self.metric)} — {self.brand}, {self.window.label}",
+                self.rows,
+                columns,
+            )
         ]
 
     def as_charts(self) -> list[Figure]:
@@ -173,9 +177,9 @@ def top_hooks_chart(result: TopHooksResult) -> Figure:
             {"type": "bar", "x": percents(values) if percent else values, "y": labels, "orientation": "h"}
         ],
         "layout": layout(
-            f"Top hooks by {result.metric} — {result.brand}, {result.window.label}",
+            f"Top hooks by {in_words(result.metric)} — {result.brand}, {result.window.label}",
             yaxis={"autorange": "reversed"},
-            xaxis={"title": {"text": f"{result.metric}{' (%)' if percent else ''}"}},
+            xaxis={"title": {"text": f"{titled(result.metric)}{' (%)' if percent else ''}"}},
         ),
     }
 

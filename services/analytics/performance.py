@@ -10,7 +10,7 @@ from core.errors import NoData
 from db.pool import Conn
 from services.metrics import RATIOS, all_ratios, format_metric, formula, is_higher_better, ratio_sql
 from services.models import AdMetrics, BrandRef, WindowInfo, per_ad_sums_sql, window_scan
-from services.presentable import Column, Presentable, Table, table_of
+from services.presentable import Column, Presentable, Table, in_words, table_of
 from services.windows import Window
 
 
@@ -53,7 +53,7 @@ class AdPerformanceResult(BaseModel, Presentable):
         metric = [self.sort] if self.sort not in ("spend", "roas", "cpa", "ctr") else []
         columns: list[str | Column] = ["ad_name", "meta_ad_id", "format", "spend", *metric,
                                        Column("vs_baseline", "ratio"), "roas", "cpa", "ctr", "hook_rate", "purchases"]  # fmt: skip
-        title = f"{self.order.title()} ads by {self.sort} — {self.brand}, {self.window.label}"
+        title = f"{self.order.title()} ads by {in_words(self.sort)} — {self.brand}, {self.window.label}"
         baseline = ["format", "ads", "spend", "roas", "cpa", "ctr", "hook_rate", "hold_rate"]
         return [
             table_of(title, self.rows, columns),

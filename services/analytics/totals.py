@@ -170,9 +170,9 @@ class TotalsResult(BaseModel, Presentable):
 
 
 def _movers_table(title: str, moves: list[AdMove]) -> Table:
-    columns = [Column("ad_name"), Column("meta_ad_id"), Column("format"), Column("spend", "money"),
-               Column("vs_spend", "money"), Column("spend_change"), Column("roas", "ratio"),
-               Column("vs_roas", "ratio"), Column("roas_change")]  # fmt: skip
+    columns = [Column("ad_name"), Column("meta_ad_id", "ad_id"), Column("format"), Column("spend", "money"),
+               Column("vs_spend", "money", "Spend (vs)"), Column("spend_change"), Column("roas", "ratio"),
+               Column("vs_roas", "ratio", "ROAS (vs)"), Column("roas_change")]  # fmt: skip
     values = [
         [m.ad_name, m.meta_ad_id, m.format, m.spend, m.vs_spend, signed("spend", m.spend_change), m.roas,
          m.vs_roas, signed("roas", m.roas_change)]
