@@ -51,10 +51,20 @@ async def keep_elements(elements: list[E]) -> tuple[list[E], str]:
             logger.exception(
                 "The %s %r could not be stored; left out of the answer", element.type, element.name
             )
-            lost.append(f"the {KINDS.get(element.type, 'element')} “{element.name}”")
+            lost.append(_described(element))
         else:
             kept.append(element)
     return kept, not_kept_notice(lost) if lost else ""
+
+
+def _described(element: Element) -> str:
+    """How the answer names an element it could not show: the tables' element by its tables' titles."""
+    props = getattr(element, "props", None)
+    titles = [t.get("title") for t in props.get("tables", [])] if isinstance(props, dict) else []
+    if element.type == "custom" and titles:
+        named = " and ".join(f"“{t}”" for t in titles)
+        return f"the table{'s' if len(titles) != 1 else ''} {named}"
+    return f"the {KINDS.get(element.type, 'element')} “{element.name}”"
 
 
 def _guessed(element: Element) -> str:

@@ -37,8 +37,8 @@ from tests.test_browser import (
 )
 
 NOT_KEPT = (
-    "Not shown: the table “Top hooks by hook_rate — Acme Pets, last 30 days” and the chart “Top hooks by"
-    " hook_rate — Acme Pets, last 30 days”, not saved just now. Ask again in a moment; if it keeps happening,"
+    "Not shown: the table “Top hooks by hook rate — Acme Pets, last 30 days” and the chart “Top hooks by"
+    " hook rate — Acme Pets, last 30 days”, not saved just now. Ask again in a moment; if it keeps happening,"
     " tell whoever runs ViralTracker (the server log says why)."
 )
 
@@ -85,7 +85,7 @@ async def test_an_answers_table_and_chart_are_read_from_the_chat_storage(
         chat = OpenChat(maya)
         await chat.say(QUESTION)
     elements = chat.of("element")
-    assert sorted(e["type"] for e in elements) == ["dataframe", "plotly"]
+    assert sorted(e["type"] for e in elements) == ["custom", "plotly"]  # the tables' element, the chart
     for element in elements:
         assert element["chainlitKey"] is None
         header, _, data = element["url"].partition(",")
@@ -93,18 +93,18 @@ async def test_an_answers_table_and_chart_are_read_from_the_chat_storage(
         assert (
             header
             == {
-                "dataframe": "data:application/octet-stream;base64",
+                "custom": "data:application/json;base64",
                 "plotly": "data:application/json;base64",
             }[element["type"]]
         )
         stored = [p for p in storage.rglob("*") if p.is_file() and not p.name.endswith(".mime")]
         assert base64.b64decode(data) in {p.read_bytes() for p in stored}
-    [table] = [e for e in elements if e["type"] == "dataframe"]
-    frame = json.loads(base64.b64decode(table["url"].partition(",")[2]))
+    [tables] = [e for e in elements if e["type"] == "custom"]
+    [frame] = json.loads(base64.b64decode(tables["url"].partition(",")[2]))["tables"]
     expected = await run_turn(db=db, caller=maya, message=QUESTION)
     [call] = expected.tool_calls
     assert call.result is not None
-    assert [row[0] for row in frame["data"]] == [row["hook_text"] for row in call.result["rows"]]
+    assert [row[0] for row in frame["values"]] == [row["hook_text"] for row in call.result["rows"]]
     # Nothing of the answer went to the session's temporary folder.
     assert not (tmp_path / "session-files").exists() or not any((tmp_path / "session-files").rglob("*"))
 
