@@ -38,4 +38,7 @@ class PlotlyChart(Element):
 
 
 def title_of(figure: Figure) -> str:
-    return str(figure.get("layout", {}).get("title", {}).get("text") or "chart")
+    """The chart's whole title (`layout()` shows what follows " — " as a subtitle)."""
+    title = figure.get("layout", {}).get("title", {})
+    parts = [title.get("text"), (title.get("subtitle") or {}).get("text")]
+    return " — ".join(str(p) for p in parts if p) or "chart"

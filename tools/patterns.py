@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from services.presentable import Figure, Presentable, Table, layout, percents, with_rows
+from services.presentable import (
+    Figure,
+    Presentable,
+    Table,
+    hover_value,
+    labelled,
+    layout,
+    percents,
+    with_rows,
+)
 from services.research import patterns
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
@@ -126,6 +135,7 @@ def pattern_tables(answer: PatternsAnswer) -> list[Table]:
 def patterns_chart(report: patterns.PatternReport) -> Figure:
     """Each pattern by confidence (x) and novelty (y), sized by its members: top right is worth promoting."""
     rows = report.patterns
+    shown = labelled([p.name[:40] for p in rows], [p.confidence + p.novelty for p in rows])
     return {
         "data": [
             {
@@ -133,10 +143,15 @@ def patterns_chart(report: patterns.PatternReport) -> Figure:
                 "mode": "markers+text",
                 "x": percents([p.confidence for p in rows]),
                 "y": percents([p.novelty for p in rows]),
-                "text": [p.name[:40] for p in rows],
+                "text": shown,
                 "textposition": "top center",
+                "customdata": [p.name for p in rows],
                 "marker": {"size": [min(40, 8 + 2 * len(p.members)) for p in rows]},
-                "hovertemplate": "%{text}<br>confidence %{x}%<br>novelty %{y}%<extra></extra>",
+                "hovertemplate": "%{customdata}<br>confidence "
+                + hover_value("whole_percent", "x")
+                + "<br>novelty "
+                + hover_value("whole_percent", "y")
+                + "<extra></extra>",
             }
         ],
         "layout": layout(

@@ -14,6 +14,7 @@ from services.metrics import (
     format_metric,
     formula,
     is_higher_better,
+    number_format,
     ratio_sql,
 )
 from services.models import (
@@ -24,7 +25,7 @@ from services.models import (
     per_ad_sums_sql,
     window_scan,
 )
-from services.presentable import Figure, Presentable, Table, layout, percents, table_of
+from services.presentable import Figure, Presentable, Table, hover_value, layout, percents, table_of
 from services.windows import Window
 
 HookType = Literal["any", "spoken", "overlay", "visual"]
@@ -168,9 +169,17 @@ def top_hooks_chart(result: TopHooksResult) -> Figure:
     ]
     values: list[float | None] = [getattr(r, result.metric) for r in rows]
     percent = result.metric in ("hook_rate", "hold_rate", "thruplay_rate", "ctr")
+    shown = hover_value(number_format(result.metric) or "integer", "x")
     return {
         "data": [
-            {"type": "bar", "x": percents(values) if percent else values, "y": labels, "orientation": "h"}
+            {
+                "type": "bar",
+                "x": percents(values) if percent else values,
+                "y": labels,
+                "orientation": "h",
+                "customdata": [r.hook_text for r in rows],
+                "hovertemplate": f"%{{customdata}}<br>{result.metric} {shown}<extra></extra>",
+            }
         ],
         "layout": layout(
             f"Top hooks by {result.metric} — {result.brand}, {result.window.label}",
@@ -308,7 +317,8 @@ def hook_categories_chart(result: HookAnalysisResult) -> Figure:
                 "x": names,
                 "y": percents([r.hook_rate for r in rows]),
                 "name": "Hook rate (%)",
-                "marker": {"color": "#1565c0"},
+                "marker": {"color": "#1e88e5"},
+                "hovertemplate": f"%{{x}}<br>hook rate {hover_value('percent', 'y')}<extra></extra>",
             },
             {
                 "type": "scatter",
@@ -318,6 +328,7 @@ def hook_categories_chart(result: HookAnalysisResult) -> Figure:
                 "yaxis": "y2",
                 "mode": "markers",
                 "marker": {"size": 12},
+                "hovertemplate": f"%{{x}}<br>spend {hover_value('money', 'y')}<extra></extra>",
             },
         ],
         "layout": layout(
