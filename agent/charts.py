@@ -8,6 +8,7 @@ carry plotly.py's ~10 kB default template into every message.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 
 from chainlit.element import Element, ElementSize, ElementType
@@ -38,7 +39,6 @@ class PlotlyChart(Element):
 
 
 def title_of(figure: Figure) -> str:
-    """The chart's whole title (`layout()` shows what follows " — " as a subtitle)."""
-    title = figure.get("layout", {}).get("title", {})
-    parts = [title.get("text"), (title.get("subtitle") or {}).get("text")]
-    return " — ".join(str(p) for p in parts if p) or "chart"
+    """The chart's title as one line of text (`layout()` shows what follows " — " on a line of its own)."""
+    title = str(figure.get("layout", {}).get("title", {}).get("text") or "chart")
+    return re.sub(r"<[^>]*>", "", title.replace("<br>", " — "))

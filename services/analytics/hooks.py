@@ -183,7 +183,23 @@ def top_hooks_chart(result: TopHooksResult) -> Figure:
         ],
         "layout": layout(
             f"Top hooks by {result.metric} — {result.brand}, {result.window.label}",
-            yaxis={"autorange": "reversed"},
+            # Each hook's label over its bar, not beside it: a phone keeps its width for the bars.
+            yaxis={"autorange": "reversed", "showticklabels": False, "showgrid": False},
+            annotations=[
+                {
+                    "text": label,
+                    "x": 0,
+                    "xref": "paper",
+                    "xanchor": "left",
+                    "y": label,
+                    "yanchor": "bottom",
+                    "yshift": 9,
+                    "showarrow": False,
+                }
+                for label in labels
+            ],  # fmt: skip
+            bargap=0.55,
+            height=130 + 40 * len(rows),
             xaxis={"title": {"text": f"{result.metric}{' (%)' if percent else ''}"}},
         ),
     }
@@ -334,7 +350,13 @@ def hook_categories_chart(result: HookAnalysisResult) -> Figure:
         "layout": layout(
             f"Hook categories — {result.brand}, {result.window.label}",
             yaxis={"title": {"text": "Hook rate (%)"}},
-            yaxis2={"title": {"text": "Spend ($)"}, "overlaying": "y", "side": "right"},
+            yaxis2={
+                "title": {"text": "Spend"},
+                "overlaying": "y",
+                "side": "right",
+                "tickprefix": "$",
+                "showgrid": False,
+            },
         ),
     }
 
