@@ -121,7 +121,10 @@ def layout(title: str, **rest: Any) -> dict[str, Any]:
     }
     head, _, tail = title.partition(" — ")
     return {
-        "title": {"text": head + (f"<br><span style='font-size:13px'>{tail}</span>" if tail else ""), "x": 0.01},
+        "title": {
+            "text": head + (f"<br><span style='font-size:13px'>{tail}</span>" if tail else ""),
+            "x": 0.01,
+        },
         # Under everything (the container's foot), so it never covers slanted axis labels.
         "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
         "paper_bgcolor": _CLEAR,

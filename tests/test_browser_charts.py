@@ -72,7 +72,9 @@ def contrast(a: list[float], b: list[float]) -> float:
     params=[("dark", 1440, 900), ("dark", 390, 844), ("light", 1440, 900), ("light", 390, 844)],
     ids=["dark-1440x900", "dark-390x844", "light-1440x900", "light-390x844"],
 )
-async def themed(request: pytest.FixtureRequest, browser: Browser, app_url: str) -> AsyncIterator[BrowserContext]:
+async def themed(
+    request: pytest.FixtureRequest, browser: Browser, app_url: str
+) -> AsyncIterator[BrowserContext]:
     """A fresh browser profile with Chainlit's theme chosen (as its toggle keeps it) at a window size."""
     theme, width, height = request.param
     fresh = await browser.new_context(base_url=app_url, viewport={"width": width, "height": height})
@@ -109,7 +111,9 @@ async def hover_text(page: Page, chart: Locator, point: str) -> str:
     await chart.locator(point).first.hover(force=True)
     label = chart.locator(".hoverlayer .hovertext")
     await expect(label).to_have_count(1)
-    lines = "e => [...e.querySelectorAll('text')].map(t => [...t.childNodes].map(n => n.textContent).join(' '))"
+    lines = (
+        "e => [...e.querySelectorAll('text')].map(t => [...t.childNodes].map(n => n.textContent).join(' '))"
+    )
     return " ".join(await label.evaluate(lines))
 
 

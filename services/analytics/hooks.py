@@ -197,7 +197,7 @@ def top_hooks_chart(result: TopHooksResult) -> Figure:
                     "showarrow": False,
                 }
                 for label in labels
-            ],  # fmt: skip
+            ],
             bargap=0.55,
             height=130 + 40 * len(rows),
             xaxis={"title": {"text": f"{result.metric}{' (%)' if percent else ''}"}},
