@@ -106,6 +106,7 @@ static JSON that can't follow the theme toggle; its backgrounds are clear so the
 _GRID = "rgba(127, 127, 127, 0.25)"
 _CLEAR = "rgba(0, 0, 0, 0)"
 _AXIS = re.compile(r"[xy]axis\d*")
+_TOOLS = ["zoom", "pan", "select", "lasso", "zoomin", "zoomout", "autoscale", "resetscale"]
 
 SCATTER_LABELS = 5
 """Points of a scatter chart labelled on the chart (the rest by hover), so labels don't pile up."""
@@ -130,7 +131,8 @@ def layout(title: str, **rest: Any) -> dict[str, Any]:
         "paper_bgcolor": _CLEAR,
         "plot_bgcolor": _CLEAR,
         "font": {"color": CHART_INK},
-        "modebar": {"bgcolor": _CLEAR, "color": CHART_INK, "activecolor": "#1e88e5"},
+        # The PNG download only: zoom, pan and lasso are noise in an answer and stack over a phone's chart.
+        "modebar": {"bgcolor": _CLEAR, "color": CHART_INK, "activecolor": "#1e88e5", "remove": _TOOLS},
         "margin": {"l": 8, "r": 8, "t": 72 if tail else 48, "b": 8},
         **axes,
         **rest,
@@ -148,10 +150,25 @@ def hover_value(format: NumberFormat, variable: str) -> str:
     return f"%{{{variable}:{spec}}}{suffix}"
 
 
-def labelled(names: Sequence[str], scores: Sequence[float], shown: int = SCATTER_LABELS) -> list[str]:
-    """Each point's label on a scatter chart: the `shown` best by score keep their name, the rest ""."""
-    best = set(sorted(range(len(names)), key=lambda i: -scores[i])[:shown])
-    return [name if i in best else "" for i, name in enumerate(names)]
+def labelled(
+    names: Sequence[str],
+    points: Sequence[tuple[float, float]],
+    scores: Sequence[float],
+    *,
+    shown: int = SCATTER_LABELS,
+    apart: float = 10.0,
+) -> list[str]:
+    """Each point's label on a scatter chart: the `shown` best by score keep their name unless a better
+    named point is within `apart` on both axes (their labels would overlap); the rest read ""."""
+    named: list[int] = []
+    for i in sorted(range(len(names)), key=lambda i: -scores[i]):
+        near = any(
+            abs(points[i][0] - points[j][0]) < apart and abs(points[i][1] - points[j][1]) < apart
+            for j in named
+        )
+        if len(named) < shown and not near:
+            named.append(i)
+    return [name if i in named else "" for i, name in enumerate(names)]
 
 
 def percents(values: Sequence[float | None]) -> list[float | None]:

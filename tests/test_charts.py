@@ -36,9 +36,14 @@ def _pattern(name: str, confidence: float, novelty: float) -> Pattern:
     )
 
 
-def scatter_of(count: int) -> Figure:
-    """The patterns chart of `count` patterns spread over confidence × novelty."""
-    patterns = [_pattern(f"pattern {i}", (i % 5) / 4, (i * 7 % 11) / 10) for i in range(count)]
+def spread(i: int) -> tuple[float, float]:
+    """The i-th pattern's (confidence, novelty): twelve points at least 0.2 apart on one axis."""
+    return (i % 4) / 3, (i // 4) / 3
+
+
+def scatter_of(count: int, at: Any = spread) -> Figure:
+    """The patterns chart of `count` patterns, the i-th at `at(i)` (confidence, novelty)."""
+    patterns = [_pattern(f"pattern {i}", *at(i)) for i in range(count)]
     report = PatternReport(
         brand="Acme Pets", brand_id=uuid.uuid4(), evidence_items=40, embedded_new=0, embedded_cached=40,
         unclustered=0, patterns=patterns,
@@ -115,7 +120,13 @@ def test_a_scatter_names_only_its_best_points_and_every_point_by_hover() -> None
     [trace] = scatter_of(12)["data"]
     named = [t for t in trace["text"] if t]
     assert len(named) == SCATTER_LABELS == 5
-    scores = {f"pattern {i}": (i % 5) / 4 + (i * 7 % 11) / 10 for i in range(12)}
-    assert sorted(named, key=lambda n: -scores[n]) == sorted(scores, key=lambda n: -scores[n])[:5]
+    # The five highest confidence + novelty (11: 1.67; 10, 7: 1.33; then of 3, 6, 9 at 1.0 the first two).
+    assert named == ["pattern 3", "pattern 6", "pattern 7", "pattern 10", "pattern 11"]
     assert trace["customdata"] == [f"pattern {i}" for i in range(12)]
-    assert [t for t in scatter_of(3)["data"][0]["text"]] == ["pattern 0", "pattern 1", "pattern 2"]
+    assert scatter_of(3)["data"][0]["text"] == ["pattern 0", "pattern 1", "pattern 2"]
+    # Points on the same spot (the demo's identical confidences): one name, not a pile.
+    [same] = scatter_of(4, at=lambda i: (0.7, 0.93) if i < 3 else (0.1, 0.1))["data"]
+    assert same["text"] == ["pattern 0", "", "", "pattern 3"]
+    # A label at the right edge reads leftwards, inside the chart.
+    assert trace["textposition"][3] == "top left" and trace["textposition"][0] == "top right"
+    assert trace["cliponaxis"] is False

@@ -135,16 +135,22 @@ def pattern_tables(answer: PatternsAnswer) -> list[Table]:
 def patterns_chart(report: patterns.PatternReport) -> Figure:
     """Each pattern by confidence (x) and novelty (y), sized by its members: top right is worth promoting."""
     rows = report.patterns
-    shown = labelled([p.name[:40] for p in rows], [p.confidence + p.novelty for p in rows])
+    xs, ys = percents([p.confidence for p in rows]), percents([p.novelty for p in rows])
+    points = [(x or 0.0, y or 0.0) for x, y in zip(xs, ys, strict=True)]
+    shown = labelled([p.name[:40] for p in rows], points, [p.confidence + p.novelty for p in rows])
     return {
         "data": [
             {
                 "type": "scatter",
                 "mode": "markers+text",
-                "x": percents([p.confidence for p in rows]),
-                "y": percents([p.novelty for p in rows]),
+                "x": xs,
+                "y": ys,
                 "text": shown,
-                "textposition": "top center",
+                # A label reads toward the middle, so one at either edge stays inside the chart.
+                "textposition": [
+                    "top left" if x > 60 else "top right" if x < 40 else "top center" for x, _ in points
+                ],
+                "cliponaxis": False,
                 "customdata": [p.name for p in rows],
                 "marker": {"size": [min(40, 8 + 2 * len(p.members)) for p in rows]},
                 "hovertemplate": "%{customdata}<br>confidence "
@@ -155,7 +161,7 @@ def patterns_chart(report: patterns.PatternReport) -> Figure:
             }
         ],
         "layout": layout(
-            f"Patterns — {report.brand}: confidence × novelty",
+            f"Patterns by confidence and novelty — {report.brand}",
             xaxis={"title": {"text": "confidence (%)"}, "range": [-5, 105]},
             yaxis={"title": {"text": "novelty (%)"}, "range": [-5, 105]},
         ),
