@@ -156,15 +156,16 @@ def labelled(
     scores: Sequence[float],
     *,
     shown: int = SCATTER_LABELS,
-    apart: float = 10.0,
+    apart: tuple[float, float] = (30.0, 10.0),
 ) -> list[str]:
     """Each point's label on a scatter chart: the `shown` best by score keep their name unless a better
-    named point is within `apart` on both axes (their labels would overlap); the rest read ""."""
+    named point is within `apart` (x, y: a label is wide, not tall), where their labels would overlap;
+    the rest read ""."""
     named: list[int] = []
+    dx, dy = apart
     for i in sorted(range(len(names)), key=lambda i: -scores[i]):
         near = any(
-            abs(points[i][0] - points[j][0]) < apart and abs(points[i][1] - points[j][1]) < apart
-            for j in named
+            abs(points[i][0] - points[j][0]) < dx and abs(points[i][1] - points[j][1]) < dy for j in named
         )
         if len(named) < shown and not near:
             named.append(i)

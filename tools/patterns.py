@@ -137,7 +137,8 @@ def patterns_chart(report: patterns.PatternReport) -> Figure:
     rows = report.patterns
     xs, ys = percents([p.confidence for p in rows]), percents([p.novelty for p in rows])
     points = [(x or 0.0, y or 0.0) for x, y in zip(xs, ys, strict=True)]
-    shown = labelled([p.name[:40] for p in rows], points, [p.confidence + p.novelty for p in rows])
+    names = [p.name if len(p.name) <= 28 else p.name[:27] + "…" for p in rows]
+    shown = labelled(names, points, [p.confidence + p.novelty for p in rows])
     return {
         "data": [
             {
