@@ -63,6 +63,8 @@ async def test_every_chart_is_clear_on_both_themes_and_makes_room_for_its_labels
         axes = [name for name in chart if name.startswith(("xaxis", "yaxis"))]
         assert {"xaxis", "yaxis"} <= set(axes)
         assert all(chart[a]["automargin"] is True for a in axes), (title_of(figure), axes)
+        # Hover text written for every trace (plotly's default shows raw floats like 0.433589).
+        assert all(t.get("hovertemplate", "").endswith("<extra></extra>") for t in figure["data"])
 
 
 def test_a_second_axis_makes_room_too_and_a_long_title_gets_a_second_line() -> None:
