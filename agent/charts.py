@@ -50,7 +50,9 @@ class PlotlyChart(Element):
 
 
 def title_of(figure: Figure) -> str:
-    return str(figure.get("layout", {}).get("title", {}).get("text") or "chart")
+    """The chart's title as one line of text (`layout()` shows what follows " — " on a line of its own)."""
+    title = str(figure.get("layout", {}).get("title", {}).get("text") or "chart")
+    return re.sub(r"<[^>]*>", "", title.replace("<br>", " — "))
 
 
 def _file_name(title: str) -> str:

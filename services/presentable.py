@@ -214,11 +214,76 @@ def with_rows(*tables: Table) -> list[Table]:
     return [t for t in tables if t.values]
 
 
+CHART_INK = "#7f7f7f"
+"""Every chart's text: about 4:1 against both Chainlit themes' page (white, #212121), since a figure is
+static JSON that can't follow the theme toggle; its backgrounds are clear so the page shows through."""
+_GRID = "rgba(127, 127, 127, 0.25)"
+_CLEAR = "rgba(0, 0, 0, 0)"
+_AXIS = re.compile(r"[xy]axis\d*")
+_TOOLS = ["zoom", "pan", "select", "lasso", "zoomin", "zoomout", "autoscale", "resetscale"]
+
+SCATTER_LABELS = 5
+"""Points of a scatter chart labelled on the chart (the rest by hover), so labels don't pile up."""
+
+
 def layout(title: str, **rest: Any) -> dict[str, Any]:
-    """A chart's layout: its title, the legend in a row under it, and the rest as given. Axes make
-    room for their labels (long hook texts on a bar chart's axis are otherwise cut at the left)."""
-    axes = {axis: {"automargin": True, **rest.pop(axis, {})} for axis in ("xaxis", "yaxis")}
-    return {"title": {"text": title}, "legend": {"orientation": "h"}, **axes, **rest}
+    """A chart's layout: its title (what follows " — " as a subtitle, so a phone doesn't cut it), the
+    legend in a row, clear backgrounds and theme-neutral ink, and the rest as given. Every axis makes
+    room for its labels (long hook texts on a bar chart's axis are otherwise cut at the left)."""
+    names = dict.fromkeys(["xaxis", "yaxis", *(a for a in rest if _AXIS.fullmatch(a))])
+    axes = {
+        a: {"automargin": True, "gridcolor": _GRID, "zerolinecolor": _GRID, **rest.pop(a, {})} for a in names
+    }
+    head, _, tail = title.partition(" — ")
+    return {
+        "title": {
+            "text": head + (f"<br><span style='font-size:13px'>{tail}</span>" if tail else ""),
+            "x": 0.01,
+        },
+        # Under everything (the container's foot), so it never covers slanted axis labels.
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
+        "paper_bgcolor": _CLEAR,
+        "plot_bgcolor": _CLEAR,
+        "font": {"color": CHART_INK},
+        # The PNG download only: zoom, pan and lasso are noise in an answer and stack over a phone's chart.
+        "modebar": {"bgcolor": _CLEAR, "color": CHART_INK, "activecolor": "#1e88e5", "remove": _TOOLS},
+        "margin": {"l": 8, "r": 8, "t": 72 if tail else 48, "b": 8},
+        **axes,
+        **rest,
+    }
+
+
+_HOVER = {"money": ("$,.2f", ""), "percent": (".2f", "%"), "whole_percent": (".0f", "%"),
+          "ratio": (".2f", "x"), "integer": (",.0f", "")}  # fmt: skip
+"""plotly.js's d3 formats for services.metrics.format_number's rules (percentages as `percents` gives them)."""
+
+
+def hover_value(format: NumberFormat, variable: str) -> str:
+    """A hovertemplate's number as format_number shows it: ("money", "y") -> "%{y:$,.2f}"."""
+    spec, suffix = _HOVER[format]
+    return f"%{{{variable}:{spec}}}{suffix}"
+
+
+def labelled(
+    names: Sequence[str],
+    points: Sequence[tuple[float, float]],
+    scores: Sequence[float],
+    *,
+    shown: int = SCATTER_LABELS,
+    apart: tuple[float, float] = (30.0, 10.0),
+) -> list[str]:
+    """Each point's label on a scatter chart: the `shown` best by score keep their name unless a better
+    named point is within `apart` (x, y: a label is wide, not tall), where their labels would overlap;
+    the rest read ""."""
+    named: list[int] = []
+    dx, dy = apart
+    for i in sorted(range(len(names)), key=lambda i: -scores[i]):
+        near = any(
+            abs(points[i][0] - points[j][0]) < dx and abs(points[i][1] - points[j][1]) < dy for j in named
+        )
+        if len(named) < shown and not near:
+            named.append(i)
+    return [name if i in named else "" for i, name in enumerate(names)]
 
 
 def percents(values: Sequence[float | None]) -> list[float | None]:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from services.presentable import Figure, Presentable, Table, layout, percents, with_rows
+from services.presentable import (
+    Figure,
+    Presentable,
+    Table,
+    hover_value,
+    labelled,
+    layout,
+    percents,
+    with_rows,
+)
 from services.research import patterns
 from tools.actions import ActionButton, confirmation
 from tools.deps import Deps
@@ -126,21 +135,34 @@ def pattern_tables(answer: PatternsAnswer) -> list[Table]:
 def patterns_chart(report: patterns.PatternReport) -> Figure:
     """Each pattern by confidence (x) and novelty (y), sized by its members: top right is worth promoting."""
     rows = report.patterns
+    xs, ys = percents([p.confidence for p in rows]), percents([p.novelty for p in rows])
+    points = [(x or 0.0, y or 0.0) for x, y in zip(xs, ys, strict=True)]
+    names = [p.name if len(p.name) <= 28 else p.name[:27] + "…" for p in rows]
+    shown = labelled(names, points, [p.confidence + p.novelty for p in rows])
     return {
         "data": [
             {
                 "type": "scatter",
                 "mode": "markers+text",
-                "x": percents([p.confidence for p in rows]),
-                "y": percents([p.novelty for p in rows]),
-                "text": [p.name[:40] for p in rows],
-                "textposition": "top center",
+                "x": xs,
+                "y": ys,
+                "text": shown,
+                # A label reads toward the middle, so one at either edge stays inside the chart.
+                "textposition": [
+                    "top left" if x > 60 else "top right" if x < 40 else "top center" for x, _ in points
+                ],
+                "cliponaxis": False,
+                "customdata": [p.name for p in rows],
                 "marker": {"size": [min(40, 8 + 2 * len(p.members)) for p in rows]},
-                "hovertemplate": "%{text}<br>confidence %{x}%<br>novelty %{y}%<extra></extra>",
+                "hovertemplate": "%{customdata}<br>confidence "
+                + hover_value("whole_percent", "x")
+                + "<br>novelty "
+                + hover_value("whole_percent", "y")
+                + "<extra></extra>",
             }
         ],
         "layout": layout(
-            f"Patterns — {report.brand}: confidence × novelty",
+            f"Patterns by confidence and novelty — {report.brand}",
             xaxis={"title": {"text": "confidence (%)"}, "range": [-5, 105]},
             yaxis={"title": {"text": "novelty (%)"}, "range": [-5, 105]},
         ),

@@ -15,7 +15,7 @@ from services.models import (
     per_ad_sums_sql,
     window_scan,
 )
-from services.presentable import Column, Figure, Presentable, Table, layout, table_of
+from services.presentable import Column, Figure, Presentable, Table, hover_value, layout, table_of
 from services.windows import Window
 
 DIMENSIONS = ("product", "offer", "angle", "benefits", "claims", "audience", "voice_tone")
@@ -196,6 +196,7 @@ def congruence_chart(result: CongruenceSummaryResult) -> Figure:
                 "y": [getattr(d, status) for d in result.dimensions],
                 "name": status,
                 "marker": {"color": colour},
+                "hovertemplate": f"%{{x}}<br>{status}: {hover_value('integer', 'y')} ads<extra></extra>",
             }
             for status, colour in _STATUS_COLOURS.items()
         ],

@@ -14,6 +14,7 @@ from services.metrics import (
     format_metric,
     formula,
     is_higher_better,
+    number_format,
     ratio_sql,
 )
 from services.models import (
@@ -24,7 +25,17 @@ from services.models import (
     per_ad_sums_sql,
     window_scan,
 )
-from services.presentable import Figure, Presentable, Table, in_words, layout, percents, table_of, titled
+from services.presentable import (
+    Figure,
+    Presentable,
+    Table,
+    hover_value,
+    in_words,
+    layout,
+    percents,
+    table_of,
+    titled,
+)
 from services.windows import Window
 
 HookType = Literal["any", "spoken", "overlay", "visual"]
@@ -172,13 +183,37 @@ def top_hooks_chart(result: TopHooksResult) -> Figure:
     ]
     values: list[float | None] = [getattr(r, result.metric) for r in rows]
     percent = result.metric in ("hook_rate", "hold_rate", "thruplay_rate", "ctr")
+    shown = hover_value(number_format(result.metric) or "integer", "x")
     return {
         "data": [
-            {"type": "bar", "x": percents(values) if percent else values, "y": labels, "orientation": "h"}
+            {
+                "type": "bar",
+                "x": percents(values) if percent else values,
+                "y": labels,
+                "orientation": "h",
+                "customdata": [r.hook_text for r in rows],
+                "hovertemplate": f"%{{customdata}}<br>{result.metric} {shown}<extra></extra>",
+            }
         ],
         "layout": layout(
             f"Top hooks by {in_words(result.metric)} — {result.brand}, {result.window.label}",
-            yaxis={"autorange": "reversed"},
+            # Each hook's label over its bar, not beside it: a phone keeps its width for the bars.
+            yaxis={"autorange": "reversed", "showticklabels": False, "showgrid": False},
+            annotations=[
+                {
+                    "text": label,
+                    "x": 0,
+                    "xref": "paper",
+                    "xanchor": "left",
+                    "y": label,
+                    "yanchor": "bottom",
+                    "yshift": 9,
+                    "showarrow": False,
+                }
+                for label in labels
+            ],
+            bargap=0.55,
+            height=130 + 40 * len(rows),
             xaxis={"title": {"text": f"{titled(result.metric)}{' (%)' if percent else ''}"}},
         ),
     }
@@ -312,7 +347,8 @@ def hook_categories_chart(result: HookAnalysisResult) -> Figure:
                 "x": names,
                 "y": percents([r.hook_rate for r in rows]),
                 "name": "Hook rate (%)",
-                "marker": {"color": "#1565c0"},
+                "marker": {"color": "#1e88e5"},
+                "hovertemplate": f"%{{x}}<br>hook rate {hover_value('percent', 'y')}<extra></extra>",
             },
             {
                 "type": "scatter",
@@ -322,12 +358,19 @@ def hook_categories_chart(result: HookAnalysisResult) -> Figure:
                 "yaxis": "y2",
                 "mode": "markers",
                 "marker": {"size": 12},
+                "hovertemplate": f"%{{x}}<br>spend {hover_value('money', 'y')}<extra></extra>",
             },
         ],
         "layout": layout(
             f"Hook categories — {result.brand}, {result.window.label}",
             yaxis={"title": {"text": "Hook rate (%)"}},
-            yaxis2={"title": {"text": "Spend ($)"}, "overlaying": "y", "side": "right"},
+            yaxis2={
+                "title": {"text": "Spend"},
+                "overlaying": "y",
+                "side": "right",
+                "tickprefix": "$",
+                "showgrid": False,
+            },
         ),
     }
 
