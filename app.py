@@ -16,6 +16,7 @@ import chainlit.server as chainlit_server
 from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
 from chainlit.emitter import ChainlitEmitter
+from chainlit.input_widget import InputWidget, Select
 from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
 from fastapi import HTTPException
@@ -102,8 +103,23 @@ async def toast_to_session(session_id: str, notification: Notification) -> bool:
     session = WebsocketSession.get_by_id(session_id)
     if session is None:
         return False
-    await ChainlitEmitter(session).send_toast(toast_text(notification), "info")
+    emitter = ChainlitEmitter(session)
+    await emitter.send_toast(toast_text(notification), "info")
+    if session.user is not None:
+        # The status beside the composer counts it too, and keeps counting after the toast has gone.
+        caller = Caller(user_id=UUID(session.user.metadata["user_id"]), email=session.user.identifier)
+        await emitter.set_modes([status_mode(offline=is_offline(), unread=await unread_of(caller))])
     return True
+
+
+def is_offline() -> bool:
+    return configured_model(get_settings()) is None
+
+
+async def unread_of(caller: Caller) -> int:
+    db = await database()
+    async with db.as_user(caller) as conn:
+        return await notifications.unread_count(conn, user_id=caller.user_id)
 
 
 async def startup() -> None:
@@ -282,6 +298,16 @@ def current_caller() -> Caller:
     return Caller(user_id=UUID(user.metadata["user_id"]), email=user.identifier)
 
 
+# Questions a starter asks, for one brand each: the starters take the person's brands in turn.
+STARTER_QUESTIONS = (
+    ("Best hooks for {brand}", "which hooks worked best for {brand} in the last 30 days?"),
+    ("Hook categories for {brand}", '/hook_analysis brand:"{brand}" days:90'),
+    ("Worst ads by CPA for {brand}", "worst ads by cpa for {brand} last 14 days"),
+    ("Landing page congruence for {brand}", '/congruence_summary brand:"{brand}"'),
+)
+MAX_STARTERS = 8
+
+
 @cl.set_starters
 async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
     if user is None:
@@ -295,20 +321,96 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
             cl.Starter(label="Set up your first brand", message="/brands"),
             cl.Starter(label="What can you do?", message="/help"),
         ]
-    first = names[0]
+    count = min(max(len(STARTER_QUESTIONS), len(names)), MAX_STARTERS)
+    picked = [(STARTER_QUESTIONS[i % len(STARTER_QUESTIONS)], names[i % len(names)]) for i in range(count)]
     return [
-        cl.Starter(
-            label=f"Best hooks for {first}",
-            message=f"which hooks worked best for {first} in the last 30 days?",
-        ),
-        cl.Starter(label=f"Hook categories for {first}", message=f'/hook_analysis brand:"{first}" days:90'),
-        cl.Starter(
-            label=f"Worst ads by CPA for {first}", message=f"worst ads by cpa for {first} last 14 days"
-        ),
-        cl.Starter(
-            label=f"Landing page congruence for {first}", message=f'/congruence_summary brand:"{first}"'
-        ),
+        cl.Starter(label=label.format(brand=brand), message=message.format(brand=brand))
+        for (label, message), brand in picked
     ]
+
+
+BRAND_SETTING = "brand"
+STATUS_MODE = "status"
+
+
+def brand_picker(names: list[str], chosen: str | None) -> cl.ChatSettings:
+    """The chat's brand picker (Chainlit's chat settings): what questions naming no brand are about."""
+    inputs: list[InputWidget] = [
+        Select(
+            id=BRAND_SETTING,
+            label="Brand",
+            values=names,
+            initial_index=names.index(chosen) if chosen in names else 0,
+            description="Questions and commands that name no brand are about this one.",
+        )
+    ]
+    return cl.ChatSettings(inputs)
+
+
+def thread_brand() -> str | None:
+    """The brand picked for this chat (kept with the thread by Chainlit), or None."""
+    chosen = cl.context.session.chat_settings.get(BRAND_SETTING)
+    return chosen if isinstance(chosen, str) and chosen else None
+
+
+async def offer_brands(caller: Caller) -> None:
+    """The brand picker, on the brand this chat had (a resumed one) or the person's first brand."""
+    db = await database()
+    async with db.as_user(caller) as conn:
+        names = [b.name for b in await visible_brands(conn)]
+    if names:
+        await brand_picker(names, thread_brand()).send()
+
+
+@cl.on_settings_update
+async def on_settings_update(settings: dict[str, Any]) -> None:
+    """A brand picked: checked against the person's brands (a socket can send anything)."""
+    chosen = settings.get(BRAND_SETTING)
+    caller = current_caller()
+    db = await database()
+    async with db.as_user(caller) as conn:
+        names = [b.name for b in await visible_brands(conn)]
+    if not isinstance(chosen, str) or chosen not in names:
+        # Nothing changes: the picker goes back to the first brand, the one a chat starts on.
+        cl.context.session.chat_settings[BRAND_SETTING] = names[0] if names else None
+        if names:
+            await brand_picker(names, names[0]).send()
+        await cl.context.emitter.send_toast(
+            f"{chosen!s:.80} is not one of your brands: {', '.join(names) or 'none yet'}.", "error"
+        )
+        return
+    await cl.context.emitter.send_toast(f"Questions that name no brand are now about {chosen}.", "success")
+
+
+async def show_status(*, offline: bool, unread: int) -> None:
+    """The chat's status, always in view beside the composer (a picker of one): offline, and unread
+    notifications; refreshed when a notification arrives."""
+    await cl.context.emitter.set_modes([status_mode(offline=offline, unread=unread)])
+
+
+def status_mode(*, offline: bool, unread: int) -> cl.Mode:
+    parts = (["Offline"] if offline else []) + ([f"{unread} unread"] if unread else [])
+    label = " · ".join(parts) or "Up to date"
+    about = (
+        "Running offline: slash commands and simple questions (type /help)."
+        if offline
+        else "Connected to the model."
+    )
+    if unread:
+        about += f" {unread_notice(unread)}."
+    return cl.Mode(
+        id=STATUS_MODE,
+        name="Status",
+        options=[
+            cl.ModeOption(
+                id="status",
+                name=label,
+                description=about,
+                icon="wifi-off" if offline else "bell",
+                default=True,
+            )
+        ],
+    )
 
 
 @cl.on_chat_start
@@ -316,13 +418,17 @@ async def on_chat_start() -> None:
     cl.user_session.set(HISTORY_KEY, "")
     await send_commands()
     caller = current_caller()
-    offline = configured_model(get_settings()) is None
+    offline = is_offline()
     db = await database()
-    # One transaction: the unread count (one indexed query), and offline the brand for the example.
+    # One transaction: the unread count (one indexed query), the brands (picker and offline example).
     async with db.as_user(caller) as conn:
         unread = await notifications.unread_count(conn, user_id=caller.user_id)
-        names = [b.name for b in await visible_brands(conn)] if offline else []
+        names = [b.name for b in await visible_brands(conn)]
         checklist = await first_brand_checklist(conn, caller=caller, brief=True)
+    if names:
+        settings = await brand_picker(names, None).send()
+        cl.context.session.chat_settings.update(settings)
+    await show_status(offline=offline, unread=unread)
     # Toasts, not messages: a message would hide the welcome screen and its starters.
     if offline:
         first = names[0] if names else "Acme Pets"
@@ -368,7 +474,10 @@ async def on_chat_resume(thread: ThreadDict) -> None:
     stored = (thread.get("metadata") or {}).get(HISTORY_KEY)
     cl.user_session.set(HISTORY_KEY, stored if isinstance(stored, str) else "")
     await send_commands()
-    await listen_for_notifications(current_caller())
+    caller = current_caller()
+    await offer_brands(caller)
+    await show_status(offline=is_offline(), unread=await unread_of(caller))
+    await listen_for_notifications(caller)
 
 
 def session_history() -> list[ModelMessage]:
@@ -414,8 +523,11 @@ async def chat_turn(text: str) -> None:
         history=session_history(),
         model=configured_model(get_settings()),
         listener=listener,
+        brand=thread_brand(),
     )
     await listener.finish(turn)
+    # /notifications reads them: the status's unread count follows.
+    await show_status(offline=is_offline(), unread=await unread_of(current_caller()))
     await save_history(storable_history(turn.messages), name=text[:80] if first_message else None)
 
 
