@@ -263,6 +263,23 @@ if chainlit_config.code.password_auth_callback is not None:
 if chainlit_config.code.header_auth_callback is not None:
     chainlit_config.code.header_auth_callback = header_auth
 
+# Offline no model writes the answers: Chainlit's footer ("LLMs can make mistakes") would be untrue.
+OFFLINE_FOOTER = (
+    "Offline: answers come from your synced ad data, each naming its formula. /help lists the commands."
+)
+_chainlit_translation = chainlit_config.load_translation
+
+
+def load_translation(language: str) -> dict[str, Any]:
+    translation = _chainlit_translation(language)
+    if is_offline() and isinstance(chat := translation.get("chat"), dict):
+        chat["watermark"] = OFFLINE_FOOTER
+    return translation
+
+
+# Its config is a pydantic model without this field: set on the instance, as a method would be.
+object.__setattr__(chainlit_config, "load_translation", load_translation)
+
 
 async def current_session_version(user_id: UUID) -> int:
     async with sign_in_transaction() as conn:

@@ -51,6 +51,15 @@ class RecordingEmitter(BaseChainlitEmitter):
     async def set_commands(self, commands: Any) -> None:
         self.sent.append(("set_commands", commands))
 
+    def set_chat_settings(self, settings: Any) -> None:  # sync, as Chainlit's own
+        self.session.chat_settings = settings
+
+    async def set_modes(self, modes: Any) -> None:
+        self.sent.append(("set_modes", [m.to_dict() for m in modes]))
+
+    async def emit(self, event: str, data: Any) -> None:
+        self.sent.append((event, data))
+
     async def send_element(self, element_dict: Any) -> None:
         self.sent.append(("element", dict(element_dict)))
 
