@@ -347,6 +347,7 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 
 
 BRAND_SETTING = "brand"
+BRAND_KEY = "vt_brand"
 STATUS_MODE = "status"
 
 
@@ -365,8 +366,9 @@ def brand_picker(names: list[str], chosen: str | None) -> cl.ChatSettings:
 
 
 def thread_brand() -> str | None:
-    """The brand picked for this chat (kept with the thread by Chainlit), or None."""
-    chosen = cl.context.session.chat_settings.get(BRAND_SETTING)
+    """The brand picked for this chat, or None. Kept in the session, which Chainlit keeps with the
+    thread (a resumed chat has it again); the picker's own value may be one that was refused."""
+    chosen = cl.user_session.get(BRAND_KEY)
     return chosen if isinstance(chosen, str) and chosen else None
 
 
@@ -375,8 +377,16 @@ async def offer_brands(caller: Caller) -> None:
     db = await database()
     async with db.as_user(caller) as conn:
         names = [b.name for b in await visible_brands(conn)]
+    # Chainlit restores both the session and the picker's last value with a resumed thread.
+    kept = thread_brand() or cl.context.session.chat_settings.get(BRAND_SETTING)
     if names:
-        await brand_picker(names, thread_brand()).send()
+        await pick_brand(names, kept if isinstance(kept, str) else None)
+
+
+async def pick_brand(names: list[str], chosen: str | None) -> None:
+    """The picker shown on `chosen` (the first brand when it is not one of `names`), the thread's brand."""
+    settings = await brand_picker(names, chosen).send()
+    cl.user_session.set(BRAND_KEY, settings[BRAND_SETTING])
 
 
 @cl.on_settings_update
@@ -388,14 +398,14 @@ async def on_settings_update(settings: dict[str, Any]) -> None:
     async with db.as_user(caller) as conn:
         names = [b.name for b in await visible_brands(conn)]
     if not isinstance(chosen, str) or chosen not in names:
-        # Nothing changes: the picker goes back to the first brand, the one a chat starts on.
-        cl.context.session.chat_settings[BRAND_SETTING] = names[0] if names else None
+        # Nothing changes: the picker goes back to the brand the chat had.
         if names:
-            await brand_picker(names, names[0]).send()
+            await pick_brand(names, thread_brand())
         await cl.context.emitter.send_toast(
             f"{chosen!s:.80} is not one of your brands: {', '.join(names) or 'none yet'}.", "error"
         )
         return
+    cl.user_session.set(BRAND_KEY, chosen)
     await cl.context.emitter.send_toast(f"Questions that name no brand are now about {chosen}.", "success")
 
 
@@ -443,8 +453,7 @@ async def on_chat_start() -> None:
         names = [b.name for b in await visible_brands(conn)]
         checklist = await first_brand_checklist(conn, caller=caller, brief=True)
     if names:
-        settings = await brand_picker(names, None).send()
-        cl.context.session.chat_settings.update(settings)
+        await pick_brand(names, None)
     await show_status(offline=offline, unread=unread)
     # Toasts, not messages: a message would hide the welcome screen and its starters.
     if offline:
