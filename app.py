@@ -19,6 +19,7 @@ from chainlit.emitter import ChainlitEmitter
 from chainlit.input_widget import InputWidget, Select
 from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
+from chainlit.user_session import user_sessions
 from fastapi import HTTPException
 from pydantic import ValidationError
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
@@ -108,7 +109,9 @@ async def toast_to_session(session_id: str, notification: Notification) -> bool:
     if session.user is not None:
         # The status beside the composer counts it too, and keeps counting after the toast has gone.
         caller = Caller(user_id=UUID(session.user.metadata["user_id"]), email=session.user.identifier)
-        await emitter.set_modes([status_mode(offline=is_offline(), unread=await unread_of(caller))])
+        brand = user_sessions.get(session_id, {}).get(BRAND_KEY)
+        status = status_mode(offline=is_offline(), unread=await unread_of(caller), brand=brand)
+        await emitter.set_modes([status])
     return True
 
 
@@ -407,18 +410,21 @@ async def on_settings_update(settings: dict[str, Any]) -> None:
         return
     cl.user_session.set(BRAND_KEY, chosen)
     await cl.context.emitter.send_toast(f"Questions that name no brand are now about {chosen}.", "success")
+    await show_status(offline=is_offline(), unread=await unread_of(caller))
 
 
 async def show_status(*, offline: bool, unread: int) -> None:
-    """The chat's status, always in view beside the composer (a picker of one): offline, and unread
-    notifications; refreshed when a notification arrives."""
-    await cl.context.emitter.set_modes([status_mode(offline=offline, unread=unread)])
+    """The chat's status, always in view beside the composer (a picker of one): its brand, offline,
+    and unread notifications; refreshed when any of them changes."""
+    await cl.context.emitter.set_modes([status_mode(offline=offline, unread=unread, brand=thread_brand())])
 
 
-def status_mode(*, offline: bool, unread: int) -> cl.Mode:
-    parts = (["Offline"] if offline else []) + ([f"{unread} unread"] if unread else [])
+def status_mode(*, offline: bool, unread: int, brand: str | None) -> cl.Mode:
+    parts = [brand] if brand else []
+    parts += (["Offline"] if offline else []) + ([f"{unread} unread"] if unread else [])
     label = " · ".join(parts) or "Up to date"
-    about = (
+    about = f"Questions that name no brand are about {brand} (change it with ⚙). " if brand else ""
+    about += (
         "Running offline: slash commands and simple questions (type /help)."
         if offline
         else "Connected to the model."
