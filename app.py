@@ -414,14 +414,14 @@ async def on_settings_update(settings: dict[str, Any]) -> None:
 
 
 async def show_status(*, offline: bool, unread: int) -> None:
-    """The chat's status, always in view beside the composer (a picker of one): its brand, offline,
-    and unread notifications; refreshed when any of them changes."""
+    """The chat's status, always in view beside the composer (a picker of one): offline, and unread
+    notifications; refreshed when they change (its description names the chat's brand)."""
     await cl.context.emitter.set_modes([status_mode(offline=offline, unread=unread, brand=thread_brand())])
 
 
 def status_mode(*, offline: bool, unread: int, brand: str | None) -> cl.Mode:
-    parts = [brand] if brand else []
-    parts += (["Offline"] if offline else []) + ([f"{unread} unread"] if unread else [])
+    # Short: Chainlit cuts a longer label off (the brand is in the description, and the ⚙ picker).
+    parts = (["Offline"] if offline else []) + ([f"{unread} unread"] if unread else [])
     label = " · ".join(parts) or "Up to date"
     about = f"Questions that name no brand are about {brand} (change it with ⚙). " if brand else ""
     about += (

@@ -156,7 +156,7 @@ async def test_chat_start_offers_a_brand_picker_and_shows_the_status(chat: Recor
     # Offline and her unread count, beside the composer for as long as the chat is open.
     [[status]] = chat.of("set_modes")
     [shown] = status["options"]
-    assert re.fullmatch(r"Acme Pets · Offline · \d+ unread", shown["name"])
+    assert re.fullmatch(r"Offline · \d+ unread", shown["name"])
     assert shown["description"].startswith(
         "Questions that name no brand are about Acme Pets (change it with ⚙). "
         "Running offline: slash commands and simple questions (type /help). You have "
@@ -167,7 +167,9 @@ async def test_the_picked_brand_answers_commands_that_name_none(chat: RecordingE
     await app.on_chat_start()
     await app.on_settings_update({"brand": "Bloom Botanicals"})
     assert chat.of("toast")[-1] == "Questions that name no brand are now about Bloom Botanicals."
-    assert chat.of("set_modes")[-1][0]["options"][0]["name"].startswith("Bloom Botanicals · Offline")
+    assert chat.of("set_modes")[-1][0]["options"][0]["description"].startswith(
+        "Questions that name no brand are about Bloom Botanicals (change it with ⚙). "
+    )
     await app.on_message(cl.Message(content="days:30", command="top_hooks"))
     assert chat.answer().startswith("Top 10 hooks for Bloom Botanicals by hook_rate")
 
@@ -195,7 +197,7 @@ async def test_reading_the_notifications_updates_the_status(
     await app.on_chat_start()
     assert chat.of("set_modes")[-1][0]["options"][0]["name"].endswith(" unread")
     await app.on_message(cl.Message(content="mark_all_read:true", command="notifications"))
-    assert chat.of("set_modes")[-1][0]["options"][0]["name"] == "Acme Pets · Offline"
+    assert chat.of("set_modes")[-1][0]["options"][0]["name"] == "Offline"
     async with db.as_owner() as conn:  # unread again, as other tests expect her demo notifications
         await conn.execute("delete from notification_reads where user_id = %s", (maya.user_id,))
 

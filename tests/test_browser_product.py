@@ -108,7 +108,7 @@ async def test_the_header_shows_the_product_and_the_status_stays_in_view(
         await expect(mark).to_be_visible()
         await expect(mark).to_have_attribute("href", "/")
         await expect(mark.locator('img[src$="/public/favicon.svg"]')).to_be_visible()
-        status = page.locator(STATUS).get_by_text(re.compile(r"^Acme Pets · Offline( · \d+ unread)?$"))
+        status = page.locator(STATUS).get_by_text(re.compile(r"^Offline( · \d+ unread)?$"))
         await expect(status).to_be_visible()
         await expect(page.locator(TOAST)).to_have_count(0, timeout=10_000)  # the toasts have gone ...
         await expect(status).to_be_visible()  # ... the status has not
@@ -173,6 +173,7 @@ async def test_the_brand_picker_sets_the_brand_of_commands_that_name_none(
     await expect(starters).to_contain_text("Acme Pets")
     await expect(starters).to_contain_text("Bloom Botanicals")  # every brand of hers, not only the first
     await page.locator("#chat-settings-open-modal").click()
+    await expect(page.get_by_text("Chat settings", exact=True)).to_be_visible()
     picker = page.get_by_role("combobox")
     await expect(picker).to_have_text("Acme Pets")
     await page.screenshot(path=tmp_path / "brand-picker.png")
@@ -182,8 +183,12 @@ async def test_the_brand_picker_sets_the_brand_of_commands_that_name_none(
     await expect(
         page.get_by_text("Questions that name no brand are now about Bloom Botanicals.")
     ).to_be_visible()
-    status = page.locator(STATUS).get_by_text(re.compile(r"^Bloom Botanicals · Offline( · \d+ unread)?$"))
-    await expect(status).to_be_visible()  # the chat's brand stays in view
+    # The status beside the composer says which brand the chat is on.
+    await page.locator(STATUS).get_by_text(re.compile(r"^Offline")).click()
+    about = "Questions that name no brand are about Bloom Botanicals (change it with ⚙)."
+    await expect(page.get_by_text(re.compile(re.escape(about)))).to_be_visible()
+    await page.screenshot(path=tmp_path / "brand-status.png")
+    await page.keyboard.press("Escape")
     await type_command(page, "/top_hooks days:30")
     answer = page.locator(ANSWER).filter(has_text="Top 10 hooks for Bloom Botanicals")
     await expect(answer).to_have_count(1)
