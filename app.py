@@ -557,9 +557,9 @@ async def chat_turn(text: str) -> None:
         listener=listener,
         brand=thread_brand(),
     )
+    if any(call.tool == "notifications" for call in turn.tool_calls):  # it marks them read: recount
+        await show_status(offline=is_offline(), unread=await unread_of(current_caller()))
     await listener.finish(turn)
-    # /notifications reads them: the status's unread count follows.
-    await show_status(offline=is_offline(), unread=await unread_of(current_caller()))
     await save_history(storable_history(turn.messages), name=text[:80] if first_message else None)
 
 
