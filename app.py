@@ -16,8 +16,10 @@ import chainlit.server as chainlit_server
 from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
 from chainlit.emitter import ChainlitEmitter
+from chainlit.input_widget import InputWidget, Select
 from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
+from chainlit.user_session import user_sessions
 from fastapi import HTTPException
 from pydantic import ValidationError
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
@@ -103,8 +105,25 @@ async def toast_to_session(session_id: str, notification: Notification) -> bool:
     session = WebsocketSession.get_by_id(session_id)
     if session is None:
         return False
-    await ChainlitEmitter(session).send_toast(toast_text(notification), "info")
+    emitter = ChainlitEmitter(session)
+    await emitter.send_toast(toast_text(notification), "info")
+    if session.user is not None:
+        # The status beside the composer counts it too, and keeps counting after the toast has gone.
+        caller = Caller(user_id=UUID(session.user.metadata["user_id"]), email=session.user.identifier)
+        brand = user_sessions.get(session_id, {}).get(BRAND_KEY)
+        status = status_mode(offline=is_offline(), unread=await unread_of(caller), brand=brand)
+        await emitter.set_modes([status])
     return True
+
+
+def is_offline() -> bool:
+    return configured_model(get_settings()) is None
+
+
+async def unread_of(caller: Caller) -> int:
+    db = await database()
+    async with db.as_user(caller) as conn:
+        return await notifications.unread_count(conn, user_id=caller.user_id)
 
 
 async def startup() -> None:
@@ -248,6 +267,23 @@ if chainlit_config.code.password_auth_callback is not None:
 if chainlit_config.code.header_auth_callback is not None:
     chainlit_config.code.header_auth_callback = header_auth
 
+# Offline no model writes the answers: Chainlit's footer ("LLMs can make mistakes") would be untrue.
+OFFLINE_FOOTER = (
+    "Offline: answers come from your synced ad data, each naming its formula. /help lists the commands."
+)
+_chainlit_translation = chainlit_config.load_translation
+
+
+def load_translation(language: str) -> dict[str, Any]:
+    translation = _chainlit_translation(language)
+    if is_offline() and isinstance(chat := translation.get("chat"), dict):
+        chat["watermark"] = OFFLINE_FOOTER
+    return translation
+
+
+# Its config is a pydantic model without this field: set on the instance, as a method would be.
+object.__setattr__(chainlit_config, "load_translation", load_translation)
+
 
 async def current_session_version(user_id: UUID) -> int:
     async with sign_in_transaction() as conn:
@@ -283,6 +319,16 @@ def current_caller() -> Caller:
     return Caller(user_id=UUID(user.metadata["user_id"]), email=user.identifier)
 
 
+# Questions a starter asks, for one brand each: the starters take the person's brands in turn.
+STARTER_QUESTIONS = (
+    ("Best hooks for {brand}", "which hooks worked best for {brand} in the last 30 days?"),
+    ("Hook categories for {brand}", '/hook_analysis brand:"{brand}" days:90'),
+    ("Worst ads by CPA for {brand}", "worst ads by cpa for {brand} last 14 days"),
+    ("Landing page congruence for {brand}", '/congruence_summary brand:"{brand}"'),
+)
+MAX_STARTERS = 8
+
+
 @cl.set_starters
 async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
     if user is None:
@@ -296,20 +342,109 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
             cl.Starter(label="Set up your first brand", message="/brands"),
             cl.Starter(label="What can you do?", message="/help"),
         ]
-    first = names[0]
+    count = min(max(len(STARTER_QUESTIONS), len(names)), MAX_STARTERS)
+    picked = [(STARTER_QUESTIONS[i % len(STARTER_QUESTIONS)], names[i % len(names)]) for i in range(count)]
     return [
-        cl.Starter(
-            label=f"Best hooks for {first}",
-            message=f"which hooks worked best for {first} in the last 30 days?",
-        ),
-        cl.Starter(label=f"Hook categories for {first}", message=f'/hook_analysis brand:"{first}" days:90'),
-        cl.Starter(
-            label=f"Worst ads by CPA for {first}", message=f"worst ads by cpa for {first} last 14 days"
-        ),
-        cl.Starter(
-            label=f"Landing page congruence for {first}", message=f'/congruence_summary brand:"{first}"'
-        ),
+        cl.Starter(label=label.format(brand=brand), message=message.format(brand=brand))
+        for (label, message), brand in picked
     ]
+
+
+BRAND_SETTING = "brand"
+BRAND_KEY = "vt_brand"
+STATUS_MODE = "status"
+
+
+def brand_picker(names: list[str], chosen: str | None) -> cl.ChatSettings:
+    """The chat's brand picker (Chainlit's chat settings): what questions naming no brand are about."""
+    inputs: list[InputWidget] = [
+        Select(
+            id=BRAND_SETTING,
+            label="Brand",
+            values=names,
+            initial_index=names.index(chosen) if chosen in names else 0,
+            description="Questions and commands that name no brand are about this one.",
+        )
+    ]
+    return cl.ChatSettings(inputs)
+
+
+def thread_brand() -> str | None:
+    """The brand picked for this chat, or None. Kept in the session, which Chainlit keeps with the
+    thread (a resumed chat has it again); the picker's own value may be one that was refused."""
+    chosen = cl.user_session.get(BRAND_KEY)
+    return chosen if isinstance(chosen, str) and chosen else None
+
+
+async def offer_brands(caller: Caller) -> None:
+    """The brand picker, on the brand this chat had (a resumed one) or the person's first brand."""
+    db = await database()
+    async with db.as_user(caller) as conn:
+        names = [b.name for b in await visible_brands(conn)]
+    # Chainlit restores both the session and the picker's last value with a resumed thread.
+    kept = thread_brand() or cl.context.session.chat_settings.get(BRAND_SETTING)
+    if names:
+        await pick_brand(names, kept if isinstance(kept, str) else None)
+
+
+async def pick_brand(names: list[str], chosen: str | None) -> None:
+    """The picker shown on `chosen` (the first brand when it is not one of `names`), the thread's brand."""
+    settings = await brand_picker(names, chosen).send()
+    cl.user_session.set(BRAND_KEY, settings[BRAND_SETTING])
+
+
+@cl.on_settings_update
+async def on_settings_update(settings: dict[str, Any]) -> None:
+    """A brand picked: checked against the person's brands (a socket can send anything)."""
+    chosen = settings.get(BRAND_SETTING)
+    caller = current_caller()
+    db = await database()
+    async with db.as_user(caller) as conn:
+        names = [b.name for b in await visible_brands(conn)]
+    if not isinstance(chosen, str) or chosen not in names:
+        # Nothing changes: the picker goes back to the brand the chat had.
+        if names:
+            await pick_brand(names, thread_brand())
+        await cl.context.emitter.send_toast(
+            f"{chosen!s:.80} is not one of your brands: {', '.join(names) or 'none yet'}.", "error"
+        )
+        return
+    cl.user_session.set(BRAND_KEY, chosen)
+    await cl.context.emitter.send_toast(f"Questions that name no brand are now about {chosen}.", "success")
+    await show_status(offline=is_offline(), unread=await unread_of(caller))
+
+
+async def show_status(*, offline: bool, unread: int) -> None:
+    """The chat's status, always in view beside the composer (a picker of one): offline, and unread
+    notifications; refreshed when they change (its description names the chat's brand)."""
+    await cl.context.emitter.set_modes([status_mode(offline=offline, unread=unread, brand=thread_brand())])
+
+
+def status_mode(*, offline: bool, unread: int, brand: str | None) -> cl.Mode:
+    # Short: Chainlit cuts a longer label off (the brand is in the description, and the ⚙ picker).
+    parts = (["Offline"] if offline else []) + ([f"{unread} unread"] if unread else [])
+    label = " · ".join(parts) or "Up to date"
+    about = f"Questions that name no brand are about {brand} (change it with ⚙). " if brand else ""
+    about += (
+        "Running offline: slash commands and simple questions (type /help)."
+        if offline
+        else "Connected to the model."
+    )
+    if unread:
+        about += f" {unread_notice(unread)}."
+    return cl.Mode(
+        id=STATUS_MODE,
+        name="Status",
+        options=[
+            cl.ModeOption(
+                id="status",
+                name=label,
+                description=about,
+                icon="wifi-off" if offline else "bell",
+                default=True,
+            )
+        ],
+    )
 
 
 @cl.on_chat_start
@@ -317,13 +452,16 @@ async def on_chat_start() -> None:
     cl.user_session.set(HISTORY_KEY, "")
     await send_commands()
     caller = current_caller()
-    offline = configured_model(get_settings()) is None
+    offline = is_offline()
     db = await database()
-    # One transaction: the unread count (one indexed query), and offline the brand for the example.
+    # One transaction: the unread count (one indexed query), the brands (picker and offline example).
     async with db.as_user(caller) as conn:
         unread = await notifications.unread_count(conn, user_id=caller.user_id)
-        names = [b.name for b in await visible_brands(conn)] if offline else []
+        names = [b.name for b in await visible_brands(conn)]
         checklist = await first_brand_checklist(conn, caller=caller, brief=True)
+    if names:
+        await pick_brand(names, None)
+    await show_status(offline=offline, unread=unread)
     # Toasts, not messages: a message would hide the welcome screen and its starters.
     if offline:
         first = names[0] if names else "Acme Pets"
@@ -370,7 +508,10 @@ async def on_chat_resume(thread: ThreadDict) -> None:
     cl.user_session.set(HISTORY_KEY, stored if isinstance(stored, str) else "")
     cl.user_session.set(NAMED_KEY, True)
     await send_commands()
-    await listen_for_notifications(current_caller())
+    caller = current_caller()
+    await offer_brands(caller)
+    await show_status(offline=is_offline(), unread=await unread_of(caller))
+    await listen_for_notifications(caller)
 
 
 def session_history() -> list[ModelMessage]:
@@ -423,7 +564,10 @@ async def chat_turn(text: str, *, name: str | None = None) -> None:
         history=session_history(),
         model=configured_model(get_settings()),
         listener=listener,
+        brand=thread_brand(),
     )
+    if any(call.tool == "notifications" for call in turn.tool_calls):  # it marks them read: recount
+        await show_status(offline=is_offline(), unread=await unread_of(current_caller()))
     await listener.finish(turn)
     await save_history(storable_history(turn.messages), name=name)
 

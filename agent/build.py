@@ -47,10 +47,15 @@ def build_agent() -> Agent[Deps, str]:
             async with ctx.deps.db.as_user(ctx.deps.caller) as conn:
                 ctx.deps.brand_names = [b.name for b in await visible_brands(conn)]
         names = ctx.deps.brand_names
+        chosen = (
+            f" This chat's brand is {ctx.deps.thread_brand}: use it when the person names no brand."
+            if ctx.deps.thread_brand
+            else ""
+        )
         return (
             f"Today is {ctx.deps.today.isoformat()} ({ctx.deps.today:%A}) in the person's timezone, "
             f"{CALLER_TIMEZONE}. The person is {ctx.deps.caller.email}; their brands: "
-            f"{', '.join(names) or 'none yet'}."
+            f"{', '.join(names) or 'none yet'}.{chosen}"
         )
 
     return agent

@@ -89,10 +89,12 @@ _NOT_BRAND_WORDS = {
 
 @dataclass(frozen=True)
 class RouterContext:
-    """What the router knows besides the conversation: the caller's brands and today's date."""
+    """What the router knows besides the conversation: the caller's brands, today's date and the
+    thread's brand (the chat's brand picker), used when a message names none."""
 
     brand_names: list[str]
     today: date
+    brand: str | None = None
 
 
 def _metric(text: str) -> str | None:
@@ -288,7 +290,12 @@ def _compare_call(text: str, *, context: RouterContext, previous: ToolCallPart |
     """compare: two periods of one brand (since/until, vs_since/vs_until) or two brands (brand, vs_brand)."""
     sides = _compare_sides(text, context.brand_names, context.today)
     first, second = sides[0], sides[-1]
-    brand = first.brand or second.brand or (previous.args_as_dict().get("brand") if previous else None)
+    brand = (
+        first.brand
+        or second.brand
+        or context.brand
+        or (previous.args_as_dict().get("brand") if previous else None)
+    )
     if brand is None and len(context.brand_names) == 1:
         brand = context.brand_names[0]
     if brand is None:
@@ -463,7 +470,7 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
             args["brand"] = optional
     elif takes_brand and tool != "brand":
         # The message's brand wins over the thread's, even one the caller can't see (the tool says so).
-        brand = named or _brand_word(t, context.brand_names) or args.get("brand")
+        brand = named or _brand_word(t, context.brand_names) or args.get("brand") or context.brand
         if brand is None and previous is not None:
             brand = previous.args_as_dict().get("brand")
         if brand is None and len(context.brand_names) == 1:
@@ -569,7 +576,7 @@ def offline_model(context: RouterContext) -> FunctionModel:
         text = str(prompts[-1].content) if prompts else ""
         if is_slash(text):
             try:
-                command = parse_slash(text)
+                command = parse_slash(text, brand=context.brand)
             except UserFacingError as error:
                 return ModelResponse(parts=[TextPart(error.message)])
             if command.tool == "help":

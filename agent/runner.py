@@ -173,14 +173,25 @@ async def run_turn(
     model: Model | str | None = None,
     today: date | None = None,
     listener: TurnListener | None = None,
+    brand: str | None = None,
 ) -> TurnResult:
     """Answer one message. Slash commands always run exactly (through the offline router).
+
+    `brand` is the thread's brand (the chat's brand picker): what a message that names no brand is
+    about, for slash commands, the offline router and the model alike.
 
     With a `listener`, text streams to it as it is produced and each tool call is reported as it
     starts and ends; the returned result is the same either way.
     """
     turn = await _run_turn(
-        db=db, caller=caller, message=message, history=history, model=model, today=today, listener=listener
+        db=db,
+        caller=caller,
+        message=message,
+        history=history,
+        model=model,
+        today=today,
+        listener=listener,
+        brand=brand,
     )
     if listener is not None and not turn.messages[len(history or []) :]:
         # Answered without a model run (/help, a refused command) or a failed turn: the surface still
@@ -198,6 +209,7 @@ async def _run_turn(
     model: Model | str | None,
     today: date | None,
     listener: TurnListener | None,
+    brand: str | None,
 ) -> TurnResult:
     # Periods are read from the caller's today; organizations have no timezone of their own yet, so UTC's.
     today = today or datetime.now(UTC).date()
@@ -207,7 +219,7 @@ async def _run_turn(
     slash = is_slash(message)
     if slash:
         try:
-            command = parse_slash(message)
+            command = parse_slash(message, brand=brand)
             if command.tool == "help":
                 return TurnResult(text=help_text(command.args.get("tool")), messages=history)
         except UserFacingError as error:
@@ -219,11 +231,17 @@ async def _run_turn(
                 names = [b.name for b in await visible_brands(conn)]
         except DatabaseUnavailable as error:
             return TurnResult(text=error.message, messages=history)
-        model = offline_model(RouterContext(brand_names=names, today=today))
+        model = offline_model(RouterContext(brand_names=names, today=today, brand=brand))
     # A surface that shows progress (the chat UI) hears long tools as they go.
     progress = getattr(listener, "on_progress", None)
     deps = Deps(
-        db=db, caller=caller, today=today, settings=get_settings(), brand_names=names, progress=progress
+        db=db,
+        caller=caller,
+        today=today,
+        settings=get_settings(),
+        brand_names=names,
+        progress=progress,
+        thread_brand=brand,
     )
     streamed = _Streamed()
     try:

@@ -56,8 +56,10 @@ def _choices(annotation: Any) -> set[str]:
     return {c for a in get_args(annotation) for c in _choices(a)}  # Optional[Literal[...]], Annotated
 
 
-def parse_slash(text: str) -> SlashCommand:
-    """Parse and validate a slash command, or raise a user-facing error saying exactly what is wrong."""
+def parse_slash(text: str, *, brand: str | None = None) -> SlashCommand:
+    """Parse and validate a slash command, or raise a user-facing error saying exactly what is wrong.
+
+    `brand` is the thread's brand: a command that needs a brand and names none gets it."""
     tokens = _split(text.strip()[1:])
     if not tokens:
         raise InvalidArgument("Type a command after '/', e.g. /help.")
@@ -87,6 +89,8 @@ def parse_slash(text: str) -> SlashCommand:
         if key in given:
             raise InvalidArgument(f"{key} is given twice.")
         given[key] = value
+    if brand and "brand" in spec.required and "brand" not in given:
+        given["brand"] = brand
     validated = spec.parse(given)
     return SlashCommand(tool=spec.name, args=validated.model_dump(mode="json", exclude_unset=True))
 

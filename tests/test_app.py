@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -50,6 +51,15 @@ class RecordingEmitter(BaseChainlitEmitter):
 
     async def set_commands(self, commands: Any) -> None:
         self.sent.append(("set_commands", commands))
+
+    def set_chat_settings(self, settings: Any) -> None:  # sync, as Chainlit's own
+        self.session.chat_settings = settings
+
+    async def set_modes(self, modes: Any) -> None:
+        self.sent.append(("set_modes", [m.to_dict() for m in modes]))
+
+    async def emit(self, event: str, data: Any) -> None:
+        self.sent.append((event, data))
 
     async def send_element(self, element_dict: Any) -> None:
         self.sent.append(("element", dict(element_dict)))
@@ -126,8 +136,70 @@ async def test_chat_start_lists_commands_and_says_it_is_offline(chat: RecordingE
 async def test_starters_use_the_users_own_brands(chat: RecordingEmitter, maya: Caller) -> None:
     user = cl.User(identifier=maya.email, metadata={"user_id": str(maya.user_id)})
     starters = await app.starters(user)
-    assert any("Acme Pets" in s.label for s in starters)
+    # Each of her brands, in turn: not only the first.
+    assert [s.label for s in starters] == [
+        "Best hooks for Acme Pets",
+        "Hook categories for Bloom Botanicals",
+        "Worst ads by CPA for Acme Pets",
+        "Landing page congruence for Bloom Botanicals",
+    ]
+    assert starters[1].message == '/hook_analysis brand:"Bloom Botanicals" days:90'
     assert not any("Peak Fuel" in s.message for s in starters)
+
+
+async def test_chat_start_offers_a_brand_picker_and_shows_the_status(chat: RecordingEmitter) -> None:
+    await app.on_chat_start()
+    [picker] = chat.of("chat_settings")
+    assert [(w["id"], w["label"], w["initial"]) for w in picker] == [("brand", "Brand", "Acme Pets")]
+    assert [i["value"] for i in picker[0]["items"]] == ["Acme Pets", "Bloom Botanicals"]
+    assert app.thread_brand() == "Acme Pets"
+    # Offline and her unread count, beside the composer for as long as the chat is open.
+    [[status]] = chat.of("set_modes")
+    [shown] = status["options"]
+    assert re.fullmatch(r"Offline · \d+ unread", shown["name"])
+    assert shown["description"].startswith(
+        "Questions that name no brand are about Acme Pets (change it with ⚙). "
+        "Running offline: slash commands and simple questions (type /help). You have "
+    )
+
+
+async def test_the_picked_brand_answers_commands_that_name_none(chat: RecordingEmitter) -> None:
+    await app.on_chat_start()
+    await app.on_settings_update({"brand": "Bloom Botanicals"})
+    assert chat.of("toast")[-1] == "Questions that name no brand are now about Bloom Botanicals."
+    assert chat.of("set_modes")[-1][0]["options"][0]["description"].startswith(
+        "Questions that name no brand are about Bloom Botanicals (change it with ⚙). "
+    )
+    await app.on_message(cl.Message(content="days:30", command="top_hooks"))
+    assert chat.answer().startswith("Top 10 hooks for Bloom Botanicals by hook_rate")
+
+
+async def test_a_brand_not_hers_is_refused_and_changes_nothing(chat: RecordingEmitter) -> None:
+    await app.on_chat_start()
+    await app.on_settings_update({"brand": "Bloom Botanicals"})
+    await app.on_settings_update({"brand": "Peak Fuel"})  # Leo's: a socket can send anything
+    assert chat.of("toast")[-1] == "Peak Fuel is not one of your brands: Acme Pets, Bloom Botanicals."
+    assert app.thread_brand() == "Bloom Botanicals"
+    assert chat.of("chat_settings")[-1][0]["initial"] == "Bloom Botanicals"
+
+
+async def test_a_resumed_chat_keeps_its_brand(chat: RecordingEmitter) -> None:
+    cl.context.session.chat_settings = {"brand": "Bloom Botanicals"}  # as Chainlit restores it
+    await app.on_chat_resume({"id": "t", "metadata": {}})  # type: ignore[typeddict-item]
+    assert chat.of("chat_settings")[-1][0]["initial"] == "Bloom Botanicals"
+    await app.on_message(cl.Message(content="days:30", command="top_hooks"))
+    assert chat.answer().startswith("Top 10 hooks for Bloom Botanicals by hook_rate")
+
+
+async def test_reading_the_notifications_updates_the_status(
+    chat: RecordingEmitter, db: Database, maya: Caller
+) -> None:
+    await app.on_chat_start()
+    assert chat.of("set_modes")[-1][0]["options"][0]["name"].endswith(" unread")
+    await app.on_message(cl.Message(content="mark_all_read:true", command="notifications"))
+    assert chat.of("set_modes")[-1][0]["options"][0]["name"] == "Offline"
+    async with db.as_owner() as conn:  # unread again, as other tests expect her demo notifications
+        await conn.execute("delete from notification_reads where user_id = %s", (maya.user_id,))
 
 
 async def test_command_runs_with_a_named_step_streamed_answer_table_and_chart(chat: RecordingEmitter) -> None:

@@ -18,6 +18,8 @@ class Deps:
     settings: Settings = field(repr=False)
     # The caller's brand names, looked up once per run (the instructions are rebuilt per model request).
     brand_names: list[str] | None = field(default=None, repr=False)
+    thread_brand: str | None = None
+    """The brand this chat is about (its brand picker): the model uses it when the person names none."""
     progress: Callable[[str | None, str], None] | None = field(default=None, repr=False)
     """(tool call id, message): a long tool says how far it is ("Scored 40 of 100 templates"); the chat
     shows it on that tool's step. None where nobody watches (CLI, tests)."""
