@@ -58,8 +58,8 @@ class ChainlitListener:
     async def on_tool_start(self, call_id: str, tool: str, args: dict[str, Any]) -> None:
         await self.flush()
         spec = get_spec(tool)
-        step = cl.Step(name=spec.step_title(args) if spec else tool, type="tool", show_input="json")
-        step.input = args
+        step = cl.Step(name=spec.step_title(args) if spec else tool, type="tool", show_input=True)
+        step.input = as_written(readable_args(args))
         await step.send()
         self.steps[call_id] = step
 
@@ -101,6 +101,21 @@ class ChainlitListener:
         await self.answer.send()
         remember_once(self.answer)
         return self.answer
+
+
+def readable_args(args: dict[str, Any]) -> str:
+    """A tool call's arguments as a person reads them ("brand: Acme Pets · days: 30"), not JSON."""
+    return " · ".join(f"{key}: {_arg(value)}" for key, value in args.items() if value is not None) or "No arguments."
+
+
+def _arg(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_arg(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_arg(v)}" for k, v in value.items())
+    return str(value)
 
 
 def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
