@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from agent.charts import PlotlyChart, title_of
 from agent.chat_elements import keep_elements
 from agent.chat_markdown import StreamedAsWritten, as_written
-from agent.render import actions_of, charts_for, files_of, images_of, panels_of, tables_for
+from agent.render import actions_of, cards_of, charts_for, files_of, images_of, panels_of, tables_for
 from agent.runner import TurnResult
 from tools.actions import ActionButton
 from tools.registry import get_spec
@@ -105,7 +105,10 @@ class ChainlitListener:
 
 def readable_args(args: dict[str, Any]) -> str:
     """A tool call's arguments as a person reads them ("brand: Acme Pets · days: 30"), not JSON."""
-    return " · ".join(f"{key}: {_arg(value)}" for key, value in args.items() if value is not None) or "No arguments."
+    return (
+        " · ".join(f"{key}: {_arg(value)}" for key, value in args.items() if value is not None)
+        or "No arguments."
+    )
 
 
 def _arg(value: Any) -> str:
@@ -123,8 +126,11 @@ def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
     side panels."""
     elements: list[Any] = []
     suffix = ""
-    if tables := [table.for_chat() for result in results for table in tables_for(result)]:
+    shown = [table.for_chat() for result in results if not cards_of(result) for table in tables_for(result)]
+    if tables := shown:  # a result with a card (one ad, a persona) reads as the card, not narrow tables
         elements.append(result_tables(tables))
+    if cards := [card for result in results if (card := cards_of(result))]:
+        suffix += "".join("\n\n" + as_written(card) for card in cards)
     for result in results:
         for figure in charts_for(result):
             elements.append(PlotlyChart(name=title_of(figure), figure=figure, display="inline"))
@@ -140,7 +146,7 @@ def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
             elements += [
                 cl.Text(name=name, content=as_written(text), display="side") for name, text in panels
             ]
-            suffix = "\n\nOpen: " + " · ".join(name for name, _ in panels)
+            suffix += "\n\nOpen: " + " · ".join(name for name, _ in panels)
     return elements, suffix
 
 

@@ -66,7 +66,9 @@ class ToolSpec:
     def menu_description(self) -> str:
         """The first sentence of the description, for the chat's Tools menu (one line fits the window)."""
         first = self.short_description.split(": ")[0].split(". ")[0].rstrip(".")
-        return first if len(first) <= MENU_CHARS else first[:MENU_CHARS].rsplit(" ", 1)[0].rstrip(" ,;(") + "…"
+        return (
+            first if len(first) <= MENU_CHARS else first[:MENU_CHARS].rsplit(" ", 1)[0].rstrip(" ,;(") + "…"
+        )
 
     @property
     def result_type(self) -> Any:
