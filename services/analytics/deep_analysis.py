@@ -90,11 +90,12 @@ class DeepAnalysisResult(BaseModel, Presentable):
             f"**Status** {self.status.lower()}",
             f"**Ad ID** {self.meta_ad_id}",
         ]
-        lines.append(" · ".join(facts))
+        head = [" · ".join(facts)]
         if self.campaign or self.adset:
-            lines.append(f"  \n**Campaign** {self.campaign or 'n/a'} · **Ad set** {self.adset or 'n/a'}")
+            head.append(f"**Campaign** {self.campaign or 'n/a'} · **Ad set** {self.adset or 'n/a'}")
         if self.video_url and self.video_url.startswith("https://"):
-            lines.append(f"  \n[Watch the video]({self.video_url})")
+            head.append(f"[Watch the video]({self.video_url})")
+        lines.append("  \n".join(head))  # one block, a line each
         lines.append("")
         if self.headline:
             lines += [f"**Headline** {self.headline}", ""]
