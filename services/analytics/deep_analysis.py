@@ -76,10 +76,7 @@ class DeepAnalysisResult(BaseModel, Presentable):
         """The ad's creative: its stored thumbnail, else Meta's (a demo's placeholder address is no picture)."""
         if self.image_file:
             return [(self.ad_name, self.image_file)]
-        url = self.thumbnail_url or ""
-        if url.startswith("https://") and not (urlsplit(url).hostname or "").endswith(".invalid"):
-            return [(self.ad_name, url)]
-        return []
+        return [(self.ad_name, self.thumbnail_url)] if _real(self.thumbnail_url) else []
 
     def as_card(self) -> str:
         """The ad at a glance: what it is, what it says, how it is classified, how it matches its page
@@ -93,7 +90,7 @@ class DeepAnalysisResult(BaseModel, Presentable):
         head = [" · ".join(facts)]
         if self.campaign or self.adset:
             head.append(f"**Campaign** {self.campaign or 'n/a'} · **Ad set** {self.adset or 'n/a'}")
-        if self.video_url and self.video_url.startswith("https://"):
+        if _real(self.video_url):
             head.append(f"[Watch the video]({self.video_url})")
         lines.append("  \n".join(head))  # one block, a line each
         lines.append("")
@@ -147,6 +144,15 @@ class DeepAnalysisResult(BaseModel, Presentable):
             )
             panels.append(("Storyboard", beats))
         return panels
+
+
+def _real(url: str | None) -> bool:
+    """An https address that can load (a demo's placeholder `.invalid` host never resolves)."""
+    return (
+        bool(url)
+        and str(url).startswith("https://")
+        and not (urlsplit(url).hostname or "").endswith(".invalid")
+    )
 
 
 _CARD_METRICS = ["spend", "purchases", "purchase_value", "roas", "cpa", "ctr"]
