@@ -76,7 +76,8 @@ class DeepAnalysisResult(BaseModel, Presentable):
         """The ad's creative: its stored thumbnail, else Meta's (a demo's placeholder address is no picture)."""
         if self.image_file:
             return [(self.ad_name, self.image_file)]
-        return [(self.ad_name, self.thumbnail_url)] if _real(self.thumbnail_url) else []
+        url = self.thumbnail_url
+        return [(self.ad_name, url)] if url and _real(url) else []
 
     def as_card(self) -> str:
         """The ad at a glance: what it is, what it says, how it is classified, how it matches its page
