@@ -149,11 +149,10 @@ class DeepAnalysisResult(BaseModel, Presentable):
 
 def _real(url: str | None) -> bool:
     """An https address that can load (a demo's placeholder `.invalid` host never resolves)."""
-    return (
-        bool(url)
-        and str(url).startswith("https://")
-        and not (urlsplit(url).hostname or "").endswith(".invalid")
-    )
+    if not url or not url.startswith("https://"):
+        return False
+    host: str = urlsplit(url).hostname or ""
+    return not host.endswith(".invalid")
 
 
 _CARD_METRICS = ["spend", "purchases", "purchase_value", "roas", "cpa", "ctr"]
