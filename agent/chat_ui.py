@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Any
+from typing import Any, Literal
 
 import chainlit as cl
 from pydantic import BaseModel
@@ -134,11 +134,13 @@ def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
     for result in results:
         for figure in charts_for(result):
             elements.append(PlotlyChart(name=title_of(figure), figure=figure, display="inline"))
+        # One ad's creative beside its card; else a grid of thumbnails.
+        size: Literal["small", "medium"] = "medium" if cards_of(result) else "small"
         for name, where in images_of(result):  # a grid of thumbnails (template images)
             if where.startswith(("http://", "https://")):
-                elements.append(cl.Image(name=name, url=where, display="inline", size="small"))
+                elements.append(cl.Image(name=name, url=where, display="inline", size=size))
             elif os.path.isfile(where):  # a file gone from storage is left out, not an error
-                elements.append(cl.Image(name=name, path=where, display="inline", size="small"))
+                elements.append(cl.Image(name=name, path=where, display="inline", size=size))
         for name, path in files_of(result):  # exports offered for download (blueprints)
             if os.path.isfile(path):
                 elements.append(cl.File(name=name, path=path, display="inline"))

@@ -106,7 +106,7 @@ async def ad_with_picture(db: Database, demo: Any, home: Path) -> AsyncIterator[
 
 
 async def test_one_ad_shows_its_creative_and_a_card_and_its_step_reads_as_words(
-    sized: BrowserContext, ad_with_picture: str
+    sized: BrowserContext, ad_with_picture: str, tmp_path: Path
 ) -> None:
     page = await sign_in(sized, *MAYA)
     await chat_ready(page)
@@ -130,9 +130,11 @@ async def test_one_ad_shows_its_creative_and_a_card_and_its_step_reads_as_words(
     step = page.locator(TOOL_STEP).first
     await step.get_by_role("button", name="Used").first.click()
     await expect(step).to_contain_text("brand: Acme Pets · ad: " + ad_with_picture + " · days: 30")
+    await page.screenshot(path=tmp_path / "deep_analysis.png", full_page=True)
+    print(f"screenshot: {tmp_path / 'deep_analysis.png'}")  # for a person to look at (run with -s)
 
 
-async def test_the_tools_menu_fits_the_window(sized: BrowserContext) -> None:
+async def test_the_tools_menu_fits_the_window(sized: BrowserContext, tmp_path: Path) -> None:
     page = await sign_in(sized, *MAYA)
     await chat_ready(page)
     await page.locator("#command-button").click()
@@ -142,4 +144,6 @@ async def test_the_tools_menu_fits_the_window(sized: BrowserContext) -> None:
     box = await menu.bounding_box()
     width = await page.evaluate("window.innerWidth")
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (box, width)
+    await page.screenshot(path=tmp_path / "tools_menu.png")
+    print(f"screenshot: {tmp_path / 'tools_menu.png'}")
     await no_sideways_scrolling(page)
