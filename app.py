@@ -492,7 +492,7 @@ async def on_chat_end() -> None:
 
 async def send_commands() -> None:
     commands: list[Any] = [
-        {"id": spec.name, "icon": "chart-bar", "description": spec.short_description, "button": False}
+        {"id": spec.name, "icon": "chart-bar", "description": spec.menu_description, "button": False}
         for spec in ordered_specs()
     ]
     commands.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Any
+from typing import Any, Literal
 
 import chainlit as cl
 from pydantic import BaseModel
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from agent.charts import PlotlyChart, title_of
 from agent.chat_elements import keep_elements
 from agent.chat_markdown import StreamedAsWritten, as_written
-from agent.render import actions_of, charts_for, files_of, images_of, panels_of, tables_for
+from agent.render import actions_of, cards_of, charts_for, files_of, images_of, panels_of, tables_for
 from agent.runner import TurnResult
 from tools.actions import ActionButton
 from tools.registry import get_spec
@@ -58,8 +58,8 @@ class ChainlitListener:
     async def on_tool_start(self, call_id: str, tool: str, args: dict[str, Any]) -> None:
         await self.flush()
         spec = get_spec(tool)
-        step = cl.Step(name=spec.step_title(args) if spec else tool, type="tool", show_input="json")
-        step.input = args
+        step = cl.Step(name=spec.step_title(args) if spec else tool, type="tool", show_input=True)
+        step.input = as_written(readable_args(args))
         await step.send()
         self.steps[call_id] = step
 
@@ -103,21 +103,44 @@ class ChainlitListener:
         return self.answer
 
 
+def readable_args(args: dict[str, Any]) -> str:
+    """A tool call's arguments as a person reads them ("brand: Acme Pets · days: 30"), not JSON."""
+    return (
+        " · ".join(f"{key}: {_arg(value)}" for key, value in args.items() if value is not None)
+        or "No arguments."
+    )
+
+
+def _arg(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_arg(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_arg(v)}" for k, v in value.items())
+    return str(value)
+
+
 def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
     """Tables (sortable, each with its CSV), charts, and for one ad its transcript and storyboard in
     side panels."""
     elements: list[Any] = []
     suffix = ""
-    if tables := [table.for_chat() for result in results for table in tables_for(result)]:
+    shown = [table.for_chat() for result in results if not cards_of(result) for table in tables_for(result)]
+    if tables := shown:  # a result with a card (one ad, a persona) reads as the card, not narrow tables
         elements.append(result_tables(tables))
+    if cards := [card for result in results if (card := cards_of(result))]:
+        suffix += "".join("\n\n" + as_written(card) for card in cards)
     for result in results:
         for figure in charts_for(result):
             elements.append(PlotlyChart(name=title_of(figure), figure=figure, display="inline"))
+        # One ad's creative beside its card; else a grid of thumbnails.
+        size: Literal["small", "medium"] = "medium" if cards_of(result) else "small"
         for name, where in images_of(result):  # a grid of thumbnails (template images)
             if where.startswith(("http://", "https://")):
-                elements.append(cl.Image(name=name, url=where, display="inline", size="small"))
+                elements.append(cl.Image(name=name, url=where, display="inline", size=size))
             elif os.path.isfile(where):  # a file gone from storage is left out, not an error
-                elements.append(cl.Image(name=name, path=where, display="inline", size="small"))
+                elements.append(cl.Image(name=name, path=where, display="inline", size=size))
         for name, path in files_of(result):  # exports offered for download (blueprints)
             if os.path.isfile(path):
                 elements.append(cl.File(name=name, path=path, display="inline"))
@@ -125,7 +148,7 @@ def elements_for(results: list[BaseModel]) -> tuple[list[Any], str]:
             elements += [
                 cl.Text(name=name, content=as_written(text), display="side") for name, text in panels
             ]
-            suffix = "\n\nOpen: " + " · ".join(name for name, _ in panels)
+            suffix += "\n\nOpen: " + " · ".join(name for name, _ in panels)
     return elements, suffix
 
 

@@ -11,7 +11,16 @@ from pydantic import BaseModel
 from services.presentable import Figure, Presentable, Table
 from tools.actions import ActionButton
 
-__all__ = ["Table", "actions_of", "charts_for", "files_of", "images_of", "panels_of", "tables_for"]
+__all__ = [
+    "Table",
+    "actions_of",
+    "cards_of",
+    "charts_for",
+    "files_of",
+    "images_of",
+    "panels_of",
+    "tables_for",
+]
 
 
 def tables_for(result: BaseModel) -> list[Table]:
@@ -37,6 +46,11 @@ def files_of(result: BaseModel) -> list[tuple[str, str]]:
 def panels_of(result: BaseModel) -> list[tuple[str, str]]:
     """(name, text) of long texts shown beside the answer: an ad's transcript and storyboard."""
     return result.as_panels() if isinstance(result, Presentable) else []
+
+
+def cards_of(result: BaseModel) -> str:
+    """Markdown the chat shows in the answer instead of the result's tables (one ad, a persona)."""
+    return result.as_card() if isinstance(result, Presentable) else ""
 
 
 def actions_of(result: BaseModel) -> list[ActionButton]:

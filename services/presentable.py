@@ -314,3 +314,8 @@ class Presentable(ABC):
     def as_panels(self) -> list[tuple[str, str]]:
         """(name, text) of long texts opened beside the answer (the chat's side panels)."""
         return []
+
+    def as_card(self) -> str:
+        """Markdown that reads better than narrow tables (one ad, one persona): the chat shows it in
+        the answer instead of the tables, which Slack and the CLI keep."""
+        return ""

@@ -244,7 +244,7 @@ async def test_maya_runs_a_command_asks_in_english_and_finds_the_thread_again(
     toggle = step.get_by_role("button", name=f"Used {STEP_TITLE}")
     await expect(toggle).to_be_visible()
     await toggle.click()
-    await expect(step).to_contain_text('"limit": 5')
+    await expect(step).to_contain_text("limit: 5")
     await expect(step).to_contain_text(call.result["summary"])
 
     # The full result as a table (the hooks, in order) and as a Plotly chart (one bar per hook).

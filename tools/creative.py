@@ -183,9 +183,7 @@ async def deep_analysis(
     async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await resolve_brand(conn, name=brand)
         result = await deep_service.deep_analysis(conn, brand=brand_ref, window=window, ad=ad)
-        stored = (
-            await deep_service.stored_ad_image(conn, meta_ad_id=result.meta_ad_id) if show_image else None
-        )
+        stored = await deep_service.stored_ad_image(conn, meta_ad_id=result.meta_ad_id)
         fetch = show_image and stored is None
         if fetch:
             fetch = not await deep_service.ad_image_downloaded(conn, meta_ad_id=result.meta_ad_id)
@@ -199,6 +197,9 @@ async def deep_analysis(
     if stored is None:
         return WithImages(result)
     path, media_type = stored
+    result.image_file = storage_for(deps.settings).locate(path)  # the chat shows the creative beside the card
+    if not show_image:
+        return WithImages(result)
     try:
         data = await storage_for(deps.settings).read(path)
     except OSError:  # gone from storage: the model reads the facts alone

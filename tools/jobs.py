@@ -11,8 +11,9 @@ from pydantic import BaseModel
 
 from core.errors import Ambiguous, InvalidArgument, NotAllowed, NotFound
 from jobs import api as jobs_api
+from jobs.cron import describe_cron
 from services.platform.accounts import Membership, memberships
-from services.presentable import Presentable, Table
+from services.presentable import Column, Presentable, Table
 from tools.actions import ActionButton, admin_of, ask_first
 from tools.common import Limit
 from tools.deps import Deps
@@ -59,9 +60,22 @@ class JobsResult(BaseModel, Presentable):
     def as_tables(self) -> list[Table]:
         tables = []
         if self.schedules:
-            fields = ["job_type", "scope", "cron", "enabled", "next_run_at", "last_run_status"]
-            rows = [[short(s.id), *(getattr(s, f) for f in fields)] for s in self.schedules]
-            tables.append(Table("Schedules", ["id", *fields], rows))
+            fields = ["job_type", "scope", "enabled", "next_run_at", "last_run_status"]
+            rows = [
+                [
+                    short(s.id),
+                    s.job_type,
+                    s.scope,
+                    describe_cron(s.cron),
+                    *(getattr(s, f) for f in fields[2:]),
+                ]
+                for s in self.schedules
+            ]
+            tables.append(
+                Table(
+                    "Schedules", ["id", "job_type", "scope", Column("runs", title="Runs"), *fields[2:]], rows
+                )
+            )
         if self.runs:
             fields = ["job_type", "scope", "status", "attempts", "created_at", "duration_seconds", "error"]
             rows = [[short(r.id), *(getattr(r, f) for f in fields)] for r in self.runs]
@@ -241,8 +255,9 @@ def _listing(
                     label=f"Retry {r.job_type} · {_scope(r)}", tool="jobs", args={"retry": short(r.id)}
                 )
             )
-    if view == "schedules":
-        for s in [s for s in schedules if s.organization_id in admin_of][:MOST_BUTTONS]:
+    if view in ("all", "schedules"):
+        room = MOST_BUTTONS - len(actions) if view == "all" else MOST_BUTTONS
+        for s in [s for s in schedules if s.organization_id in admin_of][: max(room, 0)]:
             scope = f"{s.job_type} · {_scope(s)}"
             actions.append(
                 ActionButton(label=f"Run now: {scope}", tool="jobs", args={"run_now": short(s.id)})

@@ -28,6 +28,32 @@ class PersonaAnswer(BaseModel, Presentable):
     def as_tables(self) -> list[Table]:
         return with_rows(*persona_tables(self))
 
+    def as_card(self) -> str:
+        return persona_card(self.persona)
+
+
+def persona_card(p: personas.PersonaDraft) -> str:
+    """The persona as a card: its name, awareness, each dimension's lines (with how often the research
+    says it), quotes with their source, and where the evidence came from."""
+    head = f"### {p.name}" + (f" · {p.product}" if p.product else "")
+    lines = [head, "", f"**Brand** {p.brand}"]
+    if p.awareness_level:
+        lines[-1] += f" · **Awareness** {p.awareness_level.replace('_', ' ')}"
+    fields: dict[str, list[str]] = {}
+    for line in p.lines:
+        mentions = f" ({line.mentions} mentions)" if line.mentions > 1 else ""
+        fields.setdefault(line.field, []).append(f"- {line.text}{mentions}")
+    for field, items in fields.items():
+        lines += ["", f"**{field.replace('_', ' ').capitalize()}**", *items]
+    if p.language:
+        lines += ["", "**In their words**"]
+        for q in p.language:  # one quote per block: consecutive ">" lines would run together
+            lines += [f"> “{q.text}” — {SOURCE_LABELS[q.source]}", ""]
+        lines.pop()
+    if shares := [f"{s.label} {s.share:.0%}" for s in p.source_breakdown if s.items]:
+        lines += ["", f"**From** {' · '.join(shares)}"]
+    return "\n".join(lines) + "\n"
+
 
 def _key(deps: Deps, brand: str, product: str | None, sources: str) -> tuple[str, ...]:
     return (

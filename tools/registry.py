@@ -22,6 +22,8 @@ from tools.deps import Deps
 ToolFunction = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=ToolFunction)
 R = TypeVar("R", bound=BaseModel)
+MENU_CHARS = 80
+"""Longest description in the chat's Tools menu: longer ones are cut at a word."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,14 @@ class ToolSpec:
     @property
     def short_description(self) -> str:
         return self.description.split("\n\n")[0].replace("\n", " ")
+
+    @property
+    def menu_description(self) -> str:
+        """The first sentence of the description, for the chat's Tools menu (one line fits the window)."""
+        first = self.short_description.split(": ")[0].split(". ")[0].rstrip(".")
+        return (
+            first if len(first) <= MENU_CHARS else first[:MENU_CHARS].rsplit(" ", 1)[0].rstrip(" ,;(") + "…"
+        )
 
     @property
     def result_type(self) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -12,7 +13,8 @@ from db.pool import Conn
 from services.analytics.congruence import DimensionCheck, dimension_checks
 from services.metrics import format_metric
 from services.models import AdMetrics, BrandRef, WindowInfo
-from services.presentable import Presentable, Table, metric_column, table_of
+from services.platform.server_files import ServerFile
+from services.presentable import Presentable, Table, metric_column, table_of, titled
 from services.windows import Window
 
 
@@ -42,6 +44,9 @@ class DeepAnalysisResult(BaseModel, Presentable):
     ad_copy: str | None
     headline: str | None
     thumbnail_url: str | None
+    video_url: str | None = None
+    image_file: ServerFile | None = None
+    """The ad's stored picture (its thumbnail), filled in by the tool when one was downloaded."""
     classified: bool
     awareness_level: str | None
     hooks: list[Hook]
@@ -67,6 +72,68 @@ class DeepAnalysisResult(BaseModel, Presentable):
             tables.append(table_of("Congruence", self.congruence, ["dimension", "status", "note"]))
         return tables
 
+    def as_images(self) -> list[tuple[str, str]]:
+        """The ad's creative: its stored thumbnail, else Meta's (a demo's placeholder address is no picture)."""
+        if self.image_file:
+            return [(self.ad_name, self.image_file)]
+        url = self.thumbnail_url
+        return [(self.ad_name, url)] if url and _real(url) else []
+
+    def as_card(self) -> str:
+        """The ad at a glance: what it is, what it says, how it is classified, how it matches its page
+        and its key figures."""
+        lines = [f"### {self.ad_name}", ""]
+        facts = [
+            f"**Format** {self.format}",
+            f"**Status** {self.status.lower()}",
+            f"**Ad ID** {self.meta_ad_id}",
+        ]
+        head = [" · ".join(facts)]
+        if self.campaign or self.adset:
+            head.append(f"**Campaign** {self.campaign or 'n/a'} · **Ad set** {self.adset or 'n/a'}")
+        if _real(self.video_url):
+            head.append(f"[Watch the video]({self.video_url})")
+        lines.append("  \n".join(head))  # one block, a line each
+        lines.append("")
+        if self.headline:
+            lines += [f"**Headline** {self.headline}", ""]
+        if self.ad_copy:
+            lines += [
+                "**Copy**",
+                "",
+                *(f"> {line}" if line else ">" for line in self.ad_copy.splitlines()),
+                "",
+            ]
+        if not self.classified:
+            lines += ["_Not classified yet: no hooks, awareness or congruence._", ""]
+        if self.hooks:
+            lines.append("**Hooks**")
+            lines += [
+                f"- {h.type.capitalize()}"
+                + (f" ({h.category.replace('_', ' ')})" if h.category else "")
+                + f": “{h.text}”"
+                for h in self.hooks
+            ]
+            lines.append("")
+        if self.awareness_level:
+            lines += [f"**Awareness** {self.awareness_level.replace('_', ' ')}", ""]
+        if self.congruence:
+            score = "" if self.congruence_score is None else f" {self.congruence_score:.2f}"
+            lines.append(f"**Congruence with its landing page**{score}")
+            lines += [
+                f"- {c.dimension.replace('_', ' ').capitalize()}: {c.status}"
+                + (f" — {c.note}" if c.note else "")
+                for c in self.congruence
+            ]
+            lines.append("")
+        if (p := self.performance) is not None:
+            shown = _CARD_METRICS + (_VIDEO_METRICS if self.format == "video" else [])
+            figures = " · ".join(f"{titled(m)} {format_metric(m, getattr(p, m))}" for m in shown)
+            lines.append(f"**Key figures, {self.window.label}** {figures}")
+        else:
+            lines.append(f"**Key figures** no delivery in {self.window.label}.")
+        return "\n".join(lines).strip() + "\n"
+
     def as_panels(self) -> list[tuple[str, str]]:
         """The transcript and the storyboard, beat by beat."""
         panels = [("Transcript", self.transcript)] if self.transcript else []
@@ -80,6 +147,16 @@ class DeepAnalysisResult(BaseModel, Presentable):
         return panels
 
 
+def _real(url: str | None) -> bool:
+    """An https address that can load (a demo's placeholder `.invalid` host never resolves)."""
+    if not url or not url.startswith("https://"):
+        return False
+    host: str = urlsplit(url).hostname or ""
+    return not host.endswith(".invalid")
+
+
+_CARD_METRICS = ["spend", "purchases", "purchase_value", "roas", "cpa", "ctr"]
+_VIDEO_METRICS = ["hook_rate", "hold_rate"]
 _SHOWN_METRICS = ["spend", "impressions", "link_clicks", "purchases", "purchase_value", "ctr", "cpc", "cpm",
                   "cpa", "roas", "hook_rate", "hold_rate", "thruplay_rate"]  # fmt: skip
 
@@ -225,6 +302,7 @@ async def deep_analysis(conn: Conn, *, brand: BrandRef, window: Window, ad: str)
         ad_copy=row["ad_copy"],
         headline=row["headline"],
         thumbnail_url=row["thumbnail_url"],
+        video_url=row["video_url"],
         classified=cls is not None,
         awareness_level=cls["awareness_level"] if cls else None,
         hooks=hooks,
