@@ -255,7 +255,9 @@ async def test_maya_runs_a_command_asks_in_english_and_finds_the_thread_again(
     chart = answer.locator(".js-plotly-plot")
     await expect(chart).to_be_visible()
     await expect(chart.locator("g.point")).to_have_count(5)
-    await expect(chart).to_contain_text("Top hooks by hook rate — Acme Pets, last 30 days")
+    # The title's " — " tail is its second line.
+    await expect(chart).to_contain_text("Top hooks by hook rate")
+    await expect(chart).to_contain_text("Acme Pets, last 30 days")
 
     # A plain-English question in the same thread.
     expected_en = await run_turn(db=db, caller=maya, message=QUESTION, history=expected.messages)
