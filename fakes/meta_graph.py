@@ -39,6 +39,9 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from fakes import meta_graph_writes as writes
+from fakes.meta_graph_writes import ALL_SCOPES, WriteBook, effective_status
+
 MAX_BODY_BYTES = 1024 * 1024
 MEDIA_IMAGE_BYTES = 8 * 1024  # a generated thumbnail's size (a small JPEG's)
 MEDIA_VIDEO_BYTES = 256 * 1024
@@ -68,7 +71,16 @@ ARCHIVE_FIELDS = frozenset(
     }
 )
 ACCOUNT_FIELDS = frozenset(
-    {"id", "account_id", "name", "account_status", "currency", "timezone_name", "disable_reason"}
+    {
+        "id",
+        "account_id",
+        "name",
+        "account_status",
+        "currency",
+        "timezone_name",
+        "disable_reason",
+        "min_daily_budget",
+    }
 )
 AD_FIELDS = frozenset(
     {
@@ -371,6 +383,8 @@ class FakeAccount:
     days: int = 0
     seed: int = 1
     video_share: float = 0.6
+    min_daily_budget: int = 100
+    """The smallest daily budget Meta accepts on this account, in its currency's minor units."""
     profiles: dict[int, _AdProfile] = field(default_factory=dict, repr=False)
 
     @property
@@ -389,6 +403,7 @@ class FakeAccount:
             "currency": self.currency,
             "timezone_name": self.timezone_name,
             "disable_reason": 0,
+            "min_daily_budget": self.min_daily_budget,
         }
 
 
@@ -549,6 +564,10 @@ def fault_error(
         title, user_msg = "Too much data", default
     elif code == 100:
         default = "(#100) Invalid parameter"
+    elif code == 10:
+        default = "(#10) Application does not have permission for this action"
+    elif code == 200:
+        default = "(#200) Requires ads_management permission to manage the object"
     else:
         default = f"(#{code}) An error occurred"
     if code in THROTTLE_CODES:
@@ -619,6 +638,8 @@ class FakeGraph:
         """Set (to `url`) before ads are read: generated creatives' thumbnails and their videos' sources
         are files this fake serves under /media/, as a CDN would; else thumbnails point at
         scontent.example, which never resolves."""
+        self.book = WriteBook()
+        """Writes to ads, ad sets and campaigns, their statuses and budgets, each token's permissions."""
         self.archive_ads: list[dict[str, Any]] = []
         """The Ad Library (`GET /ads_archive`): ad nodes, each with the `countries` it reached."""
         self._thread: threading.Thread | None = None
@@ -998,6 +1019,8 @@ class FakeGraph:
                 raise GraphError(400, 100, "(#100) Too many IDs. Maximum: 50.")
             rest = {k: v for k, v in params.items() if k != "ids"}
             return {one: self._route(method, f"/{one}", rest, version) for one in ids}
+        if (written := writes.route(self, method, node, edge, params, allowed)) is not None:
+            return written
         if node == "me":
             if edge == "" and method == "GET":
                 return {"id": "100000000000001", "name": "Fake Meta User"}
@@ -1124,7 +1147,7 @@ class FakeGraph:
             "data_access_expires_at": now + 90 * 86400,
             "expires_at": self.token_expires.get(input_token, now + LONG_TOKEN_SECONDS),
             "is_valid": input_token in self.tokens and input_token not in self.expired_tokens,
-            "scopes": ["ads_read", "ads_management", "business_management"],
+            "scopes": list(self.book.scopes.get(input_token, ALL_SCOPES)),
             "user_id": "100000000000001",
         }
         if input_token in self.expired_tokens:
@@ -1234,14 +1257,14 @@ class FakeGraph:
         )
 
     def _ad_node(self, account: FakeAccount, profile: _AdProfile) -> dict[str, Any]:
-        status = "ACTIVE" if profile.stop >= account.days else "PAUSED"
+        status = self.book.statuses.get(profile.ad_id, "ACTIVE" if profile.stop >= account.days else "PAUSED")
         return {
             "id": profile.ad_id,
             "account_id": account.digits,
             "name": profile.name,
             "status": status,
             "configured_status": status,
-            "effective_status": status,
+            "effective_status": effective_status(self, status, profile.adset_id, profile.campaign_id),
             "created_time": profile.created_time,
             "updated_time": profile.created_time,
             "campaign_id": profile.campaign_id,

@@ -248,6 +248,7 @@ def all_specs() -> list[ToolSpec]:
 def _load_all() -> None:
     # Importing the tool modules registers their tools.
     from tools import (  # noqa: F401
+        ad_actions,
         ad_creation,
         blueprints,
         brands,

@@ -182,6 +182,18 @@ def _again(state: RetryCallState) -> _TryAgain:
     return error
 
 
+class MetaRefused(Exception):
+    """Meta answered a call with an error: its code, subcode, message and message for people."""
+
+    def __init__(self, *, code: int, subcode: int, message: str, user_message: str) -> None:
+        super().__init__(message)
+        self.code, self.subcode, self.message, self.user_message = code, subcode, message, user_message
+
+
+class MetaUnanswered(Exception):
+    """No answer from Meta (a timeout, a dropped connection): the call may or may not have landed."""
+
+
 @dataclass(frozen=True)
 class RangeDone:
     """Between pages: every row from the first day asked for through `last` has been yielded."""
@@ -250,6 +262,29 @@ class MetaClient:
         """One Graph call with Meta's limits respected; the JSON body."""
         body = self._send(method, path, params).json()
         return body if isinstance(body, dict) else {"data": body}
+
+    def send_once(self, method: str, path: tuple[str, ...], params: dict[str, Any]) -> dict[str, Any]:
+        """One call, never repeated (a write): Meta's refusal as `MetaRefused`, no answer (timeout,
+        dropped connection) as `MetaUnanswered`, so the caller can read the object before any retry."""
+        self.calls += 1
+        try:
+            response: FacebookResponse = self._api.call(method, path, params=dict(params))
+        except FacebookRequestError as error:
+            self._read_usage(error.http_headers() or {})
+            body = error.body()
+            found = body.get("error") if isinstance(body, dict) else None
+            detail: dict[str, Any] = found if isinstance(found, dict) else {}
+            raise MetaRefused(
+                code=int(error.api_error_code() or 0),
+                subcode=int(error.api_error_subcode() or 0),
+                message=self.scrub(str(error.api_error_message() or "an error")),
+                user_message=self.scrub(str(detail.get("error_user_msg") or "")),
+            ) from None
+        except requests.exceptions.RequestException as error:
+            raise MetaUnanswered(self.scrub(str(error))) from None
+        self._read_usage(response.headers() or {})
+        answer = response.json()
+        return answer if isinstance(answer, dict) else {"data": answer}
 
     def _send(
         self, method: str, path: tuple[str, ...], params: dict[str, Any] | None = None

@@ -28,6 +28,7 @@ from pydantic import BaseModel, SecretStr, computed_field
 from core.errors import ConfigurationError, ExternalServiceError, InvalidArgument
 from db.pool import Caller, Database
 from services.brands import resolve_brand
+from services.meta.action_log import writes_allowed
 from services.meta.api import API_VERSION, MetaClient
 from services.meta.connections import ensure_account_is_free, normalize_account_id
 from services.meta.vault import TokenVault
@@ -39,6 +40,8 @@ from settings import Settings, get_settings
 LINK_MINUTES = 15
 CHOICE_MINUTES = 30  # after the callback, to confirm (or choose) the account
 SCOPES = "ads_read,business_management"
+WRITE_SCOPES = "ads_read,ads_management,business_management"
+"""Asked for only when the organization turned writes on (/ad_writes): reading needs no more."""
 CALLBACK_PATH = "/meta/oauth/callback"
 CHOOSE_PATH = "/meta/oauth/choose"
 
@@ -147,6 +150,7 @@ async def start_connect(
     now = now or datetime.now(UTC)
     async with db.as_user(caller) as conn:
         brand = await resolve_brand(conn, name=brand_name)
+        writes = await writes_allowed(conn, organization_id=brand.organization_id)
     app_id, _ = _require_app(settings)
     nonce = secrets.token_urlsafe(24)
     expires = now + timedelta(minutes=LINK_MINUTES)
@@ -162,7 +166,7 @@ async def start_connect(
             "client_id": app_id,
             "redirect_uri": redirect_uri(settings),
             "state": f"{nonce}.{_signature(settings, nonce)}",
-            "scope": SCOPES,
+            "scope": SCOPES if writes == "off" else WRITE_SCOPES,
             "response_type": "code",
         }
     )
