@@ -136,7 +136,7 @@ def per_ad_sums_sql(
     def diff(total: str) -> str:
         return f"coalesce(he.{total}, hl.{total}) - coalesce(le.{total}, ll.{total}, 0)"
 
-    extra = ",\n             a.name as ad_name, a.format" if ad_columns else ""
+    extra = ",\n             a.name as ad_name, a.format, a.status" if ad_columns else ""
     return f"""
       select a.meta_ad_id,
              ({diff("spend_cents")}) * 0.01 as spend,

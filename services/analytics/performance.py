@@ -33,6 +33,8 @@ class FormatBaseline(BaseModel):
 class PerformerRow(AdMetrics):
     vs_baseline: float | None
     """The ad's sort metric divided by its format's baseline (1.0 = on par); None when n/a."""
+    status: str | None = None
+    """Meta's status as last stored: 'active', 'paused' (changed here at once by /pause_ads), …"""
 
 
 class AdPerformanceResult(BaseModel, Presentable):
@@ -51,7 +53,7 @@ class AdPerformanceResult(BaseModel, Presentable):
 
     def as_tables(self) -> list[Table]:
         metric = [self.sort] if self.sort not in ("spend", "roas", "cpa", "ctr") else []
-        columns: list[str | Column] = ["ad_name", "meta_ad_id", "format", "spend", *metric,
+        columns: list[str | Column] = ["ad_name", "meta_ad_id", "status", "format", "spend", *metric,
                                        Column("vs_baseline", "ratio"), "roas", "cpa", "ctr", "hook_rate", "purchases"]  # fmt: skip
         title = f"{self.order.title()} ads by {in_words(self.sort)} — {self.brand}, {self.window.label}"
         baseline = ["format", "ads", "spend", "roas", "cpa", "ctr", "hook_rate", "hold_rate"]
@@ -134,7 +136,7 @@ async def ad_performance(
         value = getattr(ad, sort) if sort in RATIOS else float(raw[sort])
         base_value = getattr(by_format[ad.format], sort, None) if sort in RATIOS else None
         vs = value / base_value if value is not None and base_value else None
-        rows.append(PerformerRow(**ad.model_dump(), vs_baseline=vs))
+        rows.append(PerformerRow(**ad.model_dump(), vs_baseline=vs, status=raw.get("status")))
     excluded = sum(int(b["below_min"]) for b in base_rows)
     summary = _summary(brand, window, sort, order, min_spend, rows, excluded, by_format, video_only)
     return AdPerformanceResult(
@@ -180,6 +182,7 @@ def _summary(
     word = "Top" if order == "top" else "Bottom"
     return (
         f"{word} {len(rows)} {scope} for {brand.name} by {sort} in {window.described}"
-        f". #1 is '{best.ad_name}' at {format_metric(sort, value)}"
+        f". #1 is '{best.ad_name}'{'' if best.status in (None, 'active') else f' ({best.status})'}"
+        f" at {format_metric(sort, value)}"
         f"{base_text} on ${best.spend:,.2f} spend. {gate} Formula: {formula(sort)}."
     )

@@ -321,13 +321,13 @@ async def plan_budget(
         raise InvalidArgument(f"A budget must be more than 0 (got {money(new, currency)}).")
     moved = new / current - 1
     words = f"{money(current, currency)} → {money(new, currency)}{per}"
-    if abs(moved) > MAX_CHANGE and not force:
-        raise InvalidArgument(
-            f"That changes the {what}'s budget by {moved:+.0%} ({words}); more than ±50% needs force:true."
-        )
     if budget_field == "daily_budget" and new < minimum:
         raise InvalidArgument(
             f"{account}'s minimum daily budget is {money(minimum, currency)}; {money(new, currency)} is below it."
+        )
+    if abs(moved) > MAX_CHANGE and not force:
+        raise InvalidArgument(
+            f"That changes the {what}'s budget by {moved:+.0%} ({words}); more than ±50% needs force:true."
         )
     plan = ChangePlan(brand=target.brand.name, verb="Change the budget of", changes=[])
     if new == current:
