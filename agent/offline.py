@@ -26,6 +26,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 from rapidfuzz import fuzz
 
+from agent.offline_actions import action_call
 from agent.slash import help_text, is_slash, parse_slash
 from core.errors import UserFacingError
 from services.periods import PeriodReading, read_period
@@ -445,6 +446,12 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
     t = text.lower()
     if re.fullmatch(r"\s*(help|what can you do\??|\?)\s*", t):
         return ModelResponse(parts=[TextPart(help_text())])
+    said = next((n for n in sorted(context.brand_names, key=len, reverse=True) if n.casefold() in t), None)
+    acted = action_call(
+        text, named=said or _brand_word(t, context.brand_names), thread=context.brand, history=history
+    )
+    if acted is not None:
+        return acted
     tool = _intent(t)
     previous = _last_tool_call(history)
     if tool == "compare":

@@ -349,3 +349,37 @@ async def test_connect_facebook_asks_for_ads_management_only_when_writes_are_on(
             await set_writes_allowed(
                 conn, organization_id=shop.organization_id, caller=shop.admin, allowed="admins"
             )
+
+
+async def test_plain_english_reaches_the_previews_and_the_bottom_3_are_the_rankings_ids(shop: Shop) -> None:
+    before = len(shop.posts())
+    ranking = await shop.ask(shop.admin, f"worst ads for {shop.brand} last 7 days")
+    assert ranking.tool_calls[0].tool == "ad_performance"
+    bottom = [row["meta_ad_id"] for row in ranking.tool_calls[0].result["rows"]][:3]
+    assert len(bottom) == 3
+    follow_up = await run_turn(
+        db=shop.db, caller=shop.admin, message="pause the bottom 3", history=ranking.messages
+    )
+    [call] = follow_up.tool_calls
+    assert (call.tool, call.args) == ("pause_ads", {"brand": shop.brand, "ads": ",".join(bottom)})
+    assert all(f"({ad})" in follow_up.text for ad in bottom) and "Nothing has changed yet" in follow_up.text
+
+    ad = shop.active_ads()[-2]
+    said = await shop.ask(shop.admin, f"pause ad {ad} for {shop.brand}")
+    assert (said.tool_calls[0].tool, said.tool_calls[0].args) == (
+        "pause_ads",
+        {"brand": shop.brand, "ads": ad},
+    )
+    adset = shop.fake.ad(ad)["adset_id"]
+    budget = await shop.ask(shop.admin, f"raise the budget of ad set {adset} for {shop.brand} by 20%")
+    assert (budget.tool_calls[0].tool, budget.tool_calls[0].args) == (
+        "set_budget", {"brand": shop.brand, "adset": adset, "change": "+20%"}
+    )  # fmt: skip
+    lost = await shop.ask(shop.admin, f"pause the bottom 3 for {shop.brand}")
+    assert lost.text == (
+        f"Which ads? Rank them first (e.g. 'worst ads for {shop.brand} this week'), then say 'pause the bottom 3';"
+        " or give their ids: pause ads 1202…, 1202…."
+    )
+    schedule = await shop.ask(shop.admin, f"pause the classification schedule for {shop.brand}")
+    assert schedule.tool_calls[0].tool == "schedules"
+    assert len(shop.posts()) == before  # previews only: nothing was written

@@ -54,6 +54,9 @@ LIMITS = {
     ("recommend_templates", "days"): (1, 730),
     ("templates", "limit"): (1, 100),
     ("template_auto", "threshold"): (0, 100),
+    ("set_budget", "daily"): (0, 999_999_999_999.99),
+    ("set_budget", "lifetime"): (0, 999_999_999_999.99),
+    ("actions", "limit"): (1, 100),
 }
 
 
