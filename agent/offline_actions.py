@@ -30,6 +30,15 @@ _DAILY = re.compile(
 )
 _PERCENT = re.compile(r"(?P<pct>\d{1,3}(?:\.\d+)?)\s*%")
 _DOWN = re.compile(r"\b(lower|cut|reduce|decrease|drop|down)\b")
+_UNDO = re.compile(r"^\s*(?:please\s+)?undo\b.*?\b(?P<id>[0-9a-f]{8}(?:[0-9a-f-]{0,28}))\b")
+_WHO_MAY = re.compile(
+    r"\b(who can|who may|allow|let|enable|disable|turn (?:on|off)|switch (?:on|off))\b.{0,40}"
+    r"\b(change|changing|write|writes|writing|edit|pause|pausing)\b.{0,30}\b(ads?|meta|facebook)\b"
+)
+_AUDIT = re.compile(
+    r"\b(who|what)\b.{0,30}\b(paused|resumed|changed|re-?budgeted)\b.{0,30}\b(ads?|meta|budgets?)\b"
+    r"|\b(change|action|audit)s?\s+(log|history|trail)\b|\baudit\b"
+)
 SHOW_A_RANKING = (
     "Which ads? Rank them first (e.g. 'worst ads for {brand} this week'), then say 'pause the bottom 3'; or give"
     " their ids: pause ads 1202…, 1202…."
@@ -81,6 +90,19 @@ def action_call(
     t = text.lower()
     verb = _VERB.search(t)
     brand = named or _ranking_brand(history) or thread  # "the bottom 3" are the last ranking's brand's
+    if undo := _UNDO.search(t):
+        return ModelResponse(parts=[ToolCallPart(tool_name="undo", args={"action": undo.group("id")})])
+    for pattern, tool in ((_WHO_MAY, "ad_writes"), (_AUDIT, "actions")):
+        if pattern.search(t):
+            if brand is None:
+                return ModelResponse(parts=[TextPart("Which brand? Name it, e.g. '… for Acme Pets'.")])
+            args = {"brand": brand}
+            if tool == "ad_writes" and (
+                allow := re.search(r"\b(members|everyone|admins|off|disable|stop)\b", t)
+            ):
+                word = allow.group(1)
+                args["allow"] = {"everyone": "members", "disable": "off", "stop": "off"}.get(word, word)
+            return ModelResponse(parts=[ToolCallPart(tool_name=tool, args=args)])
     if _BUDGET.search(t) and (target := _OBJECT.search(t)):
         return _budget_call(t, target, brand=brand)
     if verb is None or re.search(r"\bschedul|\bsync|\bjobs?\b", t):
@@ -113,7 +135,8 @@ def _budget_call(t: str, target: re.Match[str], *, brand: str | None) -> ModelRe
     if (pct := _PERCENT.search(rest)) is not None:
         args["change"] = f"{'-' if _DOWN.search(rest) else '+'}{pct.group('pct')}%"
     elif (daily := _DAILY.search(rest)) is not None:
-        args["daily"] = float(daily.group("amount") or daily.group("to"))
+        amount = float(daily.group("amount") or daily.group("to"))
+        args["daily"] = int(amount) if amount.is_integer() else amount
     else:
         return ModelResponse(parts=[TextPart("To what? Say e.g. '$60 a day' or 'by 20%'.")])
     return ModelResponse(parts=[ToolCallPart(tool_name="set_budget", args=args)])

@@ -40,6 +40,8 @@ async def test_no_tool_reaches_another_organizations_brand(db: Database, leo: Ca
         extra = f" ad:{acme_ad}" if "ad" in spec.arguments else ""
         extra += " account:act_1234567890" if "account" in spec.arguments else ""
         extra += ' product:"Joint Chews"' if "product" in spec.required else ""  # Acme's, by name
+        extra += f" ads:{acme_ad}" if "ads" in spec.arguments else ""
+        extra += f" adset:{acme_ad} daily:60" if "adset" in spec.arguments else ""
         turn = await run_turn(db=db, caller=leo, message=f'/{spec.name} brand:"Acme Pets"{extra}')
         assert turn.refused, spec.name
         assert turn.text.startswith("No brand named 'Acme Pets'."), (spec.name, turn.text)
