@@ -98,7 +98,7 @@ async def shop(
             (org, f"Act Pets {tag}", rival_org, f"Rival Pets {tag}"),
         )
     fake.add_account(account, name=f"Act Pets {tag} US", tokens={TOKEN, READ_ONLY})
-    fake.generate(account, n_ads=12, since=TODAY - timedelta(days=8), days=8, seed=int(tag, 16) % 1000)
+    fake.generate(account, n_ads=16, since=TODAY - timedelta(days=8), days=8, seed=3)  # 14 ads active
     fake.book.scopes[READ_ONLY] = ("ads_read",)
     home = tmp_path_factory.mktemp("ad-actions")
     settings = Settings(META_SYSTEM_USER_TOKEN=TOKEN, META_GRAPH_URL=fake.url, VIRALTRACKER_HOME=home)  # type: ignore[call-arg]
@@ -153,6 +153,11 @@ async def test_preview_writes_nothing_confirm_writes_exactly_the_listed_ads_and_
     assert confirm.command == f'/pause_ads brand:"{shop.brand}" ads:{first},{second} confirm:true'
     assert cancel.command is None
 
+    async with shop.db.as_owner() as conn:  # the organization's Slack channel hears of it too
+        await conn.execute(
+            "insert into organization_slack_channels (organization_id, channel) values (%s, '#ads')",
+            (shop.organization_id,),
+        )
     done = await shop.ask(shop.admin, confirm.command)
     names = {ad: shop.fake.ad(ad)["name"] for ad in (first, second)}
     assert done.text == (
@@ -180,6 +185,12 @@ async def test_preview_writes_nothing_confirm_writes_exactly_the_listed_ads_and_
         assert [r["title"] for r in await cur.fetchall()] == [
             f"{shop.admin.email} paused 2 ads of {shop.brand} in Meta"
         ]
+        cur = await conn.execute(
+            "select count(*) as n from job_runs where organization_id = %s and job_type = 'slack_notification'",
+            (shop.organization_id,),
+        )
+        row = await cur.fetchone()
+        assert row is not None and row["n"] == 1
 
     listed = await shop.ask(shop.member, f'/actions brand:"{shop.brand}"')
     rows = listed.tool_calls[0].result["actions"]
@@ -298,6 +309,13 @@ async def test_budgets_in_the_account_currency_within_the_caps(shop: Shop) -> No
     forced = await ask("daily:200 force:true confirm:true")
     assert forced.text.startswith(f"Changed the budget of 1 ad set of {shop.brand}: ")
     assert shop.fake.book.writes_to(adset)[-1] == {"daily_budget": "20000"}
+    listed = await shop.ask(shop.admin, f'/actions brand:"{shop.brand}" limit:1')
+    [latest] = listed.tool_calls[0].result["actions"]
+    assert (latest["object_id"], latest["before"], latest["after"]) == (adset, "6000", "20000")
+    undo = await shop.ask(shop.admin, f"/undo action:{latest['action']}")
+    assert f"({adset}): $200.00 a day → $60.00 a day, $" in undo.text
+    await shop.ask(shop.admin, actions_of(undo.results[0])[0].command or "")
+    assert shop.fake.book.writes_to(adset)[-1] == {"daily_budget": "6000"}
 
 
 def test_the_fake_answers_writes_and_refusals_in_metas_wire_format(shop: Shop) -> None:

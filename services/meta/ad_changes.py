@@ -368,13 +368,21 @@ async def plan_undo(
             f"Can't undo {record.action}: the {what} has {record.field.replace('_', ' ')} {now or 'none'} now,"
             f" not the {record.after} it set (changed since). Nothing was changed."
         )
-    words = {"ACTIVE": "resume", "PAUSED": "pause"}
+    now_words, change = record.after.lower(), {"ACTIVE": "resume", "PAUSED": "pause"}.get(record.before, "")
+    if record.field != "status":
+        client, account = target.clients[record.account_id], record.account_id
+        currency = str(
+            (await _read(client, (account,), "currency", what=account, account=account)).get("currency")
+            or "USD"
+        )
+        per = " a day" if record.field == "daily_budget" else " lifetime"
+        now_words = f"{money(int(record.after), currency)}{per}"
+        change = f"{now_words} → {money(int(record.before), currency)}{per}"
     plan = ChangePlan(brand=brand.name, verb="Undo", changes=[Change(
         object_type=kind, object_id=record.object_id, name=str(node.get("name") or row["name"]),
         account_id=record.account_id, field=record.field,
         before=record.after, after=record.before,
-        now=record.after.lower() if record.field == "status" else record.after,
-        change=words.get(record.before, f"{record.after} → {record.before}"),
+        now=now_words, change=change,
         spend_7d=row["spend"], purchases_7d=row["purchases"],
     )])  # fmt: skip
     return plan, target, UUID(str(record.id))
