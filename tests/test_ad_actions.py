@@ -224,6 +224,9 @@ async def test_a_member_another_organization_and_a_read_only_token_change_nothin
     )
     theirs = await shop.ask(shop.outsider, f'/pause_ads brand:"{shop.outsider_brand}" ads:{ad} confirm:true')
     assert theirs.refused and theirs.text == f"No ad {ad} in {shop.outsider_brand}."
+    many = ",".join(str(120210000000001 + n) for n in range(21))
+    capped = await shop.ask(shop.admin, f'/pause_ads brand:"{shop.brand}" ads:{many} confirm:true')
+    assert capped.refused and capped.text == "At most 20 ads per action (got 21): split them."
     ours = await shop.ask(shop.outsider, f'/pause_ads brand:"{shop.brand}" ads:{ad} confirm:true')
     assert ours.refused and ours.text.startswith(f"No brand named '{shop.brand}'.")
 

@@ -184,7 +184,7 @@ async def _prepare(
 ) -> tuple[Target, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:  # fmt: skip
     """Checks common to every change; the target, the stored rows and Meta's nodes by id."""
     if len(ids) > MAX_OBJECTS:
-        raise InvalidArgument(f"At most {MAX_OBJECTS} objects per action (got {len(ids)}): split them.")
+        raise InvalidArgument(f"At most {MAX_OBJECTS} {WORD[kind]}s per action (got {len(ids)}): split them.")
     async with db.as_user(caller) as conn:
         found = brand if isinstance(brand, BrandRef) else await resolve_brand(conn, name=brand)
         organization = await action_log.check_may_write(conn, caller=caller, brand=found)
