@@ -45,7 +45,7 @@ async def test_the_ads_table_shows_the_figures_the_text_names(db: Database, maya
     name, roas, fmt, baseline, spend = said.groups()
     ads, baselines = tables
     assert [c["title"] for c in ads["columns"]] == [
-        "Ad", "Ad ID", "Format", "Spend", "vs baseline", "ROAS", "CPA", "CTR", "Hook rate", "Purchases",
+        "Ad", "Ad ID", "Format", "Spend", "vs baseline", "ROAS", "CPA", "CTR", "Hook rate", "Purchases", "Status",
     ]  # fmt: skip
     first = cells(ads, 0)
     assert (first["Ad"], first["ROAS"], first["Spend"]) == (name, roas, spend)
@@ -95,7 +95,7 @@ async def test_the_csv_holds_every_row_raw_under_the_titles(db: Database, maya: 
     lines = list(csv.reader(io.StringIO(ads["csv"])))
     assert lines[0] == [c["title"] for c in ads["columns"]]
     fields = ["ad_name", "meta_ad_id", "format", "spend", "vs_baseline", "roas", "cpa", "ctr", "hook_rate",
-              "purchases"]  # fmt: skip
+              "purchases", "status"]  # fmt: skip
     assert len(lines) == 1 + len(result.rows) >= 4
     for line, row in zip(lines[1:], result.rows, strict=True):
         for cell, field in zip(line, fields, strict=True):

@@ -53,8 +53,8 @@ class AdPerformanceResult(BaseModel, Presentable):
 
     def as_tables(self) -> list[Table]:
         metric = [self.sort] if self.sort not in ("spend", "roas", "cpa", "ctr") else []
-        columns: list[str | Column] = ["ad_name", "meta_ad_id", "status", "format", "spend", *metric,
-                                       Column("vs_baseline", "ratio"), "roas", "cpa", "ctr", "hook_rate", "purchases"]  # fmt: skip
+        columns: list[str | Column] = ["ad_name", "meta_ad_id", "format", "spend", *metric,
+                                       Column("vs_baseline", "ratio"), "roas", "cpa", "ctr", "hook_rate", "purchases", "status"]  # fmt: skip
         title = f"{self.order.title()} ads by {in_words(self.sort)} — {self.brand}, {self.window.label}"
         baseline = ["format", "ads", "spend", "roas", "cpa", "ctr", "hook_rate", "hold_rate"]
         return [
@@ -182,7 +182,6 @@ def _summary(
     word = "Top" if order == "top" else "Bottom"
     return (
         f"{word} {len(rows)} {scope} for {brand.name} by {sort} in {window.described}"
-        f". #1 is '{best.ad_name}'{'' if best.status in (None, 'active') else f' ({best.status})'}"
-        f" at {format_metric(sort, value)}"
+        f". #1 is '{best.ad_name}' at {format_metric(sort, value)}"
         f"{base_text} on ${best.spend:,.2f} spend. {gate} Formula: {formula(sort)}."
     )
