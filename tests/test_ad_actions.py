@@ -245,7 +245,11 @@ async def test_a_member_another_organization_and_a_read_only_token_change_nothin
     assert shop.posts() == [] or all(path != ad for path, _ in shop.posts())
     assert await audit(shop.db, ad) == []
 
-    # The organization may let members act: then the member's preview is offered (still nothing written).
+    # The organization may let members act (its admins decide): then the member's preview is offered.
+    itself = await shop.ask(shop.member, f'/ad_writes brand:"{shop.brand}" allow:members confirm:true')
+    assert itself.refused and itself.text == (
+        f"Only admins of {shop.organization} can change who may write to Meta; you are a member. Ask an admin to do it."
+    )
     allow = await shop.ask(shop.admin, f'/ad_writes brand:"{shop.brand}" allow:members confirm:true')
     assert allow.text == f"Changing ads in Meta is now on for everyone in {shop.organization}."
     try:
