@@ -14,6 +14,7 @@ from pydantic_ai import BinaryContent, ModelRetry, RunContext, Tool, ToolReturn
 from pydantic_ai.tools import ToolDefinition
 
 from core.errors import DatabaseUnavailable, InvalidArgument, UserFacingError
+from services import money
 from services.llm.model_choice import reads_images
 from services.storable import unstorable
 from tools.arguments import explain
@@ -98,7 +99,9 @@ class ToolSpec:
         values = self.parse(arguments)
         given = {name: getattr(values, name) for name in type(values).model_fields}
         _check_storable(given)  # MCP clients and models send what they like: Postgres keeps no NUL
-        result = await self.function(deps, **given)
+        # Figures are in dollars until the tool resolves a brand (services.brands sets its currency).
+        with money.shown_in(money.Money()):
+            result = await self.function(deps, **given)
         if isinstance(result, WithImages):  # e.g. deep_analysis: the ad's image beside its facts
             shown = for_model(result.result)
             value = [shown, *result.images] if result.images else shown

@@ -30,6 +30,7 @@ from services.analytics.fatigue import (
 from services.brands import brand_by_id
 from services.metrics import compute_ratio, formula
 from services.models import BrandRef, WindowInfo, latest_classification_sql
+from services.money import format_money
 from services.platform.slack_channels import post
 from services.platform.slack_out import SlackNotConfigured, slack_configured
 from services.windows import Window
@@ -69,7 +70,7 @@ class Thresholds(BaseModel):
     def described(self) -> str:
         return (
             f"winner = ROAS >= {self.winner_vs_baseline_roas:g}x the baseline ROAS, loser <="
-            f" {self.loser_vs_baseline_roas:g}x, with >= ${self.min_spend:,.0f} spend in the period; hooks:"
+            f" {self.loser_vs_baseline_roas:g}x, with >= {format_money(self.min_spend, whole=True)} spend in the period; hooks:"
             f" >= {self.min_impressions:,} impressions in both periods, hook rate moved >="
             f" {self.hook_rate_change:.0%} (fatigue: and frequency up >= {self.frequency_rise:.0%});"
             f" spend shift >= {self.share_shift_points * 100:g} points; scaling = spend up >="

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.errors import NoData
 from db.pool import Conn
@@ -24,6 +24,7 @@ from services.analytics.totals_text import (
 from services.calendar_days import describe_range, month_range, quarter_of, quarter_range
 from services.metrics import compute_ratio, format_metric, formula
 from services.models import BrandRef, WindowInfo, per_ad_sums_sql, window_scan
+from services.money import InCurrency, format_money
 from services.presentable import Column, Presentable, Table, with_rows
 from services.windows import Window
 
@@ -116,7 +117,7 @@ class AdMove(BaseModel):
     roas_change: float | None
 
 
-class TotalsResult(BaseModel, Presentable):
+class TotalsResult(InCurrency, Presentable):
     """A brand's totals for a window against a second side: the previous period (summary), another
     period of the brand or another brand (compare)."""
 
@@ -133,8 +134,8 @@ class TotalsResult(BaseModel, Presentable):
     formulas: list[str]
     min_spend: float | None = None
     """The spend both periods need for an ad to be ranked by ROAS change (compare only)."""
-    spend_movers: list[AdMove] = []
-    roas_movers: list[AdMove] = []
+    spend_movers: list[AdMove] = Field(default_factory=list)
+    roas_movers: list[AdMove] = Field(default_factory=list)
     summary: str
 
     def as_tables(self) -> list[Table]:
@@ -152,7 +153,7 @@ class TotalsResult(BaseModel, Presentable):
         ]
         columns = [Column("Metric"), Column(self.side), Column(vs_title), Column("Change"),
                    Column("Change %"), Column("Formula")]  # fmt: skip
-        floor = f"${self.min_spend:,.0f}" if self.min_spend is not None else ""
+        floor = f"{format_money(self.min_spend, whole=True)}" if self.min_spend is not None else ""
         title = (
             f"{self.brand}: {self.side} vs {self.vs_side}"
             if self.brand == self.vs_brand
@@ -352,11 +353,11 @@ def _movers_text(by_spend: list[AdMove], by_roas: list[AdMove], min_spend: float
     if by_roas:
         top = by_roas[0]
         text += (
-            f" Biggest ROAS move among ads with ${min_spend:,.0f}+ spend in both: '{top.ad_name}'"
+            f" Biggest ROAS move among ads with {format_money(min_spend, whole=True)}+ spend in both: '{top.ad_name}'"
             f" {format_metric('roas', top.vs_roas)} → {format_metric('roas', top.roas)}."
         )
     else:
-        text += f" No ad spent ${min_spend:,.0f} in both periods, so none is ranked by ROAS change."
+        text += f" No ad spent {format_money(min_spend, whole=True)} in both periods, so none is ranked by ROAS change."
     return text
 
 

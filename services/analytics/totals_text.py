@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.metrics import format_metric, number_format
+from services.money import format_money
 from services.windows import Window
 
 # The figures of a summary, in the order a marketer reads them; ratios from the summed counts.
@@ -33,7 +34,7 @@ def pct_change(change: float | None) -> str:
 
 
 def dollars(value: float) -> str:
-    return f"${value:,.0f}"
+    return f"{format_money(value, whole=True)}"
 
 
 def when(window: Window) -> str:
