@@ -94,7 +94,9 @@ async def test_the_csv_holds_every_row_raw_under_the_titles(db: Database, maya: 
     ads = tables[0]
     lines = list(csv.reader(io.StringIO(ads["csv"])))
     # A money column's title names its currency, since its cells are bare numbers.
-    assert lines[0] == [c["title"] + (" (USD)" if c["title"] in ("Spend", "CPA") else "") for c in ads["columns"]]
+    assert lines[0] == [
+        c["title"] + (" (USD)" if c["title"] in ("Spend", "CPA") else "") for c in ads["columns"]
+    ]
     fields = ["ad_name", "meta_ad_id", "format", "spend", "vs_baseline", "roas", "cpa", "ctr", "hook_rate",
               "purchases"]  # fmt: skip
     assert len(lines) == 1 + len(result.rows) >= 4
