@@ -44,7 +44,7 @@ async def adopt_account_money(
         raise InvalidArgument(
             f"{what} in {currency}, but {brand.name}'s figures are in {brand.currency}: amounts in two"
             f" currencies can't be added up, so {refused}. Use a brand of its own for it, or load dated"
-            f" {currency} to {brand.currency} rates with: viraltracker rates load FILE.csv"
+            f" {currency} to {brand.currency} rates with: viraltracker rates load FILE.csv --org ORGANIZATION"
         )
     await conn.execute(
         "update brands set currency = coalesce(currency, %s), timezone = coalesce(timezone, %s) where id = %s",
