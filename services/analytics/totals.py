@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from core.errors import NoData
+from core.errors import InvalidArgument, NoData
 from db.pool import Conn
 from services.analytics.totals_text import (
     LABELS,
@@ -22,6 +23,7 @@ from services.analytics.totals_text import (
     when,
 )
 from services.calendar_days import describe_range, month_range, quarter_of, quarter_range
+from services.currencies import conversion
 from services.metrics import compute_ratio, format_metric, formula
 from services.models import BrandRef, WindowInfo, per_ad_sums_sql, window_scan
 from services.money import InCurrency, format_money
@@ -250,7 +252,8 @@ async def compare_sides(conn: Conn, *, first: Side, second: Side, min_spend: flo
     cur = await window_scan(conn, sql, params)
     row = await cur.fetchone()
     assert row is not None
-    totals, vs_totals = Totals.of(row["first"]), Totals.of(row["second"])
+    totals = Totals.of(await _in_brand_currency(conn, row["first"], first))
+    vs_totals = Totals.of(await _in_brand_currency(conn, row["second"], second))
     if totals.spend == 0 and vs_totals.spend == 0:
         other = "" if second.brand.id == first.brand.id else f"for {second.brand.name} "
         raise NoData(
@@ -262,6 +265,24 @@ async def compare_sides(conn: Conn, *, first: Side, second: Side, min_spend: flo
         spend_movers=[_move(r) for r in row["by_spend"]],
         roas_movers=[_move(r) for r in row["by_roas"]],
     )
+
+
+async def _in_brand_currency(conn: Conn, sums: dict[str, Any], side: Side) -> dict[str, Any]:
+    """One side's sums with its accounts in other currencies converted at the organization's rates;
+    refused when a day has no rate (amounts in two currencies are never added as they are)."""
+    converted = await conversion(conn, brand=side.brand, window=side.window)
+    if converted.missing is not None:
+        other, day = converted.missing
+        raise InvalidArgument(
+            f"{side.brand.name} has ad accounts in {other} and {side.brand.currency}, and there is no {other} to"
+            f" {side.brand.currency} rate on or before {day}, so its totals are not computed. Load rates with:"
+            " viraltracker rates load FILE.csv --org ORGANIZATION"
+        )
+    if not (converted.spend or converted.purchase_value):
+        return sums
+    spend = Decimal(str(sums["spend"])) + converted.spend
+    value = Decimal(str(sums["purchase_value"])) + converted.purchase_value
+    return {**sums, "spend": float(spend), "purchase_value": float(value)}
 
 
 def _move(row: dict[str, Any]) -> AdMove:
@@ -316,6 +337,11 @@ async def compare(
 ) -> TotalsResult:
     """Two periods of one brand (with the ads that moved most), or two brands (over their windows)."""
     same_brand = brand.id == vs_brand.id
+    if brand.money.currency != vs_brand.money.currency:
+        raise InvalidArgument(
+            f"{brand.name} reports in {brand.money.currency} and {vs_brand.name} in {vs_brand.money.currency}:"
+            " their figures can't be subtracted one from the other. Ask for each brand's /summary instead."
+        )
     found = await compare_sides(
         conn, first=Side(brand, window), second=Side(vs_brand, vs_window), min_spend=min_spend
     )
