@@ -5,6 +5,7 @@ the fake's rows, not by the code under test."""
 from __future__ import annotations
 
 import csv
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -15,8 +16,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from agent.mcp_server import call_tool
 from agent.render import tables_for
 from agent.runner import run_turn
+from agent.slack_render import render_turn
 from core.errors import InvalidArgument
 from db.pool import Caller, Database
 from fakes.meta_graph import FakeGraph
@@ -25,8 +28,9 @@ from services.meta.api import Limits, MetaClient
 from services.meta.connections import link_account
 from services.meta.csv_import import import_meta_csv
 from services.meta.sync import MetaSync
-from services.money import from_minor, min_daily_budget, minor_units, to_minor
+from services.money import Money, from_minor, min_daily_budget, minor_units, shown_in, to_minor
 from services.platform.accounts import add_user, create_organization
+from services.presentable import hover_value
 from settings import Settings
 from tests.cli_helpers import run_cli
 
@@ -88,6 +92,8 @@ async def test_a_euro_export_is_shown_in_euros_and_a_dollar_one_is_refused(
     assert isinstance(result, TotalsResult) and result.currency == "EUR"
     table = tables_for(result)[0]
     assert table.rows[0][:2] == ["Spend", f"€{spent:,.2f}"]
+    slack = json.dumps(render_turn(turn).blocks, ensure_ascii=False)
+    assert f"€{spent:,.2f}" in slack and "$" not in slack
 
     # A dollar export for the euro brand: refused, naming both currencies; nothing changes.
     dollars = export_in(tmp_path, header="Amount spent (USD)", ad_prefix="12021556000000")
@@ -189,6 +195,14 @@ async def test_a_yen_account_is_stored_shown_without_minor_units_and_kept_apart_
     turn = await run_turn(db=db, caller=caller, message=ask, today=SYNC_DAY + timedelta(days=1))
     assert f"{brand} spent ¥{yen:,.0f} from {since} to {SYNC_DAY}" in turn.text
     assert tables_for(turn.results[0])[0].rows[0][:2] == ["Spend", f"¥{yen:,.0f}"]  # no minor units
+    mcp = await call_tool(
+        db=db, caller=caller, name="summary", arguments={"brand": brand, "since": str(since), "until": str(SYNC_DAY)},
+        today=SYNC_DAY + timedelta(days=1),
+    )  # fmt: skip
+    assert mcp.structuredContent is not None and mcp.structuredContent["currency"] == "JPY"
+    assert f"spent ¥{yen:,.0f} from" in mcp.content[0].text  # type: ignore[union-attr]
+    with shown_in(Money("JPY")):
+        assert hover_value("money", "y") == "¥%{y:,.0f}"  # a chart's hover text, as the table reads
 
     # A dollar account for the yen brand: refused, naming both; linked once the organization keeps rates.
     with pytest.raises(InvalidArgument) as refused:
