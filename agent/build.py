@@ -9,6 +9,7 @@ from pydantic_ai.models import Model
 
 from prompts import load_prompt
 from services.brands import visible_brands
+from services.calendar_days import PERSON_TIMEZONE
 from services.llm.model_choice import chat_model
 from settings import Settings
 from tools.deps import Deps
@@ -25,10 +26,6 @@ def model_label(model: Model | str | None) -> str:
     if model is None:
         return "offline (slash commands and simple questions)"
     return model if isinstance(model, str) else model.model_name
-
-
-# Organizations have no timezone of their own yet: today (agent.runner) and periods are UTC's.
-CALLER_TIMEZONE = "UTC"
 
 
 @cache
@@ -54,7 +51,7 @@ def build_agent() -> Agent[Deps, str]:
         )
         return (
             f"Today is {ctx.deps.today.isoformat()} ({ctx.deps.today:%A}) in the person's timezone, "
-            f"{CALLER_TIMEZONE}. The person is {ctx.deps.caller.email}; their brands: "
+            f"{PERSON_TIMEZONE}. The person is {ctx.deps.caller.email}; their brands: "
             f"{', '.join(names) or 'none yet'}.{chosen}"
         )
 

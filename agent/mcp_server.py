@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from io import TextIOWrapper
 from typing import Any, TextIO
 from uuid import uuid4
@@ -37,6 +37,7 @@ from starlette.types import Receive, Scope, Send
 from agent.render import actions_of
 from core.errors import DatabaseUnavailable, UserFacingError
 from db.pool import Caller, Database
+from services.calendar_days import PERSON_TIMEZONE, local_today
 from services.platform.api_tokens import TokenRefused, caller_for_token
 from settings import get_settings
 from tools.deps import Deps
@@ -118,10 +119,12 @@ async def call_tool(
     spec: ToolSpec | None = get_spec(name)
     if spec is None:
         return _error(_unknown_tool(name))
+    now = None if today is not None else datetime.now(UTC)
     deps = Deps(
         db=db,
         caller=caller,
-        today=today or date.today(),
+        today=today or local_today(now or datetime.now(UTC), PERSON_TIMEZONE),
+        now=now,
         settings=get_settings(),
         progress=progress,
         tool_call_id=f"mcp_{uuid4().hex[:16]}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -96,6 +96,13 @@ class RouterContext:
     brand_names: list[str]
     today: date
     brand: str | None = None
+    brand_today: dict[str, date] = field(default_factory=dict)
+    """Each brand's today where its accounts' timezone puts it on another date than the person's."""
+
+    def today_for(self, text: str) -> date:
+        """Today as the brand the message is about counts days (the person's for none named)."""
+        brand = _brand(text.lower(), self.brand_names) or self.brand
+        return self.brand_today.get(brand or "", self.today)
 
 
 def _metric(text: str) -> str | None:
@@ -289,7 +296,7 @@ def _compare_side(words: str, names: list[str], today: date) -> _Side:
 
 def _compare_call(text: str, *, context: RouterContext, previous: ToolCallPart | None) -> ModelResponse:
     """compare: two periods of one brand (since/until, vs_since/vs_until) or two brands (brand, vs_brand)."""
-    sides = _compare_sides(text, context.brand_names, context.today)
+    sides = _compare_sides(text, context.brand_names, context.today_for(text))
     first, second = sides[0], sides[-1]
     brand = (
         first.brand
@@ -456,7 +463,7 @@ def route(text: str, *, context: RouterContext, history: list[ModelMessage]) -> 
     previous = _last_tool_call(history)
     if tool == "compare":
         return _compare_call(text, context=context, previous=previous)
-    reading = read_period(text, today=context.today)
+    reading = read_period(text, today=context.today_for(text))
     window = reading.period.tool_args() if reading.period else {}
     named = _named_brand(text, context.brand_names, reading)
     args: dict[str, Any] = {}

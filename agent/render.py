@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from services.money import InCurrency, Money, shown_in
 from services.presentable import Figure, Presentable, Table
 from tools.actions import ActionButton
 
@@ -24,13 +25,19 @@ __all__ = [
 
 
 def tables_for(result: BaseModel) -> list[Table]:
-    """The tables that show this result in full."""
-    return result.as_tables() if isinstance(result, Presentable) else []
+    """The tables that show this result in full (its money in the result's currency)."""
+    if not isinstance(result, Presentable):
+        return []
+    with shown_in(result.money if isinstance(result, InCurrency) else Money()):
+        return result.as_tables()
 
 
 def charts_for(result: BaseModel) -> list[Figure]:
     """Plotly figures (as the JSON plotly.js draws) where a picture reads better than a table."""
-    return result.as_charts() if isinstance(result, Presentable) else []
+    if not isinstance(result, Presentable):
+        return []
+    with shown_in(result.money if isinstance(result, InCurrency) else Money()):
+        return result.as_charts()
 
 
 def images_of(result: BaseModel) -> list[tuple[str, str]]:

@@ -37,6 +37,7 @@ from agent.slash import help_text, is_slash, parse_slash
 from core.errors import DatabaseUnavailable, UserFacingError
 from db.pool import Caller, Database
 from services.brands import visible_brands
+from services.calendar_days import PERSON_TIMEZONE, local_today
 from services.llm.model_choice import provider_trouble
 from settings import get_settings
 from tools.deps import Deps
@@ -174,6 +175,7 @@ async def run_turn(
     today: date | None = None,
     listener: TurnListener | None = None,
     brand: str | None = None,
+    now: datetime | None = None,
 ) -> TurnResult:
     """Answer one message. Slash commands always run exactly (through the offline router).
 
@@ -192,6 +194,7 @@ async def run_turn(
         today=today,
         listener=listener,
         brand=brand,
+        now=now,
     )
     if listener is not None and not turn.messages[len(history or []) :]:
         # Answered without a model run (/help, a refused command) or a failed turn: the surface still
@@ -210,9 +213,13 @@ async def _run_turn(
     today: date | None,
     listener: TurnListener | None,
     brand: str | None,
+    now: datetime | None,
 ) -> TurnResult:
-    # Periods are read from the caller's today; organizations have no timezone of their own yet, so UTC's.
-    today = today or datetime.now(UTC).date()
+    # Periods are read from the person's today (UTC's: people have no timezone setting), a brand's in its
+    # accounts' timezone; a fixed `today` without a clock (tests) is every brand's.
+    if today is None:
+        now = now or datetime.now(UTC)
+        today = local_today(now, PERSON_TIMEZONE)
     history = list(history or [])
     if (refusal := message_refusal(message)) is not None:  # before anything runs or is stored
         return TurnResult(text=refusal, refused=True, messages=history)
@@ -228,16 +235,21 @@ async def _run_turn(
     if slash or model is None:
         try:
             async with db.as_user(caller) as conn:
-                names = [b.name for b in await visible_brands(conn)]
+                brands = await visible_brands(conn)
         except DatabaseUnavailable as error:
             return TurnResult(text=error.message, messages=history)
-        model = offline_model(RouterContext(brand_names=names, today=today, brand=brand))
+        names = [b.name for b in brands]
+        own_days = {b.name: local_today(now, b.timezone) for b in brands if now is not None and b.timezone}
+        model = offline_model(
+            RouterContext(brand_names=names, today=today, brand=brand, brand_today=own_days)
+        )
     # A surface that shows progress (the chat UI) hears long tools as they go.
     progress = getattr(listener, "on_progress", None)
     deps = Deps(
         db=db,
         caller=caller,
         today=today,
+        now=now,
         settings=get_settings(),
         brand_names=names,
         progress=progress,

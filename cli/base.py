@@ -36,6 +36,10 @@ app.add_typer(sync_app, name="sync")
 app.add_typer(meta_app, name="meta")
 jobs_app = typer.Typer(help="Background jobs: health, schedules, runs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+rates_app = typer.Typer(
+    help="Currency rates an organization keeps, to add up accounts in other currencies.", no_args_is_help=True
+)
+app.add_typer(rates_app, name="rates")
 templates_app = typer.Typer(help="The template library: import, list, reviewers.", no_args_is_help=True)
 app.add_typer(templates_app, name="templates")
 

@@ -19,6 +19,7 @@ from cli.base import (
     import_app,
     meta_app,
     org_app,
+    rates_app,
     sync_app,
     templates_app,
     user_app,
@@ -79,6 +80,42 @@ def org_create(name: Annotated[str, typer.Argument(help="The organization's name
     console.print(f"Organization '{name}' ready ({org_id}).")
 
 
+@org_app.command("locale")
+def org_locale(
+    name: Annotated[str, typer.Argument(help="The organization's name.")],
+    locale: Annotated[str, typer.Argument(help="How its people read numbers: en_US, de_DE, fr_FR…")],
+) -> None:
+    """Set the locale amounts are shown in for an organization (separators, symbol placement)."""
+    from services.money import checked_locale
+    from services.platform.accounts import find_organization
+
+    async def work(db: Any) -> str:
+        chosen = checked_locale(locale)
+        async with db.as_owner() as conn:
+            org_id = await find_organization(conn, name=name)
+            await conn.execute("update organizations set locale = %s where id = %s", (chosen, org_id))
+        return chosen
+
+    console.print(f"'{name}' now reads amounts as {_run(work)} does.")
+
+
+@rates_app.command("load")
+def rates_load(
+    file: Annotated[Path, typer.Argument(help="CSV with the header day,from,to,rate (1 from = rate to).")],
+    org: Annotated[str, typer.Option("--org", help="The organization whose rates these are.")],
+) -> None:
+    """Load dated currency rates (a day's rate replaces the one loaded before)."""
+    from services.currencies import load_rates
+    from services.platform.accounts import find_organization
+
+    async def work(db: Any) -> Any:
+        async with db.as_owner() as conn:
+            org_id = await find_organization(conn, name=org)
+            return await load_rates(conn, organization_id=org_id, organization=org, path=file)
+
+    console.print(_run(work).summary)
+
+
 @user_app.command("add")
 def user_add(
     email: Annotated[str, typer.Argument(help="The person's email (their login).")],
@@ -113,6 +150,12 @@ def import_meta_csv(
     org: Annotated[
         str | None, typer.Option("--org", help="The brand's organization (needed when there are several).")
     ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency", help="The amounts' currency (EUR, JPY…) when the header does not name it."
+        ),
+    ] = None,
 ) -> None:
     """Import an Ads Manager export (re-importing the same file changes nothing)."""
     from services.meta.csv_import import import_meta_csv as run_import
@@ -123,13 +166,19 @@ def import_meta_csv(
         def step(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        summary = _run(lambda db: run_import(db, path=file, brand_name=brand, org_name=org, progress=step))
+        summary = _run(
+            lambda db: run_import(
+                db, path=file, brand_name=brand, org_name=org, currency=currency, progress=step
+            )
+        )
     created = " (new brand)" if summary.brand_created else ""
     console.print(
         f"Imported {summary.rows_read:,} rows into {summary.brand}{created} / {summary.organization}: "
         f"{summary.ads_created} new ads, {summary.ads_updated} already known; {summary.days_inserted:,} new ad-days, "
         f"{summary.days_updated:,} already present (refreshed); {summary.since} to {summary.until}."
     )
+    if summary.converted_to:
+        console.print(f"Amounts converted from {summary.currency} to {summary.converted_to} with your rates.")
     if summary.ads_with_copy:
         console.print(
             f"{summary.ads_with_copy:,} of {summary.ads_created + summary.ads_updated:,} ads have copy to"

@@ -164,6 +164,8 @@ FIGURES = (
 )
 """The numbers behind a row, which `set_insight` and `bump` change. `video_views` = 3-second views."""
 _MONEY = frozenset({"spend", "purchase_value"})
+WHOLE_MONEY = {"JPY": 150, "KRW": 1400}
+"""Currencies without minor units, and about how many of them the generated dollar-sized figures are."""
 _VIDEO_LISTS = (
     "video_play_actions",
     "video_thruplay_watched_actions",
@@ -295,9 +297,11 @@ class _RowTemplate:
     pick: Callable[[tuple[Any, ...]], tuple[Any, ...]]
 
 
-def _row_template(keep: frozenset[str], present: tuple[bool, ...]) -> _RowTemplate:
+def _row_template(keep: frozenset[str], present: tuple[bool, ...], whole_money: bool = False) -> _RowTemplate:
     """The template for rows with the fields in `keep`, where `present` says which optional figures
-    are non-zero (links, 3-second views, carts, purchases, purchase value, the six video lists)."""
+    are non-zero (links, 3-second views, carts, purchases, purchase value, the six video lists);
+    `whole_money` for a currency without minor units (JPY: "1523", not "1523.00")."""
+    money = "d" if whole_money else ".2f"
     links, views, carts, buys, value, *video = present
     parts: list[str] = []
     args: list[int] = []
@@ -315,7 +319,7 @@ def _row_template(keep: frozenset[str], present: tuple[bool, ...]) -> _RowTempla
             add(f'"{name}":%s' if name == "ad_name" else f'"{name}":"%s"', arg)
     add('"date_start":"%s","date_stop":"%s"', 4, 4)
     if "spend" in keep:
-        add('"spend":"%.2f"', 5)
+        add(f'"spend":"%{money}"', 5)
     for arg, name in enumerate(("impressions", "reach", "clicks", "inline_link_clicks"), start=6):
         if name in keep:
             add(f'"{name}":"%s"', arg)
@@ -329,7 +333,7 @@ def _row_template(keep: frozenset[str], present: tuple[bool, ...]) -> _RowTempla
             actions += [action(kind, 12) for kind in _PURCHASES]
         parts.append('"actions":[' + ",".join(actions) + "]")
     if value and "action_values" in keep:
-        parts.append('"action_values":[' + ",".join(action(kind, 13, ".2f") for kind in _PURCHASES) + "]")
+        parts.append('"action_values":[' + ",".join(action(kind, 13, money) for kind in _PURCHASES) + "]")
     for arg, (name, nonzero) in enumerate(zip(_VIDEO_LISTS, video, strict=True), start=14):
         if nonzero and name in keep:
             parts.append(f'"{name}":[' + action("video_view", arg) + "]")
@@ -630,7 +634,7 @@ class FakeGraph:
         self._overrides: dict[tuple[str, date], dict[str, float]] = {}
         self._bumps: list[tuple[str, date, date, float]] = []
         self._prefixes: dict[str, FakeAccount] = {}
-        self._templates: dict[tuple[frozenset[str], tuple[bool, ...]], _RowTemplate] = {}
+        self._templates: dict[tuple[frozenset[str], tuple[bool, ...], bool], _RowTemplate] = {}
         self._server: ThreadingHTTPServer | None = None
         self.video_sources: dict[str, str] = {}
         """Video id → the URL `GET /{video_id}?fields=source` answers (any valid token may read it)."""
@@ -1383,6 +1387,9 @@ class FakeGraph:
             numbers
         )
         iso = day.isoformat()
+        per_dollar = WHOLE_MONEY.get(account.currency)
+        if per_dollar is not None:  # Meta reports a currency without minor units in whole units
+            spend, value = round(spend * per_dollar), round(value * per_dollar)
         args: tuple[Any, ...] = (
             profile.ad_id,
             profile.name_json,
@@ -1420,9 +1427,10 @@ class FakeGraph:
             p75 > 0,
             p100 > 0,
         )
-        template = self._templates.get((keep, present))
+        key = (keep, present, per_dollar is not None)
+        template = self._templates.get(key)
         if template is None:
-            template = self._templates[(keep, present)] = _row_template(keep, present)
+            template = self._templates[key] = _row_template(keep, present, per_dollar is not None)
         if not keep.isdisjoint(DERIVED_INSIGHT_FIELDS):
             args += (
                 json.dumps(account.digits),

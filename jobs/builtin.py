@@ -382,18 +382,11 @@ class BriefingParams(BrandJobParams):
 
 
 async def run_briefing(context: RunContext, params: BriefingParams) -> BaseModel:
-    """`services.analytics.briefings.post_briefing`: what changed for the brand, posted to the channel."""
-    from datetime import UTC, datetime
-
+    """`services.analytics.briefings.post_briefing`: what changed for the brand (its days), posted to the channel."""
     from services.analytics.briefings import post_briefing
 
     return await post_briefing(
-        context.db,
-        context.settings,
-        brand_id=params.brand_id,
-        period=params.period,
-        channel=params.channel,
-        today=datetime.now(UTC).date(),
+        context.db, context.settings, brand_id=params.brand_id, period=params.period, channel=params.channel
     )
 
 

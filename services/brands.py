@@ -9,26 +9,33 @@ from rapidfuzz import fuzz, process
 
 from core.errors import Ambiguous, InvalidArgument, NotFound
 from db.pool import Conn
+from services import money
 from services.models import BrandRef
+
+_BRAND_COLUMNS = (
+    "b.id, b.name, b.organization_id, b.currency, b.timezone, o.locale"
+    " from brands b join organizations o on o.id = b.organization_id"
+)
 
 
 async def visible_brands(conn: Conn, *, archived: bool = False) -> list[BrandRef]:
     """Every brand the caller's organizations own (RLS decides), by name: the live ones, or with
     `archived` the archived ones (hidden everywhere else)."""
     cur = await conn.execute(
-        "select id, name, organization_id from brands where (archived_at is not null) = %s order by name",
-        (archived,),
+        f"select {_BRAND_COLUMNS} where (b.archived_at is not null) = %s order by b.name", (archived,)
     )
     return [BrandRef(**row) for row in await cur.fetchall()]
 
 
 async def brand_by_id(conn: Conn, brand_id: UUID) -> BrandRef:
     """A brand by its id (jobs name brands by id: names repeat across organizations)."""
-    cur = await conn.execute("select id, name, organization_id from brands where id = %s", (brand_id,))
+    cur = await conn.execute(f"select {_BRAND_COLUMNS} where b.id = %s", (brand_id,))
     row = await cur.fetchone()
     if row is None:
         raise NotFound(f"The brand {brand_id} no longer exists.")
-    return BrandRef(**row)
+    brand = BrandRef(**row)
+    money.use(brand.money)
+    return brand
 
 
 def _quote_list(names: list[str]) -> str:
@@ -57,6 +64,8 @@ async def resolve_brand(
         raise NotFound(f"Which brand? Your brands: {_quote_list([b.name for b in brands])}.")
     exact = [b for b in brands if b.name.casefold() == wanted]
     if len(exact) == 1:
+        # The brand's money is how this tool call shows figures from here on (services.money).
+        money.use(exact[0].money)
         return exact[0]
     if len(exact) > 1:
         raise Ambiguous(

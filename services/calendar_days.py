@@ -4,12 +4,26 @@ a range's name in words. Weeks start on Monday (Meta's `last_week_mon_sun`)."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MONTH_NAMES = [
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 ]  # fmt: skip
+
+
+PERSON_TIMEZONE = "UTC"
+"""People have no timezone setting yet: their today is UTC's (agent.runner); a brand's is its accounts'."""
+
+
+def local_today(now: datetime, timezone: str | None) -> date:
+    """The date it is at `now` in an IANA timezone (an ad account's days); UTC's for None or a name
+    this machine's timezone database lacks."""
+    try:
+        return now.astimezone(ZoneInfo(timezone or "UTC")).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return now.astimezone(ZoneInfo("UTC")).date()
 
 
 def nth_weekday(year: int, month: int, weekday: int, n: int) -> date:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from services.money import Money, format_money
+
 MetricName = Literal[
     "spend",
     "impressions",
@@ -159,12 +161,13 @@ def number_format(metric: str) -> NumberFormat | None:
     return "money" if metric in ("spend", "purchase_value") else None
 
 
-def format_number(format: NumberFormat, value: float | None) -> str:
-    """$1,234.50, 12.34%, 12%, 1.23x, 1,234, 1.23 or +12% (a change); None is 'n/a'."""
+def format_number(format: NumberFormat, value: float | None, *, money: Money | None = None) -> str:
+    """$1,234.50 (in the currency figures are shown in: services.money), 12.34%, 12%, 1.23x, 1,234,
+    1.23 or +12% (a change); None is 'n/a'."""
     if value is None:
         return "n/a"
     if format == "money":
-        return f"${value:,.2f}"
+        return format_money(value, money=money)
     if format == "percent":
         return f"{value * 100:.2f}%"
     if format == "whole_percent":

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from db.pool import Conn
 from services.metrics import all_ratios
+from services.money import DEFAULT_CURRENCY, DEFAULT_LOCALE, Money
 from services.windows import Window
 
 
@@ -20,6 +21,16 @@ class BrandRef(BaseModel):
     id: UUID
     name: str
     organization_id: UUID
+    currency: str | None = None
+    """The brand's reporting currency, from its accounts (None before any data came in: dollars shown)."""
+    timezone: str | None = None
+    """The IANA timezone its accounts report days in (None: UTC)."""
+    locale: str = DEFAULT_LOCALE
+    """Its organization's locale, for separators."""
+
+    @property
+    def money(self) -> Money:
+        return Money(self.currency or DEFAULT_CURRENCY, self.locale)
 
 
 class WindowInfo(BaseModel):

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from services.metrics import RATIOS, SUM_LABELS, NumberFormat, format_number, number_format
+from services.money import Money, currency_symbol, current, minor_units
 
 Format = Literal["text", "ad_id"] | NumberFormat
 """text: by the value's type (None is blank; dates as "Dec 4, 2026"); ad_id: in the chat a long id by
@@ -85,13 +86,13 @@ class Column:
         if not self.title:
             object.__setattr__(self, "title", titled(self.name))
 
-    def show(self, value: Any) -> str:
-        """The value as a person reads it in this column."""
+    def show(self, value: Any, money: Money | None = None) -> str:
+        """The value as a person reads it in this column (money in `money`, else as figures are shown now)."""
         if self.format == "text":
             return _text(value)
         if self.format == "ad_id":
             return "" if value is None else str(value)
-        return format_number(self.format, None if value is None else float(value))
+        return format_number(self.format, None if value is None else float(value), money=money)
 
     @property
     def numeric(self) -> bool:
@@ -147,12 +148,13 @@ def _csv_cell(value: Any) -> Any:
 class Table:
     """Rows of raw values under titled columns; `rows` for people reading text, `for_chat()` for the
     chat's sortable table, `csv()` for a download. A column given by name alone is shown in its
-    metric's unit (`metric_column`)."""
+    metric's unit (`metric_column`). Its money is in the currency figures were shown in when it was made."""
 
     def __init__(self, title: str, columns: Sequence[str | Column], values: list[list[Any]]) -> None:
         self.title = title
         self.spec = [c if isinstance(c, Column) else metric_column(c) for c in columns]
         self.values = values
+        self.money = current()
 
     @property
     def columns(self) -> list[str]:
@@ -160,7 +162,7 @@ class Table:
 
     @property
     def rows(self) -> list[list[str]]:
-        return [[c.show(v) for c, v in zip(self.spec, row, strict=True)] for row in self.values]
+        return [[c.show(v, self.money) for c, v in zip(self.spec, row, strict=True)] for row in self.values]
 
     def for_chat(self) -> dict[str, Any]:
         """The table as the chat's element draws it: each cell as read (`rows`) and its raw value
@@ -170,7 +172,7 @@ class Table:
             "columns": [{"title": c.title, "kind": self._kind(i)} for i, c in enumerate(self.spec)],
             "rows": [
                 [
-                    _short_id(v) if c.format == "ad_id" else c.show(v)
+                    _short_id(v) if c.format == "ad_id" else c.show(v, self.money)
                     for c, v in zip(self.spec, row, strict=True)
                 ]
                 for row in self.values
@@ -189,13 +191,16 @@ class Table:
         numbers = all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in given)
         if column.numeric or (given and numbers):
             return "number"
-        return "long" if any(len(column.show(v)) > LONG_TEXT for v in given) else "text"
+        return "long" if any(len(column.show(v, self.money)) > LONG_TEXT for v in given) else "text"
 
     def csv(self) -> str:
-        """Every row, raw (fractions as fractions, full ids, ISO dates), under the columns' titles."""
+        """Every row, raw (fractions as fractions, full ids, ISO dates), under the columns' titles; a
+        money column's title names its currency ("Spend (EUR)"), since its cells are bare numbers."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(self.columns)
+        writer.writerow(
+            [f"{c.title} ({self.money.currency})" if c.format == "money" else c.title for c in self.spec]
+        )
         writer.writerows([[_csv_cell(v) for v in row] for row in self.values])
         return out.getvalue()
 
@@ -259,7 +264,11 @@ _HOVER = {"money": ("$,.2f", ""), "percent": (".2f", "%"), "whole_percent": (".0
 
 
 def hover_value(format: NumberFormat, variable: str) -> str:
-    """A hovertemplate's number as format_number shows it: ("money", "y") -> "%{y:$,.2f}"."""
+    """A hovertemplate's number as format_number shows it: ("money", "y") -> "%{y:$,.2f}" (in dollars;
+    another currency's symbol and minor units otherwise, "€%{y:,.2f}", "¥%{y:,.0f}")."""
+    money = current()
+    if format == "money" and money.currency != "USD":
+        return f"{currency_symbol(money)}%{{{variable}:,.{minor_units(money.currency)}f}}"
     spec, suffix = _HOVER[format]
     return f"%{{{variable}:{spec}}}{suffix}"
 

@@ -45,6 +45,8 @@ class BrandOverview(BaseModel):
     first_day: date | None
     last_day: date | None
     spend_last_30_days: float
+    currency: str | None = None
+    """The currency of its spend (each brand keeps its accounts'); None before any data came in."""
     linked_accounts: int
     account_health: str
     last_sync: datetime | None
@@ -69,7 +71,8 @@ class BrandsResult(BaseModel, Presentable):
             Column("reviews", "integer"),
             "first_day",
             "last_day",
-            Column("spend_last_30_days", "integer"),  # accounts differ in currency,
+            Column("spend_last_30_days", "integer"),  # brands differ in currency: said beside it
+            "currency",
         )
         setup = ("name", Column("linked_accounts", "integer"), "account_health", "last_sync", "next_sync",
                  "next_step")  # fmt: skip
@@ -80,7 +83,7 @@ class BrandsResult(BaseModel, Presentable):
 
 
 _OVERVIEW_SQL = """
-select b.id, b.name, b.organization_id,
+select b.id, b.name, b.organization_id, b.currency,
   (select count(*) from meta_ads a where a.brand_id = b.id) as ads,
   (select count(distinct p.meta_ad_id) from meta_ads_performance p
     where p.brand_id = b.id and p.date between %(since)s and %(until)s and p.spend > 0) as ads_with_spend,
@@ -218,6 +221,7 @@ async def brand_overview(
                 first_day=row["first_day"],
                 last_day=row["last_day"],
                 spend_last_30_days=round(float(row["spend_last_30_days"]), 2),
+                currency=row["currency"],
                 linked_accounts=linked,
                 account_health=_health(statuses),
                 last_sync=row["last_sync"],

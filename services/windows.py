@@ -18,6 +18,8 @@ class Window(BaseModel):
     since: date
     until: date
     label: str
+    timezone: str | None = None
+    """Whose days these are, when they are not the person's (the brand's ad account timezone)."""
 
     @property
     def days(self) -> int:
@@ -28,8 +30,10 @@ class Window(BaseModel):
         """'last 30 days (2026-10-26 to 2026-11-24)', 'last week (Monday to Sunday, 2026-11-16 to
         2026-11-22)', or just the range when it was given as one."""
         range_text = f"{self.since} to {self.until}" if self.since != self.until else str(self.since)
+        zone = f"{self.timezone} time" if self.timezone else ""
         if self.label == range_text:
-            return range_text
+            return f"{range_text} ({zone})" if zone else range_text
+        range_text += f", {zone}" if zone else ""
         if self.label.endswith(")"):  # one pair of brackets, not two in a row
             return f"{self.label[:-1]}, {range_text})"
         return f"{self.label} ({range_text})"

@@ -129,7 +129,7 @@ async def test_a_new_result_shows_in_chat_slack_and_the_cli(
         ["Evergreen", 80.0, None, None, None],
     ]
     assert table["csv"] == (
-        "Campaign,Spend,Budget used,ROAS,Days left\r\nSpring sale,1234.5,0.1234,2.5,1200\r\nEvergreen,80.0,,,\r\n"
+        "Campaign,Spend (USD),Budget used,ROAS,Days left\r\nSpring sale,1234.5,0.1234,2.5,1200\r\nEvergreen,80.0,,,\r\n"
     )
     [chart] = [e for e in chat.of("element") if e["type"] == "plotly"]
     assert chart["name"] == "Budget used per campaign"

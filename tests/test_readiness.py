@@ -164,7 +164,7 @@ async def test_brands_shows_each_figure_and_the_next_step_from_nothing_to_ready(
     tables = BrandsResult.model_validate({"brands": [shown[brand]], "summary": ""}).as_tables()
     assert [(t.title, t.columns) for t in tables] == [
         ("Brands", ["Name", "Ads", "Ads with spend", "Creatives downloaded", "Classified ads", "Products",
-                    "Landing pages", "Reviews", "First day", "Last day", "Spend, last 30 days"]),
+                    "Landing pages", "Reviews", "First day", "Last day", "Spend, last 30 days", "Currency"]),
         ("Setup", ["Name", "Linked accounts", "Account health", "Last sync", "Next sync", "Next step"]),
     ]  # fmt: skip
 

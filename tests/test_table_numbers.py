@@ -93,7 +93,10 @@ async def test_the_csv_holds_every_row_raw_under_the_titles(db: Database, maya: 
     assert isinstance(result, AdPerformanceResult)
     ads = tables[0]
     lines = list(csv.reader(io.StringIO(ads["csv"])))
-    assert lines[0] == [c["title"] for c in ads["columns"]]
+    # A money column's title names its currency, since its cells are bare numbers.
+    assert lines[0] == [
+        c["title"] + (" (USD)" if c["title"] in ("Spend", "CPA") else "") for c in ads["columns"]
+    ]
     fields = ["ad_name", "meta_ad_id", "format", "spend", "vs_baseline", "roas", "cpa", "ctr", "hook_rate",
               "purchases", "status"]  # fmt: skip
     assert len(lines) == 1 + len(result.rows) >= 4

@@ -13,6 +13,7 @@ from jobs import api as jobs_api
 from jobs.schedules import check_cron
 from services.analytics import briefings as service
 from services.brands import resolve_brand
+from services.money import InCurrency
 from services.platform import slack_channels as channels
 from services.platform.accounts import Membership, memberships
 from services.platform.slack_out import slack_configured
@@ -26,7 +27,7 @@ NOT_CONFIGURED = (
 )
 
 
-class BriefingAnswer(BaseModel, Presentable):
+class BriefingAnswer(InCurrency, Presentable):
     summary: str
     briefing: service.Briefing | None = None
     schedule_id: UUID | None = None

@@ -25,4 +25,5 @@ MinSpend = Annotated[float, Field(ge=0, le=MOST_SPEND)]
 def window_of(
     deps: Deps, days: int | None, since: date | None, until: date | None, *, default_days: int = 30
 ) -> Window:
-    return resolve_window(today=deps.today, days=days, since=since, until=until, default_days=default_days)
+    window = resolve_window(today=deps.today, days=days, since=since, until=until, default_days=default_days)
+    return window.model_copy(update={"timezone": deps.timezone}) if deps.timezone else window

@@ -14,6 +14,9 @@ from pydantic_ai import BinaryContent, ModelRetry, RunContext, Tool, ToolReturn
 from pydantic_ai.tools import ToolDefinition
 
 from core.errors import DatabaseUnavailable, InvalidArgument, UserFacingError
+from services import money
+from services.brands import resolve_brand
+from services.calendar_days import PERSON_TIMEZONE, local_today
 from services.llm.model_choice import reads_images
 from services.storable import unstorable
 from tools.arguments import explain
@@ -98,7 +101,10 @@ class ToolSpec:
         values = self.parse(arguments)
         given = {name: getattr(values, name) for name in type(values).model_fields}
         _check_storable(given)  # MCP clients and models send what they like: Postgres keeps no NUL
-        result = await self.function(deps, **given)
+        # Figures are in dollars until the tool resolves a brand (services.brands sets its currency).
+        with money.shown_in(money.Money()):
+            deps = await _in_brand_days(deps, given.get("brand"))
+            result = await self.function(deps, **given)
         if isinstance(result, WithImages):  # e.g. deep_analysis: the ad's image beside its facts
             shown = for_model(result.result)
             value = [shown, *result.images] if result.images else shown
@@ -146,6 +152,21 @@ def _arguments(function: ToolFunction) -> list[inspect.Parameter]:
     hints = inspect.get_annotations(function, eval_str=True)
     params = list(inspect.signature(function).parameters.values())[1:]
     return [p.replace(annotation=hints[p.name]) for p in params]
+
+
+async def _in_brand_days(deps: Deps, brand: object) -> Deps:
+    """Deps whose today is the named brand's (its accounts' timezone), said when it is not the
+    person's; unchanged without a clock or a brand found (the tool then says what is wrong)."""
+    if deps.now is None or not isinstance(brand, str):
+        return deps
+    try:
+        async with deps.db.as_user(deps.caller) as conn:
+            found = await resolve_brand(conn, name=brand)
+    except UserFacingError:
+        return deps
+    zone = found.timezone or PERSON_TIMEZONE
+    shown = zone if zone != PERSON_TIMEZONE else None
+    return dataclasses.replace(deps, today=local_today(deps.now, zone), timezone=shown)
 
 
 def _args_model(name: str, function: ToolFunction) -> type[BaseModel]:

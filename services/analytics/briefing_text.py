@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from services.metrics import format_metric
+from services.money import format_money
 
 if TYPE_CHECKING:
     from services.analytics.briefings import AdChange, Briefing, HookChange, ScalingCongruence, SpendShift
@@ -22,7 +23,7 @@ def ad_line(a: AdChange) -> str:
     vs = "n/a" if a.vs_baseline_roas is None else f"{a.vs_baseline_roas:.2f} × the baseline ROAS"
     return (
         f"{a.ad_name}: ROAS {format_metric('roas', a.roas)} ({vs}), CPA {format_metric('cpa', a.cpa)} on"
-        f" ${a.spend:,.2f}; previous period ROAS {format_metric('roas', a.previous_roas)} on ${a.previous_spend:,.2f}"
+        f" {format_money(a.spend)}; previous period ROAS {format_metric('roas', a.previous_roas)} on {format_money(a.previous_spend)}"
     )
 
 
@@ -40,14 +41,14 @@ def hook_line(h: HookChange) -> str:
 def shift_line(s: SpendShift) -> str:
     return (
         f"{s.level} {s.name}: {s.baseline_share:.1%} → {s.share:.1%} of spend ({s.shift_points:+.1f} points,"
-        f" ${s.spend:,.2f})"
+        f" {format_money(s.spend)})"
     )
 
 
 def congruence_line(c: ScalingCongruence) -> str:
     grew = "new spend" if c.spend_change is None else f"spend {pct(c.spend_change)}"
     score = "n/a" if c.congruence_score is None else f"{c.congruence_score:.2f}"
-    return f"{c.ad_name}: {grew} (${c.baseline_period_spend:,.2f} → ${c.spend:,.2f}), congruence {score}; {c.problems}"
+    return f"{c.ad_name}: {grew} ({format_money(c.baseline_period_spend)} → {format_money(c.spend)}), congruence {score}; {c.problems}"
 
 
 def more(lines: list[str]) -> list[str]:
@@ -61,7 +62,7 @@ def dates(window: WindowInfo) -> str:
 def summary(b: Briefing) -> str:
     head = (
         f"{b.brand}, {b.current.label} ({dates(b.current)}) against {b.baseline.label}"
-        f" ({b.baseline.since} to {b.baseline.until}): spend ${b.spend:,.2f} vs ${b.baseline_period_spend:,.2f}"
+        f" ({b.baseline.since} to {b.baseline.until}): spend {format_money(b.spend)} vs {format_money(b.baseline_period_spend)}"
         f" per baseline {b.period}; baseline ROAS {format_metric('roas', b.baseline_roas)}, CPA"
         f" {format_metric('cpa', b.baseline_cpa)}."
     )

@@ -7,7 +7,7 @@ counts summed per ad over its window (`per_ad_sums_sql`); a zero denominator is 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -28,8 +28,10 @@ from services.analytics.fatigue import (
     trend,
 )
 from services.brands import brand_by_id
+from services.calendar_days import local_today
 from services.metrics import compute_ratio, formula
 from services.models import BrandRef, WindowInfo, latest_classification_sql
+from services.money import Money, format_money, shown_in
 from services.platform.slack_channels import post
 from services.platform.slack_out import SlackNotConfigured, slack_configured
 from services.windows import Window
@@ -69,7 +71,7 @@ class Thresholds(BaseModel):
     def described(self) -> str:
         return (
             f"winner = ROAS >= {self.winner_vs_baseline_roas:g}x the baseline ROAS, loser <="
-            f" {self.loser_vs_baseline_roas:g}x, with >= ${self.min_spend:,.0f} spend in the period; hooks:"
+            f" {self.loser_vs_baseline_roas:g}x, with >= {format_money(self.min_spend, whole=True)} spend in the period; hooks:"
             f" >= {self.min_impressions:,} impressions in both periods, hook rate moved >="
             f" {self.hook_rate_change:.0%} (fatigue: and frequency up >= {self.frequency_rise:.0%});"
             f" spend shift >= {self.share_shift_points * 100:g} points; scaling = spend up >="
@@ -438,20 +440,29 @@ class BriefingPosted(BaseModel):
 
 
 async def post_briefing(
-    db: Database, settings: Settings, *, brand_id: UUID, period: Period, channel: str, today: date
+    db: Database,
+    settings: Settings,
+    *,
+    brand_id: UUID,
+    period: Period,
+    channel: str,
+    today: date | None = None,
 ) -> BriefingPosted:
     """Compute the brand's briefing as the service role and post it to `channel` (Block Kit). Without
-    Slack configured this fails at once; a brand with no spend in the period gets a one-line post."""
+    Slack configured this fails at once; a brand with no spend in the period gets a one-line post.
+    `today` defaults to the brand's, in its accounts' timezone."""
     if not slack_configured(settings):
         raise SlackNotConfigured()
-    async with db.as_service() as conn:
-        brand = await brand_by_id(conn, brand_id)
-        try:
-            found: Briefing | None = await briefing(conn, brand=brand, period=period, today=today)
-        except NoData as quiet:
-            found, text, blocks = None, quiet.message, [wording.section(quiet.message)]
-    if found is not None:
-        text, blocks = found.as_text(), found.as_slack_blocks()
+    with shown_in(Money()):  # the brand's currency, for this briefing only (brand_by_id sets it)
+        async with db.as_service() as conn:
+            brand = await brand_by_id(conn, brand_id)
+            today = today or local_today(datetime.now(UTC), brand.timezone)
+            try:
+                found: Briefing | None = await briefing(conn, brand=brand, period=period, today=today)
+            except NoData as quiet:
+                found, text, blocks = None, quiet.message, [wording.section(quiet.message)]
+        if found is not None:
+            text, blocks = found.as_text(), found.as_slack_blocks()
     ts = await post(settings, channel=channel, text=text, blocks=blocks)
     return BriefingPosted(
         brand=brand.name,

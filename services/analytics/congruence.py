@@ -15,6 +15,7 @@ from services.models import (
     per_ad_sums_sql,
     window_scan,
 )
+from services.money import InCurrency
 from services.presentable import Column, Figure, Presentable, Table, hover_value, layout, table_of
 from services.windows import Window
 
@@ -40,7 +41,7 @@ class AdCongruence(BaseModel):
     dimensions: list[DimensionCheck]
 
 
-class CongruenceCheckResult(BaseModel, Presentable):
+class CongruenceCheckResult(InCurrency, Presentable):
     brand: str
     window: WindowInfo
     ads: list[AdCongruence]
@@ -164,7 +165,7 @@ class DimensionSummary(BaseModel):
     aligned_pct: float | None
 
 
-class CongruenceSummaryResult(BaseModel, Presentable):
+class CongruenceSummaryResult(InCurrency, Presentable):
     brand: str
     window: WindowInfo
     classified_ads: int

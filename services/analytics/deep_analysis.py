@@ -13,6 +13,7 @@ from db.pool import Conn
 from services.analytics.congruence import DimensionCheck, dimension_checks
 from services.metrics import format_metric
 from services.models import AdMetrics, BrandRef, WindowInfo
+from services.money import InCurrency, format_money
 from services.platform.server_files import ServerFile
 from services.presentable import Presentable, Table, metric_column, table_of, titled
 from services.windows import Window
@@ -32,7 +33,7 @@ class DailyPoint(BaseModel):
     ctr: float | None
 
 
-class DeepAnalysisResult(BaseModel, Presentable):
+class DeepAnalysisResult(InCurrency, Presentable):
     brand: str
     window: WindowInfo
     meta_ad_id: str
@@ -270,7 +271,7 @@ async def deep_analysis(conn: Conn, *, brand: BrandRef, window: Window, ad: str)
     parts = [f"'{row['name']}' ({row['meta_ad_id']}), a {row['format']} ad of {brand.name}."]
     if performance is not None:
         parts.append(
-            f"In {window.label}: ${performance.spend:,.2f} spend, ROAS {format_metric('roas', performance.roas)},"
+            f"In {window.label}: {format_money(performance.spend)} spend, ROAS {format_metric('roas', performance.roas)},"
             f" CTR {format_metric('ctr', performance.ctr)}"
             + (
                 f", hook rate {format_metric('hook_rate', performance.hook_rate)}, hold rate {format_metric('hold_rate', performance.hold_rate)}"

@@ -18,6 +18,7 @@ from core.errors import InvalidArgument, NoData
 from db.pool import Conn
 from services.metrics import compute_ratio, format_metric, format_number, formula
 from services.models import BrandRef, WindowInfo, latest_classification_sql, per_ad_sums_sql, window_scan
+from services.money import InCurrency, format_money
 from services.presentable import Column, Presentable, Table
 from services.windows import Window
 
@@ -148,7 +149,7 @@ class FatigueRow(Trend):
     """What fell: 'hook rate', 'CTR' or 'hook rate and CTR'."""
 
 
-class FatigueResult(BaseModel, Presentable):
+class FatigueResult(InCurrency, Presentable):
     brand: str
     by: By
     window: WindowInfo
@@ -352,7 +353,7 @@ def _summary(r: FatigueResult) -> str:
         f" ({first.since} to {first.until})"
     )
     floor = (
-        f"Flagged when {r.thresholds}; only {unit}s with at least ${r.min_spend:,.0f} spend and"
+        f"Flagged when {r.thresholds}; only {unit}s with at least {format_money(r.min_spend, whole=True)} spend and"
         f" {r.min_impressions:,} impressions in each half are judged ({r.below_floor} below that)."
         + (f" {r.without_hook} ads without a classified hook are left out." if r.without_hook else "")
     )

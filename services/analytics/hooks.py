@@ -25,6 +25,7 @@ from services.models import (
     per_ad_sums_sql,
     window_scan,
 )
+from services.money import InCurrency, currency_symbol, format_money
 from services.presentable import (
     Figure,
     Presentable,
@@ -132,10 +133,10 @@ def _gate(counts: dict[str, Any]) -> GateCounts:
 
 
 def _gate_text(gate: GateCounts, min_spend: float, hook_type: str) -> str:
-    parts = [f"{gate.excluded_below_min_spend} under ${min_spend:,.0f} spend"]
+    parts = [f"{gate.excluded_below_min_spend} under {format_money(min_spend, whole=True)} spend"]
     if gate.unclassified:
         parts.append(
-            f"{gate.unclassified} not yet classified (${gate.unclassified_spend:,.2f} spend, no hook data)"
+            f"{gate.unclassified} not yet classified ({format_money(gate.unclassified_spend)} spend, no hook data)"
         )
     if gate.without_hook_of_type:
         parts.append(f"{gate.without_hook_of_type} without a {hook_type} hook")
@@ -148,7 +149,7 @@ class HookRow(AdMetrics):
     hook_category: str | None
 
 
-class TopHooksResult(BaseModel, Presentable):
+class TopHooksResult(InCurrency, Presentable):
     brand: str
     window: WindowInfo
     metric: str
@@ -279,13 +280,13 @@ async def top_hooks(
         best = rows[0]
         summary = (
             f"Top {len(rows)} hooks for {brand.name} by {metric} in {window.described}"
-            f", {scope} with at least ${min_spend:,.0f} spend. "
+            f", {scope} with at least {format_money(min_spend, whole=True)} spend. "
             f'Best: "{best.hook_text}" ({best.hook_category or "uncategorised"}, {best.hook_type}) on '
-            f"'{best.ad_name}' at {format_metric(metric, getattr(best, metric))} on ${best.spend:,.2f} spend. "
+            f"'{best.ad_name}' at {format_metric(metric, getattr(best, metric))} on {format_money(best.spend)} spend. "
             f"{gate_text} Formula: {formula(metric)}."
         )
     else:
-        summary = f"No classified {scope} for {brand.name} reached ${min_spend:,.0f} spend in {window.label}. {gate_text}"
+        summary = f"No classified {scope} for {brand.name} reached {format_money(min_spend, whole=True)} spend in {window.label}. {gate_text}"
     return TopHooksResult(
         brand=brand.name,
         window=WindowInfo.of(window),
@@ -318,7 +319,7 @@ class HookCategoryRow(BaseModel):
     roas: float | None
 
 
-class HookAnalysisResult(BaseModel, Presentable):
+class HookAnalysisResult(InCurrency, Presentable):
     brand: str
     window: WindowInfo
     hook_type: HookType
@@ -354,7 +355,7 @@ def hook_categories_chart(result: HookAnalysisResult) -> Figure:
                 "type": "scatter",
                 "x": names,
                 "y": [r.spend for r in rows],
-                "name": "Spend ($)",
+                "name": f"Spend ({currency_symbol()})",
                 "yaxis": "y2",
                 "mode": "markers",
                 "marker": {"size": 12},
@@ -368,7 +369,7 @@ def hook_categories_chart(result: HookAnalysisResult) -> Figure:
                 "title": {"text": "Spend"},
                 "overlaying": "y",
                 "side": "right",
-                "tickprefix": "$",
+                "tickprefix": currency_symbol(),
                 "showgrid": False,
             },
         ),
@@ -434,13 +435,13 @@ async def hook_analysis(
         summary = (
             f"{len(rows)} hook categories for {brand.name} in {window.described}. "
             f"'{top.category}' hooks held attention best: hook rate {format_metric('hook_rate', top.hook_rate)} "
-            f"across {top.video_ads} video ads (${top.spend:,.2f} spend), ROAS {format_metric('roas', top.roas)}. "
+            f"across {top.video_ads} video ads ({format_money(top.spend)} spend), ROAS {format_metric('roas', top.roas)}. "
             f"{gate_text} Ratios are of summed counts per category; video ratios over video ads only."
         )
     elif rows:
         summary = f"{len(rows)} hook categories for {brand.name} in {window.label}; none has video delivery. {gate_text}"
     else:
-        summary = f"No classified ads for {brand.name} reached ${min_spend:,.0f} spend in {window.label}. {gate_text}"
+        summary = f"No classified ads for {brand.name} reached {format_money(min_spend, whole=True)} spend in {window.label}. {gate_text}"
     return HookAnalysisResult(
         brand=brand.name,
         window=WindowInfo.of(window),

@@ -10,6 +10,7 @@ from core.errors import NoData
 from db.pool import Conn
 from services.metrics import RATIOS, all_ratios, format_metric, formula, is_higher_better, ratio_sql
 from services.models import AdMetrics, BrandRef, WindowInfo, per_ad_sums_sql, window_scan
+from services.money import InCurrency, format_money
 from services.presentable import Column, Presentable, Table, in_words, table_of
 from services.windows import Window
 
@@ -37,7 +38,7 @@ class PerformerRow(AdMetrics):
     """Meta's status as last stored: 'active', 'paused' (changed here at once by /pause_ads), …"""
 
 
-class AdPerformanceResult(BaseModel, Presentable):
+class AdPerformanceResult(InCurrency, Presentable):
     brand: str
     window: WindowInfo
     sort: str
@@ -167,10 +168,10 @@ def _summary(
     video_only: bool,
 ) -> str:
     scope = "video ads" if video_only else "ads"
-    gate = f"{excluded} ad{'s' if excluded != 1 else ''} under ${min_spend:,.0f} spend left out."
+    gate = f"{excluded} ad{'s' if excluded != 1 else ''} under {format_money(min_spend, whole=True)} spend left out."
     if not rows:
         return (
-            f"No {scope} for {brand.name} reached ${min_spend:,.0f} spend in {window.label}. {gate} "
+            f"No {scope} for {brand.name} reached {format_money(min_spend, whole=True)} spend in {window.label}. {gate} "
             "Lower min_spend to see them."
         )
     best = rows[0]
@@ -183,5 +184,5 @@ def _summary(
     return (
         f"{word} {len(rows)} {scope} for {brand.name} by {sort} in {window.described}"
         f". #1 is '{best.ad_name}' at {format_metric(sort, value)}"
-        f"{base_text} on ${best.spend:,.2f} spend. {gate} Formula: {formula(sort)}."
+        f"{base_text} on {format_money(best.spend)} spend. {gate} Formula: {formula(sort)}."
     )

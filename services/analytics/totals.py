@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from core.errors import NoData
+from core.errors import InvalidArgument, NoData
 from db.pool import Conn
 from services.analytics.totals_text import (
     LABELS,
@@ -22,8 +23,10 @@ from services.analytics.totals_text import (
     when,
 )
 from services.calendar_days import describe_range, month_range, quarter_of, quarter_range
+from services.currencies import conversion
 from services.metrics import compute_ratio, format_metric, formula
 from services.models import BrandRef, WindowInfo, per_ad_sums_sql, window_scan
+from services.money import InCurrency, format_money
 from services.presentable import Column, Presentable, Table, with_rows
 from services.windows import Window
 
@@ -116,7 +119,7 @@ class AdMove(BaseModel):
     roas_change: float | None
 
 
-class TotalsResult(BaseModel, Presentable):
+class TotalsResult(InCurrency, Presentable):
     """A brand's totals for a window against a second side: the previous period (summary), another
     period of the brand or another brand (compare)."""
 
@@ -133,8 +136,8 @@ class TotalsResult(BaseModel, Presentable):
     formulas: list[str]
     min_spend: float | None = None
     """The spend both periods need for an ad to be ranked by ROAS change (compare only)."""
-    spend_movers: list[AdMove] = []
-    roas_movers: list[AdMove] = []
+    spend_movers: list[AdMove] = Field(default_factory=list)
+    roas_movers: list[AdMove] = Field(default_factory=list)
     summary: str
 
     def as_tables(self) -> list[Table]:
@@ -152,7 +155,7 @@ class TotalsResult(BaseModel, Presentable):
         ]
         columns = [Column("Metric"), Column(self.side), Column(vs_title), Column("Change"),
                    Column("Change %"), Column("Formula")]  # fmt: skip
-        floor = f"${self.min_spend:,.0f}" if self.min_spend is not None else ""
+        floor = f"{format_money(self.min_spend, whole=True)}" if self.min_spend is not None else ""
         title = (
             f"{self.brand}: {self.side} vs {self.vs_side}"
             if self.brand == self.vs_brand
@@ -249,7 +252,8 @@ async def compare_sides(conn: Conn, *, first: Side, second: Side, min_spend: flo
     cur = await window_scan(conn, sql, params)
     row = await cur.fetchone()
     assert row is not None
-    totals, vs_totals = Totals.of(row["first"]), Totals.of(row["second"])
+    totals = Totals.of(await _in_brand_currency(conn, row["first"], first))
+    vs_totals = Totals.of(await _in_brand_currency(conn, row["second"], second))
     if totals.spend == 0 and vs_totals.spend == 0:
         other = "" if second.brand.id == first.brand.id else f"for {second.brand.name} "
         raise NoData(
@@ -261,6 +265,24 @@ async def compare_sides(conn: Conn, *, first: Side, second: Side, min_spend: flo
         spend_movers=[_move(r) for r in row["by_spend"]],
         roas_movers=[_move(r) for r in row["by_roas"]],
     )
+
+
+async def _in_brand_currency(conn: Conn, sums: dict[str, Any], side: Side) -> dict[str, Any]:
+    """One side's sums with its accounts in other currencies converted at the organization's rates;
+    refused when a day has no rate (amounts in two currencies are never added as they are)."""
+    converted = await conversion(conn, brand=side.brand, window=side.window)
+    if converted.missing is not None:
+        other, day = converted.missing
+        raise InvalidArgument(
+            f"{side.brand.name} has ad accounts in {other} and {side.brand.currency}, and there is no {other} to"
+            f" {side.brand.currency} rate on or before {day}, so its totals are not computed. Load rates with:"
+            " viraltracker rates load FILE.csv --org ORGANIZATION"
+        )
+    if not (converted.spend or converted.purchase_value):
+        return sums
+    spend = Decimal(str(sums["spend"])) + converted.spend
+    value = Decimal(str(sums["purchase_value"])) + converted.purchase_value
+    return {**sums, "spend": float(spend), "purchase_value": float(value)}
 
 
 def _move(row: dict[str, Any]) -> AdMove:
@@ -315,6 +337,11 @@ async def compare(
 ) -> TotalsResult:
     """Two periods of one brand (with the ads that moved most), or two brands (over their windows)."""
     same_brand = brand.id == vs_brand.id
+    if brand.money.currency != vs_brand.money.currency:
+        raise InvalidArgument(
+            f"{brand.name} reports in {brand.money.currency} and {vs_brand.name} in {vs_brand.money.currency}:"
+            " their figures can't be subtracted one from the other. Ask for each brand's /summary instead."
+        )
     found = await compare_sides(
         conn, first=Side(brand, window), second=Side(vs_brand, vs_window), min_spend=min_spend
     )
@@ -352,11 +379,11 @@ def _movers_text(by_spend: list[AdMove], by_roas: list[AdMove], min_spend: float
     if by_roas:
         top = by_roas[0]
         text += (
-            f" Biggest ROAS move among ads with ${min_spend:,.0f}+ spend in both: '{top.ad_name}'"
+            f" Biggest ROAS move among ads with {format_money(min_spend, whole=True)}+ spend in both: '{top.ad_name}'"
             f" {format_metric('roas', top.vs_roas)} → {format_metric('roas', top.roas)}."
         )
     else:
-        text += f" No ad spent ${min_spend:,.0f} in both periods, so none is ranked by ROAS change."
+        text += f" No ad spent {format_money(min_spend, whole=True)} in both periods, so none is ranked by ROAS change."
     return text
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.metrics import format_metric, number_format
+from services.money import format_money
 from services.windows import Window
 
 # The figures of a summary, in the order a marketer reads them; ratios from the summed counts.
@@ -30,10 +31,6 @@ def signed(metric: str, change: float | None) -> str:
 
 def pct_change(change: float | None) -> str:
     return "n/a" if change is None else f"{change * 100:+.1f}%"
-
-
-def dollars(value: float) -> str:
-    return f"${value:,.0f}"
 
 
 def when(window: Window) -> str:
@@ -66,16 +63,16 @@ def sentence(
     else:
         pct = round((spend - vs_spend) / vs_spend * 100)
         trend = "flat" if pct == 0 else f"{'up' if pct > 0 else 'down'} {abs(pct)}%"
-        trend = f", {trend} on {vs_name} ({dollars(vs_spend)})"
+        trend = f", {trend} on {vs_name} ({format_money(vs_spend, whole=True)})"
     figures = ", ".join(
         f"{LABELS[m] if m in ('roas', 'cpa', 'ctr') else LABELS[m].lower()} {format_metric(m, totals[m])}"
         f" ({was} {format_metric(m, vs_totals[m])})"
         for m in RATIOS_SHOWN
     )
     return (
-        f"{result_brand} spent {dollars(spend)} {when(window)}{trend}; {figures}; "
-        f"{totals['purchases']:,} purchases ({was} {vs_totals['purchases']:,}) for {dollars(totals['purchase_value'])} revenue"
-        f" ({was} {dollars(vs_totals['purchase_value'])})."
+        f"{result_brand} spent {format_money(spend, whole=True)} {when(window)}{trend}; {figures}; "
+        f"{totals['purchases']:,} purchases ({was} {vs_totals['purchases']:,}) for {format_money(totals['purchase_value'], whole=True)} revenue"
+        f" ({was} {format_money(vs_totals['purchase_value'], whole=True)})."
     )
 
 

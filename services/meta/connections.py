@@ -20,6 +20,7 @@ from core.errors import (
 )
 from db.pool import Caller, Conn, Database
 from services.brands import resolve_brand
+from services.currencies import adopt_account_money
 from services.meta.api import MetaClient
 from services.meta.vault import TokenVault
 from services.models import BrandRef
@@ -186,12 +187,19 @@ async def link_account(
             f"{account_id} ({info.get('name')}) is not active in Meta (status {info.get('account_status')})."
         )
     await ensure_account_is_free(db, account_id=account_id, organization_id=brand.organization_id)
+    currency, timezone = info.get("currency"), info.get("timezone_name")
     async with as_caller(db, caller) as conn:
+        await adopt_account_money(
+            conn, brand=brand, currency=currency, timezone=timezone,
+            what=f"Ad account {account_id} is", refused="it was not linked",
+        )  # fmt: skip
         await conn.execute(
-            "insert into brand_ad_accounts (brand_id, organization_id, meta_ad_account_id, auth_method, status)"
-            " values (%s, %s, %s, 'system_user', 'active') on conflict (brand_id, meta_ad_account_id)"
-            " do update set status = 'active', last_error = null",
-            (brand.id, brand.organization_id, account_id),
+            "insert into brand_ad_accounts (brand_id, organization_id, meta_ad_account_id, auth_method, status,"
+            " currency, timezone) values (%s, %s, %s, 'system_user', 'active', %s, %s)"
+            " on conflict (brand_id, meta_ad_account_id)"
+            " do update set status = 'active', last_error = null, currency = excluded.currency,"
+            " timezone = excluded.timezone",
+            (brand.id, brand.organization_id, account_id, currency, timezone),
         )
         schedule = await schedule_daily_sync(conn, brand=brand)
     return LinkResult(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -16,10 +17,13 @@ from pydantic import BaseModel
 
 from core.errors import InvalidArgument, NotFound
 from db.pool import Conn, Database
+from services.brands import brand_by_id
+from services.currencies import adopt_account_money
 from services.meta.generated_links import link_generated_ads, links_phrase
 from services.meta.product_matches import match_products
 from services.meta.rows import canonical_url
 from services.models import BrandRef
+from services.money import checked_currency
 from services.pipeline import queue_after_sync
 from services.platform.accounts import find_organization
 from services.storable import numeric_max, unstorable
@@ -92,6 +96,8 @@ class ImportSummary(BaseModel):
     since: date | None
     until: date | None
     currency: str | None
+    converted_to: str | None = None
+    """The brand's currency, when the export's amounts were converted to it (the organization's rates)."""
     ads_with_copy: int = 0
     """Ads whose copy or headline the export holds (what offline classification reads)."""
     queued: str = ""
@@ -447,20 +453,35 @@ async def import_meta_csv(
     path: Path,
     brand_name: str,
     org_name: str | None = None,
+    currency: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
-    """Upsert an Ads Manager daily ad-level CSV for the brand (created if missing), all or nothing."""
+    """Upsert an Ads Manager daily ad-level CSV for the brand (created if missing), all or nothing.
+    Its amounts are in the currency its header names ("Amount spent (EUR)"), else in `currency`."""
     brand_name = brand_name.strip()
     if not brand_name:
         raise InvalidArgument("A brand needs a name.")
     if not path.is_file():
         raise NotFound(f"File not found: {path}")
+    given = checked_currency(currency) if currency else None
     export = await asyncio.to_thread(_read_export, path)
+    if given and export.currency and given != export.currency:
+        raise InvalidArgument(
+            f"The export's header says its amounts are in {export.currency}, not {given}; nothing was imported."
+        )
+    export.currency = export.currency or given
     async with db.as_service() as conn:
         org_id, organization = await _resolve_organization(conn, org_name=org_name, brand_name=brand_name)
         brand_id, brand, brand_created = await _find_or_create_brand(
             conn, organization_id=org_id, name=brand_name
         )
+        held = await brand_by_id(conn, brand_id)
+        await adopt_account_money(
+            conn, brand=held, currency=export.currency, timezone=None,
+            what="This export is", refused="nothing was imported",
+        )  # fmt: skip
+        if export.currency and held.currency and export.currency != held.currency:
+            export.days = await _converted(conn, export, brand=held)
         to_classify = await _copy_changed(conn, export)
         ads_existing = await _upsert_ads(conn, brand_id=brand_id, organization_id=org_id, export=export)
         days_existing = await _upsert_days(
@@ -484,10 +505,37 @@ async def import_meta_csv(
         since=export.since,
         until=export.until,
         currency=export.currency,
+        converted_to=held.currency if held.currency != export.currency else None,
         ads_with_copy=sum(1 for ad in export.ads.values() if ad.ad_copy or ad.headline),
         generated_ads_linked=linked,
         queued=queued.sentence,
     )
+
+
+_MONEY_AT = tuple(2 + i for i, field in enumerate(_METRICS) if field in ("spend", "purchase_value"))
+
+
+async def _converted(conn: Conn, export: _Export, *, brand: BrandRef) -> list[tuple[object, ...]]:
+    """The export's day rows with amounts in the brand's currency, each day at the organization's latest
+    rate on or before it; refused for a day before the first rate."""
+    cur = await conn.execute(
+        "select day, rate from currency_rates where organization_id = %s and from_currency = %s"
+        " and to_currency = %s order by day",
+        (brand.organization_id, export.currency, brand.currency),
+    )
+    rates = [(row["day"], row["rate"]) for row in await cur.fetchall()]
+    days = [day for day, _ in rates]
+    converted = []
+    for row in export.days:
+        at = bisect_right(days, row[1]) - 1
+        if at < 0:
+            raise InvalidArgument(
+                f"No {export.currency} to {brand.currency} rate on or before {row[1]}: load one with"
+                " viraltracker rates load FILE.csv --org ORGANIZATION; nothing was imported."
+            )
+        rate = rates[at][1]
+        converted.append(tuple(round(v * rate, 2) if i in _MONEY_AT else v for i, v in enumerate(row)))
+    return converted
 
 
 async def _copy_changed(conn: Conn, export: _Export) -> int:

@@ -27,12 +27,12 @@ from pydantic import BaseModel, SecretStr, computed_field
 
 from core.errors import ConfigurationError, ExternalServiceError, InvalidArgument
 from db.pool import Caller, Database
-from services.brands import resolve_brand
+from services.brands import brand_by_id, resolve_brand
+from services.currencies import adopt_account_money
 from services.meta.action_log import writes_allowed
 from services.meta.api import API_VERSION, MetaClient
 from services.meta.connections import ensure_account_is_free, normalize_account_id
 from services.meta.vault import TokenVault
-from services.models import BrandRef
 from services.pipeline import schedule_daily_sync
 from services.presentable import Presentable, Table
 from settings import Settings, get_settings
@@ -70,6 +70,7 @@ class AdAccountChoice(BaseModel):
     id: str
     name: str
     currency: str | None = None
+    timezone: str | None = None
 
 
 class OAuthOutcome(BaseModel):
@@ -282,14 +283,21 @@ async def complete_connect(
         listed = await asyncio.to_thread(
             lambda: [
                 a
-                for page in user.pages(("me", "adaccounts"), {"fields": "id,name,account_status,currency"})
+                for page in user.pages(
+                    ("me", "adaccounts"), {"fields": "id,name,account_status,currency,timezone_name"}
+                )
                 for a in page
             ]
         )
     except ExternalServiceError as error:
         return _refused(f"Could not list this Facebook user's ad accounts: {error.message}")
     accounts = [
-        AdAccountChoice(id=str(a["id"]), name=str(a.get("name") or a["id"]), currency=a.get("currency"))
+        AdAccountChoice(
+            id=str(a["id"]),
+            name=str(a.get("name") or a["id"]),
+            currency=a.get("currency"),
+            timezone=a.get("timezone_name"),
+        )
         for a in listed
         if a.get("account_status", 1) == 1 and str(a.get("id", "")).startswith("act_")
     ]
@@ -386,13 +394,14 @@ async def confirm_account(
     client = (client_factory or (lambda t: MetaClient(token=t, graph_url=settings.meta_graph_url)))(token)
     try:
         info = await asyncio.to_thread(
-            client.get, (account_id,), {"fields": "id,name,account_status,currency"}
+            client.get, (account_id,), {"fields": "id,name,account_status,currency,timezone_name"}
         )
     except ExternalServiceError:
         return _refused(f"This Facebook user can't read {account_id}. {AGAIN}")
     chosen = AdAccountChoice(
-        id=account_id, name=str(info.get("name") or account_id), currency=info.get("currency")
-    )
+        id=account_id, name=str(info.get("name") or account_id), currency=info.get("currency"),
+        timezone=info.get("timezone_name"),
+    )  # fmt: skip
     return await _link(db, settings, taken, names[0], chosen, token, taken["token_expires_at"])
 
 
@@ -410,26 +419,35 @@ async def _link(
     except InvalidArgument as error:
         return _refused(error.message)
     vault = TokenVault.from_settings(settings)
-    async with db.as_service() as conn:
-        await conn.execute(
-            "insert into brand_ad_accounts (brand_id, organization_id, meta_ad_account_id, auth_method,"
-            " access_token_encrypted, token_expires_at, status, last_error, connected_by)"
-            " values (%s, %s, %s, 'oauth', %s, %s, 'active', null, %s)"
-            " on conflict (brand_id, meta_ad_account_id) do update set auth_method = 'oauth',"
-            " access_token_encrypted = excluded.access_token_encrypted,"
-            " token_expires_at = excluded.token_expires_at, status = 'active', last_error = null,"
-            " connected_by = excluded.connected_by",
-            (
-                row["brand_id"],
-                row["organization_id"],
-                account.id,
-                vault.encrypt(token),
-                token_expires,
-                row["user_id"],
-            ),
-        )
-        brand = BrandRef(id=row["brand_id"], name=brand_name, organization_id=row["organization_id"])
-        schedule = await schedule_daily_sync(conn, brand=brand)
+    try:
+        async with db.as_service() as conn:
+            brand = await brand_by_id(conn, row["brand_id"])
+            await adopt_account_money(
+                conn, brand=brand, currency=account.currency, timezone=account.timezone,
+                what=f"Ad account {account.id} is", refused="it was not linked",
+            )  # fmt: skip
+            await conn.execute(
+                "insert into brand_ad_accounts (brand_id, organization_id, meta_ad_account_id, auth_method,"
+                " access_token_encrypted, token_expires_at, status, last_error, connected_by, currency, timezone)"
+                " values (%s, %s, %s, 'oauth', %s, %s, 'active', null, %s, %s, %s)"
+                " on conflict (brand_id, meta_ad_account_id) do update set auth_method = 'oauth',"
+                " access_token_encrypted = excluded.access_token_encrypted,"
+                " token_expires_at = excluded.token_expires_at, status = 'active', last_error = null,"
+                " connected_by = excluded.connected_by, currency = excluded.currency, timezone = excluded.timezone",
+                (
+                    row["brand_id"],
+                    row["organization_id"],
+                    account.id,
+                    vault.encrypt(token),
+                    token_expires,
+                    row["user_id"],
+                    account.currency,
+                    account.timezone,
+                ),
+            )
+            schedule = await schedule_daily_sync(conn, brand=brand)
+    except InvalidArgument as error:
+        return _refused(error.message)
     until = f" until {token_expires:%b %-d, %Y}" if token_expires else ""
     return OAuthOutcome(
         status="linked",

@@ -29,6 +29,7 @@ from core.errors import (
 )
 from db.pool import Caller, Conn, Database
 from services.brands import brand_by_id, resolve_brand
+from services.calendar_days import local_today
 from services.meta.api import MetaClient, RangeDone
 from services.meta.connections import Connection, as_caller, connections_for, paused_until_reconnect
 from services.meta.generated_links import link_generated_ads, links_phrase
@@ -184,13 +185,14 @@ class MetaSync:
         whose destinations are wanted), no daily results."""
         if days is not None and not 1 <= days <= 730:
             raise InvalidArgument(f"days must be between 1 and 730 (got {days}).")
-        today = today or datetime.now(UTC).date()
         async with self._session() as conn:
             if isinstance(brand_name, UUID):
                 brand = await brand_by_id(conn, brand_name)
             else:
                 brand = await resolve_brand(conn, name=brand_name)
             connections = await connections_for(conn, brand, self.settings)
+        # Meta's days are the account's: "today" is the brand's, in its accounts' timezone.
+        today = today or local_today(datetime.now(UTC), brand.timezone)
         # An expired connection is not tried (nor marked active again) until someone reconnects it.
         paused = [
             f"The Meta token for {c.account_id} expired or was revoked. "

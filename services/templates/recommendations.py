@@ -27,6 +27,7 @@ from core.errors import Ambiguous, InvalidArgument, NotFound
 from db.pool import Conn
 from services.metrics import compute_ratio, format_metric
 from services.models import WindowInfo, per_ad_sums_sql, window_scan
+from services.money import InCurrency, format_money
 from services.platform.server_files import ServerFile
 from services.presentable import Presentable, Table
 from services.products import ProductRef
@@ -43,7 +44,7 @@ from services.windows import Window
 PRIOR_SPEND = 1000.0
 """Dollars of spend at the brand's ROAS every template starts with (performance smoothing)."""
 PERFORMANCE_FORMULA = (
-    f"smoothed ROAS = (purchase value + ${PRIOR_SPEND:,.0f} × brand ROAS) / (spend + ${PRIOR_SPEND:,.0f}); "
+    f"smoothed ROAS = (purchase value + {format_money(PRIOR_SPEND, whole=True)} × brand ROAS) / (spend + {format_money(PRIOR_SPEND, whole=True)}); "
     "ROAS = purchase value / spend, CPA = spend / purchases, CTR = link clicks / impressions, "
     "each from raw counts summed per ad over the window"
 )
@@ -74,7 +75,7 @@ class TemplatePick(BaseModel):
     ctr: float | None = None
 
 
-class RecommendationResult(BaseModel, Presentable):
+class RecommendationResult(InCurrency, Presentable):
     brand: str
     product: str
     product_id: UUID
