@@ -23,11 +23,11 @@ from pydantic import BaseModel, SecretStr
 
 from core.errors import InvalidArgument, NeedsReconnect, NotAllowed, NotFound
 from db.pool import Caller, Conn, Database
+from services import money as money_shown
 from services.brands import brand_by_id, resolve_brand
 from services.meta import action_log
 from services.meta.api import THROTTLE_CODES, Limits, MetaClient, MetaRefused, MetaUnanswered
 from services.meta.connections import Connection, connections_for, paused_until_reconnect
-from services.metrics import format_number
 from services.models import BrandRef
 from services.presentable import Column, Presentable, Table, table_of
 from settings import Settings
@@ -39,7 +39,6 @@ MAX_CHANGE = 0.5
 """A budget change beyond ±50 % needs force:true."""
 WRITE_SCOPE = "ads_management"
 BUDGET_TOO_LOW = 1885272
-ZERO_DECIMAL = frozenset({"JPY", "KRW", "CLP", "COP", "HUF", "IDR", "ISK", "PYG", "TWD", "VND"})
 """Currencies Meta counts in whole units (no cents): their amounts are not multiplied by 100."""
 NODE_FIELDS = {
     "ad": "id,name,account_id,status,effective_status",
@@ -52,11 +51,11 @@ ClientFactory = Callable[[SecretStr], MetaClient]
 
 
 def money(minor: int, currency: str) -> str:
-    """An amount in the account's currency (minor units in): $50.00, 5,000 JPY."""
-    if currency in ZERO_DECIMAL:
-        return f"{minor:,} {currency}"
-    amount = minor / 100
-    return format_number("money", amount) if currency == "USD" else f"{amount:,.2f} {currency}"
+    """An amount in the account's currency, Meta's minor units in: $50.00, ¥5,000."""
+    shown = money_shown.current()
+    return money_shown.format_money(
+        money_shown.from_minor(minor, currency), money=money_shown.Money(currency, shown.locale)
+    )
 
 
 class Change(BaseModel):
@@ -314,7 +313,7 @@ async def plan_budget(
             f"The {what} has a {budget_field.split('_')[0]} budget ({money(current, currency)}{per}):"
             f" give {budget_field.split('_')[0]}:AMOUNT or change:+N%."
         )
-    unit = 1 if currency in ZERO_DECIMAL else 100
+    unit = 10 ** money_shown.minor_units(currency)
     amount = daily if daily is not None else lifetime
     new = round(current * (1 + pct)) if pct is not None else round((amount or 0) * unit)
     if new <= 0:
