@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field, computed_field
+from pydantic_ai.models import Model
 
 from core.errors import NotFound, UserFacingError
 from db.jsonb import jsonb
@@ -23,15 +24,17 @@ from db.pool import Database
 from services.creative.ad_classifier import (
     OFFLINE_MODEL,
     OFFLINE_VERSION,
-    AdClassification,
     AdInput,
     LandingPage,
-    classify_with_model,
     prompt_version,
 )
 from services.creative.rules_classifier import classify_offline
-from services.llm.model_choice import configured_model
+from services.creative.video_analysis import Analysis, AnalysisFailed, OverCap, analyse_ad, storyboard_frames
+from services.creative.video_budget import load_budget, record_analyses
+from services.llm.model_choice import chat_model, configured_model, model_name
+from services.meta.media import url_identity
 from services.meta.rows import canonical_url
+from services.platform.storage import Storage, storage_for
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,8 +47,11 @@ MAX_ERROR_SAMPLES = 5
 _ADS_SQL = """
 select a.meta_ad_id, a.name, a.format, a.ad_copy, a.headline, a.thumbnail_url, a.video_id, a.video_url,
        d.url as destination_url, p.id as product_id, p.name as product_name, p.description as product_description,
-       latest.source as latest_source, latest.input_hash as latest_hash, latest.prompt_version as latest_version
+       latest.source as latest_source, latest.input_hash as latest_hash, latest.prompt_version as latest_version,
+       v.path as video_path, v.sha256 as video_sha256, v.content_type as video_content_type,
+       v.media_key as video_key
 from meta_ads a
+left join ad_assets v on v.meta_ad_id = a.meta_ad_id and v.kind = 'video'
 left join lateral (select url from meta_ad_destinations d where d.meta_ad_id = a.meta_ad_id
                    order by d.created_at, d.canonical_url limit 1) d on true
 left join lateral (select p.id, p.name, p.description from meta_ad_product_matches m
@@ -61,14 +67,16 @@ order by coalesce(spend.spend_cents, 0) desc, a.meta_ad_id
 """
 _COLUMNS = (
     "source, model, format, awareness_level, congruence_score, congruence_components, hooks, benefits,"
-    " angles, claims, transcript, storyboard, landing_page_id"
+    " angles, claims, transcript, storyboard, landing_page_id, transcript_lines, claim_sources, media_analysis,"
+    " media_seconds, input_tokens, output_tokens"
 )
 _INSERT = f"""
 insert into ad_creative_classifications (meta_ad_id, brand_id, organization_id, input_hash, prompt_version,
   {_COLUMNS})
 values (%(meta_ad_id)s, %(brand_id)s, %(organization_id)s, %(input_hash)s, %(prompt_version)s, %(source)s,
   %(model)s, %(format)s, %(awareness_level)s, %(congruence_score)s, %(congruence_components)s, %(hooks)s,
-  %(benefits)s, %(angles)s, %(claims)s, %(transcript)s, %(storyboard)s, %(landing_page_id)s)
+  %(benefits)s, %(angles)s, %(claims)s, %(transcript)s, %(storyboard)s, %(landing_page_id)s, %(transcript_lines)s,
+  %(claim_sources)s, %(media_analysis)s, %(media_seconds)s, %(input_tokens)s, %(output_tokens)s)
 on conflict (meta_ad_id, input_hash, prompt_version) do update set
   {", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _COLUMNS.split(","))}, classified_at = now()
 """
@@ -105,11 +113,16 @@ class ClassificationResult(BaseModel):
     """Ads skipped because the offline rules had no copy or headline to read."""
     no_copy_names: list[str] = Field(default_factory=list)
     """The first few of those ads' names (`NO_COPY_NAMES`)."""
+    over_cap: int = 0
+    """Video ads not analysed because the organization's monthly video minutes are used up."""
+    cap_message: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> str:
-        if not (self.new or self.cached or self.skipped or self.errors or self.left_for_later):
+        if not (
+            self.new or self.cached or self.skipped or self.errors or self.left_for_later or self.over_cap
+        ):
             return (
                 f"{self.brand} has no ads to classify yet: link its Meta ad account (/meta_account or"
                 " /connect_meta) and sync, or import an Ads Manager export (viraltracker import meta-csv)."
@@ -128,6 +141,8 @@ class ClassificationResult(BaseModel):
         text = "; ".join(parts) + "."
         if self.no_copy:
             text += f" No copy to read: {self.no_copy_listed()}."
+        if self.over_cap:
+            text += f" {self.over_cap} video {'ad' if self.over_cap == 1 else 'ads'} not analysed: {self.cap_message}."
         if self.errors:
             text += f" {self.errors} failed: " + "; ".join(self.error_samples) + "."
         return text
@@ -189,8 +204,12 @@ async def _inputs(
                 id=page["id"], url=page["url"], title=page["title"], text=(page["raw_markdown"] or "")[:8000],
                 benefits=[str(b) for b in page["benefits"] or []], content_hash=page["content_hash"],
             )  # fmt: skip
+        # The downloaded file, when it is of the ad's current video (the downloads key it the same way).
+        video_key = f"video:{row['video_id']}" if row["video_id"] else url_identity(row["video_url"] or "")
+        downloaded = row["format"] == "video" and row["video_path"] and row["video_key"] == video_key
         ad = AdInput(
             **{k: row[k] for k in ("meta_ad_id", "name", "format", "ad_copy", "headline", "thumbnail_url")},
+            **{k: row[k] if downloaded else None for k in ("video_path", "video_sha256", "video_content_type")},
             video_id=row["video_id"], video_url=row["video_url"], brand_name=brand["name"],
             brand_voice=brand["brand_voice_tone"], product_name=row["product_name"],
             product_description=row["product_description"], destination_url=row["destination_url"],
@@ -258,7 +277,8 @@ async def classify_brand_ads(
         known_hashes.add(digest)
     result.skipped, result.skip_reasons = sum(skips.values()), dict(skips)
     result.no_copy = skips[NO_COPY]
-    await _classify_all(db, todo, brand, model, version, result, progress)
+    engine = None if model is None else chat_model(settings)
+    await _classify_all(db, todo, brand, engine, version, result, progress, settings)
     if reuse:  # after the run: a duplicate may reuse what this run just classified
         async with db.as_service() as conn:
             for params in reuse:
@@ -280,48 +300,65 @@ async def _classify_all(
     db: Database,
     todo: list[tuple[AdInput, str]],
     brand: dict[str, Any],
-    model: str | None,
+    model: Model | str | None,
     version: str,
     result: ClassificationResult,
     progress: Progress | None,
+    settings: Settings,
 ) -> None:
     gate = asyncio.Semaphore(MODEL_CONCURRENCY)
+    storage = storage_for(settings)
+    budget = await load_budget(db, organization_id=brand["organization_id"], settings=settings)
 
-    async def one(ad: AdInput) -> AdClassification | str:
+    async def one(ad: AdInput) -> Analysis | AnalysisFailed | OverCap | str:
         if model is None:
-            return classify_offline(ad)
+            return Analysis(
+                classification=classify_offline(ad), seen="copy" if ad.format == "video" else None
+            )
         async with gate:
             try:
-                return await classify_with_model(ad, model=model)
+                return await analyse_ad(
+                    ad, model=model, storage=storage, budget=budget.take,
+                    inline_max_bytes=settings.gemini_inline_video_max_bytes,
+                )  # fmt: skip
+            except (AnalysisFailed, OverCap) as outcome:
+                return outcome
             except UserFacingError as error:
                 return error.message
             except Exception as error:  # one ad's failure is counted and described; the others go on
                 log.warning("classifying ad %s failed", ad.meta_ad_id, exc_info=True)
                 return f"{type(error).__name__}: {str(error)[:200]}"
 
+    name = "offline-rules" if model is None else model_name(model)
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
         outcomes = await asyncio.gather(*(one(ad) for ad, _ in batch))
-        rows = []
+        rows, ledger = [], []
         for (ad, digest), outcome in zip(batch, outcomes, strict=True):
+            keys = {"meta_ad_id": ad.meta_ad_id, "brand_id": brand["id"], "organization_id": brand["organization_id"],
+                    "input_hash": digest, "prompt_version": version, "model": name}  # fmt: skip
+            if isinstance(outcome, OverCap):
+                result.over_cap += 1
+                result.cap_message = str(outcome)
+                continue
+            if isinstance(outcome, AnalysisFailed):
+                ledger.append(_ledger_row(keys, ad, outcome.seen, outcome.delivery, outcome.seconds,
+                                          outcome.tokens, outcome.reason))  # fmt: skip
+                outcome = outcome.reason
             if isinstance(outcome, str):
                 result.errors += 1
                 if len(result.error_samples) < MAX_ERROR_SAMPLES:
                     result.error_samples.append(f"{ad.name} ({ad.meta_ad_id}): {outcome}")
                 continue
-            hooks = outcome.hooks
+            if outcome.seen in ("video", "frames"):
+                tokens = (outcome.input_tokens, outcome.output_tokens)
+                ledger.append(_ledger_row(keys, ad, outcome.seen, outcome.delivery, outcome.media_seconds or 0.0,
+                                          tokens, None))  # fmt: skip
+            rows.append(await _row(keys, ad, outcome, storage, model is None))
+            hooks = outcome.classification.hooks
             if hooks.spoken or hooks.overlay or hooks.visual:
                 result.with_hook += 1
-            data = outcome.model_dump()
-            rows.append({
-                **{k: data[k] for k in ("awareness_level", "transcript")},
-                **{k: jsonb(data[k]) for k in ("congruence_components", "hooks", "benefits", "angles", "claims",
-                                                "storyboard")},
-                "meta_ad_id": ad.meta_ad_id, "brand_id": brand["id"], "organization_id": brand["organization_id"],
-                "input_hash": digest, "prompt_version": version, "source": "offline" if model is None else "model",
-                "model": model or OFFLINE_MODEL, "format": ad.format, "congruence_score": outcome.congruence_score(),
-                "landing_page_id": ad.landing_page.id if ad.landing_page else None,
-            })  # fmt: skip
+        await record_analyses(db, ledger)
         if rows:
             async with db.as_service() as conn, conn.cursor() as cur:
                 await cur.executemany(_INSERT, rows)
@@ -329,3 +366,42 @@ async def _classify_all(
         if progress is not None:
             done = start + len(batch)
             progress(f"Classified {done} of {len(todo)} ads for {brand['name']}", done / len(todo))
+
+
+def _ledger_row(
+    keys: dict[str, Any], ad: AdInput, seen: str | None, delivery: str | None, seconds: float,
+    tokens: tuple[int, int], reason: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    return {**keys, "media_key": ad.media_identity(), "seen": seen, "delivery": delivery, "media_seconds": seconds,
+            "input_tokens": tokens[0], "output_tokens": tokens[1], "status": "failed" if reason else "analysed",
+            "reason": reason}  # fmt: skip
+
+
+async def _row(
+    keys: dict[str, Any], ad: AdInput, outcome: Analysis, storage: Storage, offline: bool
+) -> dict[str, Any]:
+    """The classification row; a watched video's storyboard gets each scene's frame (stored now)."""
+    classification = outcome.classification
+    data = classification.model_dump()
+    for hook in data["hooks"].values():  # a hook read from copy has no time: stored as before
+        if hook is not None and hook["at"] is None:
+            del hook["at"]
+    if outcome.seen in ("video", "frames") and ad.video_path and data["storyboard"]:
+        folder = f"{keys['organization_id']}/{keys['brand_id']}/{ad.meta_ad_id}"
+        frames = await storyboard_frames(
+            storage, video_path=ad.video_path, folder=folder, starts=[b["t"] for b in data["storyboard"]]
+        )
+        for beat in data["storyboard"]:
+            beat["frame"] = frames.get(beat["t"])
+    return {
+        **keys,
+        **{k: data[k] for k in ("awareness_level", "transcript")},
+        **{k: jsonb(data[k]) for k in ("congruence_components", "hooks", "benefits", "angles", "claims",
+                                        "storyboard", "transcript_lines", "claim_sources")},
+        "source": "offline" if offline else "model", "format": ad.format,
+        "congruence_score": classification.congruence_score(),
+        "landing_page_id": ad.landing_page.id if ad.landing_page else None,
+        "media_analysis": outcome.seen, "media_seconds": outcome.media_seconds,
+        "input_tokens": None if offline else outcome.input_tokens,
+        "output_tokens": None if offline else outcome.output_tokens,
+    }  # fmt: skip
