@@ -209,6 +209,7 @@ def default_responder(request: FakeRequest) -> Reply:
 def _usage(request: FakeRequest, reply: Reply) -> dict[str, Any]:
     prompt = max(1, len(request.text) // 4) + 258 * len(request.images)
     output = len(reply.text or "") // 4 + (1290 if reply.image is not None else 0)
+    output += len(json.dumps(reply.function_calls)) // 4 if reply.function_calls else 0
     return {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
 
 

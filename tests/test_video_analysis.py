@@ -1,0 +1,217 @@
+"""Deep video analysis: a video ad classified from its downloaded video by Gemini (inline, or through
+the Files API), or from its keyframes by Claude, against the local fakes with the real clients; answers
+checked before they are stored; the cost recorded, identical media analysed once, the monthly cap."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from pydantic_ai import models
+
+from db.pool import Database
+from fakes import anthropic_api, gemini_api
+from fakes.anthropic_api import FakeAnthropic
+from fakes.gemini_api import FakeGemini
+from fakes.videos import make_video
+from services.creative.brand_classification import ClassificationResult, classify_brand_ads
+from services.platform.accounts import create_organization
+from settings import Settings
+
+SECONDS = 4.0
+COPY = "Dry skin again? Glow Serum: soft skin in 3 nights."
+
+
+def answer(**changes: Any) -> dict[str, Any]:
+    """A checked-good answer for the 4-second test video (scenes at 0, 1.5 and 3.2 s)."""
+    good: dict[str, Any] = {
+        "awareness_level": "problem_aware",
+        "hooks": {
+            "spoken": {"text": "Dry skin again?", "category": "question", "at": 0.2},
+            "overlay": {"text": "3 nights to soft skin", "category": "bold_claim", "at": 0.0},
+            "visual": {"text": "A hand on a dry cheek", "category": "problem_callout", "at": 0.0},
+        },
+        "benefits": ["soft skin"], "angles": ["problem/solution"],
+        "claims": ["Soft skin in 3 nights"],
+        "claim_sources": [{"claim": "Soft skin in 3 nights", "where": "on_screen", "at": 0.0}],
+        "congruence_components": [],
+        "transcript": "Dry skin again? Try Glow Serum tonight.",
+        "transcript_lines": [{"start": 0.2, "end": 1.4, "text": "Dry skin again?"},
+                             {"start": 1.6, "end": 3.8, "text": "Try Glow Serum tonight."}],
+        "storyboard": [
+            {"t": 0, "end": 1.5, "scene": "A dry cheek, close up", "text_overlay": "3 nights to soft skin"},
+            {"t": 1.5, "end": 3.2, "scene": "The serum bottle", "text_overlay": None},
+            {"t": 3.2, "end": 4.0, "scene": "A smiling face", "text_overlay": "Shop now"},
+        ],
+    }  # fmt: skip
+    return good | changes
+
+
+@dataclass
+class VideoBrand:
+    db: Database
+    id: UUID
+    organization_id: UUID
+    name: str
+    home: Path
+
+    def settings(self, **extra: Any) -> Settings:
+        return Settings(_env_file=None, VIRALTRACKER_HOME=self.home, **extra)  # type: ignore[call-arg]
+
+    def gemini(self, fake: FakeGemini, **extra: Any) -> Settings:
+        return self.settings(
+            VIRALTRACKER_MODEL="google:gemini-2.5-flash", GEMINI_API_KEY=gemini_api.API_KEY,
+            GEMINI_BASE_URL=fake.url, **extra,
+        )  # fmt: skip
+
+    async def classify(self, settings: Settings) -> ClassificationResult:
+        return await classify_brand_ads(self.db, brand_id=self.id, settings=settings)
+
+    async def add_video_ad(self, ad_id: str, *, video_id: str, copy: str = COPY, **video: Any) -> bytes:
+        """A synced video ad whose video the downloads stored (a real MP4 made now)."""
+        path = f"{self.organization_id}/{self.id}/{ad_id}/video.mp4"
+        target = self.home / "assets" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = make_video(target, **video).read_bytes()
+        async with self.db.as_owner() as conn:
+            await conn.execute(
+                "insert into meta_ads (meta_ad_id, brand_id, organization_id, name, format, ad_copy, video_id)"
+                " values (%s, %s, %s, %s, 'video', %s, %s)",
+                (ad_id, self.id, self.organization_id, f"Video {ad_id}", copy, video_id),
+            )
+            await conn.execute(
+                "insert into ad_assets (meta_ad_id, brand_id, organization_id, kind, media_key, source_url, path,"
+                " content_type, bytes, sha256) values (%s, %s, %s, 'video', %s, %s, %s, 'video/mp4', %s, %s)",
+                (ad_id, self.id, self.organization_id, f"video:{video_id}", f"https://video.example/{video_id}.mp4",
+                 path, len(data), hashlib.sha256(data).hexdigest()),
+            )  # fmt: skip
+        return data
+
+    async def rows(self, table: str = "ad_creative_classifications") -> list[dict[str, Any]]:
+        async with self.db.as_owner() as conn:
+            cur = await conn.execute(
+                f"select * from {table} where brand_id = %s order by meta_ad_id", (self.id,)
+            )
+            return await cur.fetchall()
+
+
+@pytest.fixture
+async def brand(db: Database, tmp_path: Path) -> AsyncIterator[VideoBrand]:
+    tag = uuid.uuid4().hex[:8]
+    async with db.as_owner() as conn:
+        org = await create_organization(conn, name=f"Video Co {tag}")
+        cur = await conn.execute(
+            "insert into brands (organization_id, name) values (%s, %s) returning id", (org, f"Glow {tag}")
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    yield VideoBrand(db, row["id"], org, f"Glow {tag}", tmp_path)
+    async with db.as_owner() as conn:
+        await conn.execute("delete from organizations where id = %s", (org,))
+
+
+def gemini_says(*answers: dict[str, Any]) -> Callable[[gemini_api.FakeRequest], gemini_api.Reply]:
+    """Answers in turn (the last one again after that), as the output tool call."""
+    said = list(answers)
+
+    def reply(request: gemini_api.FakeRequest) -> gemini_api.Reply:
+        return gemini_api.Reply.calls(("final_result", said.pop(0) if len(said) > 1 else said[0]))
+
+    return reply
+
+
+@pytest.fixture
+def gemini() -> Iterator[FakeGemini]:
+    """The Gemini fake, model requests allowed (to it alone: the settings point there)."""
+    with models.override_allow_model_requests(True), FakeGemini(responder=gemini_says(answer())) as fake:
+        yield fake
+
+
+# -- 1. Gemini watches the video -------------------------------------------------------------------
+
+
+async def test_gemini_watches_a_small_video_inline_and_its_timed_answer_is_stored(
+    brand: VideoBrand, gemini: FakeGemini
+) -> None:
+    video = await brand.add_video_ad("700000000001", video_id="v1")
+    result = await brand.classify(brand.gemini(gemini))
+    assert (result.new, result.errors, result.classifier) == (1, 0, "google:gemini-2.5-flash")
+    (request,) = gemini.requests
+    inline = [(mime, data) for mime, data in request.images if mime == "video/mp4"]
+    assert inline == [("video/mp4", video)]  # the video itself, byte for byte
+    assert request.files == [] and gemini.uploaded == []
+    assert "the video itself (4.0 s long) is attached" in request.text
+    (row,) = await brand.rows()
+    assert row["prompt_version"] == "classify_ad-2"
+    assert (row["media_analysis"], row["media_seconds"]) == ("video", SECONDS)
+    assert row["input_tokens"] > 0 and row["output_tokens"] > 0
+    assert row["hooks"]["spoken"] == {"text": "Dry skin again?", "category": "question", "at": 0.2}
+    assert row["transcript_lines"][1] == {"start": 1.6, "end": 3.8, "text": "Try Glow Serum tonight."}
+    assert [(b["t"], b["end"]) for b in row["storyboard"]] == [(0, 1.5), (1.5, 3.2), (3.2, 4.0)]
+    frames = [brand.home / "assets" / b["frame"] for b in row["storyboard"]]
+    assert all(f.read_bytes().startswith(b"\xff\xd8") for f in frames)  # a JPEG per scene, for the strip
+    (ledger,) = await brand.rows("video_analyses")
+    assert (ledger["status"], ledger["delivery"], ledger["media_seconds"]) == ("analysed", "inline", SECONDS)
+    assert (ledger["input_tokens"], ledger["output_tokens"]) == (row["input_tokens"], row["output_tokens"])
+
+
+async def test_a_large_video_goes_through_the_files_api_and_is_deleted_after(
+    brand: VideoBrand, gemini: FakeGemini
+) -> None:
+    video = await brand.add_video_ad("700000000002", video_id="v2")
+    result = await brand.classify(brand.gemini(gemini, VIRALTRACKER_GEMINI_INLINE_VIDEO_MAX_BYTES=1000))
+    assert (result.new, result.errors) == (1, 0), result.summary
+    (uploaded,) = gemini.uploaded
+    assert (uploaded.data, uploaded.mime_type, uploaded.deleted) == (video, "video/mp4", True)
+    (request,) = gemini.requests
+    assert request.files == [("video/mp4", uploaded.uri)]
+    assert [mime for mime, _ in request.images] == []  # not inline as well
+    # Polled until ACTIVE (PROCESSING at the first read), then deleted once the answer was in.
+    assert gemini.file_calls == [("GET", uploaded.name), ("GET", uploaded.name), ("DELETE", uploaded.name)]
+    assert gemini.files == {}
+    (ledger,) = await brand.rows("video_analyses")
+    assert (ledger["delivery"], ledger["status"]) == ("files_api", "analysed")
+
+
+# -- 2. Claude sees frames; offline, the copy ------------------------------------------------------
+
+
+async def test_claude_sees_keyframes_and_the_transcript_is_marked_unavailable(brand: VideoBrand) -> None:
+    await brand.add_video_ad("700000000003", video_id="v3")
+    claude = FakeAnthropic(responder=lambda _: anthropic_api.Reply.tool(answer()))
+    with models.override_allow_model_requests(True), claude as fake:
+        settings = brand.settings(
+            VIRALTRACKER_MODEL="anthropic:claude-sonnet-4-6", ANTHROPIC_API_KEY=anthropic_api.API_KEY,
+            ANTHROPIC_BASE_URL=fake.url,
+        )  # fmt: skip
+        result = await brand.classify(settings)
+    assert (result.new, result.errors) == (1, 0), result.summary
+    (request,) = fake.requests
+    images = request.image_blocks
+    # 0, 1, 2, 3 s and the two scene changes (1.5 s, 3.2 s), each a JPEG after its time.
+    assert [b["source"]["media_type"] for b in images] == ["image/jpeg"] * 6
+    for said in ("Keyframe at 0 s", "Keyframe at 1.5 s (scene change)", "Keyframe at 3.2 s (scene change)"):
+        assert said in request.user_text
+    assert "There is no sound" in request.user_text
+    (row,) = await brand.rows()
+    assert row["media_analysis"] == "frames"
+    # The model's transcript and spoken hook are dropped: it saw pictures, it did not hear words.
+    assert (row["transcript"], row["transcript_lines"], row["hooks"]["spoken"]) == (None, [], None)
+    assert row["hooks"]["overlay"]["text"] == "3 nights to soft skin"
+    (ledger,) = await brand.rows("video_analyses")
+    assert (ledger["seen"], ledger["delivery"]) == ("frames", "frames")
+
+
+async def test_offline_the_rules_read_the_copy_and_say_the_video_was_not_analysed(brand: VideoBrand) -> None:
+    await brand.add_video_ad("700000000004", video_id="v4")
+    result = await brand.classify(brand.settings(VIRALTRACKER_MODEL="offline"))
+    assert result.new == 1
+    (row,) = await brand.rows()
+    assert (row["media_analysis"], row["media_seconds"], row["source"]) == ("copy", None, "offline")
+    assert await brand.rows("video_analyses") == []
