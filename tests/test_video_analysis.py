@@ -215,3 +215,83 @@ async def test_offline_the_rules_read_the_copy_and_say_the_video_was_not_analyse
     (row,) = await brand.rows()
     assert (row["media_analysis"], row["media_seconds"], row["source"]) == ("copy", None, "offline")
     assert await brand.rows("video_analyses") == []
+
+
+# -- 3. answers are checked before they are stored -------------------------------------------------
+
+
+async def test_an_answer_failing_the_checks_is_retried_once_then_recorded_as_failed(
+    brand: VideoBrand, gemini: FakeGemini
+) -> None:
+    await brand.add_video_ad("700000000005", video_id="v5")
+    wrong = answer(
+        hooks={"spoken": {"text": "Say goodbye to dry skin", "category": "bold_claim", "at": 0.0}},
+        storyboard=[{"t": 0, "end": 9.5, "scene": "A dry cheek, close up"}],
+        claim_sources=[],
+    )
+    gemini.responder = gemini_says(wrong)
+    result = await brand.classify(brand.gemini(gemini))
+    reason = (
+        "its analysis failed our checks twice: the scene “A dry cheek, close up” is at 9.5 s, past the"
+        " video's end (4 s); the spoken hook “Say goodbye to dry skin” is not in the transcript; the claim"
+        " “Soft skin in 3 nights” does not say where it is said or shown"
+    )
+    assert (result.new, result.errors) == (0, 1)
+    assert result.error_samples == [f"Video 700000000005 (700000000005): {reason}"]
+    first, second = gemini.requests  # the answer went back once with what to fix, then no more
+    (told,) = second.function_responses
+    assert "Correct these and answer again: the scene “A dry cheek, close up” is at 9.5 s" in str(told)
+    assert await brand.rows() == []  # never stored half-right
+    (ledger,) = await brand.rows("video_analyses")
+    assert (ledger["status"], ledger["reason"], ledger["media_seconds"]) == ("failed", reason, SECONDS)
+    assert ledger["input_tokens"] > 0  # both tries cost
+
+    gemini.reset_counts()
+    gemini.responder = gemini_says(wrong, answer())  # fixed when told: stored
+    fixed = await brand.classify(brand.gemini(gemini))
+    assert (fixed.new, fixed.errors, len(gemini.requests)) == (1, 0, 2)
+    (row,) = await brand.rows()
+    assert row["storyboard"][-1]["end"] == 4.0
+
+
+async def test_a_hook_after_the_first_three_seconds_is_refused(brand: VideoBrand, gemini: FakeGemini) -> None:
+    await brand.add_video_ad("700000000006", video_id="v6")
+    late = answer(hooks={"visual": {"text": "A smiling face", "category": "before_after", "at": 3.5}})
+    gemini.responder = gemini_says(late)
+    result = await brand.classify(brand.gemini(gemini))
+    assert result.error_samples == [
+        "Video 700000000006 (700000000006): its analysis failed our checks twice:"
+        " the visual hook starts at 3.5 s, after the first 3 seconds"
+    ]
+
+
+# -- 4. cost: identical media once, the monthly cap ------------------------------------------------
+
+
+async def test_identical_media_is_analysed_once_and_the_cap_stops_the_month(
+    brand: VideoBrand, gemini: FakeGemini
+) -> None:
+    # The same creative in two ad sets: one analysis, two classified ads; unchanged ads are not sent again.
+    await brand.add_video_ad("700000000007", video_id="same")
+    await brand.add_video_ad("700000000008", video_id="same")
+    first = await brand.classify(brand.gemini(gemini))
+    assert (first.new, first.cached, len(gemini.requests)) == (1, 1, 1)
+    assert len(await brand.rows()) == 2 and len(await brand.rows("video_analyses")) == 1
+    again = await brand.classify(brand.gemini(gemini))
+    assert (again.new, again.cached, len(gemini.requests)) == (0, 2, 1)
+
+    # 0.1 minutes (6 s) a month for this organization: 4 s are used; another 4 s video would pass it.
+    async with brand.db.as_owner() as conn:
+        await conn.execute(
+            "update organizations set video_minutes_per_month = 0.1 where id = %s", (brand.organization_id,)
+        )
+    await brand.add_video_ad("700000000009", video_id="other", copy="Night Cream, the overnight fix.")
+    capped = await brand.classify(brand.gemini(gemini))
+    assert (capped.new, capped.errors, capped.over_cap, len(gemini.requests)) == (0, 0, 1, 1)
+    month = (await brand.rows("video_analyses"))[0]["analysed_at"].strftime("%B %Y")
+    assert capped.summary.endswith(
+        f" 1 video ad not analysed: this organization's video analysis cap of 0.1 minutes for {month} is"
+        " reached (0.1 minutes analysed); they are analysed next month, or raise the cap"
+        " (VIRALTRACKER_VIDEO_MINUTES_PER_MONTH)."
+    )
+    assert {r["meta_ad_id"] for r in await brand.rows()} == {"700000000007", "700000000008"}

@@ -12,7 +12,7 @@ alter table ad_creative_classifications
 
 -- An organization's own monthly allowance of analysed video minutes; null: the app's default
 -- (VIRALTRACKER_VIDEO_MINUTES_PER_MONTH).
-alter table organizations add column video_minutes_per_month integer check (video_minutes_per_month >= 0);
+alter table organizations add column video_minutes_per_month real check (video_minutes_per_month >= 0);
 
 -- Every video analysis a model was asked for, analysed or failed: the minutes the cap counts and the
 -- tokens spent. Written by the classification job (service role); members read their organization's.
