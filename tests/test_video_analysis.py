@@ -8,6 +8,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -15,14 +16,18 @@ from uuid import UUID
 import pytest
 from pydantic_ai import models
 
-from db.pool import Database
+from agent.runner import run_turn
+from db.pool import Caller, Database
 from fakes import anthropic_api, gemini_api
 from fakes.anthropic_api import FakeAnthropic
 from fakes.gemini_api import FakeGemini
 from fakes.videos import make_video
+from services.analytics.deep_analysis import DeepAnalysisResult, deep_analysis
 from services.creative.brand_classification import ClassificationResult, classify_brand_ads
-from services.platform.accounts import create_organization
-from settings import Settings
+from services.models import BrandRef
+from services.platform.accounts import add_user, create_organization
+from services.windows import resolve_window
+from settings import Settings, get_settings
 
 SECONDS = 4.0
 COPY = "Dry skin again? Glow Serum: soft skin in 3 nights."
@@ -238,7 +243,7 @@ async def test_an_answer_failing_the_checks_is_retried_once_then_recorded_as_fai
     )
     assert (result.new, result.errors) == (0, 1)
     assert result.error_samples == [f"Video 700000000005 (700000000005): {reason}"]
-    first, second = gemini.requests  # the answer went back once with what to fix, then no more
+    _, second = gemini.requests  # the answer went back once with what to fix, then no more
     (told,) = second.function_responses
     assert "Correct these and answer again: the scene “A dry cheek, close up” is at 9.5 s" in str(told)
     assert await brand.rows() == []  # never stored half-right
@@ -295,3 +300,81 @@ async def test_identical_media_is_analysed_once_and_the_cap_stops_the_month(
         " (VIRALTRACKER_VIDEO_MINUTES_PER_MONTH)."
     )
     assert {r["meta_ad_id"] for r in await brand.rows()} == {"700000000007", "700000000008"}
+
+
+# -- 5. people see it -------------------------------------------------------------------------------
+
+
+async def test_deep_analysis_shows_the_timed_transcript_the_storyboard_strip_and_top_hooks_rank_spoken(
+    brand: VideoBrand, gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await brand.add_video_ad("700000000010", video_id="v10")
+    await brand.add_video_ad("700000000011", video_id="v11", copy="Night Cream. Wake up soft.")
+    await brand.classify(brand.gemini(gemini))
+    async with brand.db.as_owner() as conn:
+        user_id = await add_user(
+            conn, email=f"v-{brand.id.hex[:8]}@video.example", organization_id=brand.organization_id
+        )
+        for ad_id, views in (("700000000010", 400), ("700000000011", 100)):
+            await conn.execute(
+                "insert into meta_ads_performance (meta_ad_id, date, brand_id, organization_id, spend, impressions,"
+                " video_3s_views) values (%s, current_date - 1, %s, %s, 120, 1000, %s)",
+                (ad_id, brand.id, brand.organization_id, views),
+            )  # fmt: skip
+    caller = Caller(user_id, f"v-{brand.id.hex[:8]}@video.example")
+    monkeypatch.setenv("VIRALTRACKER_HOME", str(brand.home))
+    monkeypatch.setenv("VIRALTRACKER_MODEL", "offline")
+    get_settings.cache_clear()
+    try:
+        deep = await run_turn(
+            db=brand.db, caller=caller, message=f'/deep_analysis brand:"{brand.name}" ad:700000000010'
+        )
+        top = await run_turn(
+            db=brand.db, caller=caller, message=f'/top_hooks brand:"{brand.name}" hook_type:spoken'
+        )
+    finally:
+        get_settings.cache_clear()
+    result = deep.results[0]
+    assert isinstance(result, DeepAnalysisResult)
+    assert dict(result.as_panels()) == {
+        "Transcript": "- 0.2–1.4 s — Dry skin again?\n- 1.6–3.8 s — Try Glow Serum tonight.",
+        "Storyboard": "- 0–1.5 s — A dry cheek, close up (overlay: 3 nights to soft skin)\n"
+        "- 1.5–3.2 s — The serum bottle\n- 3.2–4 s — A smiling face (overlay: Shop now)",
+    }
+    assert (
+        "**Hooks** (first 3 seconds)\n- Spoken at 0.2 s (question): “Dry skin again?”\n"
+        "- Overlay at 0 s (bold claim): “3 nights to soft skin”\n"
+        "- Visual at 0 s (problem callout): “A hand on a dry cheek”\n"
+    ) in result.as_card()
+    strip = result.as_images()
+    assert [name for name, _ in strip] == [
+        "0–1.5 s · A dry cheek, close up", "1.5–3.2 s · The serum bottle", "3.2–4 s · A smiling face",
+    ]  # fmt: skip
+    assert all(Path(where).read_bytes().startswith(b"\xff\xd8") for _, where in strip)
+    ranked = top.tool_calls[0].result
+    assert ranked is not None
+    assert [(r["meta_ad_id"], r["hook_type"], r["hook_text"], r["hook_at"]) for r in ranked["rows"]] == [
+        ("700000000010", "spoken", "Dry skin again?", 0.2),
+        ("700000000011", "spoken", "Dry skin again?", 0.2),
+    ]
+    assert (
+        "Best: \"Dry skin again?\" (question, spoken at 0.2 s) on 'Video 700000000010'" in ranked["summary"]
+    )
+
+
+async def test_deep_analysis_says_when_the_video_was_not_analysed(brand: VideoBrand) -> None:
+    await brand.add_video_ad("700000000012", video_id="v12")
+    await brand.classify(brand.settings(VIRALTRACKER_MODEL="offline"))
+    async with brand.db.as_service() as conn:
+        found = await deep_analysis(
+            conn, brand=BrandRef(id=brand.id, name=brand.name, organization_id=brand.organization_id),
+            window=resolve_window(today=date.today()), ad="700000000012",
+        )  # fmt: skip
+    assert (
+        "_The video itself was not analysed: hooks and claims come from the copy and thumbnail._"
+        in found.as_card()
+    )
+    assert (
+        "The video itself was not analysed: hooks and claims come from the copy and thumbnail."
+        in found.summary
+    )
