@@ -34,7 +34,7 @@ from db.pool import Database
 from fakes import gemini_api
 from fakes.gemini_api import FakeGemini, FakeRequest, Reply
 from fakes.videos import make_video
-from services.creative import brand_classification
+from services.creative import brand_classification, classify_batch
 from services.platform.accounts import create_organization
 from settings import Settings
 
@@ -102,7 +102,7 @@ async def add_brand(db: Database, home: Path, *, name: str, ads: int) -> UUID:
 
 async def measure(db: Database, settings: Settings, brand: UUID, concurrency: int) -> tuple[float, int, int]:
     """(wall seconds, ads classified new, errors) for one classification run at `concurrency` calls."""
-    brand_classification.MODEL_CONCURRENCY = concurrency
+    classify_batch.MODEL_CONCURRENCY = concurrency
     started = time.perf_counter()
     async with asyncio.timeout(RUN_SECONDS):
         result = await brand_classification.classify_brand_ads(db, brand_id=brand, settings=settings)
@@ -170,8 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ads", type=int, default=100, help="video ads (default 100)")
     parser.add_argument("--latency", type=float, default=2.0, help="seconds per Gemini call (default 2)")
     parser.add_argument(
-        "--concurrency", type=int, default=brand_classification.MODEL_CONCURRENCY,
-        help=f"model calls at a time (default the app's, {brand_classification.MODEL_CONCURRENCY})",
+        "--concurrency", type=int, default=classify_batch.MODEL_CONCURRENCY,
+        help=f"model calls at a time (default the app's, {classify_batch.MODEL_CONCURRENCY})",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if not 1 <= args.ads <= MAX_ADS or not 0 <= args.latency <= 30 or not 1 <= args.concurrency <= 64:

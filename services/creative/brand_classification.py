@@ -8,18 +8,14 @@ source (Meta sync, CSV import, demo). Runs as the service role (a job); tenancy 
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field, computed_field
-from pydantic_ai.models import Model
 
-from core.errors import NotFound, UserFacingError
-from db.jsonb import jsonb
+from core.errors import NotFound
 from db.pool import Database
 from services.creative.ad_classifier import (
     OFFLINE_MODEL,
@@ -28,20 +24,13 @@ from services.creative.ad_classifier import (
     LandingPage,
     prompt_version,
 )
-from services.creative.rules_classifier import classify_offline
-from services.creative.video_analysis import Analysis, AnalysisFailed, OverCap, analyse_ad, storyboard_frames
-from services.creative.video_budget import load_budget, record_analyses
-from services.llm.model_choice import chat_model, configured_model, model_name
+from services.creative.classify_batch import COLUMNS, classify_all
+from services.llm.model_choice import chat_model, configured_model
 from services.meta.media import url_identity
 from services.meta.rows import canonical_url
-from services.platform.storage import Storage, storage_for
 from settings import Settings
 
-log = logging.getLogger(__name__)
-
 Progress = Callable[[str, float], None]
-MODEL_CONCURRENCY = 4  # model calls at a time
-BATCH = 50  # ads classified, then written in one transaction
 MAX_ERROR_SAMPLES = 5
 
 _ADS_SQL = """
@@ -65,27 +54,12 @@ left join lateral (select s.spend_cents from meta_ads_cumulative s where s.meta_
 where a.brand_id = %(brand_id)s
 order by coalesce(spend.spend_cents, 0) desc, a.meta_ad_id
 """
-_COLUMNS = (
-    "source, model, format, awareness_level, congruence_score, congruence_components, hooks, benefits,"
-    " angles, claims, transcript, storyboard, landing_page_id, transcript_lines, claim_sources, media_analysis,"
-    " media_seconds, input_tokens, output_tokens"
-)
-_INSERT = f"""
-insert into ad_creative_classifications (meta_ad_id, brand_id, organization_id, input_hash, prompt_version,
-  {_COLUMNS})
-values (%(meta_ad_id)s, %(brand_id)s, %(organization_id)s, %(input_hash)s, %(prompt_version)s, %(source)s,
-  %(model)s, %(format)s, %(awareness_level)s, %(congruence_score)s, %(congruence_components)s, %(hooks)s,
-  %(benefits)s, %(angles)s, %(claims)s, %(transcript)s, %(storyboard)s, %(landing_page_id)s, %(transcript_lines)s,
-  %(claim_sources)s, %(media_analysis)s, %(media_seconds)s, %(input_tokens)s, %(output_tokens)s)
-on conflict (meta_ad_id, input_hash, prompt_version) do update set
-  {", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _COLUMNS.split(","))}, classified_at = now()
-"""
 # Reuse: the same input already classified for another of the brand's ads (a creative duplicated
 # across ad sets), or this ad's own older row for the input it has again (made the latest).
 _COPY = f"""
 insert into ad_creative_classifications (meta_ad_id, brand_id, organization_id, input_hash, prompt_version,
-  {_COLUMNS})
-select %(meta_ad_id)s, brand_id, organization_id, input_hash, prompt_version, {_COLUMNS}
+  {COLUMNS})
+select %(meta_ad_id)s, brand_id, organization_id, input_hash, prompt_version, {COLUMNS}
 from ad_creative_classifications
 where brand_id = %(brand_id)s and input_hash = %(input_hash)s and prompt_version = %(prompt_version)s
 order by classified_at desc limit 1
@@ -278,7 +252,11 @@ async def classify_brand_ads(
     result.skipped, result.skip_reasons = sum(skips.values()), dict(skips)
     result.no_copy = skips[NO_COPY]
     engine = None if model is None else chat_model(settings)
-    await _classify_all(db, todo, brand, engine, version, result, progress, settings)
+    done = await classify_all(db, todo, brand=brand, model=engine, version=version, progress=progress,
+                              settings=settings)  # fmt: skip
+    result.new, result.with_hook, result.errors = done.new, done.with_hook, done.errors
+    result.over_cap, result.cap_message = done.over_cap, done.cap_message
+    result.error_samples = done.errors_said[:MAX_ERROR_SAMPLES]
     if reuse:  # after the run: a duplicate may reuse what this run just classified
         async with db.as_service() as conn:
             for params in reuse:
@@ -294,114 +272,3 @@ async def classify_brand_ads(
     if progress is not None:
         progress(f"Classified ads for {brand['name']}", 1.0)
     return result
-
-
-async def _classify_all(
-    db: Database,
-    todo: list[tuple[AdInput, str]],
-    brand: dict[str, Any],
-    model: Model | str | None,
-    version: str,
-    result: ClassificationResult,
-    progress: Progress | None,
-    settings: Settings,
-) -> None:
-    gate = asyncio.Semaphore(MODEL_CONCURRENCY)
-    storage = storage_for(settings)
-    budget = await load_budget(db, organization_id=brand["organization_id"], settings=settings)
-
-    async def one(ad: AdInput) -> Analysis | AnalysisFailed | OverCap | str:
-        if model is None:
-            return Analysis(
-                classification=classify_offline(ad), seen="copy" if ad.format == "video" else None
-            )
-        async with gate:
-            try:
-                return await analyse_ad(
-                    ad, model=model, storage=storage, budget=budget.take,
-                    inline_max_bytes=settings.gemini_inline_video_max_bytes,
-                )  # fmt: skip
-            except (AnalysisFailed, OverCap) as outcome:
-                return outcome
-            except UserFacingError as error:
-                return error.message
-            except Exception as error:  # one ad's failure is counted and described; the others go on
-                log.warning("classifying ad %s failed", ad.meta_ad_id, exc_info=True)
-                return f"{type(error).__name__}: {str(error)[:200]}"
-
-    name = "offline-rules" if model is None else model_name(model)
-    for start in range(0, len(todo), BATCH):
-        batch = todo[start : start + BATCH]
-        outcomes = await asyncio.gather(*(one(ad) for ad, _ in batch))
-        rows, ledger = [], []
-        for (ad, digest), outcome in zip(batch, outcomes, strict=True):
-            keys = {"meta_ad_id": ad.meta_ad_id, "brand_id": brand["id"], "organization_id": brand["organization_id"],
-                    "input_hash": digest, "prompt_version": version, "model": name}  # fmt: skip
-            if isinstance(outcome, OverCap):
-                result.over_cap += 1
-                result.cap_message = str(outcome)
-                continue
-            if isinstance(outcome, AnalysisFailed):
-                ledger.append(_ledger_row(keys, ad, outcome.seen, outcome.delivery, outcome.seconds,
-                                          outcome.tokens, outcome.reason))  # fmt: skip
-                outcome = outcome.reason
-            if isinstance(outcome, str):
-                result.errors += 1
-                if len(result.error_samples) < MAX_ERROR_SAMPLES:
-                    result.error_samples.append(f"{ad.name} ({ad.meta_ad_id}): {outcome}")
-                continue
-            if outcome.seen in ("video", "frames"):
-                tokens = (outcome.input_tokens, outcome.output_tokens)
-                ledger.append(_ledger_row(keys, ad, outcome.seen, outcome.delivery, outcome.media_seconds or 0.0,
-                                          tokens, None))  # fmt: skip
-            rows.append(await _row(keys, ad, outcome, storage, model is None))
-            hooks = outcome.classification.hooks
-            if hooks.spoken or hooks.overlay or hooks.visual:
-                result.with_hook += 1
-        await record_analyses(db, ledger)
-        if rows:
-            async with db.as_service() as conn, conn.cursor() as cur:
-                await cur.executemany(_INSERT, rows)
-            result.new += len(rows)
-        if progress is not None:
-            done = start + len(batch)
-            progress(f"Classified {done} of {len(todo)} ads for {brand['name']}", done / len(todo))
-
-
-def _ledger_row(
-    keys: dict[str, Any], ad: AdInput, seen: str | None, delivery: str | None, seconds: float,
-    tokens: tuple[int, int], reason: str | None,
-) -> dict[str, Any]:  # fmt: skip
-    return {**keys, "media_key": ad.media_identity(), "seen": seen, "delivery": delivery, "media_seconds": seconds,
-            "input_tokens": tokens[0], "output_tokens": tokens[1], "status": "failed" if reason else "analysed",
-            "reason": reason}  # fmt: skip
-
-
-async def _row(
-    keys: dict[str, Any], ad: AdInput, outcome: Analysis, storage: Storage, offline: bool
-) -> dict[str, Any]:
-    """The classification row; a watched video's storyboard gets each scene's frame (stored now)."""
-    classification = outcome.classification
-    data = classification.model_dump()
-    for hook in data["hooks"].values():  # a hook read from copy has no time: stored as before
-        if hook is not None and hook["at"] is None:
-            del hook["at"]
-    if outcome.seen in ("video", "frames") and ad.video_path and data["storyboard"]:
-        folder = f"{keys['organization_id']}/{keys['brand_id']}/{ad.meta_ad_id}"
-        frames = await storyboard_frames(
-            storage, video_path=ad.video_path, folder=folder, starts=[b["t"] for b in data["storyboard"]]
-        )
-        for beat in data["storyboard"]:
-            beat["frame"] = frames.get(beat["t"])
-    return {
-        **keys,
-        **{k: data[k] for k in ("awareness_level", "transcript")},
-        **{k: jsonb(data[k]) for k in ("congruence_components", "hooks", "benefits", "angles", "claims",
-                                        "storyboard", "transcript_lines", "claim_sources")},
-        "source": "offline" if offline else "model", "format": ad.format,
-        "congruence_score": classification.congruence_score(),
-        "landing_page_id": ad.landing_page.id if ad.landing_page else None,
-        "media_analysis": outcome.seen, "media_seconds": outcome.media_seconds,
-        "input_tokens": None if offline else outcome.input_tokens,
-        "output_tokens": None if offline else outcome.output_tokens,
-    }  # fmt: skip
