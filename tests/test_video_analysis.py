@@ -189,7 +189,12 @@ async def test_a_large_video_goes_through_the_files_api_and_is_deleted_after(
 
 async def test_claude_sees_keyframes_and_the_transcript_is_marked_unavailable(brand: VideoBrand) -> None:
     await brand.add_video_ad("700000000003", video_id="v3")
-    claude = FakeAnthropic(responder=lambda _: anthropic_api.Reply.tool(answer()))
+    heard = answer(
+        claims=["Soft skin in 3 nights", "Dermatologists love it"],
+        claim_sources=[{"claim": "Soft skin in 3 nights", "where": "on_screen", "at": 0.0},
+                       {"claim": "Dermatologists love it", "where": "spoken", "at": 2.0}],
+    )  # fmt: skip
+    claude = FakeAnthropic(responder=lambda _: anthropic_api.Reply.tool(heard))
     with models.override_allow_model_requests(True), claude as fake:
         settings = brand.settings(
             VIRALTRACKER_MODEL="anthropic:claude-sonnet-4-6", ANTHROPIC_API_KEY=anthropic_api.API_KEY,
@@ -209,6 +214,10 @@ async def test_claude_sees_keyframes_and_the_transcript_is_marked_unavailable(br
     # The model's transcript and spoken hook are dropped: it saw pictures, it did not hear words.
     assert (row["transcript"], row["transcript_lines"], row["hooks"]["spoken"]) == (None, [], None)
     assert row["hooks"]["overlay"]["text"] == "3 nights to soft skin"
+    assert (row["claims"], [s["where"] for s in row["claim_sources"]]) == (
+        ["Soft skin in 3 nights"],
+        ["on_screen"],
+    )
     (ledger,) = await brand.rows("video_analyses")
     assert (ledger["seen"], ledger["delivery"]) == ("frames", "frames")
 

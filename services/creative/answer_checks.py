@@ -40,13 +40,16 @@ def _times(answer: AdClassification) -> Iterator[tuple[str, float | None, float 
 
 
 def without_sound(answer: AdClassification) -> AdClassification:
-    """The answer of a model that saw frames, not heard the video: no transcript, no spoken hook or claim
-    (words read off frames are on-screen text, not speech)."""
+    """The answer of a model that saw frames, not heard the video: no transcript, no spoken hook, no claim
+    it could only have heard (words read off frames are on-screen text, not speech)."""
     hooks = answer.hooks.model_copy(update={"spoken": None})
     sources = [s for s in answer.claim_sources if s.where != "spoken"]
+    heard_only = {_words(s.claim) for s in answer.claim_sources} - {_words(s.claim) for s in sources}
+    claims = [c for c in answer.claims if _words(c) not in heard_only]
     return answer.model_copy(
-        update={"transcript": None, "transcript_lines": [], "hooks": hooks, "claim_sources": sources}
-    )
+        update={"transcript": None, "transcript_lines": [], "hooks": hooks, "claim_sources": sources,
+                "claims": claims}
+    )  # fmt: skip
 
 
 def answer_problems(answer: AdClassification, *, duration: float | None, seen: Seen) -> list[str]:
