@@ -4,6 +4,7 @@ checked before they are stored; the cost recorded, identical media analysed once
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,6 +25,7 @@ from fakes.gemini_api import FakeGemini
 from fakes.videos import make_video
 from services.analytics.deep_analysis import DeepAnalysisResult, deep_analysis
 from services.creative.brand_classification import ClassificationResult, classify_brand_ads
+from services.creative.video_frames import frames_at
 from services.models import BrandRef
 from services.platform.accounts import add_user, create_organization
 from services.windows import resolve_window
@@ -98,6 +100,21 @@ class VideoBrand:
             )  # fmt: skip
         return data
 
+    async def add_thumbnail(self, ad_id: str) -> bytes:
+        """The ad's thumbnail as the downloads store it (a JPEG: the video's first frame)."""
+        path = f"{self.organization_id}/{self.id}/{ad_id}/image.jpg"
+        video = self.home / "assets" / f"{self.organization_id}/{self.id}/{ad_id}/video.mp4"
+        data = frames_at(video, [0.0])[0.0]
+        (self.home / "assets" / path).write_bytes(data)
+        async with self.db.as_owner() as conn:
+            await conn.execute(
+                "insert into ad_assets (meta_ad_id, brand_id, organization_id, kind, media_key, source_url, path,"
+                " content_type, bytes, sha256) values (%s, %s, %s, 'image', %s, %s, %s, 'image/jpeg', %s, %s)",
+                (ad_id, self.id, self.organization_id, f"thumb-{ad_id}", f"https://cdn.example/{ad_id}.jpg", path,
+                 len(data), hashlib.sha256(data).hexdigest()),
+            )  # fmt: skip
+        return data
+
     async def rows(self, table: str = "ad_creative_classifications") -> list[dict[str, Any]]:
         async with self.db.as_owner() as conn:
             cur = await conn.execute(
@@ -145,11 +162,13 @@ async def test_gemini_watches_a_small_video_inline_and_its_timed_answer_is_store
     brand: VideoBrand, gemini: FakeGemini
 ) -> None:
     video = await brand.add_video_ad("700000000001", video_id="v1")
+    thumbnail = await brand.add_thumbnail("700000000001")
     result = await brand.classify(brand.gemini(gemini))
     assert (result.new, result.errors, result.classifier) == (1, 0, "google:gemini-2.5-flash")
     (request,) = gemini.requests
-    inline = [(mime, data) for mime, data in request.images if mime == "video/mp4"]
-    assert inline == [("video/mp4", video)]  # the video itself, byte for byte
+    # The video itself, byte for byte, with the stored thumbnail and the copy.
+    assert request.images == [("video/mp4", video), ("image/jpeg", thumbnail)]
+    assert f"Primary text: {COPY}" in request.text
     assert request.files == [] and gemini.uploaded == []
     assert "the video itself (4.0 s long) is attached" in request.text
     (row,) = await brand.rows()
@@ -189,6 +208,7 @@ async def test_a_large_video_goes_through_the_files_api_and_is_deleted_after(
 
 async def test_claude_sees_keyframes_and_the_transcript_is_marked_unavailable(brand: VideoBrand) -> None:
     await brand.add_video_ad("700000000003", video_id="v3")
+    thumbnail = await brand.add_thumbnail("700000000003")
     heard = answer(
         claims=["Soft skin in 3 nights", "Dermatologists love it"],
         claim_sources=[{"claim": "Soft skin in 3 nights", "where": "on_screen", "at": 0.0},
@@ -204,8 +224,9 @@ async def test_claude_sees_keyframes_and_the_transcript_is_marked_unavailable(br
     assert (result.new, result.errors) == (1, 0), result.summary
     (request,) = fake.requests
     images = request.image_blocks
-    # 0, 1, 2, 3 s and the two scene changes (1.5 s, 3.2 s), each a JPEG after its time.
-    assert [b["source"]["media_type"] for b in images] == ["image/jpeg"] * 6
+    # 0, 1, 2, 3 s and the two scene changes (1.5 s, 3.2 s), each a JPEG after its time; then the thumbnail.
+    assert [b["source"]["media_type"] for b in images] == ["image/jpeg"] * 7
+    assert base64.b64decode(images[-1]["source"]["data"]) == thumbnail  # after the keyframes
     for said in ("Keyframe at 0 s", "Keyframe at 1.5 s (scene change)", "Keyframe at 3.2 s (scene change)"):
         assert said in request.user_text
     assert "There is no sound" in request.user_text

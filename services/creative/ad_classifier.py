@@ -150,6 +150,9 @@ class AdInput(BaseModel):
     """Where the downloaded video is in storage (`ad_assets`), when it was downloaded."""
     video_sha256: str | None = None
     video_content_type: str | None = None
+    thumbnail_path: str | None = None
+    """The downloaded thumbnail in storage, when it is one a model reads (type and size)."""
+    thumbnail_content_type: str | None = None
 
     @property
     def text(self) -> str:

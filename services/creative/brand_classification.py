@@ -38,9 +38,11 @@ select a.meta_ad_id, a.name, a.format, a.ad_copy, a.headline, a.thumbnail_url, a
        d.url as destination_url, p.id as product_id, p.name as product_name, p.description as product_description,
        latest.source as latest_source, latest.input_hash as latest_hash, latest.prompt_version as latest_version,
        v.path as video_path, v.sha256 as video_sha256, v.content_type as video_content_type,
-       v.media_key as video_key
+       v.media_key as video_key, img.path as thumbnail_path, img.content_type as thumbnail_content_type
 from meta_ads a
 left join ad_assets v on v.meta_ad_id = a.meta_ad_id and v.kind = 'video'
+left join ad_assets img on img.meta_ad_id = a.meta_ad_id and img.kind = 'image'
+  and img.content_type in ('image/jpeg', 'image/png', 'image/gif', 'image/webp') and img.bytes <= 5242880 -- 5 MB: Anthropic's image limit
 left join lateral (select url from meta_ad_destinations d where d.meta_ad_id = a.meta_ad_id
                    order by d.created_at, d.canonical_url limit 1) d on true
 left join lateral (select p.id, p.name, p.description from meta_ad_product_matches m
@@ -184,6 +186,7 @@ async def _inputs(
         ad = AdInput(
             **{k: row[k] for k in ("meta_ad_id", "name", "format", "ad_copy", "headline", "thumbnail_url")},
             **{k: row[k] if downloaded else None for k in ("video_path", "video_sha256", "video_content_type")},
+            thumbnail_path=row["thumbnail_path"], thumbnail_content_type=row["thumbnail_content_type"],
             video_id=row["video_id"], video_url=row["video_url"], brand_name=brand["name"],
             brand_voice=brand["brand_voice_tone"], product_name=row["product_name"],
             product_description=row["product_description"], destination_url=row["destination_url"],

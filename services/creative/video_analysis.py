@@ -127,11 +127,21 @@ async def analyse_ad(
         checks = Checks(duration=seconds, seen=seen)
         async with asyncio.timeout(VIDEO_TIMEOUT):
             if seen == "video":
-                return await _watch(ad, model, path, seconds, checks, inline_max_bytes)
-            return await _look(ad, model, path, seconds, checks)
+                return await _watch(ad, model, storage, path, seconds, checks, inline_max_bytes)
+            return await _look(ad, model, storage, path, seconds, checks)
 
 
-def _thumbnail(ad: AdInput) -> list[UserContent]:
+async def _thumbnail(ad: AdInput, storage: Storage) -> list[UserContent]:
+    """The ad's stored thumbnail (from the asset downloads), else its https address, else nothing."""
+    if ad.thumbnail_path and ad.thumbnail_content_type:
+        try:
+            return [
+                BinaryContent(
+                    data=await storage.read(ad.thumbnail_path), media_type=ad.thumbnail_content_type
+                )
+            ]
+        except OSError:  # gone from storage: the address, as before the downloads
+            pass
     return (
         [ImageUrl(url=ad.thumbnail_url)]
         if ad.thumbnail_url and ad.thumbnail_url.startswith("https://")
@@ -158,8 +168,9 @@ async def _ask(
 
 
 async def _watch(
-    ad: AdInput, model: Model | str, path: Path, seconds: float, checks: Checks, inline_max_bytes: int
-) -> Analysis:
+    ad: AdInput, model: Model | str, storage: Storage, path: Path, seconds: float, checks: Checks,
+    inline_max_bytes: int,
+) -> Analysis:  # fmt: skip
     """Gemini: the video inline when small, else uploaded through the Files API and deleted after."""
     mime = ad.video_content_type or "video/mp4"
     mime = mime if mime.startswith("video/") else "video/mp4"
@@ -169,7 +180,7 @@ async def _watch(
     size = await asyncio.to_thread(lambda: path.stat().st_size)
     if size <= inline_max_bytes or not isinstance(model, Model):
         data = await asyncio.to_thread(path.read_bytes)
-        content = [told, BinaryContent(data=data, media_type=mime), *_thumbnail(ad)]
+        content = [told, BinaryContent(data=data, media_type=mime), *await _thumbnail(ad, storage)]
         return await _ask(ad, model, content, checks, "inline", seconds)
     client = model.client  # type: ignore[attr-defined]  # GoogleModel's google-genai client
     uploaded = await client.aio.files.upload(file=str(path), config={"mime_type": mime})
@@ -186,7 +197,9 @@ async def _watch(
             waited, wait = waited + wait, min(wait * 2, 5.0)
             uploaded = await client.aio.files.get(name=uploaded.name)
         video = UploadedFile(file_id=str(uploaded.uri), provider_name=model.system, media_type=mime)  # type: ignore[arg-type]
-        return await _ask(ad, model, [told, video, *_thumbnail(ad)], checks, "files_api", seconds)
+        return await _ask(
+            ad, model, [told, video, *await _thumbnail(ad, storage)], checks, "files_api", seconds
+        )
     finally:
         try:  # Gemini keeps uploads 48 h; ours go as soon as they are read
             await client.aio.files.delete(name=uploaded.name)
@@ -194,7 +207,9 @@ async def _watch(
             log.warning("could not delete Gemini file %s", uploaded.name, exc_info=True)
 
 
-async def _look(ad: AdInput, model: Model | str, path: Path, seconds: float, checks: Checks) -> Analysis:
+async def _look(
+    ad: AdInput, model: Model | str, storage: Storage, path: Path, seconds: float, checks: Checks
+) -> Analysis:
     """Claude: the keyframes as images, each after its time; no sound, so no transcript."""
     frames = await asyncio.to_thread(keyframes, path)
     told = ad.describe(
@@ -205,7 +220,7 @@ async def _look(ad: AdInput, model: Model | str, path: Path, seconds: float, che
     for frame in frames:
         content.append(f"Keyframe at {frame.t:g} s" + (" (scene change)" if frame.scene_change else ""))
         content.append(BinaryContent(data=frame.jpeg, media_type="image/jpeg"))
-    content += _thumbnail(ad)
+    content += await _thumbnail(ad, storage)
     return await _ask(ad, model, content, checks, "frames", seconds)
 
 
