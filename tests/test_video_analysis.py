@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import pytest
@@ -23,6 +23,7 @@ from fakes import anthropic_api, gemini_api
 from fakes.anthropic_api import FakeAnthropic
 from fakes.gemini_api import FakeGemini
 from fakes.videos import make_video
+from jobs.builtin import _classification_notice
 from services.analytics.deep_analysis import DeepAnalysisResult, deep_analysis
 from services.creative.brand_classification import ClassificationResult, classify_brand_ads
 from services.creative.video_frames import frames_at
@@ -330,6 +331,10 @@ async def test_identical_media_is_analysed_once_and_the_cap_stops_the_month(
         " (VIRALTRACKER_VIDEO_MINUTES_PER_MONTH)."
     )
     assert {r["meta_ad_id"] for r in await brand.rows()} == {"700000000007", "700000000008"}
+    notice = _classification_notice(cast(Any, None), None, capped)  # the run's notification says so too
+    assert notice is not None and notice.message == (
+        f"Classified 0 new ads for {brand.name}: 0 with a hook, 1 video ad not analysed: {capped.cap_message}."
+    )
 
 
 # -- 5. people see it -------------------------------------------------------------------------------

@@ -62,13 +62,11 @@ class AnalysisFailed(Exception):
         self, reason: str, *, seen: Seen, delivery: str | None, seconds: float, tokens: tuple[int, int]
     ):
         super().__init__(reason)
-        self.reason, self.seen, self.delivery, self.seconds, self.tokens = (
-            reason,
-            seen,
-            delivery,
-            seconds,
-            tokens,
-        )
+        self.reason = reason
+        self.seen = seen
+        self.delivery = delivery
+        self.seconds = seconds
+        self.tokens = tokens
 
 
 class OverCap(Exception):
