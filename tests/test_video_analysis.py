@@ -189,7 +189,7 @@ async def test_gemini_watches_a_small_video_inline_and_its_timed_answer_is_store
 async def test_a_large_video_goes_through_the_files_api_and_is_deleted_after(
     brand: VideoBrand, gemini: FakeGemini
 ) -> None:
-    video = await brand.add_video_ad("700000000002", video_id="v2")
+    video = await brand.add_video_ad("700000000002", video_id="v2", audio=True)  # with a sound track
     result = await brand.classify(brand.gemini(gemini, VIRALTRACKER_GEMINI_INLINE_VIDEO_MAX_BYTES=1000))
     assert (result.new, result.errors) == (1, 0), result.summary
     (uploaded,) = gemini.uploaded
