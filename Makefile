@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint eval screenshots bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline chromium
+.PHONY: run test install lint eval screenshots bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline bench-video chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,3 +72,8 @@ bench-provider: install
 # jobs: ads/s against classify_offline's in-memory floor (BENCH_ADS=50 for a quick run).
 bench-pipeline: install
 	$(BIN)/python -m bench.pipeline --ads $(or $(BENCH_ADS),5000)
+
+# 100 synced video ads classified from their videos by the fake Gemini (2 s a call): wall time at the
+# classification's concurrency and the ratio to one call at a time (BENCH_ADS=10 for a quick run).
+bench-video: install
+	$(BIN)/python -m bench.video --ads $(or $(BENCH_ADS),100)

@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     )
     image_model: str = Field(default="gemini-2.5-flash-image", validation_alias="VIRALTRACKER_IMAGE_MODEL")
     """The Gemini image model ad runs generate with when a Gemini/Google key is set."""
+    video_minutes_per_month: float = Field(
+        default=600.0, ge=0, validation_alias="VIRALTRACKER_VIDEO_MINUTES_PER_MONTH"
+    )
+    """Minutes of video an organization's ads may have analysed by a model per calendar month (UTC),
+    unless the organization has its own allowance (`organizations.video_minutes_per_month`)."""
+    gemini_inline_video_max_bytes: int = Field(
+        default=15 * 1024 * 1024, ge=0, validation_alias="VIRALTRACKER_GEMINI_INLINE_VIDEO_MAX_BYTES"
+    )
+    """Videos up to this size go to Gemini inline; larger ones through its Files API (requests max 20 MB)."""
     secret_key: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_SECRET_KEY")
     pool_max_size: int = Field(default=10, validation_alias="VIRALTRACKER_POOL_MAX_SIZE")
     db_connect_timeout: int = Field(

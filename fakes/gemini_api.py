@@ -9,6 +9,12 @@ on the last chunk). Errors carry Google's body (`{"error": {"code", "message", "
 429/503, a `retry-after` header when the reply names one. The key is checked as the client sends it
 (`x-goog-api-key`, or the `key` query parameter).
 
+The Files API as google-genai's `files.upload/get/delete` speak it: a resumable upload (`POST
+/upload/v1beta/files` with `X-Goog-Upload-Command: start` answers an `x-goog-upload-url`; chunks are
+posted there with `upload` / `upload, finalize` and an `x-goog-upload-status`), `GET /v1beta/files/{id}`
+(state PROCESSING for `processing_polls` reads, then ACTIVE) and `DELETE /v1beta/files/{id}`. A
+`fileData` part must name an uploaded, ACTIVE, undeleted file's `uri`, else the API's 400/403.
+
 What each call answers is scripted by a `responder(request) -> Reply` callback. The fake records
 every request (the model, the parts sent) and the time and status of every answer.
 
@@ -41,6 +47,8 @@ STATUS_NAMES = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+FILES_URI = "https://generativelanguage.googleapis.com/v1beta/"
+_FILE_PATH = re.compile(r"^/v1beta/(?P<name>files/[a-z0-9-]+)$")
 _PATH = re.compile(r"^/v1beta/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
 
 
@@ -87,6 +95,17 @@ class FakeRequest:
             if isinstance(inline, dict):
                 mime = inline.get("mimeType") or inline.get("mime_type") or ""
                 found.append((str(mime), decode_bytes(str(inline.get("data", "")))))
+        return found
+
+    @property
+    def files(self) -> list[tuple[str, str]]:
+        """The `fileData` parts sent (Files API references): (mime type, file URI)."""
+        found = []
+        for part in self.parts:
+            data = part.get("fileData") or part.get("file_data")
+            if isinstance(data, dict):
+                mime = data.get("mimeType") or data.get("mime_type") or ""
+                found.append((str(mime), str(data.get("fileUri") or data.get("file_uri") or "")))
         return found
 
     @property
@@ -190,6 +209,7 @@ def default_responder(request: FakeRequest) -> Reply:
 def _usage(request: FakeRequest, reply: Reply) -> dict[str, Any]:
     prompt = max(1, len(request.text) // 4) + 258 * len(request.images)
     output = len(reply.text or "") // 4 + (1290 if reply.image is not None else 0)
+    output += len(json.dumps(reply.function_calls)) // 4 if reply.function_calls else 0
     return {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
 
 
@@ -261,8 +281,117 @@ class _Handler(FakeHandler):
             error["details"] = details
         self._send_json(status, {"error": error}, headers)
 
+    def _key_refused(self) -> bool:
+        """Answers the API's error for a missing or wrong key (True), else False."""
+        key = (
+            self.headers.get("x-goog-api-key") or (parse_qs(urlsplit(self.path).query).get("key") or [""])[0]
+        )
+        if key != self.owner.api_key:
+            with self.owner._lock:
+                self.owner.refused_keys += 1
+        if not key:
+            self._send_error(403, "Method doesn't allow unregistered callers. Please use an API Key.")
+            return True
+        if key != self.owner.api_key:
+            self._send_error(400, "API key not valid. Please pass a valid API key.")
+            return True
+        return False
+
+    def _file_call(self, method: str) -> None:
+        """`GET` / `DELETE /v1beta/files/{id}`: the file's metadata (PROCESSING, then ACTIVE), or deletes it."""
+        match = _FILE_PATH.match(urlsplit(self.path).path)
+        if match is None:
+            self._send_error(404, f"Not found: {urlsplit(self.path).path}")
+            return
+        if self._key_refused():
+            return
+        name = match["name"]
+        with self.owner._lock:
+            self.owner.file_calls.append((method, name))
+            stored = self.owner.files.get(name)
+            if stored is not None and method == "GET" and stored.state == "PROCESSING":
+                stored.polls += 1
+                if stored.polls > self.owner.processing_polls:
+                    stored.state = "ACTIVE"
+            if stored is not None and method == "DELETE":
+                stored.deleted = True
+                del self.owner.files[name]
+        if stored is None:
+            self._send_error(
+                403, f"You do not have permission to access the File {name} or it may not exist."
+            )
+        else:
+            self._send_json(200, {} if method == "DELETE" else stored.json())
+
     def do_GET(self) -> None:
-        self._send_error(404, f"Not found: {self.path}")
+        self._file_call("GET")
+
+    def do_DELETE(self) -> None:
+        self._file_call("DELETE")
+
+    def _upload(self, raw: bytes) -> None:
+        """The resumable upload: `start` opens a session (its URL in `x-goog-upload-url`); chunks follow."""
+        url = urlsplit(self.path)
+        command = (self.headers.get("x-goog-upload-command") or "").replace(" ", "")
+        if url.path == "/upload/v1beta/files" and not url.query:
+            if self._key_refused():
+                return
+            if command != "start" or (self.headers.get("x-goog-upload-protocol") or "") != "resumable":
+                self._send_error(400, "Upload requests must use X-Goog-Upload-Protocol: resumable.")
+                return
+            meta = (json.loads(raw or b"{}").get("file") or {}) if raw else {}
+            with self.owner._lock:
+                upload_id = f"upload-{len(self.owner.uploads)}"
+                self.owner.uploads[upload_id] = _Upload(
+                    mime_type=self.headers.get("x-goog-upload-header-content-type")
+                    or meta.get("mimeType")
+                    or "",
+                    size=int(self.headers.get("x-goog-upload-header-content-length") or 0),
+                    display_name=str(meta.get("displayName") or ""),
+                )
+            location = f"{self.owner.url}/upload/v1beta/files?upload_id={upload_id}&upload_protocol=resumable"
+            self._send_json(200, {}, {"x-goog-upload-url": location, "x-goog-upload-status": "active"})
+            return
+        upload_id = (parse_qs(url.query).get("upload_id") or [""])[0]
+        with self.owner._lock:
+            upload = self.owner.uploads.get(upload_id)
+            if upload is None or upload.done:
+                upload = None
+            else:
+                offset = int(self.headers.get("x-goog-upload-offset") or -1)
+                if offset != len(upload.data):
+                    upload = None
+                else:
+                    upload.data += raw
+        if upload is None:
+            self._send_error(
+                400, "Unknown upload session or wrong offset.", {"x-goog-upload-status": "final"}
+            )
+            return
+        if command != "upload,finalize":
+            self._send_json(200, {}, {"x-goog-upload-status": "active"})
+            return
+        with self.owner._lock:
+            upload.done = True
+            name = f"files/fake{len(self.owner.uploaded):06d}"
+            stored = StoredFile(
+                name=name, mime_type=upload.mime_type, data=upload.data, display_name=upload.display_name
+            )
+            self.owner.files[name] = stored
+            self.owner.uploaded.append(stored)
+        self._send_json(200, {"file": stored.json()}, {"x-goog-upload-status": "final"})
+
+    def _missing_file(self, request: FakeRequest) -> tuple[int, str] | None:
+        """The API's refusal of a `fileData` part naming no usable file."""
+        with self.owner._lock:
+            for _, uri in request.files:
+                stored = self.owner.files.get(uri.removeprefix(FILES_URI))
+                if stored is None:
+                    name = uri.removeprefix(FILES_URI)
+                    return 403, f"You do not have permission to access the File {name} or it may not exist."
+                if stored.state != "ACTIVE":
+                    return 400, f"The File {stored.name} is not in an ACTIVE state and usage is not allowed."
+        return None
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -271,19 +400,14 @@ class _Handler(FakeHandler):
             return
         raw = self.rfile.read(length)
         url = urlsplit(self.path)
+        if url.path == "/upload/v1beta/files":
+            self._upload(raw)
+            return
         match = _PATH.match(url.path)
         if match is None:
             self._send_error(404, f"Not found: {url.path}")
             return
-        key = self.headers.get("x-goog-api-key") or (parse_qs(url.query).get("key") or [""])[0]
-        if key != self.owner.api_key:
-            with self.owner._lock:
-                self.owner.refused_keys += 1
-        if not key:
-            self._send_error(403, "Method doesn't allow unregistered callers. Please use an API Key.")
-            return
-        if key != self.owner.api_key:
-            self._send_error(400, "API key not valid. Please pass a valid API key.")
+        if self._key_refused():
             return
         try:
             body = json.loads(raw)
@@ -291,6 +415,12 @@ class _Handler(FakeHandler):
             self._send_error(400, "Invalid JSON payload received.")
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
+        probe = FakeRequest(-1, match["model"], match["method"], headers, body)
+        if (refused := self._missing_file(probe)) is not None:  # refused before any model reads it
+            with self.owner._lock:
+                self.owner.refused_files.append(refused[1])
+            self._send_error(*refused)
+            return
         request = self.owner.record(lambda i: FakeRequest(i, match["model"], match["method"], headers, body))
         self.owner.answer(request, lambda reply: self._send_reply(request, reply))
 
@@ -323,6 +453,39 @@ class _Handler(FakeHandler):
         self.close_connection = True
 
 
+@dataclass
+class _Upload:
+    mime_type: str
+    size: int
+    display_name: str
+    data: bytes = b""
+    done: bool = False
+
+
+@dataclass
+class StoredFile:
+    """A file uploaded through the Files API."""
+
+    name: str
+    mime_type: str
+    data: bytes
+    display_name: str = ""
+    state: str = "PROCESSING"
+    polls: int = 0
+    deleted: bool = False
+
+    @property
+    def uri(self) -> str:
+        return FILES_URI + self.name
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "displayName": self.display_name, "mimeType": self.mime_type,
+            "sizeBytes": str(len(self.data)), "uri": self.uri, "state": self.state, "source": "UPLOADED",
+            "createTime": "2026-12-05T12:00:00.000000Z", "expirationTime": "2026-12-07T12:00:00.000000Z",
+        }  # fmt: skip
+
+
 class FakeGemini(ModelApiFake[FakeRequest, Reply]):
     """The fake server. `start()` (or `with`) binds 127.0.0.1 on a free port; `url` is the base URL."""
 
@@ -336,8 +499,20 @@ class FakeGemini(ModelApiFake[FakeRequest, Reply]):
         latency: float = 0.0,
         api_key: str = API_KEY,
         ttft: float = 0.0,
+        processing_polls: int = 1,
     ) -> None:
         super().__init__(responder or default_responder, latency=latency, api_key=api_key, ttft=ttft)
+        self.processing_polls = processing_polls
+        """`files.get` reads that answer PROCESSING before the file is ACTIVE."""
+        self.uploads: dict[str, _Upload] = {}
+        self.files: dict[str, StoredFile] = {}
+        """Files uploaded and not deleted, by name (`files/…`)."""
+        self.uploaded: list[StoredFile] = []
+        """Every file uploaded, deleted or not (`deleted`)."""
+        self.refused_files: list[str] = []
+        """The messages of generateContent calls refused for a `fileData` part (not recorded as requests)."""
+        self.file_calls: list[tuple[str, str]] = []
+        """(`GET` | `DELETE`, file name) in arrival order."""
 
     def statuses(self) -> list[int]:
         """The status of every answer, in the order they finished."""

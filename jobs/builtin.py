@@ -172,7 +172,7 @@ def _classification_notice(context: RunContext, params: Any, outcome: BaseModel)
     from services.creative.brand_classification import NO_COPY, ClassificationResult
 
     assert isinstance(outcome, ClassificationResult)
-    if not (outcome.new or (outcome.errors and not outcome.cached)):
+    if not (outcome.new or outcome.over_cap or (outcome.errors and not outcome.cached)):
         return None
     parts = [f"{outcome.with_hook:,} with a hook"]
     if outcome.new > outcome.with_hook:
@@ -186,6 +186,8 @@ def _classification_notice(context: RunContext, params: Any, outcome: BaseModel)
         )
     if outcome.errors:
         parts.append(f"{outcome.errors:,} failed ({'; '.join(outcome.error_samples)})")
+    if outcome.over_cap:  # said every run while it lasts: those ads wait for the cap
+        parts.append(f"{_counted(outcome.over_cap, 'video ad')} not analysed: {outcome.cap_message}")
     return Notice(
         type="classification_finished",
         category="jobs",

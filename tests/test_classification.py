@@ -287,7 +287,7 @@ async def test_model_path_typed_output_partial_failure_and_rules_never_replace_i
     with classifier_agent().override(model=FunctionModel(classify)):
         result = await classify_brand_ads(brand.db, brand_id=brand.id, settings=with_model)
     assert (result.new, result.errors, result.classifier) == (N_ADS - 1, 1, "test")
-    assert result.prompt_version == prompt_version() == "classify_ad-1"
+    assert result.prompt_version == prompt_version() == "classify_ad-2"
     async with brand.db.as_owner() as conn:
         cur = await conn.execute("select name from meta_ads where meta_ad_id = %s", (failing,))
         failed = await cur.fetchone()

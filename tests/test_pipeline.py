@@ -19,10 +19,14 @@ from uuid import UUID
 import psycopg
 import pytest
 from pydantic import SecretStr
+from pydantic_ai import models
 
 from agent.runner import run_turn
 from db.pool import Caller, Database
+from fakes import gemini_api
+from fakes.gemini_api import FakeGemini
 from fakes.meta_graph import FakeGraph
+from fakes.videos import make_video
 from jobs import api as jobs_api
 from jobs.registry import job_type_named
 from jobs.runs import validated_params
@@ -37,6 +41,7 @@ from settings import Settings, get_settings
 from tests.cli_helpers import run_cli
 from tests.test_assets import MediaServer, _bytes
 from tests.test_jobs import fast_settings, wait_for, worker
+from tests.test_video_analysis import answer, gemini_says
 
 TOKEN = "EAAB-pipeline-token-" + uuid.uuid4().hex
 APP_ID, APP_SECRET = "4455667788", "app-secret-" + uuid.uuid4().hex
@@ -465,3 +470,41 @@ async def test_a_schedule_saved_with_auto_classify_still_runs_after_the_upgrade(
         job_type_named("meta_sync"), schedule["params"], organization_id=shop.org, brand_id=shop.brands[fern]
     )
     assert params.model_dump() == {"brand_id": shop.brands[fern], "days": 3, "ads_only": False}
+
+
+async def test_with_a_gemini_key_the_worker_analyses_each_synced_video_ad_from_its_video(
+    shop: Shop, tmp_path: Path
+) -> None:
+    reed = list(shop.brands)[2]
+    account = shop.accounts[reed]
+    videos = {}  # real MP4s on the media server, where Meta's `source` points
+    for ad_id in shop.fake.ad_ids(account):
+        video_id = shop.fake.ad(ad_id)["creative"].get("video_id")
+        if video_id:
+            data = make_video(tmp_path / f"{video_id}.mp4").read_bytes()
+            shop.media.files[f"/videos/{video_id}.mp4"] = (data, "video/mp4")
+            videos[ad_id] = data
+    assert videos
+    await shop.link(reed)
+    synced = await shop.sync().run(reed, today=TODAY, ads_only=True)
+    assert synced.ok
+    download, classification = await shop.runs(reed)
+    with models.override_allow_model_requests(True), FakeGemini(responder=gemini_says(answer())) as gemini:
+        settings = shop.settings.model_copy(
+            update={"viraltracker_model": "google:gemini-2.5-flash", "gemini_base_url": gemini.url,
+                    "gemini_api_key": SecretStr(gemini_api.API_KEY)}
+        )  # fmt: skip
+        async with worker(shop.db, settings, meta_client_factory=shop.client):
+            await wait_for(shop.db, download["id"], {"succeeded", "failed"}, within=30)
+            classified = await wait_for(shop.db, classification["id"], {"succeeded", "failed"}, within=30)
+    assert classified["status"] == "succeeded", classified["error"]
+    sent = sorted(data for request in gemini.requests for mime, data in request.images if mime == "video/mp4")
+    assert sent == sorted(videos.values())  # each video ad its own video, inline
+    async with shop.db.as_owner() as conn:
+        cur = await conn.execute(
+            "select meta_ad_id, media_analysis, media_seconds from ad_creative_classifications where brand_id = %s",
+            (shop.brands[reed],),
+        )
+        rows = {r["meta_ad_id"]: r for r in await cur.fetchall()}
+    assert {ad_id for ad_id, r in rows.items() if r["media_analysis"] == "video"} == set(videos)
+    assert {rows[ad_id]["media_seconds"] for ad_id in videos} == {4.0}

@@ -194,6 +194,12 @@ async def deep_analysis(
         if fetched is not None:
             async with deps.db.as_user(deps.caller) as conn:
                 stored = await deep_service.stored_ad_image(conn, meta_ad_id=result.meta_ad_id)
+    storage = storage_for(deps.settings)
+    result.storyboard_frames = [  # the storyboard as a strip of frames, each with its times
+        (f"{deep_service.scene_label(beat)}", storage.locate(beat["frame"]))
+        for beat in result.storyboard
+        if beat.get("frame")
+    ]
     if stored is None:
         return WithImages(result)
     path, media_type = stored

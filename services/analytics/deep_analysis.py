@@ -23,6 +23,30 @@ class Hook(BaseModel):
     type: str
     text: str
     category: str | None
+    at: float | None = None
+    """Second it starts in the video, when the video was analysed."""
+
+
+class TranscriptLine(BaseModel):
+    start: float
+    end: float
+    text: str
+
+
+def _secs(t: float | None) -> str:
+    return "?" if t is None else f"{t:g} s"
+
+
+def _span(start: float | None, end: float | None) -> str:
+    if end is None:
+        return _secs(start)
+    return f"{'?' if start is None else f'{start:g}'}–{end:g} s"
+
+
+_SEEN = {
+    "frames": "Analysed from keyframes (0–3 s and scene changes; no sound): the transcript is unavailable.",
+    "copy": "The video itself was not analysed: hooks and claims come from the copy and thumbnail.",
+}
 
 
 class DailyPoint(BaseModel):
@@ -55,7 +79,12 @@ class DeepAnalysisResult(InCurrency, Presentable):
     angles: list[str]
     claims: list[str]
     transcript: str | None
+    transcript_lines: list[TranscriptLine] = []
+    media_analysis: str | None = None
+    """What the classifier saw of a video ad: video, frames (keyframes, no sound) or copy (not analysed)."""
     storyboard: list[dict[str, Any]]
+    storyboard_frames: list[tuple[str, ServerFile]] = []
+    """Each scene's stored frame with its times, filled in by the tool: the storyboard as a strip."""
     congruence_score: float | None
     congruence: list[DimensionCheck]
     performance: AdMetrics | None
@@ -74,11 +103,14 @@ class DeepAnalysisResult(InCurrency, Presentable):
         return tables
 
     def as_images(self) -> list[tuple[str, str]]:
-        """The ad's creative: its stored thumbnail, else Meta's (a demo's placeholder address is no picture)."""
-        if self.image_file:
-            return [(self.ad_name, self.image_file)]
+        """The ad's creative (its stored thumbnail, else Meta's: a demo's placeholder address is no
+        picture), then the storyboard's frames, each named by its times and scene."""
         url = self.thumbnail_url
-        return [(self.ad_name, url)] if url and _real(url) else []
+        if self.image_file:
+            creative = [(self.ad_name, self.image_file)]
+        else:
+            creative = [(self.ad_name, url)] if url and _real(url) else []
+        return creative + list(self.storyboard_frames)
 
     def as_card(self) -> str:
         """The ad at a glance: what it is, what it says, how it is classified, how it matches its page
@@ -108,14 +140,17 @@ class DeepAnalysisResult(InCurrency, Presentable):
         if not self.classified:
             lines += ["_Not classified yet: no hooks, awareness or congruence._", ""]
         if self.hooks:
-            lines.append("**Hooks**")
+            lines.append("**Hooks**" + (" (first 3 seconds)" if self.media_analysis in _TIMED else ""))
             lines += [
                 f"- {h.type.capitalize()}"
+                + (f" at {h.at:g} s" if h.at is not None else "")
                 + (f" ({h.category.replace('_', ' ')})" if h.category else "")
                 + f": “{h.text}”"
                 for h in self.hooks
             ]
             lines.append("")
+        if self.format == "video" and self.media_analysis in _SEEN:  # unknown for older rows: not said
+            lines += [f"_{_SEEN[self.media_analysis]}_", ""]
         if self.awareness_level:
             lines += [f"**Awareness** {self.awareness_level.replace('_', ' ')}", ""]
         if self.congruence:
@@ -136,11 +171,20 @@ class DeepAnalysisResult(InCurrency, Presentable):
         return "\n".join(lines).strip() + "\n"
 
     def as_panels(self) -> list[tuple[str, str]]:
-        """The transcript and the storyboard, beat by beat."""
-        panels = [("Transcript", self.transcript)] if self.transcript else []
+        """The transcript (line by line with its times) and the storyboard, scene by scene."""
+        panels = []
+        if self.transcript_lines:
+            timed = "\n".join(
+                f"- {_span(line.start, line.end)} — {line.text}" for line in self.transcript_lines
+            )
+            panels.append(("Transcript", timed))
+        elif self.transcript:
+            panels.append(("Transcript", self.transcript))
+        elif self.media_analysis == "frames":
+            panels.append(("Transcript", "Unavailable: the model saw keyframes, not the sound."))
         if self.storyboard:
             beats = "\n".join(
-                f"- {beat.get('t', '?')}s — {beat.get('scene', '')}"
+                f"- {_span(beat.get('t'), beat.get('end'))} — {beat.get('scene', '')}"
                 + (f" (overlay: {beat['text_overlay']})" if beat.get("text_overlay") else "")
                 for beat in self.storyboard
             )
@@ -156,6 +200,7 @@ def _real(url: str | None) -> bool:
     return not host.endswith(".invalid")
 
 
+_TIMED = ("video", "frames")
 _CARD_METRICS = ["spend", "purchases", "purchase_value", "roas", "cpa", "ctr"]
 _VIDEO_METRICS = ["hook_rate", "hold_rate"]
 _SHOWN_METRICS = ["spend", "impressions", "link_clicks", "purchases", "purchase_value", "ctr", "cpc", "cpm",
@@ -267,7 +312,9 @@ async def deep_analysis(conn: Conn, *, brand: BrandRef, window: Window, ad: str)
         for kind in ("spoken", "overlay", "visual"):
             h = (cls["hooks"] or {}).get(kind)
             if h:
-                hooks.append(Hook(type=kind, text=str(h.get("text") or ""), category=h.get("category")))
+                hooks.append(
+                    Hook(type=kind, text=str(h.get("text") or ""), category=h.get("category"), at=h.get("at"))
+                )
     parts = [f"'{row['name']}' ({row['meta_ad_id']}), a {row['format']} ad of {brand.name}."]
     if performance is not None:
         parts.append(
@@ -289,6 +336,14 @@ async def deep_analysis(conn: Conn, *, brand: BrandRef, window: Window, ad: str)
             parts.append(
                 f'Opens with a {hooks[0].category or "uncategorised"} {hooks[0].type} hook: "{hooks[0].text}".'
             )
+        if cls["media_analysis"] in _TIMED and hooks:
+            parts.append(
+                "Its first 3 seconds: "
+                + "; ".join(f'{h.type} at {_secs(h.at)} "{h.text}"' for h in hooks)
+                + "."
+            )
+        if row["format"] == "video" and cls["media_analysis"] in _SEEN:
+            parts.append(_SEEN[cls["media_analysis"]])
         if cls["awareness_level"]:
             parts.append(f"Awareness level: {cls['awareness_level'].replace('_', ' ')}.")
     return DeepAnalysisResult(
@@ -311,6 +366,8 @@ async def deep_analysis(conn: Conn, *, brand: BrandRef, window: Window, ad: str)
         angles=_strings(cls["angles"]) if cls else [],
         claims=_strings(cls["claims"]) if cls else [],
         transcript=cls["transcript"] if cls else None,
+        transcript_lines=[TranscriptLine(**line) for line in cls["transcript_lines"] or []] if cls else [],
+        media_analysis=cls["media_analysis"] if cls else None,
         storyboard=list(cls["storyboard"] or []) if cls else [],
         congruence_score=cls["congruence_score"] if cls else None,
         congruence=dimension_checks(cls["congruence_components"]) if cls else [],
@@ -318,3 +375,8 @@ async def deep_analysis(conn: Conn, *, brand: BrandRef, window: Window, ad: str)
         daily=daily,
         summary=" ".join(parts),
     )
+
+
+def scene_label(beat: dict[str, Any]) -> str:
+    """A storyboard scene's caption under its frame: "1.5–3.2 s · The serum bottle"."""
+    return f"{_span(beat.get('t'), beat.get('end'))} · {beat.get('scene', '')}"

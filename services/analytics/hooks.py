@@ -147,6 +147,8 @@ class HookRow(AdMetrics):
     hook_type: str
     hook_text: str
     hook_category: str | None
+    hook_at: float | None = None
+    """Second the hook starts, when the video was analysed (spoken words, on-screen text, visual)."""
 
 
 class TopHooksResult(InCurrency, Presentable):
@@ -162,7 +164,8 @@ class TopHooksResult(InCurrency, Presentable):
 
     def as_tables(self) -> list[Table]:
         extra = [m for m in ("hook_rate", "hold_rate", "ctr", "roas") if m != self.metric]
-        columns = ["hook_text", "hook_category", "hook_type", "ad_name", "spend", self.metric, *extra]
+        timed = ["hook_at"] if any(r.hook_at is not None for r in self.rows) else []
+        columns = ["hook_text", "hook_category", "hook_type", *timed, "ad_name", "spend", self.metric, *extra]
         return [
             table_of(
                 f"Top hooks by {in_words(self.metric)} — {self.brand}, {self.window.label}",
@@ -272,6 +275,7 @@ async def top_hooks(
             hook_type=str(raw["hook_kind"]),
             hook_text=str((raw["hook"] or {}).get("text") or ""),
             hook_category=(raw["hook"] or {}).get("category"),
+            hook_at=(raw["hook"] or {}).get("at"),
         )
         for raw in result["rows"]
     ]
@@ -281,7 +285,8 @@ async def top_hooks(
         summary = (
             f"Top {len(rows)} hooks for {brand.name} by {metric} in {window.described}"
             f", {scope} with at least {format_money(min_spend, whole=True)} spend. "
-            f'Best: "{best.hook_text}" ({best.hook_category or "uncategorised"}, {best.hook_type}) on '
+            f'Best: "{best.hook_text}" ({best.hook_category or "uncategorised"}, {best.hook_type}'
+            f"{'' if best.hook_at is None else f' at {best.hook_at:g} s'}) on "
             f"'{best.ad_name}' at {format_metric(metric, getattr(best, metric))} on {format_money(best.spend)} spend. "
             f"{gate_text} Formula: {formula(metric)}."
         )

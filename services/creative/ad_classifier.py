@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from pydantic_ai import Agent, ImageUrl, UserContent
+from pydantic_ai import Agent, ImageUrl, ModelRetry, RunContext, UserContent, capture_run_messages
+from pydantic_ai.exceptions import UnexpectedModelBehavior
+from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.models import Model
 
 from prompts import load_prompt
+from services.creative.answer_checks import Seen, answer_problems, without_sound
 from services.meta.media import url_identity
 
 OFFLINE_MODEL = "offline-rules"
@@ -45,9 +50,14 @@ Status = Literal["aligned", "weak", "missing"]
 # -- the classification ---------------------------------------------------------------------------
 
 
+Seconds = Annotated[float, Field(ge=0)]
+ClaimPlace = Literal["spoken", "on_screen", "copy", "landing_page"]
+
+
 class Hook(BaseModel):
     text: str
     category: HookCategory | None = None
+    at: Seconds | None = Field(default=None, description="Second the hook starts in a video")
 
 
 class Hooks(BaseModel):
@@ -66,8 +76,21 @@ class CongruenceComponent(BaseModel):
 
 class StoryboardBeat(BaseModel):
     t: float = Field(ge=0, description="Start, in seconds")
+    end: Seconds | None = Field(default=None, description="End, in seconds")
     scene: str
     text_overlay: str | None = None
+
+
+class TranscriptLine(BaseModel):
+    start: Seconds
+    end: Seconds
+    text: str
+
+
+class ClaimSource(BaseModel):
+    claim: str
+    where: ClaimPlace
+    at: Seconds | None = Field(default=None, description="Second it is said or shown in a video")
 
 
 class AdClassification(BaseModel):
@@ -79,7 +102,9 @@ class AdClassification(BaseModel):
     angles: list[str] = Field(default_factory=list)
     claims: list[str] = Field(default_factory=list)
     congruence_components: list[CongruenceComponent] = Field(default_factory=list)
+    claim_sources: list[ClaimSource] = Field(default_factory=list)
     transcript: str | None = None
+    transcript_lines: list[TranscriptLine] = Field(default_factory=list)
     storyboard: list[StoryboardBeat] = Field(default_factory=list)
 
     def congruence_score(self) -> float | None:
@@ -121,6 +146,13 @@ class AdInput(BaseModel):
     product_description: str | None = None
     destination_url: str | None = None
     landing_page: LandingPage | None = None
+    video_path: str | None = None
+    """Where the downloaded video is in storage (`ad_assets`), when it was downloaded."""
+    video_sha256: str | None = None
+    video_content_type: str | None = None
+    thumbnail_path: str | None = None
+    """The downloaded thumbnail in storage, when it is one a model reads (type and size)."""
+    thumbnail_content_type: str | None = None
 
     @property
     def text(self) -> str:
@@ -146,6 +178,8 @@ class AdInput(BaseModel):
             "product": [self.product_name or "", self.product_description or ""],
             "landing_page": [lp.url, lp.content_hash or lp.title or ""] if lp else self.destination_url,
         }
+        if self.video_sha256:  # the downloaded file: identical bytes are one analysis, new bytes another
+            canonical["video_file"] = self.video_sha256
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
     def page_text(self) -> str:
@@ -155,8 +189,8 @@ class AdInput(BaseModel):
             parts += [lp.title, lp.text, *lp.benefits]
         return " ".join(p for p in parts if p)
 
-    def describe(self) -> str:
-        """The ad as the model reads it."""
+    def describe(self, seen: str | None = None) -> str:
+        """The ad as the model reads it; `seen` says what of a video is attached."""
         lines = [
             f"Ad {self.meta_ad_id}: {self.name} ({self.format})",
             f"Primary text: {self.ad_copy or '(none)'}",
@@ -165,7 +199,8 @@ class AdInput(BaseModel):
         ]
         if self.format == "video":
             lines.append(
-                "Media: a video ad; its thumbnail is attached when available (the video itself is not)."
+                "Media: a video ad; "
+                + (seen or "its thumbnail is attached when available (the video itself is not).")
             )
         if self.product_name:
             lines.append(f"Product: {self.product_name}. {self.product_description or ''}".strip())
@@ -190,20 +225,73 @@ def prompt_version() -> str:
     return load_prompt("classify_ad").version
 
 
+@dataclass
+class Checks:
+    """What one run's answer is checked against (`answer_checks`), and the problems last found."""
+
+    duration: float | None = None
+    seen: Seen = "copy"
+    problems: list[str] = field(default_factory=list)
+
+
 @cache
-def classifier_agent() -> Agent[None, AdClassification]:
-    """Declared once; the model is chosen per run (settings), so tests can override it."""
-    return Agent(
+def classifier_agent() -> Agent[Checks, AdClassification]:
+    """Declared once; the model is chosen per run (settings), so tests can override it. An answer that
+    fails the checks is sent back once with its problems (one output retry), then the run fails."""
+    agent = Agent(
         output_type=AdClassification,
+        deps_type=Checks,
         instructions=load_prompt("classify_ad").text,
         name="ad_classifier",
-        retries=2,
+        retries={"tools": 2, "output": 1},
     )
 
+    @agent.output_validator
+    def checked(ctx: RunContext[Checks], answer: AdClassification) -> AdClassification:
+        if ctx.deps.seen == "frames":  # no sound: a transcript would be a guess
+            answer = without_sound(answer)
+        ctx.deps.problems = answer_problems(answer, duration=ctx.deps.duration, seen=ctx.deps.seen)
+        if ctx.deps.problems:
+            raise ModelRetry("Correct these and answer again: " + "; ".join(ctx.deps.problems) + ".")
+        return answer
 
-async def classify_with_model(ad: AdInput, *, model: str) -> AdClassification:
-    content: list[UserContent] = [ad.describe()]
-    if ad.thumbnail_url and ad.thumbnail_url.startswith("https://"):
-        content.append(ImageUrl(url=ad.thumbnail_url))
-    result = await classifier_agent().run(content, model=model, timeout=MODEL_TIMEOUT)
-    return result.output
+    return agent
+
+
+class AnswerRefused(Exception):
+    """The answer failed the checks twice; `reason` says how, `tokens` what the tries used."""
+
+    def __init__(self, reason: str, tokens: tuple[int, int]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.tokens = tokens
+
+
+async def classify_with_model(
+    ad: AdInput,
+    *,
+    model: Model | str,
+    content: list[UserContent] | None = None,
+    checks: Checks | None = None,
+    time_limit: float = MODEL_TIMEOUT,
+) -> tuple[AdClassification, tuple[int, int]]:
+    """The model's checked classification of the ad and the (input, output) tokens it used. `content`
+    replaces the default message (the ad's description and its https thumbnail)."""
+    if content is None:
+        content = [ad.describe()]
+        if ad.thumbnail_url and ad.thumbnail_url.startswith("https://"):
+            content.append(ImageUrl(url=ad.thumbnail_url))
+    checks = checks or Checks()
+    with capture_run_messages() as messages:
+        try:
+            result = await classifier_agent().run(content, model=model, deps=checks, timeout=time_limit)
+        except UnexpectedModelBehavior:
+            if not checks.problems:
+                raise
+            raise AnswerRefused("; ".join(checks.problems), _tokens(messages)) from None
+    return result.output, _tokens(messages)
+
+
+def _tokens(messages: list[ModelMessage]) -> tuple[int, int]:
+    answers = [m for m in messages if isinstance(m, ModelResponse)]
+    return sum(m.usage.input_tokens for m in answers), sum(m.usage.output_tokens for m in answers)

@@ -8,8 +8,6 @@ source (Meta sync, CSV import, demo). Runs as the service role (a job); tenancy 
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -17,35 +15,34 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, computed_field
 
-from core.errors import NotFound, UserFacingError
-from db.jsonb import jsonb
+from core.errors import NotFound
 from db.pool import Database
 from services.creative.ad_classifier import (
     OFFLINE_MODEL,
     OFFLINE_VERSION,
-    AdClassification,
     AdInput,
     LandingPage,
-    classify_with_model,
     prompt_version,
 )
-from services.creative.rules_classifier import classify_offline
-from services.llm.model_choice import configured_model
+from services.creative.classify_batch import COLUMNS, classify_all
+from services.llm.model_choice import chat_model, configured_model
+from services.meta.media import url_identity
 from services.meta.rows import canonical_url
 from settings import Settings
 
-log = logging.getLogger(__name__)
-
 Progress = Callable[[str, float], None]
-MODEL_CONCURRENCY = 4  # model calls at a time
-BATCH = 50  # ads classified, then written in one transaction
 MAX_ERROR_SAMPLES = 5
 
 _ADS_SQL = """
 select a.meta_ad_id, a.name, a.format, a.ad_copy, a.headline, a.thumbnail_url, a.video_id, a.video_url,
        d.url as destination_url, p.id as product_id, p.name as product_name, p.description as product_description,
-       latest.source as latest_source, latest.input_hash as latest_hash, latest.prompt_version as latest_version
+       latest.source as latest_source, latest.input_hash as latest_hash, latest.prompt_version as latest_version,
+       v.path as video_path, v.sha256 as video_sha256, v.content_type as video_content_type,
+       v.media_key as video_key, img.path as thumbnail_path, img.content_type as thumbnail_content_type
 from meta_ads a
+left join ad_assets v on v.meta_ad_id = a.meta_ad_id and v.kind = 'video'
+left join ad_assets img on img.meta_ad_id = a.meta_ad_id and img.kind = 'image'
+  and img.content_type in ('image/jpeg', 'image/png', 'image/gif', 'image/webp') and img.bytes <= 5242880 -- 5 MB: Anthropic's image limit
 left join lateral (select url from meta_ad_destinations d where d.meta_ad_id = a.meta_ad_id
                    order by d.created_at, d.canonical_url limit 1) d on true
 left join lateral (select p.id, p.name, p.description from meta_ad_product_matches m
@@ -59,25 +56,12 @@ left join lateral (select s.spend_cents from meta_ads_cumulative s where s.meta_
 where a.brand_id = %(brand_id)s
 order by coalesce(spend.spend_cents, 0) desc, a.meta_ad_id
 """
-_COLUMNS = (
-    "source, model, format, awareness_level, congruence_score, congruence_components, hooks, benefits,"
-    " angles, claims, transcript, storyboard, landing_page_id"
-)
-_INSERT = f"""
-insert into ad_creative_classifications (meta_ad_id, brand_id, organization_id, input_hash, prompt_version,
-  {_COLUMNS})
-values (%(meta_ad_id)s, %(brand_id)s, %(organization_id)s, %(input_hash)s, %(prompt_version)s, %(source)s,
-  %(model)s, %(format)s, %(awareness_level)s, %(congruence_score)s, %(congruence_components)s, %(hooks)s,
-  %(benefits)s, %(angles)s, %(claims)s, %(transcript)s, %(storyboard)s, %(landing_page_id)s)
-on conflict (meta_ad_id, input_hash, prompt_version) do update set
-  {", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _COLUMNS.split(","))}, classified_at = now()
-"""
 # Reuse: the same input already classified for another of the brand's ads (a creative duplicated
 # across ad sets), or this ad's own older row for the input it has again (made the latest).
 _COPY = f"""
 insert into ad_creative_classifications (meta_ad_id, brand_id, organization_id, input_hash, prompt_version,
-  {_COLUMNS})
-select %(meta_ad_id)s, brand_id, organization_id, input_hash, prompt_version, {_COLUMNS}
+  {COLUMNS})
+select %(meta_ad_id)s, brand_id, organization_id, input_hash, prompt_version, {COLUMNS}
 from ad_creative_classifications
 where brand_id = %(brand_id)s and input_hash = %(input_hash)s and prompt_version = %(prompt_version)s
 order by classified_at desc limit 1
@@ -105,11 +89,16 @@ class ClassificationResult(BaseModel):
     """Ads skipped because the offline rules had no copy or headline to read."""
     no_copy_names: list[str] = Field(default_factory=list)
     """The first few of those ads' names (`NO_COPY_NAMES`)."""
+    over_cap: int = 0
+    """Video ads not analysed because the organization's monthly video minutes are used up."""
+    cap_message: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> str:
-        if not (self.new or self.cached or self.skipped or self.errors or self.left_for_later):
+        if not (
+            self.new or self.cached or self.skipped or self.errors or self.left_for_later or self.over_cap
+        ):
             return (
                 f"{self.brand} has no ads to classify yet: link its Meta ad account (/meta_account or"
                 " /connect_meta) and sync, or import an Ads Manager export (viraltracker import meta-csv)."
@@ -128,6 +117,8 @@ class ClassificationResult(BaseModel):
         text = "; ".join(parts) + "."
         if self.no_copy:
             text += f" No copy to read: {self.no_copy_listed()}."
+        if self.over_cap:
+            text += f" {self.over_cap} video {'ad' if self.over_cap == 1 else 'ads'} not analysed: {self.cap_message}."
         if self.errors:
             text += f" {self.errors} failed: " + "; ".join(self.error_samples) + "."
         return text
@@ -189,8 +180,13 @@ async def _inputs(
                 id=page["id"], url=page["url"], title=page["title"], text=(page["raw_markdown"] or "")[:8000],
                 benefits=[str(b) for b in page["benefits"] or []], content_hash=page["content_hash"],
             )  # fmt: skip
+        # The downloaded file, when it is of the ad's current video (the downloads key it the same way).
+        video_key = f"video:{row['video_id']}" if row["video_id"] else url_identity(row["video_url"] or "")
+        downloaded = row["format"] == "video" and row["video_path"] and row["video_key"] == video_key
         ad = AdInput(
             **{k: row[k] for k in ("meta_ad_id", "name", "format", "ad_copy", "headline", "thumbnail_url")},
+            **{k: row[k] if downloaded else None for k in ("video_path", "video_sha256", "video_content_type")},
+            thumbnail_path=row["thumbnail_path"], thumbnail_content_type=row["thumbnail_content_type"],
             video_id=row["video_id"], video_url=row["video_url"], brand_name=brand["name"],
             brand_voice=brand["brand_voice_tone"], product_name=row["product_name"],
             product_description=row["product_description"], destination_url=row["destination_url"],
@@ -258,7 +254,12 @@ async def classify_brand_ads(
         known_hashes.add(digest)
     result.skipped, result.skip_reasons = sum(skips.values()), dict(skips)
     result.no_copy = skips[NO_COPY]
-    await _classify_all(db, todo, brand, model, version, result, progress)
+    engine = None if model is None else chat_model(settings)
+    done = await classify_all(db, todo, brand=brand, model=engine, version=version, progress=progress,
+                              settings=settings)  # fmt: skip
+    result.new, result.with_hook, result.errors = done.new, done.with_hook, done.errors
+    result.over_cap, result.cap_message = done.over_cap, done.cap_message
+    result.error_samples = done.errors_said[:MAX_ERROR_SAMPLES]
     if reuse:  # after the run: a duplicate may reuse what this run just classified
         async with db.as_service() as conn:
             for params in reuse:
@@ -274,58 +275,3 @@ async def classify_brand_ads(
     if progress is not None:
         progress(f"Classified ads for {brand['name']}", 1.0)
     return result
-
-
-async def _classify_all(
-    db: Database,
-    todo: list[tuple[AdInput, str]],
-    brand: dict[str, Any],
-    model: str | None,
-    version: str,
-    result: ClassificationResult,
-    progress: Progress | None,
-) -> None:
-    gate = asyncio.Semaphore(MODEL_CONCURRENCY)
-
-    async def one(ad: AdInput) -> AdClassification | str:
-        if model is None:
-            return classify_offline(ad)
-        async with gate:
-            try:
-                return await classify_with_model(ad, model=model)
-            except UserFacingError as error:
-                return error.message
-            except Exception as error:  # one ad's failure is counted and described; the others go on
-                log.warning("classifying ad %s failed", ad.meta_ad_id, exc_info=True)
-                return f"{type(error).__name__}: {str(error)[:200]}"
-
-    for start in range(0, len(todo), BATCH):
-        batch = todo[start : start + BATCH]
-        outcomes = await asyncio.gather(*(one(ad) for ad, _ in batch))
-        rows = []
-        for (ad, digest), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, str):
-                result.errors += 1
-                if len(result.error_samples) < MAX_ERROR_SAMPLES:
-                    result.error_samples.append(f"{ad.name} ({ad.meta_ad_id}): {outcome}")
-                continue
-            hooks = outcome.hooks
-            if hooks.spoken or hooks.overlay or hooks.visual:
-                result.with_hook += 1
-            data = outcome.model_dump()
-            rows.append({
-                **{k: data[k] for k in ("awareness_level", "transcript")},
-                **{k: jsonb(data[k]) for k in ("congruence_components", "hooks", "benefits", "angles", "claims",
-                                                "storyboard")},
-                "meta_ad_id": ad.meta_ad_id, "brand_id": brand["id"], "organization_id": brand["organization_id"],
-                "input_hash": digest, "prompt_version": version, "source": "offline" if model is None else "model",
-                "model": model or OFFLINE_MODEL, "format": ad.format, "congruence_score": outcome.congruence_score(),
-                "landing_page_id": ad.landing_page.id if ad.landing_page else None,
-            })  # fmt: skip
-        if rows:
-            async with db.as_service() as conn, conn.cursor() as cur:
-                await cur.executemany(_INSERT, rows)
-            result.new += len(rows)
-        if progress is not None:
-            done = start + len(batch)
-            progress(f"Classified {done} of {len(todo)} ads for {brand['name']}", done / len(todo))
