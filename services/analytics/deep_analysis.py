@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.errors import Ambiguous, NotFound
 from db.pool import Conn
@@ -79,11 +79,11 @@ class DeepAnalysisResult(InCurrency, Presentable):
     angles: list[str]
     claims: list[str]
     transcript: str | None
-    transcript_lines: list[TranscriptLine] = []
+    transcript_lines: list[TranscriptLine] = Field(default_factory=list)
     media_analysis: str | None = None
     """What the classifier saw of a video ad: video, frames (keyframes, no sound) or copy (not analysed)."""
     storyboard: list[dict[str, Any]]
-    storyboard_frames: list[tuple[str, ServerFile]] = []
+    storyboard_frames: list[tuple[str, ServerFile]] = Field(default_factory=list)
     """Each scene's stored frame with its times, filled in by the tool: the storyboard as a strip."""
     congruence_score: float | None
     congruence: list[DimensionCheck]
