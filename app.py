@@ -15,6 +15,7 @@ import chainlit as cl
 import chainlit.server as chainlit_server
 from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
+from chainlit.data.storage_clients.base import BaseStorageClient
 from chainlit.emitter import ChainlitEmitter
 from chainlit.input_widget import InputWidget, Select
 from chainlit.session import WebsocketSession
@@ -29,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 
 from agent import chainlit_tuning
 from agent.build import configured_model
-from agent.chat_storage import LocalChatStorage
+from agent.chat_storage import DatabaseChatStorage, LocalChatStorage
 from agent.chat_ui import ACTION, ChainlitListener, forget_once
 from agent.history import HistoryDataLayer, make_data_layer
 from agent.live import NotificationFeed, toast_text
@@ -146,8 +147,14 @@ async def shutdown() -> None:
 @cl.data_layer
 def data_layer() -> HistoryDataLayer:
     settings = get_settings()
-    storage = LocalChatStorage(settings.viraltracker_home / "storage" / "chat")
-    return make_data_layer(resolve_database_url(settings), storage_provider=storage)
+    url = resolve_database_url(settings)
+    # Several app processes share one DATABASE_URL: what one stores, the others must read.
+    storage: BaseStorageClient = (
+        DatabaseChatStorage(url)
+        if settings.database_url
+        else LocalChatStorage(settings.viraltracker_home / "storage" / "chat")
+    )
+    return make_data_layer(url, storage_provider=storage)
 
 
 DATABASE_UNAVAILABLE = DatabaseUnavailable.MESSAGE
