@@ -238,7 +238,9 @@ def service(database_url: str, demo: Any) -> Iterator[Service]:
                 )
             elif command[:2] == ["viraltracker", "worker"]:
                 workers += 1
-                processes[f"worker{workers}"] = start(f"worker{workers}", [CLI, *command[1:]])
+                # One addition: a queue of their own, so they run no job other test modules left queued.
+                own_queue = ["--queues", "scale-out-test"]
+                processes[f"worker{workers}"] = start(f"worker{workers}", [CLI, *command[1:], *own_queue])
             else:
                 assert command[:2] == ["haproxy", "-f"]
                 deadline = time.monotonic() + STARTUP_SECONDS
