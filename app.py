@@ -96,7 +96,10 @@ async def notification_feed() -> NotificationFeed:
     if _feed is None:
         # LISTEN needs a direct or session-mode connection: the jobs' URL where one is set.
         _feed = NotificationFeed(
-            await database(), deliver=toast_to_session, url=get_settings().jobs_database_url
+            await database(),
+            deliver=toast_to_session,
+            url=get_settings().jobs_database_url,
+            sessions_ended=sessions_ended,
         )
     return _feed
 
@@ -314,10 +317,15 @@ async def on_logout(request: Request, response: Response) -> Response | dict[str
         except DATABASE_DOWN:
             # Not logged out on the server: say so, and keep the cookie (no half-done logout).
             return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503)
-        session_versions.forget(user_id)
-        assert claims is not None
-        await close_sockets(chainlit_server.sio, identifier=str(claims.get("identifier")))
+        await sessions_ended(user_id)
     return {"success": True}
+
+
+async def sessions_ended(user_id: UUID) -> None:
+    """The person logged out (here, or on another app process: the feed hears it): their open chats
+    in this process close, and their next request reads the new session version."""
+    session_versions.forget(user_id)
+    await close_sockets(chainlit_server.sio, user_id=user_id)
 
 
 def current_caller() -> Caller:

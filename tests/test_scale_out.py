@@ -471,8 +471,8 @@ async def test_a_notification_pops_up_in_open_chats_on_every_process(
             async with db.as_owner() as conn:
                 cur = await conn.execute(
                     "select count(*) as n from pg_stat_activity where datname = current_database()"
-                    " and query = %s",
-                    (f"listen {notifications.CHANNEL}",),
+                    " and query like %s",
+                    (f"listen {notifications.CHANNEL}%",),
                 )
                 return (await cur.fetchone() or {})["n"] >= 2
 
@@ -493,6 +493,40 @@ async def test_a_notification_pops_up_in_open_chats_on_every_process(
                 return toast in chat.toasts
 
             await until(shown, "the toast")
+
+
+async def test_a_logout_on_one_process_closes_the_persons_chats_on_the_other(
+    service: Service, db: Database, people: Callable[[str], Person]
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    email, password = f"lou.{tag}@scale.example", f"pw-{tag}"
+    async with db.as_owner() as conn:
+        org = await create_organization(conn, name=f"Logout Co {tag}")
+        await add_user(conn, email=email, organization_id=org, password=password)
+    laptop = await people("app1").sign_in(email, password)
+    phone = await people("app2").sign_in(email, password)
+    async with phone.chat() as chat:
+
+        async def listening() -> bool:
+            async with db.as_owner() as conn:
+                cur = await conn.execute(
+                    "select count(*) as n from pg_stat_activity where datname = current_database()"
+                    " and query like %s",
+                    (f"listen {notifications.CHANNEL}%",),
+                )
+                return (await cur.fetchone() or {})["n"] >= 1
+
+        await until(listening, "app2's listener")
+        assert chat.client.connected
+        logout = await laptop.http.post("/logout", headers={"Origin": service.url})
+        assert logout.status_code == 200, logout.text
+
+        async def closed() -> bool:
+            return not chat.client.connected
+
+        await until(closed, "the chat on app2 closed")
+    refused = await phone.http.get("/user")
+    assert refused.status_code == 401
 
 
 def slack_event(event: dict[str, str], *, event_id: str) -> str:
