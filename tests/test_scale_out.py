@@ -389,6 +389,17 @@ async def until(check: Any, what: str) -> Any:
     return found
 
 
+async def listeners(db: Database, at_least: int) -> bool:
+    """Whether that many app processes listen for notifications (and logouts): their LISTEN
+    connections show in the server's activity."""
+    async with db.as_owner() as conn:
+        cur = await conn.execute(
+            "select count(*) as n from pg_stat_activity where datname = current_database() and query like %s",
+            (f"listen {notifications.CHANNEL}%",),
+        )
+        return bool((await cur.fetchone() or {})["n"] >= at_least)
+
+
 # -- the behaviours ----------------------------------------------------------------------------------
 
 
@@ -466,17 +477,7 @@ async def test_a_notification_pops_up_in_open_chats_on_every_process(
     one = await people("app1").sign_in(email, password)
     two = await people("app2").sign_in(email, password)
     async with one.chat() as on_app1, two.chat() as on_app2:
-        # Each process's listener is up once its LISTEN connection shows in the server's activity.
-        async def listeners() -> bool:
-            async with db.as_owner() as conn:
-                cur = await conn.execute(
-                    "select count(*) as n from pg_stat_activity where datname = current_database()"
-                    " and query like %s",
-                    (f"listen {notifications.CHANNEL}%",),
-                )
-                return (await cur.fetchone() or {})["n"] >= 2
-
-        await until(listeners, "a notification listener in each app process")
+        await until(lambda: listeners(db, 2), "a notification listener in each app process")
         async with db.as_service() as conn:
             await notifications.create(
                 conn,
@@ -506,17 +507,7 @@ async def test_a_logout_on_one_process_closes_the_persons_chats_on_the_other(
     laptop = await people("app1").sign_in(email, password)
     phone = await people("app2").sign_in(email, password)
     async with phone.chat() as chat:
-
-        async def listening() -> bool:
-            async with db.as_owner() as conn:
-                cur = await conn.execute(
-                    "select count(*) as n from pg_stat_activity where datname = current_database()"
-                    " and query like %s",
-                    (f"listen {notifications.CHANNEL}%",),
-                )
-                return (await cur.fetchone() or {})["n"] >= 1
-
-        await until(listening, "app2's listener")
+        await until(lambda: listeners(db, 1), "app2's listener")
         assert chat.client.connected
         logout = await laptop.http.post("/logout", headers={"Origin": service.url})
         assert logout.status_code == 200, logout.text
