@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint eval screenshots bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline bench-video chromium
+.PHONY: run test install lint eval screenshots bench bench-chat bench-scale bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline bench-video chromium haproxy
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ lint: install
 chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: lint chromium
+# The reverse proxy of "Running in production" (README) and of make bench-scale: Debian's haproxy.
+haproxy:
+	command -v haproxy >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy)
+
+test: lint chromium haproxy
 	$(BIN)/pytest
 
 # The labelled phrasings (evals/cases.yaml): the offline router, then the configured model when a key is set.
@@ -47,6 +51,10 @@ bench: install
 # N simulated people (1, 25, 100) over the chat's socket.io protocol, against its own app server.
 bench-chat: install
 	$(BIN)/python -m bench.chat_load
+
+# 3 app processes and 2 workers behind haproxy on loopback, 300 simulated people over socket.io.
+bench-scale: install haproxy
+	$(BIN)/python -m bench.scale
 
 # 1,000,000 daily insight rows from the fake Graph API into a fresh embedded database.
 bench-meta: install

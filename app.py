@@ -15,6 +15,7 @@ import chainlit as cl
 import chainlit.server as chainlit_server
 from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
+from chainlit.data.storage_clients.base import BaseStorageClient
 from chainlit.emitter import ChainlitEmitter
 from chainlit.input_widget import InputWidget, Select
 from chainlit.session import WebsocketSession
@@ -29,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 
 from agent import chainlit_tuning
 from agent.build import configured_model
-from agent.chat_storage import LocalChatStorage
+from agent.chat_storage import DatabaseChatStorage, LocalChatStorage
 from agent.chat_ui import ACTION, ChainlitListener, forget_once
 from agent.history import HistoryDataLayer, make_data_layer
 from agent.live import NotificationFeed, toast_text
@@ -95,7 +96,10 @@ async def notification_feed() -> NotificationFeed:
     if _feed is None:
         # LISTEN needs a direct or session-mode connection: the jobs' URL where one is set.
         _feed = NotificationFeed(
-            await database(), deliver=toast_to_session, url=get_settings().jobs_database_url
+            await database(),
+            deliver=toast_to_session,
+            url=get_settings().jobs_database_url,
+            sessions_ended=sessions_ended,
         )
     return _feed
 
@@ -146,8 +150,14 @@ async def shutdown() -> None:
 @cl.data_layer
 def data_layer() -> HistoryDataLayer:
     settings = get_settings()
-    storage = LocalChatStorage(settings.viraltracker_home / "storage" / "chat")
-    return make_data_layer(resolve_database_url(settings), storage_provider=storage)
+    url = resolve_database_url(settings)
+    # Several app processes share one DATABASE_URL: what one stores, the others must read.
+    storage: BaseStorageClient = (
+        DatabaseChatStorage(url)
+        if settings.database_url
+        else LocalChatStorage(settings.viraltracker_home / "storage" / "chat")
+    )
+    return make_data_layer(url, storage_provider=storage)
 
 
 DATABASE_UNAVAILABLE = DatabaseUnavailable.MESSAGE
@@ -307,10 +317,15 @@ async def on_logout(request: Request, response: Response) -> Response | dict[str
         except DATABASE_DOWN:
             # Not logged out on the server: say so, and keep the cookie (no half-done logout).
             return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503)
-        session_versions.forget(user_id)
-        assert claims is not None
-        await close_sockets(chainlit_server.sio, identifier=str(claims.get("identifier")))
+        await sessions_ended(user_id)
     return {"success": True}
+
+
+async def sessions_ended(user_id: UUID) -> None:
+    """The person logged out (here, or on another app process: the feed hears it): their open chats
+    in this process close, and their next request reads the new session version."""
+    session_versions.forget(user_id)
+    await close_sockets(chainlit_server.sio, user_id=user_id)
 
 
 def current_caller() -> Caller:

@@ -1,4 +1,5 @@
-"""New notifications shown live in open chats: one LISTEN connection per app process.
+"""New notifications shown live in open chats: one LISTEN connection per app process (which also
+hears logouts made on any process, to close that person's chats here).
 
 The `notifications` insert trigger NOTIFYs `services.platform.notifications.CHANNEL` with the new row's ids.
 The feed keeps one connection listening, looks a notification up once (title and recipients) when
@@ -22,7 +23,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from db.pool import Database
-from services.platform import notifications
+from services.platform import notifications, session_versions
 from services.platform.notifications import Notification
 from services.retrying import Backoff
 
@@ -43,10 +44,18 @@ def _pause(failures: int) -> float:
 class NotificationFeed:
     """Open chat sessions by person, and the one listener that feeds them."""
 
-    def __init__(self, db: Database, deliver: Deliver, *, url: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        deliver: Deliver,
+        *,
+        url: str | None = None,
+        sessions_ended: Callable[[UUID], Awaitable[None]] | None = None,
+    ) -> None:
         self.db = db
         self.url = url or db.url
         self.deliver = deliver
+        self.sessions_ended = sessions_ended
         self.sessions: dict[UUID, set[str]] = {}
         self.subscribers: list[Callable[[Notification, list[UUID]], Awaitable[None]]] = []
         self.listening = asyncio.Event()
@@ -93,17 +102,33 @@ class NotificationFeed:
                 async with await psycopg.AsyncConnection.connect(
                     self.url, autocommit=True, row_factory=dict_row, connect_timeout=10
                 ) as conn:
-                    await conn.execute(f"listen {notifications.CHANNEL}")
+                    await conn.execute(f"listen {notifications.CHANNEL}; listen {session_versions.CHANNEL}")
                     self.listening.set()
                     failures = 0
                     async for notify in conn.notifies():
-                        await self._dispatch(notify.payload)
+                        if notify.channel == session_versions.CHANNEL:
+                            await self._end_sessions(notify.payload)
+                        else:
+                            await self._dispatch(notify.payload)
             except (psycopg.Error, OSError) as error:
                 wait = _pause(failures + 1)
                 log.warning("notification feed: database unavailable (%s); retrying in %.0f s", error, wait)
             self.listening.clear()
             failures += 1
             await asyncio.sleep(_pause(failures))
+
+    async def _end_sessions(self, payload: str) -> None:
+        """A logout on any app process: this one closes that person's open chats."""
+        try:
+            user_id = UUID(payload)
+        except ValueError:
+            log.warning("notification feed: unreadable logout payload %r", payload)
+            return
+        if self.sessions_ended is not None:
+            try:
+                await self.sessions_ended(user_id)
+            except Exception:
+                log.exception("notification feed: closing the chats of %s failed", user_id)
 
     async def _dispatch(self, payload: str) -> None:
         try:

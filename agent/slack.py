@@ -51,9 +51,10 @@ from agent.chat_ui import elements_for
 from agent.history import HistoryDataLayer
 from agent.runner import TurnResult, run_turn, storable_history
 from agent.slack_render import ACTION_PREFIX, SlackAnswer, escape, render_turn
+from agent.web_security import DATABASE_DOWN
 from core.errors import NotFound, UserFacingError
 from db.pool import Caller, Database
-from services.platform import slack_out
+from services.platform import slack_events, slack_out
 from services.platform.accounts import find_caller
 from services.platform.server_files import private_dir
 from settings import Settings, get_settings
@@ -82,7 +83,8 @@ NOT_CONFIGURED = (
     "Slack is not connected: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET and restart ViralTracker."
 )
 SEEN_EVENTS = 5000
-"""Event ids remembered (this process) so Slack's retries of an event are not run again."""
+"""Event ids this process remembers before asking the database (slack_events_seen), which every
+process shares, whether another took the event already."""
 
 DatabaseProvider = Callable[[], Awaitable[Database]]
 
@@ -138,7 +140,7 @@ class SlackBot:
             body: dict[str, Any], next: Callable[[], Awaitable[None]]
         ) -> BoltResponse | None:
             event_id = body.get("event_id") if isinstance(body, dict) else None
-            if isinstance(event_id, str) and not self._remember(self._seen, event_id):
+            if isinstance(event_id, str) and not await self._first_delivery(event_id):
                 log.info("Slack sent event %s again; already handled", event_id)
                 return BoltResponse(status=200, body="")
             await next()
@@ -161,6 +163,21 @@ class SlackBot:
         ) -> None:
             await ack()
             await self.clicked(body, action)
+
+    async def _first_delivery(self, event_id: str) -> bool:
+        """True the first time any app process takes this event (kept in the database); with the
+        database unreachable, this process's memory alone decides (the turn then says it is down)."""
+        if not self._remember(self._seen, event_id):
+            return False
+        try:
+            db = await self.database()
+            async with db.as_owner() as conn:
+                return await slack_events.first_delivery(conn, event_id=event_id)
+        except DATABASE_DOWN as error:
+            log.warning(
+                "Slack event %s: not checked against other processes (%s)", event_id, type(error).__name__
+            )
+            return True
 
     @staticmethod
     def _remember(seen: OrderedDict[str, float], key: str) -> bool:

@@ -243,13 +243,13 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def close_sockets(sio: socketio.AsyncServer, *, identifier: str) -> int:
+async def close_sockets(sio: socketio.AsyncServer, *, user_id: UUID) -> int:
     """Disconnect the person's open chat connections in this process (after their logout: a socket
     opened with the old token would otherwise stay open); how many there were."""
     sockets = [
         sid
         for sid, session in list(ws_sessions_sid.items())
-        if session.user and session.user.identifier == identifier
+        if session.user and session.user.metadata.get("user_id") == str(user_id)
     ]
     for sid in sockets:
         await sio.disconnect(sid)

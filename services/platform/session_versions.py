@@ -7,6 +7,9 @@ from uuid import UUID
 
 from db.pool import Conn
 
+CHANNEL = "vt_sessions_ended"
+"""NOTIFYed with the person's id when they log out: every app process closes their open chats."""
+
 
 async def session_version(conn: Conn, *, user_id: UUID) -> int:
     """The person's current session version (0 until they first log out)."""
@@ -16,7 +19,8 @@ async def session_version(conn: Conn, *, user_id: UUID) -> int:
 
 
 async def end_sessions(conn: Conn, *, user_id: UUID) -> int:
-    """Log the person out everywhere: tokens issued before now stop working. The new version."""
+    """Log the person out everywhere: tokens issued before now stop working, and every app process
+    hears it (`CHANNEL`). The new version."""
     cur = await conn.execute(
         "insert into user_sessions (user_id, session_version) values (%s, 1) on conflict (user_id)"
         " do update set session_version = user_sessions.session_version + 1, updated_at = now()"
@@ -25,4 +29,5 @@ async def end_sessions(conn: Conn, *, user_id: UUID) -> int:
     )
     row = await cur.fetchone()
     assert row is not None
+    await conn.execute("select pg_notify(%s, %s)", (CHANNEL, str(user_id)))  # sent at commit
     return int(row["session_version"])
