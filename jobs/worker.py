@@ -104,6 +104,13 @@ async def retry_stalled(app: Any, *, stalled_after: float) -> int:
 # -- inside the chat app (embedded default) ------------------------------------------------------
 
 _embedded: asyncio.Task[None] | None = None
+_embedded_working = False
+"""Whether the embedded worker is in its job loop now (False while it waits to start again)."""
+
+
+def embedded_status() -> bool | None:
+    """None when this process runs no job worker; else whether it is working now (for /readyz)."""
+    return None if _embedded is None else _embedded_working
 
 
 def wanted_in_app(settings: Settings) -> bool:
@@ -126,9 +133,11 @@ async def keep_working(db: Database, settings: Settings) -> None:
     """The app's worker, started again whenever it stops (its connection died with a database restart,
     or the database is still down): after 0.5 s, then twice as long each time up to 30 s. Queued runs
     wait for it, never for an app restart. Ends only when cancelled."""
+    global _embedded_working
     restarts = 0
     while True:
         started = time.monotonic()
+        _embedded_working = True
         try:
             await run_worker(
                 db, settings, concurrency=EMBEDDED_CONCURRENCY, name="embedded", install_signal_handlers=False
@@ -138,6 +147,8 @@ async def keep_working(db: Database, settings: Settings) -> None:
             # procrastinate wraps every database error: the cause says what happened (a traceback won't).
             reason = f"{error.__cause__ or error}".strip()
             unexpected = not isinstance(error, ConnectorException | OperationalError | DatabaseUnavailable)
+        finally:
+            _embedded_working = False
         if time.monotonic() - started > RESTART_RESETS_AFTER_SECONDS:
             restarts = 0
         restarts += 1
