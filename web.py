@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 
 import app
-from agent import chainlit_tuning
+from agent import chainlit_tuning, stopping
 from agent import slack as slack_bot
 from agent.web_security import AllowedOrigins, WebSecurityMiddleware
 from core.errors import UserFacingError
@@ -51,9 +51,12 @@ CHAINLIT_TARGET = str(Path(__file__).resolve())
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     """What Chainlit's own server does around its life (a mounted app's lifespan does not run)."""
     await app.startup()
+    # SIGTERM lets the running turns finish (or hand back) while their sockets are still open.
+    undo = stopping.drain_on_sigterm(app.running_turns, grace=get_settings().chat_stop_grace_seconds)
     try:
         yield
     finally:
+        undo()
         await app.shutdown()
         if layer := get_data_layer():
             await layer.close()
@@ -116,6 +119,7 @@ async def readyz() -> JSONResponse:
     report = await health.readiness(
         open_db=app.database,
         embedded_worker=jobs_worker.embedded_status(),
+        stopping=len(app.running_turns) if app.running_turns.stopping else None,
         stalled_after=get_settings().jobs_stalled_seconds,
     )
     return _health_response(report)

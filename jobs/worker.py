@@ -29,7 +29,6 @@ from settings import Settings
 log = logging.getLogger(__name__)
 
 EMBEDDED_CONCURRENCY = 2
-SHUTDOWN_GRACE_SECONDS = 10.0
 RESTART_FIRST_SECONDS = 0.5
 RESTART_MAX_SECONDS = 30.0
 RESTART_RESETS_AFTER_SECONDS = 60.0
@@ -48,7 +47,7 @@ async def run_worker(
     meta_client_factory: Callable[[SecretStr], Any] | None = None,
 ) -> None:
     """Work until cancelled (or SIGINT/SIGTERM with signal handlers): running jobs get
-    `SHUTDOWN_GRACE_SECONDS` to finish, then they are interrupted and queued again."""
+    `settings.jobs_stop_grace_seconds` (10 s) to finish, then they are interrupted and queued again."""
     app = build_app(url or jobs_database_url(settings), pool_size=concurrency + 3)
     runtime = Runtime(db=db, settings=settings, meta_client_factory=meta_client_factory)
     async with app.open_async():
@@ -62,7 +61,7 @@ async def run_worker(
                 "update_heartbeat_interval": settings.jobs_heartbeat_seconds,
                 "stalled_worker_timeout": settings.jobs_stalled_seconds,
                 "fetch_job_polling_interval": settings.jobs_poll_seconds,
-                "shutdown_graceful_timeout": SHUTDOWN_GRACE_SECONDS,
+                "shutdown_graceful_timeout": settings.jobs_stop_grace_seconds,
                 "delete_jobs": "successful",  # job_runs keeps the record; the queue stays small
             }
             if queues:

@@ -112,11 +112,13 @@ async def readiness(
     open_db: Opener,
     embedded_worker: bool | None,
     stalled_after: float,
+    stopping: int | None = None,
     within: float = CHECK_SECONDS,
     migrations_dir: Path = MIGRATIONS_DIR,
 ) -> Health:
     """`/readyz`: the database, every migration applied, and (when `embedded_worker` is not None: this
-    process runs a job worker, running or not) a worker heartbeat within `stalled_after` seconds."""
+    process runs a job worker, running or not) a worker heartbeat within `stalled_after` seconds; with
+    `stopping` (the turns still running in a chat server that was told to stop), not ready."""
     database, db = await _database(open_db, within=within)
     checks = {"database": database}
     unreachable = Check(ok=False, detail="not checked: the database can't be reached")
@@ -129,4 +131,6 @@ async def readiness(
             if db
             else unreachable
         )
+    if stopping is not None:
+        checks["serving"] = Check(ok=False, detail=f"stopping: finishing {stopping} running chat turn(s)")
     return _health(checks)
