@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import socket
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from db.pool import Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from jobs import api
 from tests.cli_helpers import CLI, free_port
-from tests.test_jobs import ROOT, Tenant, fast_settings, tenant, wait_for, worker
+from tests.test_jobs import Tenant, fast_settings, tenant, wait_for, worker, worker_process
 
 __all__ = ["tenant"]  # the fixture, shared with test_jobs
 
@@ -41,17 +40,8 @@ the default grace of 10 s, so that a worker ignoring the setting fails)."""
 async def test_a_stopped_worker_finishes_jobs_within_its_grace_and_queues_the_rest_again(
     db: Database, tenant: Tenant, tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "DATABASE_URL": db.url,
-        "VIRALTRACKER_HOME": str(tmp_path),
-        "VIRALTRACKER_JOBS_POLL_SECONDS": "0.05",
-        "VIRALTRACKER_JOBS_TICK_SECONDS": "60",
-        "VIRALTRACKER_JOBS_STOP_GRACE_SECONDS": str(WORKER_GRACE),
-    }
-    command = [sys.executable, "-m", "cli", "worker", "--concurrency", "2", "--import", "tests.job_doubles"]
-    process = await asyncio.create_subprocess_exec(
-        *command, cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    process = await worker_process(
+        db, tmp_path, concurrency=2, VIRALTRACKER_JOBS_STOP_GRACE_SECONDS=str(WORKER_GRACE)
     )
     try:
         quick, slow = [
