@@ -31,7 +31,7 @@ from tests.test_jobs import Tenant, fast_settings, tenant, wait_for, worker, wor
 
 __all__ = ["tenant"]  # the fixture, shared with test_jobs
 
-WORKER_GRACE = 3.0
+WORKER_GRACE = 2.0
 WORKER_STOPPED_WITHIN = 5.0
 """Beyond the grace: the worker's own shutdown and its interpreter's exit, on a loaded machine (under
 the default grace of 10 s, so that a worker ignoring the setting fails)."""
@@ -52,7 +52,7 @@ async def test_a_stopped_worker_finishes_jobs_within_its_grace_and_queues_the_re
                 organization_id=tenant.org,
                 brand_id=None,
             )
-            for seconds in (1.0, 120.0)
+            for seconds in (0.5, 120.0)
         ]
         for run in (quick, slow):
             await wait_for(db, run, {"running"}, within=30)
@@ -81,14 +81,14 @@ async def test_a_stopped_worker_finishes_jobs_within_its_grace_and_queues_the_re
 
 # -- a chat server ----------------------------------------------------------------------------------
 
-CHAT_GRACE = 4.0
+CHAT_GRACE = 3.0
 STOPPED_WITHIN = 10.0
 """Beyond the grace: the server's own shutdown (sockets, pools) and its interpreter's exit."""
 MAYA = ("maya@northwind.example", "northwind-demo")
 LEO = ("leo@summit.example", "summit-demo")
-QUICK = "The quick answer, streamed in ten pieces over about two seconds, all of it kept."  # 80 chars
+QUICK = "The quick answer, streamed in five pieces in about a second, all of it kept here."  # 81 characters
 LONG = "A long answer that takes far longer than the grace to stream. " * 25
-CHUNK_SECONDS = 0.4  # the fake streams 16 characters at a time: QUICK in ~2 s, LONG in ~40 s
+CHUNK_SECONDS = 0.25  # the fake streams 16 characters at a time: QUICK in ~1.3 s, LONG in ~24 s
 
 
 def answer_slowly(request: FakeRequest) -> Reply:
