@@ -36,7 +36,8 @@ test: lint chromium
 
 # The schema, RLS and tools on Debian's stock PostgreSQL 15 (no pgvector), as on Supabase: a throwaway
 # cluster on a loopback port (.ci/stock-postgres installs the server when it is missing).
-STOCK_POSTGRES_TESTS := tests/test_migrations.py tests/test_tenancy.py tests/test_tools.py tests/without_pgvector.py
+STOCK_POSTGRES_TESTS := tests/test_migrations.py tests/test_tenancy.py tests/test_grants.py tests/test_tools.py \
+  tests/without_pgvector.py
 test-stock-postgres: install
 	.ci/stock-postgres $(BIN)/pytest $(STOCK_POSTGRES_TESTS)
 
