@@ -31,7 +31,7 @@ from tests.test_jobs import Tenant, fast_settings, tenant, wait_for, worker, wor
 
 __all__ = ["tenant"]  # the fixture, shared with test_jobs
 
-WORKER_GRACE = 2.0
+WORKER_GRACE = 3.0
 WORKER_STOPPED_WITHIN = 5.0
 """Beyond the grace: the worker's own shutdown and its interpreter's exit, on a loaded machine (under
 the default grace of 10 s, so that a worker ignoring the setting fails)."""
@@ -52,7 +52,7 @@ async def test_a_stopped_worker_finishes_jobs_within_its_grace_and_queues_the_re
                 organization_id=tenant.org,
                 brand_id=None,
             )
-            for seconds in (0.5, 120.0)
+            for seconds in (1.5, 120.0)
         ]
         for run in (quick, slow):
             await wait_for(db, run, {"running"}, within=30)
