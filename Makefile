@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint eval screenshots bench bench-chat bench-scale bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline bench-video chromium haproxy
+.PHONY: run test test-stock-postgres install lint eval screenshots bench bench-chat bench-scale bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline bench-video chromium haproxy
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ haproxy:
 
 test: lint chromium haproxy
 	$(BIN)/pytest
+	$(MAKE) test-stock-postgres
+
+# The schema, RLS and tools on Debian's stock PostgreSQL 15 (no pgvector), as on Supabase: a throwaway
+# cluster on a loopback port (.ci/stock-postgres installs the server when it is missing).
+STOCK_POSTGRES_TESTS := tests/test_migrations.py tests/test_tenancy.py tests/test_grants.py tests/test_tools.py \
+  tests/without_pgvector.py
+test-stock-postgres: install
+	.ci/stock-postgres $(BIN)/pytest $(STOCK_POSTGRES_TESTS)
 
 # The labelled phrasings (evals/cases.yaml): the offline router, then the configured model when a key is set.
 eval: install

@@ -37,6 +37,7 @@ from agent.live import NotificationFeed, toast_text
 from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
+from agent.stopping import NOT_RUN, RunningTurns, hand_back
 from agent.web_security import (
     DATABASE_DOWN,
     SessionVersions,
@@ -77,6 +78,8 @@ NAMED_KEY = "vt_thread_named"
 _db: Database | None = None
 _db_lock = asyncio.Lock()
 _feed: NotificationFeed | None = None
+running_turns = RunningTurns()
+"""The turns this process is answering (a SIGTERM lets them finish first: web.py, agent/stopping.py)."""
 
 
 async def database() -> Database:
@@ -569,22 +572,32 @@ async def on_action(action: cl.Action) -> None:
 
 
 async def chat_turn(text: str, *, name: str | None = None) -> None:
-    """One turn of the conversation, typed or clicked; `name` names the thread."""
-    db = await database()
+    """One turn of the conversation, typed or clicked; `name` names the thread. While the server is
+    stopping, a new turn is not run, and one cancelled by the stop takes its partial answer back."""
+    if running_turns.stopping:
+        await cl.Message(content=NOT_RUN).send()
+        return
     listener = ChainlitListener()
-    turn = await run_turn(
-        db=db,
-        caller=current_caller(),
-        message=text,
-        history=session_history(),
-        model=configured_model(get_settings()),
-        listener=listener,
-        brand=thread_brand(),
-    )
-    if any(call.tool == "notifications" for call in turn.tool_calls):  # it marks them read: recount
-        await show_status(offline=is_offline(), unread=await unread_of(current_caller()))
-    await listener.finish(turn)
-    await save_history(storable_history(turn.messages), name=name)
+    with running_turns.track():
+        try:
+            db = await database()
+            turn = await run_turn(
+                db=db,
+                caller=current_caller(),
+                message=text,
+                history=session_history(),
+                model=configured_model(get_settings()),
+                listener=listener,
+                brand=thread_brand(),
+            )
+            if any(call.tool == "notifications" for call in turn.tool_calls):  # it marks them read: recount
+                await show_status(offline=is_offline(), unread=await unread_of(current_caller()))
+            await listener.finish(turn)
+            await save_history(storable_history(turn.messages), name=name)
+        except asyncio.CancelledError:
+            if running_turns.stopping:
+                await hand_back(listener.answer, list(listener.steps.values()))
+            raise
 
 
 async def save_history(stored: str, *, name: str | None = None) -> None:

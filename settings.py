@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     default: the app's database."""
     embedded_worker: bool = Field(default=True, validation_alias="VIRALTRACKER_EMBEDDED_WORKER")
     """With no DATABASE_URL, the chat app runs a light job worker itself (0 turns it off)."""
+    chat_stop_grace_seconds: float = Field(
+        default=25.0, ge=0, validation_alias="VIRALTRACKER_CHAT_STOP_GRACE_SECONDS"
+    )
+    """On SIGTERM the chat server lets running turns finish this long, then cancels them (and says so)."""
+    jobs_stop_grace_seconds: float = Field(
+        default=10.0, ge=0, validation_alias="VIRALTRACKER_JOBS_STOP_GRACE_SECONDS"
+    )
+    """On SIGTERM a worker lets running jobs finish this long, then interrupts them: they are queued again."""
     jobs_heartbeat_seconds: float = Field(
         default=10.0, validation_alias="VIRALTRACKER_JOBS_HEARTBEAT_SECONDS"
     )

@@ -3,6 +3,8 @@
 Our routes come first, Chainlit answers every other path (its pages, API and socket.io):
 * Connect Facebook: Meta's OAuth dialog sends the browser back to /meta/oauth/callback;
 * Slack events (mention or DM the bot) at /slack/events (agent/slack.py);
+* health for load balancers and supervisors: /healthz (the database answers) and /readyz (also the
+  migrations and the embedded job worker), JSON, 503 when a check fails (services/platform/health.py);
 and our doors sit in front of all of it (agent/web_security.py): CORS for our origins only, the
 origin check of writes and of the chat's socket, sign-in tokens dropped after their logout.
 
@@ -26,16 +28,18 @@ from chainlit.utils import mount_chainlit
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse
 
 import app
-from agent import chainlit_tuning
+from agent import chainlit_tuning, stopping
 from agent import slack as slack_bot
 from agent.web_security import AllowedOrigins, WebSecurityMiddleware
 from core.errors import UserFacingError
 from db.pool import Caller
+from jobs import worker as jobs_worker
 from services.meta import oauth as meta_oauth
 from services.meta.oauth import OAuthOutcome
+from services.platform import health
 from settings import get_settings
 
 # Chainlit runs the file it mounts to register its callbacks: this one, which imports app.py once
@@ -47,9 +51,12 @@ CHAINLIT_TARGET = str(Path(__file__).resolve())
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     """What Chainlit's own server does around its life (a mounted app's lifespan does not run)."""
     await app.startup()
+    # SIGTERM lets the running turns finish (or hand back) while their sockets are still open.
+    undo = stopping.drain_on_sigterm(app.running_turns, grace=get_settings().chat_stop_grace_seconds)
     try:
         yield
     finally:
+        undo()
         await app.shutdown()
         if layer := get_data_layer():
             await layer.close()
@@ -69,6 +76,8 @@ def web_app() -> FastAPI:
         )
     # No docs pages of our own: those paths stay Chainlit's, as before it was mounted.
     web = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    web.add_api_route("/healthz", healthz, methods=["GET"])
+    web.add_api_route("/readyz", readyz, methods=["GET"])
     web.add_api_route(meta_oauth.CALLBACK_PATH, meta_oauth_callback, methods=["GET"])
     # GET too, so a plain visit gets our 405 page rather than the chat page.
     web.add_api_route(meta_oauth.CHOOSE_PATH, meta_oauth_choose, methods=["GET", "POST"])
@@ -89,6 +98,31 @@ def web_app() -> FastAPI:
     )
     mount_chainlit(web, target=CHAINLIT_TARGET, path="/")
     return web
+
+
+# -- health: for load balancers and supervisors -----------------------------------------------------
+
+
+def _health_response(report: health.Health) -> JSONResponse:
+    return JSONResponse(
+        report.model_dump(mode="json"),
+        status_code=200 if report.ok else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def healthz() -> JSONResponse:
+    return _health_response(await health.liveness(open_db=app.database))
+
+
+async def readyz() -> JSONResponse:
+    report = await health.readiness(
+        open_db=app.database,
+        embedded_worker=jobs_worker.embedded_status(),
+        stopping=len(app.running_turns) if app.running_turns.stopping else None,
+        stalled_after=get_settings().jobs_stalled_seconds,
+    )
+    return _health_response(report)
 
 
 # -- Connect Facebook: Meta's OAuth dialog sends the browser back here ---------------------------

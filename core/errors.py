@@ -46,6 +46,11 @@ class ConfigurationError(UserFacingError):
     """The deployment is missing or has a wrong setting; the message names the variable."""
 
 
+class NeedsExtension(ConfigurationError):
+    """The database server lacks a Postgres extension this feature needs; the message names the feature,
+    the extension and how to add it. Nothing was changed."""
+
+
 class MetaAuthError(ExternalServiceError):
     """Meta refused the token (code 190: expired or revoked): the brand must reconnect."""
 

@@ -29,7 +29,6 @@ from settings import Settings
 log = logging.getLogger(__name__)
 
 EMBEDDED_CONCURRENCY = 2
-SHUTDOWN_GRACE_SECONDS = 10.0
 RESTART_FIRST_SECONDS = 0.5
 RESTART_MAX_SECONDS = 30.0
 RESTART_RESETS_AFTER_SECONDS = 60.0
@@ -48,7 +47,7 @@ async def run_worker(
     meta_client_factory: Callable[[SecretStr], Any] | None = None,
 ) -> None:
     """Work until cancelled (or SIGINT/SIGTERM with signal handlers): running jobs get
-    `SHUTDOWN_GRACE_SECONDS` to finish, then they are interrupted and queued again."""
+    `settings.jobs_stop_grace_seconds` (10 s) to finish, then they are interrupted and queued again."""
     app = build_app(url or jobs_database_url(settings), pool_size=concurrency + 3)
     runtime = Runtime(db=db, settings=settings, meta_client_factory=meta_client_factory)
     async with app.open_async():
@@ -62,7 +61,7 @@ async def run_worker(
                 "update_heartbeat_interval": settings.jobs_heartbeat_seconds,
                 "stalled_worker_timeout": settings.jobs_stalled_seconds,
                 "fetch_job_polling_interval": settings.jobs_poll_seconds,
-                "shutdown_graceful_timeout": SHUTDOWN_GRACE_SECONDS,
+                "shutdown_graceful_timeout": settings.jobs_stop_grace_seconds,
                 "delete_jobs": "successful",  # job_runs keeps the record; the queue stays small
             }
             if queues:
@@ -104,6 +103,13 @@ async def retry_stalled(app: Any, *, stalled_after: float) -> int:
 # -- inside the chat app (embedded default) ------------------------------------------------------
 
 _embedded: asyncio.Task[None] | None = None
+_embedded_working = False
+"""Whether the embedded worker is in its job loop now (False while it waits to start again)."""
+
+
+def embedded_status() -> bool | None:
+    """None when this process runs no job worker; else whether it is working now (for /readyz)."""
+    return None if _embedded is None else _embedded_working
 
 
 def wanted_in_app(settings: Settings) -> bool:
@@ -126,9 +132,11 @@ async def keep_working(db: Database, settings: Settings) -> None:
     """The app's worker, started again whenever it stops (its connection died with a database restart,
     or the database is still down): after 0.5 s, then twice as long each time up to 30 s. Queued runs
     wait for it, never for an app restart. Ends only when cancelled."""
+    global _embedded_working
     restarts = 0
     while True:
         started = time.monotonic()
+        _embedded_working = True
         try:
             await run_worker(
                 db, settings, concurrency=EMBEDDED_CONCURRENCY, name="embedded", install_signal_handlers=False
@@ -138,6 +146,8 @@ async def keep_working(db: Database, settings: Settings) -> None:
             # procrastinate wraps every database error: the cause says what happened (a traceback won't).
             reason = f"{error.__cause__ or error}".strip()
             unexpected = not isinstance(error, ConnectorException | OperationalError | DatabaseUnavailable)
+        finally:
+            _embedded_working = False
         if time.monotonic() - started > RESTART_RESETS_AFTER_SECONDS:
             restarts = 0
         restarts += 1

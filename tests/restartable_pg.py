@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,12 +28,26 @@ class RestartablePostgres:
 
     def up(self) -> None:
         """Start the server (or attach to it) and apply the migrations, as the CLI does."""
+        self._run([CLI, "db", "up"])
+
+    def start(self) -> None:
+        """Start the server (or attach to it) without migrating: quicker, for a test that needs no schema."""
+        self._run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, pathlib; from db.embedded import start_embedded; start_embedded(pathlib.Path(sys.argv[1]))",
+                str(self.pgdata),
+            ]
+        )
+
+    def _run(self, command: list[str]) -> None:
         env = {**os.environ, "VIRALTRACKER_HOME": str(self.home)}
         env.pop("DATABASE_URL", None)
         failures: list[str] = []
         for _ in range(3):
             done = subprocess.run(
-                [CLI, "db", "up"],
+                command,
                 capture_output=True,
                 text=True,
                 env=env,

@@ -106,6 +106,33 @@ async def worker(db: Database, settings: Settings, **options: Any) -> AsyncItera
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def worker_process(
+    db: Database, home: Path, *, concurrency: int, **settings: str
+) -> asyncio.subprocess.Process:
+    """`viraltracker worker` as another program (it knows the test job types), quick to notice work."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": db.url,
+        "VIRALTRACKER_HOME": str(home),
+        "VIRALTRACKER_JOBS_POLL_SECONDS": "0.05",
+        "VIRALTRACKER_JOBS_TICK_SECONDS": "60",
+        **settings,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "cli",
+        "worker",
+        "--concurrency",
+        str(concurrency),
+        "--import",
+        "tests.job_doubles",
+    ]
+    return await asyncio.create_subprocess_exec(
+        *command, cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+
+
 async def run_row(db: Database, run_id: UUID) -> dict[str, Any]:
     async with db.as_owner() as conn:
         cur = await conn.execute("select * from job_runs where id = %s", (run_id,))
@@ -244,18 +271,12 @@ async def test_bad_parameters_are_refused_and_a_bad_payload_fails_clearly(
 async def test_a_job_on_a_killed_worker_is_retried_by_another_and_written_once(
     db: Database, tenant: Tenant, tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "DATABASE_URL": db.url,
-        "VIRALTRACKER_HOME": str(tmp_path),
-        "VIRALTRACKER_JOBS_POLL_SECONDS": "0.05",
-        "VIRALTRACKER_JOBS_HEARTBEAT_SECONDS": "0.5",
-        "VIRALTRACKER_JOBS_STALLED_SECONDS": "2",
-        "VIRALTRACKER_JOBS_TICK_SECONDS": "60",
-    }
-    command = [sys.executable, "-m", "cli", "worker", "--concurrency", "1", "--import", "tests.job_doubles"]
-    doomed = await asyncio.create_subprocess_exec(
-        *command, cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    doomed = await worker_process(
+        db,
+        tmp_path,
+        concurrency=1,
+        VIRALTRACKER_JOBS_HEARTBEAT_SECONDS="0.5",
+        VIRALTRACKER_JOBS_STALLED_SECONDS="2",
     )
     try:
         run_id = await api.run_now(

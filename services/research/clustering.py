@@ -10,6 +10,7 @@ from uuid import UUID
 
 import numpy as np
 
+from core.errors import NeedsExtension
 from db.pool import Conn
 from services.llm import embeddings
 
@@ -36,6 +37,24 @@ def content_hash(text: str, model: str = MODEL) -> str:
 
 def vector_literal(row: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in row.tolist()) + "]"
+
+
+async def require_pgvector(conn: Conn, *, feature: str) -> None:
+    """`NeedsExtension` naming `feature` unless the database has pgvector and its vector columns (the
+    migrations leave them out on a Postgres without it: db/vector.sql adds them once it is installed)."""
+    cur = await conn.execute(
+        "select current_setting('server_version_num')::int / 10000 as major, exists (select 1 from pg_attribute"
+        " where attrelid = 'public.evidence_embeddings'::regclass and attname = 'embedding'"
+        " and not attisdropped) as ready"
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    if not row["ready"]:
+        raise NeedsExtension(
+            f"{feature} needs the pgvector extension, which this database doesn't have. Install it on the"
+            f" database server (on Debian: apt install postgresql-{row['major']}-pgvector; Supabase has it),"
+            " then run `viraltracker db up`. Everything else works without it."
+        )
 
 
 async def embed_cached(

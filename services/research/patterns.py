@@ -48,6 +48,7 @@ from services.research.clustering import (
     Embedder,
     cluster,
     embed_cached,
+    require_pgvector,
     text_embedder,
     vector_literal,
 )
@@ -233,6 +234,7 @@ async def discover_patterns(
 ) -> PatternReport:  # fmt: skip
     """The brand's (or product's) patterns, strongest first, saved as its new 'new' patterns."""
     brand_id, brand_name, org, product_ref = await resolve_scope(conn, brand=brand, product=product)
+    await require_pgvector(conn, feature="Pattern discovery")
     product_id = product_ref.id if product_ref else None
     items = [
         e for e in await gather(conn, brand_id=brand_id, product_id=product_id, sources=ALL_SOURCES)

@@ -2,7 +2,13 @@
 -- directly, kept consistent with its brand by composite foreign keys, so that
 -- one cheap RLS policy shape covers every table.
 
-create extension if not exists vector;
+-- pgvector where the server has it (Supabase, the embedded server); a stock Postgres without it gets
+-- everything but pattern discovery's vector columns (added by db/vector.sql once it is installed).
+do $$ begin
+  if exists (select 1 from pg_available_extensions where name = 'vector') then
+    create extension if not exists vector;
+  end if;
+end $$;
 
 -- tenancy ------------------------------------------------------------------
 
@@ -354,10 +360,14 @@ create table patterns (
   novelty real check (novelty between 0 and 1),
   source_breakdown jsonb not null default '{}'::jsonb,
   status text not null default 'new' check (status in ('new', 'seen', 'promoted', 'dismissed')),
-  centroid vector(384),
   created_at timestamptz not null default now(),
   foreign key (brand_id, organization_id) references brands (id, organization_id) on delete cascade
 );
+do $$ begin
+  if exists (select 1 from pg_extension where extname = 'vector') then
+    alter table patterns add column centroid vector(384);
+  end if;
+end $$;
 
 -- templates --------------------------------------------------------------------------
 

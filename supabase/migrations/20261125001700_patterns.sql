@@ -7,10 +7,14 @@ create table evidence_embeddings (
   organization_id uuid not null references organizations (id) on delete cascade,
   content_hash text not null,
   model text not null,
-  embedding vector(384) not null,
   created_at timestamptz not null default now(),
   primary key (organization_id, content_hash)
 );
+do $$ begin
+  if exists (select 1 from pg_extension where extname = 'vector') then
+    alter table evidence_embeddings add column embedding vector(384) not null;
+  end if;
+end $$;
 
 alter table evidence_embeddings enable row level security;
 alter table evidence_embeddings force row level security;
