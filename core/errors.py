@@ -46,6 +46,11 @@ class ConfigurationError(UserFacingError):
     """The deployment is missing or has a wrong setting; the message names the variable."""
 
 
+class SetupError(UserFacingError):
+    """The app can't start as it is set up here (its port, its database, the migrations): one line naming
+    the cause and the fix; the CLI exits 1."""
+
+
 class MetaAuthError(ExternalServiceError):
     """Meta refused the token (code 190: expired or revoked): the brand must reconnect."""
 
