@@ -9,10 +9,12 @@ import asyncio
 import logging
 import os
 import selectors
+import shutil
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -21,6 +23,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cli import app
+from cli.doctor import Check, python_check
 from core.errors import SetupError
 from db.migrate import MIGRATIONS_DIR, migrate
 from db.pool import Database
@@ -262,3 +265,128 @@ async def test_ask_runs_as_the_only_user_then_needs_a_choice(own_db: Database, t
     chosen = await asyncio.to_thread(ask, VIRALTRACKER_USER=f"duo-{tag}@two.example")
     assert chosen.exit_code == 0, chosen.stderr
     assert f"Duo {tag}" in chosen.stdout and f"Solo {tag}" not in chosen.stdout
+
+
+# -- 5. doctor -----------------------------------------------------------------------------------
+
+PYTHON = ".".join(map(str, sys.version_info[:3]))
+ALL_KEYS = {
+    "ANTHROPIC_API_KEY": "sk-ant-doctor-secret",
+    "GEMINI_API_KEY": "gemini-doctor-secret",
+    "META_APP_ID": "1234",
+    "META_APP_SECRET": "meta-doctor-secret",
+    "SLACK_BOT_TOKEN": "xoxb-doctor-secret",
+    "SLACK_SIGNING_SECRET": "slack-doctor-secret",
+    "VIRALTRACKER_STORAGE_BUCKET": "creatives",
+    "SUPABASE_URL": "http://127.0.0.1:9",
+    "SUPABASE_SERVICE_ROLE_KEY": "supabase-doctor-secret",
+}
+
+
+async def test_doctor_on_a_ready_install_says_ok_to_everything(own_db: Database, tmp_path: Path) -> None:
+    async with own_db.as_owner() as conn:
+        cur = await conn.execute("select procrastinate_register_worker_v1() as id")  # as a worker starts
+        worker = await cur.fetchone()
+    assert worker is not None
+    port = free_port()
+    try:
+        result = await asyncio.to_thread(
+            viraltracker, tmp_path, "doctor", "--port", str(port), DATABASE_URL=own_db.url, **ALL_KEYS
+        )
+    finally:
+        async with own_db.as_owner() as conn:
+            await conn.execute("select procrastinate_unregister_worker_v1(%s)", (worker["id"],))
+    where = own_db.url.split("host=")[-1]
+    assert result.stdout.splitlines() == [
+        f"ok    Python      Python {PYTHON} in the virtual environment {sys.prefix}.",
+        f"ok    Database    DATABASE_URL ({where}:5432/{psycopg.conninfo.conninfo_to_dict(own_db.url)['dbname']}):"
+        " reachable.",
+        "ok    Migrations  all applied.",
+        "ok    pgvector    vector 0.6.2 installed.",
+        "ok    Worker      1 job worker(s) alive; 0 job(s) waiting.",
+        f"ok    Port        127.0.0.1:{port} is free for `viraltracker chat`.",
+        "ok    Model       anthropic:claude-sonnet-4-6: full conversation.",
+        "ok    Gemini      GEMINI_API_KEY set: generated ad images and Gemini embeddings.",
+        "ok    Meta app    META_APP_ID and META_APP_SECRET set: people connect ad accounts.",
+        "ok    Slack       SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET set: the Slack bot and posts.",
+        "ok    Storage     Supabase Storage bucket creatives.",
+        f"ok    Chromium    {shutil.which('chromium')} (for the browser tests).",
+        "Ready: nothing failed, 0 warning(s).",
+    ]
+    assert result.exit_code == 0
+    assert "secret" not in result.stdout
+
+
+@pytest.fixture
+def unmigrated(database_url: str) -> Iterator[str]:
+    """A new, empty database on the test server (no migrations, no pgvector)."""
+    name = f"vt_bare_{uuid4().hex[:10]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        yield _url_with(database_url, dbname=name)
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def test_doctor_names_each_broken_part_and_its_fix(unmigrated: str, tmp_path: Path) -> None:
+    port = free_port()
+    shipped = sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = viraltracker(
+            tmp_path, "doctor", "--port", str(port), DATABASE_URL=unmigrated, PATH=str(tmp_path),
+            **{**UNSET_KEYS, "META_APP_ID": "1234", "VIRALTRACKER_STORAGE_BUCKET": "creatives"},
+        )  # fmt: skip
+    lines = result.stdout.splitlines()
+    assert lines[1:] == [
+        f"ok    Database    DATABASE_URL ({unmigrated.split('host=')[-1]}:5432/{unmigrated.split('dbname=')[1].split()[0]}):"
+        " reachable.",
+        f"warn  Migrations  {len(shipped)} not applied yet (first: {shipped[0]}). Fix: `viraltracker db up` (the"
+        " chat applies them when it starts).",
+        "fail  pgvector    vector 0.6.2 is available but not installed in this database. Fix: `viraltracker db up`"
+        " installs it (Supabase: Database → Extensions → vector).",
+        "warn  Worker      not checked: the job tables come with the migrations. Fix: `viraltracker db up`.",
+        f"warn  Port        Port {port} is in use on 127.0.0.1 (the chat already running, or another program)."
+        f" Fix: stop it, or run `viraltracker chat --port {port + 1}`.",
+        "warn  Model       no model key: offline (slash commands and simple questions only). Fix: set"
+        " ANTHROPIC_API_KEY (or GEMINI_API_KEY) for full conversation.",
+        "warn  Gemini      no key: ads get offline previews; patterns use the local embedding model. Fix: set"
+        " GEMINI_API_KEY for generated images.",
+        "fail  Meta app    META_APP_ID is set without META_APP_SECRET. Fix: set META_APP_SECRET too.",
+        "warn  Slack       not connected: no Slack bot or posts. Fix: set SLACK_BOT_TOKEN.",
+        "fail  Storage     VIRALTRACKER_STORAGE_BUCKET is set without SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY."
+        " Fix: set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, or unset VIRALTRACKER_STORAGE_BUCKET.",
+        "warn  Chromium    not installed: the browser tests can't run. Fix: `make chromium`.",
+        "3 failed (pgvector, Meta app, Storage), 7 warning(s).",
+    ]
+    assert result.exit_code == 1
+
+
+def test_doctor_with_an_unreachable_database(tmp_path: Path) -> None:
+    result = viraltracker(tmp_path, "doctor", DATABASE_URL="postgresql://app:pw@127.0.0.1:1/shop")
+    lines = result.stdout.splitlines()
+    assert lines[1:5] == [
+        "fail  Database    Cannot reach the database at 127.0.0.1:1/shop (DATABASE_URL): start that server or fix"
+        " the URL's host and port, or unset DATABASE_URL to use the embedded database.",
+        "warn  Migrations  not checked: the database could not be opened (above).",
+        "warn  pgvector    not checked: the database could not be opened (above).",
+        "warn  Worker      not checked: the database could not be opened (above).",
+    ]
+    assert result.exit_code == 1
+
+
+def test_doctor_python_check() -> None:
+    assert python_check(version=(3, 12, 1), prefix="/app/.venv", base_prefix="/usr") == Check(
+        "ok", "Python", "Python 3.12.1 in the virtual environment /app/.venv."
+    )
+    assert python_check(version=(3, 12, 1), prefix="/usr", base_prefix="/usr").line() == (
+        "warn  Python      Python 3.12.1, not in a virtual environment. Fix: `make install`, then run"
+        " .venv/bin/viraltracker."
+    )
+    assert python_check(version=(3, 10, 4), prefix="/app/.venv", base_prefix="/usr").line() == (
+        "fail  Python      Python 3.10.4: ViralTracker needs 3.11 to 3.13. Fix: install Python 3.11+, then"
+        " `make install`."
+    )
