@@ -26,7 +26,7 @@ from cli import app
 from cli.doctor import Check, python_check
 from core.errors import SetupError
 from db.migrate import MIGRATIONS_DIR, migrate
-from db.pool import Database
+from db.pool import Caller, Database
 from services.platform.accounts import add_user, create_organization
 from settings import get_settings
 from tests.cli_helpers import CLI, free_port
@@ -228,6 +228,31 @@ def test_chat_verbose_shows_the_libraries_log_lines(database_url: str, tmp_path:
     stderr = _stop(process)
     assert lines[-1].startswith("Demo logins")
     assert "INFO uvicorn.error: Application startup complete." in stderr
+
+
+# -- 3. fast one-off commands -------------------------------------------------------------------
+
+HEAVY = (
+    "chainlit", "uvicorn", "fastapi", "mcp", "slack_sdk", "aiohttp", "google.genai", "plotly", "prompt_toolkit",
+    "pydantic_ai.models.anthropic", "pydantic_ai.models.google", "anthropic",
+)  # fmt: skip
+"""Libraries `ask` has no use for (a slash command, offline): each costs 0.05-0.3 s to import."""
+
+
+def test_ask_imports_none_of_the_heavy_libraries(database_url: str, tmp_path: Path, maya: Caller) -> None:
+    probe = (
+        "import sys\nfrom cli import main\ntry:\n    main()\nexcept SystemExit as done:\n    code = done.code\n"
+        f"sys.stderr.write(repr((code, sorted(m for m in {HEAVY!r} if m in sys.modules))))"
+    )
+    env = {**os.environ, "DATABASE_URL": database_url, "VIRALTRACKER_HOME": str(tmp_path)}
+    for key in OFFLINE:
+        env.pop(key, None)
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "ask", "/brands", "--user", maya.email],
+        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert "Acme Pets" in done.stdout, done.stderr
+    assert done.stderr.splitlines()[-1] == "(0, [])"
 
 
 # -- 4. a default person -------------------------------------------------------------------------
