@@ -151,16 +151,20 @@ def chat(
     from db.migrate import migrate
 
     settings = get_settings()
+    _terminal["verbose"] = _terminal["verbose"] or verbose
     try:
         sock = listening_socket(host, port)
     except SetupError as error:
         _fail(error.message)
-    _run(migrate, migrate_first=False)
+    try:
+        _run(migrate, migrate_first=False)
+    except typer.Exit:
+        sock.close()
+        raise
     # Chainlit reads its signing key from the environment, and its .chainlit/ folder and chainlit.md
     # from the working directory (both read when it is first imported); session files: agent/chainlit_tuning.
     os.environ["CHAINLIT_AUTH_SECRET"] = settings.auth_secret()
     os.chdir(Path(__file__).resolve().parent.parent)  # the project folder, where app.py and .chainlit/ are
-    _terminal["verbose"] = _terminal["verbose"] or verbose
     # The app's problems in the terminal; everything (uvicorn's, Chainlit's, pgserver's) in the log file.
     _setup_logging(terminal_level=logging.WARNING)
     from web import web_app
