@@ -57,15 +57,17 @@ def one_line(text: str) -> str:
 
 def viraltracker(home: Path, *args: str, **env: str | None) -> Result:
     """`viraltracker ARGS` in this process, with its own home, offline, and `env` on top."""
+    root = logging.getLogger()
+    level = root.level
     get_settings.cache_clear()
     try:
         return CliRunner().invoke(app, list(args), env={"VIRALTRACKER_HOME": str(home), **OFFLINE, **env})
     finally:
         get_settings.cache_clear()
-        root = logging.getLogger()
         for handler in [h for h in root.handlers if getattr(h, "viraltracker", False)]:
             root.removeHandler(handler)
             handler.close()
+        root.setLevel(level)  # the rest of the suite logs as it did
 
 
 # -- 1. failures are loud ------------------------------------------------------------------------
