@@ -84,11 +84,17 @@ def test_a_busy_port_is_one_line_naming_the_fix_and_exit_1(tmp_path: Path) -> No
     assert result.stdout == ""  # no address printed for a server that never listened
 
 
-def test_an_embedded_database_that_will_not_start_says_why_and_exits_1(tmp_path: Path) -> None:
-    pgdata = tmp_path / "pgdata"
-    pgdata.mkdir()
+def _broken_embedded_home(home: Path) -> Path:
+    """A home whose embedded database can't start (its configuration file is garbled): its pgdata."""
+    pgdata = home / "pgdata"
+    pgdata.mkdir(parents=True)
     (pgdata / "PG_VERSION").write_text("16\n")
     (pgdata / "postgresql.conf").write_text("shared_buffers = = 1\n")
+    return pgdata
+
+
+def test_an_embedded_database_that_will_not_start_says_why_and_exits_1(tmp_path: Path) -> None:
+    pgdata = _broken_embedded_home(tmp_path)
     result = viraltracker(tmp_path, "db", "up", DATABASE_URL=None)
     assert result.exit_code == 1
     assert result.stderr == (
@@ -225,11 +231,18 @@ def test_chat_is_quiet_and_ends_with_the_address_and_the_logins(database_url: st
     assert "INFO uvicorn.error: Application startup complete." in (tmp_path / "viraltracker.log").read_text()
 
 
-def test_chat_verbose_shows_the_libraries_log_lines(database_url: str, tmp_path: Path) -> None:
-    lines, _, process = _chat(database_url, tmp_path, "--verbose")
-    stderr = _stop(process)
-    assert lines[-1].startswith("Demo logins")
-    assert "INFO uvicorn.error: Application startup complete." in stderr
+def test_verbose_shows_the_libraries_log_lines(tmp_path: Path) -> None:
+    port = str(free_port())
+    _broken_embedded_home(tmp_path / "quiet")
+    quiet = viraltracker(tmp_path / "quiet", "chat", "--port", port, DATABASE_URL=None)
+    assert quiet.exit_code == 1 and len(quiet.stderr.splitlines()) == 1  # the failure alone
+    for flags in (["chat", "--port", port, "--verbose"], ["--verbose", "db", "up"]):
+        home = tmp_path / flags[0].strip("-")
+        _broken_embedded_home(home)  # a server of its own: pgserver keeps one handle per folder per process
+        shown = viraltracker(home, *flags, DATABASE_URL=None)
+        assert shown.exit_code == 1
+        assert "INFO pgserver: PG_VERSION file found, skipping initdb" in shown.stderr, flags
+        assert shown.stderr.splitlines()[-1].startswith("The embedded database in"), flags
 
 
 # -- 3. fast one-off commands -------------------------------------------------------------------
