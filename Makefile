@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test test-stock-postgres install lint eval screenshots bench bench-chat bench-scale bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline bench-video chromium haproxy
+.PHONY: run test test-stock-postgres install lint eval screenshots bench bench-chat bench-scale bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline bench-video bench-cli chromium haproxy
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,10 @@ bench-patterns: install
 # 100 chat turns against the fake Anthropic API (300 ms to first token): the app's added latency.
 bench-provider: install
 	$(BIN)/python -m bench.provider_overhead
+
+# A one-off command's start-up: `viraltracker ask '/brands'` against `--help` (target: ask ≤ 2× --help).
+bench-cli: install
+	$(BIN)/python -m bench.cli
 
 # 5,000 synced ads through creative download (from the fake) and offline classification, as worker
 # jobs: ads/s against classify_offline's in-memory floor (BENCH_ADS=50 for a quick run).

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     )
     """Seconds to wait for a new database connection before saying the database is unavailable."""
     logfire_token: SecretStr | None = Field(default=None, validation_alias="LOGFIRE_TOKEN")
+    default_user: str | None = Field(default=None, validation_alias="VIRALTRACKER_USER")
+    """Who `ask`, `shell` and `mcp` (stdio) run as without --user (their email); unset: the only user."""
     api_token: SecretStr | None = Field(default=None, validation_alias="VIRALTRACKER_TOKEN")
     """`viraltracker mcp` (stdio) runs as this token's person when no --user is given."""
     auth_mode: Literal["password", "header", "oauth"] = Field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli import ads, brands, classify, data, schedules, serve  # noqa: F401  (each registers its commands on the app)
+from cli import ads, brands, classify, data, doctor, schedules, serve  # noqa: F401  (each registers its commands on the app)
 from cli.base import _print_turn, app, console, main
 
 __all__ = ["_print_turn", "app", "console", "main"]

@@ -6,13 +6,13 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from core.errors import DatabaseUnavailable, UserFacingError
+from core.errors import DatabaseUnavailable, SetupError, UserFacingError
 from settings import get_settings
 
 T = TypeVar("T")
@@ -48,41 +48,101 @@ console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 
-def _setup_logging() -> None:
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_terminal = {"verbose": False}
+"""`--verbose`: the libraries' log lines in the terminal too (set by the app's callback)."""
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Show log lines (pgserver, uvicorn, Chainlit, httpx…) in the terminal too.",
+        ),
+    ] = False,
+) -> None:
+    _terminal["verbose"] = verbose
+
+
+def _setup_logging(*, terminal_level: int | None = None) -> None:
+    """Every log line (INFO and up) to the log file; to stderr only from `terminal_level` up, or all of
+    them with --verbose. Called again (the chat, a test), it replaces its own handlers."""
     from services.platform.server_files import touch_private
 
     settings = get_settings()
     touch_private(settings.log_file)  # owner-only, whatever the umask
-    logging.basicConfig(
-        filename=settings.log_file,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "viraltracker", False)]:
+        root.removeHandler(handler)
+        handler.close()
+    to_file = logging.FileHandler(settings.log_file)
+    handlers: list[logging.Handler] = [to_file]
+    if _terminal["verbose"] or terminal_level is not None:
+        to_terminal = logging.StreamHandler(sys.stderr)
+        to_terminal.setLevel(logging.INFO if _terminal["verbose"] else terminal_level or logging.WARNING)
+        handlers.append(to_terminal)
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        handler.viraltracker = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr, then exit `code` (no traceback)."""
+    err.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+async def _open_database() -> Any:
+    """The database, open: the embedded one started (or attached), else DATABASE_URL's. A `SetupError`
+    naming the cause and the fix when it can't be."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    from db.diagnose import open_failure
+    from db.pool import Database
+
+    settings = get_settings()
+    db = Database.from_settings(settings)
+    try:
+        await db.open()
+    except DatabaseUnavailable as error:
+        cause = error.__cause__ or error
+        raise SetupError(open_failure(db.url, cause) if settings.database_url else error.message) from None
+    except (psycopg.Error, PoolTimeout) as error:
+        raise SetupError(open_failure(db.url, error)) from None
+    return db
 
 
 def _run(work: Callable[[Any], Awaitable[T]], *, migrate_first: bool = True) -> T:
     """Open the database (embedded unless DATABASE_URL), optionally migrate, run `work(db)`."""
     from db.migrate import migrate
-    from db.pool import Database
     from services.platform.observability import configure_tracing
 
     configure_tracing(get_settings())
 
     async def main() -> T:
-        async with Database.from_settings() as db:
+        db = await _open_database()
+        try:
             if migrate_first:
                 await migrate(db)
             return await work(db)
+        finally:
+            await db.close()
 
     _setup_logging()
     try:
         return asyncio.run(main())
+    except SetupError as error:
+        _fail(error.message)  # the details are in the log file
     except DatabaseUnavailable as error:
-        err.print(f"[red]{error.message}[/red]")  # the reason is in the log file
-        raise typer.Exit(1) from None
+        _fail(error.message)
     except UserFacingError as error:
-        err.print(f"[red]{error.message}[/red]")
-        raise typer.Exit(2) from None
+        _fail(error.message, 2)
 
 
 _WIDE_COLUMNS = ("hook_text", "ad_name", "ad", "landing_page", "note", "text", "title", "message", "error")
@@ -113,6 +173,14 @@ async def _caller(db: Any, email: str) -> Any:
 
     async with db.as_owner() as conn:
         return await find_caller(conn, email=email)
+
+
+async def _default_caller(db: Any, email: str | None, *, flag: str = "--user EMAIL") -> Any:
+    """--user's person, else VIRALTRACKER_USER's, else the only user (several: a message naming them)."""
+    from services.platform.accounts import default_caller
+
+    async with db.as_owner() as conn:
+        return await default_caller(conn, email=email or get_settings().default_user, flag=flag)
 
 
 def main() -> None:

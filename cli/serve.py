@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +13,20 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table as RichTable
 
-from cli.base import _caller, _print_turn, _run, app, console, err, jobs_app
+from cli.base import (
+    _caller,
+    _default_caller,
+    _fail,
+    _print_turn,
+    _run,
+    _setup_logging,
+    _terminal,
+    app,
+    console,
+    err,
+    jobs_app,
+)
+from core.errors import SetupError
 from settings import get_settings
 
 
@@ -21,7 +36,12 @@ def ask(
         str,
         typer.Argument(help="A question or a slash command, e.g. '/top_hooks brand:\"Acme Pets\" days:30'."),
     ],
-    user: Annotated[str, typer.Option("--user", help="Who is asking (their email).")],
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user", help="Who is asking (their email); default VIRALTRACKER_USER, or the only user."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help='Print {"text", "tool_calls"} as JSON.')] = False,
 ) -> None:
     """Answer one message through the same pipeline as the chat (exit 2 when a command is refused)."""
@@ -29,7 +49,7 @@ def ask(
     from agent.runner import run_turn
 
     async def work(db: Any) -> Any:
-        caller = await _caller(db, user)
+        caller = await _default_caller(db, user)
         return await run_turn(db=db, caller=caller, message=message, model=configured_model(get_settings()))
 
     turn = _run(work)
@@ -44,7 +64,8 @@ def ask(
 @app.command()
 def shell(
     user: Annotated[
-        str | None, typer.Option("--user", help="Who is chatting (email); defaults to the first demo user.")
+        str | None,
+        typer.Option("--user", help="Who is chatting (email); default VIRALTRACKER_USER, or the only user."),
     ] = None,
 ) -> None:
     """Chat in the terminal (history and line editing; Ctrl-D or /quit to leave)."""
@@ -53,15 +74,13 @@ def shell(
 
     from agent.build import configured_model, model_label
     from agent.runner import run_turn
-    from services.demo.seed import DEMO_USERS
     from services.platform.server_files import touch_private
 
     settings = get_settings()
-    email = user or DEMO_USERS[0].email
     model = configured_model(settings)
 
     async def work(db: Any) -> None:
-        caller = await _caller(db, email)
+        caller = await _default_caller(db, user)
         console.print(
             f"Signed in as {caller.email}. Model: {model_label(model)}. Type /help, or /quit to leave."
         )
@@ -90,10 +109,39 @@ def shell(
     _run(work)
 
 
+DEMO_LOGINS = "Demo logins: maya@northwind.example / northwind-demo, leo@summit.example / summit-demo"
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (handed to uvicorn, so nothing can take the port in between), or the
+    reason it can't be, with the fix, as a `SetupError`."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no conflict
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise SetupError(
+                f"Port {port} is in use: stop the other program or pass --port {port + 1}"
+            ) from None
+        if error.errno == errno.EACCES:
+            raise SetupError(f"Port {port} needs administrator rights here: pass --port 8000") from None
+        raise SetupError(
+            f"Cannot listen on {host}:{port} ({error.strerror}): pass another --host or --port"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 @app.command()
 def chat(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show every log line here too (else only problems).")
+    ] = False,
 ) -> None:
     """Start the chat app (Chainlit) on the same database: log in with a demo user and chat."""
     import os
@@ -103,21 +151,48 @@ def chat(
     from db.migrate import migrate
 
     settings = get_settings()
-    _run(migrate, migrate_first=False)
-    console.print(f"ViralTracker chat on http://{host}:{port}  (Ctrl-C to stop)")
-    console.print("Demo logins: maya@northwind.example / northwind-demo, leo@summit.example / summit-demo")
+    _terminal["verbose"] = _terminal["verbose"] or verbose
+    try:
+        sock = listening_socket(host, port)
+    except SetupError as error:
+        _fail(error.message)
+    try:
+        _run(migrate, migrate_first=False)
+    except typer.Exit:
+        sock.close()
+        raise
     # Chainlit reads its signing key from the environment, and its .chainlit/ folder and chainlit.md
     # from the working directory (both read when it is first imported); session files: agent/chainlit_tuning.
     os.environ["CHAINLIT_AUTH_SECRET"] = settings.auth_secret()
     os.chdir(Path(__file__).resolve().parent.parent)  # the project folder, where app.py and .chainlit/ are
-    # The app's log lines on stdout as well as in the log file, as they were under `chainlit run`.
-    console_log = logging.StreamHandler(sys.stdout)
-    console_log.setFormatter(logging.Formatter("%(asctime)s - %(levelname)s - %(name)s - %(message)s"))
-    logging.getLogger().addHandler(console_log)
+    # The app's problems in the terminal; everything (uvicorn's, Chainlit's, pgserver's) in the log file.
+    _setup_logging(terminal_level=logging.WARNING)
     from web import web_app
 
+    class Announcing(uvicorn.Server):
+        """Prints the address only once the server accepts connections."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                console.print(f"ViralTracker chat on http://{host}:{port}  (Ctrl-C to stop)")
+                console.print(DEMO_LOGINS)
+
     # One worker: socket.io sessions live in this process (scale with processes, sticky sessions).
-    uvicorn.run(web_app(), host=host, port=port, log_level="error", ws="auto", ws_per_message_deflate=True)
+    # log_config=None: uvicorn's lines go through ours (the log file), not its own terminal handlers.
+    config = uvicorn.Config(
+        web_app(), host=host, port=port, log_config=None, access_log=False, ws="auto",
+        ws_per_message_deflate=True,
+    )  # fmt: skip
+    try:
+        Announcing(config).run(sockets=[sock])
+    except SystemExit as stop:
+        if stop.code not in (0, None):  # uvicorn exits 3 when the app's startup fails
+            _fail(
+                f"The chat app did not start: the reason is in {settings.log_file} (or run with --verbose)."
+            )
+    finally:
+        sock.close()
 
 
 @app.command()
@@ -177,7 +252,11 @@ def jobs_status() -> None:
 def mcp_serve(
     user: Annotated[
         str | None,
-        typer.Option("--user", help="stdio: who is calling (their email); else VIRALTRACKER_TOKEN's person."),
+        typer.Option(
+            "--user",
+            help="stdio: who is calling (their email); else VIRALTRACKER_TOKEN's person, VIRALTRACKER_USER,"
+            " or the only user.",
+        ),
     ] = None,
     http: Annotated[
         bool, typer.Option("--http", help="Serve streamable HTTP (bearer tokens) instead of stdio.")
@@ -201,17 +280,14 @@ def mcp_serve(
         _run(lambda db: serve_http(db, host=host, port=port))
         return
     token = settings.api_token.get_secret_value() if settings.api_token else None
-    if user is None and token is None:
-        err.print("[red]Say who is calling: --user EMAIL, or set VIRALTRACKER_TOKEN to their token.[/red]")
-        raise typer.Exit(2)
     protocol = reserve_stdout()
 
     async def work(db: Any) -> None:
-        if user is not None:
-            caller = await _caller(db, user)
-        else:
+        if user is None and token is not None:
             async with db.as_owner() as conn:
-                caller = await caller_for_token(conn, secret=token or "")
+                caller = await caller_for_token(conn, secret=token)
+        else:
+            caller = await _default_caller(db, user, flag="--user EMAIL, VIRALTRACKER_TOKEN (their token)")
         err.print(f"ViralTracker MCP (stdio) as {caller.email}", markup=False, highlight=False)
         await serve_stdio(db, caller, stdout=protocol)
 

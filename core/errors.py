@@ -51,6 +51,11 @@ class NeedsExtension(ConfigurationError):
     the extension and how to add it. Nothing was changed."""
 
 
+class SetupError(UserFacingError):
+    """The app can't start as it is set up here (its port, its database, the migrations): one line naming
+    the cause and the fix; the CLI exits 1."""
+
+
 class MetaAuthError(ExternalServiceError):
     """Meta refused the token (code 190: expired or revoked): the brand must reconnect."""
 

@@ -292,17 +292,22 @@ def _cli(database_url: str, home: Path) -> tuple[subprocess.CompletedProcess[str
     return done, time.monotonic() - started
 
 
-def test_a_cli_command_with_the_database_unreachable_says_so_in_one_line(tmp_path: Path) -> None:
+def test_a_cli_command_with_the_database_unreachable_says_where_in_one_line(tmp_path: Path) -> None:
     # Nothing listening (refused at once), and a server that accepts but never answers (the timeout).
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         port = silent.getsockname()[1]
-        urls = [
-            f"postgresql://postgres:@/postgres?host={tmp_path}",
-            f"postgresql://postgres:secret@127.0.0.1:{port}/postgres",
-        ]
-        for url in urls:
+        urls = {
+            f"postgresql://postgres:@/postgres?host={tmp_path}": f"{tmp_path}:5432/postgres",
+            f"postgresql://postgres:secret@127.0.0.1:{port}/postgres": f"127.0.0.1:{port}/postgres",
+        }
+        for url, where in urls.items():
             done, took = _cli(url, tmp_path / "home")
-            assert (done.returncode, done.stdout, done.stderr) == (1, "", UNAVAILABLE + "\n")
+            assert (done.returncode, done.stdout, done.stderr) == (
+                1,
+                "",
+                f"Cannot reach the database at {where} (DATABASE_URL): start that server or fix the URL's host"
+                " and port, or unset DATABASE_URL to use the embedded database.\n",
+            )
             assert took < 10

@@ -332,4 +332,7 @@ def test_stdio_refuses_an_unknown_token(database_url: str, tmp_path: Path, demo:
     )
     assert nobody.returncode == 2
     assert nobody.stdout == ""
-    assert "Say who is calling: --user EMAIL, or set VIRALTRACKER_TOKEN" in nobody.stderr
+    assert (
+        "Say who is asking: --user EMAIL, VIRALTRACKER_TOKEN (their token), or set VIRALTRACKER_USER. The users here: "
+        in " ".join(nobody.stderr.split())
+    )

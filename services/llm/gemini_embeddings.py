@@ -9,14 +9,16 @@ through `services.llm.gemini`: rate limits retried, a refused key named.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from google.genai import types
 
 from core.errors import ConfigurationError, ExternalServiceError
-from services.llm import gemini as gemini_calls
 from services.llm.embeddings import Array, LocalEmbedder, TextEmbedder, unit_rows
 from settings import Settings
+
+if TYPE_CHECKING:
+    from google.genai import types
 
 BATCH = 100  # the API's most texts per batchEmbedContents request
 DIMENSIONS = 768
@@ -46,6 +48,11 @@ class GeminiEmbedder:
     async def embed_texts(self, texts: list[str]) -> Array:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
+        # google-genai takes a quarter of a second to import: only a run that embeds with Gemini pays it.
+        from google.genai import types
+
+        from services.llm import gemini as gemini_calls
+
         config = types.EmbedContentConfig(task_type="CLUSTERING", output_dimensionality=self.dimensions)
         rows: list[list[float]] = []
         with gemini_calls.client(

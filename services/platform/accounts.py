@@ -109,6 +109,32 @@ async def find_caller(conn: Conn, *, email: str) -> Caller:
 _PASSWORD_CHECKS = asyncio.Semaphore(1)
 
 
+USERS_LISTED = 10
+"""Most users a "say who is asking" message names."""
+
+
+async def default_caller(conn: Conn, *, email: str | None, flag: str = "--user EMAIL") -> Caller:
+    """Who a one-person command runs as: `email` (--user or VIRALTRACKER_USER) when given, else the only
+    user there is; with several (or none), a message saying how to choose, naming the users there are."""
+    if email:
+        return await find_caller(conn, email=email)
+    cur = await conn.execute(
+        "select id, email, count(*) over () as users from auth.users order by lower(email) limit %s",
+        (USERS_LISTED,),
+    )
+    rows = await cur.fetchall()
+    if len(rows) == 1:
+        return Caller(user_id=UUID(str(rows[0]["id"])), email=str(rows[0]["email"]))
+    if not rows:
+        raise NotFound(
+            "There are no users yet: add one with `viraltracker user add EMAIL --org NAME`"
+            " (or load the demo with `viraltracker demo seed`)."
+        )
+    more = int(rows[0]["users"]) - len(rows)
+    names = ", ".join(str(r["email"]) for r in rows) + (f" and {more} more" if more else "")
+    raise InvalidArgument(f"Say who is asking: {flag}, or set VIRALTRACKER_USER. The users here: {names}.")
+
+
 async def password_hash_of(conn: Conn, *, email: str) -> tuple[Caller, str] | None:
     """The user with this email and their stored hash (None when there is no such user or no password)."""
     cur = await conn.execute(

@@ -7,31 +7,15 @@ client elsewhere (tests: a local fake). The bot token is sent to Slack only: nev
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry import RetryState
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import async_default_handlers
-from slack_sdk.http_retry.request import HttpRequest as RetryHttpRequest
-from slack_sdk.http_retry.response import HttpResponse as RetryHttpResponse
-from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import ExternalServiceError, UserFacingError
-from services.retry_after import retry_after_seconds
-from services.retrying import Backoff, RetryPolicy
 from settings import Settings
 
-log = logging.getLogger(__name__)
-
-TRIES = 3
-"""Calls Slack rate-limits (429) are tried this many times in all, waiting its Retry-After between."""
-LONGEST_WAIT = 30.0
-"""A Retry-After longer than this (seconds) is not waited for: the call fails with a clear message."""
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 T = TypeVar("T")
 
@@ -65,6 +49,12 @@ def web_client(settings: Settings) -> AsyncWebClient:
     if not slack_configured(settings):
         raise SlackNotConfigured()
     assert settings.slack_bot_token is not None
+    # slack_sdk's async client (and aiohttp) take ~0.2 s to import: only what posts to Slack pays it.
+    from slack_sdk.http_retry.builtin_async_handlers import async_default_handlers
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from services.platform.slack_retries import RateLimits
+
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
@@ -105,52 +95,11 @@ def explain(code: str, channel: str | None = None) -> str:
             return f"Slack refused the call for {where}: {code}."
 
 
-class RateLimits(AsyncRetryHandler):
-    """slack_sdk's retry hook on our policy: a 429 waits Slack's Retry-After (1 s when it names none)
-    and is tried again, up to `TRIES` calls in all and never longer than `LONGEST_WAIT` at once."""
-
-    policy = RetryPolicy(attempts=TRIES, longest_wait=LONGEST_WAIT, backoff=Backoff.doubling(1.0, cap=1.0))
-
-    def __init__(self) -> None:
-        super().__init__(max_retry_count=TRIES - 1)
-
-    def _wait(self, state: RetryState, response: RetryHttpResponse) -> float:
-        wait = retry_after_seconds(response.headers)
-        return self.policy.backoff.seconds(state.current_attempt + 1) if wait is None else wait
-
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: RetryHttpRequest,
-        response: RetryHttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is None or (
-            response.status_code != 429 and (response.body or {}).get("error") != "ratelimited"
-        ):
-            return False
-        return self.policy.allows(state.current_attempt + 1, self._wait(state, response))
-
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: RetryHttpRequest,
-        response: RetryHttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        assert response is not None  # `_can_retry_async` retries answers only
-        wait = self._wait(state, response)
-        log.info("Slack rate-limited %s; retrying in %.1f s", request.url, wait)
-        state.next_attempt_requested = True
-        await asyncio.sleep(wait)
-        state.increment_current_attempt()
-
-
 async def call(make: Callable[[], Awaitable[T]], *, channel: str | None = None, what: str = "call") -> T:
     """Runs one Web API call (429s are waited out by the client's `RateLimits`); Slack's errors become
     `SlackError` with a clear message naming the channel; transport failures too."""
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
     try:
         return await make()
     except SlackApiError as error:
