@@ -1,0 +1,130 @@
+"""The model path's token budget, at the fake Anthropic API on the real client: the stable prefix (tool
+definitions, static instructions) is cached and the turn's own context comes after it; the fake
+accounts for caching as Anthropic does; each answer's `max_tokens` fits an answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic_ai import models
+
+from agent.runner import run_turn
+from db.pool import Caller, Database
+from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
+from fakes.anthropic_cache import PromptCache, block_tokens, request_blocks
+from prompts import load_prompt
+from services.llm.model_choice import chat_model
+from settings import Settings
+
+
+def top_hooks_then_say(request: FakeRequest) -> Reply:
+    """One tool call per question, then a sentence about its result."""
+    if request.tool_results:
+        return Reply.say("Your best hook is the senior-dog question.")
+    return Reply.calls(("top_hooks", {"brand": "Acme Pets", "days": 30, "limit": 3}))
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    with models.override_allow_model_requests(True), FakeAnthropic(top_hooks_then_say) as running:
+        yield running
+
+
+def model_on(fake: FakeAnthropic, name: str = "anthropic:claude-sonnet-4-6") -> Any:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.url, VIRALTRACKER_MODEL=name
+    )
+    return chat_model(settings)
+
+
+async def test_the_first_request_caches_tools_and_instructions_with_the_turns_context_after(
+    fake: FakeAnthropic, db: Database, maya: Caller
+) -> None:
+    model = model_on(fake)
+    first = await run_turn(db=db, caller=maya, message="best hooks for acme?", model=model)
+    await run_turn(db=db, caller=maya, message="and again?", model=model, history=first.messages)
+    opening, answering, second_opening, _ = fake.requests
+    body = opening.body
+    assert body["max_tokens"] == 4096  # an answer's budget, not the model's 64,000
+    assert body["tools"][-1]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
+    assert not any("cache_control" in t for t in body["tools"][:-1])
+    system = body["system"]
+    cached = [i for i, b in enumerate(system) if "cache_control" in b]
+    context = next(i for i, b in enumerate(system) if b["text"].startswith("Today is "))
+    assert system[cached[0]]["text"] == load_prompt("system").text  # the static instructions, cached
+    assert cached == [cached[0]] and context > cached[0]  # the turn's context after the breakpoint
+    assert "maya@northwind.example" in system[context]["text"]
+    assert body["cache_control"] == {"type": "ephemeral", "ttl": "5m"}  # the conversation, automatically
+    # The fake's accounting: the first request writes tools + instructions + the question; the rest read.
+    assert opening.usage is not None and opening.usage["cache_read_input_tokens"] == 0
+    assert opening.usage["cache_creation_input_tokens"] > 8000
+    prefix = sum(block_tokens(b) for b in request_blocks(opening.body))
+    assert answering.usage is not None and answering.usage["cache_read_input_tokens"] == prefix
+    assert second_opening.usage is not None
+    assert second_opening.usage["cache_read_input_tokens"] > prefix
+    assert second_opening.usage["input_tokens"] + second_opening.usage["cache_creation_input_tokens"] < 2000
+
+
+def body_of(*blocks: dict[str, Any], model: str = "claude-sonnet-4-6", auto: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": list(blocks)}]}
+    if auto:
+        body["cache_control"] = {"type": "ephemeral"}
+    return body
+
+
+def text(chars: int, mark: bool = False, fill: str = "a") -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "text", "text": fill * chars}
+    return {**block, "cache_control": {"type": "ephemeral"}} if mark else block
+
+
+def test_the_fake_caches_a_prefix_only_from_the_models_minimum_length() -> None:
+    cache = PromptCache()
+    short = body_of(text(4000, mark=True), text(400))  # ~1,000 tokens before the breakpoint: too short
+    assert cache.account(short).cache_creation_input_tokens == 0
+    assert cache.account(short).cache_read_input_tokens == 0
+    sonnet = body_of(text(4400, mark=True), text(400))  # ~1,100 tokens: Sonnet caches it, Haiku doesn't
+    head, tail = block_tokens(text(4400)), block_tokens(text(400))
+    assert (head, tail) == (1107, 107)  # (4,400 + 27 characters of JSON) / 4, rounded up
+    written = cache.account(sonnet)
+    assert (written.cache_read_input_tokens, written.cache_creation_input_tokens, written.input_tokens) == (
+        0,
+        head,
+        tail,
+    )
+    read = cache.account(sonnet)
+    assert (read.cache_read_input_tokens, read.cache_creation_input_tokens, read.input_tokens) == (
+        head,
+        0,
+        tail,
+    )
+    haiku = {**sonnet, "model": "claude-haiku-4-5"}
+    assert cache.account(haiku).cache_creation_input_tokens == 0  # 2,048 for Haiku
+    now = [0.0]
+    expiring = PromptCache(clock=lambda: now[0])
+    expiring.account(sonnet)
+    now[0] = 301.0  # five minutes without a read: gone
+    assert expiring.account(sonnet).cache_read_input_tokens == 0
+
+
+def test_the_fake_reads_an_earlier_prefix_within_the_lookback_and_refuses_five_breakpoints(
+    fake: FakeAnthropic,
+) -> None:
+    cache = PromptCache()
+    first = cache.account(body_of(text(8000), text(40, fill="b"), auto=True))
+    assert first.cache_creation_input_tokens == first.total  # automatic caching: the last block
+    grown = cache.account(body_of(text(8000), text(40, fill="b"), text(40, fill="c"), auto=True))
+    assert grown.cache_read_input_tokens == first.total  # the previous request's prefix, one block back
+    assert grown.cache_creation_input_tokens == block_tokens(text(40, fill="c"))
+    import anthropic
+
+    with (
+        anthropic.Anthropic(api_key=API_KEY, base_url=fake.url, max_retries=0) as client,
+        pytest.raises(anthropic.BadRequestError, match="A maximum of 4 blocks with cache_control"),
+    ):
+        client.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=100,
+            messages=[{"role": "user", "content": [text(10, mark=True) for _ in range(5)]}],  # type: ignore[misc]
+        )
