@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test install lint eval screenshots bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline chromium
+.PHONY: run test install lint eval screenshots bench bench-chat bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-tokens bench-pipeline chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ bench-patterns: install
 # 100 chat turns against the fake Anthropic API (300 ms to first token): the app's added latency.
 bench-provider: install
 	$(BIN)/python -m bench.provider_overhead
+
+# A scripted 10-turn chat on the Anthropic fake (prompt caching accounted): tokens and cost per request.
+bench-tokens: install
+	$(BIN)/python -m bench.tokens
 
 # 5,000 synced ads through creative download (from the fake) and offline classification, as worker
 # jobs: ads/s against classify_offline's in-memory floor (BENCH_ADS=50 for a quick run).
