@@ -5,6 +5,7 @@ accounts for caching as Anthropic does; each answer's `max_tokens` fits an answe
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from fakes.anthropic_cache import PromptCache, block_tokens, request_blocks
 from prompts import load_prompt
 from services.llm.model_choice import chat_model
 from settings import Settings
+from tests.ad_helpers import drop_shop, new_shop
 
 
 def top_hooks_then_say(request: FakeRequest) -> Reply:
@@ -128,3 +130,77 @@ def test_the_fake_reads_an_earlier_prefix_within_the_lookback_and_refuses_five_b
             max_tokens=100,
             messages=[{"role": "user", "content": [text(10, mark=True) for _ in range(5)]}],  # type: ignore[misc]
         )
+
+
+def brands_then_say(request: FakeRequest) -> Reply:
+    if request.tool_results or "just say hi" in request.user_text.splitlines()[-1]:
+        return Reply.say("Here you are.")
+    return Reply.calls(("brands", {}))
+
+
+async def test_usage_shows_the_organizations_month_by_person_and_model_as_the_fake_counted(
+    db: Database, maya: Caller
+) -> None:
+    shop = await new_shop(db, "usage", [])
+    try:
+        with models.override_allow_model_requests(True), FakeAnthropic(brands_then_say) as fake:
+            sonnet, haiku = model_on(fake), model_on(fake, "anthropic:claude-haiku-4-5")
+            whose: list[tuple[str, str]] = []  # (email, model) of each request the fake answered
+
+            async def turn(caller: Caller, message: str, model: Any, name: str, thread: str) -> Any:
+                before = len(fake.requests)
+                done = await run_turn(db=db, caller=caller, message=message, model=model, thread_id=thread)
+                whose.extend([(caller.email, name)] * (len(fake.requests) - before))
+                return done
+
+            await turn(maya, "my brands?", sonnet, "anthropic:claude-sonnet-4-6", "t-maya")  # another org
+            first = await turn(shop.admin, "my brands?", sonnet, "anthropic:claude-sonnet-4-6", "t-admin")
+            await run_turn(
+                db=db, caller=shop.admin, message="just say hi", model=sonnet, history=first.messages,
+                thread_id="t-admin",
+            )  # fmt: skip
+            whose.append((shop.admin.email, "anthropic:claude-sonnet-4-6"))
+            await turn(shop.member, "my brands?", haiku, "anthropic:claude-haiku-4-5", "t-member")
+            requests = list(fake.requests)
+        shown = await run_turn(db=db, caller=shop.member, message="/usage")
+        [call] = shown.tool_calls
+        assert call.result is not None
+        # Independently: the fake's own per-request usage, summed per person and model, at list prices.
+        prices = {"anthropic:claude-sonnet-4-6": (3.0, 3.75, 0.30, 15.0), "anthropic:claude-haiku-4-5": (1.0, 1.25, 0.10, 5.0)}  # fmt: skip
+        expected: dict[tuple[str, str], list[float]] = {}
+        for (email, name), request in zip(whose, requests, strict=True):
+            if email == maya.email:
+                continue
+            assert request.usage is not None
+            figures = [request.usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")]  # fmt: skip
+            line = expected.setdefault((email, name), [0, 0, 0, 0, 0])
+            for i, value in enumerate(figures):
+                line[i] += value
+            line[4] += sum(v * p for v, p in zip(figures, prices[name], strict=True)) / 1_000_000
+        got = {
+            (line["email"], line["model"]): [
+                line["uncached_input"], line["cache_write"], line["cache_read"], line["output"], line["cost_usd"]
+            ]
+            for line in call.result["lines"]
+        }  # fmt: skip
+        assert got.keys() == expected.keys()  # maya's organization is not in it
+        for key, figures in expected.items():
+            assert got[key][:4] == figures[:4]
+            assert got[key][4] == pytest.approx(figures[4])
+        turns = {(line["email"], line["turns"], line["requests"]) for line in call.result["lines"]}
+        assert turns == {(shop.admin.email, 2, 3), (shop.member.email, 1, 2)}
+        total = sum(sum(f[:4]) for f in expected.values())
+        cost = sum(f[4] for f in expected.values())
+        month = f"{datetime.now(UTC):%B %Y}"
+        assert (
+            shown.text
+            == f"{month}: 3 model turns by 2 people, {total:,} tokens, ${cost:,.4f} at list prices."
+        )
+        async with db.as_owner() as conn:
+            cur = await conn.execute(
+                "select thread_id, count(*) as turns from model_usage where user_id = %s group by thread_id",
+                (shop.admin.user_id,),
+            )
+            assert [(r["thread_id"], r["turns"]) for r in await cur.fetchall()] == [("t-admin", 2)]
+    finally:
+        await drop_shop(db, shop)

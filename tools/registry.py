@@ -267,4 +267,5 @@ def _load_all() -> None:
         template_recommendations,
         templates,
         templates_auto,
+        usage,
     )
