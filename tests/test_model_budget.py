@@ -50,6 +50,21 @@ async def test_the_first_request_caches_tools_and_instructions_with_the_turns_co
     opening, answering, second_opening, _ = fake.requests
     body = opening.body
     assert body["max_tokens"] == 4096  # an answer's budget, not the model's 64,000
+    # Tool definitions: 10,311 tokens (41,276 characters) before their schemas were compacted and long
+    # prose moved to /help.
+    assert sum(block_tokens(t) for t in body["tools"]) < 9300
+    tools = {t["name"]: t for t in body["tools"]}
+    moved = "Ads under `min_spend` are left out of the ranking (the answer says how many)."
+    assert moved not in tools["ad_performance"]["description"]
+    helped = await run_turn(db=db, caller=maya, message="/help ad_performance")
+    assert (
+        helped.text.splitlines()[2]
+        == "Metrics are computed from raw counts summed per ad over the window. " + moved
+    )
+    assert tools["blueprint"]["input_schema"]["properties"]["brand"] == {
+        "type": "string",
+        "description": "The brand to write for. Needed unless rerun/compare/export_id is given.",
+    }  # an optional argument as its own type: leaving it out means null
     assert body["tools"][-1]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
     assert not any("cache_control" in t for t in body["tools"][:-1])
     system = body["system"]
