@@ -34,6 +34,7 @@ from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage
 
 from agent.build import build_agent
+from agent.conversation import summarise_answered, too_long
 from agent.input_checks import message_refusal
 from agent.offline import RouterContext, offline_model
 from agent.slash import help_text, is_slash, parse_slash
@@ -262,6 +263,11 @@ async def _run_turn(
             return TurnResult(text=error.message, refused=True, messages=history)
     names: list[str] | None = None
     used = None if slash or model is None else model_name(model)
+    sent = history
+    if used is not None:  # the model reads earlier results as summaries; too long a thread is refused
+        sent = summarise_answered(history)
+        if (cap := too_long(sent)) is not None:
+            return TurnResult(text=cap, refused=True, messages=history)
     if slash or model is None:
         try:
             async with db.as_user(caller) as conn:
@@ -288,7 +294,7 @@ async def _run_turn(
                 message,
                 deps=deps,
                 model=model,
-                message_history=history,
+                message_history=sent,
                 usage_limits=USAGE_LIMITS,
                 usage=spent,
                 event_stream_handler=_event_handler(listener, streamed) if listener is not None else None,

@@ -4,14 +4,23 @@ accounts for caching as Anthropic does; each answer's `max_tokens` fits an answe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pydantic_ai import models
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelMessagesTypeAdapter,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    UserPromptPart,
+)
 
-from agent.runner import run_turn
+from agent.runner import run_turn, storable_history
 from db.pool import Caller, Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from fakes.anthropic_cache import PromptCache, block_tokens, request_blocks
@@ -80,7 +89,9 @@ async def test_the_first_request_caches_tools_and_instructions_with_the_turns_co
     prefix = sum(block_tokens(b) for b in request_blocks(opening.body))
     assert answering.usage is not None and answering.usage["cache_read_input_tokens"] == prefix
     assert second_opening.usage is not None
-    assert second_opening.usage["cache_read_input_tokens"] > prefix
+    # The next turn reads the first question's prefix; what follows it is new (the answered result is now
+    # its summary), and small.
+    assert second_opening.usage["cache_read_input_tokens"] == prefix
     assert second_opening.usage["input_tokens"] + second_opening.usage["cache_creation_input_tokens"] < 2000
 
 
@@ -219,3 +230,52 @@ async def test_usage_shows_the_organizations_month_by_person_and_model_as_the_fa
             assert [(r["thread_id"], r["turns"]) for r in await cur.fetchall()] == [("t-admin", 2)]
     finally:
         await drop_shop(db, shop)
+
+
+async def test_a_later_turn_sends_an_answered_result_as_its_summary_and_the_chat_keeps_the_table(
+    fake: FakeAnthropic, db: Database, maya: Caller
+) -> None:
+    model = model_on(fake)
+    first = await run_turn(db=db, caller=maya, message="best hooks for acme?", model=model)
+    [call] = first.tool_calls
+    assert call.result is not None and len(call.result["rows"]) == 3  # what the person was shown
+    stored = ModelMessagesTypeAdapter.validate_json(storable_history(first.messages))
+    await run_turn(db=db, caller=maya, message="and bloom?", model=model, history=stored)
+    answering, next_opening = fake.requests[1], fake.requests[2]
+
+    def sent_result(request: FakeRequest) -> Any:
+        [block] = [
+            b for m in request.body["messages"] if isinstance(m["content"], list)
+            for b in m["content"] if b.get("type") == "tool_result"
+        ]  # fmt: skip
+        content = block["content"]
+        return json.loads(content if isinstance(content, str) else content[0]["text"])
+
+    assert len(sent_result(answering)["rows"]) == 3  # the turn's own request: the full result
+    assert sent_result(next_opening) == {
+        "summary": call.result["summary"],
+        "note": "Summarised (answered earlier); the person has the full result. Call the tool again for its rows.",
+    }
+
+
+async def test_a_thread_too_long_for_the_model_is_refused_with_a_clear_message(
+    fake: FakeAnthropic, db: Database, maya: Caller
+) -> None:
+    long_answer = "Spend moved from the question hooks to the offer ads. " * 300  # ~16,500 characters
+    history: list[ModelMessage] = []
+    for i in range(10):
+        history += [
+            ModelRequest(parts=[UserPromptPart(content=f"question {i}")]),
+            ModelResponse(parts=[TextPart(content=long_answer)]),
+        ]
+    turn = await run_turn(db=db, caller=maya, message="and now?", model=model_on(fake), history=history)
+    tokens = len(ModelMessagesTypeAdapter.dump_json(history)) // 4
+    assert 40_000 < tokens < 45_000
+    assert turn.text == (
+        f"This chat has grown too long for me to keep reading (about {tokens:,} tokens of conversation;"
+        " the limit is 40,000). Please start a new chat to go on: this one stays in your history with its"
+        " tables and charts. Slash commands still work here."
+    )
+    assert fake.requests == [] and turn.messages == history  # nothing sent, nothing added
+    shown = await run_turn(db=db, caller=maya, message="/brands", model=model_on(fake), history=history)
+    assert shown.tool_calls[0].tool == "brands" and shown.tool_calls[0].error is None
