@@ -1,8 +1,8 @@
 """Tool schemas as the model reads them: the registry's, without what costs tokens and says nothing.
 
-An optional argument whose default is null is sent as its own type (leaving it out means null); a
-`"default": null` and an upper limit no one reaches (money's 999,999,999,999.99) are dropped. Calls
-are still checked against the full signature (`ToolSpec.parse`), so nothing the model sends changes.
+An optional argument whose default is null is sent as its own type (leaving it out means null), and a
+`"default": null` is dropped; limits stay (the model sees them, tests/test_tool_limits.py). Calls are
+still checked against the full signature (`ToolSpec.parse`), so nothing the model sends changes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pydantic_ai import RunContext
 from pydantic_ai.tools import ToolDefinition
 
 NULL = {"type": "null"}
-UNREACHED_MAXIMUM = 1e11
 
 
 def compact_schema(schema: Any) -> Any:
@@ -37,7 +36,6 @@ def compact_schema(schema: Any) -> Any:
         key: compact_schema(value)
         for key, value in schema.items()
         if not (key == "default" and value is None)
-        and not (key == "maximum" and isinstance(value, float) and value >= UNREACHED_MAXIMUM)
     }
 
 
