@@ -279,3 +279,21 @@ async def test_a_thread_too_long_for_the_model_is_refused_with_a_clear_message(
     assert fake.requests == [] and turn.messages == history  # nothing sent, nothing added
     shown = await run_turn(db=db, caller=maya, message="/brands", model=model_on(fake), history=history)
     assert shown.tool_calls[0].tool == "brands" and shown.tool_calls[0].error is None
+
+
+async def test_gemini_gets_a_stable_prefix_and_an_answers_budget(db: Database, maya: Caller) -> None:
+    from fakes import gemini_api
+
+    with models.override_allow_model_requests(True), gemini_api.FakeGemini(lambda r: gemini_api.Reply.say("Hi.")) as fake:  # fmt: skip
+        settings = Settings(_env_file=None, GEMINI_API_KEY=gemini_api.API_KEY, GEMINI_BASE_URL=fake.url)  # type: ignore[call-arg]
+        model = chat_model(settings)
+        first = await run_turn(db=db, caller=maya, message="hello", model=model)
+        await run_turn(db=db, caller=maya, message="again", model=model, history=first.messages)
+    one, two = (r.body for r in fake.requests)
+    assert one["generationConfig"]["maxOutputTokens"] == 8192  # thinking counts in Gemini 2.5's budget
+    # Its implicit cache reads a repeated prefix: the same instructions and tools, the turn's context last.
+    system = "\n".join(p["text"] for p in one["systemInstruction"]["parts"])
+    assert system.startswith(load_prompt("system").text) and "Today is " in system
+    assert system.index("Today is ") > len(load_prompt("system").text)
+    assert (one["systemInstruction"], one["tools"]) == (two["systemInstruction"], two["tools"])
+    assert two["contents"][: len(one["contents"])] == one["contents"]
