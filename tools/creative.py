@@ -67,6 +67,7 @@ async def top_hooks(
 @tool(
     example='/hook_analysis brand:"Acme Pets" days:90',
     step="Comparing hook categories for {brand}, {window}",
+    help="Each category's ratios are of the counts summed over its ads; video ratios use video ads only.",
 )
 async def hook_analysis(
     deps: Deps,
@@ -78,8 +79,6 @@ async def hook_analysis(
     min_spend: MinSpend = 50.0,
 ) -> hooks_service.HookAnalysisResult:
     """Compare hook categories (question, problem callout, testimonial, ...) by hook rate, hold rate, CTR, CPA, ROAS.
-
-    Each category's ratios are of the counts summed over its ads; video ratios use video ads only.
 
     Args:
         brand: The brand, as the person wrote it.

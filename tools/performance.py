@@ -82,6 +82,9 @@ async def ad_performance(
 @tool(
     example='/summary brand:"Acme Pets" since:2026-10-01 until:2026-10-31',
     step="Adding up {brand}'s totals, {window}, against the period before",
+    help="""Figures are summed raw counts over the period, ratios built from the sums (hook and hold rates
+    over video ads only); a change against 0 is n/a. The previous period is the calendar month, quarter
+    or year before a whole one, otherwise the same number of days just before.""",
 )
 async def summary(
     deps: Deps,
@@ -92,10 +95,6 @@ async def summary(
 ) -> totals_service.TotalsResult:
     """A brand's totals for a period against the previous one: spend, impressions, link clicks, purchases,
     revenue (purchase value), ROAS, CPA, CTR, hook rate and hold rate, with the change in each.
-
-    Figures are summed raw counts over the period, ratios built from the sums (hook and hold rates over
-    video ads only); a change against 0 is n/a. The previous period is the calendar month, quarter or
-    year before a whole one, otherwise the same number of days just before.
 
     Args:
         brand: The brand, as the person wrote it.
