@@ -12,7 +12,8 @@ latency per call (before the status line). A streamed answer can also wait a tim
 after `message_start` (`ttft`) and between its deltas (`chunk_delay`), as the real API does; the
 fake records when it wrote each answer's first content delta (`first_tokens`). The fake counts requests in
 flight and records the most seen at once, and the time and status of every answer, so tests can
-check a client's concurrency bound and its Retry-After handling.
+check a client's concurrency bound and its Retry-After handling. The usage of each answer accounts for
+prompt caching as the API does (`fake.cache`, fakes/anthropic_cache.py); `FakeRequest.usage` keeps it.
 
     with FakeAnthropic(responder=lambda req: Reply.tool({"score": 80, "reason": "fits"})) as fake:
         settings = Settings(ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=fake.url)
