@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test test-stock-postgres install lint eval screenshots bench bench-chat bench-scale bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline bench-video bench-cli chromium haproxy
+.PHONY: run test test-stock-postgres install lint eval screenshots bench bench-chat bench-scale bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline bench-video bench-cli bench-tokens chromium haproxy
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,10 @@ bench-patterns: install
 # 100 chat turns against the fake Anthropic API (300 ms to first token): the app's added latency.
 bench-provider: install
 	$(BIN)/python -m bench.provider_overhead
+
+# A scripted 10-turn chat on the Anthropic fake (prompt caching accounted): tokens and cost per request.
+bench-tokens: install
+	$(BIN)/python -m bench.tokens
 
 # A one-off command's start-up: `viraltracker ask '/brands'` against `--help` (target: ask ≤ 2× --help).
 bench-cli: install

@@ -589,6 +589,7 @@ async def chat_turn(text: str, *, name: str | None = None) -> None:
                 model=configured_model(get_settings()),
                 listener=listener,
                 brand=thread_brand(),
+                thread_id=cl.context.session.thread_id,
             )
             if any(call.tool == "notifications" for call in turn.tool_calls):  # it marks them read: recount
                 await show_status(offline=is_offline(), unread=await unread_of(current_caller()))

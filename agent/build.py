@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import cache
 
 from pydantic_ai import Agent, RunContext
+from pydantic_ai.capabilities import PrepareTools
 from pydantic_ai.models import Model
 
+from agent.tool_schemas import compact_tools
 from prompts import load_prompt
 from services.brands import visible_brands
 from services.calendar_days import PERSON_TIMEZONE
@@ -36,8 +38,10 @@ def build_agent() -> Agent[Deps, str]:
         tools=agent_tools(),
         instructions=load_prompt("system").text,
         name="viraltracker",
+        capabilities=[PrepareTools(compact_tools)],
     )
 
+    # Dynamic, so it goes after the cached static instructions (services.llm.model_choice.answer_settings).
     @agent.instructions
     async def caller_context(ctx: RunContext[Deps]) -> str:
         if ctx.deps.brand_names is None:

@@ -192,6 +192,7 @@ def _intent(text: str) -> str | None:
 # The workspace tools (setup, Meta, jobs, research, creative), one rule each, tried after the reporting
 # tools above; the first match wins, so a more specific rule comes before a broader one.
 _WORKSPACE_RULES: list[tuple[str, str]] = [
+    (r"\bhow many tokens\b|\btokens? (used|usage)\b|\b(model|ai|claude|gemini) usage\b", "usage"),
     (r"\bslack\b|#[a-z0-9][\w-]*", "slack_channel"),
     (r"\bnotifications?\b|\bunread\b", "notifications"),
     (r"\bact_\d+|\bad account \d+", "meta_account"),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
+import psycopg
 from pydantic import BaseModel, Field
 from pydantic_ai import RunContext, UsageLimits
 from pydantic_ai.exceptions import AgentRunError, ModelAPIError, UsageLimitExceeded
@@ -29,8 +31,10 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 from pydantic_ai.models import Model
+from pydantic_ai.usage import RunUsage
 
 from agent.build import build_agent
+from agent.conversation import summarise_answered, too_long
 from agent.input_checks import message_refusal
 from agent.offline import RouterContext, offline_model
 from agent.slash import help_text, is_slash, parse_slash
@@ -38,7 +42,9 @@ from core.errors import DatabaseUnavailable, UserFacingError
 from db.pool import Caller, Database
 from services.brands import visible_brands
 from services.calendar_days import PERSON_TIMEZONE, local_today
-from services.llm.model_choice import provider_trouble
+from services.llm.model_choice import model_name, provider_trouble
+from services.platform import observability
+from services.platform.model_usage import TurnUsage, record_turn, turn_usage
 from settings import get_settings
 from tools.deps import Deps
 from tools.registry import result_of
@@ -138,6 +144,32 @@ def _slim_return(part: ToolReturnPart) -> ToolReturnPart:
     return replace(part, content=content, metadata=None)
 
 
+@contextmanager
+def _turn_span(model: str | None, spent: RunUsage) -> Iterator[None]:
+    """A logfire span around a model turn when tracing is on, carrying its tokens (never its text).
+    Attribute names avoid "token": the scrubber (services.platform.observability) would redact them."""
+    if model is None or not observability.is_configured():
+        yield
+        return
+    import logfire
+
+    with logfire.span("chat turn on {model}", model=model) as span:
+        try:
+            yield
+        finally:
+            figures = turn_usage(model=model, usage=spent).model_dump(exclude={"model"})
+            span.set_attributes({f"usage.{name}": value for name, value in figures.items()})
+
+
+async def _keep_usage(db: Database, caller: Caller, thread_id: str | None, usage: TurnUsage) -> None:
+    """The turn's tokens, kept as the caller's; a failure to keep them never costs the person the answer."""
+    try:
+        async with db.as_user(caller) as conn:
+            await record_turn(conn, user_id=caller.user_id, thread_id=thread_id, usage=usage)
+    except (DatabaseUnavailable, psycopg.Error) as error:
+        log.warning("model usage not kept for %s: %s", caller.email, error)
+
+
 def _records(messages: list[ModelMessage]) -> tuple[list[ToolCallRecord], list[BaseModel]]:
     calls: dict[str, ToolCallPart] = {}
     order: list[str] = []
@@ -176,6 +208,7 @@ async def run_turn(
     listener: TurnListener | None = None,
     brand: str | None = None,
     now: datetime | None = None,
+    thread_id: str | None = None,
 ) -> TurnResult:
     """Answer one message. Slash commands always run exactly (through the offline router).
 
@@ -184,6 +217,8 @@ async def run_turn(
 
     With a `listener`, text streams to it as it is produced and each tool call is reported as it
     starts and ends; the returned result is the same either way.
+
+    A turn that reached a model keeps its tokens with `thread_id` as the caller's (/usage).
     """
     turn = await _run_turn(
         db=db,
@@ -195,6 +230,7 @@ async def run_turn(
         listener=listener,
         brand=brand,
         now=now,
+        thread_id=thread_id,
     )
     if listener is not None and not turn.messages[len(history or []) :]:
         # Answered without a model run (/help, a refused command) or a failed turn: the surface still
@@ -214,6 +250,7 @@ async def _run_turn(
     listener: TurnListener | None,
     brand: str | None,
     now: datetime | None,
+    thread_id: str | None,
 ) -> TurnResult:
     # Periods are read from the person's today (UTC's: people have no timezone setting), a brand's in its
     # accounts' timezone; a fixed `today` without a clock (tests) is every brand's.
@@ -232,6 +269,12 @@ async def _run_turn(
         except UserFacingError as error:
             return TurnResult(text=error.message, refused=True, messages=history)
     names: list[str] | None = None
+    used = None if slash or model is None else model_name(model)
+    sent = history
+    if used is not None:  # the model reads earlier results as summaries; too long a thread is refused
+        sent = summarise_answered(history)
+        if (cap := too_long(sent)) is not None:
+            return TurnResult(text=cap, refused=True, messages=history)
     if slash or model is None:
         try:
             async with db.as_user(caller) as conn:
@@ -256,15 +299,18 @@ async def _run_turn(
         thread_brand=brand,
     )
     streamed = _Streamed()
+    spent = RunUsage()
     try:
-        result = await build_agent().run(
-            message,
-            deps=deps,
-            model=model,
-            message_history=history,
-            usage_limits=USAGE_LIMITS,
-            event_stream_handler=_event_handler(listener, streamed) if listener is not None else None,
-        )
+        with _turn_span(used, spent):
+            result = await build_agent().run(
+                message,
+                deps=deps,
+                model=model,
+                message_history=sent,
+                usage_limits=USAGE_LIMITS,
+                usage=spent,
+                event_stream_handler=_event_handler(listener, streamed) if listener is not None else None,
+            )
     except UsageLimitExceeded:
         log.warning("usage limit hit for %s", caller.email)
         return TurnResult(
@@ -294,6 +340,9 @@ async def _run_turn(
             messages=history,
             interrupted=streamed.text,
         )
+    finally:
+        if used is not None and spent.requests:
+            await _keep_usage(db, caller, thread_id, turn_usage(model=used, usage=spent))
     new = result.new_messages()
     records, results = _records(new)
     refused = slash and any(r.error for r in records)

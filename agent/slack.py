@@ -275,6 +275,7 @@ class SlackBot:
                 message=text,
                 history=history,
                 model=configured_model(get_settings()),
+                thread_id=thread_id,
             )
             recorded = await record_turn(
                 thread_id, caller=caller, text=text, turn=result, first=not history,

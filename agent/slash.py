@@ -125,7 +125,9 @@ def help_text(tool: str | None = None) -> str:
         spec = get_spec(tool.lower())
         if spec is None:
             raise _unknown_tool(tool)
-        lines = [f"/{spec.name} — {spec.short_description}", "", "Arguments:"]
+        lines = [f"/{spec.name} — {spec.short_description}", ""]
+        lines += [spec.help, ""] if spec.help else []
+        lines.append("Arguments:")
         for pname, f in spec.args_model.model_fields.items():
             need = "required" if f.is_required() else f"default {f.default!r}"
             lines.append(f"  {pname} ({need})")

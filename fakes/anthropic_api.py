@@ -12,7 +12,8 @@ latency per call (before the status line). A streamed answer can also wait a tim
 after `message_start` (`ttft`) and between its deltas (`chunk_delay`), as the real API does; the
 fake records when it wrote each answer's first content delta (`first_tokens`). The fake counts requests in
 flight and records the most seen at once, and the time and status of every answer, so tests can
-check a client's concurrency bound and its Retry-After handling.
+check a client's concurrency bound and its Retry-After handling. The usage of each answer accounts for
+prompt caching as the API does (`fake.cache`, fakes/anthropic_cache.py); `FakeRequest.usage` keeps it.
 
     with FakeAnthropic(responder=lambda req: Reply.tool({"score": 80, "reason": "fits"})) as fake:
         settings = Settings(ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=fake.url)
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes.anthropic_cache import CacheUsage, PromptCache, TooManyBreakpoints
 from fakes.http_fake import FakeHandler, ModelApiFake
 
 API_KEY = "sk-ant-test-fake"
@@ -52,6 +54,21 @@ class FakeRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    cached: CacheUsage | None = None
+    """Its input as the prompt cache counted it (fakes/anthropic_cache.py); set when it is answered."""
+    output_tokens: int = 0
+
+    @property
+    def usage(self) -> dict[str, int] | None:
+        """The usage the fake reported for this request (None: not answered with a message)."""
+        if self.cached is None:
+            return None
+        return {
+            "input_tokens": self.cached.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_input_tokens": self.cached.cache_creation_input_tokens,
+            "cache_read_input_tokens": self.cached.cache_read_input_tokens,
+        }
 
     @property
     def stream(self) -> bool:
@@ -171,11 +188,12 @@ def default_responder(request: FakeRequest) -> Reply:
 
 
 def _usage(request: FakeRequest, output_tokens: int) -> dict[str, Any]:
+    cached = request.cached or CacheUsage(0, 0, 0)
     return {
-        "input_tokens": max(1, len(request.text) // 4),
+        "input_tokens": cached.input_tokens,
         "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": cached.cache_creation_input_tokens,
+        "cache_read_input_tokens": cached.cache_read_input_tokens,
     }
 
 
@@ -197,6 +215,7 @@ def _blocks(request: FakeRequest, reply: Reply) -> list[dict[str, Any]]:
 def message_json(request: FakeRequest, reply: Reply) -> dict[str, Any]:
     """A non-streamed answer: the `message` object."""
     blocks = _blocks(request, reply)
+    request.output_tokens = 1 + sum(len(json.dumps(b)) for b in blocks) // 4
     return {
         "id": f"msg_{secrets.token_hex(12)}",
         "type": "message",
@@ -205,7 +224,7 @@ def message_json(request: FakeRequest, reply: Reply) -> dict[str, Any]:
         "content": blocks,
         "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn",
         "stop_sequence": None,
-        "usage": _usage(request, 1 + sum(len(json.dumps(b)) for b in blocks) // 4),
+        "usage": _usage(request, request.output_tokens),
     }
 
 
@@ -292,6 +311,12 @@ class _Handler(FakeHandler):
         self.owner.answer(request, lambda reply: self._send_reply(request, reply))
 
     def _send_reply(self, request: FakeRequest, reply: Reply) -> None:
+        if reply.status == 200:
+            try:
+                request.cached = self.owner.cache.account(request.body)
+            except TooManyBreakpoints as error:
+                self._send_error(400, str(error))
+                return
         if reply.status != 200:
             self._send_error(reply.status, reply.error_message, reply.headers)
         elif request.stream:
@@ -351,6 +376,8 @@ class FakeAnthropic(ModelApiFake[FakeRequest, Reply]):
         ttft: float = 0.0,
     ) -> None:
         super().__init__(responder or default_responder, latency=latency, api_key=api_key, ttft=ttft)
+        self.cache = PromptCache()
+        """Prompt caching as the API accounts for it (fakes/anthropic_cache.py)."""
 
     def statuses(self) -> dict[int, int]:
         counts: dict[int, int] = {}

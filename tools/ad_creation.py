@@ -71,6 +71,8 @@ class CreateAdsResult(BaseModel, Presentable):
     example='/create_ads product:"Joint Chews" count:3 from:library',
     step="Creating {count} ads for {product}",
     aliases={"from": "source"},
+    help="""Every ad records the template it came from. With a Gemini key an image model makes them;
+    without one they are labelled previews (the template with the product name and a headline).""",
 )
 async def create_ads(
     deps: Deps,
@@ -81,11 +83,9 @@ async def create_ads(
     schedule: str | None = None,
     confirm: bool = False,
 ) -> CreateAdsResult:
-    """Make ad images for a product, each from a reference: a template of the scraped library (its
-    recommended templates first) or one of the brand's own stored ads. Every ad records the template it
-    came from. With a Gemini key an image model makes them; without one they are labelled previews
-    (the template with the product name and a headline). With schedule, sets up a recurring run instead (admins). Without confirm:true
-    this only previews what would be made; ask the person before confirming.
+    """Make ad images for a product, each from a reference: a library template (recommended ones first)
+    or one of the brand's own ads. With schedule, sets up a recurring run instead (admins). Without
+    confirm:true this only previews what would be made; ask the person before confirming.
 
     Args:
         product: The product's name.

@@ -28,6 +28,11 @@ from tools.registry import tool
         "Building a blueprint for {brand}",
         "Building a blueprint",
     ),
+    help="""Each section says what the page says there, why it works (social proof, mechanism, offer,
+    urgency, guarantee…) and what this brand should write, in the voice resolved persona override →
+    offer variant override → brand voice (the answer says which). With no model key the blueprint is
+    built offline by pattern rules and labelled so. The file (Markdown, JSON, DOCX or PDF) is offered
+    for download; rerun makes one again with its stored options, compare shows two side by side.""",
 )
 async def blueprint(
     deps: Deps,
@@ -41,23 +46,19 @@ async def blueprint(
     compare: str | None = None,
     export_id: str | None = None,
 ) -> BlueprintResult:
-    """Rebuild an analysed landing page for a brand, section by section: what each section says, why it
-    works (social proof, mechanism, offer, urgency, guarantee…) and what this brand should write there, in
-    the voice/tone resolved persona override → offer variant override → brand voice (the answer says
-    which). With no model key the blueprint is built offline by pattern rules and labelled so. The file
-    (Markdown, JSON, DOCX or PDF) is offered for download.
+    """Rebuild an analysed landing page for a brand, section by section, as copy this brand should write
+    there; offered as a file.
 
     Args:
-        brand: The brand to write for (fuzzy matched). Needed unless rerun/compare/export_id is given.
-        landing_page: The analysed page: its URL, or its analysis id (first 8+ characters).
-        product: The brand's product to write about (default: the page's product, for the brand's own page).
-        offer_variant: An offer variant of the brand (name or id): its fields fill the copy; its voice/tone
-            override applies unless the persona has one.
-        persona: A persona of the brand (name or id): its voice/tone override wins over everything.
-        format: md, json, docx or pdf (default md).
-        rerun: A blueprint id to make again with its stored options (e.g. after a failed model call).
-        compare: Two blueprint ids of the same page, comma-separated, to see side by side.
-        export_id: A finished blueprint's id to export again in `format`.
+        brand: The brand to write for. Needed unless rerun/compare/export_id is given.
+        landing_page: The analysed page: URL or analysis id.
+        product: The brand's product (default: the page's).
+        offer_variant: An offer variant (name or id) whose fields fill the copy.
+        persona: A persona (name or id) whose voice wins.
+        format: File format (default md).
+        rerun: A blueprint id to make again.
+        compare: Two blueprint ids of one page, comma-separated.
+        export_id: A finished blueprint's id to export in `format`.
     """
     settings = deps.settings
     if compare:

@@ -41,6 +41,8 @@ class BriefingAnswer(InCurrency, Presentable):
 @tool(
     example='/briefing brand:"Acme Pets" period:day',
     step="Briefing: what changed for {brand} ({period})",
+    help="""Winners and losers are judged against the brand's baseline; a hook is fatiguing when its hook
+    rate falls while frequency rises; each finding comes with its figures and formula.""",
 )
 async def briefing(
     deps: Deps,
@@ -50,15 +52,13 @@ async def briefing(
     schedule: str | None = None,
     confirm: bool = False,
 ) -> BriefingAnswer:
-    """What changed for a brand (the delta, not the state): new winners and losers against the brand's
-    baseline, hooks gaining or fatiguing (hook rate falling while frequency rises), spend shifts, and
-    scaling ads with congruence problems, each with its figures and formula. The period (yesterday or
-    the last 7 days) is compared with the brand's previous 4 periods of the same length. With channel
-    (and schedule, a cron in UTC) admins post it to Slack now or on a schedule: previewed first, done
-    only with confirm:true; ask the person before confirming.
+    """What changed for a brand (the delta, not the state): new winners and losers, hooks gaining or
+    fatiguing, spend shifts, scaling ads with congruence problems; yesterday or the last 7 days against
+    the 4 periods before. With channel (and schedule, a cron in UTC) admins post it to Slack now or on a
+    schedule: previewed first, done only with confirm:true; ask the person before confirming.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
         period: "day" (yesterday) or "week" (the last 7 full days).
         channel: A Slack channel ("#growth" or its ID) to post the briefing to.
         schedule: A cron expression in UTC (e.g. "0 8 * * *" for every day at 08:00) to post it on.

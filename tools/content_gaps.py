@@ -57,7 +57,7 @@ async def content_gaps(
     confirm:true writes it; a field that already has a value also needs confirm_overwrite:true.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
         product: Only this product (and its offer variants and personas).
         fill: The field to fill, as listed in the gaps, e.g. brand.niche or variant:1f0c2a9e.pain_points.
         value: What to write instead of the suggestion (lists: items separated by ';').

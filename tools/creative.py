@@ -23,6 +23,9 @@ HookMetric = Literal["hook_rate", "hold_rate", "thruplay_rate", "ctr", "cpa", "r
 @tool(
     example='/top_hooks brand:"Acme Pets" days:30 metric:hook_rate',
     step="Ranking hooks by {metric} for {brand}, {window}",
+    help="""hook_rate = 3-second video plays / impressions; hold_rate = ThruPlays / 3-second video plays;
+    both from raw counts summed per ad. Unclassified ads and ads under `min_spend` are counted, not
+    ranked. hook_type any takes the spoken hook first, then the overlay, then the visual.""",
 )
 async def top_hooks(
     deps: Deps,
@@ -37,16 +40,13 @@ async def top_hooks(
 ) -> hooks_service.TopHooksResult:
     """Rank a brand's ad hooks (the opening line, overlay or visual) by how well they performed.
 
-    hook_rate = 3-second video plays / impressions; hold_rate = ThruPlays / 3-second video plays;
-    both from raw counts summed per ad. Unclassified ads and ads under `min_spend` are counted, not ranked.
-
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
-        days: The last N full days before today (1-730); default 30. Not with since/until.
-        since: First day of an explicit range (YYYY-MM-DD), inclusive.
-        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
-        metric: hook_rate, hold_rate, thruplay_rate, ctr, cpa or roas.
-        hook_type: spoken, overlay, visual, or any (spoken first, then overlay, then visual).
+        brand: The brand, as the person wrote it.
+        days: Last N full days (default 30); not with since/until.
+        since: First day.
+        until: Last day (default today).
+        metric: The metric to rank by.
+        hook_type: Which hook of each ad.
         min_spend: Minimum spend in the window for an ad to be ranked (default $50).
         limit: How many hooks to return (1-100).
     """
@@ -67,6 +67,7 @@ async def top_hooks(
 @tool(
     example='/hook_analysis brand:"Acme Pets" days:90',
     step="Comparing hook categories for {brand}, {window}",
+    help="Each category's ratios are of the counts summed over its ads; video ratios use video ads only.",
 )
 async def hook_analysis(
     deps: Deps,
@@ -79,13 +80,11 @@ async def hook_analysis(
 ) -> hooks_service.HookAnalysisResult:
     """Compare hook categories (question, problem callout, testimonial, ...) by hook rate, hold rate, CTR, CPA, ROAS.
 
-    Each category's ratios are of the counts summed over its ads; video ratios use video ads only.
-
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
-        days: The last N full days before today (1-730); default 30. Not with since/until.
-        since: First day of an explicit range (YYYY-MM-DD), inclusive.
-        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+        brand: The brand, as the person wrote it.
+        days: Last N full days (default 30); not with since/until.
+        since: First day.
+        until: Last day (default today).
         hook_type: spoken, overlay, visual, or any.
         min_spend: Minimum spend in the window for an ad to count (default $50).
     """
@@ -115,11 +114,11 @@ async def congruence_check(
     With `ad`, that one ad; without, the brand's top spenders in the window.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
         ad: A Meta ad ID or exact ad name (optional).
-        days: The last N full days before today (1-730); default 30. Not with since/until.
-        since: First day of an explicit range (YYYY-MM-DD), inclusive.
-        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+        days: Last N full days (default 30); not with since/until.
+        since: First day.
+        until: Last day (default today).
         limit: How many top-spending ads to check when no ad is given (1-50).
     """
     window = window_of(deps, days, since, until)
@@ -144,10 +143,10 @@ async def congruence_summary(
     """Count aligned / weak / missing per congruence dimension across a brand's ads with spend in the window.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
-        days: The last N full days before today (1-730); default 30. Not with since/until.
-        since: First day of an explicit range (YYYY-MM-DD), inclusive.
-        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+        brand: The brand, as the person wrote it.
+        days: Last N full days (default 30); not with since/until.
+        since: First day.
+        until: Last day (default today).
     """
     window = window_of(deps, days, since, until)
     async with deps.db.as_user(deps.caller) as conn:
@@ -172,11 +171,11 @@ async def deep_analysis(
     You also see the ad's image (its thumbnail, downloaded now if the asset downloads have not).
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
         ad: The Meta ad ID, or its name (exact or a unique part of it).
-        days: The last N full days before today (1-730); default 30. Not with since/until.
-        since: First day of an explicit range (YYYY-MM-DD), inclusive.
-        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+        days: Last N full days (default 30); not with since/until.
+        since: First day.
+        until: Last day (default today).
     """
     window = window_of(deps, days, since, until)
     show_image = deps.reads_images

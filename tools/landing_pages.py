@@ -37,7 +37,7 @@ async def analyze_landing_page(
     page is stored once per distinct content; each section is reported done or failed on its own.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
         url: The page's address, e.g. https://example.com/products/calm-chews (required).
         product: The product the page sells (optional; links the page to it).
         competitor: The competitor's name when the page is a competitor's: it is kept as the brand's
@@ -111,6 +111,8 @@ class VariantCard(BaseModel, Presentable):
     example='/promote_lp_to_variant url:https://acmepets.example/products/calming-bites name:"Calming Bites for rescues"',
     step="Drafting an offer variant from {url}",
     aliases={"set": "edits", "id": "url", "page": "url"},
+    help="""The draft carries the page's benefits, pains from persona signals, objections, mechanism,
+    desires and sample hooks. Each call rebuilds the card from the page and all the changes given.""",
 )
 async def promote_lp_to_variant(
     deps: Deps,
@@ -120,12 +122,9 @@ async def promote_lp_to_variant(
     edits: str | None = None,
     confirm: bool = False,
 ) -> VariantCard:
-    """Draft an offer variant of a product from an analysed landing page (its benefits, pains from
-    persona signals, objections, mechanism, desires and sample hooks), or, for a URL never analysed,
-    from the copy of the ads that link to it. Shows the draft as a card; nothing is saved until
-    confirm:true. To change the draft ("change the name to X"), call again with the same url and
-    product plus `name` and/or `edits`: the card is rebuilt from the page and all the changes, so
-    always pass every change made so far.
+    """Draft an offer variant of a product from an analysed landing page (or, for a URL never analysed,
+    from its ads' copy), shown as a card; saved only with confirm:true. To change the draft, call again
+    with the same url and product plus `name` and/or `edits`, passing every change made so far.
 
     Args:
         url: The landing page's address, or its id (the first 8 characters are enough).
@@ -194,7 +193,7 @@ async def discover_variants(deps: Deps, brand: str) -> DiscoverResult:
     button that previews it as a variant.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
     """
     async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand)

@@ -24,7 +24,7 @@ async def meta_account(deps: Deps, brand: str, account: str) -> connections.Link
     has a sync schedule already (changed with /schedules).
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
         account: The ad account ID, act_1234567890 (the digits alone work too).
     """
     return await connections.link_account(deps.db, deps.caller, brand_name=brand, account=account)
@@ -43,7 +43,7 @@ async def sync_meta(
     classification of new or changed ads (a worker runs them; a notification says when they are done).
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
         days: Re-read this many days back instead of resuming from the last sync (1-730).
         ads_only: Only the ads and their landing pages (quick; no daily results).
     """
@@ -92,6 +92,6 @@ async def connect_meta(deps: Deps, brand: str) -> meta_oauth.ConnectLink:
     for 15 minutes, and only for this person, signed in to the chat in the browser that opens it.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
     """
     return await meta_oauth.start_connect(deps.db, deps.caller, brand_name=brand)

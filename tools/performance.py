@@ -45,6 +45,8 @@ async def brands(deps: Deps) -> readiness.BrandsResult:
 @tool(
     example='/ad_performance brand:"Acme Pets" days:30 sort:roas order:top',
     step="Ranking {order} ads by {sort} for {brand}, {window}",
+    help="""Metrics are computed from raw counts summed per ad over the window. Ads under `min_spend` are
+    left out of the ranking (the answer says how many).""",
 )
 async def ad_performance(
     deps: Deps,
@@ -59,16 +61,13 @@ async def ad_performance(
 ) -> performance_service.AdPerformanceResult:
     """Rank a brand's ads (top or bottom performers) by a metric, against the brand's baseline per format.
 
-    Metrics are computed from raw counts summed per ad over the window. Ads under `min_spend`
-    are left out of the ranking (the answer says how many).
-
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
-        days: The last N full days before today (1-730); default 30. Not with since/until.
-        since: First day of an explicit range (YYYY-MM-DD), inclusive.
-        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
-        sort: The metric to rank by: roas, cpa, ctr, cpc, cpm, hook_rate, hold_rate, thruplay_rate, spend, ...
-        order: "top" for best performers, "bottom" for worst (for cost metrics, best = lowest).
+        brand: The brand, as the person wrote it.
+        days: Last N full days (default 30); not with since/until.
+        since: First day.
+        until: Last day (default today).
+        sort: The metric to rank by.
+        order: top = best (for cost metrics, lowest), bottom = worst.
         min_spend: Minimum spend in the window for an ad to be ranked (default $50).
         limit: How many ads to return (1-100).
     """
@@ -83,6 +82,9 @@ async def ad_performance(
 @tool(
     example='/summary brand:"Acme Pets" since:2026-10-01 until:2026-10-31',
     step="Adding up {brand}'s totals, {window}, against the period before",
+    help="""Figures are summed raw counts over the period, ratios built from the sums (hook and hold rates
+    over video ads only); a change against 0 is n/a. The previous period is the calendar month, quarter
+    or year before a whole one, otherwise the same number of days just before.""",
 )
 async def summary(
     deps: Deps,
@@ -94,15 +96,11 @@ async def summary(
     """A brand's totals for a period against the previous one: spend, impressions, link clicks, purchases,
     revenue (purchase value), ROAS, CPA, CTR, hook rate and hold rate, with the change in each.
 
-    Figures are summed raw counts over the period, ratios built from the sums (hook and hold rates over
-    video ads only); a change against 0 is n/a. The previous period is the calendar month, quarter or
-    year before a whole one, otherwise the same number of days just before.
-
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
-        days: The last N full days before today (1-730); default 30. Not with since/until.
-        since: First day of an explicit range (YYYY-MM-DD), inclusive.
-        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+        brand: The brand, as the person wrote it.
+        days: Last N full days (default 30); not with since/until.
+        since: First day.
+        until: Last day (default today).
     """
     window = window_of(deps, days, since, until)
     async with deps.db.as_user(deps.caller) as conn:
@@ -113,6 +111,10 @@ async def summary(
 @tool(
     example='/compare brand:"Acme Pets" since:2026-11-01 until:2026-11-30 vs_since:2026-10-01 vs_until:2026-10-31',
     step="Comparing {brand}, {window}",
+    help="""Spend, impressions, link clicks, purchases, revenue, ROAS, CPA, CTR, hook and hold rates, with
+    the changes; for two periods of one brand, also the 5 ads whose spend moved most and the 5 whose ROAS
+    moved most. With neither vs_since/vs_until nor vs_brand, the second period is the one before (as
+    /summary).""",
 )
 async def compare(
     deps: Deps,
@@ -125,21 +127,20 @@ async def compare(
     vs_brand: str | None = None,
     min_spend: MinSpend = 50.0,
 ) -> totals_service.TotalsResult:
-    """Compare a brand's totals over two periods, or two of your brands over one period: spend, impressions,
-    link clicks, purchases, revenue, ROAS, CPA, CTR, hook and hold rates, with the changes; for two periods
-    of one brand, also the 5 ads whose spend moved most and the 5 whose ROAS moved most.
+    """Compare a brand's totals over two periods, or two of your brands over one period, with the changes
+    and the ads whose spend and ROAS moved most.
 
-    The first period is days/since/until; the second is vs_since/vs_until, or, when neither is given, the
-    same period for vs_brand, or else the period before (as /summary).
+    The first period is days/since/until; the second is vs_since/vs_until, else the same period for
+    vs_brand, else the period before.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
-        days: The first period: the last N full days before today (1-730); default 30. Not with since/until.
-        since: First day of the first period (YYYY-MM-DD), inclusive.
-        until: Last day of the first period (YYYY-MM-DD), inclusive; default today.
-        vs_since: First day of the period to compare with (YYYY-MM-DD), inclusive.
-        vs_until: Last day of the period to compare with; default: as long as the first period.
-        vs_brand: Another of your brands to compare with, over the same period unless vs_since is given.
+        brand: The brand, as the person wrote it.
+        days: First period: last N full days (default 30); not with since/until.
+        since: First period's first day.
+        until: First period's last day (default today).
+        vs_since: Second period's first day.
+        vs_until: Second period's last day (default: as long as the first).
+        vs_brand: Another of your brands to compare with.
         min_spend: The spend an ad needs in both periods to be ranked by ROAS change (default $50).
     """
     window = window_of(deps, days, since, until)
@@ -163,6 +164,10 @@ async def compare(
 @tool(
     example='/fatigue brand:"Acme Pets" days:14 by:ad',
     step="Looking for fatiguing {by}s for {brand}, {window}",
+    help="""Fatiguing: frequency up 10 % or more while hook rate or CTR is down 15 % or more, from the
+    period's first half to its second half (ratios of summed raw counts). Only ads (or hooks) with at
+    least `min_spend` spend and 1,000 impressions in each half are judged; the answer says how many were
+    left out. by:hook groups ads by their primary hook (classified ads).""",
 )
 async def fatigue(
     deps: Deps,
@@ -173,18 +178,15 @@ async def fatigue(
     by: fatigue_service.By = "ad",
     min_spend: MinSpend = 50.0,
 ) -> fatigue_service.FatigueResult:
-    """Which ads (or hooks) are fatiguing: frequency up 10 % or more while hook rate or CTR is down
-    15 % or more, from the period's first half to its second half (ratios of summed raw counts).
-
-    Only ads (or hooks) with at least `min_spend` spend and 1,000 impressions in each half are judged;
-    the answer says how many were left out. by:hook groups ads by their primary hook (classified ads).
+    """Which ads (or hooks) are fatiguing: frequency up while hook rate or CTR is down, from the period's
+    first half to its second.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
         days: The last N full days before today (1-730); default 30 (the last 15 days against the 15
             before). Not with since/until.
-        since: First day of an explicit range (YYYY-MM-DD), inclusive.
-        until: Last day of an explicit range (YYYY-MM-DD), inclusive; default today.
+        since: First day.
+        until: Last day (default today).
         by: "ad" for each ad, "hook" for each primary hook (its ads' counts summed).
         min_spend: Minimum spend in each half for an ad or hook to be judged (default $50).
     """

@@ -77,7 +77,7 @@ async def synthesize_persona(
     brand has none. Without confirm:true it is only previewed; Save writes it to the brand's personas.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
         product: One of the brand's products, to build the persona from that product's evidence only.
         sources: "all", or a comma-separated mix of ads, reviews, landing_pages, offer_variants.
         confirm: true to save the persona; otherwise it is only previewed.

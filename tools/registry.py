@@ -42,6 +42,9 @@ class ToolSpec:
     the first whose every {field} has a value ('Re-running blueprint {rerun}', then a plainer one)."""
     aliases: tuple[tuple[str, str], ...] = ()
     """Other names a slash command may use for an argument, e.g. ("from", "source") (a Python keyword)."""
+    help: str = ""
+    """What `/help TOOL` adds to the description: how it works, in prose the model does not need to
+    choose and call the tool (its docstring is all the model reads, on every request)."""
 
     def step_title(self, args: dict[str, Any]) -> str:
         """The step's name for these arguments: 'Ranking hooks for Acme Pets, last 30 days'."""
@@ -210,7 +213,11 @@ def _check_storable(arguments: dict[str, Any]) -> None:
 
 
 def tool(
-    *, example: str, step: str | tuple[str, ...], aliases: dict[str, str] | None = None
+    *,
+    example: str,
+    step: str | tuple[str, ...],
+    aliases: dict[str, str] | None = None,
+    help: str = "",
 ) -> Callable[[F], F]:
     """Register a tool: an async function of `deps: Deps` and its typed arguments (limits as
     `Annotated[int, Field(ge=…, le=…)]`), documented Google style. It is returned unchanged."""
@@ -224,6 +231,7 @@ def tool(
             args_model=_args_model(name, function),
             step=step,
             aliases=tuple((aliases or {}).items()),
+            help=" ".join(help.split()),
         )
         return function
 
@@ -289,4 +297,5 @@ def _load_all() -> None:
         template_recommendations,
         templates,
         templates_auto,
+        usage,
     )

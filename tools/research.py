@@ -33,7 +33,7 @@ async def research_reddit(
     a search stores nothing twice.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
         query: What to look for, in the words people would use, e.g. "senior dog joint pain" (required).
         subreddit: Only this subreddit (e.g. dogs); all of Reddit when omitted.
         limit: How many posts to read (1-100), each with its top 5 comments.
@@ -60,7 +60,7 @@ async def competitor_ads(
     stored ads, never duplicates them.
 
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
+        brand: The brand, as the person wrote it.
         page: The competitor's numeric Facebook page id (up to 10, comma-separated; required).
         country: Where the ads ran, a two-letter code (default US; Meta lists non-political ads only
             where they reached the EU, e.g. DE or FR).

@@ -22,6 +22,11 @@ MARK_USED_BUTTONS = 3
 @tool(
     example='/recommend_templates brand:"Acme Pets" product:"Joint Chews" filter:recommended',
     step="Recommending templates for {product} ({brand}) by {methodology}",
+    help="""ai_match: a model scores each template's fit (offer variants, personas, brand voice) 0-100; new
+    templates are scored now (cached afterwards); with no model key, scores are text similarity and
+    labelled so. performance: templates already used in the brand's ads, by ROAS from summed raw
+    counts, smoothed toward the brand's ROAS. diversity: templates not used for this product yet,
+    spread across categories.""",
 )
 async def recommend_templates(
     deps: Deps,
@@ -37,22 +42,16 @@ async def recommend_templates(
 ) -> RecommendationResult:
     """Recommend approved library templates for one product, each with a score and the reason.
 
-    ai_match: a model scores each template's fit (offer variants, personas, brand voice) 0-100; new
-    templates are scored now (cached afterwards); with no model key, scores are text similarity and
-    labelled so. performance: templates already used in the brand's ads, by ROAS from summed raw
-    counts, smoothed toward the brand's ROAS. diversity: templates not used for this product yet,
-    spread across categories.
-
     Args:
-        brand: The brand's name as the person wrote it (fuzzy matched).
-        product: The product's name within that brand (fuzzy matched).
-        methodology: ai_match, performance or diversity.
-        filter: all, recommended (score >= 70, or beats the brand's ROAS), or unused_recommended.
-        limit: How many templates to show (1-50).
-        days: performance only: the last N full days before today (default 90). Not with since/until.
-        since: performance only: first day of an explicit range (YYYY-MM-DD).
-        until: performance only: last day of an explicit range (YYYY-MM-DD); default today.
-        mark_used: A template id (or its first 8+ characters) to mark as used for this product first.
+        brand: The brand, as the person wrote it.
+        product: The product, within that brand.
+        methodology: ai_match (a model scores fit), performance (ROAS in the brand's ads) or diversity.
+        filter: recommended = score >= 70 or beats the brand's ROAS.
+        limit: How many templates.
+        days: performance only: last N full days (default 90).
+        since: performance only: first day.
+        until: performance only: last day.
+        mark_used: A template id (8+ characters) to mark used for this product first.
     """
     window = window_of(deps, days, since, until, default_days=90) if methodology == "performance" else None
     settings = deps.settings

@@ -19,6 +19,7 @@ from pydantic_ai.exceptions import (
     ModelUnavailableError,
 )
 from pydantic_ai.models import AbstractModel, Model
+from pydantic_ai.settings import ModelSettings
 
 from services.retry_after import retry_after_seconds
 from services.retrying import Backoff, GaveUp, RetryPolicy
@@ -35,6 +36,11 @@ CHAT_MAX_WAIT = 20.0
 BACKOFF_SECONDS = 1.0
 """First wait when a retryable answer names no Retry-After; doubles per attempt (with jitter)."""
 CHAT_TIMEOUT = httpx2.Timeout(120.0, connect=5.0)
+
+ANSWER_TOKENS = {"claude": 4096, "gemini-2.5-flash": 8192, "gemini-2.5-pro": 16384}
+"""`max_tokens` per model family (the first key the model's name starts with): a chat answer is a few
+paragraphs and its tool calls (~1,000 tokens); Gemini 2.5 counts its thinking in the same budget."""
+DEFAULT_ANSWER_TOKENS = 4096
 
 
 def configured_model(settings: Settings) -> str | None:
@@ -127,6 +133,17 @@ def chat_model(settings: Settings) -> Model | str | None:
     return _chat_models[cache_key]
 
 
+def answer_settings(name: str) -> ModelSettings:
+    """The chat model's settings: `max_tokens` for an answer, and prompt caching of the stable prefix
+    (tool definitions, static instructions) and the conversation where the provider takes it (Anthropic;
+    Gemini 2.5 caches a repeated prefix by itself)."""
+    bare = name.split(":", 1)[-1]
+    budget = next(
+        (n for family, n in ANSWER_TOKENS.items() if bare.startswith(family)), DEFAULT_ANSWER_TOKENS
+    )
+    return ModelSettings(max_tokens=budget, cache=True)
+
+
 def _build(
     name: str, *, key: str, base_url: str | None, transport: httpx2.AsyncBaseTransport | None
 ) -> Model:
@@ -139,14 +156,16 @@ def _build(
 
         # No `retry_options`: google-genai then never retries; the transport does.
         google = GoogleProvider(api_key=key, base_url=base_url, http_client=http)
-        return GoogleModel(name.removeprefix("google:"), provider=google)
+        return GoogleModel(name.removeprefix("google:"), provider=google, settings=answer_settings(name))
     from anthropic import AsyncAnthropic
     from pydantic_ai.models.anthropic import AnthropicModel
     from pydantic_ai.providers.anthropic import AnthropicProvider
 
     client = AsyncAnthropic(api_key=key, base_url=base_url, http_client=http, max_retries=0)
     return AnthropicModel(
-        name.removeprefix("anthropic:"), provider=AnthropicProvider(anthropic_client=client)
+        name.removeprefix("anthropic:"),
+        provider=AnthropicProvider(anthropic_client=client),
+        settings=answer_settings(name),
     )
 
 
