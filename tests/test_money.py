@@ -294,3 +294,48 @@ async def test_yesterday_is_the_brands_yesterday_in_its_timezone(
     now = datetime(2026, 12, 5, 20, 0, tzinfo=UTC)
     turn = await run_turn(db=db, caller=caller, message=f"How much did {brand} spend yesterday?", now=now)
     assert f"{brand} spent ¥5,000 yesterday (2026-12-05, Asia/Tokyo time)" in turn.text
+
+
+async def test_the_model_is_told_each_brands_own_today_when_its_timezone_is_not_the_persons(
+    db: Database, org: tuple[str, Caller]
+) -> None:
+    """At 20:00 UTC on Dec 5 a model asked about a Tokyo brand's "yesterday" must know Tokyo is on Dec 6."""
+    from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart
+    from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+    org_name, caller = org
+    tag = uuid.uuid4().hex[:6]
+    async with db.as_owner() as conn:
+        await conn.execute(
+            "insert into brands (organization_id, name, currency, timezone) select id, %s, 'JPY', 'Asia/Tokyo'"
+            " from organizations where name = %s",
+            (f"Kyoto Matcha {tag}", org_name),
+        )
+        await conn.execute(
+            "insert into brands (organization_id, name, currency, timezone) select id, %s, 'USD', 'UTC'"
+            " from organizations where name = %s",
+            (f"London Tea {tag}", org_name),
+        )
+    seen: list[str] = []
+
+    def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        request = messages[-1]
+        assert isinstance(request, ModelRequest)
+        seen.append(request.instructions or "")
+        return ModelResponse(parts=[TextPart("Noted.")])
+
+    now = datetime(2026, 12, 5, 20, 0, tzinfo=UTC)
+    await run_turn(
+        db=db,
+        caller=caller,
+        message="What did Kyoto Matcha spend yesterday?",
+        model=FunctionModel(answer),
+        now=now,
+    )
+    [context] = seen
+    assert "Today is 2026-12-05 (Saturday) in the person's timezone, UTC." in context
+    assert (
+        f"A brand's dates are its own days, read in its timezone (Kyoto Matcha {tag}: Asia/Tokyo, where today is"
+        " 2026-12-06)." in context
+    )
+    assert f"London Tea {tag}:" not in context  # its days are the person's

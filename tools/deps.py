@@ -19,6 +19,8 @@ class Deps:
     settings: Settings = field(repr=False)
     # The caller's brand names, looked up once per run (the instructions are rebuilt per model request).
     brand_names: list[str] | None = field(default=None, repr=False)
+    brand_zones: dict[str, str] = field(default_factory=dict, repr=False)
+    """Brands whose days are another timezone's than the person's (their accounts'), by name."""
     thread_brand: str | None = None
     """The brand this chat is about (its brand picker): the model uses it when the person names none."""
     progress: Callable[[str | None, str], None] | None = field(default=None, repr=False)
