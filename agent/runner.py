@@ -38,6 +38,7 @@ from agent.conversation import summarise_answered, too_long
 from agent.input_checks import message_refusal
 from agent.offline import RouterContext, offline_model
 from agent.slash import help_text, is_slash, parse_slash
+from agent.slash_turn import SOMETHING_WENT_WRONG, ToolCallRecord, TurnAnswer
 from core.errors import DatabaseUnavailable, UserFacingError
 from db.pool import Caller, Database
 from services.brands import visible_brands
@@ -54,24 +55,11 @@ log = logging.getLogger(__name__)
 USAGE_LIMITS = UsageLimits(request_limit=12, tool_calls_limit=8)
 
 
-class ToolCallRecord(BaseModel):
-    tool: str
-    args: dict[str, Any]
-    result: dict[str, Any] | None = None
-    error: str | None = None
-
-
-class TurnResult(BaseModel):
-    text: str
-    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
-    refused: bool = False
-    """A slash command whose input was refused (the CLI exits 2)."""
-
+class TurnResult(TurnAnswer):
     # Kept for the next turn; not part of the JSON the CLI prints.
     messages: list[ModelMessage] = Field(default_factory=list, exclude=True)
     interrupted: bool = Field(default=False, exclude=True)
     """The turn failed after part of an answer had streamed to the listener."""
-    results: list[BaseModel] = Field(default_factory=list, exclude=True)
 
 
 class TurnListener(Protocol):
@@ -336,7 +324,7 @@ async def _run_turn(
         # The edge of the chat: log the traceback for us, tell the person plainly.
         log.exception("turn failed for %s: %r", caller.email, message)
         return TurnResult(
-            text="Something went wrong on our side and has been logged. Nothing was changed; please try again.",
+            text=SOMETHING_WENT_WRONG,
             messages=history,
             interrupted=streamed.text,
         )

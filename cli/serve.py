@@ -45,11 +45,17 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help='Print {"text", "tool_calls"} as JSON.')] = False,
 ) -> None:
     """Answer one message through the same pipeline as the chat (exit 2 when a command is refused)."""
-    from agent.build import configured_model
-    from agent.runner import run_turn
+    from agent.slash import is_slash
 
     async def work(db: Any) -> Any:
         caller = await _default_caller(db, user)
+        if is_slash(message):  # the tool it names, without the agent: the same answer, sooner
+            from agent.slash_turn import answer_slash
+
+            return await answer_slash(db=db, caller=caller, message=message)
+        from agent.build import configured_model
+        from agent.runner import run_turn
+
         return await run_turn(db=db, caller=caller, message=message, model=configured_model(get_settings()))
 
     turn = _run(work)

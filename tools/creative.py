@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic_ai import BinaryContent
-
 from services.analytics import congruence as congruence_service
 from services.analytics import deep_analysis as deep_service
 from services.analytics import hooks as hooks_service
@@ -209,4 +207,6 @@ async def deep_analysis(
         data = await storage_for(deps.settings).read(path)
     except OSError:  # gone from storage: the model reads the facts alone
         return WithImages(result)
+    from pydantic_ai import BinaryContent  # only for a model that reads images: /top_hooks needs none of it
+
     return WithImages(result, (BinaryContent(data=data, media_type=media_type),))

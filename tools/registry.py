@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from string import Formatter
-from typing import Any, Generic, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
-from pydantic_ai import BinaryContent, ModelRetry, RunContext, Tool, ToolReturn
-from pydantic_ai.tools import ToolDefinition
 
 from core.errors import DatabaseUnavailable, InvalidArgument, UserFacingError
 from services import money
 from services.brands import resolve_brand
 from services.calendar_days import PERSON_TIMEZONE, local_today
-from services.llm.model_choice import reads_images
 from services.storable import unstorable
 from tools.arguments import explain
 from tools.deps import Deps
+
+if TYPE_CHECKING:  # Pydantic-AI is imported only where the agent is built: a slash command needs none of it
+    from pydantic_ai import BinaryContent, Tool, ToolReturn
+    from pydantic_ai.tools import ToolDefinition
 
 ToolFunction = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=ToolFunction)
@@ -98,16 +100,23 @@ class ToolSpec:
         except ValidationError as error:
             raise InvalidArgument(explain(self, error, {k: str(v) for k, v in arguments.items()})) from None
 
-    async def call(self, deps: Deps, arguments: dict[str, Any]) -> ToolReturn:
+    async def answer(self, deps: Deps, arguments: dict[str, Any]) -> Any:
         """Run the tool as `deps.caller` on these arguments, as every surface does (chat, slash, MCP):
-        refusals are `UserFacingError`s with the message a person reads."""
+        its result (a model, or `WithImages`); refusals are `UserFacingError`s with the message a
+        person reads."""
         values = self.parse(arguments)
         given = {name: getattr(values, name) for name in type(values).model_fields}
         _check_storable(given)  # MCP clients and models send what they like: Postgres keeps no NUL
         # Figures are in dollars until the tool resolves a brand (services.brands sets its currency).
         with money.shown_in(money.Money()):
             deps = await _in_brand_days(deps, given.get("brand"))
-            result = await self.function(deps, **given)
+            return await self.function(deps, **given)
+
+    async def call(self, deps: Deps, arguments: dict[str, Any]) -> ToolReturn:
+        """`answer` as Pydantic-AI's tool return: what the model reads, the full result beside it."""
+        from pydantic_ai import ToolReturn
+
+        result = await self.answer(deps, arguments)
         if isinstance(result, WithImages):  # e.g. deep_analysis: the ad's image beside its facts
             shown = for_model(result.result)
             value = [shown, *result.images] if result.images else shown
@@ -118,6 +127,9 @@ class ToolSpec:
     def agent_tool(self) -> Tool[Deps]:
         """The tool for Pydantic-AI: the schema of the function's signature (limits included) and its
         docstring, with arguments checked by `parse` so the model hears the message a person would."""
+        from pydantic_ai import ModelRetry, RunContext, Tool
+
+        from services.llm.model_choice import reads_images
 
         async def run(ctx: RunContext[Deps], **arguments: Any) -> ToolReturn:
             deps = dataclasses.replace(
@@ -185,6 +197,7 @@ def _args_model(name: str, function: ToolFunction) -> type[BaseModel]:
 def _definition(name: str, function: ToolFunction) -> ToolDefinition:
     """Pydantic-AI's definition of the tool (its description, and a schema with each argument's
     docstring line and limits), read from a stand-in with the signature it expects: the run context first."""
+    from pydantic_ai import RunContext, Tool
 
     async def stand_in(ctx: RunContext[Deps], **arguments: Any) -> Any:
         raise AssertionError("only read for its signature")
@@ -260,42 +273,79 @@ def result_of(part_content: Any, metadata: Any) -> BaseModel | None:
 
 def agent_tools() -> list[Tool[Deps]]:
     """The registry as Pydantic-AI tools (docstring = what the model reads)."""
-    _load_all()
-    return [spec.agent_tool() for spec in REGISTRY.values()]
+    return [spec.agent_tool() for spec in all_specs()]
 
 
 def get_spec(name: str) -> ToolSpec | None:
+    """The tool called `name`, importing only its module when the index knows it (a one-off slash
+    command loads one tool module, not all of them)."""
+    if (module := TOOL_MODULES.get(name)) is not None:
+        importlib.import_module(module)
+        if name in REGISTRY:
+            return REGISTRY[name]
     _load_all()
     return REGISTRY.get(name)
 
 
 def all_specs() -> list[ToolSpec]:
+    """Every tool, in the index's order whichever modules were imported first (then any others)."""
     _load_all()
-    return list(REGISTRY.values())
+    place = {name: i for i, name in enumerate(TOOL_MODULES)}
+    return sorted(REGISTRY.values(), key=lambda spec: place.get(spec.name, len(place)))
 
 
 def _load_all() -> None:
     # Importing the tool modules registers their tools.
-    from tools import (  # noqa: F401
-        ad_actions,
-        ad_creation,
-        blueprints,
-        brands,
-        briefings,
-        classify,
-        content_gaps,
-        creative,
-        jobs,
-        landing_pages,
-        meta,
-        notifications,
-        patterns,
-        performance,
-        personas,
-        research,
-        schedules,
-        template_recommendations,
-        templates,
-        templates_auto,
-        usage,
-    )
+    for module in dict.fromkeys(TOOL_MODULES.values()):
+        importlib.import_module(module)
+
+
+# Each tool and the module that registers it, in the order the agent and /help list them: what lets
+# `get_spec` import one module. Derived from the registry (tests/test_tools.py keeps it equal to it).
+TOOL_MODULES: dict[str, str] = {
+    "pause_ads": "tools.ad_actions",
+    "resume_ads": "tools.ad_actions",
+    "set_budget": "tools.ad_actions",
+    "actions": "tools.ad_actions",
+    "undo": "tools.ad_actions",
+    "ad_writes": "tools.ad_actions",
+    "create_ads": "tools.ad_creation",
+    "link_generated_ad": "tools.ad_creation",
+    "blueprint": "tools.blueprints",
+    "brand": "tools.brands",
+    "products": "tools.brands",
+    "briefing": "tools.briefings",
+    "slack_channel": "tools.briefings",
+    "classify": "tools.classify",
+    "content_gaps": "tools.content_gaps",
+    "top_hooks": "tools.creative",
+    "hook_analysis": "tools.creative",
+    "congruence_check": "tools.creative",
+    "congruence_summary": "tools.creative",
+    "deep_analysis": "tools.creative",
+    "jobs": "tools.jobs",
+    "analyze_landing_page": "tools.landing_pages",
+    "landing_page_analyses": "tools.landing_pages",
+    "promote_lp_to_variant": "tools.landing_pages",
+    "discover_variants": "tools.landing_pages",
+    "meta_account": "tools.meta",
+    "sync_meta": "tools.meta",
+    "meta_status": "tools.meta",
+    "connect_meta": "tools.meta",
+    "notifications": "tools.notifications",
+    "discover_patterns": "tools.patterns",
+    "brands": "tools.performance",
+    "ad_performance": "tools.performance",
+    "summary": "tools.performance",
+    "compare": "tools.performance",
+    "fatigue": "tools.performance",
+    "synthesize_persona": "tools.personas",
+    "research_reddit": "tools.research",
+    "competitor_ads": "tools.research",
+    "schedules": "tools.schedules",
+    "recommend_templates": "tools.template_recommendations",
+    "templates": "tools.templates",
+    "review_templates": "tools.templates",
+    "template_auto": "tools.templates_auto",
+    "usage": "tools.usage",
+}

@@ -7,12 +7,15 @@ Tokens are counted as the provider bills them: uncached input, cache write, cach
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from pydantic import BaseModel
-from pydantic_ai.usage import RunUsage
 
 from db.pool import Conn
+
+if TYPE_CHECKING:  # a type only: `/usage` from the command line needs no Pydantic-AI
+    from pydantic_ai.usage import RunUsage
 from services.llm.prices import cost_usd
 
 
