@@ -60,7 +60,7 @@ async def test_the_first_request_caches_tools_and_instructions_with_the_turns_co
     body = opening.body
     assert body["max_tokens"] == 4096  # an answer's budget, not the model's 64,000
     # Tool definitions: 10,311 tokens (41,276 characters) before their schemas were compacted and long
-    # prose moved to /help; 10,150 with 45 tools; 7,245 with every description cut to what choosing and
+    # prose moved to /help; 10,150 with 45 tools; 7,244 with every description cut to what choosing and
     # calling the tool needs (the rest in /help) and no "additionalProperties": false.
     assert sum(block_tokens(t) for t in body["tools"]) < 7460
     tools = {t["name"]: t for t in body["tools"]}

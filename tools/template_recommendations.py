@@ -45,8 +45,7 @@ async def recommend_templates(
     Args:
         methodology: ai_match (model-scored fit), performance (ROAS in the brand's ads) or diversity.
         filter: recommended = score >= 70 or beats the brand's ROAS.
-        days: performance only (default 90).
-        since: performance only.
+        days: performance only: last N full days (default 90); or since/until.
         mark_used: A template id to mark used for this product first.
     """
     window = window_of(deps, days, since, until, default_days=90) if methodology == "performance" else None
