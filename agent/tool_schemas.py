@@ -1,8 +1,9 @@
 """Tool schemas as the model reads them: the registry's, without what costs tokens and says nothing.
 
 An optional argument whose default is null is sent as its own type (leaving it out means null), and a
-`"default": null` is dropped; limits stay (the model sees them, tests/test_tool_limits.py). Calls are
-still checked against the full signature (`ToolSpec.parse`), so nothing the model sends changes.
+`"default": null` is dropped, and so is the top level's `"additionalProperties": false` (an unknown
+argument is refused by name anyway); limits stay (the model sees them, tests/test_tool_limits.py). Calls
+are still checked against the full signature (`ToolSpec.parse`), so nothing the model sends changes.
 """
 
 from __future__ import annotations
@@ -41,4 +42,13 @@ def compact_schema(schema: Any) -> Any:
 
 async def compact_tools(ctx: RunContext[Any], definitions: list[ToolDefinition]) -> list[ToolDefinition]:
     """Every tool definition with its schema compacted, in the same order (a stable cached prefix)."""
-    return [replace(d, parameters_json_schema=compact_schema(d.parameters_json_schema)) for d in definitions]
+    return [
+        replace(d, parameters_json_schema=_open(compact_schema(d.parameters_json_schema)))
+        for d in definitions
+    ]
+
+
+def _open(schema: dict[str, Any]) -> dict[str, Any]:
+    """The arguments' schema without `"additionalProperties": false`: 8 tokens a tool, and `parse` refuses
+    an unknown argument by name ('Unknown argument 'x' for /tool. It takes: …')."""
+    return {k: v for k, v in schema.items() if not (k == "additionalProperties" and v is False)}

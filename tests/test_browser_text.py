@@ -77,7 +77,7 @@ async def test_help_hints_and_the_persons_own_messages_read_as_written(
 
     await send_as_text(page, "/help")
     shown = await inner_text(page, ANSWER, "Commands (type /help COMMAND")
-    assert "without confirm:true these only preview what would happen" in shown
+    assert "previews unless confirm:true; ask first" in shown
     assert 'Arguments are key:value or key:"quoted value"; windows are days:N' in shown
     assert "promote:<pattern id>" in shown
     # What a person copies from the answer (a triple-click selects the paragraph) is what it says.
@@ -123,7 +123,7 @@ async def test_help_hints_and_the_persons_own_messages_read_as_written(
         BRIEFING,
     ]
     shown = await inner_text(page, ANSWER, "Commands (type /help COMMAND")
-    assert "without confirm:true these only preview what would happen" in shown
+    assert "previews unless confirm:true; ask first" in shown
     await expect(page.locator(ANSWER).last).to_contain_text("Acme Pets, last 7 days", use_inner_text=True)
     await page.locator(ANSWER).nth(3).scroll_into_view_if_needed()
     await shot(page, tmp_path, "hints-reloaded")

@@ -60,9 +60,14 @@ async def test_the_first_request_caches_tools_and_instructions_with_the_turns_co
     body = opening.body
     assert body["max_tokens"] == 4096  # an answer's budget, not the model's 64,000
     # Tool definitions: 10,311 tokens (41,276 characters) before their schemas were compacted and long
-    # prose moved to /help.
-    assert sum(block_tokens(t) for t in body["tools"]) < 9300
+    # prose moved to /help; 10,150 with 45 tools; 7,244 with every description cut to what choosing and
+    # calling the tool needs (the rest in /help) and no "additionalProperties": false.
+    assert sum(block_tokens(t) for t in body["tools"]) < 7460
     tools = {t["name"]: t for t in body["tools"]}
+    assert not any("additionalProperties" in t["input_schema"] for t in body["tools"])
+    assert tools["ad_performance"]["input_schema"]["properties"]["min_spend"]["description"] == (
+        "Minimum spend for an ad to be ranked (default 50, in the brand's currency)."
+    )
     moved = "Ads under `min_spend` are left out of the ranking (the answer says how many)."
     assert moved not in tools["ad_performance"]["description"]
     helped = await run_turn(db=db, caller=maya, message="/help ad_performance")

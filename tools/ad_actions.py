@@ -84,24 +84,22 @@ async def _pause_or_resume(
     example='/pause_ads brand:"Acme Pets" ads:120210000000001,120210000000002', step="Pausing ads of {brand}"
 )
 async def pause_ads(deps: Deps, brand: str, ads: AdIds, confirm: bool = False) -> AdChangeAnswer:
-    """Pause a brand's ads in Meta. Shows a preview first; only confirm:true (after the person agreed) writes.
+    """Pause a brand's ads in Meta. Previews first; confirm:true (after the person agreed) writes.
 
     Args:
-        brand: The brand.
         ads: Ad ids, comma-separated (at most 20).
-        confirm: true to write to Meta after the person saw the preview.
+        confirm: true to write after the person saw the preview.
     """
     return await _pause_or_resume(deps, brand, ads, confirm, "PAUSED")
 
 
 @tool(example='/resume_ads brand:"Acme Pets" ads:120210000000001', step="Resuming ads of {brand}")
 async def resume_ads(deps: Deps, brand: str, ads: AdIds, confirm: bool = False) -> AdChangeAnswer:
-    """Resume (set active) a brand's paused ads in Meta. Shows a preview first; only confirm:true writes.
+    """Resume a brand's paused ads in Meta. Previews first; confirm:true (after the person agreed) writes.
 
     Args:
-        brand: The brand.
         ads: Ad ids, comma-separated (at most 20).
-        confirm: true to write to Meta after the person saw the preview.
+        confirm: true to write after the person saw the preview.
     """
     return await _pause_or_resume(deps, brand, ads, confirm, "ACTIVE")
 
@@ -109,6 +107,8 @@ async def resume_ads(deps: Deps, brand: str, ads: AdIds, confirm: bool = False) 
 @tool(
     example='/set_budget brand:"Acme Pets" adset:120210000000010 daily:60',
     step="Changing a budget of {brand}",
+    help="""daily:60 sets a daily budget of 60.00 in the ad account's currency; change takes a percent such as
+    +20% or -15% instead of an amount.""",
 )
 async def set_budget(
     deps: Deps,
@@ -121,18 +121,17 @@ async def set_budget(
     force: bool = False,
     confirm: bool = False,
 ) -> AdChangeAnswer:
-    """Set an ad set's or campaign's budget in Meta, in the ad account's currency. Shows a preview first;
-    only confirm:true writes. A change beyond ±50% needs force:true.
+    """Set an ad set's or campaign's budget in Meta, in the ad account's currency. Previews first;
+    confirm:true writes. A change beyond ±50% needs force:true.
 
     Args:
-        brand: The brand.
-        adset: The ad set id (or give campaign).
-        campaign: The campaign id (or give adset).
-        daily: The new daily budget, e.g. 60 for $60.00.
-        lifetime: The new lifetime budget.
-        change: A change in percent instead, e.g. +20% or -15%.
-        force: true to allow a change beyond ±50%.
-        confirm: true to write to Meta after the person saw the preview.
+        adset: Ad set id (or campaign).
+        campaign: Campaign id (or adset).
+        daily: New daily budget.
+        lifetime: New lifetime budget.
+        change: Or a percent change, e.g. +20%.
+        force: true to allow beyond ±50%.
+        confirm: true to write after the person saw the preview.
     """
     if (adset is None) == (campaign is None):
         raise InvalidArgument("Give one of adset:ID or campaign:ID.")
@@ -155,12 +154,8 @@ async def set_budget(
 
 @tool(example='/actions brand:"Acme Pets"', step="Listing changes to {brand}'s ads in Meta")
 async def actions(deps: Deps, brand: str, limit: Limit = 20) -> action_log.ActionsResult:
-    """The changes people made to a brand's ads in Meta from here: who, when, which object, before and
-    after, and Meta's answer, newest first (ids for /undo).
-
-    Args:
-        brand: The brand.
-        limit: How many changes to list.
+    """The changes made from here to a brand's ads in Meta (who, when, before and after, Meta's answer),
+    newest first, with their ids for undo.
     """
     async with deps.db.as_user(deps.caller) as conn:
         found = await resolve_brand(conn, name=brand)
@@ -178,16 +173,20 @@ async def actions(deps: Deps, brand: str, limit: Limit = 20) -> action_log.Actio
     return action_log.ActionsResult(brand=found.name, actions=rows, summary=summary)
 
 
-@tool(example="/undo action:1f0c2a9e", step="Undoing change {action}")
+@tool(
+    example="/undo action:1f0c2a9e",
+    step="Undoing change {action}",
+    help="A change is undone only while Meta still has what it set.",
+)
 async def undo(
     deps: Deps, action: Annotated[str, Field(max_length=40)], confirm: bool = False
 ) -> AdChangeAnswer:
-    """Undo one change to an ad in Meta (from /actions): restores the status or budget it replaced, if
-    Meta still has what it set. Shows a preview first; only confirm:true writes.
+    """Undo one change from actions: restores the status or budget it replaced. Previews first; confirm:true
+    writes.
 
     Args:
-        action: The change's id from /actions.
-        confirm: true to write to Meta after the person saw the preview.
+        action: The change's id from actions.
+        confirm: true to write after the person saw the preview.
     """
     plan, target, undoes = await ad_changes.plan_undo(deps.db, deps.caller, action=action, today=deps.today,
                                                       settings=deps.settings)  # fmt: skip
@@ -201,17 +200,20 @@ class AdWritesAnswer(AdChangeAnswer):
     pass
 
 
-@tool(example='/ad_writes brand:"Acme Pets" allow:admins', step="Writes to Meta for {brand}'s organization")
+@tool(
+    example='/ad_writes brand:"Acme Pets" allow:admins',
+    step="Writes to Meta for {brand}'s organization",
+    help="""Changing ads means pausing, resuming and re-budgeting them. Turning it on makes Connect Facebook ask
+    for ads_management.""",
+)
 async def ad_writes(
     deps: Deps, brand: str, allow: Literal["off", "admins", "members"] | None = None, confirm: bool = False
 ) -> AdWritesAnswer:
-    """Who in the brand's organization may pause, resume and re-budget ads in Meta: off, admins or members.
-    Without allow it shows the setting; admins change it (previewed, then confirm:true).
+    """Who in the brand's organization may change ads in Meta (off, admins or members). Without allow it
+    shows the setting; admins change it (preview, then confirm:true).
 
     Args:
-        brand: A brand of the organization.
-        allow: off, admins or members.
-        confirm: true to make the change after the preview.
+        confirm: true to apply after the preview.
     """
     async with deps.db.as_user(deps.caller) as conn:
         found = await resolve_brand(conn, name=brand)

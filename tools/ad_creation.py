@@ -71,8 +71,11 @@ class CreateAdsResult(BaseModel, Presentable):
     example='/create_ads product:"Joint Chews" count:3 from:library',
     step="Creating {count} ads for {product}",
     aliases={"from": "source"},
-    help="""Every ad records the template it came from. With a Gemini key an image model makes them;
-    without one they are labelled previews (the template with the product name and a headline).""",
+    help="""Every ad records the template it came from. With a Gemini key an image model makes them; without one
+    they are labelled previews (the template with the product name and a headline). source:library
+    is from:library in a slash command; uploaded uses the brand's downloaded ads. filter:recommended
+    takes templates scored a good fit. A schedule such as "0 9 * * 1" makes ads on Mondays at 09:00
+    UTC.""",
 )
 async def create_ads(
     deps: Deps,
@@ -83,19 +86,14 @@ async def create_ads(
     schedule: str | None = None,
     confirm: bool = False,
 ) -> CreateAdsResult:
-    """Make ad images for a product, each from a reference: a library template (recommended ones first)
-    or one of the brand's own ads. With schedule, sets up a recurring run instead (admins). Without
-    confirm:true this only previews what would be made; ask the person before confirming.
+    """Make ad images for a product from references: library templates (recommended first) or the brand's
+    own ads. With schedule, a recurring run instead (admins). Previews unless confirm:true; ask first.
 
     Args:
-        product: The product's name.
-        count: How many ads to make (1-20).
-        source: "library" (scraped templates; from:library in a slash command) or "uploaded" (the
-            brand's own ads, as downloaded).
-        filter: Which library templates: "recommended" (scored a good fit), "unused_recommended"
-            (recommended and not used for this product yet), or "all" approved ones.
-        schedule: A cron expression in UTC (e.g. "0 9 * * 1" for Mondays 09:00) to make ads on a schedule.
-        confirm: true to go ahead; otherwise it is only previewed.
+        source: library (templates) or uploaded (the brand's own ads).
+        filter: recommended, unused_recommended (not used for this product yet) or all approved.
+        schedule: A cron in UTC to make ads on a schedule.
+        confirm: true to go ahead after the person agreed.
     """
     caller = deps.caller
     async with deps.db.as_user(caller) as conn:
@@ -179,6 +177,8 @@ class LinkAnswer(BaseModel, Presentable):
 @tool(
     example="/link_generated_ad ad:vt-7f3a9c2e meta_ad:120210796649755270",
     step="Linking {ad} to Meta ad {meta_ad}",
+    help="""The sync links an ad by itself when its tracking id (like vt-7f3a9c2e) is in the ad name or the
+    link's utm_content. The Meta ad id is Ads Manager's Ad ID column.""",
 )
 async def link_generated_ad(
     deps: Deps,
@@ -186,14 +186,14 @@ async def link_generated_ad(
     meta_ad: Annotated[str, Field(max_length=40)],
     confirm: bool = False,
 ) -> LinkAnswer:
-    """Link an ad made here (/create_ads) to the live Meta ad it became, when it was launched without its
-    tracking id in the ad name or the link's utm_content (the sync links those by itself): its results
-    then count for the template it was made from. Admins only; without confirm:true this only previews.
+    """Link an ad made by create_ads to the live Meta ad it became, when the sync could not (no tracking id
+    in its name or utm_content), so its results count for its template. Admins; previews unless
+    confirm:true.
 
     Args:
-        ad: The ad made here: its tracking id (like vt-7f3a9c2e) or the start of its id.
-        meta_ad: The Meta ad's id (Ads Manager's Ad ID column), an ad of the same brand, already synced.
-        confirm: true to link them; otherwise it is only previewed.
+        ad: Its tracking id (vt-…) or the start of its id.
+        meta_ad: The Meta ad id (same brand, already synced).
+        confirm: true to link them.
     """
     meta_ad = meta_ad.strip()
     async with deps.db.as_user(deps.caller) as conn:

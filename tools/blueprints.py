@@ -46,19 +46,17 @@ async def blueprint(
     compare: str | None = None,
     export_id: str | None = None,
 ) -> BlueprintResult:
-    """Rebuild an analysed landing page for a brand, section by section, as copy this brand should write
-    there; offered as a file.
+    """Rewrite an analysed landing page, section by section, as copy for a brand; offered as a file.
 
     Args:
         brand: The brand to write for. Needed unless rerun/compare/export_id is given.
         landing_page: The analysed page: URL or analysis id.
-        product: The brand's product (default: the page's).
-        offer_variant: An offer variant (name or id) whose fields fill the copy.
-        persona: A persona (name or id) whose voice wins.
-        format: File format (default md).
+        product: Default: the page's.
+        offer_variant: Name or id; its fields fill the copy.
+        persona: Name or id; its voice wins.
         rerun: A blueprint id to make again.
         compare: Two blueprint ids of one page, comma-separated.
-        export_id: A finished blueprint's id to export in `format`.
+        export_id: A finished blueprint's id to export in format.
     """
     settings = deps.settings
     if compare:

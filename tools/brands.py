@@ -83,7 +83,12 @@ async def _archive_or_restore(
         return BrandAnswer(summary=(await archive_brand(conn, brand=found)).summary)
 
 
-@tool(example='/brand name:"Northwind Naturals" website:https://northwind.example', step="Brand {name}")
+@tool(
+    example='/brand name:"Northwind Naturals" website:https://northwind.example',
+    step="Brand {name}",
+    help="""Names are unique in an organization. action:save creates or changes a brand; archive hides it from
+    lists and brand names and stops its schedules, keeping its history; unarchive brings it back.""",
+)
 async def brand(
     deps: Deps,
     name: Text,
@@ -95,19 +100,16 @@ async def brand(
     beside: Text | None = None,
     confirm: bool = False,
 ) -> BrandAnswer:
-    """Create a brand (in your organization), change an existing one's name, website, niche or voice,
-    or archive one (hidden from lists and brand names, its schedules stopped, its history kept) or bring
-    it back. Admins only; shows what will change and asks to confirm.
+    """Create a brand, change its name, website, niche or voice, or archive or unarchive it. Admins only;
+    previews, then confirm.
 
     Args:
-        name: The brand's name (a new name creates the brand; names are unique in an organization).
-        action: save (create or change; the default), archive, or unarchive (bring an archived brand back).
-        rename: A new name for an existing brand.
-        website: The brand's website.
-        niche: What it sells, in a few words.
-        voice: The brand's voice and tone.
-        beside: One of your brands: the new brand goes in its organization (when you are in several).
-        confirm: Go ahead (after the preview).
+        name: The brand's name (a new name creates it).
+        rename: New name.
+        niche: What it sells, briefly.
+        voice: Voice and tone.
+        beside: One of your brands whose organization gets the new one (if you are in several).
+        confirm: true after the preview.
     """
     if action != "save":
         return await _archive_or_restore(deps, name=name, action=action, confirm=confirm)
@@ -175,6 +177,7 @@ class ProductsAnswer(BaseModel, Presentable):
 @tool(
     example='/products brand:"Acme Pets" action:add name:"Dental Sticks" urls:https://acmepets.example/products/dental-sticks',
     step="Products of {brand}",
+    help="The sync matches ads that link to a product's pages to that product.",
 )
 async def products(
     deps: Deps,
@@ -187,18 +190,15 @@ async def products(
     rename: Text | None = None,
     confirm: bool = False,
 ) -> ProductsAnswer:
-    """A brand's products: list them, or (admins; previewed, then confirmed) add, edit or archive one.
-    A product's URLs are its product pages: the sync matches ads that link to them to the product.
+    """A brand's products: list them, or (admins; preview, then confirm) add, edit or archive one. Its URLs
+    are product pages the sync matches ads to.
 
     Args:
-        brand: The brand.
-        action: list, add, edit or archive.
         name: The product (add, edit, archive).
-        urls: Its product pages, separated by spaces (add; edit replaces them).
-        price: Its price.
-        description: What it is, in a sentence or two.
-        rename: A new name (edit).
-        confirm: Go ahead (after the preview).
+        urls: Product pages, space-separated (edit replaces them).
+        description: A sentence or two.
+        rename: New name (edit).
+        confirm: true after the preview.
     """
     async with deps.db.as_user(deps.caller) as conn:
         found = await resolve_brand(conn, name=brand)

@@ -41,8 +41,10 @@ class BriefingAnswer(InCurrency, Presentable):
 @tool(
     example='/briefing brand:"Acme Pets" period:day',
     step="Briefing: what changed for {brand} ({period})",
-    help="""Winners and losers are judged against the brand's baseline; a hook is fatiguing when its hook
-    rate falls while frequency rises; each finding comes with its figures and formula.""",
+    help="""Winners and losers are judged against the brand's baseline; a hook is fatiguing when its hook rate
+    falls while frequency rises; each finding comes with its figures and formula. It reports the
+    delta, not the state: yesterday or the last 7 days against the 4 periods before. A schedule such
+    as "0 8 * * *" posts every day at 08:00 UTC.""",
 )
 async def briefing(
     deps: Deps,
@@ -52,17 +54,15 @@ async def briefing(
     schedule: str | None = None,
     confirm: bool = False,
 ) -> BriefingAnswer:
-    """What changed for a brand (the delta, not the state): new winners and losers, hooks gaining or
-    fatiguing, spend shifts, scaling ads with congruence problems; yesterday or the last 7 days against
-    the 4 periods before. With channel (and schedule, a cron in UTC) admins post it to Slack now or on a
-    schedule: previewed first, done only with confirm:true; ask the person before confirming.
+    """What changed for a brand: new winners and losers, hooks gaining or fatiguing, spend shifts, scaling
+    ads with congruence problems. With channel (and schedule), admins post it to Slack; previews unless
+    confirm:true; ask first.
 
     Args:
-        brand: The brand, as the person wrote it.
-        period: "day" (yesterday) or "week" (the last 7 full days).
-        channel: A Slack channel ("#growth" or its ID) to post the briefing to.
-        schedule: A cron expression in UTC (e.g. "0 8 * * *" for every day at 08:00) to post it on.
-        confirm: true to post or schedule; otherwise it is only previewed.
+        period: day (yesterday) or week (the last 7 full days).
+        channel: Slack channel (#name or ID) to post to.
+        schedule: A cron in UTC to post on.
+        confirm: true to post or schedule.
     """
     caller = deps.caller
     if schedule is not None and channel is None:
@@ -132,7 +132,11 @@ class SlackChannelAnswer(BaseModel, Presentable):
         return [Table("Slack channels for notifications", ["organization", "channel", "role"], rows)]
 
 
-@tool(example='/slack_channel channel:"#alerts"', step="Slack channel for notifications")
+@tool(
+    example='/slack_channel channel:"#alerts"',
+    step="Slack channel for notifications",
+    help="Notifications posted are finished syncs, failed jobs, expiring tokens and the like.",
+)
 async def slack_channel(
     deps: Deps,
     channel: str | None = None,
@@ -140,16 +144,14 @@ async def slack_channel(
     brand: str | None = None,
     confirm: bool = False,
 ) -> SlackChannelAnswer:
-    """The Slack channel your organization's notifications (finished syncs, failed jobs, expiring
-    tokens, ...) are posted to; personal notifications are never posted. Without channel or clear it
-    shows the current setting; admins can set or clear it: previewed first, done only with
-    confirm:true; ask the person before confirming.
+    """The Slack channel for your organization's notifications (never personal ones). Without channel or
+    clear it shows the setting; admins set or clear it (previews unless confirm:true; ask first).
 
     Args:
-        channel: The Slack channel ("#alerts" or its ID) to post notifications to.
-        clear: true to stop posting notifications to Slack.
-        brand: A brand of the organization to change (only needed when you belong to several).
-        confirm: true to make the change; otherwise it is only previewed.
+        channel: #name or ID.
+        clear: true to stop posting.
+        brand: A brand of the organization (if you are in several).
+        confirm: true to apply.
     """
     caller = deps.caller
     if channel is not None and clear:

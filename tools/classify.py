@@ -35,13 +35,14 @@ class ClassifyAnswer(BaseModel, Presentable):
         return [Table("Skipped ads", ["reason", "ads"], rows)]
 
 
-@tool(example='/classify brand:"Acme Pets"', step="Classifying ads for {brand}")
+@tool(
+    example='/classify brand:"Acme Pets"',
+    step="Classifying ads for {brand}",
+    help="It answers with how many ads were new, kept and skipped (and why).",
+)
 async def classify(deps: Deps, brand: str) -> ClassifyAnswer:
-    """Classify a brand's new or changed ads now (hooks, awareness, benefits, congruence), reusing
-    stored results for unchanged ones; answers with how many were new, kept and skipped (and why).
-
-    Args:
-        brand: The brand's name as the person wrote it.
+    """Classify a brand's new or changed ads now (hooks, awareness, benefits, congruence); unchanged ads
+    keep their results.
     """
     async with deps.db.as_user(deps.caller) as conn:  # RLS: only the caller's own brands are found
         found = await resolve_brand(conn, name=brand)

@@ -41,6 +41,9 @@ class ContentGapsAnswer(BaseModel, Presentable):
 @tool(
     example='/content_gaps brand:"Acme Pets" product:"Joint Chews"',
     step="Looking for content gaps in {brand}",
+    help="""Each gap lists rows per research source and evidence snippets; the answer also shows the voice/tone
+    chain (persona override, offer variant override, brand voice). fill takes fields like
+    brand.niche or variant:1f0c2a9e.pain_points.""",
 )
 async def content_gaps(
     deps: Deps,
@@ -51,18 +54,15 @@ async def content_gaps(
     confirm: bool = False,
     confirm_overwrite: bool = False,
 ) -> ContentGapsAnswer:
-    """Which brand, product, offer variant and persona fields are empty, which research could fill
-    each (rows per source, evidence snippets), and the voice/tone chain (persona override, offer
-    variant override, brand voice). With fill, previews writing one field (the suggestion, or value);
-    confirm:true writes it; a field that already has a value also needs confirm_overwrite:true.
+    """Which brand, product, offer variant and persona fields are empty and which research could fill each.
+    With fill, previews writing one field; confirm:true writes (confirm_overwrite:true to replace a value).
 
     Args:
-        brand: The brand, as the person wrote it.
-        product: Only this product (and its offer variants and personas).
-        fill: The field to fill, as listed in the gaps, e.g. brand.niche or variant:1f0c2a9e.pain_points.
-        value: What to write instead of the suggestion (lists: items separated by ';').
-        confirm: true to write; otherwise it is only previewed.
-        confirm_overwrite: true to replace a value that is already there.
+        product: Only this product.
+        fill: A field as listed in the gaps, e.g. brand.niche.
+        value: Instead of the suggestion (list items separated by ';').
+        confirm: true to write.
+        confirm_overwrite: true to replace an existing value.
     """
     async with deps.db.as_user(deps.caller) as conn:
         if fill:

@@ -39,14 +39,9 @@ async def top_hooks(
     """Rank a brand's ad hooks (the opening line, overlay or visual) by how well they performed.
 
     Args:
-        brand: The brand, as the person wrote it.
-        days: Last N full days (default 30); not with since/until.
-        since: First day.
-        until: Last day (default today).
-        metric: The metric to rank by.
+        days: Last N full days (default 30); or since/until.
         hook_type: Which hook of each ad.
-        min_spend: Minimum spend in the window for an ad to be ranked (default $50).
-        limit: How many hooks to return (1-100).
+        min_spend: Minimum spend for an ad to be ranked (default 50, in the brand's currency).
     """
     window = window_of(deps, days, since, until)
     async with deps.db.as_user(deps.caller) as conn:
@@ -79,12 +74,8 @@ async def hook_analysis(
     """Compare hook categories (question, problem callout, testimonial, ...) by hook rate, hold rate, CTR, CPA, ROAS.
 
     Args:
-        brand: The brand, as the person wrote it.
-        days: Last N full days (default 30); not with since/until.
-        since: First day.
-        until: Last day (default today).
-        hook_type: spoken, overlay, visual, or any.
-        min_spend: Minimum spend in the window for an ad to count (default $50).
+        days: Last N full days (default 30); or since/until.
+        min_spend: Minimum spend for an ad to count (default 50, in the brand's currency).
     """
     window = window_of(deps, days, since, until)
     async with deps.db.as_user(deps.caller) as conn:
@@ -107,17 +98,12 @@ async def congruence_check(
     until: date | None = None,
     limit: ShortLimit = 10,
 ) -> congruence_service.CongruenceCheckResult:
-    """Check how well ads match their landing pages, per dimension (product, offer, angle, benefits, claims, audience, voice/tone).
-
-    With `ad`, that one ad; without, the brand's top spenders in the window.
+    """Check how well ads match their landing pages per dimension (product, offer, angle, benefits, claims,
+    audience, voice). With ad, that ad; otherwise the brand's top spenders.
 
     Args:
-        brand: The brand, as the person wrote it.
-        ad: A Meta ad ID or exact ad name (optional).
-        days: Last N full days (default 30); not with since/until.
-        since: First day.
-        until: Last day (default today).
-        limit: How many top-spending ads to check when no ad is given (1-50).
+        ad: A Meta ad ID or exact ad name.
+        days: Last N full days (default 30); or since/until.
     """
     window = window_of(deps, days, since, until)
     async with deps.db.as_user(deps.caller) as conn:
@@ -141,10 +127,7 @@ async def congruence_summary(
     """Count aligned / weak / missing per congruence dimension across a brand's ads with spend in the window.
 
     Args:
-        brand: The brand, as the person wrote it.
-        days: Last N full days (default 30); not with since/until.
-        since: First day.
-        until: Last day (default today).
+        days: Last N full days (default 30); or since/until.
     """
     window = window_of(deps, days, since, until)
     async with deps.db.as_user(deps.caller) as conn:
@@ -155,6 +138,7 @@ async def congruence_summary(
 @tool(
     example='/deep_analysis brand:"Acme Pets" ad:JC_Podcast_Demo_v1',
     step="Analysing ad {ad} of {brand}, {window}",
+    help="The image is the ad's thumbnail, downloaded now if the asset downloads have not.",
 )
 async def deep_analysis(
     deps: Deps,
@@ -164,16 +148,11 @@ async def deep_analysis(
     since: date | None = None,
     until: date | None = None,
 ) -> WithImages[deep_service.DeepAnalysisResult]:
-    """Everything about one ad: classification, hooks, transcript, storyboard, claims, congruence and performance.
-
-    You also see the ad's image (its thumbnail, downloaded now if the asset downloads have not).
+    """Everything about one ad: classification, hooks, transcript, storyboard, claims, congruence and performance, with its image.
 
     Args:
-        brand: The brand, as the person wrote it.
-        ad: The Meta ad ID, or its name (exact or a unique part of it).
-        days: Last N full days (default 30); not with since/until.
-        since: First day.
-        until: Last day (default today).
+        ad: The Meta ad ID, or (a unique part of) its name.
+        days: Last N full days (default 30); or since/until.
     """
     window = window_of(deps, days, since, until)
     show_image = deps.reads_images

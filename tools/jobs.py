@@ -89,7 +89,12 @@ def short(id_: UUID) -> str:
     return str(id_)[:SHORT_ID]
 
 
-@tool(example="/jobs view:failed", step="Checking background jobs")
+@tool(
+    example="/jobs view:failed",
+    step="Checking background jobs",
+    help="""Schedules show their next run; recent runs their status and duration; failures their last error. An
+    id's first 8 characters are enough.""",
+)
 async def jobs(
     deps: Deps,
     view: View = "all",
@@ -101,19 +106,16 @@ async def jobs(
     limit: Limit = 20,
 ) -> JobsResult:
     """Background jobs (Meta syncs, classification, asset downloads, template scoring, token checks):
-    schedules with their next run, recent runs with status and duration, failures with their error.
-    Admins can run a schedule now, retry a failed run, or pause/resume a schedule: without
-    confirm:true these only preview what would happen; ask the person before confirming.
+    schedules, recent runs, failures. Admins can run a schedule now, retry a failed run, or pause/resume
+    a schedule; previews unless confirm:true; ask first.
 
     Args:
-        view: "all" (schedules and recent runs), "failed" (runs that failed for good, with their
-            last error), or "schedules".
-        run_now: A schedule's id (its first 8 characters are enough): queue that job now.
-        retry: A failed run's id: queue it again with the same parameters.
-        pause: A schedule's id: stop its scheduled runs.
-        resume: A paused schedule's id: schedule it again.
-        confirm: true to do the change; otherwise it is only previewed.
-        limit: How many recent runs to show (1-100).
+        view: failed = runs that failed for good.
+        run_now: A schedule's id to run now.
+        retry: A failed run's id to queue again.
+        pause: A schedule's id to pause.
+        resume: A paused schedule's id.
+        confirm: true to apply.
     """
     asked: list[tuple[Change, str | None]] = [
         ("run_now", run_now), ("retry", retry), ("pause", pause), ("resume", resume)

@@ -27,21 +27,20 @@ class AnalyzeAnswer(pages.LandingPageAnalysis, Presentable):
 @tool(
     example='/analyze_landing_page url:https://acmepets.example/products/calming-bites brand:"Acme Pets"',
     step=("Analysing the landing page {url}", "Analysing a landing page for {brand}"),
+    help="""The page is stored once per distinct content; each section is reported done or failed on its own. A
+    competitor's page is kept as the brand's research (pattern discovery compares it), not as one of
+    the brand's own pages.""",
 )
 async def analyze_landing_page(
     deps: Deps, brand: str, url: str | None = None, product: str | None = None,
     competitor: str | None = None,
 ) -> AnalyzeAnswer:  # fmt: skip
-    """Fetch a landing page and analyse it for a brand: benefits, persona signals, copy patterns,
-    objection handling, belief-first (mechanism UMP/UMS, desires, sample hooks) and testimonials. The
-    page is stored once per distinct content; each section is reported done or failed on its own.
+    """Fetch a landing page and analyse it for a brand: benefits, persona signals, copy patterns, objection
+    handling, belief-first (mechanism, desires, sample hooks) and testimonials.
 
     Args:
-        brand: The brand, as the person wrote it.
-        url: The page's address, e.g. https://example.com/products/calm-chews (required).
-        product: The product the page sells (optional; links the page to it).
-        competitor: The competitor's name when the page is a competitor's: it is kept as the brand's
-            research (pattern discovery compares it), not as one of the brand's own pages.
+        product: The product it sells (links the page to it).
+        competitor: The competitor's name, when it is their page (kept as research).
     """
     result = await pages.analyze_landing_page(
         deps.db, deps.caller, url=url, brand=brand, product=product, settings=deps.settings,
@@ -67,16 +66,19 @@ class AnalysesResult(BaseModel, Presentable):
         return with_rows(table_of("Landing page analyses", self.analyses, columns))
 
 
-@tool(example='/landing_page_analyses brand:"Acme Pets"', step="Listing landing page analyses")
+@tool(
+    example='/landing_page_analyses brand:"Acme Pets"',
+    step="Listing landing page analyses",
+    help="Each says how many sections it filled.",
+)
 async def landing_page_analyses(
     deps: Deps, brand: str | None = None, url: str | None = None, limit: Limit = 20
 ) -> AnalysesResult:
-    """Past landing page analyses of your brands, newest first, with how many sections each filled.
+    """Past landing page analyses of your brands, newest first.
 
     Args:
-        brand: Only this brand (fuzzy matched); all of your brands when omitted.
-        url: Only analyses of this exact page address.
-        limit: How many to show (1-100).
+        brand: Only this brand (default all).
+        url: Only this exact page address.
     """
     async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand) if brand else None
@@ -111,8 +113,9 @@ class VariantCard(BaseModel, Presentable):
     example='/promote_lp_to_variant url:https://acmepets.example/products/calming-bites name:"Calming Bites for rescues"',
     step="Drafting an offer variant from {url}",
     aliases={"set": "edits", "id": "url", "page": "url"},
-    help="""The draft carries the page's benefits, pains from persona signals, objections, mechanism,
-    desires and sample hooks. Each call rebuilds the card from the page and all the changes given.""",
+    help="""The draft carries the page's benefits, pains from persona signals, objections, mechanism, desires
+    and sample hooks. Each call rebuilds the card from the page and all the changes given. For
+    example edits:"benefits=Calmer walks | Better sleep".""",
 )
 async def promote_lp_to_variant(
     deps: Deps,
@@ -122,18 +125,18 @@ async def promote_lp_to_variant(
     edits: str | None = None,
     confirm: bool = False,
 ) -> VariantCard:
-    """Draft an offer variant of a product from an analysed landing page (or, for a URL never analysed,
-    from its ads' copy), shown as a card; saved only with confirm:true. To change the draft, call again
-    with the same url and product plus `name` and/or `edits`, passing every change made so far.
+    """Draft an offer variant of a product from an analysed landing page (or a URL's ads' copy); saved only
+    with confirm:true. To revise, call again with the same url and product plus name and/or edits,
+    passing every change so far.
 
     Args:
-        url: The landing page's address, or its id (the first 8 characters are enough).
-        product: The product the variant belongs to (defaults to the page's product).
-        name: The variant's name (replaces the suggested one).
-        edits: Field changes, `field=value` separated by ';', list items by '|', `field+=value` to add
-            to a list; fields: benefits, pain_points, objections, desires, sample_hooks, mechanism,
-            ump, ums, voice_tone_override, landing_page_url. E.g. "benefits=Calmer walks | Better sleep".
-        confirm: true to create it; otherwise it is only previewed.
+        url: The page's address or id.
+        product: Default: the page's product.
+        name: The variant's name.
+        edits: `field=value` separated by ';', list items by '|', `field+=value` appends; fields:
+            benefits, pain_points, objections, desires, sample_hooks, mechanism, ump, ums,
+            voice_tone_override, landing_page_url.
+        confirm: true to create it.
     """
     async with deps.db.as_user(deps.caller) as conn:
         draft = await variants.promote_draft(conn, ref=url, product=product, name=name, edits=edits)
@@ -186,14 +189,14 @@ class DiscoverResult(BaseModel, Presentable):
 MOST_BUTTONS = 5
 
 
-@tool(example='/discover_variants brand:"Acme Pets"', step="Discovering offer variants for {brand}")
+@tool(
+    example='/discover_variants brand:"Acme Pets"',
+    step="Discovering offer variants for {brand}",
+    help="For brands with ads but no scraped landing pages; Promote previews the draft as a variant.",
+)
 async def discover_variants(deps: Deps, brand: str) -> DiscoverResult:
-    """Propose offer variants from where a brand's Meta ads send people: one draft per landing URL,
-    read from those ads' copy (for brands with ads but no scraped landing pages), each with a Promote
-    button that previews it as a variant.
-
-    Args:
-        brand: The brand, as the person wrote it.
+    """Draft offer variants from where a brand's Meta ads send people: one per landing URL, from those ads'
+    copy, each with a Promote button.
     """
     async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand)

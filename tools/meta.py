@@ -17,15 +17,15 @@ from tools.registry import tool
 @tool(
     example='/meta_account brand:"Acme Pets" account:act_1234567890',
     step="Linking {account} to {brand}",
+    help="""The account is read with the system user's token. The daily sync runs at 06:00 UTC; change it with
+    /schedules.""",
 )
 async def meta_account(deps: Deps, brand: str, account: str) -> connections.LinkResult:
-    """Link a brand to a Meta ad account by its ID (read with the system user's token), after checking
-    with Meta that the account exists and can be read. The brand gets a daily sync at 06:00 UTC unless it
-    has a sync schedule already (changed with /schedules).
+    """Link a brand to a Meta ad account by its ID, after checking that Meta can read it. Adds a daily sync
+    unless the brand has one.
 
     Args:
-        brand: The brand, as the person wrote it.
-        account: The ad account ID, act_1234567890 (the digits alone work too).
+        account: act_1234567890 (or the digits).
     """
     return await connections.link_account(deps.db, deps.caller, brand_name=brand, account=account)
 
@@ -33,19 +33,18 @@ async def meta_account(deps: Deps, brand: str, account: str) -> connections.Link
 @tool(
     example='/sync_meta brand:"Acme Pets"',
     step="Syncing {brand} from Meta",
+    help="""Incremental: from the last sync, re-reading the last 7 days that Meta still revises. A worker runs
+    the downloads and classification; a notification says when they are done.""",
 )
 async def sync_meta(
     deps: Deps, brand: str, days: Days | None = None, ads_only: bool = False
 ) -> meta_sync.SyncResult:
-    """Fetch a brand's ads and daily ad-level results from Meta now (incremental: from the last sync,
-    re-reading the last 7 days that Meta still revises; re-runs never duplicate). Also matches the
-    ads' landing pages to the brand's product pages, and queues the download of new creatives and the
-    classification of new or changed ads (a worker runs them; a notification says when they are done).
+    """Fetch a brand's ads and daily results from Meta now (incremental; never duplicates), match their
+    landing pages to products, and queue creative downloads and classification.
 
     Args:
-        brand: The brand, as the person wrote it.
-        days: Re-read this many days back instead of resuming from the last sync (1-730).
-        ads_only: Only the ads and their landing pages (quick; no daily results).
+        days: Re-read this many days back instead of resuming.
+        ads_only: Only ads and landing pages (quick; no daily results).
     """
     return await meta_sync.MetaSync(deps.db, deps.caller).run(
         brand, today=deps.today, days=days, ads_only=ads_only
@@ -61,13 +60,14 @@ class MetaStatusAnswer(connections.MetaStatusResult):
 @tool(
     example='/meta_status brand:"Acme Pets"',
     step="Checking Meta connections",
+    help="Reconnect when a token has expired or expires within 7 days.",
 )
 async def meta_status(deps: Deps, brand: str | None = None) -> MetaStatusAnswer:
-    """Each linked Meta ad account: how it is connected, when its token expires, when it last synced,
-    and what to do when it needs attention (reconnect when expired or expiring within 7 days).
+    """Each linked Meta ad account: how it is connected, token expiry, last sync, and what to do when it
+    needs attention.
 
     Args:
-        brand: One brand (fuzzy matched); all of your brands when omitted.
+        brand: One brand (default all).
     """
     async with deps.db.as_user(deps.caller) as conn:
         brand_ref = await brand_service.resolve_brand(conn, name=brand) if brand else None
@@ -85,13 +85,11 @@ async def meta_status(deps: Deps, brand: str | None = None) -> MetaStatusAnswer:
 @tool(
     example='/connect_meta brand:"Acme Pets"',
     step="Preparing a Facebook sign-in for {brand}",
+    help="""The long-lived token is stored encrypted. The link works once, for 15 minutes, and only for this
+    person, signed in to the chat in the browser that opens it.""",
 )
 async def connect_meta(deps: Deps, brand: str) -> meta_oauth.ConnectLink:
-    """Give the person a "Connect Facebook" link: they sign in with Facebook, and the brand then reads
-    its ad account with their access (a long-lived token, stored encrypted). The link works once,
-    for 15 minutes, and only for this person, signed in to the chat in the browser that opens it.
-
-    Args:
-        brand: The brand, as the person wrote it.
+    """Give the person a one-time Connect Facebook link (15 minutes) so the brand reads its ad account with
+    their access.
     """
     return await meta_oauth.start_connect(deps.db, deps.caller, brand_name=brand)

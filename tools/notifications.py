@@ -30,17 +30,21 @@ class NotificationsResult(BaseModel, Presentable):
         return [Table("Notifications", ["status", "when", "title", "message", "for", "category"], rows)]
 
 
-@tool(example="/notifications unread:true", step="Checking your notifications")
+@tool(
+    example="/notifications unread:true",
+    step="Checking your notifications",
+    help="""They are for your whole organization or for you alone; marking read is yours only, your colleagues
+    keep theirs.""",
+)
 async def notifications(
     deps: Deps, unread: bool = False, mark_all_read: bool = False, limit: Limit = 20
 ) -> NotificationsResult:
-    """Your notifications, newest first: finished syncs and classifications, jobs that failed for good,
-    Meta tokens expiring; for your whole organization or for you alone. Shows how many are unread.
+    """Your notifications, newest first (syncs, classifications, failed jobs, expiring Meta tokens), with
+    the unread count.
 
     Args:
-        unread: Only the unread ones.
-        mark_all_read: Mark all of them read first (for you only; your colleagues keep theirs).
-        limit: How many to show (1-100), newest first.
+        unread: Only unread ones.
+        mark_all_read: Mark all read first (for you only).
     """
     who = deps.caller.user_id
     async with deps.db.as_user(deps.caller) as conn:

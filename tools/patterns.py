@@ -42,6 +42,9 @@ def _pct(value: float) -> str:
 @tool(
     example='/discover_patterns brand:"Acme Pets" product:"Joint Chews"',
     step="Discovering patterns for {brand}",
+    help="""Sources: ad analyses and classifications, Amazon reviews, landing pages, offer variants, Reddit
+    threads, competitors' ads and pages. Confidence (0-100 %) weighs evidence volume and agreement
+    across kinds of source; novelty is the distance to the brand's existing angles.""",
 )
 async def discover_patterns(
     deps: Deps,
@@ -50,17 +53,14 @@ async def discover_patterns(
     promote: str | None = None,
     confirm: bool = False,
 ) -> PatternsAnswer:
-    """Themes that recur across the brand's research (ad analyses and classifications, Amazon reviews,
-    landing pages, offer variants, Reddit threads, competitors' ads and pages): each with its members and their sources, a confidence (evidence
-    volume and agreement across kinds of source, 0-100 %), a novelty (distance to the brand's existing
-    angles) and suggested next steps. Saved so a later run shows what is new. With promote:<pattern id>
-    it previews turning that pattern into an angle; confirm:true writes the angle.
+    """Themes that recur across the brand's research (ads, reviews, landing pages, offer variants, Reddit,
+    competitors), each with sources, confidence, novelty and next steps; saved, so a later run shows
+    what is new. promote:<pattern id> previews turning one into an angle; confirm:true writes it.
 
     Args:
-        brand: The brand's name as the person wrote it.
-        product: One of the brand's products, to use that product's research only.
-        promote: The id of a pattern from an earlier run to turn into an angle.
-        confirm: true to write the angle (with promote); otherwise it is only previewed.
+        product: Only this product's research.
+        promote: A pattern id from an earlier run.
+        confirm: true to write the angle.
     """
     async with deps.db.as_user(deps.caller) as conn:
         if promote and not confirm:

@@ -23,13 +23,12 @@ from tools.registry import tool
 @tool(
     example="/brands",
     step="Listing your brands and their data",
+    help="""The data: ads, ads with spend in the last 30 days, creatives downloaded, classified ads, products,
+    landing pages, reviews, dates.""",
 )
 async def brands(deps: Deps) -> readiness.BrandsResult:
-    """List your brands, what data each has (ads, ads with spend in the last 30 days, creatives downloaded,
-    classified ads, products, landing pages, reviews, dates), its linked ad accounts' health, its last and
-    next sync, and the next step to take for it (the exact command).
-
-    Says for each analysis tool whether the brand has the data it needs.
+    """Your brands: what data each has, its ad accounts' health, last and next sync, the next step (the
+    exact command), and which analyses it has the data for.
     """
     async with deps.db.as_user(deps.caller) as conn:
         until = deps.today - timedelta(days=1)
@@ -62,14 +61,9 @@ async def ad_performance(
     """Rank a brand's ads (top or bottom performers) by a metric, against the brand's baseline per format.
 
     Args:
-        brand: The brand, as the person wrote it.
-        days: Last N full days (default 30); not with since/until.
-        since: First day.
-        until: Last day (default today).
-        sort: The metric to rank by.
-        order: top = best (for cost metrics, lowest), bottom = worst.
-        min_spend: Minimum spend in the window for an ad to be ranked (default $50).
-        limit: How many ads to return (1-100).
+        days: Last N full days (default 30); or since/until.
+        order: top = best (lowest for cost metrics).
+        min_spend: Minimum spend for an ad to be ranked (default 50, in the brand's currency).
     """
     window = window_of(deps, days, since, until)
     async with deps.db.as_user(deps.caller) as conn:
@@ -93,14 +87,11 @@ async def summary(
     since: date | None = None,
     until: date | None = None,
 ) -> totals_service.TotalsResult:
-    """A brand's totals for a period against the previous one: spend, impressions, link clicks, purchases,
-    revenue (purchase value), ROAS, CPA, CTR, hook rate and hold rate, with the change in each.
+    """A brand's totals for a period against the previous one (spend, impressions, link clicks, purchases,
+    revenue, ROAS, CPA, CTR, hook and hold rates), with the change in each.
 
     Args:
-        brand: The brand, as the person wrote it.
-        days: Last N full days (default 30); not with since/until.
-        since: First day.
-        until: Last day (default today).
+        days: Last N full days (default 30); or since/until.
     """
     window = window_of(deps, days, since, until)
     async with deps.db.as_user(deps.caller) as conn:
@@ -127,21 +118,15 @@ async def compare(
     vs_brand: str | None = None,
     min_spend: MinSpend = 50.0,
 ) -> totals_service.TotalsResult:
-    """Compare a brand's totals over two periods, or two of your brands over one period, with the changes
-    and the ads whose spend and ROAS moved most.
-
-    The first period is days/since/until; the second is vs_since/vs_until, else the same period for
-    vs_brand, else the period before.
+    """Compare a brand's totals over two periods, or two brands over one, with the changes and the ads that
+    moved most. The second period is vs_since/vs_until, else the same for vs_brand, else the one before.
 
     Args:
-        brand: The brand, as the person wrote it.
-        days: First period: last N full days (default 30); not with since/until.
-        since: First period's first day.
-        until: First period's last day (default today).
+        days: First period: last N full days (default 30); or since/until.
         vs_since: Second period's first day.
-        vs_until: Second period's last day (default: as long as the first).
-        vs_brand: Another of your brands to compare with.
-        min_spend: The spend an ad needs in both periods to be ranked by ROAS change (default $50).
+        vs_until: Its last day (default: as long as the first).
+        vs_brand: Another of your brands.
+        min_spend: Spend an ad needs in both periods to rank by ROAS change (default 50, in the brand's currency).
     """
     window = window_of(deps, days, since, until)
     if vs_since is None and vs_until is not None:
@@ -182,13 +167,9 @@ async def fatigue(
     first half to its second.
 
     Args:
-        brand: The brand, as the person wrote it.
-        days: The last N full days before today (1-730); default 30 (the last 15 days against the 15
-            before). Not with since/until.
-        since: First day.
-        until: Last day (default today).
-        by: "ad" for each ad, "hook" for each primary hook (its ads' counts summed).
-        min_spend: Minimum spend in each half for an ad or hook to be judged (default $50).
+        days: Last N full days (default 30: 15 against 15); or since/until.
+        by: hook groups ads by primary hook.
+        min_spend: Minimum spend in each half to be judged (default 50, in the brand's currency).
     """
     window = window_of(deps, days, since, until)
     async with deps.db.as_user(deps.caller) as conn:

@@ -67,20 +67,19 @@ def _key(deps: Deps, brand: str, product: str | None, sources: str) -> tuple[str
 @tool(
     example='/synthesize_persona brand:"Acme Pets" product:"Joint Chews" sources:all',
     step="Synthesizing a persona for {brand}",
+    help="""Ad creative classifications stand in for ad copy analyses when the brand has none. Each quote says
+    where it comes from; Save writes the persona to the brand's personas.""",
 )
 async def synthesize_persona(
     deps: Deps, brand: str, product: str | None = None, sources: str = "all", confirm: bool = False
 ) -> PersonaAnswer:
-    """A 4D customer persona (demographics, psychographics, pains, desires, objections, verbatim
-    quotes, awareness level) from the brand's research, with how much each source contributed and
-    where each quote comes from. Ad creative classifications stand in for ad copy analyses when the
-    brand has none. Without confirm:true it is only previewed; Save writes it to the brand's personas.
+    """A 4D customer persona (demographics, psychographics, pains, desires, objections, quotes, awareness)
+    from the brand's research, with each source's share. Previews unless confirm:true.
 
     Args:
-        brand: The brand, as the person wrote it.
-        product: One of the brand's products, to build the persona from that product's evidence only.
-        sources: "all", or a comma-separated mix of ads, reviews, landing_pages, offer_variants.
-        confirm: true to save the persona; otherwise it is only previewed.
+        product: Only this product's evidence.
+        sources: all, or a comma-separated mix of ads, reviews, landing_pages, offer_variants.
+        confirm: true to save it.
     """
     chosen = personas.PersonaSources.parse(sources)
     key = _key(deps, brand, product, chosen.label())

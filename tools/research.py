@@ -20,6 +20,8 @@ from tools.registry import tool
 @tool(
     example='/research_reddit brand:"Acme Pets" query:"senior dog joint pain" subreddit:dogs limit:25',
     step="Reading Reddit discussions for {brand}",
+    help="""Each post is kept with its top 5 comments; pattern discovery then counts Reddit as a source. Re-
+    running a search stores nothing twice.""",
 )
 async def research_reddit(
     deps: Deps,
@@ -28,15 +30,11 @@ async def research_reddit(
     subreddit: str | None = None,
     limit: Annotated[int, Field(ge=1, le=MOST_POSTS)] = 25,
 ) -> reddit_service.RedditResearch:
-    """Search Reddit's public discussions for a theme and keep the posts and their top comments,
-    verbatim, as the brand's research (pattern discovery then counts Reddit as a source). Re-running
-    a search stores nothing twice.
+    """Search Reddit for a theme and keep posts and their top comments, verbatim, as the brand's research.
 
     Args:
-        brand: The brand, as the person wrote it.
-        query: What to look for, in the words people would use, e.g. "senior dog joint pain" (required).
-        subreddit: Only this subreddit (e.g. dogs); all of Reddit when omitted.
-        limit: How many posts to read (1-100), each with its top 5 comments.
+        query: In people's words, e.g. "senior dog joint pain".
+        subreddit: Only this subreddit (default all).
     """
     return await reddit_service.research_reddit(
         deps.db, deps.caller, brand=brand, query=query, subreddit=subreddit, limit=limit,
@@ -47,6 +45,9 @@ async def research_reddit(
 @tool(
     example='/competitor_ads brand:"Acme Pets" page:123456789012345 country:DE limit:100',
     step="Reading competitor ads from the Ad Library for {brand}",
+    help="""Active and past ads are read; pattern discovery then counts competitors as a source. Re-running
+    refreshes the stored ads, never duplicates them. Meta lists non-political ads only where they
+    reached the EU, e.g. country:DE or FR.""",
 )
 async def competitor_ads(
     deps: Deps,
@@ -55,16 +56,11 @@ async def competitor_ads(
     country: str = "US",
     limit: Annotated[int, Field(ge=1, le=MOST_ADS)] = 100,
 ) -> ads_service.CompetitorAdsResult:
-    """Read a competitor's ads (active and past) from Meta's Ad Library and keep their copy as the
-    brand's research (pattern discovery then counts competitors as a source). Re-running refreshes the
-    stored ads, never duplicates them.
+    """Read a competitor's ads from Meta's Ad Library and keep their copy as the brand's research.
 
     Args:
-        brand: The brand, as the person wrote it.
-        page: The competitor's numeric Facebook page id (up to 10, comma-separated; required).
-        country: Where the ads ran, a two-letter code (default US; Meta lists non-political ads only
-            where they reached the EU, e.g. DE or FR).
-        limit: How many ads to read (1-500).
+        page: Numeric Facebook page ids, comma-separated (at most 10).
+        country: Two-letter code (default US); non-political ads are listed only for EU countries.
     """
     return await ads_service.competitor_ads(
         deps.db, deps.caller, brand=brand, page=page, country=country, limit=limit,

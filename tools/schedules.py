@@ -54,7 +54,12 @@ class SchedulesResult(BaseModel, Presentable):
         return [Table("Schedules", ["id", *fields], rows)]
 
 
-@tool(example='/schedules brand:"Acme Pets"', step="Checking schedules")
+@tool(
+    example='/schedules brand:"Acme Pets"',
+    step="Checking schedules",
+    help="""Each schedule says when it runs in words. A cron such as "0 6 * * *" runs every day at 06:00 UTC; a
+    briefing posts to its channel, e.g. "#marketing".""",
+)
 async def schedules(
     deps: Deps,
     brand: str | None = None,
@@ -65,20 +70,16 @@ async def schedules(
     channel: str | None = None,
     confirm: bool = False,
 ) -> SchedulesResult:
-    """A brand's schedules for Meta sync, creative downloads (asset_download), classification
-    (ad_classification) and briefings, with when each runs in words (cron in UTC) and its next run.
-    Admins can create, edit, pause, resume or delete one: without confirm:true these only preview
-    what would happen; ask the person before confirming.
+    """A brand's schedules (meta_sync, asset_download, ad_classification, briefing) with when each runs and
+    its next run. Admins create, edit, pause, resume or delete one; previews unless confirm:true; ask first.
 
     Args:
-        brand: The brand (needed to create; otherwise narrows the list).
-        action: "list", "create" (brand, job_type, cron), "edit" (schedule, cron), "pause",
-            "resume" or "delete" (schedule).
-        job_type: What to run: meta_sync, asset_download, ad_classification or briefing.
-        cron: Five cron fields in UTC, e.g. "0 6 * * *" for every day at 06:00 UTC.
-        schedule: A schedule's id (its first 8 characters are enough), for edit/pause/resume/delete.
-        channel: For a briefing: the Slack channel to post it to, e.g. "#marketing".
-        confirm: true to make the change; otherwise it is only previewed.
+        brand: Needed to create; otherwise narrows the list.
+        action: create needs brand, job_type, cron; edit needs schedule, cron; the rest need schedule.
+        cron: Five cron fields, in UTC.
+        schedule: A schedule's id (8+ characters).
+        channel: For a briefing: the Slack channel.
+        confirm: true to apply.
     """
     caller = deps.caller
     async with deps.db.as_user(caller) as conn:

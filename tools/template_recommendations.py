@@ -43,15 +43,10 @@ async def recommend_templates(
     """Recommend approved library templates for one product, each with a score and the reason.
 
     Args:
-        brand: The brand, as the person wrote it.
-        product: The product, within that brand.
-        methodology: ai_match (a model scores fit), performance (ROAS in the brand's ads) or diversity.
+        methodology: ai_match (model-scored fit), performance (ROAS in the brand's ads) or diversity.
         filter: recommended = score >= 70 or beats the brand's ROAS.
-        limit: How many templates.
-        days: performance only: last N full days (default 90).
-        since: performance only: first day.
-        until: performance only: last day.
-        mark_used: A template id (8+ characters) to mark used for this product first.
+        days: performance only: last N full days (default 90); or since/until.
+        mark_used: A template id to mark used for this product first.
     """
     window = window_of(deps, days, since, until, default_days=90) if methodology == "performance" else None
     settings = deps.settings

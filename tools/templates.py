@@ -80,18 +80,20 @@ def _rows(deps: Deps, templates: list[library.Template]) -> list[TemplateRow]:
     return rows
 
 
-@tool(example="/templates status:pending", step="Opening the template library")
+@tool(
+    example="/templates status:pending",
+    step="Opening the template library",
+    help="""Templates are ad layouts shared by every organization; pending is the review queue, where reviewers
+    get Approve and Reject buttons.""",
+)
 async def templates(
     deps: Deps, status: Shown = "approved", category: str | None = None, limit: Limit = 24
 ) -> TemplatesResult:
-    """The template library (ad layouts shared by every organization), newest first, with their
-    images. Approved templates are for everyone; the pending queue (and rejected ones) only for
-    template reviewers, who get Approve/Reject buttons.
+    """The template library, newest first, with images. Pending and rejected ones are for template
+    reviewers only.
 
     Args:
-        status: "approved" (default), "pending" (the review queue), "rejected", or "all".
-        category: Only this category, e.g. ugc, testimonial, before_after, listicle, offer.
-        limit: How many templates to show (1-100).
+        category: e.g. ugc, testimonial, before_after, listicle, offer.
     """
     async with deps.db.as_user(deps.caller) as conn:
         reviewer = await library.is_reviewer(conn)
@@ -141,7 +143,12 @@ class ReviewAnswer(BaseModel, TemplateList):
     actions: list[ActionButton] = Field(default_factory=list)
 
 
-@tool(example="/review_templates ids:1f0c2a9e decision:approve", step="Reviewing templates")
+@tool(
+    example="/review_templates ids:1f0c2a9e decision:approve",
+    step="Reviewing templates",
+    help="""Approved templates become available to every organization, and products that opted in get them
+    scored. An id's first 8 characters are enough.""",
+)
 async def review_templates(
     deps: Deps,
     ids: str,
@@ -149,15 +156,13 @@ async def review_templates(
     reason: str | None = None,
     confirm: bool = False,
 ) -> ReviewAnswer:
-    """Approve or reject templates in the review queue (template reviewers only). Approved templates
-    become available to every organization, and products that opted in get them scored. Without
-    confirm:true this only previews; ask the person before confirming.
+    """Approve or reject templates in the review queue (template reviewers only). Previews unless
+    confirm:true; ask first.
 
     Args:
-        ids: Template ids, comma-separated (their first 8 characters are enough).
-        decision: "approve" or "reject".
-        reason: Why (kept with the review), e.g. "low resolution".
-        confirm: true to do it; otherwise it is only previewed.
+        ids: Template ids, comma-separated.
+        reason: Why (kept with the review).
+        confirm: true to apply.
     """
     refs = [r for r in ids.replace(" ", ",").split(",") if r]
     if not refs:

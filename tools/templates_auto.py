@@ -34,6 +34,9 @@ class TemplateAutoResult(BaseModel, Presentable):
 @tool(
     example='/template_auto product:"Joint Chews" enabled:true threshold:70',
     step="Template auto-recommendations",
+    help="""When a template is approved, each product with auto-recommendations on gets it scored for fit
+    (0-100); those at or above the product's threshold are added to its recommendations with a
+    notification.""",
 )
 async def template_auto(
     deps: Deps,
@@ -42,16 +45,14 @@ async def template_auto(
     threshold: Annotated[float, Field(ge=0, le=100)] | None = None,
     confirm: bool = False,
 ) -> TemplateAutoResult:
-    """Auto-recommendations of library templates: when a template is approved, each product with them on
-    gets it scored for fit (0-100), and templates scoring at or above the product's threshold are added
-    to its recommendations with a notification. Without enabled/threshold this shows the settings;
-    admins can change them: without confirm:true a change is only previewed; ask the person first.
+    """A product's auto-recommendations of newly approved templates that score at or above its threshold.
+    Without enabled/threshold it shows the settings; admins change them (previews unless confirm:true).
 
     Args:
-        product: The product's name (all your products when omitted).
-        enabled: true to turn auto-recommendations on for the product, false to turn them off.
-        threshold: The score (0-100) a template must reach to be recommended; default 70.
-        confirm: true to make the change; otherwise it is only previewed.
+        product: Default: all your products.
+        enabled: Turn it on or off.
+        threshold: The score needed (default 70).
+        confirm: true to apply.
     """
     caller = deps.caller
     async with deps.db.as_user(caller) as conn:
