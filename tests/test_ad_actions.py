@@ -310,8 +310,13 @@ async def test_budgets_in_the_account_currency_within_the_caps(shop: Shop) -> No
     assert preview.text.startswith(f"Change the budget of 1 ad set of {shop.brand}? ")
     assert "$50.00 a day → $60.00 a day" in preview.text
     assert not any(path == adset for path, _ in shop.posts())
-    done = await shop.ask(shop.admin, actions_of(preview.results[0])[0].command or "")
+    confirm = actions_of(preview.results[0])[0].command or ""
+    assert "daily:60.00" in confirm and "change:" not in confirm  # the amount the person saw, not +20% again
+    done = await shop.ask(shop.admin, confirm)
     assert done.text.startswith(f"Changed the budget of 1 ad set of {shop.brand}: ")
+    assert shop.fake.book.writes_to(adset) == [{"daily_budget": "6000"}]
+    again = await shop.ask(shop.admin, confirm)  # a second click, or the command run again
+    assert "already $60.00 a day" in again.text
     assert shop.fake.book.writes_to(adset) == [{"daily_budget": "6000"}]
     forced = await ask("daily:200 force:true confirm:true")
     assert forced.text.startswith(f"Changed the budget of 1 ad set of {shop.brand}: ")

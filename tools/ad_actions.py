@@ -13,6 +13,7 @@ from services.brands import resolve_brand
 from services.meta import action_log, ad_changes
 from services.meta.ad_writes import apply_plan
 from services.metrics import format_number
+from services.money import from_minor
 from services.platform.accounts import memberships
 from tools.actions import ActionButton, admin_of, ask_first
 from tools.common import MOST_SPEND, Limit
@@ -145,6 +146,13 @@ async def set_budget(
         args: dict[str, str | int | bool] = {"brand": plan.brand, kind: object_id}
         given: dict[str, str | float | None] = {"daily": daily, "lifetime": lifetime, "change": change}
         args.update({k: str(v) for k, v in given.items() if v is not None})
+        if change is not None and plan.changes and plan.changes[0].currency:
+            # Confirm writes the amount the person saw, so a repeat or a change made meanwhile never compounds.
+            agreed = plan.changes[0]
+            del args["change"]
+            args["daily" if agreed.field == "daily_budget" else "lifetime"] = str(
+                from_minor(int(agreed.after), agreed.currency or "")
+            )
         if force:
             args["force"] = True
         return _answer(plan, tool_name="set_budget", args=args, label="Change budget")

@@ -81,6 +81,8 @@ class Change(BaseModel):
     """Why it was not changed, in words."""
     action: str | None = None
     """The audit row's short id (`/undo action:`)."""
+    currency: str | None = None
+    """A budget's currency (its account's): `before`/`after` are in its minor units."""
 
     def label(self) -> str:
         return f"'{self.name}' ({self.object_id})"
@@ -335,7 +337,7 @@ async def plan_budget(
     plan.changes.append(Change(
         object_type=kind, object_id=object_id, name=name, account_id=account, field=budget_field,
         before=str(current), after=str(new), now=f"{money(current, currency)}{per}", change=words,
-        spend_7d=row["spend"], purchases_7d=row["purchases"],
+        spend_7d=row["spend"], purchases_7d=row["purchases"], currency=currency,
     ))  # fmt: skip
     return plan, target
 
