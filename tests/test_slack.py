@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 import app
-from agent import slack
+from agent import slack, stopping
 from agent.history import make_data_layer
 from agent.render import Table
 from agent.slack_render import chart_png, compact_table
@@ -462,8 +462,8 @@ async def test_a_write_asks_for_confirmation_and_runs_as_whoever_clicks(
         await drop_shop(db, shop)
 
 
-async def test_a_double_click_reaching_two_app_processes_runs_the_write_once(
-    world: SlackWorld, db: Database
+async def test_a_click_while_stopping_keeps_its_buttons_and_a_double_click_on_two_processes_runs_once(
+    world: SlackWorld, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shop = await new_shop(db, "slack2", ["Joint Chews"])
     product = f"Joint Chews {shop.tag}"
@@ -475,8 +475,14 @@ async def test_a_double_click_reaching_two_app_processes_runs_the_write_once(
         # Behind the proxy each process has its own bot; the click and its double land on both.
         processes = [slack.SlackBot(get_settings(), app.database) for _ in range(2)]
         payload = click_payload(ADMIN, preview, "Save")
+        # The first lands on a process that is stopping: not run, and the buttons stay to click again.
+        monkeypatch.setattr(stopping.running_turns, "stopping", True)
+        await processes[0].clicked(payload, payload["actions"][0])
+        monkeypatch.setattr(stopping.running_turns, "stopping", False)
+        assert [m.text for m in world.fake.in_thread(CHANNEL, thread)][1:] == [stopping.NOT_RUN]
+        assert len(world.fake.calls_to("chat.update")) == 1  # only the preview's own
         await asyncio.gather(*(bot.clicked(payload, payload["actions"][0]) for bot in processes))
-        answers = [m for m in world.fake.in_thread(CHANNEL, thread) if m.ts != preview.ts]
+        answers = [m for m in world.fake.in_thread(CHANNEL, thread)[1:] if m.text != stopping.NOT_RUN]
         assert [all_text(m).split("\n")[0] for m in answers] == [
             f"Saved. Auto-recommendations are off for {product} (threshold 65)."
         ]
