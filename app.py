@@ -37,7 +37,7 @@ from agent.live import NotificationFeed, toast_text
 from agent.offline import CANNOT_UNDERSTAND
 from agent.runner import run_turn, storable_history
 from agent.slash import ordered_specs
-from agent.stopping import NOT_RUN, RunningTurns, hand_back
+from agent.stopping import NOT_RUN, hand_back, running_turns
 from agent.web_security import (
     DATABASE_DOWN,
     SessionVersions,
@@ -78,8 +78,6 @@ NAMED_KEY = "vt_thread_named"
 _db: Database | None = None
 _db_lock = asyncio.Lock()
 _feed: NotificationFeed | None = None
-running_turns = RunningTurns()
-"""The turns this process is answering (a SIGTERM lets them finish first: web.py, agent/stopping.py)."""
 
 
 async def database() -> Database:

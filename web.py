@@ -52,7 +52,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     """What Chainlit's own server does around its life (a mounted app's lifespan does not run)."""
     await app.startup()
     # SIGTERM lets the running turns finish (or hand back) while their sockets are still open.
-    undo = stopping.drain_on_sigterm(app.running_turns, grace=get_settings().chat_stop_grace_seconds)
+    undo = stopping.drain_on_sigterm(stopping.running_turns, grace=get_settings().chat_stop_grace_seconds)
     try:
         yield
     finally:
@@ -119,7 +119,7 @@ async def readyz() -> JSONResponse:
     report = await health.readiness(
         open_db=app.database,
         embedded_worker=jobs_worker.embedded_status(),
-        stopping=len(app.running_turns) if app.running_turns.stopping else None,
+        stopping=len(stopping.running_turns) if stopping.running_turns.stopping else None,
         stalled_after=get_settings().jobs_stalled_seconds,
     )
     return _health_response(report)

@@ -16,7 +16,10 @@ its data layer) records each turn, so a Slack conversation opens in the web app 
   and our user, so one person's context never feeds another's turn.
 * An answer is posted once ("Working on it…") and updated once with the result; charts follow as
   images in the thread. A write's Confirm/Cancel are Block Kit buttons: a click runs the command as
-  the clicking person (never anyone the button names), once.
+  the clicking person (never anyone the button names), once: clicks, like events, are kept in the
+  database, so a double click reaching two app processes still runs once.
+* A SIGTERM (agent/stopping.py) lets running Slack turns finish like web ones; a message arriving then
+  is answered NOT_RUN, and a turn cancelled after the grace says INTERRUPTED in place of "Working on it…".
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from agent.chat_ui import elements_for
 from agent.history import HistoryDataLayer
 from agent.runner import TurnResult, run_turn, storable_history
 from agent.slack_render import ACTION_PREFIX, SlackAnswer, escape, render_turn
+from agent.stopping import INTERRUPTED, NOT_RUN, running_turns
 from agent.web_security import DATABASE_DOWN
 from core.errors import NotFound, UserFacingError
 from db.pool import Caller, Database
@@ -140,7 +144,7 @@ class SlackBot:
             body: dict[str, Any], next: Callable[[], Awaitable[None]]
         ) -> BoltResponse | None:
             event_id = body.get("event_id") if isinstance(body, dict) else None
-            if isinstance(event_id, str) and not await self._first_delivery(event_id):
+            if isinstance(event_id, str) and not await self._first_time(event_id, self._seen):
                 log.info("Slack sent event %s again; already handled", event_id)
                 return BoltResponse(status=200, body="")
             await next()
@@ -164,19 +168,17 @@ class SlackBot:
             await ack()
             await self.clicked(body, action)
 
-    async def _first_delivery(self, event_id: str) -> bool:
-        """True the first time any app process takes this event (kept in the database); with the
-        database unreachable, this process's memory alone decides (the turn then says it is down)."""
-        if not self._remember(self._seen, event_id):
+    async def _first_time(self, key: str, memory: OrderedDict[str, float]) -> bool:
+        """True the first time any app process takes this event or click (kept in the database); with
+        the database unreachable, this process's memory alone decides (the turn then says it is down)."""
+        if not self._remember(memory, key):
             return False
         try:
             db = await self.database()
             async with db.as_owner() as conn:
-                return await slack_events.first_delivery(conn, event_id=event_id)
+                return await slack_events.first_delivery(conn, event_id=key)
         except DATABASE_DOWN as error:
-            log.warning(
-                "Slack event %s: not checked against other processes (%s)", event_id, type(error).__name__
-            )
+            log.warning("Slack %s: not checked against other processes (%s)", key, type(error).__name__)
             return True
 
     @staticmethod
@@ -207,22 +209,54 @@ class SlackBot:
 
     async def answer(self, slack_user: str, *, channel: str, thread_ts: str, team: str, text: str) -> None:
         """Posts "Working on it…" in the thread, runs the turn as the Slack user's ViralTracker user,
-        and updates that message once with the answer (then uploads its charts)."""
+        and updates that message once with the answer (then uploads its charts). A running turn, as
+        the stop counts it: while stopping none starts; one cancelled says so and keeps nothing."""
         settings = self.settings
-        working = await slack_out.post_message(settings, channel=channel, text=WORKING, thread_ts=thread_ts)
+        if running_turns.stopping:
+            await slack_out.post_message(settings, channel=channel, text=NOT_RUN, thread_ts=thread_ts)
+            return
+        with running_turns.track():
+            working = await slack_out.post_message(
+                settings, channel=channel, text=WORKING, thread_ts=thread_ts
+            )
+            reply: SlackAnswer | None = None
+            try:
+                reply = await self.reply(
+                    slack_user, channel=channel, thread_ts=thread_ts, team=team, text=text
+                )
+                await self.show(reply, channel=channel, working=working)
+            except asyncio.CancelledError:
+                if running_turns.stopping:
+                    # Not left "Working on it…": the answer if it was done (and kept), else why not.
+                    finished = reply.text if reply is not None else INTERRUPTED
+                    await slack_out.update_message(settings, channel=channel, ts=working, text=finished)
+                raise
+            for chart in reply.charts:
+                await slack_out.upload_file(
+                    settings, channel=channel, filename=chart.filename, content=chart.png, title=chart.title,
+                    thread_ts=thread_ts,
+                )  # fmt: skip
+
+    async def reply(
+        self, slack_user: str, *, channel: str, thread_ts: str, team: str, text: str
+    ) -> SlackAnswer:
+        """What to answer: the turn's result, or why there is none."""
         try:
             caller = await self.identify(slack_user)
             if isinstance(caller, str):
-                reply = SlackAnswer(text=caller, blocks=[])
-            elif not text:
-                reply = SlackAnswer(text=EMPTY, blocks=[])
-            else:
-                reply = await self.turn(caller, text=text, channel=channel, thread_ts=thread_ts, team=team)
+                return SlackAnswer(text=caller, blocks=[])
+            if not text:
+                return SlackAnswer(text=EMPTY, blocks=[])
+            return await self.turn(caller, text=text, channel=channel, thread_ts=thread_ts, team=team)
         except UserFacingError as error:
-            reply = SlackAnswer(text=error.message, blocks=[])
+            return SlackAnswer(text=error.message, blocks=[])
         except Exception:
             log.exception("Slack turn failed in %s", channel)
-            reply = SlackAnswer(text=FAILED, blocks=[])
+            return SlackAnswer(text=FAILED, blocks=[])
+
+    async def show(self, reply: SlackAnswer, *, channel: str, working: str) -> None:
+        """The answer in place of "Working on it…"."""
+        settings = self.settings
         try:
             await slack_out.update_message(
                 settings, channel=channel, ts=working, text=reply.text, blocks=reply.blocks
@@ -237,11 +271,6 @@ class SlackBot:
             # Slack refused the layout: the answer still arrives, as plain text.
             log.warning("Slack refused an answer's blocks (%s); sent as text", error.code)
             await slack_out.update_message(settings, channel=channel, ts=working, text=reply.text)
-        for chart in reply.charts:
-            await slack_out.upload_file(
-                settings, channel=channel, filename=chart.filename, content=chart.png, title=chart.title,
-                thread_ts=thread_ts,
-            )  # fmt: skip
 
     async def identify(self, slack_user: str) -> Caller | str:
         """Our user for this Slack user (by their Slack email), or the answer that says why not."""
@@ -304,9 +333,13 @@ class SlackBot:
                 thread_ts=thread_ts,
             )  # fmt: skip
             return
+        if button.command is not None and running_turns.stopping:
+            # Before the buttons go: clicked again in a moment, on another process, it runs.
+            await slack_out.post_message(self.settings, channel=channel, text=NOT_RUN, thread_ts=thread_ts)
+            return
         if button.once:
-            if not self._remember(self._clicked, f"{channel}:{message_ts}"):
-                return  # a second click on a pair already used: nothing runs twice
+            if not await self._first_time(f"click:{channel}:{message_ts}", self._clicked):
+                return  # a second click on a pair already used, here or on another process: runs once
             kept = [b for b in message.get("blocks") or [] if b.get("type") != "actions"]
             chose = {
                 "type": "context",

@@ -1,9 +1,9 @@
 """A chat server told to stop (SIGTERM: a deploy, systemd, a scale-in) cuts nobody off mid-answer.
 
-Its running turns get `chat_stop_grace_seconds` to finish, with the sockets still open, before the web
-server stops; a turn still running then is cancelled: its half-streamed answer is removed, its open tool
-steps say they stopped, its history is not saved, and the person reads `INTERRUPTED`. A message arriving
-meanwhile is not run (`NOT_RUN`). A second SIGTERM stops at once.
+Its running turns (`running_turns`: web chat's and Slack's) get `chat_stop_grace_seconds` to finish, with
+the sockets still open, before the web server stops; a turn still running then is cancelled: its
+half-streamed answer is removed, its open tool steps say they stopped, its history is not saved, and the
+person reads `INTERRUPTED`. A message arriving meanwhile is not run (`NOT_RUN`). A second SIGTERM stops at once.
 """
 
 from __future__ import annotations
@@ -67,6 +67,10 @@ class RunningTurns:
             log.warning("stopping: %d chat turn(s) still running after %g s were cancelled", len(late), grace)
             await asyncio.wait(late, timeout=CANCELLED_WITHIN_SECONDS)
         return len(late)
+
+
+running_turns = RunningTurns()
+"""The turns this process is answering, web (app.py) and Slack (agent/slack.py); web.py drains it."""
 
 
 async def hand_back(answer: cl.Message | None, steps: list[cl.Step]) -> None:

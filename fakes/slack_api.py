@@ -165,7 +165,8 @@ class FakeSlack(HttpFake[SlackCall, SlackReply]):
         """(added|removed, channel, ts, name)"""
         self._failures: dict[str, list[SlackReply]] = {}
         self._pending_uploads: dict[str, tuple[str, int, bytes | None]] = {}
-        self._clock = itertools.count(1)
+        # Like Slack's: the time in microseconds, so no two fakes of a session hand out the same ts.
+        self._clock = itertools.count(time.time_ns() // 1000)
         self._state = threading.Lock()
 
     @property
@@ -215,7 +216,7 @@ class FakeSlack(HttpFake[SlackCall, SlackReply]):
 
     def _next_ts(self) -> str:
         n = next(self._clock)
-        return f"{1_764_000_000 + n}.{n:06d}"
+        return f"{n // 1_000_000}.{n % 1_000_000:06d}"
 
     def _respond(self, call: SlackCall) -> SlackReply:
         with self._state:

@@ -21,15 +21,19 @@ from typing import Any
 import httpx
 import pytest
 import socketio
+from pydantic_ai import models
 
+from agent import stopping
 from agent.stopping import INTERRUPTED, NOT_RUN
 from db.pool import Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
 from jobs import api
+from settings import get_settings
 from tests.cli_helpers import CLI, free_port
 from tests.test_jobs import Tenant, fast_settings, tenant, wait_for, worker, worker_process
+from tests.test_slack import CHANNEL, SlackWorld, until, world
 
-__all__ = ["tenant"]  # the fixture, shared with test_jobs
+__all__ = ["tenant", "world"]  # the fixtures, shared with test_jobs and test_slack
 
 WORKER_GRACE = 3.0
 WORKER_STOPPED_WITHIN = 5.0
@@ -260,3 +264,61 @@ async def test_a_stopped_chat_server_finishes_running_turns_and_takes_back_one_p
         f"assistant_message: {INTERRUPTED}"
     ]
     assert "long answer" not in json.dumps(threads[leo.thread_id]["metadata"])
+
+
+# -- Slack turns, on the same server ----------------------------------------------------------------
+
+SLACK_GRACE = 2.0
+QUICK_SECONDS = 0.6  # within the grace, but still running when the stop starts
+SLACK_MAYA = "UMAYA001"  # test_slack's Slack account of maya@northwind.example
+
+
+def answer_slack_slowly(request: FakeRequest) -> Reply:
+    if "quick" in request.user_text.split("\n")[-1]:
+        return Reply.say(QUICK, latency=QUICK_SECONDS)
+    return Reply.say(
+        LONG, latency=SLACK_GRACE + 20
+    )  # the fake's thread is a daemon: it does not hold the test
+
+
+async def test_a_stopping_server_lets_slack_turns_finish_and_a_turn_past_the_grace_says_so(
+    world: SlackWorld, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with models.override_allow_model_requests(True), FakeAnthropic(answer_slack_slowly) as model:
+        for name, value in {"VIRALTRACKER_MODEL": "", "ANTHROPIC_API_KEY": API_KEY,
+                            "ANTHROPIC_BASE_URL": model.url, "GEMINI_API_KEY": "", "GOOGLE_API_KEY": ""}.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        monkeypatch.setattr(
+            stopping.running_turns, "stopping", False
+        )  # the process-wide one, as it was after
+        long_thread = await world.mention(SLACK_MAYA, "a long question")
+        await until(lambda: len(model.requests) == 1, "the long question at the model")
+        quick_thread = await world.mention(SLACK_MAYA, "a quick question")
+        await until(lambda: len(model.requests) == 2, "the quick question at the model")
+        assert len(stopping.running_turns) == 2  # both Slack turns count as running
+
+        draining = asyncio.create_task(stopping.running_turns.drain(grace=SLACK_GRACE))
+        await asyncio.sleep(0)
+        assert stopping.running_turns.stopping
+        # A message arriving now is not run: its reply says so, and no "Working on it…" is left.
+        late_thread = await world.mention(SLACK_MAYA, "a quick question, sent while stopping")
+        late = await until(lambda: world.fake.in_thread(CHANNEL, late_thread), "the not-run reply")
+        assert [(m.text, m.updates) for m in late] == [(NOT_RUN, 0)]
+        # The quick turn finishes whole within the grace; the long one is cancelled and says so.
+        quick = await world.answer_in(quick_thread)
+        assert QUICK in quick.text
+        assert await asyncio.wait_for(draining, SLACK_GRACE + stopping.CANCELLED_WITHIN_SECONDS) == 1
+        long = await world.answer_in(long_thread)
+        assert (long.text, long.blocks, long.updates) == (INTERRUPTED, [], 1)
+        assert len(model.requests) == 2 and len(stopping.running_turns) == 0
+
+    # What the history keeps: the quick turn and its answer; of the long one, nothing.
+    async with db.as_owner() as conn:
+        cur = await conn.execute(
+            """select "metadata"->'slack'->>'thread_ts' as thread_ts, "metadata" from threads"""
+            """ where "metadata"->'slack'->>'thread_ts' = any(%s)""",
+            ([quick_thread, long_thread, late_thread],),
+        )
+        kept = {row["thread_ts"]: json.dumps(row["metadata"]) for row in await cur.fetchall()}
+    assert list(kept) == [quick_thread] and QUICK in kept[quick_thread]

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 import app
-from agent import slack
+from agent import slack, stopping
 from agent.history import make_data_layer
 from agent.render import Table
 from agent.slack_render import chart_png, compact_table
@@ -368,10 +368,11 @@ async def test_a_dm_with_a_plain_slash_command_is_answered(world: SlackWorld) ->
 # -- a write asks first: Block Kit buttons, run as whoever clicks ----------------------------------------
 
 
-async def click(world: SlackWorld, user: str, message: Posted, label: str) -> httpx.Response:
+def click_payload(user: str, message: Posted, label: str) -> dict[str, Any]:
+    """What Slack sends when `user` clicks the button `label` under `message`."""
     button = next(e for b in message.blocks if b.get("type") == "actions" for e in b["elements"]
                   if e["text"]["text"] == label)  # fmt: skip
-    payload = {
+    return {
         "type": "block_actions",
         "user": {"id": user, "team_id": TEAM_ID},
         "api_app_id": "A0APP",
@@ -392,7 +393,10 @@ async def click(world: SlackWorld, user: str, message: Posted, label: str) -> ht
         "response_url": "http://127.0.0.1:9/unused",
         "actions": [{**button, "block_id": "vt_actions", "action_ts": str(time.time())}],
     }
-    body = urlencode({"payload": json.dumps(payload)}).encode()
+
+
+async def click(world: SlackWorld, user: str, message: Posted, label: str) -> httpx.Response:
+    body = urlencode({"payload": json.dumps(click_payload(user, message, label))}).encode()
     headers = {**signed(body), "content-type": "application/x-www-form-urlencoded"}
     return await world.post(body, headers)
 
@@ -454,6 +458,35 @@ async def test_a_write_asks_for_confirmation_and_runs_as_whoever_clicks(
             "the cancel note",
         )
         assert await threshold() == 60.0
+    finally:
+        await drop_shop(db, shop)
+
+
+async def test_a_click_while_stopping_keeps_its_buttons_and_a_double_click_on_two_processes_runs_once(
+    world: SlackWorld, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = await new_shop(db, "slack2", ["Joint Chews"])
+    product = f"Joint Chews {shop.tag}"
+    world.fake.add_user(ADMIN, shop.admin.email, "Admin")
+    try:
+        thread = await world.mention(ADMIN, f'/template_auto product:"{product}" threshold:65')
+        preview = copy.deepcopy(await world.answer_in(thread))
+        assert "Nothing has changed yet" in all_text(preview)
+        # Behind the proxy each process has its own bot; the click and its double land on both.
+        processes = [slack.SlackBot(get_settings(), app.database) for _ in range(2)]
+        payload = click_payload(ADMIN, preview, "Save")
+        # The first lands on a process that is stopping: not run, and the buttons stay to click again.
+        monkeypatch.setattr(stopping.running_turns, "stopping", True)
+        await processes[0].clicked(payload, payload["actions"][0])
+        monkeypatch.setattr(stopping.running_turns, "stopping", False)
+        assert [m.text for m in world.fake.in_thread(CHANNEL, thread)][1:] == [stopping.NOT_RUN]
+        assert len(world.fake.calls_to("chat.update")) == 1  # only the preview's own
+        await asyncio.gather(*(bot.clicked(payload, payload["actions"][0]) for bot in processes))
+        answers = [m for m in world.fake.in_thread(CHANNEL, thread)[1:] if m.text != stopping.NOT_RUN]
+        assert [all_text(m).split("\n")[0] for m in answers] == [
+            f"Saved. Auto-recommendations are off for {product} (threshold 65)."
+        ]
+        assert len(world.fake.calls_to("chat.update")) == 3  # the preview, its buttons gone, the one answer
     finally:
         await drop_shop(db, shop)
 
