@@ -68,7 +68,7 @@ class CreateAdsResult(BaseModel, Presentable):
 
 
 @tool(
-    example='/create_ads product:"Joint Chews" count:3 from:library',
+    example='/create_ads product:"Joint Chews" count:3 from:library filter:all',
     step="Creating {count} ads for {product}",
     aliases={"from": "source"},
 )
