@@ -53,3 +53,39 @@
     true
   );
 })();
+
+// On a phone Chainlit opens an answer's last side panel (an ad's transcript or storyboard) as a drawer
+// over the answer. Keep the answer in view: close a drawer that no tap on its name ("Open: Transcript")
+// opened; the panels stay one tap away.
+(function () {
+  "use strict";
+  var PHONE = 768; // Chainlit's own phone width (its side view is a drawer below it)
+  var asked = 0; // when a panel's name was last tapped
+
+  function tapped(event) {
+    var link = event.target && event.target.closest && event.target.closest(".element-link");
+    if (link && (event.type !== "keydown" || event.key === "Enter" || event.key === " ")) asked = Date.now();
+  }
+  document.addEventListener("pointerdown", tapped, true);
+  document.addEventListener("keydown", tapped, true);
+
+  function closeUnasked() {
+    if (window.innerWidth >= PHONE || Date.now() - asked < 1500) return;
+    var title = document.getElementById("side-view-title");
+    var drawer = title && title.closest('[role="dialog"]');
+    if (!drawer) return;
+    var buttons = drawer.querySelectorAll("button");
+    for (var i = 0; i < buttons.length; i++) {
+      if ((buttons[i].textContent || "").trim() === "Close") {
+        buttons[i].click();
+        return;
+      }
+    }
+  }
+
+  function watch() {
+    new MutationObserver(closeUnasked).observe(document.body, { childList: true, subtree: true });
+  }
+  if (document.body) watch();
+  else document.addEventListener("DOMContentLoaded", watch);
+})();
