@@ -89,3 +89,33 @@
   if (document.body) watch();
   else document.addEventListener("DOMContentLoaded", watch);
 })();
+
+// A chart is first drawn before its box has a width (Chainlit sizes the box to its content), so
+// plotly falls back to 700 px, which a phone clips. When a drawn chart is wider than its box, a
+// window "resize" makes plotly (its resize handler) redraw it at the box's width.
+(function () {
+  "use strict";
+  var pending = false;
+
+  function tooWide() {
+    return Array.prototype.some.call(document.querySelectorAll(".js-plotly-plot"), function (plot) {
+      var svg = plot.querySelector(".main-svg");
+      return svg && svg.getBoundingClientRect().width > plot.getBoundingClientRect().width + 1;
+    });
+  }
+
+  function check() {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(function () {
+      pending = false;
+      if (tooWide()) window.dispatchEvent(new Event("resize"));
+    });
+  }
+
+  function watch() {
+    new MutationObserver(check).observe(document.body, { childList: true, subtree: true });
+  }
+  if (document.body) watch();
+  else document.addEventListener("DOMContentLoaded", watch);
+})();
