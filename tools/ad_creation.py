@@ -61,13 +61,13 @@ class CreateAdsResult(BaseModel, Presentable):
             return [table_of(f"Ads made — {self.product}", self.ads, columns)]
         if self.planned:  # numbered from 1 as people count; a score only where the templates have one
             scored = any(p.score is not None for p in self.planned)
-            columns = [
+            planned = [
                 Column("Ad", "integer"),
                 Column("reference"),
                 *([Column("score", "integer")] if scored else []),
             ]
             values = [[p.position + 1, p.reference, *([p.score] if scored else [])] for p in self.planned]
-            return [Table(f"Planned — {self.product}", columns, values)]
+            return [Table(f"Planned — {self.product}", planned, values)]
         return []
 
     def as_images(self) -> list[tuple[str, str]]:
