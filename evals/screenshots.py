@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
 SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
 WHO = ("maya@northwind.example", "northwind-demo")
 ANSWER = '[data-step-type="assistant_message"] .message-content'
-ANSWER_SECONDS = 30.0
+ANSWER_SECONDS = 60.0  # offline pattern discovery embeds its texts on the CPU first
 SETTLE_MS = 1500  # tables and charts render after the text
 MAX_HEIGHT = 6000
 _CONTENT_HEIGHT = """
@@ -117,7 +117,8 @@ async def _answered(page: object) -> bool:
     assert isinstance(page, Page)
     deadline = time.monotonic() + ANSWER_SECONDS
     while time.monotonic() < deadline:
-        if await page.locator(ANSWER).count():
+        # The run has ended (no stop button): a slow command's step alone is not its answer.
+        if await page.locator(ANSWER).count() and not await page.locator("#stop-button").count():
             return True
         await page.wait_for_timeout(200)
     return False

@@ -53,3 +53,69 @@
     true
   );
 })();
+
+// On a phone Chainlit opens an answer's last side panel (an ad's transcript or storyboard) as a drawer
+// over the answer. Keep the answer in view: close a drawer that no tap on its name ("Open: Transcript")
+// opened; the panels stay one tap away.
+(function () {
+  "use strict";
+  var PHONE = 768; // Chainlit's own phone width (its side view is a drawer below it)
+  var asked = 0; // when a panel's name was last tapped
+
+  function tapped(event) {
+    var link = event.target && event.target.closest && event.target.closest(".element-link");
+    if (link && (event.type !== "keydown" || event.key === "Enter" || event.key === " ")) asked = Date.now();
+  }
+  document.addEventListener("pointerdown", tapped, true);
+  document.addEventListener("keydown", tapped, true);
+
+  function closeUnasked() {
+    if (window.innerWidth >= PHONE || Date.now() - asked < 1500) return;
+    var title = document.getElementById("side-view-title");
+    var drawer = title && title.closest('[role="dialog"]');
+    if (!drawer) return;
+    var buttons = drawer.querySelectorAll("button");
+    for (var i = 0; i < buttons.length; i++) {
+      if ((buttons[i].textContent || "").trim() === "Close") {
+        buttons[i].click();
+        return;
+      }
+    }
+  }
+
+  function watch() {
+    new MutationObserver(closeUnasked).observe(document.body, { childList: true, subtree: true });
+  }
+  if (document.body) watch();
+  else document.addEventListener("DOMContentLoaded", watch);
+})();
+
+// A chart is first drawn before its box has a width (Chainlit sizes the box to its content), so
+// plotly falls back to 700 px, which a phone clips. When a drawn chart is wider than its box, a
+// window "resize" makes plotly (its resize handler) redraw it at the box's width.
+(function () {
+  "use strict";
+  var pending = false;
+
+  function tooWide() {
+    return Array.prototype.some.call(document.querySelectorAll(".js-plotly-plot"), function (plot) {
+      var svg = plot.querySelector(".main-svg");
+      return svg && svg.getBoundingClientRect().width > plot.getBoundingClientRect().width + 1;
+    });
+  }
+
+  function check() {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(function () {
+      pending = false;
+      if (tooWide()) window.dispatchEvent(new Event("resize"));
+    });
+  }
+
+  function watch() {
+    new MutationObserver(check).observe(document.body, { childList: true, subtree: true });
+  }
+  if (document.body) watch();
+  else document.addEventListener("DOMContentLoaded", watch);
+})();

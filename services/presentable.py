@@ -74,6 +74,15 @@ def in_words(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """A cell written as given but sorted and downloaded by its number: for a column whose rows are in
+    different units (a summary's $24,757.28 above its 2.41x) or written as the answer text writes them."""
+
+    value: float | None
+    text: str
+
+
+@dataclass(frozen=True)
 class Column:
     """A table's column: `name` is the field `table_of` reads (or the title itself), `title` what a
     person reads (by default `titled(name)`), `format` how its values read."""
@@ -88,6 +97,8 @@ class Column:
 
     def show(self, value: Any, money: Money | None = None) -> str:
         """The value as a person reads it in this column (money in `money`, else as figures are shown now)."""
+        if isinstance(value, Shown):
+            return value.text
         if self.format == "text":
             return _text(value)
         if self.format == "ad_id":
@@ -131,6 +142,8 @@ def _raw(value: Any) -> Any:
     numbers), dates and times in ISO form (they sort as text), anything else as text."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, Shown):
+        return value.value
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, date):  # datetime too
@@ -187,8 +200,8 @@ class Table:
         column = self.spec[i]
         if column.format == "ad_id":
             return "id"
-        given = [row[i] for row in self.values if row[i] is not None]
-        numbers = all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in given)
+        given = [row[i] for row in self.values if _raw(row[i]) is not None]
+        numbers = all(isinstance(_raw(v), int | float | Decimal) and not isinstance(v, bool) for v in given)
         if column.numeric or (given and numbers):
             return "number"
         return "long" if any(len(column.show(v, self.money)) > LONG_TEXT for v in given) else "text"

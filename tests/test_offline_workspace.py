@@ -31,7 +31,7 @@ def test_a_tool_whose_brand_is_optional_runs_without_asking_which_brand() -> Non
 
 def test_a_required_argument_it_cannot_read_is_asked_for_with_the_example() -> None:
     assert call("make some ads") == (
-        'I need the product for that; for example `/create_ads product:"Joint Chews" count:3 from:library`.'
+        'I need the product for that; for example `/create_ads product:"Joint Chews" count:3 from:library filter:all`.'
     )
     assert call("approve the template") == (
         "I need the ids for that; for example `/review_templates ids:1f0c2a9e decision:approve`."

@@ -19,6 +19,7 @@ from agent.render import tables_for
 from agent.runner import run_turn
 from db.pool import Caller, Database
 from services.analytics.performance import AdPerformanceResult
+from services.analytics.totals import TotalsResult
 from services.presentable import Column, Table, titled
 
 AD_PERFORMANCE = '/ad_performance brand:"Acme Pets" days:30'
@@ -126,3 +127,15 @@ def test_titles_and_dates_read_as_words() -> None:
         table.csv()
         == "Last day,Last sync,Ad ID\r\n2026-12-04,2026-12-05T09:30:00+00:00,120210000000123456\r\n"
     )
+
+
+async def test_a_summary_sorts_by_the_numbers_behind_its_cells(db: Database, maya: Caller) -> None:
+    """A summary's rows are in different units ($24,757.28 above 2.12x): each column of figures is
+    still a column of numbers, so the chat sorts it by them, not as text."""
+    _, result, tables = await answer(db, maya, '/summary brand:"Acme Pets" since:2026-10-01 until:2026-10-31')
+    assert isinstance(result, TotalsResult)
+    summary = tables[0]
+    assert [c["kind"] for c in summary["columns"]] == ["text", "number", "number", "number", "number", "long"]
+    spend = result.changes[0]
+    assert summary["rows"][0][:2] == ["Spend", f"${spend.value:,.2f}"]
+    assert summary["values"][0][1:5] == [spend.value, spend.vs_value, spend.change, spend.change_pct]

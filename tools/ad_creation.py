@@ -17,7 +17,7 @@ from services.meta import generated_links as links
 from services.platform.accounts import memberships
 from services.platform.server_files import ServerFile
 from services.platform.storage import storage_for
-from services.presentable import Presentable, Table, table_of
+from services.presentable import Column, Presentable, Table, table_of
 from services.products import resolve_product
 from tools.actions import ActionButton, admin_of, ask_first, confirmation
 from tools.deps import Deps
@@ -59,8 +59,15 @@ class CreateAdsResult(BaseModel, Presentable):
         if self.ads:
             columns = ["position", "reference", "headline", "ad_name", "link", "status", "image_path"]
             return [table_of(f"Ads made — {self.product}", self.ads, columns)]
-        if self.planned:
-            return [table_of(f"Planned — {self.product}", self.planned, ["position", "reference", "score"])]
+        if self.planned:  # numbered from 1 as people count; a score only where the templates have one
+            scored = any(p.score is not None for p in self.planned)
+            planned = [
+                Column("Ad", "integer"),
+                Column("reference"),
+                *([Column("score", "integer")] if scored else []),
+            ]
+            values = [[p.position + 1, p.reference, *([p.score] if scored else [])] for p in self.planned]
+            return [Table(f"Planned — {self.product}", planned, values)]
         return []
 
     def as_images(self) -> list[tuple[str, str]]:
@@ -68,7 +75,7 @@ class CreateAdsResult(BaseModel, Presentable):
 
 
 @tool(
-    example='/create_ads product:"Joint Chews" count:3 from:library',
+    example='/create_ads product:"Joint Chews" count:3 from:library filter:all',
     step="Creating {count} ads for {product}",
     aliases={"from": "source"},
     help="""Every ad records the template it came from. With a Gemini key an image model makes them; without one

@@ -17,7 +17,7 @@ from services.money import InCurrency
 from services.platform import slack_channels as channels
 from services.platform.accounts import Membership, memberships
 from services.platform.slack_out import slack_configured
-from services.presentable import Column, Format, Presentable, Table, with_rows
+from services.presentable import Column, Format, Presentable, Shown, Table, with_rows
 from tools.actions import ActionButton, admin_of, ask_first
 from tools.deps import Deps
 from tools.registry import tool
@@ -258,10 +258,16 @@ _SHOWN = {
     "shift_points": lambda v: f"{v:+.1f}",
     "spend_change": lambda v: "new spend" if v is None else f"{v:+.0%}",
 }
-"""Columns shown as text, written as the briefing's text writes them."""
+"""Columns written as the briefing's text writes them (sorted by their numbers)."""
 
 
 def _table(title: str, items: list[Any], fields: list[str]) -> Table:
     columns = [Column(f, _FORMATS[f]) if f in _FORMATS else f for f in fields]
-    values = [[_SHOWN.get(f, lambda v: v)(getattr(item, f)) for f in fields] for item in items]
+    values = [
+        [
+            Shown(getattr(item, f), _SHOWN[f](getattr(item, f))) if f in _SHOWN else getattr(item, f)
+            for f in fields
+        ]
+        for item in items
+    ]
     return Table(title, columns, values)

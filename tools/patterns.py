@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from services.presentable import (
+    Column,
     Figure,
     Presentable,
     Table,
@@ -114,7 +115,7 @@ def pattern_tables(answer: PatternsAnswer) -> list[Table]:
         return []
     r = answer.report
     rows: list[list[object]] = [
-        [p.name, _pct(p.confidence), _pct(p.novelty), len(p.members),
+        [p.name, p.confidence, p.novelty, len(p.members),
          ", ".join(f"{patterns.KIND_LABELS.get(k, k)} {n}" for k, n in p.source_breakdown.items()),  # type: ignore[call-overload]
          "new" if p.is_new else "seen", " ".join(s.text for s in p.suggestions), str(p.id or "")[:8]]
         for p in r.patterns
@@ -125,7 +126,16 @@ def pattern_tables(answer: PatternsAnswer) -> list[Table]:
     return [
         Table(
             f"Patterns — {r.brand}",
-            ["pattern", "confidence", "novelty", "members", "sources", "status", "next steps", "id"],
+            [
+                "pattern",
+                Column("confidence", "whole_percent"),
+                Column("novelty", "whole_percent"),
+                "members",
+                "sources",
+                "status",
+                "next_steps",
+                "id",
+            ],
             rows,
         ),
         Table("Pattern members", ["pattern", "text", "source", "table", "row"], members),

@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 from pydantic import BaseModel, Field
 
-from services.presentable import Presentable, Table, with_rows
+from services.presentable import Column, Presentable, Table, with_rows
 from services.research import personas
 from services.research.evidence import SOURCE_LABELS
 from tools.actions import ActionButton, confirmation
@@ -129,5 +129,5 @@ def persona_tables(answer: PersonaAnswer) -> list[Table]:
     return [
         Table(f"Persona — {p.name}", ["field", "value", "mentions", "sources"], lines),
         Table("Quotes", ["quote", "source", "table", "row"], quotes),
-        Table("Source breakdown", ["source", "rows", "items", "share"], sources),
+        Table("Source breakdown", ["source", "rows", "items", Column("share", "whole_percent")], sources),
     ]

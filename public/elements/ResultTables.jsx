@@ -1,7 +1,7 @@
 // An answer's tables (agent/chat_ui.py `result_tables`, props from services/presentable.py
 // `Table.for_chat`): stacked, each titled, cells as the answer text writes them, sorted by their raw
 // values, long ad ids shortened (the full id on hover, a click copies it), and each table's CSV.
-import { useEffect, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import { ArrowDown, ArrowUp, Download } from 'lucide-react';
 import { toast } from 'sonner';
 import {
@@ -44,13 +44,12 @@ function OneTable({ table }) {
       return (sort.descending ? -c : c) || i - j;
     });
   }, [table, sort]);
-  const [csvUrl, setCsvUrl] = useState(null);
-  useEffect(() => {
-    // A BOM so spreadsheet apps read the file as UTF-8 (em dashes, accents).
-    const url = URL.createObjectURL(new Blob(['\ufeff' + table.csv], { type: 'text/csv;charset=utf-8' }));
-    setCsvUrl(url);
-    return () => URL.revokeObjectURL(url);
-  }, [table.csv]);
+  // A data URL, not a blob one: nothing to revoke, so the link works whenever the table was drawn
+  // again. A BOM so spreadsheet apps read the file as UTF-8 (em dashes, accents).
+  const csvUrl = useMemo(
+    () => 'data:text/csv;charset=utf-8,' + encodeURIComponent('\ufeff' + table.csv),
+    [table.csv]
+  );
 
   const toggle = (column) =>
     setSort((now) => {

@@ -27,7 +27,7 @@ from services.currencies import conversion
 from services.metrics import compute_ratio, format_metric, formula
 from services.models import BrandRef, WindowInfo, per_ad_sums_sql, window_scan
 from services.money import InCurrency, format_money
-from services.presentable import Column, Presentable, Table, with_rows
+from services.presentable import Column, Presentable, Shown, Table, with_rows
 from services.windows import Window
 
 MOVERS = 5
@@ -145,10 +145,10 @@ class TotalsResult(InCurrency, Presentable):
         values = [
             [
                 c.label,
-                format_metric(c.metric, c.value),
-                format_metric(c.metric, c.vs_value),
-                signed(c.metric, c.change),
-                pct_change(c.change_pct),
+                Shown(c.value, format_metric(c.metric, c.value)),
+                Shown(c.vs_value, format_metric(c.metric, c.vs_value)),
+                Shown(c.change, signed(c.metric, c.change)),
+                Shown(c.change_pct, pct_change(c.change_pct)),
                 c.formula,
             ]
             for c in self.changes
@@ -177,8 +177,8 @@ def _movers_table(title: str, moves: list[AdMove]) -> Table:
                Column("vs_spend", "money", "Spend (vs)"), Column("spend_change"), Column("roas", "ratio"),
                Column("vs_roas", "ratio", "ROAS (vs)"), Column("roas_change")]  # fmt: skip
     values = [
-        [m.ad_name, m.meta_ad_id, m.format, m.spend, m.vs_spend, signed("spend", m.spend_change), m.roas,
-         m.vs_roas, signed("roas", m.roas_change)]
+        [m.ad_name, m.meta_ad_id, m.format, m.spend, m.vs_spend, Shown(m.spend_change, signed("spend", m.spend_change)),
+         m.roas, m.vs_roas, Shown(m.roas_change, signed("roas", m.roas_change))]
         for m in moves
     ]  # fmt: skip
     return Table(title, columns, values)
