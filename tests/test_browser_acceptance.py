@@ -65,6 +65,7 @@ _TABLES = """answer => [...answer.querySelectorAll('.vt-table')].map(t => ({
   csv: (t.querySelector('a.vt-table-csv') || {}).href,
 }))"""
 # The CSV behind a table's link as it is now (a table drawn again links a new copy).
+CURRENCY_SUFFIX = re.compile(r" \((?:USD|EUR|JPY|GBP)\)$")
 _CSV = "(a, i) => fetch(a.querySelectorAll('.vt-table')[i].querySelector('a.vt-table-csv').href).then(r => r.text())"
 # Every chart drawn (plotly loads after the answer): each chart container holds a titled plot.
 _CHARTS_DRAWN = """answer => [...answer.querySelectorAll('.inline-plotly-container')]
@@ -197,7 +198,9 @@ async def check_tables(page: Page, answer: Locator, name: str) -> None:
         assert table["csv"], f"{where}: no CSV link"
         text = await answer.evaluate(_CSV, index)
         lines = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
-        assert lines[0] == table["columns"] and len(lines) - 1 == len(table["cells"]), f"{where}: CSV"
+        # A money column's CSV title names its currency ("Spend (USD)"): its cells there are bare numbers.
+        headers = [CURRENCY_SUFFIX.sub("", h) for h in lines[0]]
+        assert headers == table["columns"] and len(lines) - 1 == len(table["cells"]), f"{where}: CSV"
         for c, title in enumerate(table["columns"]):
             shown = [row[c] for row in table["cells"] if row[c] not in ("", "n/a")]
             if shown and all(NUMBER.fullmatch(cell) for cell in shown):
