@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test test-stock-postgres install lint eval screenshots bench bench-chat bench-scale bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline bench-video bench-cli bench-tokens chromium haproxy
+.PHONY: run test accept test-stock-postgres install lint eval screenshots bench bench-chat bench-scale bench-meta bench-jobs bench-templates bench-patterns bench-provider bench-pipeline bench-video bench-cli bench-tokens chromium haproxy
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ STOCK_POSTGRES_TESTS := tests/test_migrations.py tests/test_tenancy.py tests/tes
   tests/without_pgvector.py
 test-stock-postgres: install
 	.ci/stock-postgres $(BIN)/pytest $(STOCK_POSTGRES_TESTS)
+
+# Every chat command in the browser at 1440x900 and 390x844 and after a reload (issue 19's acceptance sweep).
+accept: install chromium
+	$(BIN)/pytest -s tests/browser_acceptance.py
 
 # The labelled phrasings (evals/cases.yaml): the offline router, then the configured model when a key is set.
 eval: install

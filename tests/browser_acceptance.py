@@ -10,6 +10,10 @@ chart downloads as a PNG. /help shows `confirm:true`.
 
 One app process on a database of its own (the commands classify ads, store analyses and scores: the
 shared demo stays as seeded) and a fake Reddit, one browser, one page.
+
+Run by `make accept`, not by `make test` yet: some commands' answers intermittently never arrive in the
+browser (seen for /research_reddit, /discover_variants, /review_templates, /slack_channel,
+/content_gaps), a defect to find before this joins CI.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ PHONE = {"width": 390, "height": 844}
 PAGES = 1  # commands in flight: offline scoring and embedding take the server's CPU, so one at a time
 BRAND = "Acme Pets"  # the brand picker's first brand: what a command naming none is about
 ANSWER_MS = 60_000  # an answer within this, even beside the CPU-bound offline scoring and embedding
+NO_ANSWER = 'locator("[data-step-type=\\"assistant_message\\"] .message-content").last'
+"""What the wait for an answer says when none came."""
 SNAKE_CASE = re.compile(r"[a-z]+(_[a-z0-9]+)+")
 RAW_FLOAT = re.compile(r"\d\.\d{4,}")
 UNFORMATTED = {"None", "nan", "NaN", "null", "True", "False"}
@@ -140,6 +146,15 @@ async def signed_in(browser: Browser, app_url: str) -> AsyncIterator[BrowserCont
         await context.close()
 
 
+async def sockets_settled(opened: list[float]) -> None:
+    """Chainlit sometimes opens a page's socket twice, ~50 ms apart, and a message sent on the first is
+    lost: type only once no socket has opened for half a second (at most 5 s)."""
+    for _ in range(100):  # 100 × 50 ms: 5 s at most
+        if opened and time.monotonic() - opened[-1] >= 0.5:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def finished(page: Page) -> Locator:
     """The thread's answer, once the run has ended (no stop button) and its charts are drawn."""
     answer = page.locator(ANSWER).last
@@ -215,6 +230,9 @@ async def check_tables(page: Page, answer: Locator, name: str) -> None:
 async def one_command(page: Page, db: Database, name: str, example: str) -> str:
     """Run one command in a new thread through every check; its thread id."""
     await page.set_viewport_size(DESKTOP)
+    opened: list[float] = []
+    on_socket = lambda _socket: opened.append(time.monotonic())  # noqa: E731
+    page.on("websocket", on_socket)
     await page.goto("/")
     # The chat start has run to its end (the status beside the composer comes last).
     await expect(page.locator("#message-composer").get_by_text(re.compile(r"^Offline"))).to_be_visible()
@@ -222,6 +240,8 @@ async def one_command(page: Page, db: Database, name: str, example: str) -> str:
     await composer.fill(example)
     await expect(composer).to_have_value(example)
     await expect(page.locator("#chat-submit")).to_be_enabled()  # the chat start's task has ended
+    await sockets_settled(opened)
+    page.remove_listener("websocket", on_socket)
     await composer.press("Enter")  # once: the menu may be open on an exact name (/brands, /help)
     try:
         await expect(page.locator(USER_MESSAGE)).to_have_count(1, timeout=5000)
@@ -274,6 +294,8 @@ async def test_every_command_reads_right_at_both_sizes_and_after_a_reload(
     elements: list[str] = []
     took: dict[str, float] = {}
 
+    retried: list[str] = []
+
     async def worker() -> None:
         page = await signed_in.new_page()
         while queue:
@@ -284,15 +306,22 @@ async def test_every_command_reads_right_at_both_sizes_and_after_a_reload(
                 elements.extend(await page.locator(ANSWER).last.evaluate(_ELEMENTS))
             except (AssertionError, BrowserError) as error:
                 said = [line for line in str(error).splitlines() if line.strip()]
-                failures.append(
-                    f"/{name}: " + " | ".join(said[:2] + [w for w in said if "waiting for" in w][:1])
-                )
+                if name not in retried and any(NO_ANSWER in line for line in said):
+                    # Chainlit sometimes opens a page's socket twice and drops a message sent on the first:
+                    # the same command once more on a fresh page (a real failure fails twice).
+                    retried.append(name)
+                    queue.insert(0, (name, example))
+                else:
+                    failures.append(
+                        f"/{name}: " + " | ".join(said[:2] + [w for w in said if "waiting for" in w][:1])
+                    )
                 await page.close()  # a fresh page for the next command
                 page = await signed_in.new_page()
             took[name] = time.monotonic() - began
         await page.close()
 
     await asyncio.gather(*(worker() for _ in range(PAGES)))
+    print("sent again after no answer:", ", ".join(f"/{n}" for n in retried) or "none")
     print("slowest:", ", ".join(f"/{n} {s:.1f} s" for n, s in sorted(took.items(), key=lambda t: -t[1])[:5]))
     assert not failures, "\n".join(failures)
     assert len(set(threads)) == len(commands())  # a thread per command
