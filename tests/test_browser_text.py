@@ -84,8 +84,14 @@ async def test_help_hints_and_the_persons_own_messages_read_as_written(
     await wide.grant_permissions(["clipboard-read", "clipboard-write"])
     paragraph = page.get_by_role("article").filter(has_text="Arguments are key:value")
     await paragraph.click(click_count=3, position={"x": 5, "y": 5})  # its first line
+    await page.wait_for_function("() => window.getSelection().toString().includes('Arguments are key:value')")
     await page.keyboard.press("Control+C")
-    copied = await page.evaluate("navigator.clipboard.readText()")
+    copied = ""
+    for _ in range(40):  # the clipboard is written a moment after the key: 2 s at most
+        copied = await page.evaluate("navigator.clipboard.readText()")
+        if copied:
+            break
+        await page.wait_for_timeout(50)
     assert copied.startswith('Arguments are key:value or key:"quoted value"; windows are days:N'), copied
     await shot(page, tmp_path, "help")
 

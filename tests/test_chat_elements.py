@@ -4,6 +4,7 @@ from the same stored copy; an element that cannot be stored is said so in the an
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import chainlit.config
 import chainlit.data
+import psycopg
 import pytest
 from playwright.async_api import Browser, expect
 
@@ -133,6 +135,24 @@ async def test_an_element_that_cannot_be_stored_is_named_in_the_answer(
     assert len(logged) == 2 and all(r.exc_info and r.exc_info[0] is NotADirectoryError for r in logged)
 
 
+async def kept(database_url: str, message: str, elements: int) -> None:
+    """Wait (at most 10 s) until the thread of this message has its elements stored: Chainlit writes them
+    a moment after showing them, so a reload at once could read fewer."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for _ in range(100):
+            cur = await conn.execute(
+                """select count(*) from elements where "threadId" = (
+                     select "threadId" from steps where type = 'user_message' and output = %s
+                     order by "createdAt" desc limit 1)""",
+                (message,),
+            )
+            row = await cur.fetchone()
+            if row is not None and row[0] >= elements:
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"the thread of {message!r} kept fewer than {elements} elements")
+
+
 async def test_another_server_stopping_in_the_same_folder_takes_no_table_or_chart(
     browser: Browser,  # noqa: F811
     database_url: str,
@@ -177,6 +197,7 @@ async def test_another_server_stopping_in_the_same_folder_takes_no_table_or_char
             await expect(second.locator(".dataframe table tbody tr").first).to_be_visible()
             await expect(second.locator(".js-plotly-plot")).to_be_visible()
             await expect(second).not_to_contain_text("Not shown")
+            await kept(database_url, "and for the last 90 days?", 4)  # a reload reads what is stored
 
             await page.reload()
             await expect(page).to_have_url(re.compile(r"/thread/[0-9a-f-]{36}$"))
