@@ -96,11 +96,17 @@
 (function () {
   "use strict";
   var pending = false;
+  var resizedAt = new WeakMap(); // plot -> the box width it was last redrawn for: once per width, never a loop
 
   function tooWide() {
     return Array.prototype.some.call(document.querySelectorAll(".js-plotly-plot"), function (plot) {
       var svg = plot.querySelector(".main-svg");
-      return svg && svg.getBoundingClientRect().width > plot.getBoundingClientRect().width + 1;
+      var box = Math.round(plot.getBoundingClientRect().width);
+      // A hidden or collapsed box (width 0) can't be fitted: redrawing for it would repeat every frame.
+      if (!svg || box < 50 || resizedAt.get(plot) === box) return false;
+      if (svg.getBoundingClientRect().width <= box + 1) return false;
+      resizedAt.set(plot, box);
+      return true;
     });
   }
 

@@ -149,7 +149,13 @@ async def reopens_with(message: str, page: Page, folder: Path, name: str) -> Non
     """After a reload the thread shows its one message as sent, and is named after it."""
     await expect(page).to_have_url(re.compile(r"/thread/[0-9a-f-]{36}$"))
     thread = page.locator(f'#thread-history a[href="/thread/{thread_id_of(page)}"]')
-    await page.reload()
+    for _ in range(5):  # Chainlit stores the message a moment after showing it: a reload at once may be early
+        await page.reload()
+        try:
+            await expect(page.locator(USER_MESSAGE)).to_have_count(1, timeout=3000)
+            break
+        except AssertionError:
+            continue
     await expect(page.locator(USER_MESSAGE)).to_have_count(1)
     assert (await page.locator(USER_MESSAGE).inner_text()).strip() == message
     await expect(thread).to_have_text(message)
