@@ -60,8 +60,6 @@ from agent.input_checks import message_refusal
 from services.platform.server_files import private_dir
 
 logger = logging.getLogger("chainlit")
-STEP_WAITS = 40
-"""Times (50 ms apart) an element waits for its message's step row before its own row is written (2 s)."""
 
 
 def make_data_layer(
@@ -441,10 +439,6 @@ class HistoryDataLayer(BaseDataLayer):
             return
         if not element.for_id:
             return
-        for _ in range(STEP_WAITS):  # its message's step is written by a task of its own, maybe after this
-            if await self._rows('select 1 from steps where "id" = %(id)s', {"id": element.for_id}):
-                break
-            await asyncio.sleep(0.05)
         uploaded = self._kept.pop(element.id, None) or await self._upload(element)
         given: dict[str, Any] = {
             **element.to_dict(),

@@ -162,8 +162,15 @@ async def test_tables_read_as_the_text_sort_by_number_and_download(
     assert saved.read_text(encoding="utf-8-sig") == ads.csv().replace("\r\n", "\n")
 
     # Reopened from the history (a reload): the same tables, in the same order.
-    await page.goto(f"/thread/{await new_thread(db, text, before)}")
+    thread = await new_thread(db, text, before)
     reopened = page.locator(ANSWER).filter(has_text=text.splitlines()[0])
+    for _ in range(3):  # Chainlit stores an answer's elements a moment after showing them
+        await page.goto(f"/thread/{thread}")
+        try:
+            await expect(reopened.locator(".vt-table")).to_have_count(len(tables), timeout=5000)
+            break
+        except AssertionError:
+            continue
     await expect(reopened.locator(".vt-table .vt-table-title")).to_have_text([t.title for t in tables])
     await expect(reopened.locator(".vt-table").nth(0).locator("thead th")).to_have_text(ads.columns)
     await no_sideways_scrolling(page)

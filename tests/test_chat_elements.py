@@ -199,7 +199,13 @@ async def test_another_server_stopping_in_the_same_folder_takes_no_table_or_char
             await expect(second).not_to_contain_text("Not shown")
             await kept(database_url, "and for the last 90 days?", 4)  # a reload reads what is stored
 
-            await page.reload()
+            for _ in range(3):  # Chainlit stores an answer's elements a moment after showing them
+                await page.reload()
+                try:
+                    await expect(page.locator(".dataframe")).to_have_count(2, timeout=5000)
+                    break
+                except AssertionError:
+                    continue
             await expect(page).to_have_url(re.compile(r"/thread/[0-9a-f-]{36}$"))
             await expect(page.locator(".dataframe")).to_have_count(2)
             await expect(first.locator(".dataframe table tbody tr")).to_have_count(rows)

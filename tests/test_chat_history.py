@@ -192,26 +192,6 @@ async def test_steps_written_at_once_into_a_new_thread_are_all_kept(
     await layer.delete_thread(thread_id)
 
 
-async def test_an_answers_table_written_before_its_message_is_kept(
-    layer: HistoryDataLayer, db: Database, no_swallowed_errors: None
-) -> None:
-    """Chainlit fires a new thread's answer and its elements' writes side by side: an element whose row
-    came first lost its table after a reload (its step, and the thread, did not exist yet)."""
-    user = await layer.create_user(User(identifier=f"leo-{uuid.uuid4().hex[:8]}@summit.example"))
-    assert user is not None
-    thread_id = str(uuid.uuid4())
-    with chainlit_context(thread_id, user):
-        answer = Step(name="Assistant", type="assistant_message")
-        table = Text(name="Top hooks", content="hook,rate", thread_id=thread_id, for_id=answer.id)
-        element = asyncio.ensure_future(layer.create_element(table))
-        await asyncio.sleep(0.1)  # the element's write is under way before its message's
-        await layer.create_step(answer.to_dict())
-        await element
-    rows = await _rows(db, 'select "name" from elements where "threadId" = %s', thread_id)
-    assert [r["name"] for r in rows] == ["Top hooks"]
-    await layer.delete_thread(thread_id)
-
-
 async def test_history_round_trip(layer: HistoryDataLayer, db: Database, no_swallowed_errors: None) -> None:
     identifier = f"maya-{uuid.uuid4().hex[:8]}@northwind.example"
     created = await layer.create_user(User(identifier=identifier, metadata={"role": "admin"}))
