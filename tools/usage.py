@@ -19,9 +19,9 @@ class UsageResult(BaseModel, Presentable):
     lines: list[UsageLine]
 
     def as_tables(self) -> list[Table]:
-        columns = [Column("email", title="person"), Column("model")]
+        columns = [Column("email", title="Person"), Column("model")]
         columns += [Column(name, "integer") for name in ("turns", "requests", *TOKEN_COLUMNS)]
-        columns.append(Column("cost", title="cost (US$, list price)"))
+        columns.append(Column("cost", title="Cost (US$, list price)"))
         rows = [
             [line.email, line.model, line.turns, line.requests]
             + [getattr(line, name) for name in TOKEN_COLUMNS]
