@@ -53,3 +53,74 @@
     true
   );
 })();
+
+// Chainlit connects the page's socket through a debounced function that first awaits a POST to
+// /set-session-cookie; when the page's state changes within the debounce (a reload of /thread/<id>
+// clears the session, then asks to resume the thread), two connects run, and whichever cookie answer
+// comes back last opens the socket that stays. Answered out of order, the stale one (a new chat,
+// no thread) wins and the reloaded thread shows empty. Here those answers reach Chainlit in the order
+// it asked, so the last connect asked for, with the page's current state, is the one that stays.
+(function () {
+  "use strict";
+  var original = window.fetch;
+  var last = Promise.resolve();
+
+  function isSessionCookie(input) {
+    var url = typeof input === "string" ? input : (input && input.url) || String(input);
+    return /\/set-session-cookie(\?|$)/.test(url);
+  }
+
+  window.fetch = function (input) {
+    var answer = original.apply(this, arguments);
+    if (!isSessionCookie(input)) return answer;
+    // The body read too, so Chainlit's `.json()` on each resolves in the same order.
+    var read = answer.then(function (response) {
+      return response.text().then(function (body) {
+        var empty = [101, 204, 205, 304].indexOf(response.status) >= 0; // statuses without a body
+        var init = { status: response.status, statusText: response.statusText, headers: response.headers };
+        return new Response(empty ? null : body, init);
+      });
+    });
+    var inOrder = last.then(function () {
+      return read;
+    });
+    last = inOrder.catch(function () {});
+    return inOrder;
+  };
+})();
+
+// On a phone Chainlit opens an answer's last side panel (an ad's transcript or storyboard) as a drawer
+// over the answer. Keep the answer in view: close a drawer that no tap on its name ("Open: Transcript")
+// opened; the panels stay one tap away. On a wider window the panel opens beside the answer, as before.
+(function () {
+  "use strict";
+  var PHONE = 768; // Chainlit's own phone width (its side view is a drawer below it)
+  var asked = 0; // when a panel's name was last tapped
+
+  function tapped(event) {
+    var link = event.target && event.target.closest && event.target.closest(".element-link");
+    if (link && (event.type !== "keydown" || event.key === "Enter" || event.key === " ")) asked = Date.now();
+  }
+  document.addEventListener("pointerdown", tapped, true);
+  document.addEventListener("keydown", tapped, true);
+
+  function closeUnasked() {
+    if (window.innerWidth >= PHONE || Date.now() - asked < 1500) return;
+    var title = document.getElementById("side-view-title");
+    var drawer = title && title.closest('[role="dialog"]');
+    if (!drawer) return;
+    var buttons = drawer.querySelectorAll("button");
+    for (var i = 0; i < buttons.length; i++) {
+      if ((buttons[i].textContent || "").trim() === "Close") {
+        buttons[i].click();
+        return;
+      }
+    }
+  }
+
+  function watch() {
+    new MutationObserver(closeUnasked).observe(document.body, { childList: true, subtree: true });
+  }
+  if (document.body) watch();
+  else document.addEventListener("DOMContentLoaded", watch);
+})();

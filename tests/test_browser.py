@@ -376,6 +376,55 @@ async def test_a_reopened_thread_keeps_its_context(
     await expect(reply).to_contain_text(expected.text, timeout=2000)
 
 
+async def test_a_reloaded_thread_resumes_when_the_sockets_cookie_answers_come_back_out_of_order(
+    context: BrowserContext, db: Database
+) -> None:
+    """Reloading /thread/<id>, Chainlit connects twice (a new chat, then the thread), each after its own
+    POST to /set-session-cookie. Under load those answers can come back in either order; the thread must
+    still be the one that stays: it shows, and the next message goes on in it."""
+    page = await sign_in(context, *MAYA)
+    await chat_ready(page)
+    composer = page.locator("#chat-input")
+    await composer.fill(QUESTION)
+    await composer.press("Enter")
+    await expect(page.locator(ANSWER)).to_have_count(1)
+    await expect(page).to_have_url(re.compile(r"/thread/[0-9a-f-]{36}$"))
+    thread = thread_id_of(page)
+    first_answer = (await page.locator(ANSWER).first.inner_text()).split("\n")[0]  # its text, not its table
+
+    asked: list[float] = []
+    answered: list[float] = []
+
+    async def first_answered_last(route: Any) -> None:
+        asked.append(time.monotonic())
+        if len(asked) == 1:  # the first connect's answer comes back a second after the others
+            await asyncio.sleep(1.0)
+        await route.continue_()
+        answered.append(time.monotonic())
+
+    await page.route("**/set-session-cookie", first_answered_last)
+    await page.reload()
+    await expect(page.locator(ANSWER).first).to_contain_text(first_answer)
+    for _ in range(100):  # both connects have run (at most 10 s)
+        if len(answered) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert len(asked) >= 2, "the reload connected once: the out-of-order case was not exercised"
+    await asyncio.sleep(1.0)  # a socket the late answer would open, opened
+    await expect(page.locator(ANSWER).first).to_contain_text(first_answer)
+
+    await composer.fill(FOLLOW_UP)
+    await composer.press("Enter")
+    await expect(page.locator(ANSWER)).to_have_count(2)
+    async with db.as_owner() as conn:
+        cur = await conn.execute(
+            """select count(*) as n from steps where "threadId" = %s and type = 'user_message'""", (thread,)
+        )
+        row = await cur.fetchone()
+    assert row is not None and row["n"] == 2, "the message after the reload went to another thread"
+    await expect(page).to_have_url(re.compile(f"/thread/{thread}$"))
+
+
 async def test_a_new_chat_shows_starters_for_the_persons_brands(context: BrowserContext) -> None:
     page = await sign_in(context, *MAYA)
     await expect(page.locator("#command-button")).to_be_visible()  # the chat start has run

@@ -125,8 +125,25 @@ async def test_one_ad_shows_its_creative_and_a_card_and_its_step_reads_as_words(
     assert await picture.evaluate("img => img.decode().then(() => img.naturalWidth)") == 120
     await no_sideways_scrolling(page)
 
-    # The tool step, expanded, says its arguments in words (on a phone, first close the storyboard's drawer).
-    await page.keyboard.press("Escape")
+    # Its transcript and storyboard: beside the answer on a desktop; on a phone no drawer covers the
+    # answer until the person taps a panel's name, which opens it.
+    panel = page.locator("#side-view-title")
+    link = answer.locator(".element-link").first
+    if (page.viewport_size or {}).get("width", 0) >= 768:
+        await expect(panel).to_be_visible()
+        await expect(page.get_by_role("dialog")).to_have_count(0)
+    else:
+        await page.wait_for_timeout(500)  # a drawer Chainlit opens comes at once: none has
+        await expect(page.get_by_role("dialog")).to_have_count(0)
+        await expect(answer).to_be_in_viewport()
+        name = ((await link.text_content()) or "").strip()
+        await link.click()
+        await expect(page.get_by_role("dialog")).to_be_visible()
+        await expect(panel).to_have_text(name)
+        await page.keyboard.press("Escape")
+        await expect(page.get_by_role("dialog")).to_have_count(0)
+
+    # The tool step, expanded, says its arguments in words.
     step = page.locator(TOOL_STEP).first
     await step.get_by_role("button", name="Used").first.click()
     await expect(step).to_contain_text("brand: Acme Pets · ad: " + ad_with_picture + " · days: 30")
