@@ -47,7 +47,7 @@ test-stock-postgres: install
 
 # Every chat command in the browser at 1440x900 and 390x844 and after a reload (issue 19's acceptance sweep).
 accept: install chromium
-	$(BIN)/pytest -s tests/browser_acceptance.py
+	$(BIN)/pytest -s tests/test_browser_acceptance.py
 
 # The labelled phrasings (evals/cases.yaml): the offline router, then the configured model when a key is set.
 eval: install

@@ -286,24 +286,47 @@ def hover_value(format: NumberFormat, variable: str) -> str:
     return f"%{{{variable}:{spec}}}{suffix}"
 
 
+PHONE_UNIT = 2.5
+"""Pixels per unit of a 0–100 axis (drawn -5 to 105) on a phone: its plot is about 270 px wide and tall."""
+LABEL_CHAR = 2.4
+"""A label character's width in those units (about 6 px)."""
+LABEL_HEIGHT = 7.0
+"""A label's height in those units (about 17 px, with the gap to the next)."""
+
+
+def label_side(x: float) -> str:
+    """Where a point's label reads, toward the middle, so one at either edge stays inside the chart."""
+    return "top left" if x > 60 else "top right" if x < 40 else "top center"
+
+
 def labelled(
     names: Sequence[str],
     points: Sequence[tuple[float, float]],
     scores: Sequence[float],
     *,
+    sizes: Sequence[float] | None = None,
     shown: int = SCATTER_LABELS,
-    apart: tuple[float, float] = (30.0, 10.0),
 ) -> list[str]:
-    """Each point's label on a scatter chart: the `shown` best by score keep their name unless a better
-    named point is within `apart` (x, y: a label is wide, not tall), where their labels would overlap;
-    the rest read ""."""
+    """Each point's label on a scatter chart of 0–100 axes: the `shown` best by score keep their name
+    unless it would cover the label of a better named point at a phone's width; the rest read "" (their
+    name is in the hover). A label sits above its marker (`sizes`, px across), on the side `label_side`
+    gives, as wide as its text."""
+
+    def box(i: int) -> tuple[float, float, float, float]:
+        (x, y), width = points[i], len(names[i]) * LABEL_CHAR
+        gap = (sizes[i] / 2 / PHONE_UNIT) if sizes else 0.0
+        side = label_side(x)
+        left = x - gap - width if side == "top left" else x + gap if side == "top right" else x - width / 2
+        return left, left + width, y + gap, y + gap + LABEL_HEIGHT
+
     named: list[int] = []
-    dx, dy = apart
     for i in sorted(range(len(names)), key=lambda i: -scores[i]):
-        near = any(
-            abs(points[i][0] - points[j][0]) < dx and abs(points[i][1] - points[j][1]) < dy for j in named
+        left, right, bottom, top = box(i)
+        covers = any(
+            left < x1 and x0 < right and bottom < y1 and y0 < top
+            for x0, x1, y0, y1 in (box(j) for j in named)
         )
-        if len(named) < shown and not near:
+        if len(named) < shown and not covers:
             named.append(i)
     return [name if i in named else "" for i, name in enumerate(names)]
 

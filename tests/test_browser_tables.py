@@ -1,7 +1,7 @@
 """The chat's tables in a real browser (Debian chromium), at a desktop and a phone size: stacked and
 titled, in the answer text's formats under human titles, sorted by their numbers, each downloadable
-as a CSV of its rows; a chart downloads as PNG; nothing wider than the window. The second test leaves
-a screenshot per command and size for a person to look at (its path is printed; run with -s).
+as a CSV of its rows; nothing wider than the window. Every command's tables, at both sizes and after a
+reload, are swept by tests/test_browser_acceptance.py.
 
 Reuses tests/test_browser.py's app process and browser; every expectation comes from the same
 result computed with `agent.runner.run_turn` against the same database.
@@ -29,12 +29,6 @@ __all__ = ["app_url", "browser"]  # the fixtures, shared with tests/test_browser
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 AD_PERFORMANCE = '/ad_performance brand:"Acme Pets" days:30'
-SCREENS = {  # top_hooks last: its PNG download leaves Plotly's notes on the page
-    "ad_performance": AD_PERFORMANCE,
-    "brands": "/brands",
-    "fatigue": '/fatigue brand:"Acme Pets" days:14',
-    "top_hooks": '/top_hooks brand:"Acme Pets" days:30',
-}
 MONEY = re.compile(r"^\$\d{1,3}(,\d{3})*\.\d\d$")
 
 
@@ -174,37 +168,3 @@ async def test_tables_read_as_the_text_sort_by_number_and_download(
     await expect(reopened.locator(".vt-table .vt-table-title")).to_have_text([t.title for t in tables])
     await expect(reopened.locator(".vt-table").nth(0).locator("thead th")).to_have_text(ads.columns)
     await no_sideways_scrolling(page)
-
-
-async def test_every_table_is_titled_formatted_and_inside_the_window(
-    sized: BrowserContext, db: Database, maya: Caller, tmp_path: Path
-) -> None:
-    page = await sign_in(sized, *MAYA)
-    await chat_ready(page)
-    size = f"{page.viewport_size['width']}x{page.viewport_size['height']}" if page.viewport_size else "page"
-    for name, message in SCREENS.items():
-        text, tables = await expected_tables(db, maya, message)
-        answer = await send(page, message, text.splitlines()[0])
-        shown = answer.locator(".vt-table")
-        await expect(shown.locator(".vt-table-title")).to_have_text([t.title for t in tables])
-        for i, table in enumerate(tables):
-            await expect(shown.nth(i).locator("thead th")).to_have_text(table.columns)
-            assert not any(re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", title) for title in table.columns), (
-                table.columns
-            )
-            if table.values:
-                first_row = table.for_chat()["rows"][0]
-                await expect(shown.nth(i).locator("tbody tr").first.locator("td")).to_have_text(first_row)
-        await answer.evaluate("answer => answer.scrollIntoView({block: 'start'})")
-        await page.wait_for_timeout(300)  # charts finish drawing
-        await no_sideways_scrolling(page)
-        shot = tmp_path / f"{name}-{size}.png"
-        await page.screenshot(path=shot)
-        print(f"screenshot: {shot}")
-        if name == "top_hooks":  # its chart downloads as a PNG from the modebar
-            chart = answer.locator(".js-plotly-plot")
-            await chart.hover()
-            async with page.expect_download() as png_info:
-                await chart.locator('.modebar-btn[data-title="Download plot as a png"]').click()
-            png = await (await png_info.value).path()
-            assert png.read_bytes().startswith(b"\x89PNG")

@@ -10,7 +10,7 @@ from typing import Any
 from agent.charts import charts_for, title_of
 from agent.runner import run_turn
 from db.pool import Caller, Database
-from services.presentable import CHART_INK, SCATTER_LABELS, Figure, hover_value, layout
+from services.presentable import CHART_INK, SCATTER_LABELS, Figure, hover_value, labelled, layout
 from services.research.patterns import Pattern, PatternReport
 from tools.patterns import patterns_chart
 
@@ -125,10 +125,19 @@ def test_a_scatter_names_only_its_best_points_and_every_point_by_hover() -> None
     # The five highest confidence + novelty (11: 1.67; 10, 7: 1.33; then of 3, 6, 9 at 1.0 the first two).
     assert named == ["pattern 3", "pattern 6", "pattern 7", "pattern 10", "pattern 11"]
     assert trace["customdata"] == [f"pattern {i}" for i in range(12)]
-    assert scatter_of(3)["data"][0]["text"] == ["pattern 0", "pattern 1", "pattern 2"]
+    # Three in a row at 0, 33 and 67 %: the middle one's name (reading right) would cross the last's
+    # (reading left) on a phone; the first's ends at 22 %.
+    assert scatter_of(3)["data"][0]["text"] == ["pattern 0", "", "pattern 2"]
     # Points on the same spot (the demo's identical confidences): one name, not a pile.
     [same] = scatter_of(4, at=lambda i: (0.7, 0.93) if i < 3 else (0.1, 0.1))["data"]
     assert same["text"] == ["pattern 0", "", "", "pattern 3"]
+    # Two points 30 % apart, the left one's label reading right and the right one's left: on a phone their
+    # names (each 20 characters, about 48 % wide) would cross, so only the better one is named. Further
+    # apart (or one row up) both are.
+    crossing = labelled(["a" * 20, "b" * 20], [(35.0, 50.0), (65.0, 50.0)], [1.0, 2.0])
+    assert crossing == ["", "b" * 20]
+    assert labelled(["a" * 20, "b" * 20], [(0.0, 50.0), (100.0, 50.0)], [1.0, 2.0]) == ["a" * 20, "b" * 20]
+    assert labelled(["a" * 20, "b" * 20], [(35.0, 30.0), (65.0, 50.0)], [1.0, 2.0]) == ["a" * 20, "b" * 20]
     # A label at the right edge reads leftwards, inside the chart.
     assert trace["textposition"][3] == "top left" and trace["textposition"][0] == "top right"
     assert trace["cliponaxis"] is False

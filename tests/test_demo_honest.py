@@ -123,6 +123,8 @@ async def test_every_example_names_what_the_demo_has_and_runs(db: Database, maya
         pages = {r["url"] for r in await cur.fetchall()}
         cur = await conn.execute("select meta_ad_id, name from meta_ads")
         ads = {v for r in await cur.fetchall() for v in (r["meta_ad_id"], r["name"])}
+        cur = await conn.execute("select id::text as id, status from scraped_templates")
+        templates = {r["id"][:8]: r["status"] for r in await cur.fetchall()}
     for spec in all_specs():
         args = parse_slash(spec.example).args
         if spec.name != "brand":  # /brand name:… creates a brand
@@ -134,12 +136,15 @@ async def test_every_example_names_what_the_demo_has_and_runs(db: Database, maya
         if spec.name != "link_generated_ad":  # its ad: is one made here (/create_ads)
             assert args.get("ad", "JC_Podcast_Demo_v1") in ads, spec.example
         assert args.get("meta_ad", "JC_Podcast_Demo_v1") in ads, spec.example
+        for template in filter(None, str(args.get("ids", "")).split(",")):  # one waiting for review
+            assert templates.get(template) == "pending", spec.example
     for name in (
         "recommend_templates",
         "analyze_landing_page",
         "blueprint",
         "congruence_check",
         "deep_analysis",
+        "review_templates",
     ):
         spec = get_spec(name)
         assert spec is not None

@@ -20,6 +20,7 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 
+from agent.render import tables_for
 from agent.runner import run_turn, storable_history
 from db.pool import Caller, Database
 from fakes.anthropic_api import API_KEY, FakeAnthropic, FakeRequest, Reply
@@ -174,6 +175,13 @@ async def test_usage_shows_the_organizations_month_by_person_and_model_as_the_fa
 ) -> None:
     shop = await new_shop(db, "usage", [])
     try:
+        # Before any model turn: said in words, with no empty table under it.
+        unused = await run_turn(db=db, caller=shop.member, message="/usage")
+        assert (
+            unused.text
+            == f"No model usage in {datetime.now(UTC):%B %Y} yet: slash commands and offline answers use no model."
+        )
+        assert [tables_for(result) for result in unused.results] == [[]]
         with models.override_allow_model_requests(True), FakeAnthropic(brands_then_say) as fake:
             sonnet, haiku = model_on(fake), model_on(fake, "anthropic:claude-haiku-4-5")
             whose: list[tuple[str, str]] = []  # (email, model) of each request the fake answered

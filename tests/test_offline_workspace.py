@@ -34,7 +34,7 @@ def test_a_required_argument_it_cannot_read_is_asked_for_with_the_example() -> N
         'I need the product for that; for example `/create_ads product:"Joint Chews" count:3 from:library filter:all`.'
     )
     assert call("approve the template") == (
-        "I need the ids for that; for example `/review_templates ids:1f0c2a9e decision:approve`."
+        "I need the ids for that; for example `/review_templates ids:74111e55 decision:approve`."
     )
 
 

@@ -10,6 +10,7 @@ from services.presentable import (
     Presentable,
     Table,
     hover_value,
+    label_side,
     labelled,
     layout,
     percents,
@@ -147,8 +148,9 @@ def patterns_chart(report: patterns.PatternReport) -> Figure:
     rows = report.patterns
     xs, ys = percents([p.confidence for p in rows]), percents([p.novelty for p in rows])
     points = [(x or 0.0, y or 0.0) for x, y in zip(xs, ys, strict=True)]
-    names = [p.name if len(p.name) <= 28 else p.name[:27] + "…" for p in rows]
-    shown = labelled(names, points, [p.confidence + p.novelty for p in rows])
+    names = [p.name if len(p.name) <= 20 else p.name[:19] + "…" for p in rows]  # a phone fits two a row
+    sizes = [min(40, 8 + 2 * len(p.members)) for p in rows]
+    shown = labelled(names, points, [p.confidence + p.novelty for p in rows], sizes=sizes)
     return {
         "data": [
             {
@@ -157,13 +159,10 @@ def patterns_chart(report: patterns.PatternReport) -> Figure:
                 "x": xs,
                 "y": ys,
                 "text": shown,
-                # A label reads toward the middle, so one at either edge stays inside the chart.
-                "textposition": [
-                    "top left" if x > 60 else "top right" if x < 40 else "top center" for x, _ in points
-                ],
+                "textposition": [label_side(x) for x, _ in points],
                 "cliponaxis": False,
                 "customdata": [p.name for p in rows],
-                "marker": {"size": [min(40, 8 + 2 * len(p.members)) for p in rows]},
+                "marker": {"size": sizes},
                 "hovertemplate": "%{customdata}<br>confidence "
                 + hover_value("whole_percent", "x")
                 + "<br>novelty "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from core.errors import InvalidArgument, NotAllowed
+from services.demo.catalogue import EXAMPLE_PENDING_TEMPLATE
 from services.platform.server_files import ServerFile, shown_name
 from services.platform.storage import storage_for
 from services.presentable import Presentable, Table
@@ -144,7 +145,7 @@ class ReviewAnswer(BaseModel, TemplateList):
 
 
 @tool(
-    example="/review_templates ids:1f0c2a9e decision:approve",
+    example=f"/review_templates ids:{str(EXAMPLE_PENDING_TEMPLATE)[:8]} decision:approve",
     step="Reviewing templates",
     help="""Approved templates become available to every organization, and products that opted in get them
     scored. An id's first 8 characters are enough.""",

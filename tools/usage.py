@@ -19,6 +19,8 @@ class UsageResult(BaseModel, Presentable):
     lines: list[UsageLine]
 
     def as_tables(self) -> list[Table]:
+        if not self.lines:  # the summary says there is none: no empty table under it
+            return []
         columns = [Column("email", title="Person"), Column("model")]
         columns += [Column(name, "integer") for name in ("turns", "requests", *TOKEN_COLUMNS)]
         columns.append(Column("cost", title="Cost (US$, list price)"))

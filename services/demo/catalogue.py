@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID, uuid5
 
 from pydantic import BaseModel
 
@@ -298,9 +299,21 @@ _COLUMNS = {
     "personas_4d": ("brand_id", "organization_id", "name", "demographics", "psychographics", "pains",
                     "desires", "objections", "language", "awareness_level", "source_breakdown"),
     "angles": ("brand_id", "organization_id", "name", "description"),
-    "scraped_templates": ("status", "name", "category", "format", "tags", "source", "source_url",
+    "scraped_templates": ("id", "status", "name", "category", "format", "tags", "source", "source_url",
                           "description", "image_path", "thumbnail_path", "sha256", "content_type", "bytes",
                           "width", "height"),
     "notifications": ("organization_id", "type", "category", "title", "message", "metadata"),
 }
 # fmt: on
+
+
+_TEMPLATE_IDS = UUID("6f1d2c9e-3b0a-5e8f-9a41-7c2d0b6e5f13")
+
+
+def demo_template_id(slug: str) -> UUID:
+    """A demo template's id: the same on every seed, so the help's example names one that exists."""
+    return uuid5(_TEMPLATE_IDS, slug)
+
+
+EXAMPLE_PENDING_TEMPLATE = demo_template_id("thirty-day-transformation")
+"""The pending template `/review_templates`'s example names (its first 8 characters)."""

@@ -45,6 +45,7 @@ from services.demo.catalogue import (
     DemoUser,
     _Brand,
     _Product,
+    demo_template_id,
 )
 from services.platform.accounts import add_user, create_organization
 from services.templates.library import set_reviewer, store_demo_images
@@ -457,7 +458,7 @@ async def seed_demo(
         )
         imported = {row["sha256"] for row in await cur.fetchall()}
         rows["scraped_templates"] = [
-            (status, name, category, fmt, Jsonb([category, fmt]), "demo", f"https://demo.invalid/templates/{slug}",
+            (demo_template_id(slug), status, name, category, fmt, Jsonb([category, fmt]), "demo", f"https://demo.invalid/templates/{slug}",
              description, image.path, image.path, image.sha256, image.content_type, image.bytes, image.width,
              image.height)
             for slug, name, category, fmt, status, description in _TEMPLATES
