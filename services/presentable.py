@@ -286,11 +286,12 @@ def hover_value(format: NumberFormat, variable: str) -> str:
     return f"%{{{variable}:{spec}}}{suffix}"
 
 
-PHONE_UNIT = 2.5
-"""Pixels per unit of a 0–100 axis (drawn -5 to 105) on a phone: its plot is about 270 px wide and tall."""
-LABEL_CHAR = 2.4
-"""A label character's width in those units (about 6 px)."""
-LABEL_HEIGHT = 7.0
+PHONE_UNIT = 2.2
+"""Pixels per unit of a 0–100 axis drawn from -10 to 112 (room for a big marker at either end) on a
+phone, whose plot is about 270 px wide."""
+LABEL_CHAR = 2.5
+"""A label character's width in those units (about 5.5 px)."""
+LABEL_HEIGHT = 8.0
 """A label's height in those units (about 17 px, with the gap to the next)."""
 
 

@@ -132,7 +132,7 @@ def test_a_scatter_names_only_its_best_points_and_every_point_by_hover() -> None
     [same] = scatter_of(4, at=lambda i: (0.7, 0.93) if i < 3 else (0.1, 0.1))["data"]
     assert same["text"] == ["pattern 0", "", "", "pattern 3"]
     # Two points 30 % apart, the left one's label reading right and the right one's left: on a phone their
-    # names (each 20 characters, about 48 % wide) would cross, so only the better one is named. Further
+    # names (each 20 characters, half the chart wide) would cross, so only the better one is named. Further
     # apart (or one row up) both are.
     crossing = labelled(["a" * 20, "b" * 20], [(35.0, 50.0), (65.0, 50.0)], [1.0, 2.0])
     assert crossing == ["", "b" * 20]

@@ -172,7 +172,7 @@ def patterns_chart(report: patterns.PatternReport) -> Figure:
         ],
         "layout": layout(
             f"Patterns by confidence and novelty — {report.brand}",
-            xaxis={"title": {"text": "confidence (%)"}, "range": [-5, 105]},
-            yaxis={"title": {"text": "novelty (%)"}, "range": [-5, 105]},
+            xaxis={"title": {"text": "confidence (%)"}, "range": [-10, 112]},
+            yaxis={"title": {"text": "novelty (%)"}, "range": [-10, 112]},
         ),
     }
